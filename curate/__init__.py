@@ -1,0 +1,1 @@
+"""Curation: YouTube video lists -> WebDataset shards of multi-scale clips with aligned text."""

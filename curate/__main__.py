@@ -1,0 +1,38 @@
+"""``python -m curate``: the curation command line.
+
+Each subcommand lives in its own module and is imported only when used, so ``--help`` is fast and a
+missing extra is reported by the subcommand that needs it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). The module provides add_arguments(parser) and main(args).
+SUBCOMMANDS = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None) -> int:
+    # Beam pipeline options are passed through untouched: parse_known_args keeps them for the runner.
+    args, extra = build_parser().parse_known_args(argv)
+    args.pipeline_args = extra
+    if extra and args.command != "run":
+        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    return int(args._module.main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

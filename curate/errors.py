@@ -1,0 +1,22 @@
+"""The one error type that per-element curation functions raise.
+
+A plain function raises StageError for anything wrong with its input (bad file, unusable video, model
+answer that cannot be used). The Beam wiring (curate.stages) turns it into a Failure record on the
+dead-letter output, so one bad video never takes down the others.
+"""
+from __future__ import annotations
+
+
+class StageError(Exception):
+    """What went wrong with one element, in words a user can act on.
+
+    reason: short machine-readable tag ("below_720p", "http_429", "vtt_truncated", ...)
+    detail: the human-readable message (file name, the tool's own error text, ...)
+    """
+
+    def __init__(self, reason: str, detail: str = "", *, video_id: str = "", key: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.video_id = video_id
+        self.key = key

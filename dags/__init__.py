@@ -1,0 +1,1 @@
+"""Runnable recipes (Beam pipelines) and the Airflow DAG."""

@@ -1,0 +1,6 @@
+"""Shared pytest configuration. Test factories live in tests/factories.py."""
+import os
+
+# No test may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

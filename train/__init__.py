@@ -1,0 +1,1 @@
+"""The VidLA trainer: data loading, model, loss, loop and evaluation over curated shards."""
