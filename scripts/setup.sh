@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the pipeline, the trainer and the tests need on a fresh Debian machine.
+# Idempotent: a second run only checks. Runs as root (CI) or with sudo available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# Debian: ffmpeg (cut, probe, test media), espeak-ng (generated speech), opencv-doc (real footage vtest.avi)
+need_apt=()
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+[ -d /usr/share/doc/opencv-doc ] || need_apt+=(opencv-doc)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# PyPI: torch first and pinned (an unpinned torch pulls several GB of CUDA packages), then the project
+# with every extra under the same pin.
+PIP="python3 -m pip install -q --disable-pip-version-check"
+$PIP torch==2.13.0
+$PIP -c constraints.txt -e '.[all,test]'
