@@ -19,6 +19,7 @@ fi
 
 # PyPI: torch first and pinned (an unpinned torch pulls several GB of CUDA packages), then the project
 # with every extra under the same pin.
+export PIP_ROOT_USER_ACTION=ignore
 PIP="python3 -m pip install -q --disable-pip-version-check"
 $PIP torch==2.13.0
 $PIP -c constraints.txt -e '.[all,test]'
