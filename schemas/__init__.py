@@ -13,6 +13,7 @@ from schemas.records import (
     Transcript,
     VideoMeta,
     clip_key,
+    safe_id,
 )
 from schemas.arrow import CLIP_SCHEMA, FAILURE_SCHEMA, SENTENCE_TYPE, clips_to_table, table_to_clips
 
@@ -27,6 +28,7 @@ __all__ = [
     "Transcript",
     "VideoMeta",
     "clip_key",
+    "safe_id",
     "CLIP_SCHEMA",
     "FAILURE_SCHEMA",
     "SENTENCE_TYPE",

@@ -35,6 +35,7 @@ class VideoMeta(NamedTuple):
     info_path: str = ""  # local yt-dlp info json once downloaded
     # clips given by the source (HD-VILA-100M release spans), as (start, end) pairs
     given_spans: tuple = ()
+    has_audio: Optional[bool] = None  # whether the video has an audio track (for ASR), None until probed
 
 
 class TimedWord(NamedTuple):
@@ -127,14 +128,20 @@ class Failure(NamedTuple):
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def clip_key(video_id: str, scale: str, index: int) -> str:
-    """Deterministic WebDataset key. WebDataset splits keys at the first '.', so ids are sanitised;
-    a short hash of the raw id keeps sanitised ids that collide apart."""
+def safe_id(video_id: str) -> str:
+    """The video id as a file-name- and key-safe string: only [A-Za-z0-9_-]; a short hash of the raw
+    id keeps sanitised ids that collide apart (so "../x" and "__x" differ)."""
     import hashlib
 
     safe = _UNSAFE.sub("_", video_id)
     if safe != video_id:
         safe = f"{safe}_{hashlib.sha1(video_id.encode()).hexdigest()[:8]}"
+    return safe
+
+
+def clip_key(video_id: str, scale: str, index: int) -> str:
+    """Deterministic WebDataset key. WebDataset splits keys at the first '.', so ids are sanitised
+    (safe_id)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {SCALES}")
-    return f"{safe}_{scale}_{index:05d}"
+    return f"{safe_id(video_id)}_{scale}_{index:05d}"

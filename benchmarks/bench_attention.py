@@ -1,0 +1,171 @@
+"""Fast hierarchical temporal attention vs the dense-mask reference, forward + backward, ViT-B/16 shapes.
+
+    python benchmarks/bench_attention.py            # CPU: batch 1, one layer (defaults below)
+    python benchmarks/bench_attention.py --batch 8  # on a GPU, bf16
+
+Three comparisons, each fast vs dense, all at N=196, T=12, D=768, 12 heads, U=3, V=4, r=2:
+- "core": the attention operation alone (given q, k, v), i.e. what the fast path replaces;
+- "layer": one whole VidLA layer (local temporal + global spatio-temporal attention + MLP);
+each against two dense baselines: the paper's math (softmax(QK^T/sqrt(d) + M) V with explicit
+(TN)^2 and (1+UV+TN)^2 masks, the reference of tests/train/test_attention.py) and
+F.scaled_dot_product_attention given the same dense masks.
+
+Peak memory: on CUDA torch.cuda.max_memory_allocated above the inputs; on CPU each case runs in a fresh
+subprocess and reports its peak resident set (ru_maxrss) above the resident set just before the first
+forward (so it includes allocator overhead, equally for every case).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "train")]
+
+from test_attention import global_mask, local_temporal_mask  # noqa: E402  the dense reference
+
+from train.model import PRESETS, build_model  # noqa: E402
+from train.model.attention import TokenLayout, global_spatiotemporal_attention, local_temporal_attention  # noqa: E402
+
+CASES = ("core-fast", "core-dense-math", "core-dense-sdpa", "layer-fast", "layer-dense-math", "layer-dense-sdpa")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def dense_attention(q_BHLd, k_BHLd, v_BHLd, mask_LL, use_sdpa: bool):
+    if use_sdpa:
+        return F.scaled_dot_product_attention(q_BHLd, k_BHLd, v_BHLd, attn_mask=mask_LL)
+    scores = q_BHLd @ k_BHLd.transpose(-1, -2) / q_BHLd.shape[-1] ** 0.5 + mask_LL
+    return scores.softmax(dim=-1) @ v_BHLd
+
+
+def core_step(kind: str, layout: TokenLayout, masks, q, k, v):
+    """One attention pass (local temporal over patches + global) on (B, L, H, hd) q/k/v."""
+    B, L, H, hd = q.shape
+    T, N, first = layout.num_frames, layout.num_patches, 1 + layout.num_mst
+    if kind == "fast":
+        patches = [x[:, first:].unflatten(1, (T, N)) for x in (q, k, v)]
+        local = local_temporal_attention(*patches)
+        return local.sum() + global_spatiotemporal_attention(q, k, v, layout).sum()
+    use_sdpa = kind == "dense-sdpa"
+    local_mask, full_mask = masks
+    heads = [x.transpose(1, 2) for x in (q, k, v)]  # (B, H, L, hd)
+    local = dense_attention(*(x[:, :, first:] for x in heads), local_mask, use_sdpa)
+    return local.sum() + dense_attention(*heads, full_mask, use_sdpa).sum()
+
+
+def layer_step(kind: str, layer, layout: TokenLayout, masks, x):
+    if kind == "fast":
+        return layer.forward_video(x, layout).sum()
+    use_sdpa = kind == "dense-sdpa"
+    local_mask, full_mask = masks
+    first = 1 + layout.num_mst
+
+    def mmsa(h, proj, mask):
+        B, L, D = h.shape
+        qkv = [t.transpose(1, 2) for t in proj.qkv(h)]
+        return proj.out_proj(dense_attention(*qkv, mask, use_sdpa).transpose(1, 2).reshape(B, L, D))
+
+    patches = x[:, first:]
+    patches = patches + mmsa(layer.temporal_norm(patches), layer.temporal_attn, local_mask)
+    x = torch.cat([x[:, :first], patches], dim=1)
+    x = x + mmsa(layer.layer_norm1(x), layer.self_attn, full_mask)
+    return (x + layer.mlp(layer.layer_norm2(x))).sum()
+
+
+def run_case(case: str, args) -> dict:
+    """Time (median of `repeats`) and peak memory of forward + backward for one case, in this process."""
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    cfg = PRESETS["vidla-b16"]().replace(vision_layers=1)
+    layout = TokenLayout(cfg.num_frames, cfg.num_patches, *cfg.mst_levels)
+    D, H = cfg.vision_width, cfg.vision_heads
+    torch.manual_seed(0)
+    part, kind = case.split("-", 1)
+    masks = None
+    if kind != "fast":
+        masks = tuple(m.to(device, dtype) for m in (local_temporal_mask(layout), global_mask(layout)))
+    if part == "core":
+        inputs = [torch.randn(args.batch, layout.num_tokens, H, D // H, device=device, dtype=dtype,
+                              requires_grad=True) for _ in range(3)]
+
+        def step():
+            core_step(kind, layout, masks, *inputs).backward()
+    else:
+        layer = build_model(cfg).vision_model.encoder.layers[0].to(device, dtype)
+        x = torch.randn(args.batch, layout.num_tokens, D, device=device, dtype=dtype, requires_grad=True)
+
+        def step():
+            layer_step(kind, layer, layout, masks, x).backward()
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+    else:
+        before = rss_bytes()
+        step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    times = []
+    for _ in range(args.repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return {"case": case, "seconds": sorted(times)[len(times) // 2], "peak_bytes": peak}
+
+
+def measure(case: str, args) -> dict:
+    if args.device == "cuda":
+        return run_case(case, args)
+    command = [sys.executable, __file__, "--child", case, "--batch", str(args.batch), "--repeats",
+               str(args.repeats), "--device", args.device, "--dtype", args.dtype]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cuda = torch.cuda.is_available()
+    parser.add_argument("--device", default="cuda" if cuda else "cpu")
+    parser.add_argument("--dtype", default="bfloat16" if cuda else "float32")
+    parser.add_argument("--batch", type=int, default=8 if cuda else 1)
+    parser.add_argument("--repeats", type=int, default=5 if cuda else 3)
+    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_case(args.child, args)))
+        return
+    print(f"# fast vs dense-mask hierarchical temporal attention, forward+backward, {args.device} {args.dtype}, "
+          f"batch {args.batch}, N=196 T=12 D=768 heads=12 U=3 V=4 r=2 (L=2365 tokens), median of {args.repeats}")
+    results = {case: measure(case, args) for case in CASES}
+    for case, r in results.items():
+        print(f"{case:18s} {r['seconds'] * 1e3:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB")
+    for part in ("core", "layer"):
+        fast = results[f"{part}-fast"]
+        for baseline in ("dense-math", "dense-sdpa"):
+            dense = results[f"{part}-{baseline}"]
+            print(f"{part:5s} {baseline:10s} / fast: time {dense['seconds'] / fast['seconds']:6.1f}x   "
+                  f"peak memory {dense['peak_bytes'] / max(fast['peak_bytes'], 1):6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Download: the chosen format, English subtitles and the info json of each video, with yt-dlp as a
+library (never a shell).
+
+The probe stage saved each video's info dict (VideoMeta.info_path); downloading is
+``YoutubeDL.process_ie_result(info, download=True)`` on it, so a video is extracted once, not once per
+artefact. Transient errors (HTTP 429/403/5xx, timeouts, cut connections) are retried with
+exponential backoff and jitter; the last yt-dlp error text is kept in the failure. Files go to
+``<output_dir>/videos/<safe id>/<safe id>.<ext>``: names come from schemas.safe_id, never from the
+id or title as given, and every path is checked to resolve inside the output directory.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import apache_beam as beam
+
+from curate.errors import StageError
+from curate.stages import ApplyStage
+from schemas import VideoMeta, safe_id
+
+# statuses worth another try: rate limiting, YouTube's throttling 403s, server trouble
+RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
+# yt-dlp messages that mean the video will never download, whatever we retry
+_UNAVAILABLE = re.compile(
+    r"video unavailable|private video|has been removed|no longer available|account .* terminated|"
+    r"members[- ]only|not available in your country|confirm your age|premieres in|live event will begin",
+    re.IGNORECASE,
+)
+_BOT_CHECK = re.compile(r"confirm you.?re not a bot", re.IGNORECASE)
+_TIMEOUT = re.compile(r"timed? ?out", re.IGNORECASE)
+_TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|remote end closed|"
+                        r"retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
+_HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    output_dir: str  # files go to <output_dir>/videos/<safe id>/
+    min_height: int = 720  # never download a video stream below this height
+    target_height: int = 720  # prefer this height (the smallest above it when it is missing)
+    format: Optional[str] = None  # a yt-dlp format string that replaces the selection above
+    subtitle_langs: tuple = ("en", "en-orig", "en-.*")  # yt-dlp subtitleslangs (regexes)
+    subtitle_format: str = "json3/vtt/srt/best"  # preference order of subtitle formats
+    retries: int = 5  # further attempts after the first, on transient errors only
+    backoff_base_s: float = 2.0  # first retry waits about this long, doubling each time
+    backoff_max_s: float = 300.0  # cap of one wait
+    jitter: float = 0.5  # each wait is scaled by a random factor in [1 - jitter, 1]
+    min_interval_s: float = 0.0  # per-worker rate limit: at least this long between two downloads
+    ratelimit_bytes_per_s: Optional[int] = None  # per-worker bandwidth cap (yt-dlp's ratelimit)
+    socket_timeout_s: float = 30.0
+    cookies_file: Optional[str] = None  # Netscape cookies.txt, for age/bot checks
+    proxy: Optional[str] = None  # e.g. "socks5://127.0.0.1:1080"
+    allow_file_urls: bool = True  # let file:// format URLs through (local mirrors, offline tests)
+    extra_ytdlp_options: dict = field(default_factory=dict)  # anything else, passed to YoutubeDL as is
+
+    def __post_init__(self):
+        if self.retries < 0 or self.backoff_base_s < 0 or not 0 <= self.jitter <= 1:
+            raise ValueError("retries and backoff_base_s must be >= 0 and jitter within [0, 1]")
+        if self.cookies_file and not os.path.isfile(self.cookies_file):
+            raise ValueError(f"cookies file {self.cookies_file} does not exist")
+
+    @property
+    def format_selector(self) -> str:
+        h = self.min_height
+        return self.format or f"bv*[height>={h}]+ba/b[height>={h}]"
+
+
+class _QuietLogger:
+    """yt-dlp's messages go to Python logging at debug level: its errors reach the caller as
+    exceptions (and then Failure records), so printing them too would only add noise."""
+
+    def __init__(self):
+        import logging
+
+        self._log = logging.getLogger("curate.ytdlp")
+
+    def debug(self, msg):
+        self._log.debug(msg)
+
+    info = warning = error = debug
+
+
+def ytdlp_options(cfg: DownloadConfig) -> dict:
+    """YoutubeDL params shared by the probe and the download (network, quiet, no internal retries:
+    retrying is ours, so that backoff and the failure record are in one place)."""
+    opts = {
+        "quiet": True, "no_warnings": True, "logger": _QuietLogger(), "noprogress": True, "color": {"stderr": "no_color"},
+        "socket_timeout": cfg.socket_timeout_s, "retries": 0, "fragment_retries": 0,
+        "extractor_retries": 0, "file_access_retries": 0, "enable_file_urls": cfg.allow_file_urls,
+        "format": cfg.format_selector, "format_sort": [f"res:{cfg.target_height}", "ext:mp4:m4a"],
+        "merge_output_format": "mp4", "writesubtitles": True, "writeautomaticsub": True,
+        "subtitleslangs": list(cfg.subtitle_langs), "subtitlesformat": cfg.subtitle_format,
+        "writeinfojson": True, "overwrites": False, "continuedl": True, "noplaylist": True,
+    }
+    if cfg.ratelimit_bytes_per_s:
+        opts["ratelimit"] = cfg.ratelimit_bytes_per_s
+    if cfg.cookies_file:
+        opts["cookiefile"] = cfg.cookies_file
+    if cfg.proxy:
+        opts["proxy"] = cfg.proxy
+    opts.update(cfg.extra_ytdlp_options)
+    return opts
+
+
+# ---------------------------------------------------------------------------------------------
+# errors and retries
+
+
+def _chain(exc: BaseException):
+    """The error and what it wraps: yt-dlp's exc_info, causes and contexts."""
+    seen, stack = set(), [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        exc_info = getattr(e, "exc_info", None)
+        stack += [exc_info[1] if exc_info else None, e.__cause__, e.__context__]
+
+
+def _http_status(exc: BaseException) -> Optional[int]:
+    """The HTTP status behind a yt-dlp error, from the wrapped HTTPError or else the text."""
+    for e in _chain(exc):
+        status = getattr(e, "status", None) or getattr(e, "code", None)
+        if isinstance(status, int) and 100 <= status < 600:
+            return status
+    match = _HTTP_STATUS.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def classify_error(exc: BaseException) -> tuple[str, bool]:
+    """(reason, retryable) of a yt-dlp failure: ("http_429", True), ("unavailable", False), ..."""
+    # the message and the names of the wrapped errors (IncompleteRead, TimeoutError, ...)
+    text = " ".join([str(exc)] + [type(e).__name__ for e in _chain(exc)])
+    status = _http_status(exc)
+    if status is not None:
+        return f"http_{status}", status in RETRY_STATUSES
+    if _UNAVAILABLE.search(text):
+        return "unavailable", False
+    if _BOT_CHECK.search(text):
+        return "bot_check", False  # retrying makes it worse; cookies help
+    if _TIMEOUT.search(text):
+        return "timeout", True
+    if _TRUNCATED.search(text):
+        return "connection_cut", True
+    if "did not get any data blocks" in text.lower():
+        return "zero_length", True  # an empty body: sometimes a server hiccup, so worth a retry
+    return "download_error", False
+
+
+def _retry_after(exc: BaseException) -> Optional[float]:
+    """Seconds from a Retry-After header on the HTTP error, when the server sent one."""
+    for e in (getattr(exc, "exc_info", None) or (None, None))[1], exc:
+        response = getattr(e, "response", None)
+        value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+        if value and str(value).strip().isdigit():
+            return float(value)
+    return None
+
+
+def backoff_delay(attempt: int, cfg: DownloadConfig, rng: random.Random,
+                  retry_after: Optional[float] = None) -> float:
+    """Wait before retry number ``attempt`` (0-based): base * 2^attempt capped, times a jitter
+    factor in [1 - jitter, 1], and never shorter than the server's Retry-After (capped too)."""
+    delay = min(cfg.backoff_max_s, cfg.backoff_base_s * 2**attempt) * (1 - cfg.jitter * rng.random())
+    return min(cfg.backoff_max_s, max(delay, retry_after or 0.0))
+
+
+def with_retries(call: Callable, cfg: DownloadConfig, *, video_id: str, what: str,
+                 sleep: Callable = time.sleep, rng: Optional[random.Random] = None):
+    """``call()`` until it succeeds, retrying transient yt-dlp errors; StageError(reason, the
+    last yt-dlp error text) when it gives up."""
+    import yt_dlp
+
+    rng = rng or random.Random()
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError) as exc:
+            reason, retryable = classify_error(exc)
+            if not retryable or attempt >= cfg.retries:
+                tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                raise StageError(reason, f"{what}{tries}: {_clean(str(exc))}", video_id=video_id) from exc
+            sleep(backoff_delay(attempt, cfg, rng, _retry_after(exc)))
+            attempt += 1
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# paths and validation
+
+
+def inside(path, root) -> Path:
+    """``path`` resolved; StageError when it is not inside ``root`` (symlinks and ``..`` resolved)."""
+    resolved, base = Path(path).resolve(), Path(root).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise StageError("unsafe_path", f"{path} resolves outside {root}")
+    return resolved
+
+
+def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
+    """``<output_dir>/videos/<safe id>``, checked to stay inside the output directory."""
+    root = Path(cfg.output_dir) / "videos"
+    return inside(root / safe_id(video_id), root)
+
+
+def validate_media(path: str) -> VideoMeta:
+    """Check that a downloaded file is a whole, playable video. Returns a VideoMeta carrying what
+    was measured (duration, width, height, has_audio) for the caller to merge; raises StageError
+    "zero_length", "truncated_video" or curate.cut.probe_media's reasons."""
+    import av
+
+    from curate.cut import probe_media
+
+    if not os.path.isfile(path):
+        raise StageError("missing_media", f"{path} does not exist")
+    if os.path.getsize(path) == 0:
+        raise StageError("zero_length", f"{path} is empty (0 bytes)")
+    info = probe_media(path)  # opens it, needs a video stream, decodes the first frame
+    if info.duration <= 0:
+        raise StageError("zero_length", f"{path} has duration {info.duration}")
+    # A file cut short keeps its header (mp4 with faststart), so the header is not enough: every
+    # packet the index declares must be readable.
+    try:
+        with av.open(path) as container:
+            declared = {s.index: s.frames for s in container.streams if s.frames}
+            counted = dict.fromkeys(declared, 0)
+            for packet in container.demux():
+                if packet.size and packet.stream.index in counted:
+                    counted[packet.stream.index] += 1
+    except av.error.FFmpegError as exc:
+        raise StageError("corrupt_video", f"{path}: {exc}") from exc
+    short = {i: (counted[i], n) for i, n in declared.items() if counted[i] < n}
+    if short:
+        got, want = next(iter(short.values()))
+        raise StageError("truncated_video", f"{path}: only {got} of {want} packets of a stream are present")
+    return VideoMeta("", "", duration=info.duration, width=info.width, height=info.height,
+                     has_audio=info.has_audio)
+
+
+# ---------------------------------------------------------------------------------------------
+# the download
+
+
+class Downloader:
+    """One worker's downloader: a YoutubeDL built once, the rate limit, the retry policy.
+
+    sleep and rng are injectable so that tests of the retries run in milliseconds.
+    """
+
+    def __init__(self, cfg: DownloadConfig, *, sleep: Callable = time.sleep,
+                 rng: Optional[random.Random] = None, clock: Callable = time.monotonic):
+        import yt_dlp
+
+        self.cfg = cfg
+        self.sleep, self.rng, self.clock = sleep, rng or random.Random(), clock
+        self.ydl = yt_dlp.YoutubeDL(ytdlp_options(cfg))
+        self._last_start: Optional[float] = None
+
+    def _wait_for_rate_limit(self) -> None:
+        if self._last_start is not None and self.cfg.min_interval_s > 0:
+            wait = self._last_start + self.cfg.min_interval_s - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_start = self.clock()
+
+    def __call__(self, meta: VideoMeta) -> VideoMeta:
+        if meta.media_path and os.path.exists(meta.media_path):
+            return _with_media(meta, meta.media_path, meta.subtitle_path, meta.info_path)
+        if not meta.info_path:
+            raise StageError("not_probed", "no saved info json to download from (run the probe first)",
+                             video_id=meta.video_id)
+        folder = video_dir(self.cfg, meta.video_id)
+        name = folder.name
+        existing = folder / f"{name}.mp4"
+        if existing.exists():  # resume: yt-dlp renames into place only when a file is complete
+            subtitle = _find_subtitle(folder, name)
+            try:
+                return _with_media(meta, str(existing), subtitle, str(folder / f"{name}.info.json"))
+            except StageError:
+                existing.unlink()  # damaged since: download it again
+        try:
+            info = json.loads(Path(meta.info_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
+        template = str(folder / f"{name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
+        self.ydl.params["outtmpl"] = {"default": template}
+        self._wait_for_rate_limit()
+        result = with_retries(lambda: self.ydl.process_ie_result(dict(info), download=True), self.cfg,
+                              video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep, rng=self.rng)
+        downloads = result.get("requested_downloads") or [{}]
+        media = downloads[0].get("filepath") or str(existing)
+        subs = [s.get("filepath") for s in (result.get("requested_subtitles") or {}).values()]
+        subtitle = next((s for s in subs if s and os.path.exists(s)), "")
+        for path in (media, subtitle, folder / f"{name}.info.json"):
+            if path:
+                inside(path, folder)
+        info_out = folder / f"{name}.info.json"
+        return _with_media(meta, media, subtitle, str(info_out) if info_out.exists() else meta.info_path)
+
+
+_SUBTITLE_EXTS = ("json3", "vtt", "srt")
+
+
+def _find_subtitle(folder: Path, name: str) -> str:
+    """The English subtitle yt-dlp left beside <name>.mp4, by format preference."""
+    for ext in _SUBTITLE_EXTS:
+        for path in sorted(folder.glob(f"{name}.en*.{ext}")):
+            return str(path)
+    return ""
+
+
+def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> VideoMeta:
+    try:
+        measured = validate_media(media)
+    except StageError as exc:
+        raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+    return meta._replace(
+        media_path=media, subtitle_path=subtitle or "", info_path=info_path,
+        duration=meta.duration or measured.duration, has_audio=measured.has_audio,
+        height=meta.height or measured.height, width=meta.width or measured.width,
+    )
+
+
+def download_video(meta: VideoMeta, cfg: DownloadConfig, downloader: Optional[Downloader] = None) -> VideoMeta:
+    """Download one probed video; returns it with media_path, subtitle_path and info_path filled.
+
+    A video whose media_path already exists (a yt-dlp folder, a resumed run) is only validated.
+    Raises StageError: "http_429", "http_403", "timeout", "unavailable", ... (with yt-dlp's text),
+    "zero_length", "truncated_video", "unreadable_media", "unsafe_path".
+    """
+    return (downloader or Downloader(cfg))(meta)
+
+
+def _download(meta: VideoMeta, downloader: Downloader) -> VideoMeta:
+    return downloader(meta)
+
+
+class DownloadVideos(beam.PTransform):
+    """``videos, failures = probed | DownloadVideos(cfg)``: one Downloader (a YoutubeDL) per worker;
+    failures are schemas.Failure records with stage "download"."""
+
+    def __init__(self, cfg: DownloadConfig):
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, videos):
+        return videos | ApplyStage("download", _download, setup=functools.partial(Downloader, self._cfg))

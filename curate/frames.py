@@ -1,0 +1,125 @@
+"""Which frames of a video to caption, decoding them, and giving each clip its frames' captions.
+
+Frames are sampled on ONE grid per video, at ``fps`` frames per second: t_k = (k + 1/2) / fps, the
+middle of each 1/fps-second cell. A clip takes the grid times inside [start, end); a clip too short to
+hold one gets its own midpoint instead. Clips of every scale overlap in time, so they share grid
+frames: each time is decoded and captioned once per video, and the number of captioner calls grows
+with the video's duration, not with its number of clips (VidLA captions at ~0.1 FPS, section 3).
+
+Plain functions, no Beam. PyAV is imported by decode_frames only.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Sequence
+
+from schemas import Clip, Failure
+
+# Times are rounded to the millisecond so that they are exact dictionary keys everywhere.
+_TIME_DECIMALS = 3
+
+
+class FramePlan(NamedTuple):
+    times: tuple  # tuple[float, ...]: the video's distinct frame times, sorted
+    clip_times: dict  # clip key -> tuple[float, ...] of that clip's frame times, sorted
+
+
+def clip_frame_times(start: float, end: float, fps: float) -> tuple:
+    """The per-video grid times in [start, end), or the clip's midpoint when none falls inside.
+    An empty or reversed span has no frames."""
+    if not end > start:
+        return ()
+    first = max(0, math.ceil(start * fps - 0.5))
+    times = []
+    k = first
+    while (k + 0.5) / fps < end:
+        t = round((k + 0.5) / fps, _TIME_DECIMALS)
+        if t >= start:
+            times.append(t)
+        k += 1
+    return tuple(times) or (round((start + end) / 2, _TIME_DECIMALS),)
+
+
+def plan_frames(clips: Sequence[Clip], fps: float) -> FramePlan:
+    clip_times = {clip.key: clip_frame_times(clip.start, clip.end, fps) for clip in clips}
+    times = sorted({t for ts in clip_times.values() for t in ts})
+    return FramePlan(tuple(times), clip_times)
+
+
+def decode_frames(media_path: str, times: Sequence[float], size: Optional[tuple] = None) -> list:
+    """The frame shown at each time (seconds from the start of the video), as an RGB uint8 array
+    (H, W, 3), resized to size=(width, height) when given.
+
+    Returns [(t, array or error text)] in the order of ``times``: a frame that cannot be decoded, or
+    a time past the end of the video, gives its error text instead of an array; nothing raises.
+    """
+    import av
+
+    results = {}
+    try:
+        container = av.open(media_path)
+    except Exception as exc:  # noqa: BLE001 - any open error is the answer for every frame
+        return [(t, f"cannot open {media_path}: {type(exc).__name__}: {exc}") for t in times]
+    with container:
+        if not container.streams.video:
+            return [(t, f"{media_path} has no video stream") for t in times]
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        offset = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        rate = float(stream.average_rate) if stream.average_rate else 25.0
+        half_frame = 0.5 / rate
+        reformat = {"format": "rgb24"}
+        if size is not None:
+            reformat.update(width=int(size[0]), height=int(size[1]), interpolation="BICUBIC")
+        for t in sorted(set(times)):
+            try:
+                results[t] = _decode_one(container, stream, offset + t, half_frame, reformat)
+            except Exception as exc:  # noqa: BLE001 - a broken frame is reported, the others go on
+                results[t] = f"frame at {t:.3f}s of {media_path}: {type(exc).__name__}: {exc}"
+    return [(t, results[t]) for t in times]
+
+
+def _decode_one(container, stream, target: float, half_frame: float, reformat: dict):
+    # Seek to the keyframe at or before the target, then decode forward to the frame shown there.
+    container.seek(max(0, int(target / stream.time_base)), stream=stream, backward=True)
+    last_time = None
+    for frame in container.decode(stream):
+        if frame.time is None:
+            continue
+        last_time = frame.time
+        if frame.time >= target - half_frame:
+            return frame.to_ndarray(**reformat)
+    end = "no frame decoded" if last_time is None else f"last frame at {last_time:.3f}s"
+    raise ValueError(f"no frame at {target:.3f}s ({end})")
+
+
+def attach_frame_captions(
+    video_id: str, clips: Sequence[Clip], plan: FramePlan, captions: dict, errors: dict
+) -> tuple:
+    """Give each clip the captions of its frames, in order of time.
+
+    captions: time -> caption text; errors: time -> why that frame has no caption. A clip keeps the
+    frames that were captioned; a clip left with none is dropped and becomes a Failure naming why.
+    Returns (tuple[Clip], list[Failure]).
+    """
+    kept, failures = [], []
+    for clip in clips:
+        times = plan.clip_times.get(clip.key, ())
+        good = [(t, captions[t].strip()) for t in times if captions.get(t, "").strip()]
+        if good:
+            kept.append(clip._replace(frame_captions=tuple(c for _, c in good), frame_times=tuple(t for t, _ in good)))
+            continue
+        if not times:
+            detail = f"clip {clip.key} [{clip.start:.3f}, {clip.end:.3f}] s has no frame to caption"
+        else:
+            why = []
+            for t in times:
+                if t in errors:
+                    why.append(f"{t:.3f}s: {errors[t]}")
+                elif t in captions:
+                    why.append(f"{t:.3f}s: the captioner returned an empty caption")
+                else:
+                    why.append(f"{t:.3f}s: no caption came back")
+            detail = "no frame of the clip could be captioned; " + "; ".join(why)
+        failures.append(Failure(video_id, "caption", "no_frames", detail, clip.key))
+    return tuple(kept), failures

@@ -1,0 +1,249 @@
+"""The pieces every recipe composes, and how a recipe is run.
+
+A recipe (dags/hdvila.py, dags/vidla.py) is::
+
+    videos   = select_videos(p, cfg, resume)       read -> probe -> filter (+ category cap) -> skip done
+    ready    = videos | DownloadVideos | MakeTranscripts | PlanClips     -> (VideoMeta, tuple[Clip])
+    [ready   = ready | AnnotateClips]                                    (vidla: captions, summaries)
+    write_outputs(ready, failures, cfg, resume)   cut -> stage -> shards -> clips.parquet, stats, report
+
+Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
+happen (so a killed run does not redo terminal decisions), and written to DIR/failures.jsonl at the
+end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
+Spark are chosen with Beam's own pipeline options, passed through untouched.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+
+from curate import write
+from curate.cut import CutConfig
+from curate.resume import ResumeState, load_resume_state
+from curate.stages import FAILURES, to_failure
+from schemas import Failure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    recipe: str  # "hdvila" or "vidla"
+    input: str  # a manifest file or a yt-dlp download folder (local path or file:// URL)
+    output: str  # the output directory (local, or any filesystem Beam knows, e.g. gs://)
+    id_column: Optional[str] = None  # manifests: the column holding the video id
+    url_column: Optional[str] = None  # manifests: the column holding the URL
+    filter: object = None  # curate.filter.FilterConfig (None: its defaults)
+    download: object = None  # curate.download.DownloadConfig (None: files under DIR/.downloads)
+    asr: object = None  # curate.asr.AsrConfig for videos without subtitles (None: its defaults)
+    punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: the text core's default)
+    use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
+    cut: CutConfig = field(default_factory=CutConfig)
+    shards: write.ShardConfig = field(default_factory=write.ShardConfig)
+    annotate: object = None  # curate.annotate's config or parsed args (vidla); None: no model stages
+
+    def download_config(self):
+        from curate.download import DownloadConfig
+
+        return self.download or DownloadConfig(output_dir=write.join(self.output, ".downloads"))
+
+    def filter_config(self):
+        from curate.filter import FilterConfig
+
+        return self.filter or FilterConfig()
+
+
+def flatten(failures: list, label: str):
+    return tuple(failures) | label >> beam.Flatten()
+
+
+# ---------------------------------------------------------------------------------------------
+# selecting the videos
+
+
+def select_videos(p, cfg: RunConfig, resume: ResumeState):
+    """read -> probe -> filter (+ category cap) -> drop what an earlier run finished.
+
+    Returns (videos, failures, num_read). The resume skip comes after the cap so that the cap sees
+    every video and keeps the same ones as the first run did."""
+    from curate.filter import FilterVideos
+    from curate.probe import ProbeVideos
+    from curate.sources import ReadSources
+
+    sources, read_failures = p | "ReadSources" >> ReadSources(cfg.input, id_column=cfg.id_column,
+                                                               url_column=cfg.url_column)
+    download = cfg.download_config()
+    probed, probe_failures = sources | "ProbeVideos" >> ProbeVideos(download, write.join(cfg.output, ".probe"))
+    kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
+    skip = resume.skip_video_ids
+    skipped = beam.metrics.Metrics.counter("resume", "skipped_videos")
+
+    def not_done(meta) -> bool:
+        if meta.video_id in skip:
+            skipped.inc()
+            return False
+        return True
+
+    todo = kept | "SkipFinishedVideos" >> beam.Filter(not_done)
+    num_read = ((sources, read_failures) | "AllRead" >> beam.Flatten()
+                | "CountRead" >> beam.combiners.Count.Globally())
+    return todo, [read_failures, probe_failures, filter_failures], num_read
+
+
+def prepare_clips(videos, cfg: RunConfig, recipe):
+    """download -> transcript (subtitles or ASR) -> plan clips. Returns ((VideoMeta, tuple[Clip]), failures)."""
+    from curate.download import DownloadVideos
+    from curate.transcribe import MakeTranscripts, PlanClips
+
+    downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(cfg.download_config())
+    transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)
+    planned, plan_failures = transcribed | "PlanClips" >> PlanClips(recipe, punctuator=cfg.punctuator,
+                                                                     use_given_spans=cfg.use_given_spans)
+    return planned, [download_failures, transcript_failures, plan_failures]
+
+
+# ---------------------------------------------------------------------------------------------
+# cut, shards and the summary files
+
+
+class _CutVideo(beam.DoFn):
+    def __init__(self, out_dir: str, config: CutConfig):
+        self._out_dir, self._config = out_dir, config
+        self._clips_ok = beam.metrics.Metrics.counter("cut", "clips_ok")
+        self._clips_failed = beam.metrics.Metrics.counter("cut", "clips_failed")
+
+    def process(self, element):
+        from curate.cut import cut_video
+
+        meta, clips = element
+        try:
+            staged = cut_video(meta, clips, self._out_dir, self._config)
+        except Exception as exc:  # noqa: BLE001 - the whole video failed: one record, nothing dropped
+            yield TaggedOutput(FAILURES, to_failure(exc, "cut", meta))
+            return
+        self._clips_ok.inc(len(staged.clips))
+        self._clips_failed.inc(len(staged.failures))
+        for failure in staged.failures:
+            yield TaggedOutput(FAILURES, failure)
+        if staged.clips:
+            yield staged
+
+
+class CutClips(beam.PTransform):
+    """``staged, failures = videos | CutClips(out_dir, cut_config)`` over (VideoMeta, tuple[Clip]):
+    cuts each video's clips and stages them in DIR/.staging/<video>/ (schemas.Failure per broken clip,
+    stage "cut")."""
+
+    def __init__(self, out_dir: str, config: CutConfig):
+        super().__init__()
+        self._out_dir, self._config = out_dir, config
+
+    def expand(self, videos):
+        out = videos | beam.ParDo(_CutVideo(self._out_dir, self._config)).with_outputs(FAILURES, main="ok")
+        return out.ok, out[FAILURES]
+
+
+class WriteShards(beam.PTransform):
+    """``names = staged | WriteShards(out_dir, shard_config, first_index)``.
+
+    Only the small manifests meet on one worker, to pack videos into shards in order of video id;
+    each shard is then written where it lands (the clip files are read from DIR/.staging)."""
+
+    def __init__(self, out_dir: str, config: write.ShardConfig, first_index: int):
+        super().__init__()
+        self._out_dir, self._config, self._first = out_dir, config, first_index
+
+    def expand(self, staged):
+        out_dir, config, first = self._out_dir, self._config, self._first
+        return (
+            staged
+            | "AllStaged" >> beam.combiners.ToList()
+            | "PackShards" >> beam.FlatMap(lambda videos: write.pack_shards(videos, config, first))
+            | "SpreadShards" >> beam.Reshuffle()
+            | "WriteShard" >> beam.MapTuple(lambda name, videos: write.write_shard(out_dir, name, videos))
+        )
+
+
+class _RecordFailures(beam.DoFn):
+    """Persist failures per bundle (DIR/.state/failures/run-*.jsonl) and pass them on."""
+
+    def __init__(self, out_dir: str):
+        self._out_dir = out_dir
+
+    def start_bundle(self):
+        self._buffer = []
+
+    def process(self, failure: Failure):
+        self._buffer.append(failure)
+        yield failure
+
+    def finish_bundle(self):
+        write.record_failures(self._out_dir, self._buffer)
+        self._buffer = []
+
+
+def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
+    """cut -> stage -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
+    staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut)
+    earlier = p | "StagedEarlier" >> beam.Create(list(resume.staged), reshuffle=False)
+    shards = ((staged, earlier) | "AllStagedVideos" >> beam.Flatten()
+              | "WriteShards" >> WriteShards(cfg.output, cfg.shards, resume.next_shard_index))
+    recorded = (flatten(failures + [cut_failures], "AllFailures")
+                | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output)))
+    out_dir = cfg.output
+    return (
+        p
+        | "FinalizeTrigger" >> beam.Create([out_dir])
+        | "FinalizeOutputs" >> beam.Map(
+            lambda d, _shards, _failures, videos_in: write.finalize_outputs(d, videos_in),
+            beam.pvalue.AsList(shards), beam.pvalue.AsList(recorded), beam.pvalue.AsSingleton(num_read))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# running a recipe
+
+
+def pipeline_options(pipeline_args: list):
+    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given."""
+    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+
+    options = PipelineOptions(pipeline_args)
+    if not options.view_as(StandardOptions).runner:
+        options.view_as(StandardOptions).runner = "DirectRunner"
+    # stages reference module-level functions and configs: the main session need not be pickled
+    options.view_as(SetupOptions).save_main_session = False
+    return options
+
+
+def check_tools() -> None:
+    if shutil.which("ffmpeg") is None:
+        raise SystemExit("ffmpeg is not on PATH: install it (apt-get install ffmpeg) to cut clips")
+
+
+def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bool = True):
+    """Build the recipe over a fresh or resumed output directory and run it. Returns the result."""
+    check_tools()
+    if write.is_local(cfg.output):
+        os.makedirs(write._local(cfg.output), exist_ok=True)
+    resume = load_resume_state(cfg.output)
+    if resume.done_video_ids or resume.staged:
+        log.info("resuming %s: %d videos done, %d staged, next shard %05d", cfg.output,
+                 len(resume.done_video_ids), len(resume.staged), resume.next_shard_index)
+    p = beam.Pipeline(options=pipeline_options(pipeline_args))
+    build(p, cfg, resume)
+    result = p.run()
+    if wait:
+        result.wait_until_finish()
+    return result
+
+
+def with_overrides(cfg: RunConfig, **changes) -> RunConfig:
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,181 @@
+"""Probe: one yt-dlp metadata extraction per video, turned into a VideoMeta for the filter.
+
+The info dict is saved as ``<work_dir>/<safe id>.info.json`` (VideoMeta.info_path) and the download
+stage downloads from it, so nothing is extracted twice. Inputs that already carry an info json (a
+yt-dlp download folder, a manifest with an info_path column) are read, not extracted; a local video
+without one is measured with PyAV.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import apache_beam as beam
+
+from curate.download import DownloadConfig, inside, with_retries, ytdlp_options
+from curate.errors import StageError
+from curate.stages import ApplyStage
+from schemas import VideoMeta, safe_id
+
+
+def _is_english(code: str) -> bool:
+    return code.split("-")[0].lower() == "en"
+
+
+def _base(code: str) -> str:
+    return code.split("-")[0].lower()
+
+
+def _has_codec(value) -> bool:
+    return bool(value) and value != "none"
+
+
+def video_language(info: dict) -> str:
+    """The spoken language: the info's own field, else the language YouTube's recognizer detected
+    (its "<lang>-orig" automatic captions), else the one language of all uploaded subtitles."""
+    if info.get("language"):
+        return _base(info["language"])
+    auto = info.get("automatic_captions") or {}
+    orig = sorted(k for k in auto if k.endswith("-orig"))
+    if orig:
+        return _base(orig[0])
+    manual = {_base(k) for k in (info.get("subtitles") or {}) if k != "live_chat"}
+    return manual.pop() if len(manual) == 1 else ""
+
+
+def subtitle_kind(info: dict, language: str) -> str:
+    """"manual" if English subtitles were uploaded, "auto" if YouTube's recognizer made English ones,
+    else "" (ASR needed). Automatic captions list machine translations into every language, so an
+    automatic "en" counts only when it is the original ("en-orig") or the video is in English."""
+    if any(_is_english(k) for k in (info.get("subtitles") or {})):
+        return "manual"
+    auto = info.get("automatic_captions") or {}
+    if any(k.endswith("-orig") and _is_english(k) for k in auto):
+        return "auto"
+    if any(_is_english(k) for k in auto) and language in ("", "en"):
+        return "auto"
+    return ""
+
+
+def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> VideoMeta:
+    """Fill a VideoMeta from a yt-dlp info dict. ``downloaded``: the info describes a file already on
+    disk, so its own height counts, not the best format offered."""
+    formats = [f for f in info.get("formats") or () if _has_codec(f.get("vcodec", "unknown")) and f.get("height")]
+    best = max(formats, key=lambda f: (f["height"], f.get("fps") or 0), default=None)
+    if downloaded or best is None:
+        best = info
+    if downloaded:
+        has_audio = _has_codec(info.get("acodec", "unknown"))
+    else:
+        has_audio = any(_has_codec(f.get("acodec")) for f in info.get("formats") or ()) or _has_codec(
+            info.get("acodec"))
+    language = video_language(info)
+    categories = info.get("categories") or [""]
+    url = meta.url
+    if (not url or url.startswith("file:")) and info.get("webpage_url"):
+        url = info["webpage_url"]
+    return meta._replace(
+        url=url,
+        title=info.get("title") or meta.title,
+        duration=float(info["duration"]) if info.get("duration") is not None else meta.duration,
+        height=int(best["height"]) if best.get("height") else None,
+        width=int(best["width"]) if best.get("width") else None,
+        fps=float(best["fps"]) if best.get("fps") else None,
+        category=categories[0] or "",
+        language=language,
+        subtitle_kind=subtitle_kind(info, language),
+        has_audio=has_audio,
+    )
+
+
+def _subtitle_kind_of_file(path: str) -> str:
+    """auto or manual, from the file itself: YouTube's recognizer leaves word timing tags."""
+    head = Path(path).read_text(encoding="utf-8", errors="replace")[:65536]
+    return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
+
+
+class Prober:
+    """One worker's prober: a YoutubeDL built once, the retry policy, where info jsons go."""
+
+    def __init__(self, cfg: DownloadConfig, work_dir: str, *, sleep: Callable = time.sleep,
+                 rng: Optional[random.Random] = None):
+        self.cfg, self.work_dir = cfg, work_dir
+        self.sleep, self.rng = sleep, rng or random.Random()
+        self._ydl = None
+
+    @property
+    def ydl(self):
+        if self._ydl is None:  # built on first use: folder inputs never need it
+            import yt_dlp
+
+            opts = ytdlp_options(self.cfg)
+            # any format will do for metadata; the download selects the real one
+            opts.update(format=None, format_sort=[], writeinfojson=False, writesubtitles=False,
+                        writeautomaticsub=False, ignore_no_formats_error=True)
+            self._ydl = yt_dlp.YoutubeDL({k: v for k, v in opts.items() if v is not None})
+        return self._ydl
+
+    def __call__(self, meta: VideoMeta) -> VideoMeta:
+        if meta.info_path:
+            try:
+                info = json.loads(Path(meta.info_path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
+            if not isinstance(info, dict):
+                raise StageError("bad_info_json", f"{meta.info_path} is not a JSON object", video_id=meta.video_id)
+            out = meta_from_info(meta, info, downloaded=bool(meta.media_path))
+            if meta.subtitle_path and not out.subtitle_kind:
+                out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
+            return out
+        if meta.media_path:
+            return self._probe_local(meta)
+        if not meta.url:
+            raise StageError("no_url", "nothing to probe: no url, info json or media file", video_id=meta.video_id)
+        info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
+                            video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
+        info = self.ydl.sanitize_info(info)
+        root = Path(self.work_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        path = inside(root / f"{safe_id(meta.video_id)}.info.json", root)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(json.dumps(info), encoding="utf-8")
+        partial.replace(path)
+        return meta_from_info(meta, info)._replace(info_path=str(path))
+
+    def _probe_local(self, meta: VideoMeta) -> VideoMeta:
+        from curate.cut import probe_media
+
+        try:
+            measured = probe_media(meta.media_path)
+        except StageError as exc:
+            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        kind = _subtitle_kind_of_file(meta.subtitle_path) if meta.subtitle_path else ""
+        return meta._replace(duration=measured.duration, height=measured.height, width=measured.width,
+                             has_audio=measured.has_audio, subtitle_kind=kind)
+
+
+def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str, prober: Optional[Prober] = None) -> VideoMeta:
+    """Probe one video; returns it with duration, height, width, fps, category, language,
+    subtitle_kind, has_audio and info_path filled. Raises StageError (http_429, unavailable, ...)."""
+    return (prober or Prober(cfg, work_dir))(meta)
+
+
+def _probe(meta: VideoMeta, prober: Prober) -> VideoMeta:
+    return prober(meta)
+
+
+class ProbeVideos(beam.PTransform):
+    """``probed, failures = videos | ProbeVideos(cfg, work_dir)``: one Prober per worker; failures
+    have stage "probe"."""
+
+    def __init__(self, cfg: DownloadConfig, work_dir: str):
+        super().__init__()
+        self._cfg, self._work_dir = cfg, work_dir
+
+    def expand(self, videos):
+        return videos | ApplyStage("probe", _probe, setup=functools.partial(Prober, self._cfg, self._work_dir))

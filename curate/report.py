@@ -1,0 +1,108 @@
+"""report.md and its plots: clip lengths per scale, and the category distribution (HD-VILA fig. 2)."""
+from __future__ import annotations
+
+import io
+import json
+from typing import Sequence
+
+from schemas import SCALES
+
+PLOTS = "plots"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on workers and in CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    sink = io.BytesIO()
+    fig.savefig(sink, format="png", dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    return sink.getvalue()
+
+
+def clip_length_plot(durations_by_scale: dict) -> bytes:
+    """One histogram of clip durations (s) per scale, side by side."""
+    plt = _pyplot()
+    scales = [s for s in SCALES if durations_by_scale.get(s)] or ["sentence"]
+    fig, axes = plt.subplots(1, len(scales), figsize=(4 * len(scales), 3), squeeze=False)
+    for ax, scale in zip(axes[0], scales):
+        values = durations_by_scale.get(scale, [])
+        ax.hist(values, bins=min(30, max(1, len(values))), color="#4477aa")
+        ax.set_title(f"{scale} ({len(values)} clips)")
+        ax.set_xlabel("clip length (s)")
+    axes[0][0].set_ylabel("clips")
+    return _png(fig)
+
+
+def category_plot(hours_by_category: dict) -> bytes:
+    """Share of video hours per category, largest first (HD-VILA-100M figure 2)."""
+    plt = _pyplot()
+    items = sorted(hours_by_category.items(), key=lambda kv: (-kv[1], kv[0])) or [("none", 0.0)]
+    total = sum(h for _, h in items) or 1.0
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(items) + 1))
+    ax.barh([k for k, _ in items][::-1], [100 * h / total for _, h in items][::-1], color="#cc6677")
+    ax.set_xlabel("% of video hours")
+    return _png(fig)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report_markdown(stats: dict) -> str:
+    counts = stats["counts"]
+    parts = [
+        "# Dataset report",
+        "",
+        f"{stats['num_clips']} clips in {stats['num_shards']} shards from {counts['videos_kept']} videos "
+        f"({counts['videos_in']} read, {counts['videos_failed']} dropped).",
+        "",
+        "## Clips (VidLA table 1 / HD-VILA table 1)",
+        "",
+        _clip_table(stats["clips"]),
+        "",
+        "![clip lengths per scale](plots/clip_lengths.png)",
+        "",
+        "## Categories (HD-VILA figure 2)",
+        "",
+        _table(["category", "hours"], [(k, f"{v:.3f}") for k, v in stats["categories"].items()]),
+        "",
+        "![category distribution](plots/categories.png)",
+        "",
+        "## Dropped",
+        "",
+        _table(["videos dropped at stage:reason", "videos"], list(counts["videos_failed_by_reason"].items())),
+        "",
+        _table(["clips dropped at stage:reason", "clips"], list(counts["clips_failed_by_reason"].items())),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _clip_table(clip_stats: dict) -> str:
+    try:
+        from curate.text import format_statistics
+
+        return format_statistics(clip_stats)
+    except ImportError:
+        return "```\n" + json.dumps(clip_stats, indent=2) + "\n```"
+
+
+def write_report(out_dir: str, stats: dict, table) -> None:
+    """DIR/report.md and DIR/plots/*.png from the stats and the clips table."""
+    from curate.write import join, write_bytes_atomic
+
+    durations = {}
+    for scale, duration in zip(table.column("scale").to_pylist(), table.column("duration").to_pylist()):
+        durations.setdefault(scale, []).append(duration)
+    write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), clip_length_plot(durations))
+    write_bytes_atomic(join(out_dir, PLOTS, "categories.png"), category_plot(stats["categories"]))
+    write_bytes_atomic(join(out_dir, "report.md"), report_markdown(stats).encode())

@@ -1,0 +1,179 @@
+"""``python -m curate run``: run a curation recipe (Beam pipeline) from a manifest or a yt-dlp folder
+to WebDataset shards, clips.parquet, failures.jsonl, stats.json and report.md.
+
+Arguments this command does not know are Beam pipeline options, passed to the runner untouched,
+e.g. ``--runner DataflowRunner --project P --region R --temp_location gs://B/tmp``.
+A rerun over the same --output resumes: finished videos are skipped, nothing is duplicated.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import os
+import sys
+
+RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
+
+
+def _annotate_module():
+    try:
+        return importlib.import_module("curate.annotate")
+    except ImportError:
+        return None
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None) -> None:
+    from curate.cut import MODES, CutConfig
+    from curate.write import ShardConfig
+
+    if recipe is None:
+        parser.add_argument("--recipe", choices=sorted(RECIPES), required=True,
+                            help="hdvila: sentence clips at source resolution; vidla: short/medium/long clips")
+    parser.add_argument("--input", required=True, help="manifest (csv, tsv, jsonl, parquet, HD-VILA jsonl, "
+                        "Panda-70M csv) or a yt-dlp download folder; local path or file:// URL")
+    parser.add_argument("--output", required=True, help="output directory (local or gs://...); "
+                        "rerunning over it resumes")
+    parser.add_argument("--id-column", help="manifest column with the video id (default: detected)")
+    parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+
+    g = parser.add_argument_group("filter")
+    g.add_argument("--min-height", type=int, default=720, help="minimum video height (default %(default)s)")
+    g.add_argument("--min-duration", type=float, default=10.0, help="seconds (default %(default)s)")
+    g.add_argument("--max-duration", type=float, default=None, help="seconds (default: no bound)")
+    g.add_argument("--languages", default="en", help="comma-separated wanted languages; '' for any")
+    g.add_argument("--no-asr", action="store_true", help="drop videos without English subtitles "
+                   "instead of transcribing their audio")
+    g.add_argument("--category-hour-cap", type=float, default=None,
+                   help="per-category hour cap (HD-VILA: 30000); default: none")
+
+    g = parser.add_argument_group("download")
+    g.add_argument("--download-dir", help="where videos are downloaded (default: DIR/.downloads)")
+    g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
+    g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
+    g.add_argument("--cookies", help="cookies.txt for yt-dlp")
+    g.add_argument("--proxy", help="proxy URL for yt-dlp")
+
+    g = parser.add_argument_group("transcript")
+    g.add_argument("--asr-model", default="tiny.en",
+                   help="faster-whisper model name or local folder, for videos without subtitles")
+    g.add_argument("--asr-device", default="cpu", help="cpu, cuda or auto")
+    g.add_argument("--punctuator", default=None,
+                   help="punctuators model (name or folder) for unpunctuated text; default: pause-based")
+    g.add_argument("--given-spans", choices=("use", "ignore"), default=None,
+                   help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
+                        "ignore for vidla")
+
+    d = CutConfig()
+    g = parser.add_argument_group("cut and shards")
+    g.add_argument("--cut-mode", choices=MODES, default=d.mode,
+                   help="copy: keyframe stream copy (fast); reencode: exact (default %(default)s)")
+    g.add_argument("--short-side", type=int, default=None,
+                   help="re-encode to this short side; 0 keeps the source (default: hdvila 0, vidla 224)")
+    g.add_argument("--crf", type=int, default=d.crf)
+    g.add_argument("--preset", default=d.preset, help="libx264 preset (default %(default)s)")
+    g.add_argument("--clips-per-process", type=int, default=d.clips_per_process)
+    s = ShardConfig()
+    g.add_argument("--shard-max-samples", type=int, default=s.max_samples, help="clips per shard")
+    g.add_argument("--shard-max-bytes", type=int, default=s.max_bytes, help="bytes per shard")
+
+    annotate = _annotate_module()
+    if annotate is not None and recipe in (None, "vidla"):
+        annotate.add_arguments(parser)
+
+
+def config_from_args(recipe: str, args: argparse.Namespace):
+    """A RunConfig for `recipe` from parsed arguments (the recipe's defaults where none is given)."""
+    from curate.asr import AsrConfig
+    from curate.cut import CutConfig
+    from curate.download import DownloadConfig
+    from curate.filter import FilterConfig
+    from curate.pipeline import RunConfig
+    from curate.write import ShardConfig, join
+
+    module = importlib.import_module(RECIPES[recipe])
+    defaults = module.DEFAULTS
+    short_side = defaults["cut"].short_side if args.short_side is None else (args.short_side or None)
+    if args.cut_mode == "copy":
+        short_side = None if args.short_side is None else short_side
+    try:
+        cut = CutConfig(mode=args.cut_mode, short_side=short_side, crf=args.crf, preset=args.preset,
+                        clips_per_process=args.clips_per_process)
+        shards = ShardConfig(args.shard_max_samples, args.shard_max_bytes)
+        filter_cfg = FilterConfig(min_height=args.min_height, min_duration_s=args.min_duration,
+                                  max_duration_s=args.max_duration,
+                                  languages=tuple(x for x in args.languages.split(",") if x),
+                                  allow_asr=not args.no_asr, category_hour_cap=args.category_hour_cap)
+        download = DownloadConfig(output_dir=args.download_dir or join(args.output, ".downloads"),
+                                  min_height=args.min_height, retries=args.retries,
+                                  min_interval_s=args.min_interval, cookies_file=args.cookies, proxy=args.proxy)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
+    annotate = None
+    if recipe == "vidla" and _annotate_module() is not None:
+        try:
+            annotate = _annotate_module().validate_models(args)  # fails now, not in the middle of a run
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from exc
+    return RunConfig(
+        recipe=recipe, input=args.input, output=args.output, id_column=args.id_column,
+        url_column=args.url_column, filter=filter_cfg, download=download,
+        asr=AsrConfig(model=args.asr_model, device=args.asr_device), punctuator=args.punctuator,
+        use_given_spans=given, cut=cut, shards=shards, annotate=annotate,
+    )
+
+
+def check_input(path: str) -> None:
+    local = path[len("file://"):] if path.startswith("file://") else path
+    if "://" not in local and not os.path.exists(local):
+        raise SystemExit(f"error: --input {path} does not exist")
+
+
+def run(recipe: str, args: argparse.Namespace) -> dict:
+    """Run the recipe; returns the stats of the output directory."""
+    import logging
+
+    from curate.pipeline import run_recipe
+    from curate.write import exists, join, read_bytes
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    check_input(args.input)
+    cfg = config_from_args(recipe, args)
+    module = importlib.import_module(RECIPES[recipe])
+    run_recipe(module.build, cfg, list(args.pipeline_args or []))
+    stats_path = join(cfg.output, "stats.json")
+    return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
+
+
+def _print_summary(output: str, stats: dict) -> None:
+    if not stats:  # a runner that does not wait (e.g. Dataflow with --no-wait) writes them later
+        print(f"submitted; outputs will appear in {output}")
+        return
+    counts = stats["counts"]
+    print(f"{stats['num_clips']} clips in {stats['num_shards']} shards from {counts['videos_kept']} of "
+          f"{counts['videos_in']} videos -> {output}")
+    for reason, n in counts["videos_failed_by_reason"].items():
+        print(f"  dropped {n} videos: {reason}")
+    for reason, n in counts["clips_failed_by_reason"].items():
+        print(f"  dropped {n} clips: {reason}")
+
+
+def main(args: argparse.Namespace) -> int:
+    stats = run(args.recipe, args)
+    _print_summary(args.output, stats)
+    return 0
+
+
+def main_for_recipe(recipe: str, argv=None) -> int:
+    """The entry point of a recipe module (``python -m dags.vidla ...``)."""
+    doc = importlib.import_module(RECIPES[recipe]).__doc__
+    parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0])
+    add_arguments(parser, recipe=recipe)
+    args, extra = parser.parse_known_args(argv)
+    args.pipeline_args = extra
+    stats = run(recipe, args)
+    _print_summary(args.output, stats)
+    return 0

@@ -1,0 +1,360 @@
+"""Read the videos to curate from a manifest or a yt-dlp download folder.
+
+Sources (the format is told by the file name; the flavour of a table by its columns):
+- csv / tsv / jsonl / parquet manifests (optionally .gz, except parquet) with an id and/or URL column,
+  detected among common names or given; bare YouTube ids become watch URLs; optional info_path,
+  media_path and subtitle_path columns (relative to the manifest) point at files already on disk;
+- the HD-VILA-100M release jsonl (``video_id, url, clip: [{clip_id, span: [start, end]}]``): the spans
+  become VideoMeta.given_spans;
+- the Panda-70M csv (``videoID, url, timestamp, caption, matching_score``): its timestamps too;
+- a plain .txt list, one id or URL per line;
+- a yt-dlp download folder (``<id>.mp4``, ``<id>.info.json``, ``<id>.<lang>.vtt|json3|srt``): the
+  videos are already downloaded, so media_path, info_path and subtitle_path are filled.
+Local paths and file:// URLs; other schemes (gs://, s3://) go through Beam's FileSystems.
+
+A bad row becomes a Failure (stage "read") naming the file and line; a repeated id keeps its first
+occurrence and the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
+requested column that is missing, raises ValueError.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import apache_beam as beam
+
+from schemas import Failure, VideoMeta
+
+URL_COLUMNS = ("url", "video_url", "webpage_url", "youtube_url", "link")
+ID_COLUMNS = ("video_id", "videoid", "youtube_id", "ytid", "id")
+PATH_COLUMNS = ("info_path", "media_path", "subtitle_path")
+MEDIA_EXTS = (".mp4", ".mkv", ".webm", ".mov")
+SUBTITLE_EXTS = ("json3", "vtt", "srt")  # preference order when a folder holds several
+_YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_YOUTUBE_URL = re.compile(
+    r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class BadRow(ValueError):
+    """One manifest row that cannot become a VideoMeta."""
+
+    def __init__(self, reason: str, message: str, video_id: str = ""):
+        super().__init__(message)
+        self.reason, self.video_id = reason, video_id
+
+
+def watch_url(video_id: str) -> str:
+    return f"https://www.youtube.com/watch?v={video_id}"
+
+
+def local_path(path: str) -> Optional[str]:
+    """The local file system path of a path or file:// URL; None for other schemes."""
+    if path.startswith("file://"):
+        return urllib.parse.unquote(urllib.parse.urlparse(path).path)
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", path):
+        return None
+    return path
+
+
+def parse_timestamp(value) -> float:
+    """Seconds from "HH:MM:SS.fff", "M:SS", "SS.f" or a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        parts = str(value).strip().split(":")
+        if not 1 <= len(parts) <= 3 or not all(re.fullmatch(r"\d+(?:[.,]\d+)?", p) for p in parts):
+            raise ValueError(f"bad timestamp {value!r}")
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part.replace(",", "."))
+    if seconds < 0:
+        raise ValueError(f"negative timestamp {value!r}")
+    return seconds
+
+
+def parse_spans(pairs) -> tuple:
+    """((start, end), ...) in seconds from [[start, end], ...] of timestamps."""
+    spans = []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"a span must be a [start, end] pair, got {pair!r}")
+        start, end = parse_timestamp(pair[0]), parse_timestamp(pair[1])
+        if end <= start:
+            raise ValueError(f"span {pair!r} ends before it starts")
+        spans.append((start, end))
+    return tuple(spans)
+
+
+def _id_from_url(url: str) -> str:
+    match = _YOUTUBE_URL.search(url)
+    if match:
+        return match.group(1)
+    # a direct media URL (file://.../abc.mp4, https://host/abc.mp4): its file name without extension
+    name = urllib.parse.unquote(urllib.parse.urlparse(url).path).rstrip("/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _pick(columns: list, wanted: Optional[str], candidates: tuple, what: str, source: str) -> Optional[str]:
+    if wanted is not None:
+        if wanted not in columns:
+            raise ValueError(f"{source}: no {what} column {wanted!r}; columns are {columns}")
+        return wanted
+    lower = {c.lower(): c for c in columns}
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+class _Columns:
+    """Which columns of a table hold what, decided once from its header."""
+
+    def __init__(self, columns: list, source: str, id_column: Optional[str], url_column: Optional[str]):
+        self.id = _pick(columns, id_column, ID_COLUMNS, "id", source)
+        self.url = _pick(columns, url_column, URL_COLUMNS, "url", source)
+        if self.id is None and self.url is None:
+            raise ValueError(f"{source}: found no id or url column among {columns}; name them with "
+                             f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})")
+        lower = {c.lower(): c for c in columns}
+        self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release
+        self.panda_timestamps = lower.get("timestamp")  # Panda-70M
+        self.paths = {c: lower[c] for c in PATH_COLUMNS if c in lower}
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
+    """One manifest row as a VideoMeta; raises BadRow."""
+    video_id = _text(row.get(cols.id)) if cols.id else ""
+    url = _text(row.get(cols.url)) if cols.url else ""
+    if url and "://" not in url:  # a bare id in the url column
+        video_id, url = video_id or url, ""
+    if not video_id and url:
+        video_id = _id_from_url(url)
+    if not video_id:
+        raise BadRow("missing_id", "no video id (and none in the url)")
+    if _CONTROL.search(video_id):
+        raise BadRow("bad_id", f"video id {video_id!r} contains control characters", video_id)
+    if url and urllib.parse.urlparse(url).scheme not in ("http", "https", "file"):
+        raise BadRow("bad_url", f"url {url!r} is not http(s) or file://", video_id)
+    paths = {}
+    for field, column in cols.paths.items():
+        value = _text(row.get(column))
+        paths[field] = os.path.normpath(os.path.join(base_dir, value)) if value else ""
+    if not url and not paths.get("info_path") and not paths.get("media_path"):
+        url = watch_url(video_id)
+    spans: tuple = ()
+    try:
+        if cols.hdvila_clips and row.get(cols.hdvila_clips):
+            spans = parse_spans(clip["span"] for clip in row[cols.hdvila_clips])
+        elif cols.panda_timestamps and row.get(cols.panda_timestamps):
+            value = row[cols.panda_timestamps]
+            spans = parse_spans(ast.literal_eval(value) if isinstance(value, str) else value)
+    except (ValueError, TypeError, KeyError, SyntaxError) as exc:
+        raise BadRow("bad_span", f"bad clip spans: {exc}", video_id) from exc
+    return VideoMeta(video_id=video_id, url=url, given_spans=spans, **paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# table formats: each yields (location, row dict)
+
+
+def _open_text(path: str) -> io.TextIOBase:
+    local = local_path(path)
+    if local is not None:
+        raw = open(local, "rb")
+    else:
+        from apache_beam.io.filesystems import FileSystems
+
+        raw = FileSystems.open(path, compression_type="uncompressed")
+    if path.endswith(".gz"):
+        raw = gzip.GzipFile(fileobj=raw)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def _csv_rows(path: str, delimiter: str):
+    with _open_text(path) as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        yield "header", reader.fieldnames or []
+        for row in reader:
+            yield f"line {reader.line_num}", row
+
+
+def _jsonl_rows(path: str):
+    with _open_text(path) as f:
+        header_sent = False
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+            except ValueError as exc:
+                row = exc
+            if not header_sent and isinstance(row, dict):
+                yield "header", list(row)
+                header_sent = True
+            yield f"line {number}", row
+
+
+def _txt_rows(path: str):
+    yield "header", ["url"]
+    with _open_text(path) as f:
+        for number, line in enumerate(f, 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                yield f"line {number}", {"url": line.strip()}
+
+
+def _parquet_rows(path: str):
+    import pyarrow.parquet as pq
+
+    local = local_path(path)
+    if local is None:
+        from apache_beam.io.filesystems import FileSystems
+
+        handle = FileSystems.open(path, compression_type="uncompressed")
+    else:
+        handle = local
+    parquet = pq.ParquetFile(handle)
+    yield "header", parquet.schema_arrow.names
+    number = 0
+    for batch in parquet.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield f"row {number}", row
+
+
+def _table_rows(path: str):
+    name = path[:-3] if path.endswith(".gz") else path
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix == ".csv":
+        return _csv_rows(path, ",")
+    if suffix == ".tsv":
+        return _csv_rows(path, "\t")
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return _jsonl_rows(path)
+    if suffix == ".parquet" and not path.endswith(".gz"):
+        return _parquet_rows(path)
+    if suffix == ".txt":
+        return _txt_rows(path)
+    raise ValueError(f"{path}: unknown manifest format {suffix!r}; expected .csv, .tsv, .jsonl, .parquet, "
+                     f".txt (optionally .gz) or a yt-dlp download folder")
+
+
+def _read_table(path: str, id_column: Optional[str], url_column: Optional[str]):
+    rows = _table_rows(path)
+    base_dir = os.path.dirname(local_path(path) or "")
+    cols = None
+    for location, row in rows:
+        if location == "header":
+            cols = _Columns(list(row), path, id_column, url_column)
+            continue
+        where = f"{path}:{location}"
+        if isinstance(row, Exception):
+            yield where, Failure("", "read", "bad_row", f"{where}: {row}")
+            continue
+        if cols is None:  # a jsonl whose first lines are all bad: decide from this row
+            cols = _Columns(list(row), path, id_column, url_column)
+        try:
+            yield where, meta_from_row(row, cols, base_dir)
+        except BadRow as exc:
+            yield where, Failure(exc.video_id, "read", exc.reason, f"{where}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# a yt-dlp download folder
+
+
+def _folder_entries(folder: str):
+    """(id, {"media": path, "info": path, "subs": [(lang, ext, path)]}) sorted by id."""
+    entries: dict = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            continue
+        if name.endswith(".info.json"):
+            entries.setdefault(name[: -len(".info.json")], {})["info"] = path
+        elif os.path.splitext(name)[1].lower() in MEDIA_EXTS and not name.endswith((".part", ".temp.mp4")):
+            entries.setdefault(os.path.splitext(name)[0], {})["media"] = path
+        else:
+            parts = name.rsplit(".", 2)
+            if len(parts) == 3 and parts[2] in SUBTITLE_EXTS:
+                entries.setdefault(parts[0], {}).setdefault("subs", []).append((parts[1], parts[2], path))
+    return sorted(entries.items())
+
+
+def english_subtitle(subs) -> str:
+    """The English subtitle to use among (lang, ext, path): "en" before "en-*", then by format."""
+    english = [s for s in subs if s[0].split("-")[0].lower() == "en"]
+    english.sort(key=lambda s: (s[0] != "en", SUBTITLE_EXTS.index(s[1]), s[0]))
+    return english[0][2] if english else ""
+
+
+def _read_folder(folder: str):
+    for video_id, found in _folder_entries(folder):
+        where = os.path.join(folder, video_id)
+        if "media" not in found and "info" not in found:
+            yield where, Failure(video_id, "read", "no_media_or_info",
+                                 f"{where}.*: subtitles without a video or an info json")
+            continue
+        media = found.get("media", "")
+        yield where, VideoMeta(
+            video_id=video_id, url=Path(media).resolve().as_uri() if media else "",
+            media_path=media, info_path=found.get("info", ""),
+            subtitle_path=english_subtitle(found.get("subs", ())),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def read_sources(path: str, *, id_column: Optional[str] = None,
+                 url_column: Optional[str] = None) -> Iterator[Union[VideoMeta, Failure]]:
+    """Every video of a manifest or yt-dlp folder, in source order, as a VideoMeta, and every bad or
+    repeated row as a Failure (stage "read"). Raises ValueError when the source itself is unusable."""
+    local = local_path(path)
+    if local is not None and not os.path.exists(local):
+        raise ValueError(f"{path} does not exist")
+    if local is not None and os.path.isdir(local):
+        records = _read_folder(local)
+    else:
+        records = _read_table(path, id_column, url_column)
+    first_seen: dict = {}
+    for where, record in records:
+        if isinstance(record, VideoMeta):
+            if record.video_id in first_seen:
+                yield Failure(record.video_id, "read", "duplicate_id",
+                              f"{where}: repeats the video first read at {first_seen[record.video_id]}")
+                continue
+            first_seen[record.video_id] = where
+        yield record
+
+
+class ReadSources(beam.PTransform):
+    """``videos, failures = pipeline | ReadSources(path)``: VideoMeta and Failure PCollections.
+
+    The source is read by one worker (ids are deduplicated there), then the videos are reshuffled so
+    that the stages after it run in parallel.
+    """
+
+    def __init__(self, path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None):
+        super().__init__()
+        self._path, self._id_column, self._url_column = path, id_column, url_column
+
+    def expand(self, pbegin):
+        records = (
+            pbegin
+            | "Source" >> beam.Create([self._path])
+            | "Read" >> beam.FlatMap(read_sources, id_column=self._id_column, url_column=self._url_column)
+        )
+        split = records | "Split" >> beam.Partition(lambda r, n: 0 if isinstance(r, VideoMeta) else 1, 2)
+        return split[0] | "Reshuffle" >> beam.Reshuffle(), split[1]

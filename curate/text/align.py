@@ -1,0 +1,156 @@
+"""DTW alignment of punctuated sentences to timed words (HD-VILA section 3.2).
+
+Punctuation restoration changes case, attaches punctuation and may merge or split tokens, so the
+sentences' tokens and the timed words are compared in normalised form (curate.text.words) and
+matched by dynamic time warping. The path stays near the diagonal (the two token sequences are the
+same speech), so only a band around the corner-to-corner diagonal is computed: O(N x band), not
+O(N x M). The recursion, the band and the tie-breaking are those of dtw-python's ``symmetric2``
+step pattern with a ``slantedband`` window, so on the same sequences both give the same path
+(checked in benchmarks/bench_text.py and tests/text/test_align.py).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from curate.text.words import normalize_token
+from schemas import Sentence, TimedWord
+
+# Half-width of the band, in tokens: at least this, and at least this share of the longer side.
+MIN_BAND = 40
+BAND_SHARE = 0.05
+
+
+def band_width(n: int, m: int) -> int:
+    # The band must also be wide enough for the slope of a very rectangular matrix to stay connected.
+    slope = max(n, m) / max(1, min(n, m))
+    return int(max(MIN_BAND, math.ceil(BAND_SHARE * max(n, m)), math.ceil(2 * slope + 2)))
+
+
+def _python_kernel(a_ids, b_ids, w):
+    """The banded symmetric2 recursion; compiled with numba (see _kernel). Returns the path as
+    two index arrays, from (0, 0) to (n-1, m-1)."""
+    n, m = a_ids.shape[0], b_ids.shape[0]
+    lo = np.empty(n, np.int64)
+    hi = np.empty(n, np.int64)
+    for i in range(n):
+        diag = i * (m - 1) / (n - 1) if n > 1 else 0.0
+        lo[i] = max(0, int(math.ceil(diag - w)))
+        hi[i] = min(m - 1, int(math.floor(diag + w)))
+    width = 1
+    for i in range(n):
+        width = max(width, hi[i] - lo[i] + 1)
+    cost = np.full((n, width), np.inf)
+    step = np.zeros((n, width), np.int8)  # 1 diagonal, 2 from the left, 3 from above
+    for i in range(n):
+        for j in range(lo[i], hi[i] + 1):
+            c = 0.0 if a_ids[i] == b_ids[j] else 1.0
+            if i == 0 and j == 0:
+                cost[0, 0] = c
+                continue
+            best = np.inf
+            best_step = 0
+            # dtw-python's order (first minimum wins): diagonal, then (i, j-1), then (i-1, j)
+            if i > 0 and j > 0 and lo[i - 1] <= j - 1 <= hi[i - 1]:
+                v = cost[i - 1, j - 1 - lo[i - 1]] + 2.0 * c
+                if v < best:
+                    best, best_step = v, 1
+            if j > lo[i]:
+                v = cost[i, j - 1 - lo[i]] + c
+                if v < best:
+                    best, best_step = v, 2
+            if i > 0 and lo[i - 1] <= j <= hi[i - 1]:
+                v = cost[i - 1, j - lo[i - 1]] + c
+                if v < best:
+                    best, best_step = v, 3
+            cost[i, j - lo[i]] = best
+            step[i, j - lo[i]] = best_step
+    path_i = np.empty(n + m, np.int64)
+    path_j = np.empty(n + m, np.int64)
+    i, j, k = n - 1, m - 1, 0
+    while True:
+        path_i[k], path_j[k] = i, j
+        k += 1
+        s = step[i, j - lo[i]]
+        if s == 0:
+            break
+        if s == 1:
+            i, j = i - 1, j - 1
+        elif s == 2:
+            j -= 1
+        else:
+            i -= 1
+    return path_i[:k][::-1].copy(), path_j[:k][::-1].copy()
+
+
+_compiled = None
+
+
+def _kernel():
+    global _compiled
+    if _compiled is None:
+        import numba  # lazy: compiling costs a second or two, once per process (cached on disk)
+
+        _compiled = numba.njit(cache=True, nogil=True)(_python_kernel)
+    return _compiled
+
+
+def banded_dtw(a_ids: np.ndarray, b_ids: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
+    """Warping path between two integer token sequences (equal ids cost 0, others 1), computed in
+    a slanted band of half-width ``band`` around the corner-to-corner diagonal."""
+    if len(a_ids) == 0 or len(b_ids) == 0:
+        raise ValueError("cannot align an empty token sequence")
+    return _kernel()(np.ascontiguousarray(a_ids, np.int64), np.ascontiguousarray(b_ids, np.int64), float(band))
+
+
+def token_ids(*sequences: Sequence[str]) -> list[np.ndarray]:
+    """The same integer id for the same token across the sequences."""
+    vocab: dict = {}
+    return [np.fromiter((vocab.setdefault(t, len(vocab)) for t in seq), np.int64, len(seq)) for seq in sequences]
+
+
+def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str) -> list[Sentence]:
+    """Each sentence gets the start of its first timed word and the end of its last one.
+
+    Every timed word belongs to the first sentence whose token the path pairs it with; a sentence
+    left with no timed word (its tokens all paired with a word another sentence owns) is joined to
+    the sentence before it (or after it, for the first), so no text is lost.
+    """
+    tokens, owner = [], []
+    for k, text in enumerate(sentence_texts):
+        for raw in text.split():
+            token = normalize_token(raw)
+            if token:
+                tokens.append(token)
+                owner.append(k)
+    word_tokens = [normalize_token(w.text) or w.text for w in words]
+    if not tokens or not word_tokens:
+        return []
+    a_ids, b_ids = token_ids(tokens, word_tokens)
+    path_i, path_j = banded_dtw(a_ids, b_ids, band_width(len(a_ids), len(b_ids)))
+    # first sentence paired with each timed word (the path is monotone, so owners never decrease)
+    first = np.ones(len(path_j), bool)
+    first[1:] = path_j[1:] != path_j[:-1]
+    word_owner = np.asarray(owner, np.int64)[path_i[first]]
+    groups: list[list] = []  # [text, first word index, last word index]
+    for k, text in enumerate(sentence_texts):
+        if not normalize_token(text):
+            continue  # punctuation only
+        hits = np.flatnonzero(word_owner == k)
+        if hits.size:
+            groups.append([text, int(hits[0]), int(hits[-1])])
+        elif groups:
+            groups[-1][0] = f"{groups[-1][0]} {text}"
+        else:
+            groups.append([text, None, None])
+    if groups and groups[0][1] is None:  # a leading sentence without words joins the next one
+        orphan = groups.pop(0)[0]
+        if not groups:
+            return []
+        groups[0][0] = f"{orphan} {groups[0][0]}"
+    return [
+        Sentence(text=text, start=words[a].start, end=words[b].end, num_words=len(text.split()), segmenter=segmenter)
+        for text, a, b in groups
+    ]

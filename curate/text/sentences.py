@@ -1,0 +1,137 @@
+"""Sentences with times from a transcript's timed words.
+
+Three segmenters, recorded in ``Sentence.segmenter``:
+
+* ``"given"``: the text is already punctuated (uploaded subtitles, Whisper): split after words
+  ending in ``.``, ``?``, ``!`` or ``…`` (not after common abbreviations such as "Mr." or "e.g.").
+* ``"punctuators:<model>"``: a punctuation model restores punctuation and sentence boundaries of
+  the whole text; the sentences are then DTW-aligned to the timed words (curate.text.align).
+* ``"pause"``: the documented fallback when the text is unpunctuated and no model is available.
+  1. cut wherever the silence between two words is at least ``min_pause`` seconds;
+  2. a piece with more than ``max_words`` words or longer than ``max_seconds`` is cut at its
+     longest silence, again and again, until it fits;
+  3. a piece with fewer than ``min_words`` words joins the neighbour it is closer to in time.
+  Silence is measured from a word's end to the next word's start; for automatic captions the end
+  is estimated (see curate.text.words.finish_words).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from curate.text.align import align_sentences
+from curate.text.words import TranscriptError
+from schemas import Sentence, TimedWord, Transcript
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e a.m p.m u.s no approx dept fig inc ltd co".split()
+)
+_CLOSERS = "\"')]}»”’"
+
+
+@dataclass(frozen=True)
+class PauseSegmenter:
+    """Settings of the fallback segmenter (see the module docstring)."""
+
+    min_pause: float = 0.35  # seconds of silence that end a sentence
+    min_words: int = 4  # shorter pieces join a neighbour
+    max_words: int = 40  # longer pieces are cut at their longest silence (HD-VILA: 32.5 words mean)
+    max_seconds: float = 20.0  # ... and so are pieces spoken for longer than this
+
+
+def ends_sentence(text: str) -> bool:
+    text = text.rstrip(_CLOSERS)
+    if not text.endswith((".", "?", "!", "…")):
+        return False
+    if text.endswith("."):
+        stem = text.lower().rstrip(".")
+        if stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()):
+            return False
+    return True
+
+
+def punctuated_spans(words: Sequence[TimedWord]) -> list[tuple[int, int]]:
+    """[start, stop) word ranges of the sentences of punctuated text."""
+    spans, start = [], 0
+    for i, word in enumerate(words):
+        if ends_sentence(word.text):
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(words):
+        spans.append((start, len(words)))
+    return spans
+
+
+def _gaps(words: Sequence[TimedWord]) -> list[float]:
+    """gaps[i]: silence between words[i] and words[i + 1]."""
+    return [max(0.0, b.start - a.end) for a, b in zip(words, words[1:])]
+
+
+def pause_spans(words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmenter()) -> list[tuple[int, int]]:
+    """[start, stop) word ranges of the pause segmenter (module docstring)."""
+    if not words:
+        return []
+    gaps = _gaps(words)
+    cuts = [i + 1 for i, g in enumerate(gaps) if g >= config.min_pause]
+    spans = list(zip([0] + cuts, cuts + [len(words)]))
+
+    def too_long(a: int, b: int) -> bool:
+        return b - a > config.max_words or words[b - 1].end - words[a].start > config.max_seconds
+
+    fitted: list[tuple[int, int]] = []
+    stack = spans[::-1]
+    while stack:
+        a, b = stack.pop()
+        if b - a > 1 and too_long(a, b):
+            cut = max(range(a, b - 1), key=lambda i: gaps[i]) + 1
+            stack += [(cut, b), (a, cut)]
+        else:
+            fitted.append((a, b))
+    merged = list(fitted)
+    i = 0
+    while len(merged) > 1 and i < len(merged):
+        a, b = merged[i]
+        if b - a >= config.min_words:
+            i += 1
+            continue
+        gap_before = gaps[a - 1] if i > 0 else float("inf")
+        gap_after = gaps[b - 1] if i + 1 < len(merged) else float("inf")
+        if gap_before <= gap_after:
+            merged[i - 1 : i + 1] = [(merged[i - 1][0], b)]
+            i -= 1
+        else:
+            merged[i : i + 2] = [(a, merged[i + 1][1])]
+    return merged
+
+
+def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> list[Sentence]:
+    return [
+        Sentence(text=" ".join(w.text for w in words[a:b]), start=words[a].start, end=words[b - 1].end,
+                 num_words=b - a, segmenter=segmenter)
+        for a, b in spans
+    ]
+
+
+def make_sentences(transcript: Transcript, punctuator=None,
+                   pause_config: PauseSegmenter = PauseSegmenter()) -> list[Sentence]:
+    """The transcript's sentences with start and end times, ordered and not overlapping."""
+    words = transcript.words
+    if not words:
+        raise TranscriptError("no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id)
+    if transcript.punctuated:
+        return sentences_from_spans(words, punctuated_spans(words), "given")
+    if punctuator is not None:
+        texts = punctuator.sentences(" ".join(w.text for w in words))
+        sentences = align_sentences(texts, words, segmenter=punctuator.segmenter)
+        if not sentences:
+            raise TranscriptError("no_sentences", f"{punctuator.segmenter} found no sentences in "
+                                  f"{transcript.source} text", video_id=transcript.video_id)
+        return sentences
+    return sentences_from_spans(words, pause_spans(words, pause_config), "pause")
+
+
+def clamp_to_duration(sentences: Sequence[Sentence], duration: Optional[float]) -> list[Sentence]:
+    """Sentences that start before the video ends, their ends cut at the end of the video."""
+    if duration is None:
+        return list(sentences)
+    return [s._replace(end=min(s.end, duration)) for s in sentences if s.start < duration]

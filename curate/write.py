@@ -1,0 +1,434 @@
+"""Write a run's output directory: staged clips -> WebDataset shards + Parquet sidecars, then
+clips.parquet, failures.jsonl, stats.json (and report.md, see curate.report).
+
+Layout (DESIGN.md contract, plus the hidden state that resume relies on):
+    DIR/shards/NNNNN.tar, NNNNN.parquet   committed shards; the sidecar .parquet is renamed into place
+                                          last, so a shard counts only when its sidecar exists
+    DIR/clips.parquet, failures.jsonl, stats.json, report.md, plots/*.png
+    DIR/.staging/<video>/                 a video's cut clips + manifest.json (written last) waiting
+                                          for a shard; deleted once the shard is committed
+    DIR/.state/failures/*.jsonl           failures as they happen (terminal ones are not redone)
+
+The directory may be local or on any filesystem Beam knows (gs://, s3://): everything goes through
+the helpers below, and every file is written under a temporary name and renamed into place.
+
+Shards: videos are packed in order of video id into shards bounded by samples and bytes; a video is
+never split across shards (so resume is per video), and a video larger than a shard gets its own.
+The same staged input gives the same shard names and byte-identical tars.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+from schemas import Clip, Failure, clips_to_table, safe_id
+from schemas.arrow import clip_to_row, row_to_clip
+
+SHARDS = "shards"
+STAGING = ".staging"
+STATE_FAILURES = os.path.join(".state", "failures")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    max_samples: int = 1000  # clips per shard (a video's clips are never split, so it may be exceeded)
+    max_bytes: int = 1_000_000_000  # bytes of clip files per shard (same caveat)
+
+    def __post_init__(self):
+        if self.max_samples < 1 or self.max_bytes < 1:
+            raise ValueError("shard limits must be >= 1")
+
+
+class StagedVideo(NamedTuple):
+    """A video whose clips are cut and waiting in DIR/.staging/<video>/ for a shard."""
+
+    video_id: str
+    clips: tuple  # tuple[Clip, ...], ordered by key
+    num_bytes: tuple  # size of each clip's .mp4
+    failures: tuple = ()  # tuple[Failure, ...]: clips of this video that are not samples
+
+
+# ---------------------------------------------------------------------------------------------
+# paths and atomic file operations (local, or any Beam filesystem)
+
+
+def _fs():
+    from apache_beam.io.filesystems import FileSystems  # lazy: Beam is heavy
+
+    return FileSystems
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _local(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def join(base: str, *parts: str) -> str:
+    return os.path.join(base, *parts) if is_local(base) else _fs().join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(_local(path)) if is_local(path) else _fs().exists(path)
+
+
+def listdir(path: str) -> list:
+    """Names directly under a folder, sorted; [] when it does not exist."""
+    if is_local(path):
+        try:
+            return sorted(os.listdir(_local(path)))
+        except FileNotFoundError:
+            return []
+    prefix = path.rstrip("/") + "/"
+    found = _fs().match([prefix + "*"])[0].metadata_list
+    return sorted({m.path[len(prefix):].split("/", 1)[0] for m in found})
+
+
+def open_read(path: str):
+    if is_local(path):
+        return open(_local(path), "rb")
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return _fs().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def read_bytes(path: str) -> bytes:
+    with open_read(path) as f:
+        return f.read()
+
+
+def _tmp_name(path: str) -> str:
+    head, name = os.path.split(path) if is_local(path) else path.rsplit("/", 1)
+    return f"{head}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary name and a rename."""
+    tmp = _tmp_name(path)
+    if is_local(path):
+        os.makedirs(os.path.dirname(_local(path)) or ".", exist_ok=True)
+        with open(_local(tmp), "wb") as f:
+            f.write(data)
+        os.replace(_local(tmp), _local(path))
+        return
+    from apache_beam.io.filesystem import CompressionTypes
+
+    with _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+    _fs().rename([tmp], [path])
+
+
+def put_file_atomic(local_src: str, path: str) -> None:
+    """Move a finished local file to `path` (a rename when both are on one local disk)."""
+    tmp = _tmp_name(path)
+    if is_local(path):
+        os.makedirs(os.path.dirname(_local(path)) or ".", exist_ok=True)
+        try:
+            os.replace(local_src, _local(tmp))
+        except OSError:  # another device
+            import shutil
+
+            shutil.copyfile(local_src, _local(tmp))
+            os.remove(local_src)
+        os.replace(_local(tmp), _local(path))
+        return
+    from apache_beam.io.filesystem import CompressionTypes
+
+    with open(local_src, "rb") as src, _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as dst:
+        while chunk := src.read(1 << 22):
+            dst.write(chunk)
+    _fs().rename([tmp], [path])
+    os.remove(local_src)
+
+
+def remove_tree(path: str) -> None:
+    """Delete a folder (or an object prefix) with everything under it; missing is fine."""
+    if is_local(path):
+        import shutil
+
+        shutil.rmtree(_local(path), ignore_errors=True)
+        return
+    found = _fs().match([path.rstrip("/") + "/**"])[0].metadata_list
+    if found:
+        _fs().delete([m.path for m in found])
+
+
+def remove_file(path: str) -> None:
+    if is_local(path):
+        try:
+            os.remove(_local(path))
+        except FileNotFoundError:
+            pass
+    elif _fs().exists(path):
+        _fs().delete([path])
+
+
+def local_work_dir(out_dir: str, prefix: str) -> str:
+    """A fresh local folder for files on their way into `out_dir` (inside it when it is local, so
+    that moving them in is a rename)."""
+    if is_local(out_dir):
+        base = join(_local(out_dir), STAGING)
+        os.makedirs(base, exist_ok=True)
+        return tempfile.mkdtemp(prefix=f".{prefix}-", dir=base)
+    return tempfile.mkdtemp(prefix=f"curate-{prefix}-")
+
+
+# ---------------------------------------------------------------------------------------------
+# staging: one folder per video, committed by its manifest
+
+
+def staging_dir(out_dir: str, video_id: str) -> str:
+    # safe_id: ids come from the source and may hold "../" or shell metacharacters
+    return join(out_dir, STAGING, safe_id(video_id))
+
+
+def commit_staged_video(out_dir: str, staged: StagedVideo, clip_files: Sequence[str]) -> StagedVideo:
+    """Move a video's cut clip files (local paths, in the order of staged.clips) into its staging
+    folder and write the manifest last. Returns `staged`."""
+    folder = staging_dir(out_dir, staged.video_id)
+    remove_file(join(folder, MANIFEST))  # an older, interrupted attempt no longer counts
+    for clip, path in zip(staged.clips, clip_files):
+        put_file_atomic(path, join(folder, f"{clip.key}.mp4"))
+    manifest = {
+        "video_id": staged.video_id,
+        "clips": [clip_to_row(c) for c in staged.clips],
+        "num_bytes": list(staged.num_bytes),
+        "failures": [f._asdict() for f in staged.failures],
+    }
+    write_bytes_atomic(join(folder, MANIFEST), json.dumps(manifest).encode())
+    return staged
+
+
+def load_staged_video(folder: str) -> StagedVideo:
+    manifest = json.loads(read_bytes(join(folder, MANIFEST)))
+    return StagedVideo(
+        manifest["video_id"],
+        tuple(row_to_clip(r) for r in manifest["clips"]),
+        tuple(manifest["num_bytes"]),
+        tuple(Failure(**f) for f in manifest["failures"]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# shards
+
+
+def shard_name(index: int) -> str:
+    return f"{index:05d}"
+
+
+def pack_shards(videos: Iterable[StagedVideo], config: ShardConfig, first_index: int = 0) -> list:
+    """[(shard name, tuple[StagedVideo])]: videos with clips, in order of video id, packed greedily
+    under both limits; a video is never split."""
+    shards, current, samples, size = [], [], 0, 0
+    for video in sorted((v for v in videos if v.clips), key=lambda v: v.video_id):
+        n, b = len(video.clips), sum(video.num_bytes)
+        if current and (samples + n > config.max_samples or size + b > config.max_bytes):
+            shards.append(current)
+            current, samples, size = [], 0, 0
+        current.append(video)
+        samples, size = samples + n, size + b
+    if current:
+        shards.append(current)
+    return [(shard_name(first_index + i), tuple(videos)) for i, videos in enumerate(shards)]
+
+
+def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+    # Fixed owner, mode and time: the same samples give byte-identical tars.
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def write_shard(out_dir: str, name: str, videos: Sequence[StagedVideo]) -> str:
+    """Write DIR/shards/<name>.tar and its sidecar from staged videos, commit it (sidecar last), then
+    delete the videos' staging folders. Returns the shard name."""
+    import pyarrow.parquet as pq
+
+    shard = f"{name}.tar"
+    clips = [c._replace(shard=shard) for v in sorted(videos, key=lambda v: v.video_id) for c in v.clips]
+    work = local_work_dir(out_dir, f"shard-{name}")
+    tar_path, sidecar_path = os.path.join(work, shard), os.path.join(work, f"{name}.parquet")
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for clip in clips:
+            mp4 = join(staging_dir(out_dir, clip.video_id), f"{clip.key}.mp4")
+            with open_read(mp4) as f:
+                data = f.read()
+            tar.addfile(_tar_info(f"{clip.key}.mp4", len(data)), io.BytesIO(data))
+            meta = json.dumps(clip_to_row(clip), ensure_ascii=False, sort_keys=True).encode()
+            tar.addfile(_tar_info(f"{clip.key}.json", len(meta)), io.BytesIO(meta))
+            text = clip.subtitle.encode()
+            tar.addfile(_tar_info(f"{clip.key}.txt", len(text)), io.BytesIO(text))
+    pq.write_table(clips_to_table(clips), sidecar_path)
+    put_file_atomic(tar_path, join(out_dir, SHARDS, shard))
+    clip_failures = [f for v in videos for f in v.failures]
+    if clip_failures:
+        write_bytes_atomic(join(out_dir, STATE_FAILURES, f"shard-{name}.jsonl"), failures_jsonl(clip_failures))
+    put_file_atomic(sidecar_path, join(out_dir, SHARDS, f"{name}.parquet"))  # the commit
+    os.rmdir(work)
+    for video in videos:
+        remove_tree(staging_dir(out_dir, video.video_id))
+    return name
+
+
+def committed_shards(out_dir: str) -> list:
+    """Names of the committed shards (both the tar and its sidecar exist), sorted."""
+    names = set(listdir(join(out_dir, SHARDS)))
+    return sorted(n[: -len(".parquet")] for n in names
+                  if n.endswith(".parquet") and not n.startswith(".") and n[: -len(".parquet")] + ".tar" in names)
+
+
+def read_sidecar(out_dir: str, name: str):
+    import pyarrow.parquet as pq
+
+    with open_read(join(out_dir, SHARDS, f"{name}.parquet")) as f:
+        return pq.read_table(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# failures
+
+
+def failures_jsonl(failures: Iterable[Failure]) -> bytes:
+    return "".join(json.dumps(f._asdict(), ensure_ascii=False) + "\n" for f in failures).encode()
+
+
+def record_failures(out_dir: str, failures: Sequence[Failure]) -> None:
+    """Persist failures right away (one new file), so that a killed run does not redo terminal ones."""
+    if failures:
+        name = f"run-{uuid.uuid4().hex}.jsonl"
+        write_bytes_atomic(join(out_dir, STATE_FAILURES, name), failures_jsonl(failures))
+
+
+def recorded_failures(out_dir: str) -> list:
+    """Every failure any run over `out_dir` recorded, deduplicated, in a stable order."""
+    seen = {}
+    folder = join(out_dir, STATE_FAILURES)
+    for name in listdir(folder):
+        if not name.endswith(".jsonl") or name.startswith("."):
+            continue
+        for line in read_bytes(join(folder, name)).decode().splitlines():
+            if line.strip():
+                failure = Failure(**json.loads(line))
+                seen.setdefault((failure.video_id, failure.stage, failure.key, failure.reason), failure)
+    return [seen[k] for k in sorted(seen)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the run's summary files, rebuilt from the committed shards and the recorded failures
+
+
+def collect_clips(out_dir: str):
+    """All committed clips as one CLIP_SCHEMA table, ordered by shard and key."""
+    import pyarrow as pa
+
+    from schemas import CLIP_SCHEMA
+
+    tables = [read_sidecar(out_dir, name) for name in committed_shards(out_dir)]
+    if not tables:
+        return CLIP_SCHEMA.empty_table()
+    table = pa.concat_tables(t.select(CLIP_SCHEMA.names).cast(CLIP_SCHEMA) for t in tables)
+    return table.sort_by([("shard", "ascending"), ("key", "ascending")])
+
+
+def final_failures(failures: Sequence[Failure], videos_with_clips: set) -> list:
+    """Drop video-level failures of videos that did end up with clips (e.g. a download that failed
+    in an earlier run and succeeded on resume)."""
+    return [f for f in failures if f.key or f.video_id not in videos_with_clips]
+
+
+def video_counts(videos_in: int, videos_with_clips: set, failures: Sequence[Failure]) -> dict:
+    failed_videos = {}
+    for f in failures:
+        if not f.key:
+            failed_videos.setdefault(f"{f.stage}:{f.reason}", set()).add(f.video_id)
+    clip_failures = Counter(f"{f.stage}:{f.reason}" for f in failures if f.key)
+    return {
+        "videos_in": videos_in,
+        "videos_kept": len(videos_with_clips),
+        "videos_failed": len({v for ids in failed_videos.values() for v in ids} - videos_with_clips),
+        "videos_failed_by_reason": {k: len(v) for k, v in sorted(failed_videos.items())},
+        "clips_failed_by_reason": dict(sorted(clip_failures.items())),
+    }
+
+
+def build_stats(table, failures: Sequence[Failure], videos_in: int) -> dict:
+    from curate.text import clip_statistics
+
+    from schemas import table_to_clips
+
+    clips = table_to_clips(table)
+    videos_with_clips = set(table.column("video_id").to_pylist())
+    stats = {
+        "counts": video_counts(videos_in, videos_with_clips, failures),
+        "num_clips": len(clips),
+        "num_shards": len(set(table.column("shard").to_pylist())),
+        "clips": clip_statistics(clips),
+        "categories": _category_hours(clips),
+    }
+    return stats
+
+
+def _category_hours(clips: Sequence[Clip]) -> dict:
+    """Hours of distinct source video per category (clips of one video at several scales overlap,
+    so a video counts once, over its longest scale's coverage)."""
+    per_video = {}
+    for clip in clips:
+        per_video.setdefault((clip.video_id, clip.category or "unknown"), Counter())[clip.scale] += clip.duration
+    hours = Counter()
+    for (_, category), by_scale in per_video.items():
+        hours[category] += max(by_scale.values()) / 3600
+    return {k: round(v, 6) for k, v in sorted(hours.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def finalize_outputs(out_dir: str, videos_in: int | None = None) -> dict:
+    """Rebuild clips.parquet and failures.jsonl from every committed shard sidecar and every recorded
+    failure, then stats.json and report.md (write_stats). Returns the stats."""
+    import pyarrow.parquet as pq
+
+    table = collect_clips(out_dir)
+    failures = final_failures(recorded_failures(out_dir), set(table.column("video_id").to_pylist()))
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    write_bytes_atomic(join(out_dir, "clips.parquet"), sink.getvalue())
+    write_bytes_atomic(join(out_dir, "failures.jsonl"), failures_jsonl(failures))
+    # every staged video is in a shard by now; what is left is work folders of failed attempts
+    remove_tree(join(out_dir, STAGING))
+    return write_stats(out_dir, videos_in)
+
+
+def read_failures_jsonl(path: str) -> list:
+    return [Failure(**json.loads(line)) for line in read_bytes(path).decode().splitlines() if line.strip()]
+
+
+def write_stats(out_dir: str, videos_in: int | None = None) -> dict:
+    """stats.json and report.md from the contract files clips.parquet and failures.jsonl.
+    videos_in None keeps the count of the existing stats.json. Returns the stats."""
+    import pyarrow.parquet as pq
+
+    from curate.report import write_report
+
+    with open_read(join(out_dir, "clips.parquet")) as f:
+        table = pq.read_table(f)
+    failures_path = join(out_dir, "failures.jsonl")
+    failures = read_failures_jsonl(failures_path) if exists(failures_path) else []
+    if videos_in is None:
+        stats_path = join(out_dir, "stats.json")
+        previous = json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
+        videos_in = previous.get("counts", {}).get("videos_in", len(set(table.column("video_id").to_pylist())))
+    stats = build_stats(table, failures, videos_in)
+    write_bytes_atomic(join(out_dir, "stats.json"), json.dumps(stats, indent=2, sort_keys=True).encode())
+    write_report(out_dir, stats, table)
+    return stats

@@ -1,0 +1,108 @@
+"""Fuzzing the subtitle parsers: whatever the bytes, the result is a well-formed Transcript or a
+TranscriptError, never another exception. Bounded so the whole file runs in seconds."""
+import json
+import os
+import tempfile
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curate import media
+from curate.text import TranscriptError, parse_subtitle_file, transcript_from_asr
+from curate.text.words import MAX_TIME_SECONDS
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
+
+_EXAMPLE_WORDS = [
+    media.TruthSentence("Hello there, friend.", 0.5, 1.7, media._word_times("Hello there, friend.", 0.5, 1.7)),
+    media.TruthSentence("How are you today?", 2.3, 3.9, media._word_times("How are you today?", 2.3, 3.9)),
+]
+SEEDS = {
+    "vtt": media.auto_vtt(_EXAMPLE_WORDS),
+    "srt": media.srt(_EXAMPLE_WORDS),
+    "json3": media.auto_json3(_EXAMPLE_WORDS),
+    "manual.vtt": media.manual_vtt(_EXAMPLE_WORDS),
+}
+
+
+def parse_bytes(data: bytes, name: str):
+    path = os.path.join(_DIR, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        transcript = parse_subtitle_file(path, "fuzz")
+    except TranscriptError as exc:
+        assert exc.reason and path in exc.detail
+        return None
+    words = transcript.words
+    assert words
+    for a, b in zip(words, words[1:]):
+        assert a.start <= b.start and a.end <= b.start + 1e-9
+    assert all(0 <= w.start <= w.end <= MAX_TIME_SECONDS + 600 and w.text.strip() for w in words)
+    return transcript
+
+
+@FUZZ
+@given(data=st.binary(max_size=400), ext=st.sampled_from(["vtt", "srt", "json3", "txt"]))
+def test_random_bytes(data, ext):
+    parse_bytes(data, f"random.{ext}")
+
+
+@FUZZ
+@given(seed=st.sampled_from(sorted(SEEDS)), cut=st.floats(0, 1), junk=st.text(max_size=20),
+       where=st.floats(0, 1), drop=st.integers(0, 30))
+def test_mutated_valid_files(seed, cut, junk, where, drop):
+    text = SEEDS[seed]
+    truncated = text[: int(len(text) * cut)]
+    at = int(len(truncated) * where)
+    mutated = truncated[:at] + junk + truncated[at + drop:]
+    ext = seed.split(".")[-1]
+    parse_bytes(mutated.encode("utf-8", "surrogatepass"), f"mutated.{ext}")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**9) | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["events", "segs", "utf8", "tStartMs", "dDurationMs", "tOffsetMs", "aAppend", "x"]),
+        children, max_size=5),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(doc=json_values)
+def test_random_json3_structures(doc):
+    parse_bytes(json.dumps(doc).encode(), "random.json3")
+
+
+@FUZZ
+@given(
+    words=st.lists(st.from_regex(r"[a-z]{1,9}", fullmatch=True), min_size=1, max_size=40),
+    gaps=st.lists(st.floats(0.05, 3.0), min_size=40, max_size=40),
+)
+def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
+    """Any word sequence, written as YouTube rolling captions, parses back to exactly itself."""
+    t, sentence_words = 0.2, []
+    for word, gap in zip(words, gaps):
+        sentence_words.append(media.TruthWord(word, t, t + gap * 0.8))
+        t += gap
+    truth = [media.TruthSentence(" ".join(words), sentence_words[0].start, sentence_words[-1].end,
+                                 tuple(sentence_words))]
+    for name, content in (("gen.vtt", media.auto_vtt(truth)), ("gen.json3", media.auto_json3(truth))):
+        transcript = parse_bytes(content.encode(), name)
+        assert [w.text for w in transcript.words] == words
+        assert [round(w.start, 3) for w in transcript.words] == [round(w.start, 3) for w in sentence_words]
+
+
+@FUZZ
+@given(st.lists(st.fixed_dictionaries({
+    "word": st.text(max_size=8), "start": st.floats(-5, 100, allow_nan=True),
+    "end": st.floats(-5, 100, allow_nan=True), "probability": st.floats(0, 1)}), max_size=12))
+def test_random_asr_words(words):
+    try:
+        transcript = transcript_from_asr([{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m")
+    except TranscriptError as exc:
+        assert exc.reason
+        return
+    assert all(a.start <= b.start for a, b in zip(transcript.words, transcript.words[1:]))

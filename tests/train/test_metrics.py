@@ -1,0 +1,58 @@
+"""Retrieval metrics against ranks worked out by hand."""
+import pytest
+import torch
+
+from train.metrics import (dual_softmax, multiple_choice_accuracy, retrieval_metrics, text_to_video_ranks,
+                           video_to_text_ranks)
+
+# 4 texts x 3 videos; texts 0,1 belong to video 0, text 2 to video 1, text 3 to video 2
+SIM = torch.tensor([
+    [0.9, 0.1, 0.2],   # text 0: own video 0 first                 -> t2v rank 1
+    [0.3, 0.5, 0.4],   # text 1: video 0 is behind 1 and 2         -> rank 3
+    [0.8, 0.7, 0.1],   # text 2: own video 1 behind video 0        -> rank 2
+    [0.2, 0.6, 0.6],   # text 3: own video 2 ties with video 1     -> rank 1 (ties count for it)
+])
+OWNER = torch.tensor([0, 0, 1, 2])
+
+
+def test_text_to_video_ranks_by_hand():
+    assert text_to_video_ranks(SIM, OWNER).tolist() == [1, 3, 2, 1]
+
+
+def test_video_to_text_ranks_take_the_best_own_text():
+    # video 0 column [0.9,0.3,0.8,0.2]: its best text (0.9) is first -> 1
+    # video 1 column [0.1,0.5,0.7,0.6]: own text 2 (0.7) is first -> 1
+    # video 2 column [0.2,0.4,0.1,0.6]: own text 3 (0.6) is first -> 1
+    assert video_to_text_ranks(SIM, OWNER).tolist() == [1, 1, 1]
+    sim = SIM.clone()
+    sim[1, 2] = 0.95  # now text 1 outranks text 3 on video 2
+    assert video_to_text_ranks(sim, OWNER).tolist() == [1, 1, 2]
+
+
+def test_summary_numbers():
+    m = retrieval_metrics(SIM, OWNER)
+    assert m["t2v"] == {"R@1": 50.0, "R@5": 100.0, "R@10": 100.0, "MdR": 1.5, "MnR": 1.75}
+    assert m["v2t"]["R@1"] == 100.0 and m["v2t"]["MnR"] == 1.0
+    assert "t2v_dsl" not in m
+
+
+def test_dual_softmax_reranks_a_hub_video():
+    # video 0 is a "hub" close to every text; dual softmax discounts it
+    sim = torch.tensor([[0.90, 0.85], [0.95, 0.20]])
+    owner = torch.tensor([1, 0])
+    plain = retrieval_metrics(sim, owner, dsl_scale=None)
+    dsl = retrieval_metrics(sim, owner, dsl_scale=100.0)
+    assert plain["t2v"]["R@1"] == 50.0  # text 0 ranks the hub first
+    assert dsl["t2v_dsl"]["R@1"] == 100.0
+    prior = torch.softmax(100 * sim, dim=0)
+    assert torch.allclose(dual_softmax(sim, 100.0, 0), sim * prior)
+
+
+def test_every_video_needs_a_text_for_v2t():
+    with pytest.raises(ValueError):
+        video_to_text_ranks(SIM, torch.tensor([0, 0, 1, 1]))
+
+
+def test_multiple_choice_accuracy():
+    scores = torch.tensor([[0.1, 0.9, 0.0], [0.5, 0.2, 0.1], [0.0, 0.1, 0.2]])
+    assert multiple_choice_accuracy(scores, torch.tensor([1, 0, 0])) == pytest.approx(200 / 3)

@@ -1,0 +1,132 @@
+"""``python -m train``: pretrain VidLA on curated shards (``fit``) and evaluate it (``eval``).
+
+  python -m train fit --config tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
+  torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
+  python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
+  python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
+  python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _add_fit(sub) -> None:
+    from train.config import PRESETS
+
+    p = sub.add_parser(
+        "fit", help="train on WebDataset shards",
+        description="Train VidLA on shards. Any TrainConfig field can be overridden after the options, as "
+                    "--field-name VALUE or field_name=VALUE (e.g. --steps 20 --batch-size 4 lr=1e-4); "
+                    "model fields as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True,
+                   help=f"training preset: {', '.join(PRESETS)}, or any model preset of train.model.PRESETS")
+    p.add_argument("--shards", required=True,
+                   help="shard pattern: brace expansion, '::'-joined patterns, a curation output folder, "
+                        "or URLs webdataset opens (pipe:, http(s)://, gs://)")
+    p.add_argument("--output", required=True, help="run folder: checkpoints, metrics.jsonl, tensorboard/")
+    p.add_argument("--resume", nargs="?", const="latest", default=None,
+                   help="continue exactly from a checkpoint (default: the run folder's latest)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="leave after this many steps of this invocation, writing a checkpoint (time-limited jobs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="retrieval / multiple-choice metrics as one JSON object",
+                       description="Evaluate a checkpoint; prints one JSON object.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--shards", help="shard pattern (as for fit): each clip is a video and a query")
+    src.add_argument("--dataset", choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
+                     help="a retrieval benchmark; needs --annotations and --videos")
+    src.add_argument("--multiple-choice", metavar="FILE",
+                     help="zero-shot multiple choice (MSR_MC_test.csv or JSON lines); needs --videos")
+    p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py)")
+    p.add_argument("--videos", help="folder of the benchmark's videos")
+    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list)")
+    p.add_argument("--mode", choices=["clip", "paragraph"], default=None,
+                   help="paragraph: one query per video, all its sentences joined (default for didemo and "
+                        "activitynet); clip: one query per text")
+    p.add_argument("--text", choices=["subtitle", "caption"], default="subtitle",
+                   help="shards: which text is the query (subtitle = its summary where present)")
+    p.add_argument("--dsl", action="store_true", help="also report metrics after dual softmax")
+    p.add_argument("--tokenizer", help="tokenizer folder (default: the one the run saved)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--num-workers", type=int, default=0, help="video decoding processes")
+    p.add_argument("--output", help="also write the JSON to this file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0],
+                                     epilog="\n".join(__doc__.splitlines()[2:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit(sub)
+    _add_eval(sub)
+    return parser
+
+
+def run_fit(args, overrides: list) -> int:
+    from train.config import apply_overrides, get_preset, parse_overrides
+    from train.fit import fit
+
+    cfg = apply_overrides(get_preset(args.config), parse_overrides(overrides))
+    summary = fit(cfg, args.shards, args.output, resume=args.resume, stop_after=args.stop_after,
+                  progress=not args.no_progress)
+    print(json.dumps(summary))
+    return 0
+
+
+def run_eval(args) -> int:
+    from train import datasets
+    from train.eval import evaluate_multiple_choice, evaluate_retrieval_set, evaluate_shards, load_eval_model
+
+    if (args.dataset or args.multiple_choice) and not args.videos:
+        raise ValueError("--dataset and --multiple-choice need --videos")
+    if args.dataset and not args.annotations:
+        raise ValueError("--dataset needs --annotations")
+    em = load_eval_model(args.checkpoint, args.tokenizer)
+    if args.shards:
+        result = evaluate_shards(em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size,
+                                 args.num_workers)
+    elif args.dataset:
+        paragraph = (args.mode or ("paragraph" if args.dataset in datasets.PARAGRAPH_BY_DEFAULT else "clip")
+                     ) == "paragraph"
+        kwargs = {"split": args.split} if args.dataset == "msvd" else {}
+        data = datasets.LOADERS[args.dataset](args.annotations, args.videos, paragraph=paragraph, **kwargs)
+        result = evaluate_retrieval_set(em, data, args.dsl, args.batch_size, args.num_workers)
+        result["mode"] = "paragraph" if paragraph else "clip"
+    else:
+        data = datasets.load_multiple_choice(args.multiple_choice, args.videos)
+        result = evaluate_multiple_choice(em, data, args.batch_size, args.num_workers)
+    result["checkpoint"] = str(args.checkpoint)
+    text = json.dumps(result)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "fit":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "fit":
+            return run_fit(args, extra)
+        return run_eval(args)
+    except ValueError as exc:  # what the user got wrong: one clear line, no traceback
+        print(f"python -m train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Annotation loaders of the standard video-text retrieval benchmarks, over the user's local videos.
+
+Each loader reads the annotation file in its published format and returns a ``RetrievalSet``: the
+videos found under ``videos_dir`` and the query texts with the index of their video. Annotated videos
+that are missing locally are left out with their texts and listed in ``missing`` (never silently).
+
+| dataset | annotation file | video file |
+|---|---|---|
+| msrvtt | MSRVTT_JSFUSION_test.csv (the 1k-A test split: key,vid_key,video_id,sentence) | <video_id>.mp4 |
+| didemo | test_data.json (list of {video, description, times, ...}) | <video stem>.* |
+| activitynet | val_1.json / val_2.json ({v_id: {duration, timestamps, sentences}}) | v_<id>.* or <id>.* |
+| msvd | MSR Video Description Corpus.csv (VideoID,Start,End,...,Language,Description) | <VideoID>_<Start>_<End>.* |
+| vatex | vatex_public_test_english_v1.1.json / vatex_validation_v1.0.json ([{videoID, enCap}]) | <videoID>.* |
+
+DiDeMo and ActivityNet are evaluated paragraph-to-video by default (VidLA section 5): all sentences
+of a video joined into one query. MSR-VTT multiple choice (VidLA appendix C) reads JSFusion's
+MSR_MC_test.csv (tab-separated key, vid_key, a1..a5, answer) or JSON lines with video/options/answer.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".3gp", ".mpg", ".mpeg")
+
+
+class AnnotationError(ValueError):
+    """An annotation file that cannot be read in the expected format."""
+
+
+class RetrievalSet(NamedTuple):
+    name: str
+    video_ids: tuple  # one per video
+    video_paths: tuple  # local file of each video
+    texts: tuple  # the queries
+    video_of_text: tuple  # index into video_ids of each text's video
+    missing: tuple = ()  # annotated video ids with no local file
+
+
+class MultipleChoiceSet(NamedTuple):
+    video_ids: tuple
+    video_paths: tuple
+    candidates: tuple  # tuple of candidate texts per question
+    answers: tuple  # index of the right candidate per question
+    missing: tuple = ()
+
+
+def find_video(videos_dir, name: str) -> Optional[Path]:
+    """``videos_dir/name`` if it exists, else the first ``videos_dir/<stem><ext>`` that does."""
+    folder = Path(videos_dir)
+    exact = folder / name
+    if exact.is_file():
+        return exact
+    stem = Path(name).stem if Path(name).suffix.lower() in VIDEO_EXTENSIONS else name
+    for ext in VIDEO_EXTENSIONS:
+        candidate = folder / f"{stem}{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _build(name: str, texts_by_video: dict, videos_dir, paragraph: bool) -> RetrievalSet:
+    """``{video name: [texts]}`` (in file order) -> RetrievalSet over the videos found locally."""
+    ids, paths, texts, owners, missing = [], [], [], [], []
+    for video, video_texts in texts_by_video.items():
+        path = find_video(videos_dir, video)
+        if path is None:
+            missing.append(video)
+            continue
+        if paragraph:
+            video_texts = [" ".join(t.strip() for t in video_texts)]
+        ids.append(Path(video).stem if Path(video).suffix.lower() in VIDEO_EXTENSIONS else video)
+        paths.append(str(path))
+        for text in video_texts:
+            texts.append(text.strip())
+            owners.append(len(ids) - 1)
+    if not ids:
+        raise AnnotationError(f"{name}: none of the {len(texts_by_video)} annotated videos is in {videos_dir}")
+    return RetrievalSet(name, tuple(ids), tuple(paths), tuple(texts), tuple(owners), tuple(missing))
+
+
+def _read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise AnnotationError(f"cannot read {path} as JSON: {exc}") from exc
+
+
+def _read_csv(path, delimiter=",", required=()) -> list:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter=delimiter))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"cannot read {path} as CSV: {exc}") from exc
+    if rows and not set(required) <= set(rows[0]):
+        raise AnnotationError(f"{path}: expected columns {sorted(required)}, found {sorted(rows[0])}")
+    return rows
+
+
+def load_msrvtt(annotations, videos_dir, paragraph: bool = False) -> RetrievalSet:
+    by_video = {}
+    for row in _read_csv(annotations, required=("video_id", "sentence")):
+        by_video.setdefault(row["video_id"], []).append(row["sentence"])
+    return _build("msrvtt", by_video, videos_dir, paragraph)
+
+
+def load_didemo(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet:
+    doc = _read_json(annotations)
+    if not isinstance(doc, list) or (doc and not {"video", "description"} <= set(doc[0])):
+        raise AnnotationError(f"{annotations}: expected DiDeMo's list of {{video, description, times}}")
+    by_video = {}
+    for moment in doc:
+        by_video.setdefault(moment["video"], []).append(moment["description"])
+    return _build("didemo", by_video, videos_dir, paragraph)
+
+
+def load_activitynet(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet:
+    doc = _read_json(annotations)
+    if not isinstance(doc, dict) or any(not isinstance(v, dict) or "sentences" not in v for v in doc.values()):
+        raise AnnotationError(f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}")
+    by_video = {}
+    for video, entry in doc.items():
+        local = video if find_video(videos_dir, video) or not video.startswith("v_") else video[2:]
+        by_video[local] = list(entry["sentences"])
+    return _build("activitynet", by_video, videos_dir, paragraph)
+
+
+def load_msvd(annotations, videos_dir, paragraph: bool = False, split: Optional[str] = None) -> RetrievalSet:
+    """English descriptions of the MSR Video Description Corpus; ``split``: a file of the clip names
+    to keep, one per line (e.g. the usual 670-video test list)."""
+    keep = None
+    if split:
+        keep = {line.strip() for line in Path(split).read_text().splitlines() if line.strip()}
+    by_video = {}
+    for row in _read_csv(annotations, required=("VideoID", "Start", "End", "Language", "Description")):
+        if row["Language"] != "English" or not (row["Description"] or "").strip():
+            continue
+        clip = f"{row['VideoID']}_{row['Start']}_{row['End']}"
+        if keep is None or clip in keep:
+            by_video.setdefault(clip, []).append(row["Description"])
+    return _build("msvd", by_video, videos_dir, paragraph)
+
+
+def load_vatex(annotations, videos_dir, paragraph: bool = False) -> RetrievalSet:
+    doc = _read_json(annotations)
+    if not isinstance(doc, list) or (doc and not {"videoID", "enCap"} <= set(doc[0])):
+        raise AnnotationError(f"{annotations}: expected VATEX's list of {{videoID, enCap, chCap}}")
+    return _build("vatex", {entry["videoID"]: list(entry["enCap"]) for entry in doc}, videos_dir, paragraph)
+
+
+LOADERS = {"msrvtt": load_msrvtt, "didemo": load_didemo, "activitynet": load_activitynet,
+           "msvd": load_msvd, "vatex": load_vatex}
+PARAGRAPH_BY_DEFAULT = {"didemo", "activitynet"}
+
+
+def load_multiple_choice(annotations, videos_dir) -> MultipleChoiceSet:
+    """MSR-VTT multiple choice: JSFusion's tab-separated MSR_MC_test.csv (key, vid_key = msrN for
+    videoN, a1..a5, answer as a 0-based index), or JSON lines {"video"|"clip_name"|"video_id",
+    "options"|"candidates", "answer"}."""
+    text = Path(annotations).read_text(encoding="utf-8")
+    questions = []
+    if Path(annotations).suffix in (".json", ".jsonl"):
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise AnnotationError(f"cannot read {annotations} as JSON lines: {exc}") from exc
+        for row in rows:
+            video = row.get("video") or row.get("clip_name") or row.get("video_id")
+            options = row.get("options") or row.get("candidates")
+            if video is None or not options or "answer" not in row:
+                raise AnnotationError(f"{annotations}: a line lacks video, options or answer: {row}")
+            questions.append((video, tuple(options), int(row["answer"])))
+    else:
+        rows = _read_csv(annotations, delimiter="\t", required=("vid_key", "a1", "answer"))
+        for row in rows:
+            options = tuple(row[k] for k in sorted((k for k in row if k[:1] == "a" and k[1:].isdigit()),
+                                                    key=lambda k: int(k[1:])))
+            questions.append((row["vid_key"].replace("msr", "video", 1), options, int(row["answer"])))
+    ids, paths, candidates, answers, missing = [], [], [], [], []
+    for video, options, answer in questions:
+        if not 0 <= answer < len(options):
+            raise AnnotationError(f"{annotations}: answer {answer} of {video} is not an index into its "
+                                  f"{len(options)} options")
+        path = find_video(videos_dir, video)
+        if path is None:
+            missing.append(video)
+            continue
+        ids.append(video)
+        paths.append(str(path))
+        candidates.append(options)
+        answers.append(answer)
+    if not ids:
+        raise AnnotationError(f"none of the {len(questions)} multiple-choice videos is in {videos_dir}")
+    return MultipleChoiceSet(tuple(ids), tuple(paths), tuple(candidates), tuple(answers), tuple(missing))

@@ -1,0 +1,276 @@
+"""The training loop: ``python -m train fit``.
+
+One optimizer step = ``grad_accum`` micro-batches of ``batch_size`` clips per rank. Everything that
+decides what a step computes (model, optimizer, schedule, RNG states, loader positions) is in the
+checkpoint, so ``--resume`` continues a run exactly where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Iterable, Optional
+
+import torch
+from torch import nn
+
+from train import checkpoint as ckpt
+from train.config import TrainConfig, model_config
+from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader, texts_of
+from train.data.transforms import normalize
+from train.distributed import (DistInfo, all_reduce_mean, all_true, barrier, gather_objects, init_distributed,
+                               wrap_model)
+
+log = logging.getLogger(__name__)
+
+
+class TrainStep(nn.Module):
+    """The forward pass DDP wraps: video, subtitle and caption features of a batch. Both texts go
+    through the text tower in one call."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames_BTCHW, text_ids_2BL, text_mask_2BL):
+        video_BD = self.model.encode_video(frames_BTCHW)
+        subtitle_BD, caption_BD = self.model.encode_text(text_ids_2BL, text_mask_2BL).chunk(2)
+        return video_BD, subtitle_BD, caption_BD, self.model.logit_scale
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list:
+    """AdamW groups: no weight decay on norms, biases, embeddings (token, position, temporal, [CLS],
+    [MST]) and the logit scale; decay on every other matrix (including the patch projection)."""
+    embedding_params = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim < 2 or id(p) in embedding_params or name.endswith("_embedding") or "logit_scale" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to 1, then cosine decay to min_lr / lr at the last step."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    decay_steps = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
+    floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def shard_texts(shards: Iterable[str]) -> Iterable[str]:
+    """Every subtitle and caption in the shards (json members only; videos are not decoded)."""
+    from webdataset.tariterators import tarfile_samples
+
+    for sample in tarfile_samples([{"url": url} for url in shards]):
+        if "json" in sample:
+            meta = json.loads(sample["json"])
+            yield from (t for t in texts_of(meta) if t)
+            yield from (s["text"] for s in meta.get("sentences") or [])
+
+
+def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo) -> Path:
+    """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0."""
+    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+
+    folder = run_dir / "tokenizer"
+    if info.is_main and not (folder / "tokenizer_config.json").exists():
+        if cfg.tokenizer:
+            load_tokenizer(cfg.tokenizer).save_pretrained(str(folder))
+        else:
+            build_bpe_tokenizer(shard_texts(shards), folder, cfg.tokenizer_vocab_size)
+    barrier(info)
+    return folder
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    if cfg.precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class MetricsLog:
+    """metrics.jsonl (one line per logged step) and TensorBoard, on rank 0."""
+
+    def __init__(self, run_dir: Path, start_step: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.path = run_dir / "metrics.jsonl"
+        if self.path.exists():  # a resumed run: drop records of steps after the checkpoint
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line)["step"] <= start_step]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept))
+            os.replace(tmp, self.path)
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1)
+
+    def write(self, step: int, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **record}) + "\n")
+        for name, value in record.items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(name, value, step)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    self.writer.add_scalar(f"{name}/{k}", v, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = None,
+        stop_after: Optional[int] = None, progress: bool = True) -> dict:
+    """Train; returns a summary. ``resume``: a checkpoint path, or "latest" for the run folder's last
+    one. ``stop_after``: leave after this many steps of this invocation (a checkpoint is written)."""
+    from train.loss import vidla_loss
+    from train.model import build_model
+
+    info = init_distributed()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shards = expand_shards(shards_pattern)
+    state = None
+    if resume:
+        path = ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)
+        if path is None:
+            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir}/checkpoints")
+        state = ckpt.load_checkpoint(path)
+        if state["world_size"] != info.world_size:
+            raise ValueError(f"checkpoint {path} was written by {state['world_size']} ranks, this run has "
+                             f"{info.world_size}; the data position cannot be resumed exactly")
+        cfg = TrainConfig.from_dict({**state["config"], "steps": cfg.steps})
+    if info.is_main:
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+
+    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info)
+    mcfg = model_config(cfg)
+    from train.tokenizer import load_tokenizer
+
+    if len(load_tokenizer(tokenizer_dir)) > mcfg.vocab_size:
+        raise ValueError(f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's "
+                         f"vocab_size {mcfg.vocab_size}")
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = build_model(mcfg).to(info.device)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank randomness in the steps (tube masking)
+    step, nan_skips = 0, 0
+    loader_state = LoaderState(max(1, cfg.num_workers), cfg.batch_size)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, nan_skips = state["step"], state["nan_skips"]
+        loader_state = LoaderState.from_dict(state["data"][info.rank])
+        log.info("resumed from step %d", step)
+
+    train_step = wrap_model(TrainStep(model), info)
+    loader_cfg = ClipLoaderConfig(
+        batch_size=cfg.batch_size, num_frames=mcfg.num_frames, image_size=mcfg.image_size, train=True,
+        crop_scales=cfg.crop_scales, decode_short_side=cfg.decode_short_side, shuffle_buffer=cfg.shuffle_buffer,
+        seed=cfg.seed, rank=info.rank, world_size=info.world_size, num_workers=cfg.num_workers,
+        tokenizer=str(tokenizer_dir), context_length=mcfg.context_length)
+    batches = iter(make_loader(shards, loader_cfg, loader_state))
+    if state is not None:
+        ckpt.set_rng_state(state["rng"][info.rank])  # after everything above that draws random numbers
+
+    metrics = MetricsLog(run_dir, step) if info.is_main else None
+    bar = None
+    if info.is_main and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
+    clips_per_step = cfg.batch_size * cfg.grad_accum * info.world_size
+    last_loss = float("nan")
+    steps_this_run = 0
+
+    def save() -> None:
+        rng_states = gather_objects(ckpt.rng_state(), info)
+        data_states = gather_objects(loader_state.to_dict(), info)
+        if info.is_main:
+            ckpt.save_checkpoint({
+                "step": step, "nan_skips": nan_skips, "world_size": info.world_size,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": rng_states, "data": data_states,
+                "config": cfg.to_dict(), "model_config": _model_config_dict(mcfg),
+                "tokenizer": str(tokenizer_dir.resolve()),
+            }, ckpt.checkpoint_path(run_dir, step))
+            ckpt.prune_checkpoints(run_dir, cfg.keep_checkpoints)
+        barrier(info)
+
+    train_step.train()
+    while step < cfg.steps and (stop_after is None or steps_this_run < stop_after):
+        started = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum = torch.zeros((), device=info.device)
+        for micro in range(cfg.grad_accum):
+            batch = next(batches)
+            loader_state.advance(batch)
+            frames = normalize(batch["frames_BTCHW"].to(info.device, non_blocking=True))
+            ids = torch.cat([batch["subtitle_ids"], batch["caption_ids"]]).to(info.device)
+            mask = torch.cat([batch["subtitle_mask"], batch["caption_mask"]]).to(info.device)
+            sync = micro == cfg.grad_accum - 1 or info.world_size == 1
+            with (nullcontext() if sync else train_step.no_sync()), _autocast(cfg, info.device):
+                video, subtitle, caption, logit_scale = train_step(frames, ids, mask)
+                loss = vidla_loss(video.float(), subtitle.float(), caption.float(), logit_scale,
+                                  has_subtitle=batch["has_subtitle"].to(info.device),
+                                  has_caption=batch["has_caption"].to(info.device),
+                                  rank=info.rank, world_size=info.world_size)
+            (loss / cfg.grad_accum).backward()
+            loss_sum += loss.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        finite = all_true(bool(torch.isfinite(loss_sum)) and bool(torch.isfinite(grad_norm)), info)
+        if finite:
+            optimizer.step()
+        else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
+            nan_skips += 1
+            optimizer.zero_grad(set_to_none=True)
+            log.warning("step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
+                        step, float(loss_sum), float(grad_norm))
+        scheduler.step()
+        step += 1
+        steps_this_run += 1
+        # the loss is scaled per rank so that DDP's mean gives the global gradient; its mean is the global loss
+        last_loss = float(all_reduce_mean(loss_sum / cfg.grad_accum, info))
+        seconds = time.perf_counter() - started
+        if info.is_main:
+            skipped = dict(loader_state.skipped())
+            if step % cfg.log_every == 0 or step == cfg.steps or not finite:
+                metrics.write(step, {"loss": last_loss, "lr": scheduler.get_last_lr()[0],
+                                     "logit_scale": float(model.logit_scale.detach().exp()), "grad_norm": float(grad_norm),
+                                     "clips_per_s": clips_per_step / seconds, "nan_skips": nan_skips,
+                                     "skipped_samples": skipped})
+            if bar is not None:
+                bar.set_postfix(loss=f"{last_loss:.4f}", clips_s=f"{clips_per_step / seconds:.1f}",
+                                skipped=sum(skipped.values()), nan=nan_skips)
+                bar.update(1)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save()
+    if step % cfg.checkpoint_every and step != cfg.steps:
+        save()  # stopped early (stop_after): leave a checkpoint to resume from
+    del batches  # stops the loader's workers
+    if bar is not None:
+        bar.close()
+    summary = {"step": step, "loss": last_loss, "nan_skips": nan_skips,
+               "skipped_samples": dict(loader_state.skipped()),
+               "checkpoint": str(ckpt.checkpoint_path(run_dir, step))}
+    if metrics is not None:
+        metrics.close()
+        log.info("done: %s", summary)
+    return summary
+
+
+def _model_config_dict(mcfg) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(mcfg)

@@ -1,0 +1,38 @@
+"""The VidLA two-tower model: video and text embeddings in one L2-normalised space."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .towers import TextTransformer, VideoTransformer
+
+
+class VidLA(nn.Module):
+    """Attribute names follow transformers' CLIPModel so CLIP checkpoints load by name (see weights.py)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.vision_model = VideoTransformer(cfg)
+        self.text_model = TextTransformer(cfg)
+        self.visual_projection = nn.Linear(cfg.vision_width, cfg.embed_dim, bias=False)
+        self.text_projection = nn.Linear(cfg.text_width, cfg.embed_dim, bias=False)
+        # log(1 / temperature); the loss uses exp() clamped to cfg.logit_scale_max
+        self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init))
+
+    def encode_video(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
+        """Frames normalised with CLIP's mean/std, (B, T, 3, H, W) -> (B, embed_dim), unit norm."""
+        if self.cfg.pooling == "meanp":
+            frames_BTD = F.normalize(self.visual_projection(self.vision_model.forward_frames(frames_BTCHW)), dim=-1)
+            return F.normalize(frames_BTD.mean(dim=1), dim=-1)
+        return F.normalize(self.visual_projection(self.vision_model(frames_BTCHW)), dim=-1)
+
+    def encode_text(self, input_ids_BL: torch.Tensor, attention_mask_BL: torch.Tensor) -> torch.Tensor:
+        """Right-padded CLIP token ids and their 0/1 mask, (B, L) -> (B, embed_dim), unit norm."""
+        return F.normalize(self.text_projection(self.text_model(input_ids_BL, attention_mask_BL)), dim=-1)
+
+    def logit_scale_value(self) -> torch.Tensor:
+        """exp(logit_scale) clamped to cfg.logit_scale_max: 1 / temperature as the loss applies it."""
+        return self.logit_scale.exp().clamp(max=self.cfg.logit_scale_max)
