@@ -56,10 +56,15 @@ def has_audio_stream(path: str) -> bool:
         raise StageError("unreadable_media", f"{path}: {exc}") from exc
 
 
+def needs_asr(meta: VideoMeta) -> bool:
+    """A video whose transcript must come from ASR: no subtitle file was found or downloaded."""
+    return not meta.subtitle_path
+
+
 def transcribe_video(meta: VideoMeta, model, cfg: AsrConfig = AsrConfig()) -> Transcript:
     """Whisper words with times for a downloaded video. Raises StageError "no_media", "no_audio",
     "unreadable_media", or the text core's ("no_words" when Whisper hears nothing)."""
-    from curate.text.asr import transcript_from_asr
+    from curate.text import transcript_from_asr
 
     if not meta.media_path or not os.path.isfile(meta.media_path):
         raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})", video_id=meta.video_id)

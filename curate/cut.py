@@ -174,17 +174,24 @@ def cut_clips(media_path: str, clips: Sequence[ClipRequest], out_dir: str, confi
     itself cannot be used (then no clip of it can be)."""
     source = probe_media(media_path)
     os.makedirs(out_dir, exist_ok=True)
-    results: list = []
-    for i in range(0, len(clips), config.clips_per_process):
-        batch = list(clips[i:i + config.clips_per_process])
+    results: dict = {}
+    todo = []
+    for clip in clips:
+        if not 0 <= clip.start < clip.end <= source.duration + config.tolerance:
+            results[clip.key] = StageError("span_outside_video", f"{clip.key}: span {clip.start:.2f}-"
+                                           f"{clip.end:.2f} s, video is {source.duration:.2f} s", key=clip.key)
+        else:
+            todo.append(clip)
+    for i in range(0, len(todo), config.clips_per_process):
+        batch = todo[i:i + config.clips_per_process]
         try:
             run_ffmpeg(clip_ffmpeg_args(media_path, batch, out_dir, config, source), config.timeout_s)
-            results += [_checked(clip, out_dir, config) for clip in batch]
+            results.update((clip.key, _checked(clip, out_dir, config)) for clip in batch)
         except StageError:
             # One bad clip fails the whole process: redo the batch one clip at a time so that the
             # others still become samples and the bad one gets its own reason.
-            results += [_cut_one(media_path, clip, out_dir, config, source) for clip in batch]
-    return results
+            results.update((clip.key, _cut_one(media_path, clip, out_dir, config, source)) for clip in batch)
+    return [results[clip.key] for clip in clips]
 
 
 def _cut_one(media_path, clip, out_dir, config, source):

@@ -44,7 +44,7 @@ _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
 @dataclass(frozen=True)
 class DownloadConfig:
     output_dir: str  # files go to <output_dir>/videos/<safe id>/
-    min_height: int = 720  # never download a video stream below this height
+    min_height: int = 720  # never download a video stream known to be below this height
     target_height: int = 720  # prefer this height (the smallest above it when it is missing)
     format: Optional[str] = None  # a yt-dlp format string that replaces the selection above
     subtitle_langs: tuple = ("en", "en-orig", "en-.*")  # yt-dlp subtitleslangs (regexes)
@@ -69,8 +69,10 @@ class DownloadConfig:
 
     @property
     def format_selector(self) -> str:
-        h = self.min_height
-        return self.format or f"bv*[height>={h}]+ba/b[height>={h}]"
+        # ">=?": a format whose height is unknown (a direct link) may still be the one; the filter
+        # stage has already checked the probed height
+        h = f"[height>=?{self.min_height}]" if self.min_height > 0 else ""
+        return self.format or f"bv*{h}+ba/b{h}"
 
 
 class _QuietLogger:
@@ -217,10 +219,10 @@ def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
     return inside(root / safe_id(video_id), root)
 
 
-def validate_media(path: str) -> VideoMeta:
-    """Check that a downloaded file is a whole, playable video. Returns a VideoMeta carrying what
-    was measured (duration, width, height, has_audio) for the caller to merge; raises StageError
-    "zero_length", "truncated_video" or curate.cut.probe_media's reasons."""
+def validate_media(path: str):
+    """Check that a downloaded file is a whole, playable video. Returns what was measured
+    (curate.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
+    "truncated_video" or curate.cut.probe_media's reasons."""
     import av
 
     from curate.cut import probe_media
@@ -247,8 +249,7 @@ def validate_media(path: str) -> VideoMeta:
     if short:
         got, want = next(iter(short.values()))
         raise StageError("truncated_video", f"{path}: only {got} of {want} packets of a stream are present")
-    return VideoMeta("", "", duration=info.duration, width=info.width, height=info.height,
-                     has_audio=info.has_audio)
+    return info
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,43 +285,44 @@ class Downloader:
             raise StageError("not_probed", "no saved info json to download from (run the probe first)",
                              video_id=meta.video_id)
         folder = video_dir(self.cfg, meta.video_id)
-        name = folder.name
-        existing = folder / f"{name}.mp4"
-        if existing.exists():  # resume: yt-dlp renames into place only when a file is complete
-            subtitle = _find_subtitle(folder, name)
+        done = _downloaded(folder)
+        if done is not None:  # resume: yt-dlp renames a video into place only once it is complete
             try:
-                return _with_media(meta, str(existing), subtitle, str(folder / f"{name}.info.json"))
+                return _with_media(meta, done.media_path, done.subtitle_path, done.info_path or meta.info_path)
             except StageError:
-                existing.unlink()  # damaged since: download it again
+                os.unlink(done.media_path)  # damaged since: download it again
         try:
             info = json.loads(Path(meta.info_path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
-        template = str(folder / f"{name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
+        template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
         self.ydl.params["outtmpl"] = {"default": template}
         self._wait_for_rate_limit()
-        result = with_retries(lambda: self.ydl.process_ie_result(dict(info), download=True), self.cfg,
-                              video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep, rng=self.rng)
-        downloads = result.get("requested_downloads") or [{}]
-        media = downloads[0].get("filepath") or str(existing)
-        subs = [s.get("filepath") for s in (result.get("requested_subtitles") or {}).values()]
-        subtitle = next((s for s in subs if s and os.path.exists(s)), "")
-        for path in (media, subtitle, folder / f"{name}.info.json"):
+        with_retries(lambda: self.ydl.process_ie_result(dict(info), download=True), self.cfg,
+                     video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep, rng=self.rng)
+        done = _downloaded(folder)
+        if done is None:
+            raise StageError("missing_media", f"yt-dlp wrote no video into {folder}", video_id=meta.video_id)
+        try:
+            return _with_media(meta, done.media_path, done.subtitle_path, done.info_path or meta.info_path)
+        except StageError:
+            os.unlink(done.media_path)  # a broken download is not kept (nor taken for done on resume)
+            raise
+
+
+def _downloaded(folder: Path) -> Optional[VideoMeta]:
+    """The video, English subtitle and info json in a video's download folder (read the way a
+    yt-dlp folder input is read), or None when it holds no video yet."""
+    from curate.sources import read_sources
+
+    if not folder.is_dir():
+        return None
+    found = next((v for v in read_sources(str(folder)) if isinstance(v, VideoMeta) and v.media_path), None)
+    if found is not None:
+        for path in (found.media_path, found.subtitle_path, found.info_path):
             if path:
                 inside(path, folder)
-        info_out = folder / f"{name}.info.json"
-        return _with_media(meta, media, subtitle, str(info_out) if info_out.exists() else meta.info_path)
-
-
-_SUBTITLE_EXTS = ("json3", "vtt", "srt")
-
-
-def _find_subtitle(folder: Path, name: str) -> str:
-    """The English subtitle yt-dlp left beside <name>.mp4, by format preference."""
-    for ext in _SUBTITLE_EXTS:
-        for path in sorted(folder.glob(f"{name}.en*.{ext}")):
-            return str(path)
-    return ""
+    return found
 
 
 def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> VideoMeta:

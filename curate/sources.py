@@ -122,7 +122,7 @@ class _Columns:
             raise ValueError(f"{source}: found no id or url column among {columns}; name them with "
                              f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})")
         lower = {c.lower(): c for c in columns}
-        self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release
+        self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release (a list of {clip_id, span})
         self.panda_timestamps = lower.get("timestamp")  # Panda-70M
         self.paths = {c: lower[c] for c in PATH_COLUMNS if c in lower}
 
@@ -153,7 +153,7 @@ def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
         url = watch_url(video_id)
     spans: tuple = ()
     try:
-        if cols.hdvila_clips and row.get(cols.hdvila_clips):
+        if cols.hdvila_clips and isinstance(row.get(cols.hdvila_clips), list):
             spans = parse_spans(clip["span"] for clip in row[cols.hdvila_clips])
         elif cols.panda_timestamps and row.get(cols.panda_timestamps):
             value = row[cols.panda_timestamps]

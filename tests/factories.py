@@ -43,5 +43,86 @@ def sample_video_bikes(media_root) -> SampleVideo:
 
 @pytest.fixture(scope="session")
 def sample_video_long(media_root) -> SampleVideo:
-    """About 90 s of generated sentences (enough for several clips at every scale)."""
-    return make_sample_video(media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90)
+    """About 90 s of generated sentences (enough for several clips at every scale); 2 fps, since
+    its tests read the speech and the subtitles, not the pictures."""
+    return make_sample_video(media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90, fps=2)
+
+
+def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_size: int = 120) -> str:
+    """A randomly initialised punctuators-format model (SentencePiece tokenizer trained here on
+    generated sentences, a 4-head ONNX graph, config.yaml), so that curate.text.load_punctuator and
+    inference run through the package's real code. Its punctuation is random, not learned.
+    max_length is small so that long texts take the package's overlapping-window path."""
+    from pathlib import Path
+
+    import numpy as np
+    import onnx
+    import sentencepiece as spm
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / "corpus.txt"
+    text = sentences_for(600, seed=seed) + SAMPLE_SENTENCES
+    corpus.write_text("\n".join(s.lower() for s in text), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(out / "sp"), vocab_size=vocab_size, model_type="unigram",
+        max_sentencepiece_length=8, character_coverage=1.0, bos_id=1, eos_id=2, pad_id=3, unk_id=0, minloglevel=2,
+    )
+    corpus.unlink()
+    pre_labels, post_labels = ["<NULL>", "¿"], ["<NULL>", ".", ",", "?"]
+    max_chars, dim = 16, 8
+    rng = np.random.default_rng(seed)
+
+    def weights(name, *shape, bias=0.0):
+        return numpy_helper.from_array((rng.standard_normal(shape) + bias).astype(np.float32), name)
+
+    seg_bias = np.zeros((dim, 2), np.float32)
+    seg_bias[:, 0] = 1.5  # most tokens are not sentence ends
+    inits = [
+        weights("embed", vocab_size, dim), weights("w_pre", dim, len(pre_labels)),
+        weights("w_post", dim, len(post_labels)), weights("w_cap", dim, max_chars * 2),
+        numpy_helper.from_array((rng.standard_normal((dim, 2)) + seg_bias).astype(np.float32), "w_seg"),
+        numpy_helper.from_array(np.array([0, 0, max_chars, 2], np.int64), "cap_shape"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embed", "input_ids"], ["h"]),
+        helper.make_node("MatMul", ["h", "w_pre"], ["pre_logits"]),
+        helper.make_node("ArgMax", ["pre_logits"], ["pre_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_post"], ["post_logits"]),
+        helper.make_node("ArgMax", ["post_logits"], ["post_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_cap"], ["cap_flat"]),
+        helper.make_node("Reshape", ["cap_flat", "cap_shape"], ["cap_logits"]),
+        helper.make_node("ArgMax", ["cap_logits"], ["cap_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_seg"], ["seg_logits"]),
+        helper.make_node("ArgMax", ["seg_logits"], ["seg_preds"], axis=-1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_punct_cap_seg",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["B", "T"])],
+        [helper.make_tensor_value_info(n, TensorProto.INT64, shape)
+         for n, shape in (("pre_preds", ["B", "T"]), ("post_preds", ["B", "T"]),
+                          ("cap_preds", ["B", "T", max_chars]), ("seg_preds", ["B", "T"]))],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out / "model.onnx"))
+    (out / "config.yaml").write_text(
+        f"max_length: {max_length}\nlanguages: [en]\nnull_token: <NULL>\n"
+        f"pre_labels: {json_list(pre_labels)}\npost_labels: {json_list(post_labels)}\n",
+        encoding="utf-8",
+    )
+    return str(out)
+
+
+def json_list(items) -> str:
+    import json
+
+    return json.dumps(items, ensure_ascii=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_punctuator_dir(tmp_path_factory) -> str:
+    return make_tiny_punctuator(tmp_path_factory.mktemp("punct") / "tiny-punct")

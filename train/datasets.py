@@ -122,7 +122,9 @@ def load_activitynet(annotations, videos_dir, paragraph: bool = True) -> Retriev
         raise AnnotationError(f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}")
     by_video = {}
     for video, entry in doc.items():
-        local = video if find_video(videos_dir, video) or not video.startswith("v_") else video[2:]
+        # videos are stored both as v_<id> (the annotation's key) and as <id> (as YouTube names them)
+        stripped = video[2:] if video.startswith("v_") else video
+        local = stripped if not find_video(videos_dir, video) and find_video(videos_dir, stripped) else video
         by_video[local] = list(entry["sentences"])
     return _build("activitynet", by_video, videos_dir, paragraph)
 

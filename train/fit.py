@@ -237,6 +237,7 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
             optimizer.zero_grad(set_to_none=True)
             log.warning("step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
                         step, float(loss_sum), float(grad_norm))
+        lr = scheduler.get_last_lr()[0]  # the rate this step used
         scheduler.step()
         step += 1
         steps_this_run += 1
@@ -246,7 +247,7 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
         if info.is_main:
             skipped = dict(loader_state.skipped())
             if step % cfg.log_every == 0 or step == cfg.steps or not finite:
-                metrics.write(step, {"loss": last_loss, "lr": scheduler.get_last_lr()[0],
+                metrics.write(step, {"loss": last_loss, "lr": lr,
                                      "logit_scale": float(model.logit_scale.detach().exp()), "grad_norm": float(grad_norm),
                                      "clips_per_s": clips_per_step / seconds, "nan_skips": nan_skips,
                                      "skipped_samples": skipped})

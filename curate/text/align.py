@@ -15,12 +15,12 @@ from typing import Sequence
 
 import numpy as np
 
-from curate.text.words import normalize_token
+from curate.text.words import normalize_tokens
 from schemas import Sentence, TimedWord
 
 # Half-width of the band, in tokens: at least this, and at least this share of the longer side.
-MIN_BAND = 40
-BAND_SHARE = 0.05
+MIN_BAND = 32
+BAND_SHARE = 0.02
 
 
 def band_width(n: int, m: int) -> int:
@@ -111,36 +111,48 @@ def token_ids(*sequences: Sequence[str]) -> list[np.ndarray]:
     return [np.fromiter((vocab.setdefault(t, len(vocab)) for t in seq), np.int64, len(seq)) for seq in sequences]
 
 
-def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str) -> list[Sentence]:
-    """Each sentence gets the start of its first timed word and the end of its last one.
+def sentence_tokens(sentence_texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The normalised tokens of the sentences, and the sentence index of each."""
+    raw, raw_owner = [], []
+    for k, text in enumerate(sentence_texts):
+        split = text.split()
+        raw += split
+        raw_owner += [k] * len(split)
+    tokens, owner = [], []
+    for token, k in zip(normalize_tokens(raw), raw_owner):
+        if token:
+            tokens.append(token)
+            owner.append(k)
+    return tokens, owner
+
+
+def word_tokens(words: Sequence[TimedWord]) -> list[str]:
+    return [t or w.text for t, w in zip(normalize_tokens([w.text for w in words]), words)]
+
+
+def sentences_from_path(sentence_texts: Sequence[str], owner: Sequence[int], words: Sequence[TimedWord],
+                        path_i: np.ndarray, path_j: np.ndarray, segmenter: str) -> list[Sentence]:
+    """Sentences timed by a warping path between their tokens (``owner``: sentence of each token)
+    and the timed words.
 
     Every timed word belongs to the first sentence whose token the path pairs it with; a sentence
     left with no timed word (its tokens all paired with a word another sentence owns) is joined to
     the sentence before it (or after it, for the first), so no text is lost.
     """
-    tokens, owner = [], []
-    for k, text in enumerate(sentence_texts):
-        for raw in text.split():
-            token = normalize_token(raw)
-            if token:
-                tokens.append(token)
-                owner.append(k)
-    word_tokens = [normalize_token(w.text) or w.text for w in words]
-    if not tokens or not word_tokens:
-        return []
-    a_ids, b_ids = token_ids(tokens, word_tokens)
-    path_i, path_j = banded_dtw(a_ids, b_ids, band_width(len(a_ids), len(b_ids)))
     # first sentence paired with each timed word (the path is monotone, so owners never decrease)
     first = np.ones(len(path_j), bool)
     first[1:] = path_j[1:] != path_j[:-1]
     word_owner = np.asarray(owner, np.int64)[path_i[first]]
+    sentence_ids = np.arange(len(sentence_texts))
+    first_word = np.searchsorted(word_owner, sentence_ids, "left").tolist()
+    last_word = (np.searchsorted(word_owner, sentence_ids, "right") - 1).tolist()
+    has_tokens = np.bincount(np.asarray(owner, np.int64), minlength=len(sentence_texts)) > 0
     groups: list[list] = []  # [text, first word index, last word index]
     for k, text in enumerate(sentence_texts):
-        if not normalize_token(text):
+        if not has_tokens[k]:
             continue  # punctuation only
-        hits = np.flatnonzero(word_owner == k)
-        if hits.size:
-            groups.append([text, int(hits[0]), int(hits[-1])])
+        if last_word[k] >= first_word[k]:
+            groups.append([text, first_word[k], last_word[k]])
         elif groups:
             groups[-1][0] = f"{groups[-1][0]} {text}"
         else:
@@ -154,3 +166,14 @@ def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *
         Sentence(text=text, start=words[a].start, end=words[b].end, num_words=len(text.split()), segmenter=segmenter)
         for text, a, b in groups
     ]
+
+
+def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str) -> list[Sentence]:
+    """Each sentence gets the start of its first timed word and the end of its last one (banded DTW
+    over normalised tokens; see sentences_from_path for words shared by two sentences)."""
+    tokens, owner = sentence_tokens(sentence_texts)
+    if not tokens or not words:
+        return []
+    a_ids, b_ids = token_ids(tokens, word_tokens(words))
+    path_i, path_j = banded_dtw(a_ids, b_ids, band_width(len(a_ids), len(b_ids)))
+    return sentences_from_path(sentence_texts, owner, words, path_i, path_j, segmenter)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from curate.text.words import TranscriptError, check_time, finish_words, looks_punctuated, make_transcript, spread_times
+from curate.text.words import TranscriptError, WordCollector, check_time, looks_punctuated, make_transcript
 from schemas import Transcript
 
 
@@ -20,7 +20,8 @@ def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, lang
     punctuated, so the transcript is marked punctuated when its text carries sentence ends.
     """
     origin = f"asr:{model_name}"
-    raw = []
+    collected = WordCollector(origin, video_id)
+    previous_start = 0.0
     for n, segment in enumerate(segments):
         words = _field(segment, "words")
         if words:
@@ -32,14 +33,18 @@ def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, lang
                     raise TranscriptError("bad_timestamps", f"{origin}: word {text!r} ends before it starts",
                                           video_id=video_id)
                 # Whisper may give a word a start a few ms before the previous one's; keep the order.
-                start = max(start, raw[-1][1]) if raw else start
-                raw.append((text, start, max(end, start)))
+                start = max(start, previous_start)
+                if text:
+                    collected.add([text], start, max(end, start))
+                    previous_start = start
         else:
             texts = str(_field(segment, "text", "")).split()
             start = check_time(_field(segment, "start"), f"segment {n}", source=origin, video_id=video_id)
             end = check_time(_field(segment, "end"), f"segment {n}", source=origin, video_id=video_id)
-            start = max(start, raw[-1][1]) if raw else start
-            raw += [(t, a, b) for t, (a, b) in zip(texts, spread_times(texts, start, max(end, start)))]
-    words = finish_words(raw, estimate_ends=False, source=origin, video_id=video_id)
+            start = max(start, previous_start)
+            if texts:
+                collected.add(texts, start, max(end, start))
+                previous_start = start
+    words = collected.finish(estimate_ends=False)
     return make_transcript(words, video_id, origin, punctuated=looks_punctuated(words), language=language,
                            origin=f"{origin} output for {video_id}")

@@ -10,9 +10,10 @@ Three segmenters, recorded in ``Sentence.segmenter``:
   1. cut wherever the silence between two words is at least ``min_pause`` seconds;
   2. a piece with more than ``max_words`` words or longer than ``max_seconds`` is cut at its
      longest silence, again and again, until it fits;
-  3. a piece with fewer than ``min_words`` words joins the neighbour it is closer to in time.
+  3. a piece with fewer than ``min_words`` words joins the neighbour it is closer to in time
+     (unless that would break the bounds of step 2).
   Silence is measured from a word's end to the next word's start; for automatic captions the end
-  is estimated (see curate.text.words.finish_words).
+  is estimated (see curate.text.words.WordCollector.finish).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class PauseSegmenter:
     """Settings of the fallback segmenter (see the module docstring)."""
 
     min_pause: float = 0.35  # seconds of silence that end a sentence
-    min_words: int = 4  # shorter pieces join a neighbour
+    min_words: int = 3  # shorter pieces join a neighbour (if the result is not too long)
     max_words: int = 40  # longer pieces are cut at their longest silence (HD-VILA: 32.5 words mean)
     max_seconds: float = 20.0  # ... and so are pieces spoken for longer than this
 
@@ -83,7 +84,8 @@ def pause_spans(words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmen
     while stack:
         a, b = stack.pop()
         if b - a > 1 and too_long(a, b):
-            cut = max(range(a, b - 1), key=lambda i: gaps[i]) + 1
+            middle = (a + b - 2) / 2  # among equal silences, cut nearest the middle
+            cut = max(range(a, b - 1), key=lambda i: (gaps[i], -abs(i - middle))) + 1
             stack += [(cut, b), (a, cut)]
         else:
             fitted.append((a, b))
@@ -94,9 +96,12 @@ def pause_spans(words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmen
         if b - a >= config.min_words:
             i += 1
             continue
-        gap_before = gaps[a - 1] if i > 0 else float("inf")
-        gap_after = gaps[b - 1] if i + 1 < len(merged) else float("inf")
-        if gap_before <= gap_after:
+        # join the closer neighbour, if the joined piece stays within the length bounds
+        gap_before = gaps[a - 1] if i > 0 and not too_long(merged[i - 1][0], b) else float("inf")
+        gap_after = gaps[b - 1] if i + 1 < len(merged) and not too_long(a, merged[i + 1][1]) else float("inf")
+        if gap_before == gap_after == float("inf"):
+            i += 1
+        elif gap_before <= gap_after:
             merged[i - 1 : i + 1] = [(merged[i - 1][0], b)]
             i -= 1
         else:

@@ -13,21 +13,15 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from curate.text.words import (
-    MAX_CUE_SECONDS,
-    TranscriptError,
-    check_time,
-    finish_words,
-    looks_punctuated,
-    make_transcript,
-    spread_times,
-)
+from curate.text.words import MAX_CUE_SECONDS, TranscriptError, WordCollector, check_time, looks_punctuated, make_transcript
 from schemas import Transcript
 
 _TIME = r"(?:\d+:)?\d{1,2}:\d{1,2}[.,]\d{1,3}"
 _TIMING_LINE = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})(?:[ \t].*)?$")
 _INLINE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}\.\d{1,3})>")
 _TAG = re.compile(r"<[^<>]*>")
+_NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
+_NEEDS_CLEANING = re.compile(r"[&\[(>♪♫♬:]|^\s*-")  # what clean_text would change in a caption line
 _ANNOTATION = re.compile(r"\[[^\[\]]*\]|\(\s*[A-Z][A-Z0-9 '\-]*\)|[♪♫♬]")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?")
@@ -67,11 +61,11 @@ def read_subtitle_text(path: str, video_id: str) -> str:
 
 
 def parse_time(stamp: str) -> float:
+    """Seconds of "hh:mm:ss.ttt", "mm:ss.ttt" (or with a comma, as SRT writes them)."""
     parts = stamp.replace(",", ".").split(":")
-    seconds = float(parts[-1])
-    minutes = int(parts[-2]) if len(parts) > 1 else 0
-    hours = int(parts[-3]) if len(parts) > 2 else 0
-    return hours * 3600 + minutes * 60 + seconds
+    if len(parts) == 3:
+        return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+    return int(parts[0]) * 60 + float(parts[1])
 
 
 def clean_text(text: str) -> str:
@@ -166,30 +160,29 @@ def auto_caption_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
     line that differs from the last new line in a cue longer than a transition cue (a one-word
     line has no tags): that is new speech spread over the cue.
     """
-    raw: list[tuple[str, float, float]] = []
+    collected = WordCollector(origin, video_id)
     last_line: Optional[str] = None
     for cue in cues:
         for line in cue.lines:
-            if _INLINE_TIME.search(line):
-                pieces = _INLINE_TIME.split(line)  # [text, time, text, time, text, ...]
-                starts = [cue.start] + [
-                    check_time(parse_time(t), f"cue {cue.number}", source=origin, video_id=video_id)
-                    for t in pieces[1::2]
-                ]
-                texts = [clean_text(p) for p in pieces[0::2]]
+            if "<" in line and _INLINE_TIME.search(line):
+                pieces = _INLINE_TIME.split(_NON_TIME_TAG.sub("", line))  # [text, time, text, time, ...]
+                if _NEEDS_CLEANING.search(line):
+                    texts = [clean_text(p) for p in pieces[0::2]]
+                else:
+                    texts = pieces[0::2]
+                starts = [cue.start] + [parse_time(t) for t in pieces[1::2]]
+                last = len(texts) - 1
                 for k, (piece, start) in enumerate(zip(texts, starts)):
-                    latest_end = starts[k + 1] if k + 1 < len(starts) else max(cue.end, start)
-                    words = piece.split()
-                    raw += [(w, a, b) for w, (a, b) in zip(words, spread_times(words, start, latest_end))]
+                    latest_end = starts[k + 1] if k < last else max(cue.end, start)
+                    collected.add(piece.split(), start, latest_end)
                 last_line = " ".join(" ".join(texts).split())
                 continue
             plain = clean_text(line)
             if not plain or plain == last_line or cue.end - cue.start <= _TRANSITION_CUE_SECONDS:
                 continue
-            words = plain.split()
-            raw += [(w, a, b) for w, (a, b) in zip(words, spread_times(words, cue.start, cue.end))]
+            collected.add(plain.split(), cue.start, cue.end)
             last_line = plain
-    return finish_words(raw, estimate_ends=True, source=origin, video_id=video_id)
+    return collected.finish(estimate_ends=True)
 
 
 def cue_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
@@ -212,15 +205,18 @@ def cue_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
                 )
             kept[-1] = (prev_start, cue.start, prev_words, prev_number)
         kept.append((cue.start, cue.end, words, cue.number))
-    raw = [(w, a, b) for start, end, words, _ in kept for w, (a, b) in zip(words, spread_times(words, start, end))]
-    return finish_words(raw, estimate_ends=False, source=origin, video_id=video_id)
+    collected = WordCollector(origin, video_id)
+    for start, end, words, _ in kept:
+        collected.add(words, start, end)
+    return collected.finish(estimate_ends=False)
 
 
 def _json3_number(value, where: str, origin: str, video_id: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TranscriptError("subtitle_malformed", f"{origin}: {where} is {value!r}, not a number",
                               video_id=video_id)
-    return check_time(value / 1000.0, where, source=origin, video_id=video_id)
+    seconds = value / 1000.0 if abs(value) < 1e300 else float("inf")
+    return check_time(seconds, where, source=origin, video_id=video_id)
 
 
 def json3_words(text: str, origin: str, video_id: str) -> tuple:
@@ -237,7 +233,7 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
     if not isinstance(events, list):
         raise TranscriptError("subtitle_malformed", f"{origin}: no 'events' list", video_id=video_id)
     automatic = False
-    raw: list[tuple[str, float, float]] = []
+    collected = WordCollector(origin, video_id)
     for n, event in enumerate(events):
         segs = event.get("segs") if isinstance(event, dict) else None
         if not segs or event.get("aAppend"):
@@ -258,8 +254,8 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
             timed.append((clean_text(seg.get("utf8", "")).split(), start + offset))
         for k, (words, seg_start) in enumerate(timed):
             latest_end = timed[k + 1][1] if k + 1 < len(timed) else max(end, seg_start)
-            raw += [(w, a, b) for w, (a, b) in zip(words, spread_times(words, seg_start, latest_end))]
-    return finish_words(raw, estimate_ends=automatic, source=origin, video_id=video_id)
+            collected.add(words, seg_start, latest_end)
+    return collected.finish(estimate_ends=automatic)
 
 
 # ---------------------------------------------------------------------------------------------

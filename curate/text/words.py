@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from typing import Sequence
+
+import numpy as np
 
 from curate.errors import StageError
 from schemas import TimedWord, Transcript
@@ -20,23 +22,26 @@ MAX_CUE_SECONDS = 600.0
 _WORD_ONSET_SECONDS = 0.1
 _SECONDS_PER_LETTER = 0.07
 
-_NON_WORD = re.compile(r"[^\w]+")
+_NON_WORD = re.compile(r"[^\w\n]+|_")
+_SENTENCE_END = re.compile(r"[.?!…][\"')\]]*(?:\s|$)")
 
 
 class TranscriptError(StageError):
     """A subtitle file or ASR output that cannot give a transcript (reason + file + problem)."""
 
 
+def normalize_tokens(texts: Sequence[str]) -> list[str]:
+    """The form tokens are compared in: case-folded, accents and punctuation (apostrophes, hyphens)
+    removed, so "Don't," == "dont" and "Café" == "cafe". Texts must hold no newline (words never do);
+    done on all of them at once, since this runs for every word of every video."""
+    joined = "\n".join(texts).casefold()
+    if not joined.isascii():
+        joined = unicodedata.normalize("NFKD", joined)  # accents become combining marks, which \w excludes
+    return _NON_WORD.sub("", joined).split("\n")
+
+
 def normalize_token(text: str) -> str:
-    """The form tokens are compared in: case-folded, accents and punctuation (apostrophes,
-    hyphens) removed, so "Don't," == "dont" and "well-known" == "wellknown"."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return _NON_WORD.sub("", text).replace("_", "")
-
-
-def max_word_seconds(text: str) -> float:
-    return _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * len(text)
+    return normalize_tokens([" ".join(text.split())])[0]
 
 
 def spread_times(texts: Sequence[str], start: float, end: float) -> list[tuple[float, float]]:
@@ -59,38 +64,64 @@ def check_time(t: float, where: str, *, source: str, video_id: str) -> float:
     return float(t)
 
 
-def finish_words(
-    raw: Iterable[tuple[str, float, float]], *, estimate_ends: bool, source: str, video_id: str
-) -> tuple:
-    """TimedWords from (text, start, latest_end) in spoken order.
+class WordCollector:
+    """Words in spoken order, kept as parallel lists (the parsers' hot path); finish() checks them
+    and makes the TimedWords."""
 
-    Starts must not go backwards (that is a broken file, reported). A word ends at its latest_end
-    or at the next word's start, whichever is first; with estimate_ends (automatic captions, which
-    carry starts only) also no later than max_word_seconds after its start.
-    """
-    raw = [(t, s, e) for t, s, e in raw if t]
-    words = []
-    for i, (text, start, latest_end) in enumerate(raw):
-        if i and start < raw[i - 1][1] - 1e-6:
+    def __init__(self, source: str, video_id: str):
+        self.source, self.video_id = source, video_id
+        self.texts: list[str] = []
+        self.starts: list[float] = []
+        self.latest_ends: list[float] = []
+
+    def add(self, words: Sequence[str], start: float, latest_end: float) -> None:
+        """Words said from ``start``, ending by ``latest_end`` (spread over it when several)."""
+        if len(words) == 1:
+            self.texts.append(words[0])
+            self.starts.append(start)
+            self.latest_ends.append(latest_end)
+        elif words:
+            for word, (a, b) in zip(words, spread_times(words, start, latest_end)):
+                self.texts.append(word)
+                self.starts.append(a)
+                self.latest_ends.append(b)
+
+    def finish(self, *, estimate_ends: bool) -> tuple:
+        """TimedWords. Starts must be sane and must not go backwards (else a TranscriptError: a
+        broken file). A word ends at its latest end or at the next word's start, whichever is
+        first; with estimate_ends (automatic captions carry starts only) also no later than
+        max_word_seconds after its start."""
+        if not self.texts:
+            return ()
+        starts = np.asarray(self.starts, np.float64)
+        ends = np.asarray(self.latest_ends, np.float64)
+        bad = np.flatnonzero(~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS)
+                             | ~np.isfinite(ends) | (ends > MAX_TIME_SECONDS))
+        if bad.size:
+            i = int(bad[0])
+            raise TranscriptError("bad_timestamps", f"{self.source}: absurd time for word {self.texts[i]!r}: "
+                                  f"{self.starts[i]!r}-{self.latest_ends[i]!r}", video_id=self.video_id)
+        back = np.flatnonzero(starts[1:] < starts[:-1] - 1e-6)
+        if back.size:
+            i = int(back[0]) + 1
             raise TranscriptError(
                 "bad_timestamps",
-                f"{source}: word {text!r} starts at {start:.3f}s, before the previous word "
-                f"({raw[i - 1][0]!r} at {raw[i - 1][1]:.3f}s): overlapping or out-of-order timestamps",
-                video_id=video_id,
+                f"{self.source}: word {self.texts[i]!r} starts at {starts[i]:.3f}s, before the previous word "
+                f"({self.texts[i - 1]!r} at {starts[i - 1]:.3f}s): overlapping or out-of-order timestamps",
+                video_id=self.video_id,
             )
-        end = latest_end
-        if i + 1 < len(raw):
-            end = min(end, raw[i + 1][1])
+        ends[:-1] = np.minimum(ends[:-1], starts[1:])
         if estimate_ends:
-            end = min(end, start + max_word_seconds(text))
-        words.append(TimedWord(text, start, max(end, start)))
-    return tuple(words)
+            letters = np.fromiter(map(len, self.texts), np.float64, len(self.texts))
+            ends = np.minimum(ends, starts + _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * letters)
+        ends = np.maximum(ends, starts)
+        return tuple(map(TimedWord, self.texts, starts.tolist(), ends.tolist()))
 
 
 def looks_punctuated(words: Sequence[TimedWord]) -> bool:
     """True when the text carries sentence punctuation (about one sentence end per 60 words or
     more), so it can be split into sentences directly."""
-    ends = sum(1 for w in words if w.text.rstrip("\"')]").endswith((".", "?", "!")))
+    ends = len(_SENTENCE_END.findall(" ".join(w.text for w in words)))
     return ends >= max(1, len(words) // 60)
 
 

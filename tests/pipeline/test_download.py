@@ -173,16 +173,19 @@ def test_damaged_downloads_are_failures(fake_youtube, sample_video, tmp_path, cu
     with pytest.raises(StageError) as err:
         download_video(meta, _config(tmp_path, retries=0))
     assert err.value.reason == reason and err.value.video_id == sample_video.video_id
+    assert not list((tmp_path / "out").rglob("*.mp4"))  # nothing broken is left to pass for done
 
 
 def test_rate_limit_spaces_downloads(fake_youtube, sample_video, tmp_path):
     now = [100.0]
     sleeps = Sleeps()
     downloader = Downloader(_config(tmp_path, min_interval_s=30.0), sleep=sleeps, clock=lambda: now[0])
-    for n in range(2):
-        downloader(_hosted_meta(fake_youtube, sample_video, tmp_path, video_id=f"v{n}"))
+    paths = []
+    for n in range(2):  # one YoutubeDL for both, each video into its own folder
+        paths.append(downloader(_hosted_meta(fake_youtube, sample_video, tmp_path, video_id=f"v{n}")).media_path)
         now[0] += 5.0
     assert sleeps == [pytest.approx(25.0)]
+    assert [Path(p).parent.name for p in paths] == ["v0", "v1"]
 
 
 def test_existing_files_are_not_downloaded_again(fake_youtube, sample_video, tmp_path):
@@ -196,6 +199,11 @@ def test_existing_files_are_not_downloaded_again(fake_youtube, sample_video, tmp
     hits = sum(fake_youtube.hits.values())
     again = download_video(meta, _config(tmp_path))
     assert again == first and sum(fake_youtube.hits.values()) == hits
+    # damaged since the first run: downloaded again
+    data = Path(first.media_path).read_bytes()
+    Path(first.media_path).write_bytes(data[: len(data) // 3])
+    repaired = download_video(meta, _config(tmp_path))
+    assert Path(repaired.media_path).read_bytes() == data and fake_youtube.hits["/0/video.mp4"] == 2
 
 
 def test_hostile_ids_and_urls_stay_inside_the_output_and_reach_no_shell(fake_youtube, sample_video, tmp_path,

@@ -92,13 +92,13 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
     for name, content in (("gen.vtt", media.auto_vtt(truth)), ("gen.json3", media.auto_json3(truth))):
         transcript = parse_bytes(content.encode(), name)
         assert [w.text for w in transcript.words] == words
-        assert [round(w.start, 3) for w in transcript.words] == [round(w.start, 3) for w in sentence_words]
+        assert all(abs(a.start - b.start) <= 0.0011 for a, b in zip(transcript.words, sentence_words))
 
 
 @FUZZ
 @given(st.lists(st.fixed_dictionaries({
-    "word": st.text(max_size=8), "start": st.floats(-5, 100, allow_nan=True),
-    "end": st.floats(-5, 100, allow_nan=True), "probability": st.floats(0, 1)}), max_size=12))
+    "word": st.text(max_size=8), "start": st.floats(-5, 100) | st.just(float("nan")),
+    "end": st.floats(-5, 100) | st.just(float("nan")), "probability": st.floats(0, 1)}), max_size=12))
 def test_random_asr_words(words):
     try:
         transcript = transcript_from_asr([{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m")

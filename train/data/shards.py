@@ -5,8 +5,8 @@ How the order is made:
 - every epoch the shard list is shuffled with a seed of (seed, epoch), then split across the
   ``world_size * num_workers`` loader streams (by shard when there are enough shards, else by sample);
 - each stream passes its samples through a seeded shuffle buffer, decodes them (corrupt ones are
-  skipped and counted) and yields whole batches; a stream never ends in training (it moves on to the
-  next epoch), so DataLoader's round robin over workers stays fixed: batch ``b`` of a rank comes from
+  skipped and counted) and yields whole batches (a batch may straddle two epochs); a stream never ends
+  in training (it moves on to the next epoch), so DataLoader's round robin over workers stays fixed: batch ``b`` of a rank comes from
   stream ``b % num_workers``;
 - every batch carries its stream's position (epoch, raw samples consumed, skip counts). The trainer
   keeps the positions of the batches it consumed (``LoaderState``); a resumed loader fast-forwards each
@@ -245,12 +245,13 @@ class ClipBatches(torch.utils.data.IterableDataset):
 
             tokenizer = load_tokenizer(self.cfg.tokenizer)
         epoch, position = start.epoch, start.position
+        pending = []  # a batch may take samples from two epochs; a yielded batch always leaves it empty
+        epochs_without_sample = 0
         while True:
             raw_iter = _stream_samples(self.shards, self.cfg, epoch, stream_id)
             for _ in range(position):  # fast-forward: read, never decode
                 next(raw_iter, None)
             kept_this_epoch = position > 0
-            pending = []
             for raw in raw_iter:
                 position += 1
                 sample = prepare_sample(raw, self.cfg, epoch)
@@ -267,10 +268,11 @@ class ClipBatches(torch.utils.data.IterableDataset):
                 if pending:
                     yield self._batch(pending, tokenizer, stream_id, epoch, position, skipped)
                 return
-            if not kept_this_epoch:
+            epochs_without_sample = 0 if kept_this_epoch else epochs_without_sample + 1
+            if epochs_without_sample > max(3, len(self.shards)):
                 raise ValueError(f"loader stream {stream_id} of rank {self.cfg.rank} found no usable sample in "
-                                 f"a whole epoch over {len(self.shards)} shard(s); skipped: {dict(skipped)}")
-            # samples left in `pending` at the end of an epoch are dropped, like drop_last
+                                 f"{epochs_without_sample} epochs over {len(self.shards)} shard(s); "
+                                 f"skipped: {dict(skipped)}")
             epoch, position = epoch + 1, 0
 
     def _batch(self, samples, tokenizer, stream_id, epoch, position, skipped) -> dict:

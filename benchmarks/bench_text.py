@@ -1,0 +1,132 @@
+"""Text path speed: parse + sentences + align + plan for a 10-minute video's automatic captions,
+and our banded DTW against dtw-python on the same token sequences.
+
+    python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5]
+
+The captions come from curate.media (espeak-ng speech of generated sentences, written as YouTube
+rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
+sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
+in this one process on one core; the baselines are measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import numpy as np  # noqa: E402
+
+from curate import media  # noqa: E402
+from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
+from curate.text.align import (  # noqa: E402
+    band_width,
+    banded_dtw,
+    sentence_tokens,
+    sentences_from_path,
+    token_ids,
+    word_tokens,
+)
+
+
+class StandIn:
+    """Returns the known sentences: the punctuation model with its inference cost taken out."""
+
+    segmenter = "punctuators:stand-in"
+
+    def __init__(self, texts):
+        self.texts = list(texts)
+
+    def sentences(self, text):
+        return self.texts
+
+
+def rate(fn, seconds: float) -> float:
+    """Calls per second of fn, over about `seconds`."""
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def dtw_python_path(a_ids, b_ids):
+    import dtw
+
+    cost = (a_ids[:, None] != b_ids[None, :]).astype(np.float64)
+    result = dtw.dtw(cost, step_pattern="symmetric2")
+    return result.index1, result.index2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--seconds-per-figure", type=float, default=5.0)
+    args = parser.parse_args(argv)
+
+    sentences = media.sentences_for(args.minutes * 60, seed=11)
+    _, truth = media.synthesize_speech(sentences)
+    duration = truth[-1].end + 1.0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bench.en.vtt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(media.auto_vtt(truth))
+        transcript = parse_subtitle_file(path, "bench")
+        stand_in = StandIn(s.text for s in truth)
+        recipe = vidla_recipe()
+        print(f"video: {duration / 60:.1f} min, {len(truth)} sentences, {len(transcript.words)} caption words, "
+              f"{os.path.getsize(path) / 1e3:.0f} kB of WebVTT")
+
+        # -- DTW: ours vs dtw-python on the same token sequences -----------------------------
+        texts = [s.text for s in truth]
+        tokens, owner = sentence_tokens(texts)
+        a_ids, b_ids = token_ids(tokens, word_tokens(transcript.words))
+        band = band_width(len(a_ids), len(b_ids))
+        ours = banded_dtw(a_ids, b_ids, band)
+        theirs = dtw_python_path(a_ids, b_ids)
+        same_path = np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+        ours_sentences = sentences_from_path(texts, owner, transcript.words, *ours, "x")
+        theirs_sentences = sentences_from_path(texts, owner, transcript.words, *theirs, "x")
+        assert same_path, "banded DTW path differs from dtw-python's"
+        assert ours_sentences == theirs_sentences, "sentence times differ from dtw-python's"
+        ours_rate = rate(lambda: banded_dtw(a_ids, b_ids, band), args.seconds_per_figure)
+        theirs_rate = rate(lambda: dtw_python_path(a_ids, b_ids), args.seconds_per_figure)
+        print(f"DTW {len(a_ids)} x {len(b_ids)} tokens (band +-{band}): identical path and identical "
+              f"{len(ours_sentences)} sentence times as dtw-python (full matrix, symmetric2)")
+        print(f"  banded DTW {1e3 / ours_rate:.2f} ms, dtw-python {1e3 / theirs_rate:.1f} ms: "
+              f"ratio {ours_rate / theirs_rate:.0f}x faster")
+
+        # -- the whole text path ---------------------------------------------------------------
+        def text_path(punctuator):
+            t = parse_subtitle_file(path, "bench")
+            return transcript_to_clips(t, duration, recipe, punctuator)
+
+        def text_path_with_dtw_python():
+            t = parse_subtitle_file(path, "bench")
+            tok, own = sentence_tokens(stand_in.texts)
+            a, b = token_ids(tok, word_tokens(t.words))
+            from curate.text.clips import plan_clips
+
+            timed = sentences_from_path(stand_in.texts, own, t.words, *dtw_python_path(a, b), stand_in.segmenter)
+            return timed, plan_clips("bench", timed, duration, recipe)
+
+        assert text_path(stand_in) == text_path_with_dtw_python()
+        with_model = rate(lambda: text_path(stand_in), args.seconds_per_figure)
+        fallback = rate(lambda: text_path(None), args.seconds_per_figure)
+        baseline = rate(text_path_with_dtw_python, args.seconds_per_figure)
+        parse_only = rate(lambda: parse_subtitle_file(path, "bench"), args.seconds_per_figure)
+        print("text path per 10-minute video on one core (videos/s):")
+        print(f"  parse + punctuated sentences + banded DTW + plan: {with_model:7.1f}  "
+              f"({with_model / 200:.2f}x the 200/s target; {with_model / baseline:.1f}x the same path "
+              f"with dtw-python, {baseline:.1f}/s)")
+        print(f"  parse + pause-fallback sentences + plan:          {fallback:7.1f}  ({fallback / 200:.2f}x the target)")
+        print(f"  parse alone:                                      {parse_only:7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""A VidLA training step vs the CLIP4Clip meanP baseline at equal frames and batch, and peak memory with
+0 / 50 / 75 % tube masking. Synthetic inputs, random init.
+
+    python benchmarks/bench_train_step.py                  # CPU: ViT-B/32 towers cut to 4 layers, batch 2
+    python benchmarks/bench_train_step.py --preset vidla-b16 --layers 12 --batch 32   # GPU, bf16 autocast
+
+A step = encode 12 frames + subtitle + caption (77 tokens), VidLA equation 3 loss, backward, AdamW step.
+Peak memory is measured above the weights, from just before the step: on CUDA with
+torch.cuda.max_memory_allocated (the second step, so AdamW's state exists already), on CPU as the peak
+resident set of a fresh subprocess (first step, so AdamW's state is included).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from bench_attention import rss_bytes  # noqa: E402
+
+from train.loss import vidla_loss  # noqa: E402
+from train.model import PRESETS, build_model  # noqa: E402
+
+CASES = {  # name -> ModelConfig changes on top of the chosen VidLA preset
+    "vidla": {},
+    "meanp": dict(pooling="meanp", use_mst=False, use_local_temporal=False),
+    "vidla-tube50": dict(tube_mask_ratio=0.5),
+    "vidla-tube75": dict(tube_mask_ratio=0.75),
+}
+
+
+def run_case(case: str, args) -> dict:
+    device = torch.device(args.device)
+    cfg = PRESETS[args.preset]().replace(vision_layers=args.layers, text_layers=args.layers,
+                                         grad_checkpointing=args.grad_checkpointing, **CASES[case])
+    torch.manual_seed(0)
+    model = build_model(cfg).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.02, fused=device.type == "cuda")
+    B, T, S = args.batch, cfg.num_frames, cfg.image_size
+    frames = torch.randn(B, T, 3, S, S, device=device)
+    ids = torch.randint(0, cfg.vocab_size, (2 * B, cfg.context_length), device=device)
+    mask = torch.ones_like(ids)
+    mask[:, 40:] = 0  # texts of 40 tokens, padded to 77
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+    def step():
+        with autocast:
+            video = model.encode_video(frames)
+            subtitle, caption = model.encode_text(ids, mask).chunk(2)
+        loss = vidla_loss(video.float(), subtitle.float(), caption.float(), model.logit_scale)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    if device.type == "cuda":
+        step()
+        sync()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step()
+        sync()
+        peak = torch.cuda.max_memory_allocated() - before
+    else:
+        before = rss_bytes()
+        step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    times = []
+    for _ in range(args.repeats):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    seconds = sorted(times)[len(times) // 2]
+    return {"case": case, "seconds": seconds, "clips_per_s": B / seconds, "peak_bytes": peak}
+
+
+def measure(case: str, args) -> dict:
+    if args.device == "cuda":
+        result = run_case(case, args)
+        torch.cuda.empty_cache()
+        return result
+    command = [sys.executable, __file__, "--child", case, "--preset", args.preset, "--layers", str(args.layers),
+               "--batch", str(args.batch), "--repeats", str(args.repeats), "--device", args.device]
+    if args.grad_checkpointing:
+        command.append("--grad-checkpointing")
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cuda = torch.cuda.is_available()
+    parser.add_argument("--device", default="cuda" if cuda else "cpu")
+    parser.add_argument("--preset", default="vidla-b16" if cuda else "vidla-b32", choices=["vidla-b32", "vidla-b16"])
+    parser.add_argument("--layers", type=int, default=12 if cuda else 4, help="layers of each tower")
+    parser.add_argument("--batch", type=int, default=32 if cuda else 2)
+    parser.add_argument("--repeats", type=int, default=5 if cuda else 3)
+    parser.add_argument("--grad-checkpointing", action="store_true")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_case(args.child, args)))
+        return
+    print(f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
+          f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
+          f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, median of {args.repeats}")
+    results = {}
+    for case in args.cases.split(","):
+        results[case] = r = measure(case, args)
+        print(f"{case:13s} {r['seconds'] * 1e3:9.1f} ms/step  {r['clips_per_s']:8.2f} clips/s  "
+              f"peak {r['peak_bytes'] / 2**20:9.1f} MiB", flush=True)
+    if {"vidla", "meanp"} <= results.keys():
+        vidla, meanp = results["vidla"], results["meanp"]
+        print(f"VidLA / meanP step time: {vidla['seconds'] / meanp['seconds']:.2f}x   "
+              f"peak memory: {vidla['peak_bytes'] / meanp['peak_bytes']:.2f}x")
+    for ratio in ("50", "75"):
+        if f"vidla-tube{ratio}" in results and "vidla" in results:
+            masked, full = results[f"vidla-tube{ratio}"], results["vidla"]
+            print(f"tube masking {ratio}% / 0%: peak memory {masked['peak_bytes'] / full['peak_bytes']:.2f}x   "
+                  f"step time {masked['seconds'] / full['seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

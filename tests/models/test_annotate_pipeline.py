@@ -1,0 +1,129 @@
+"""AnnotateClips in a Beam TestPipeline over generated videos, with the tiny models from disk."""
+import pickle
+
+import pytest
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from curate.annotate import AnnotateClips, AnnotateConfig
+from curate.frames import plan_frames
+from curate.media import make_sample_video, sentences_for
+from schemas import Clip, Sentence, VideoMeta, clip_key
+
+# VidLA's scales are ~13/30/60 s at 0.1 FPS; the tests use shorter windows at 0.2 FPS on shorter
+# videos (the same frames per clip, half the media to generate)
+SCALE_SECONDS = {"short": 7.0, "medium": 15.0, "long": 30.0}
+FPS = 0.2
+
+
+def clips_of(video, scales=("short", "medium", "long")) -> tuple:
+    """Fixed-length windows of every scale over the video, with the truth sentences inside them."""
+    clips = []
+    for scale in scales:
+        length = SCALE_SECONDS[scale]
+        start, index = 0.0, 0
+        while start + length <= video.duration + 1e-6 or index == 0:
+            end = min(start + length, video.duration)
+            sentences = tuple(Sentence(s.text, s.start, s.end, len(s.text.split()))
+                              for s in video.sentences if start <= s.start < end)
+            subtitle = " ".join(s.text for s in sentences)
+            clips.append(Clip(clip_key(video.video_id, scale, index), video.video_id, scale, index, start, end,
+                              end - start, subtitle, sentences, len(subtitle.split())))
+            start, index = end, index + 1
+    return tuple(clips)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("annotate-media")
+    return [make_sample_video(root, "annot32", sentences_for(30, seed=11), min_duration=32),
+            make_sample_video(root, "annot15", sentences_for(14, seed=12), min_duration=15, background="bikes")]
+
+
+def _dump(elements, path):
+    with open(path, "wb") as f:
+        pickle.dump(sorted(elements), f)
+
+
+def run_annotate(elements, config, tmp_path):
+    """Run AnnotateClips; returns (annotated videos, failures, captioner inferences), sorted."""
+    p = TestPipeline()
+    annotated, failures = p | beam.Create(elements) | AnnotateClips(config)
+    annotated | "AllOk" >> beam.combiners.ToList() | "DumpOk" >> beam.Map(_dump, str(tmp_path / "ok.pkl"))
+    failures | "AllFailed" >> beam.combiners.ToList() | "DumpFailed" >> beam.Map(_dump, str(tmp_path / "failed.pkl"))
+    result = p.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_namespace("caption").with_name("num_inferences"))["counters"]
+    loaded = [pickle.load(open(tmp_path / name, "rb")) for name in ("ok.pkl", "failed.pkl")]
+    return loaded[0], loaded[1], sum(c.committed for c in counters)
+
+
+def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, tmp_path):
+    elements = [(VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path),
+                 clips_of(v)) for v in videos]
+    config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_batch_size=8, caption_max_new_tokens=8,
+                            summary_model=tiny_llama, summary_backend="transformers", summary_max_new_tokens=10,
+                            summary_batch_size=8, device="cpu")
+    ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
+    assert failed == []
+    assert sorted(meta.video_id for meta, _ in ok) == ["annot15", "annot32"]
+    # frame reuse: the captioner ran once per distinct frame time of each video, not once per clip frame
+    planned = [plan_frames(clips, config.caption_fps) for _, clips in elements]
+    distinct = sum(len(plan.times) for plan in planned)
+    per_clip = sum(len(ts) for plan in planned for ts in plan.clip_times.values())
+    assert num_inferences == distinct and per_clip >= 2 * distinct
+    for meta, clips in ok:
+        [source] = [c for m, c in elements if m.video_id == meta.video_id]
+        assert [c.key for c in clips] == [c.key for c in source]  # nothing dropped, order kept
+        caption_at = {}
+        for clip in clips:
+            assert clip.frame_times and list(clip.frame_times) == sorted(clip.frame_times)
+            assert len(clip.frame_captions) == len(clip.frame_times)
+            assert all(clip.start <= t < clip.end for t in clip.frame_times)
+            for t, caption in zip(clip.frame_times, clip.frame_captions):
+                assert caption.strip() and caption_at.setdefault(t, caption) == caption  # one caption per frame
+            assert clip.caption and len(clip.caption.split()) <= config.summary_max_words
+            if clip.scale == "short":
+                assert clip.subtitle_summary is None  # short clips keep their subtitle (VidLA table 1)
+            else:
+                assert clip.subtitle_summary and len(clip.subtitle_summary.split()) <= config.summary_max_words
+
+
+def test_bad_media_and_unusable_answers_become_per_clip_failures(videos, tiny_blip2, tiny_llama_eos, tmp_path):
+    good = videos[1]
+    clips = clips_of(good, ("short",))
+    beyond = Clip(clip_key(good.video_id, "short", 99), good.video_id, "short", 99, good.duration + 20,
+                  good.duration + 27, 7.0, "after the end", (), 3)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01 not a video" * 500)
+    elements = [
+        (VideoMeta(good.video_id, "u", media_path=good.media_path), clips + (beyond,)),
+        (VideoMeta("garbage", "u", media_path=str(garbage)), (clips[0]._replace(video_id="garbage",
+                                                                                 key=clip_key("garbage", "short", 0)),)),
+    ]
+    ok, failed, _ = run_annotate(elements, AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS,
+                                                          caption_max_new_tokens=6, device="cpu"), tmp_path)
+    by_video = dict(ok)
+    assert [c.key for c in by_video[good.video_id]] == [c.key for c in clips]  # the good clips go on
+    assert by_video["garbage"] == ()
+    assert sorted((f.video_id, f.key, f.stage, f.reason) for f in failed) == [
+        ("annot15", beyond.key, "caption", "no_frames"), ("garbage", "garbage_short_00000", "caption", "no_frames")]
+    detail = {f.video_id: f.detail for f in failed}
+    assert "no frame at" in detail["annot15"] and str(garbage) in detail["garbage"]
+
+    # an LLM that answers nothing: every summary is a Failure, no clip gets an empty string
+    medium = clips_of(good, ("medium",))
+    ok, failed, _ = run_annotate([(VideoMeta(good.video_id, "u", media_path=good.media_path), medium)],
+                                 AnnotateConfig(summary_model=tiny_llama_eos, summary_backend="transformers",
+                                                device="cpu"), tmp_path)
+    assert ok == [(VideoMeta(good.video_id, "u", media_path=good.media_path), ())]
+    assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summary_empty") for c in medium]
+
+
+def test_no_model_passes_videos_through(videos, tmp_path):
+    v = videos[1]
+    element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))
+    ok, failed, num_inferences = run_annotate([element], AnnotateConfig(), tmp_path)
+    assert ok == [element] and failed == [] and num_inferences == 0

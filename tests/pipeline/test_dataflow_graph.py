@@ -1,0 +1,52 @@
+"""Both recipes translate into a Dataflow job under DataflowRunner options (dry run: nothing is
+submitted, no network, no credentials): every stage pickles, every coder resolves, the job uses the
+worker container of deploy/Dockerfile."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
+
+import apache_beam as beam  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from curate.resume import ResumeState  # noqa: E402
+from curate.run import RECIPES, add_arguments, config_from_args  # noqa: E402
+
+IMAGE = "us-docker.pkg.dev/my-project/vidlang/worker:latest"
+DATAFLOW_OPTIONS = [
+    "--runner=DataflowRunner", "--project=my-project", "--region=us-central1", "--job_name=vidla-curation",
+    "--temp_location=gs://my-bucket/tmp", "--staging_location=gs://my-bucket/staging",
+    "--sdk_location=container", f"--sdk_container_image={IMAGE}", "--no_auth", "--dry_run=True",
+]
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_recipe_translates_to_a_dataflow_job(recipe):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, recipe=recipe)
+    args, beam_args = parser.parse_known_args(
+        ["--input", "gs://my-bucket/hdvila_release.jsonl", "--output", "gs://my-bucket/out", *DATAFLOW_OPTIONS])
+    assert beam_args == DATAFLOW_OPTIONS  # the CLI passes Beam's options through untouched
+    cfg = config_from_args(recipe, args)
+    module = importlib.import_module(RECIPES[recipe])
+
+    from curate.pipeline import pipeline_options
+
+    p = beam.Pipeline(options=pipeline_options(beam_args))
+    module.build(p, cfg, ResumeState(frozenset(), (), 0))
+    result = p.run()  # dry_run: translated into a Dataflow job, not submitted
+    job = result.job
+    assert job.options.view_as(PipelineOptions).get_all_options()["sdk_container_image"] == IMAGE
+    proto = job.proto_pipeline
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    for stage in ("ReadSources", "ProbeVideos", "FilterVideos", "DownloadVideos", "MakeTranscripts", "PlanClips",
+                  "CutClips", "WriteShards", "RecordFailures", "FinalizeOutputs"):
+        assert stage in names, stage
+    assert ("AnnotateClips" in names) == (recipe == "vidla")
+    images = {env.payload for env in proto.components.environments.values()}
+    assert any(IMAGE.encode() in payload for payload in images)

@@ -1,0 +1,139 @@
+"""Shards, sidecars and the summary files, from staged clips (no ffmpeg here: the shard writer treats
+clip files as bytes; the end-to-end tests use real clips)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate import write
+from schemas import CLIP_SCHEMA, Clip, Failure, Sentence, clip_key
+
+
+def make_clips(video_id: str, n: int, category: str = "Education") -> tuple:
+    clips = []
+    for i in range(n):
+        sentence = Sentence(f"sentence {i} of {video_id}.", 10.0 * i, 10.0 * i + 8, 4)
+        clips.append(Clip(clip_key(video_id, "short", i), video_id, "short", i, sentence.start, sentence.end,
+                          sentence.end - sentence.start, sentence.text, (sentence,), 4, category=category,
+                          source_height=720, height=224, width=398, transcript_source="vtt_auto"))
+    return tuple(clips)
+
+
+def stage(out_dir, video_id: str, n: int, size: int = 1000, failures=()) -> write.StagedVideo:
+    """A staged video whose clip files hold deterministic bytes."""
+    work = write.local_work_dir(str(out_dir), "test")
+    clips = make_clips(video_id, n)
+    paths = []
+    for clip in clips:
+        path = os.path.join(work, f"{clip.key}.mp4")
+        with open(path, "wb") as f:
+            f.write(hashlib.sha256(clip.key.encode()).digest() * (size // 32))
+        paths.append(path)
+    staged = write.StagedVideo(video_id, clips, tuple(os.path.getsize(p) for p in paths), tuple(failures))
+    write.commit_staged_video(str(out_dir), staged, paths)
+    os.rmdir(work)
+    return staged
+
+
+def test_pack_shards_by_count_and_bytes_never_splits_a_video():
+    videos = [write.StagedVideo(f"v{i}", make_clips(f"v{i}", n), (100,) * n) for i, n in
+              enumerate([3, 1, 2, 5, 1])]
+    by_count = write.pack_shards(reversed(videos), write.ShardConfig(max_samples=4), first_index=7)
+    assert [(name, [v.video_id for v in vs]) for name, vs in by_count] == [
+        ("00007", ["v0", "v1"]), ("00008", ["v2"]), ("00009", ["v3"]), ("00010", ["v4"])]
+    by_bytes = write.pack_shards(videos, write.ShardConfig(max_bytes=350))
+    assert [[v.video_id for v in vs] for _, vs in by_bytes] == [["v0"], ["v1", "v2"], ["v3"], ["v4"]]
+    # a video with no clip makes no shard
+    assert write.pack_shards([write.StagedVideo("x", (), ())], write.ShardConfig()) == []
+
+
+def read_tar(path) -> dict:
+    with tarfile.open(path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+def test_write_shard_is_deterministic_and_matches_its_sidecar(tmp_path):
+    outputs = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        videos = [stage(out, "vid-2", 2), stage(out, "vid-1", 3)]
+        assert write.write_shard(str(out), "00000", videos) == "00000"
+        outputs.append(out)
+        assert not (out / ".staging" / "vid-1").exists()  # staged clips are gone once committed
+        assert [p for p in os.listdir(out / "shards") if p.startswith(".")] == []  # no temporaries left
+    tars = [(o / "shards" / "00000.tar").read_bytes() for o in outputs]
+    assert tars[0] == tars[1]
+
+    members = read_tar(outputs[0] / "shards" / "00000.tar")
+    sidecar = pq.read_table(outputs[0] / "shards" / "00000.parquet")
+    assert sidecar.schema.names == CLIP_SCHEMA.names
+    rows = sidecar.to_pylist()
+    assert [r["key"] for r in rows] == sorted(r["key"] for r in rows)  # in order of video, then key
+    assert len(members) == 3 * len(rows) == 15
+    for row in rows:
+        assert row["shard"] == "00000.tar"
+        assert json.loads(members[f"{row['key']}.json"]) == json.loads(json.dumps(row))
+        assert members[f"{row['key']}.txt"].decode() == row["subtitle"]
+        assert members[f"{row['key']}.mp4"] == hashlib.sha256(row["key"].encode()).digest() * 31
+
+
+def test_the_sidecar_is_the_commit(tmp_path):
+    stage(tmp_path, "v1", 1)
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "00003.tar").write_bytes(b"half written")
+    assert write.committed_shards(str(tmp_path)) == []
+    write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
+    assert write.committed_shards(str(tmp_path)) == ["00000"]
+
+
+def test_finalize_builds_the_index_failures_and_stats(tmp_path):
+    out = str(tmp_path)
+    clip_failure = Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 9))
+    write.write_shard(out, "00000", [stage(out, "v1", 2, failures=[clip_failure]), stage(out, "v2", 1)])
+    write.write_shard(out, "00001", [stage(out, "v3", 2)])
+    write.record_failures(out, [Failure("v2", "download", "http_429", "Too Many Requests"),  # retried: ok later
+                                Failure("bad1", "filter", "below_720p", "height=360"),
+                                Failure("bad2", "download", "truncated_video", "only 3 of 9 packets")])
+    write.record_failures(out, [Failure("bad1", "filter", "below_720p", "height=360")])  # a rerun says it again
+
+    stats = write.finalize_outputs(out, videos_in=5)
+    table = pq.read_table(tmp_path / "clips.parquet")
+    assert table.column("key").to_pylist() == sorted(table.column("key").to_pylist())
+    assert table.num_rows == 5 and set(table.column("shard").to_pylist()) == {"00000.tar", "00001.tar"}
+    failures = [Failure(**json.loads(line)) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    assert sorted((f.video_id, f.reason) for f in failures) == [
+        ("bad1", "below_720p"), ("bad2", "truncated_video"), ("v1", "clip_duration_mismatch")]
+    counts = stats["counts"]
+    assert counts == {"videos_in": 5, "videos_kept": 3, "videos_failed": 2,
+                      "videos_failed_by_reason": {"download:truncated_video": 1, "filter:below_720p": 1},
+                      "clips_failed_by_reason": {"cut:clip_duration_mismatch": 1}}
+    assert stats["num_clips"] == 5 and stats["num_shards"] == 2
+    assert stats["categories"] == {"Education": pytest.approx(5 * 8 / 3600, rel=1e-3)}  # 5 clips of 8 s
+    assert json.loads((tmp_path / "stats.json").read_text()) == stats
+    report = (tmp_path / "report.md").read_text()
+    assert "filter:below_720p" in report and "plots/categories.png" in report
+    assert (tmp_path / "plots" / "clip_lengths.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / ".staging").exists()
+
+
+def test_stats_alone_rebuild_from_the_contract_files(tmp_path):
+    out = str(tmp_path)
+    write.write_shard(out, "00000", [stage(out, "v1", 2)])
+    first = write.finalize_outputs(out, videos_in=4)
+    os.remove(tmp_path / "stats.json")
+    (tmp_path / "report.md").unlink()
+    again = write.write_stats(out)
+    assert again["num_clips"] == first["num_clips"] and again["counts"]["videos_in"] == 1
+    assert (tmp_path / "report.md").exists()
+
+
+def test_staging_names_are_safe(tmp_path):
+    for video_id in ("../../x", "a/b", "$(rm -rf ~)", "..", "a b;c"):
+        folder = write.staging_dir(str(tmp_path), video_id)
+        assert os.path.dirname(folder) == os.path.join(str(tmp_path), ".staging")
+        assert os.path.basename(folder) not in ("..", ".")

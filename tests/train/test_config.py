@@ -1,0 +1,62 @@
+"""Training presets and command-line overrides."""
+import pytest
+
+from train.config import PRESETS, TrainConfig, apply_overrides, get_preset, model_config, parse_overrides
+from train.fit import lr_factor, param_groups
+
+
+def test_presets_build_and_reference_model_presets():
+    for name, preset in PRESETS.items():
+        cfg = preset()
+        assert model_config(cfg).num_frames >= 1, name
+    assert model_config(get_preset("vidla-b16")).grad_checkpointing
+    assert get_preset("vidla-b32-mst").model == "vidla-b32-mst"  # ablations train with the B/32 recipe
+    with pytest.raises(ValueError, match="unknown config"):
+        get_preset("nope")
+
+
+def test_overrides_in_every_spelling_are_typed():
+    tokens = ["--steps", "20", "--batch-size=4", "lr=1e-4", "crop_scales=1.0,0.9", "grad_checkpointing=true",
+              "clip_weights=none", "model.tube_mask_ratio=0.5", "--model.num_frames", "8"]
+    cfg = apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.crop_scales) == (20, 4, 1e-4, (1.0, 0.9))
+    assert cfg.grad_checkpointing is True and cfg.clip_weights is None
+    mcfg = model_config(cfg)
+    assert (mcfg.tube_mask_ratio, mcfg.num_frames, mcfg.grad_checkpointing) == (0.5, 8, True)
+
+
+@pytest.mark.parametrize("tokens, message", [
+    (["--stepz", "3"], "unknown TrainConfig field"),
+    (["steps=abc"], "bad value for TrainConfig.steps"),
+    (["model.nope=1"], "unknown ModelConfig field"),
+    (["--steps"], "has no value"),
+    (["min_lr=1"], "min_lr"),
+])
+def test_bad_overrides_are_clear_errors(tokens, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
+
+
+def test_cosine_schedule_with_warmup_ends_at_min_lr():
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr=2e-5, min_lr=4e-8)
+    assert lr_factor(0, cfg) == pytest.approx(0.1)
+    assert lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(10, cfg) == pytest.approx(1.0)
+    assert lr_factor(55, cfg) == pytest.approx((1 + 4e-8 / 2e-5) / 2)
+    assert lr_factor(100, cfg) * cfg.lr == pytest.approx(4e-8)
+
+
+def test_no_weight_decay_on_norms_biases_embeddings_and_logit_scale():
+    from train.model import build_model
+
+    model = build_model(model_config(get_preset("tiny-cpu")))
+    decay, no_decay = param_groups(model, 0.02)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert decay["weight_decay"] == 0.02 and no_decay["weight_decay"] == 0.0
+    assert "vision_model.embeddings.patch_embedding.weight" in decayed
+    assert "text_projection.weight" in decayed
+    for name in decayed:
+        assert not any(k in name for k in ("bias", "norm", "embedding.weight", "logit_scale", "mst_embedding")) \
+            or name.endswith("patch_embedding.weight"), name
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
