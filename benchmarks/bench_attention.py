@@ -10,9 +10,10 @@ each against two dense baselines: the paper's math (softmax(QK^T/sqrt(d) + M) V 
 (TN)^2 and (1+UV+TN)^2 masks, the reference of tests/train/test_attention.py) and
 F.scaled_dot_product_attention given the same dense masks.
 
-Peak memory: on CUDA torch.cuda.max_memory_allocated above the inputs; on CPU each case runs in a fresh
-subprocess and reports its peak resident set (ru_maxrss) above the resident set just before the first
-forward (so it includes allocator overhead, equally for every case).
+Peak memory: on CUDA torch.cuda.max_memory_allocated above the inputs (second run); on CPU each case runs
+once in a fresh subprocess that reports its peak resident set (ru_maxrss) above the resident set just
+before the run (allocator overhead included, equally for every case). Time: the fastest of --repeats
+runs, the cases interleaved (the machine may be shared).
 """
 from __future__ import annotations
 
@@ -85,8 +86,8 @@ def layer_step(kind: str, layer, layout: TokenLayout, masks, x):
     return (x + layer.mlp(layer.layer_norm2(x))).sum()
 
 
-def run_case(case: str, args) -> dict:
-    """Time (median of `repeats`) and peak memory of forward + backward for one case, in this process."""
+def make_step(case: str, args):
+    """Inputs for `case` and a function running its forward + backward once."""
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
     cfg = PRESETS["vidla-b16"]().replace(vision_layers=1)
@@ -100,46 +101,69 @@ def run_case(case: str, args) -> dict:
     if part == "core":
         inputs = [torch.randn(args.batch, layout.num_tokens, H, D // H, device=device, dtype=dtype,
                               requires_grad=True) for _ in range(3)]
+        return lambda: core_step(kind, layout, masks, *inputs).backward()
+    layer = build_model(cfg).vision_model.encoder.layers[0].to(device, dtype)
+    x = torch.randn(args.batch, layout.num_tokens, D, device=device, dtype=dtype, requires_grad=True)
+    return lambda: layer_step(kind, layer, layout, masks, x).backward()
 
-        def step():
-            core_step(kind, layout, masks, *inputs).backward()
-    else:
-        layer = build_model(cfg).vision_model.encoder.layers[0].to(device, dtype)
-        x = torch.randn(args.batch, layout.num_tokens, D, device=device, dtype=dtype, requires_grad=True)
 
-        def step():
-            layer_step(kind, layer, layout, masks, x).backward()
-
-    if device.type == "cuda":
+def sync(device: str) -> None:
+    if device == "cuda":
         torch.cuda.synchronize()
+
+
+def peak_bytes_in_process(step, device: str, warm: bool) -> int:
+    """Peak memory of one `step` above what is allocated before it (CUDA: allocator; CPU: resident set)."""
+    if device == "cuda":
+        if warm:
+            step()
+        sync(device)
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
         step()
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - before
-    else:
-        before = rss_bytes()
-        step()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
-    times = []
-    for _ in range(args.repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return {"case": case, "seconds": sorted(times)[len(times) // 2], "peak_bytes": peak}
+        sync(device)
+        return torch.cuda.max_memory_allocated() - before
+    before = rss_bytes()
+    step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
 
 
-def measure(case: str, args) -> dict:
+def peak_bytes(case: str, args, script: str) -> int:
+    """On CPU a fresh subprocess per case (ru_maxrss cannot be reset); on CUDA in this process."""
     if args.device == "cuda":
-        return run_case(case, args)
-    command = [sys.executable, __file__, "--child", case, "--batch", str(args.batch), "--repeats",
-               str(args.repeats), "--device", args.device, "--dtype", args.dtype]
+        result = peak_bytes_in_process(args.make_step(case, args), args.device, warm=True)
+        torch.cuda.empty_cache()
+        return result
+    command = [sys.executable, script, "--child", case] + args.child_argv
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])["peak_bytes"]
+
+
+def interleaved_seconds(steps: dict, repeats: int, device: str) -> dict:
+    """Fastest of `repeats` timed runs per case, cases interleaved so that load from other processes on a
+    shared machine hits every case alike."""
+    for step in steps.values():
+        step()
+    best = {name: float("inf") for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            sync(device)
+            start = time.perf_counter()
+            step()
+            sync(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def run_all(cases, args, script: str) -> dict:
+    """{case: {"seconds", "peak_bytes"}}: memory first (one case at a time), then interleaved timing."""
+    if args.child:
+        step = args.make_step(args.child, args)
+        print(json.dumps({"peak_bytes": peak_bytes_in_process(step, args.device, warm=False)}))
+        sys.exit(0)
+    peaks = {case: peak_bytes(case, args, script) for case in cases}
+    seconds = interleaved_seconds({case: args.make_step(case, args) for case in cases}, args.repeats, args.device)
+    return {case: {"seconds": seconds[case], "peak_bytes": peaks[case]} for case in cases}
 
 
 def main(argv=None) -> None:
@@ -148,15 +172,16 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cuda" if cuda else "cpu")
     parser.add_argument("--dtype", default="bfloat16" if cuda else "float32")
     parser.add_argument("--batch", type=int, default=8 if cuda else 1)
-    parser.add_argument("--repeats", type=int, default=5 if cuda else 3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_case(args.child, args)))
-        return
-    print(f"# fast vs dense-mask hierarchical temporal attention, forward+backward, {args.device} {args.dtype}, "
-          f"batch {args.batch}, N=196 T=12 D=768 heads=12 U=3 V=4 r=2 (L=2365 tokens), median of {args.repeats}")
-    results = {case: measure(case, args) for case in CASES}
+    args.make_step = make_step
+    args.child_argv = ["--device", args.device, "--dtype", args.dtype, "--batch", str(args.batch)]
+    if not args.child:
+        print(f"# fast vs dense-mask hierarchical temporal attention, forward+backward, {args.device} "
+              f"{args.dtype}, batch {args.batch}, N=196 T=12 D=768 heads=12 U=3 V=4 r=2 (L=2365 tokens), "
+              f"best of {args.repeats} interleaved", flush=True)
+    results = run_all(CASES, args, __file__)
     for case, r in results.items():
         print(f"{case:18s} {r['seconds'] * 1e3:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB")
     for part in ("core", "layer"):

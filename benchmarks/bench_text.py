@@ -6,7 +6,7 @@ and our banded DTW against dtw-python on the same token sequences.
 The captions come from curate.media (espeak-ng speech of generated sentences, written as YouTube
 rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
-in this one process on one core; the baselines are measured in the same run.
+in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
 """
 from __future__ import annotations
 
@@ -45,13 +45,14 @@ class StandIn:
 
 
 def rate(fn, seconds: float) -> float:
-    """Calls per second of fn, over about `seconds`."""
+    """Calls per CPU-second of this process (= per core: everything here is single-threaded), over
+    about `seconds`; CPU time, so that other work on the machine does not count."""
     fn()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    n, start = 0, time.process_time()
+    while time.process_time() - start < seconds:
         fn()
         n += 1
-    return n / (time.perf_counter() - start)
+    return n / (time.process_time() - start)
 
 
 def dtw_python_path(a_ids, b_ids):

@@ -5,18 +5,15 @@
     python benchmarks/bench_train_step.py --preset vidla-b16 --layers 12 --batch 32   # GPU, bf16 autocast
 
 A step = encode 12 frames + subtitle + caption (77 tokens), VidLA equation 3 loss, backward, AdamW step.
-Peak memory is measured above the weights, from just before the step: on CUDA with
+Peak memory is measured above what exists just before the step: on CUDA with
 torch.cuda.max_memory_allocated (the second step, so AdamW's state exists already), on CPU as the peak
-resident set of a fresh subprocess (first step, so AdamW's state is included).
+resident set of a fresh subprocess (first step, so AdamW's state is included). Time: fastest of
+--repeats steps, cases interleaved (see bench_attention.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -25,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from bench_attention import rss_bytes  # noqa: E402
+from bench_attention import run_all  # noqa: E402
 
 from train.loss import vidla_loss  # noqa: E402
 from train.model import PRESETS, build_model  # noqa: E402
@@ -38,7 +35,8 @@ CASES = {  # name -> ModelConfig changes on top of the chosen VidLA preset
 }
 
 
-def run_case(case: str, args) -> dict:
+def make_step(case: str, args):
+    """Model, optimizer and synthetic batch for `case`; returns a function running one training step."""
     device = torch.device(args.device)
     cfg = PRESETS[args.preset]().replace(vision_layers=args.layers, text_layers=args.layers,
                                          grad_checkpointing=args.grad_checkpointing, **CASES[case])
@@ -62,44 +60,7 @@ def run_case(case: str, args) -> dict:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    if device.type == "cuda":
-        step()
-        sync()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        step()
-        sync()
-        peak = torch.cuda.max_memory_allocated() - before
-    else:
-        before = rss_bytes()
-        step()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
-    times = []
-    for _ in range(args.repeats):
-        sync()
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    seconds = sorted(times)[len(times) // 2]
-    return {"case": case, "seconds": seconds, "clips_per_s": B / seconds, "peak_bytes": peak}
-
-
-def measure(case: str, args) -> dict:
-    if args.device == "cuda":
-        result = run_case(case, args)
-        torch.cuda.empty_cache()
-        return result
-    command = [sys.executable, __file__, "--child", case, "--preset", args.preset, "--layers", str(args.layers),
-               "--batch", str(args.batch), "--repeats", str(args.repeats), "--device", args.device]
-    if args.grad_checkpointing:
-        command.append("--grad-checkpointing")
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return step
 
 
 def main(argv=None) -> None:
@@ -114,17 +75,19 @@ def main(argv=None) -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_case(args.child, args)))
-        return
-    print(f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
-          f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
-          f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, median of {args.repeats}")
-    results = {}
-    for case in args.cases.split(","):
-        results[case] = r = measure(case, args)
-        print(f"{case:13s} {r['seconds'] * 1e3:9.1f} ms/step  {r['clips_per_s']:8.2f} clips/s  "
-              f"peak {r['peak_bytes'] / 2**20:9.1f} MiB", flush=True)
+    args.make_step = make_step
+    args.child_argv = ["--device", args.device, "--preset", args.preset, "--layers", str(args.layers),
+                       "--batch", str(args.batch)] + (["--grad-checkpointing"] if args.grad_checkpointing else [])
+    cases = args.cases.split(",")
+    if not args.child:
+        print(f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
+              f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
+              f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, best of {args.repeats} interleaved",
+              flush=True)
+    results = run_all(cases, args, __file__)
+    for case, r in results.items():
+        print(f"{case:13s} {r['seconds'] * 1e3:9.1f} ms/step  {args.batch / r['seconds']:8.2f} clips/s  "
+              f"peak {r['peak_bytes'] / 2**20:9.1f} MiB")
     if {"vidla", "meanp"} <= results.keys():
         vidla, meanp = results["vidla"], results["meanp"]
         print(f"VidLA / meanP step time: {vidla['seconds'] / meanp['seconds']:.2f}x   "

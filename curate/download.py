@@ -36,8 +36,8 @@ _UNAVAILABLE = re.compile(
 )
 _BOT_CHECK = re.compile(r"confirm you.?re not a bot", re.IGNORECASE)
 _TIMEOUT = re.compile(r"timed? ?out", re.IGNORECASE)
-_TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|remote end closed|"
-                        r"retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
+_TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|"
+                        r"remote end closed|retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
 _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
 
 
@@ -59,6 +59,9 @@ class DownloadConfig:
     cookies_file: Optional[str] = None  # Netscape cookies.txt, for age/bot checks
     proxy: Optional[str] = None  # e.g. "socks5://127.0.0.1:1080"
     allow_file_urls: bool = True  # let file:// format URLs through (local mirrors, offline tests)
+    # YouTube's format URLs expire after about 6 hours: an info json older than this (its "epoch",
+    # the time of extraction) is extracted again from its page instead of being downloaded from
+    info_max_age_s: float = 4 * 3600.0
     extra_ytdlp_options: dict = field(default_factory=dict)  # anything else, passed to YoutubeDL as is
 
     def __post_init__(self):
@@ -94,7 +97,8 @@ def ytdlp_options(cfg: DownloadConfig) -> dict:
     """YoutubeDL params shared by the probe and the download (network, quiet, no internal retries:
     retrying is ours, so that backoff and the failure record are in one place)."""
     opts = {
-        "quiet": True, "no_warnings": True, "logger": _QuietLogger(), "noprogress": True, "color": {"stderr": "no_color"},
+        "quiet": True, "no_warnings": True, "logger": _QuietLogger(), "noprogress": True,
+        "color": {"stderr": "no_color"},
         "socket_timeout": cfg.socket_timeout_s, "retries": 0, "fragment_retries": 0,
         "extractor_retries": 0, "file_access_retries": 0, "enable_file_urls": cfg.allow_file_urls,
         "format": cfg.format_selector, "format_sort": [f"res:{cfg.target_height}", "ext:mp4:m4a"],
@@ -288,7 +292,8 @@ class Downloader:
         done = _downloaded(folder)
         if done is not None:  # resume: yt-dlp renames a video into place only once it is complete
             try:
-                return _with_media(meta, done.media_path, done.subtitle_path, done.info_path or meta.info_path)
+                return _with_media(meta, done.media_path, done.subtitle_path,
+                                   done.info_path or meta.info_path)
             except StageError:
                 os.unlink(done.media_path)  # damaged since: download it again
         try:
@@ -298,8 +303,14 @@ class Downloader:
         template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
         self.ydl.params["outtmpl"] = {"default": template}
         self._wait_for_rate_limit()
-        with_retries(lambda: self.ydl.process_ie_result(dict(info), download=True), self.cfg,
-                     video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep, rng=self.rng)
+        page = info.get("webpage_url") or ""
+        age_s = time.time() - (info.get("epoch") or time.time())
+        if age_s > self.cfg.info_max_age_s and page.startswith("http"):
+            download = lambda: self.ydl.extract_info(page, download=True)  # noqa: E731 - stale URLs
+        else:
+            download = lambda: self.ydl.process_ie_result(dict(info), download=True)  # noqa: E731
+        with_retries(download, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
+                     rng=self.rng)
         done = _downloaded(folder)
         if done is None:
             raise StageError("missing_media", f"yt-dlp wrote no video into {folder}", video_id=meta.video_id)
@@ -337,7 +348,8 @@ def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> V
     )
 
 
-def download_video(meta: VideoMeta, cfg: DownloadConfig, downloader: Optional[Downloader] = None) -> VideoMeta:
+def download_video(meta: VideoMeta, cfg: DownloadConfig,
+                   downloader: Optional[Downloader] = None) -> VideoMeta:
     """Download one probed video; returns it with media_path, subtitle_path and info_path filled.
 
     A video whose media_path already exists (a yt-dlp folder, a resumed run) is only validated.

@@ -17,6 +17,9 @@ from schemas import Clip, Failure
 
 # Times are rounded to the millisecond so that they are exact dictionary keys everywhere.
 _TIME_DECIMALS = 3
+# Decode forward instead of seeking when the next frame is at most this far ahead: decoding a couple
+# of seconds costs less than going back to a keyframe.
+SEEK_AFTER_S = 2.0
 
 
 class FramePlan(NamedTuple):
@@ -71,26 +74,45 @@ def decode_frames(media_path: str, times: Sequence[float], size: Optional[tuple]
         reformat = {"format": "rgb24"}
         if size is not None:
             reformat.update(width=int(size[0]), height=int(size[1]), interpolation="BICUBIC")
+        reader = _FrameReader(container, stream, half_frame, reformat)
         for t in sorted(set(times)):
             try:
-                results[t] = _decode_one(container, stream, offset + t, half_frame, reformat)
+                results[t] = reader.frame_at(offset + t)
             except Exception as exc:  # noqa: BLE001 - a broken frame is reported, the others go on
+                reader.reset()
                 results[t] = f"frame at {t:.3f}s of {media_path}: {type(exc).__name__}: {exc}"
     return [(t, results[t]) for t in times]
 
 
-def _decode_one(container, stream, target: float, half_frame: float, reformat: dict):
-    # Seek to the keyframe at or before the target, then decode forward to the frame shown there.
-    container.seek(max(0, int(target / stream.time_base)), stream=stream, backward=True)
-    last_time = None
-    for frame in container.decode(stream):
-        if frame.time is None:
-            continue
-        last_time = frame.time
-        if frame.time >= target - half_frame:
-            return frame.to_ndarray(**reformat)
-    end = "no frame decoded" if last_time is None else f"last frame at {last_time:.3f}s"
-    raise ValueError(f"no frame at {target:.3f}s ({end})")
+class _FrameReader:
+    """Frames at increasing times: decode forward from the previous frame when the next time is near
+    (dense sampling), else seek to the keyframe before it (VidLA's sparse 0.1 FPS)."""
+
+    def __init__(self, container, stream, half_frame: float, reformat: dict):
+        self._container = container
+        self._stream = stream
+        self._half_frame = half_frame
+        self._reformat = reformat
+        self.reset()
+
+    def reset(self):
+        self._frames = None
+        self._last_time = None
+
+    def frame_at(self, target: float):
+        if self._frames is None or self._last_time is None or not 0 <= target - self._last_time <= SEEK_AFTER_S:
+            self._container.seek(max(0, int(target / self._stream.time_base)), stream=self._stream, backward=True)
+            self._frames = self._container.decode(self._stream)
+            self._last_time = None
+        for frame in self._frames:
+            if frame.time is None:
+                continue
+            self._last_time = frame.time
+            if frame.time >= target - self._half_frame:
+                return frame.to_ndarray(**self._reformat)
+        end = "no frame decoded" if self._last_time is None else f"last frame at {self._last_time:.3f}s"
+        self.reset()
+        raise ValueError(f"no frame at {target:.3f}s ({end})")
 
 
 def attach_frame_captions(

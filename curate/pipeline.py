@@ -42,6 +42,7 @@ class RunConfig:
     url_column: Optional[str] = None  # manifests: the column holding the URL
     filter: object = None  # curate.filter.FilterConfig (None: its defaults)
     download: object = None  # curate.download.DownloadConfig (None: files under DIR/.downloads)
+    probe_dir: Optional[str] = None  # where the probe keeps info jsons (None: DIR/.probe)
     asr: object = None  # curate.asr.AsrConfig for videos without subtitles (None: its defaults)
     punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: the text core's default)
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
@@ -80,7 +81,7 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState):
     sources, read_failures = p | "ReadSources" >> ReadSources(cfg.input, id_column=cfg.id_column,
                                                                url_column=cfg.url_column)
     download = cfg.download_config()
-    probed, probe_failures = sources | "ProbeVideos" >> ProbeVideos(download, write.join(cfg.output, ".probe"))
+    probed, probe_failures = sources | "ProbeVideos" >> ProbeVideos(download, cfg.probe_dir or write.join(cfg.output, ".probe"))
     kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
     skip = resume.skip_video_ids
     skipped = beam.metrics.Metrics.counter("resume", "skipped_videos")

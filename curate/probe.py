@@ -65,7 +65,8 @@ def subtitle_kind(info: dict, language: str) -> str:
 def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> VideoMeta:
     """Fill a VideoMeta from a yt-dlp info dict. ``downloaded``: the info describes a file already on
     disk, so its own height counts, not the best format offered."""
-    formats = [f for f in info.get("formats") or () if _has_codec(f.get("vcodec", "unknown")) and f.get("height")]
+    formats = [f for f in info.get("formats") or ()
+               if _has_codec(f.get("vcodec", "unknown")) and f.get("height")]
     best = max(formats, key=lambda f: (f["height"], f.get("fps") or 0), default=None)
     if downloaded or best is None:
         best = info
@@ -127,7 +128,8 @@ class Prober:
             except (OSError, ValueError) as exc:
                 raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
             if not isinstance(info, dict):
-                raise StageError("bad_info_json", f"{meta.info_path} is not a JSON object", video_id=meta.video_id)
+                raise StageError("bad_info_json", f"{meta.info_path} is not a JSON object",
+                                 video_id=meta.video_id)
             out = meta_from_info(meta, info, downloaded=bool(meta.media_path))
             if meta.subtitle_path and not out.subtitle_kind:
                 out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
@@ -135,7 +137,8 @@ class Prober:
         if meta.media_path:
             return self._probe_local(meta)
         if not meta.url:
-            raise StageError("no_url", "nothing to probe: no url, info json or media file", video_id=meta.video_id)
+            raise StageError("no_url", "nothing to probe: no url, info json or media file",
+                             video_id=meta.video_id)
         info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
                             video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
         info = self.ydl.sanitize_info(info)
@@ -159,7 +162,8 @@ class Prober:
                              has_audio=measured.has_audio, subtitle_kind=kind)
 
 
-def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str, prober: Optional[Prober] = None) -> VideoMeta:
+def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str,
+                prober: Optional[Prober] = None) -> VideoMeta:
     """Probe one video; returns it with duration, height, width, fps, category, language,
     subtitle_kind, has_audio and info_path filled. Raises StageError (http_429, unavailable, ...)."""
     return (prober or Prober(cfg, work_dir))(meta)
@@ -178,4 +182,5 @@ class ProbeVideos(beam.PTransform):
         self._cfg, self._work_dir = cfg, work_dir
 
     def expand(self, videos):
-        return videos | ApplyStage("probe", _probe, setup=functools.partial(Prober, self._cfg, self._work_dir))
+        setup = functools.partial(Prober, self._cfg, self._work_dir)
+        return videos | ApplyStage("probe", _probe, setup=setup)

@@ -50,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
                    help="per-category hour cap (HD-VILA: 30000); default: none")
 
     g = parser.add_argument_group("download")
-    g.add_argument("--download-dir", help="where videos are downloaded (default: DIR/.downloads)")
+    g.add_argument("--download-dir", help="where videos are downloaded, a local path on each worker "
+                   "(default: DIR/.downloads, or a temp folder when DIR is not local)")
+    g.add_argument("--probe-dir", help="where probed info jsons are kept, a path every worker can read "
+                   "(default: DIR/.probe)")
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
@@ -106,7 +109,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
                                   max_duration_s=args.max_duration,
                                   languages=tuple(x for x in args.languages.split(",") if x),
                                   allow_asr=not args.no_asr, category_hour_cap=args.category_hour_cap)
-        download = DownloadConfig(output_dir=args.download_dir or join(args.output, ".downloads"),
+        download = DownloadConfig(output_dir=args.download_dir or default_download_dir(args.output),
                                   min_height=args.min_height, retries=args.retries,
                                   min_interval_s=args.min_interval, cookies_file=args.cookies, proxy=args.proxy)
     except ValueError as exc:
@@ -120,10 +123,21 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             raise SystemExit(f"error: {exc}") from exc
     return RunConfig(
         recipe=recipe, input=args.input, output=args.output, id_column=args.id_column,
-        url_column=args.url_column, filter=filter_cfg, download=download,
+        url_column=args.url_column, filter=filter_cfg, download=download, probe_dir=args.probe_dir,
         asr=AsrConfig(model=args.asr_model, device=args.asr_device), punctuator=args.punctuator,
         use_given_spans=given, cut=cut, shards=shards, annotate=annotate,
     )
+
+
+def default_download_dir(output: str) -> str:
+    """DIR/.downloads for a local output (a rerun reuses what is there); for gs:// and the like a local
+    folder on each worker: yt-dlp writes local files, and the download, transcript and cut stages are
+    fused on the worker that downloaded the video (no shuffle between them)."""
+    import tempfile
+
+    from curate.write import is_local, join
+
+    return join(output, ".downloads") if is_local(output) else os.path.join(tempfile.gettempdir(), "vidlang-downloads")
 
 
 def check_input(path: str) -> None:
@@ -136,12 +150,13 @@ def run(recipe: str, args: argparse.Namespace) -> dict:
     """Run the recipe; returns the stats of the output directory."""
     import logging
 
+    check_input(args.input)
+    cfg = config_from_args(recipe, args)
+
     from curate.pipeline import run_recipe
     from curate.write import exists, join, read_bytes
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    check_input(args.input)
-    cfg = config_from_args(recipe, args)
     module = importlib.import_module(RECIPES[recipe])
     run_recipe(module.build, cfg, list(args.pipeline_args or []))
     stats_path = join(cfg.output, "stats.json")

@@ -168,10 +168,10 @@ class VllmSummarizer:
     @classmethod
     def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 64,
              temperature: float = 0.0, gpu_memory_utilization: float = 0.85,
-             max_model_len: Optional[int] = None) -> "VllmSummarizer":
+             max_model_len: Optional[int] = None, enforce_eager: bool = False) -> "VllmSummarizer":
         from vllm import LLM, SamplingParams
 
-        kwargs = {"model": name, "gpu_memory_utilization": gpu_memory_utilization}
+        kwargs = {"model": name, "gpu_memory_utilization": gpu_memory_utilization, "enforce_eager": enforce_eager}
         if dtype != "auto":
             kwargs["dtype"] = dtype
         if max_model_len:
@@ -191,7 +191,8 @@ def load_summarizer(config: AnnotateConfig):
     if config.summary_backend == "vllm":
         return VllmSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype,
                                    gpu_memory_utilization=config.vllm_gpu_memory_utilization,
-                                   max_model_len=config.vllm_max_model_len, **generation)
+                                   max_model_len=config.vllm_max_model_len,
+                                   enforce_eager=config.vllm_enforce_eager, **generation)
     return TransformersSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype, **generation)
 
 

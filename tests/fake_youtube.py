@@ -150,7 +150,8 @@ def hosted_info(server: FakeYouTube, sample, out_dir: Union[str, Path], *, video
     n = len(server._files)
     video_id = video_id or sample.video_id
     media_url = server.add(f"/{n}/video.mp4", Path(sample.media_path) if media_bytes is None else media_bytes)
-    info.update(id=video_id, webpage_url=f"{server.base_url}/{n}/watch", original_url=f"{server.base_url}/{n}/watch")
+    page = f"{server.base_url}/{n}/watch"
+    info.update(id=video_id, webpage_url=page, original_url=page)
     info["formats"] = [{
         "format_id": "22", "ext": "mp4", "width": info["width"], "height": info["height"], "fps": info["fps"],
         "vcodec": "avc1.64001f", "acodec": "mp4a.40.2", "url": media_url, "protocol": "http",

@@ -250,7 +250,7 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
                 metrics.write(step, {"loss": last_loss, "lr": lr,
                                      "logit_scale": float(model.logit_scale.detach().exp()), "grad_norm": float(grad_norm),
                                      "clips_per_s": clips_per_step / seconds, "nan_skips": nan_skips,
-                                     "skipped_samples": skipped})
+                                     "skipped_samples": skipped, **_memory(info.device)})
             if bar is not None:
                 bar.set_postfix(loss=f"{last_loss:.4f}", clips_s=f"{clips_per_step / seconds:.1f}",
                                 skipped=sum(skipped.values()), nan=nan_skips)
@@ -269,6 +269,12 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
         metrics.close()
         log.info("done: %s", summary)
     return summary
+
+
+def _memory(device: torch.device) -> dict:
+    if device.type != "cuda":
+        return {}
+    return {"max_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30}
 
 
 def _model_config_dict(mcfg) -> dict:

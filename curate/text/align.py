@@ -91,7 +91,10 @@ _compiled = None
 def _kernel():
     global _compiled
     if _compiled is None:
-        import numba  # lazy: compiling costs a second or two, once per process (cached on disk)
+        try:
+            import numba  # lazy: compiling costs a second or two, once per process (cached on disk)
+        except ImportError as exc:
+            raise ImportError("DTW alignment needs numba: pip install 'vidlang[curate]'") from exc
 
         _compiled = numba.njit(cache=True, nogil=True)(_python_kernel)
     return _compiled

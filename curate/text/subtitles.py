@@ -13,15 +13,28 @@ import re
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from curate.text.words import MAX_CUE_SECONDS, TranscriptError, WordCollector, check_time, looks_punctuated, make_transcript
+import numpy as np
+
+from curate.text.words import (
+    MAX_CUE_SECONDS,
+    MAX_TIME_SECONDS,
+    TranscriptError,
+    WordCollector,
+    check_time,
+    looks_punctuated,
+    make_transcript,
+    _FIXED_STAMPS,
+    parse_time,
+    stamps_to_seconds,
+)
 from schemas import Transcript
 
 _TIME = r"(?:\d+:)?\d{1,2}:\d{1,2}[.,]\d{1,3}"
-_TIMING_LINE = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})(?:[ \t].*)?$")
+_TIMING_LINE = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$")
+_TIMING_LINES = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$", re.M)
 _INLINE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}\.\d{1,3})>")
 _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
-_NEEDS_CLEANING = re.compile(r"[&\[(>♪♫♬:]|^\s*-")  # what clean_text would change in a caption line
 _ANNOTATION = re.compile(r"\[[^\[\]]*\]|\(\s*[A-Z][A-Z0-9 '\-]*\)|[♪♫♬]")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?")
@@ -35,7 +48,7 @@ _MAX_CUE_OVERLAP_SECONDS = 1.0
 class Cue(NamedTuple):
     start: float
     end: float
-    lines: tuple  # raw text lines, markup included
+    lines: list  # raw text lines, markup included
     number: int  # 1-based position among the file's cues, for error messages
 
 
@@ -60,14 +73,6 @@ def read_subtitle_text(path: str, video_id: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_time(stamp: str) -> float:
-    """Seconds of "hh:mm:ss.ttt", "mm:ss.ttt" (or with a comma, as SRT writes them)."""
-    parts = stamp.replace(",", ".").split(":")
-    if len(parts) == 3:
-        return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
-    return int(parts[0]) * 60 + float(parts[1])
-
-
 def clean_text(text: str) -> str:
     """Spoken words of one line: markup tags and entities resolved, speaker marks (">>", "- ",
     "NAME:") and sound annotations ("[Music]", "(APPLAUSE)", music notes) removed."""
@@ -77,22 +82,28 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def _timing(line: str, number: int, *, last: bool, origin: str, video_id: str) -> tuple[float, float]:
-    match = _TIMING_LINE.match(line)
-    if not match:
-        reason = "subtitle_truncated" if last else "subtitle_malformed"
-        raise TranscriptError(reason, f"{origin}: cue {number} has a broken timing line {line[:60]!r}",
+def cue_times(timing_lines: list[str], *, truncated_at_end: bool, origin: str, video_id: str):
+    """(starts, ends) arrays of the cues' timing lines, all checked: a broken line (at the end of the
+    file: a truncated file), an end before the start, absurd times, a cue lasting for ages."""
+    matches = _TIMING_LINES.findall("\n".join(timing_lines))
+    if len(matches) != len(timing_lines):
+        n = next(i for i, line in enumerate(timing_lines) if not _TIMING_LINE.match(line))
+        reason = "subtitle_truncated" if truncated_at_end and n == len(timing_lines) - 1 else "subtitle_malformed"
+        raise TranscriptError(reason, f"{origin}: cue {n + 1} has a broken timing line {timing_lines[n][:60]!r}",
                               video_id=video_id)
-    where = f"cue {number}"
-    start = check_time(parse_time(match.group(1)), where, source=origin, video_id=video_id)
-    end = check_time(parse_time(match.group(2)), where, source=origin, video_id=video_id)
-    if end < start:
-        raise TranscriptError("bad_timestamps", f"{origin}: cue {number} ends ({end:.3f}s) before it starts "
-                              f"({start:.3f}s)", video_id=video_id)
-    if end - start > MAX_CUE_SECONDS:
-        raise TranscriptError("bad_timestamps", f"{origin}: cue {number} lasts {end - start:.0f}s",
-                              video_id=video_id)
-    return start, end
+    times = stamps_to_seconds([stamp for pair in matches for stamp in pair]).reshape(-1, 2)
+    starts, ends = times[:, 0], times[:, 1]
+    problems = [
+        (starts > MAX_TIME_SECONDS, "starts at an absurd time ({start:.0f}s)"),
+        (ends < starts, "ends ({end:.3f}s) before it starts ({start:.3f}s)"),
+        (ends - starts > MAX_CUE_SECONDS, "lasts {length:.0f}s"),
+    ]
+    for bad, message in problems:
+        if bad.any():
+            n = int(np.argmax(bad))
+            detail = message.format(start=starts[n], end=ends[n], length=ends[n] - starts[n])
+            raise TranscriptError("bad_timestamps", f"{origin}: cue {n + 1} {detail}", video_id=video_id)
+    return starts, ends
 
 
 def _blocks(text: str, separator: str) -> list[list[str]]:
@@ -109,33 +120,38 @@ def vtt_cues(text: str, origin: str, video_id: str) -> tuple[list[Cue], str]:
     if not header or not re.match(r"WEBVTT(?:$|[ \t])", header[0]):
         raise TranscriptError("subtitle_malformed", f"{origin}: no WEBVTT header", video_id=video_id)
     language = next((h.split(":", 1)[1].strip() for h in header if h.startswith("Language:")), "")
-    cues = []
+    timing_lines, bodies = [], []
     for n, block in enumerate(blocks[1:], 1):
-        if block[0].startswith(("NOTE", "STYLE", "REGION")) and "-->" not in block[0]:
+        if "-->" in block[0]:
+            at = 0
+        elif len(block) > 1 and "-->" in block[1]:
+            at = 1  # after a cue identifier
+        elif block[0].startswith(("NOTE", "STYLE", "REGION")):
             continue
-        at = next((i for i, line in enumerate(block[:2]) if "-->" in line), None)
-        if at is None:
+        else:
             reason = "subtitle_truncated" if n == len(blocks) - 1 else "subtitle_malformed"
             raise TranscriptError(reason, f"{origin}: block {n} has no timing line: {block[0][:60]!r}",
                                   video_id=video_id)
-        number = len(cues) + 1
-        start, end = _timing(block[at], number, last=n == len(blocks) - 1, origin=origin, video_id=video_id)
-        cues.append(Cue(start, end, tuple(block[at + 1 :]), number))
+        timing_lines.append(block[at])
+        bodies.append(block[at + 1 :])
+    starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
+    cues = list(map(Cue, starts.tolist(), ends.tolist(), bodies, range(1, len(bodies) + 1)))
     return cues, language
 
 
 def srt_cues(text: str, origin: str, video_id: str) -> list[Cue]:
     blocks = _blocks(text, r"\n[ \t]*\n")
-    cues = []
+    timing_lines, bodies = [], []
     for n, block in enumerate(blocks):
         at = 1 if block[0].strip().isdigit() and len(block) > 1 else 0
         if "-->" not in block[at]:
             reason = "subtitle_truncated" if n == len(blocks) - 1 and n else "subtitle_malformed"
             raise TranscriptError(reason, f"{origin}: block {n + 1} has no timing line: {block[0][:60]!r}",
                                   video_id=video_id)
-        start, end = _timing(block[at], n + 1, last=n == len(blocks) - 1, origin=origin, video_id=video_id)
-        cues.append(Cue(start, end, tuple(block[at + 1 :]), n + 1))
-    return cues
+        timing_lines.append(block[at])
+        bodies.append(block[at + 1 :])
+    starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
+    return list(map(Cue, starts.tolist(), ends.tolist(), bodies, range(1, len(bodies) + 1)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,29 +176,93 @@ def auto_caption_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
     line that differs from the last new line in a cue longer than a transition cue (a one-word
     line has no tags): that is new speech spread over the cue.
     """
-    collected = WordCollector(origin, video_id)
+    new_lines = []  # (text, cue start, cue end, tagged) of each line of new speech, in order
     last_line: Optional[str] = None
     for cue in cues:
         for line in cue.lines:
             if "<" in line and _INLINE_TIME.search(line):
-                pieces = _INLINE_TIME.split(_NON_TIME_TAG.sub("", line))  # [text, time, text, time, ...]
-                if _NEEDS_CLEANING.search(line):
-                    texts = [clean_text(p) for p in pieces[0::2]]
-                else:
-                    texts = pieces[0::2]
-                starts = [cue.start] + [parse_time(t) for t in pieces[1::2]]
-                last = len(texts) - 1
-                for k, (piece, start) in enumerate(zip(texts, starts)):
-                    latest_end = starts[k + 1] if k < last else max(cue.end, start)
-                    collected.add(piece.split(), start, latest_end)
-                last_line = " ".join(" ".join(texts).split())
+                new_lines.append((line, cue.start, cue.end, True))
+                last_line = _plain_caption_line(line)
                 continue
+            if line == last_line or cue.end - cue.start <= _TRANSITION_CUE_SECONDS:
+                continue  # the rolled-up line, or a transition cue (checked first: most lines are these)
             plain = clean_text(line)
-            if not plain or plain == last_line or cue.end - cue.start <= _TRANSITION_CUE_SECONDS:
+            if not plain or plain == last_line:
                 continue
-            collected.add(plain.split(), cue.start, cue.end)
+            new_lines.append((plain, cue.start, cue.end, False))
             last_line = plain
+    collected = WordCollector(origin, video_id)
+    at_once = _tagged_lines_at_once(new_lines) if all(entry[3] for entry in new_lines) else None
+    if at_once is not None:
+        collected.extend(*at_once)
+    else:
+        for text, start, end, is_tagged in new_lines:
+            if is_tagged:
+                _add_tagged_line(collected, text, start, end)
+            else:
+                collected.add(text.split(), start, end)
     return collected.finish(estimate_ends=True)
+
+
+def _plain_caption_line(line: str) -> str:
+    """The words of a tagged caption line as its rolled-up repeat shows them."""
+    bare = line.replace("<c>", "").replace("</c>", "")
+    if "<" in _INLINE_TIME.sub("", bare):  # other markup than the usual tags
+        return " ".join(clean_text(line).split())
+    text = " ".join(bare.replace(">", "<").split("<")[0::2])
+    return " ".join((clean_text(text) if _needs_cleaning(text) else text).split())
+
+
+def _needs_cleaning(text: str) -> bool:
+    """Whether clean_text could change the text (str searches: much faster than a regex here)."""
+    return any(mark in text for mark in _CLEANED_MARKS)
+
+
+_CLEANED_MARKS = ("&", "[", "(", ">", ":", "-", "♪", "♫", "♬")
+
+
+def _add_tagged_line(collected: WordCollector, line: str, cue_start: float, cue_end: float) -> None:
+    """One caption line with timing tags, whatever it holds (markup, several words per tag)."""
+    pieces = _INLINE_TIME.split(_NON_TIME_TAG.sub("", line))  # [text, time, text, time, ...]
+    texts = [clean_text(p) for p in pieces[0::2]]
+    starts = [cue_start] + [parse_time(t) for t in pieces[1::2]]
+    last = len(texts) - 1
+    for k, (piece, start) in enumerate(zip(texts, starts)):
+        collected.add(piece.split(), start, starts[k + 1] if k < last else max(cue_end, start))
+
+
+def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
+    """(words, starts, latest ends) of all tagged caption lines at once, when every line is the
+    usual ``word<hh:mm:ss.ttt><c> word</c>...`` (one word per tag, no other markup, nothing to
+    clean); None otherwise (then _add_tagged_line takes each line). This is the text core's hot
+    path, so it works on the whole text with str methods and numpy, never a Python step per word."""
+    bare = "\n".join(entry[0] for entry in entries).replace("<c>", "").replace("</c>", "")
+    parts = bare.replace(">", "<").split("<")  # text, stamp, text, stamp, ... across the lines
+    texts, stamps = parts[0::2], parts[1::2]
+    joined_stamps = "".join(stamps)
+    if (bare.count("<") != len(stamps) or bare.count(">") != len(stamps) or len(joined_stamps) != 12 * len(stamps)
+            or not _FIXED_STAMPS.fullmatch(joined_stamps)):
+        return None
+    text = " ".join(texts)
+    words = text.split()
+    has_break = np.fromiter(("\n" in piece for piece in texts), bool, len(texts))
+    # one word per piece, and one each side of the line break in the pieces that hold one
+    if (len(words) != len(stamps) + len(entries) or _needs_cleaning(text) or not all(map(str.strip, texts))
+            or int(has_break.sum()) != len(entries) - 1
+            or not all(len(side.split()) == 1 for k in np.flatnonzero(has_break).tolist()
+                       for side in texts[k].split("\n"))):
+        return None
+    # each line: a first word at the cue start, then its stamped words
+    last_word_of_piece = np.cumsum(1 + has_break) - 1
+    is_first = np.zeros(len(words), bool)
+    is_first[0] = True
+    is_first[last_word_of_piece[has_break]] = True
+    starts = np.empty(len(words))
+    starts[is_first] = [entry[1] for entry in entries]
+    starts[~is_first] = stamps_to_seconds(stamps)
+    latest_ends = np.full(len(words), np.inf)
+    latest_ends[np.append(np.flatnonzero(is_first)[1:] - 1, len(words) - 1)] = [entry[2] for entry in entries]
+    return words, starts.tolist(), latest_ends.tolist()
 
 
 def cue_words(cues: list[Cue], origin: str, video_id: str) -> tuple:

@@ -2,6 +2,7 @@
 transcript source (subtitles, ASR) goes through before it becomes a schemas.Transcript."""
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -64,6 +65,30 @@ def check_time(t: float, where: str, *, source: str, video_id: str) -> float:
     return float(t)
 
 
+def parse_time(stamp: str) -> float:
+    """Seconds of "hh:mm:ss.ttt", "mm:ss.ttt" (or with a comma, as SRT writes them), computed from
+    whole milliseconds, exactly as stamps_to_seconds does."""
+    parts = stamp.replace(",", ".").split(":")
+    hours = int(parts[0]) if len(parts) == 3 else 0
+    seconds, _, fraction = parts[-1].partition(".")
+    millis = int((fraction + "00")[:3]) if fraction else 0
+    return (((hours * 60 + int(parts[-2])) * 60 + int(seconds)) * 1000 + millis) / 1000
+
+
+_FIXED_STAMPS = re.compile(r"(?:\d\d:\d\d:\d\d[.,]\d\d\d)*")
+
+
+def stamps_to_seconds(stamps: list[str]) -> np.ndarray:
+    """parse_time of many stamps at once: the hot path of every parser (one per word)."""
+    joined = "".join(stamps)
+    if len(joined) == 12 * len(stamps) and _FIXED_STAMPS.fullmatch(joined):
+        d = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 12).astype(np.int64) - 48
+        millis = ((((d[:, 0] * 10 + d[:, 1]) * 60 + d[:, 3] * 10 + d[:, 4]) * 60 + d[:, 6] * 10 + d[:, 7]) * 1000
+                  + d[:, 9] * 100 + d[:, 10] * 10 + d[:, 11])
+        return millis / 1000
+    return np.array([parse_time(stamp) for stamp in stamps], np.float64)
+
+
 class WordCollector:
     """Words in spoken order, kept as parallel lists (the parsers' hot path); finish() checks them
     and makes the TimedWords."""
@@ -73,6 +98,8 @@ class WordCollector:
         self.texts: list[str] = []
         self.starts: list[float] = []
         self.latest_ends: list[float] = []
+        self._stamps: list[str] = []  # starts still as text, converted at once in finish()
+        self._stamp_at: list[int] = []
 
     def add(self, words: Sequence[str], start: float, latest_end: float) -> None:
         """Words said from ``start``, ending by ``latest_end`` (spread over it when several)."""
@@ -86,6 +113,24 @@ class WordCollector:
                 self.starts.append(a)
                 self.latest_ends.append(b)
 
+    def extend(self, words: Sequence[str], starts: Sequence[float], latest_ends: Sequence[float]) -> None:
+        """Words with their own starts (latest_ends may be inf: "by the next word's start")."""
+        self.texts += words
+        self.starts += starts
+        self.latest_ends += latest_ends
+
+    def add_timed_line(self, words: Sequence[str], first_start: float, stamps: Sequence[str], latest_end: float) -> None:
+        """A caption line: the first word at first_start, each next one at its stamp ("hh:mm:ss.ttt"),
+        the last ending by latest_end."""
+        n = len(self.texts)
+        self.texts += words
+        self.starts.append(first_start)
+        self.starts += [math.nan] * len(stamps)
+        self._stamp_at += range(n + 1, n + len(words))
+        self._stamps += stamps
+        self.latest_ends += [math.inf] * (len(words) - 1)
+        self.latest_ends.append(latest_end)
+
     def finish(self, *, estimate_ends: bool) -> tuple:
         """TimedWords. Starts must be sane and must not go backwards (else a TranscriptError: a
         broken file). A word ends at its latest end or at the next word's start, whichever is
@@ -94,13 +139,14 @@ class WordCollector:
         if not self.texts:
             return ()
         starts = np.asarray(self.starts, np.float64)
-        ends = np.asarray(self.latest_ends, np.float64)
-        bad = np.flatnonzero(~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS)
-                             | ~np.isfinite(ends) | (ends > MAX_TIME_SECONDS))
+        if self._stamps:
+            starts[self._stamp_at] = stamps_to_seconds(self._stamps)
+        ends = np.asarray(self.latest_ends, np.float64)  # inf: "by the next word's start"
+        bad = np.flatnonzero(~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends))
         if bad.size:
             i = int(bad[0])
             raise TranscriptError("bad_timestamps", f"{self.source}: absurd time for word {self.texts[i]!r}: "
-                                  f"{self.starts[i]!r}-{self.latest_ends[i]!r}", video_id=self.video_id)
+                                  f"{starts[i]!r}", video_id=self.video_id)
         back = np.flatnonzero(starts[1:] < starts[:-1] - 1e-6)
         if back.size:
             i = int(back[0]) + 1
@@ -115,7 +161,8 @@ class WordCollector:
             letters = np.fromiter(map(len, self.texts), np.float64, len(self.texts))
             ends = np.minimum(ends, starts + _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * letters)
         ends = np.maximum(ends, starts)
-        return tuple(map(TimedWord, self.texts, starts.tolist(), ends.tolist()))
+        # tuple.__new__ is what TimedWord._make does, without a Python call per word
+        return tuple(map(tuple.__new__, itertools.repeat(TimedWord), zip(self.texts, starts.tolist(), ends.tolist())))
 
 
 def looks_punctuated(words: Sequence[TimedWord]) -> bool:

@@ -105,7 +105,7 @@ def test_bad_media_and_unusable_answers_become_per_clip_failures(videos, tiny_bl
     ]
     ok, failed, _ = run_annotate(elements, AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS,
                                                           caption_max_new_tokens=6, device="cpu"), tmp_path)
-    by_video = dict(ok)
+    by_video = {meta.video_id: clips for meta, clips in ok}
     assert [c.key for c in by_video[good.video_id]] == [c.key for c in clips]  # the good clips go on
     assert by_video["garbage"] == ()
     assert sorted((f.video_id, f.key, f.stage, f.reason) for f in failed) == [

@@ -83,3 +83,10 @@ def test_attach_keeps_captioned_frames_and_drops_clips_without_any():
 
     kept, failures = attach_frame_captions("v", clips[:1], plan, {}, {5.0: "frame at 5.000s: broken"})
     assert kept == () and "broken" in failures[0].detail and failures[0].key == clips[0].key
+
+
+def test_decoding_forward_and_seeking_give_the_same_frames(sample_video):
+    dense = dict(decode_frames(sample_video.media_path, [1.0, 1.5, 2.0, 2.5, 9.0], size=(96, 96)))
+    for t in (2.5, 9.0):  # 2.5: decoded forward from 2.0; alone: after a seek
+        [(_, alone)] = decode_frames(sample_video.media_path, [t], size=(96, 96))
+        assert np.array_equal(dense[t], alone)

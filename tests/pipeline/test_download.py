@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 from pathlib import Path
 
 import apache_beam as beam
@@ -71,7 +72,8 @@ def test_backoff_doubles_with_jitter_and_respects_cap_and_retry_after():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader", ("unavailable", False)),
+    ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
+     ("unavailable", False)),
     ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access", ("unavailable", False)),
     ("ERROR: [youtube] abc: Sign in to confirm you're not a bot", ("bot_check", False)),
     ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", ("http_503", True)),
@@ -86,7 +88,8 @@ def test_classify_error_from_ytdlp_text(text, expected):
 
 def test_paths_never_leave_the_output_directory(tmp_path):
     cfg = _config(tmp_path)
-    for hostile in ["../../etc/passwd", "..", "/abs/path", "a/../../b", "$(touch pwned)", "x; rm -rf ~", "-rf"]:
+    hostile_ids = ["../../etc/passwd", "..", "/abs/path", "a/../../b", "$(touch pwned)", "x; rm -rf ~", "-rf"]
+    for hostile in hostile_ids:
         folder = video_dir(cfg, hostile)
         assert folder.parent == (tmp_path / "out" / "videos").resolve()
         assert folder.name.replace("_", "").replace("-", "").isalnum()
@@ -176,13 +179,45 @@ def test_damaged_downloads_are_failures(fake_youtube, sample_video, tmp_path, cu
     assert not list((tmp_path / "out").rglob("*.mp4"))  # nothing broken is left to pass for done
 
 
+def test_format_selection_prefers_720p_video_merged_with_audio(fake_youtube, sample_video, tmp_path):
+    video_only, audio_only = tmp_path / "v.mp4", tmp_path / "a.m4a"
+    for args, out in ((["-an"], video_only), (["-vn"], audio_only)):
+        subprocess.run(["ffmpeg", "-v", "error", "-i", sample_video.media_path, *args, "-c", "copy",
+                        str(out)], check=True)
+    formats = [{"format_id": "140", "ext": "m4a", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 48,
+                "url": fake_youtube.add("/f/140.m4a", audio_only)}]
+    for fid, height in (("135", 480), ("136", 720), ("137", 1080)):
+        formats.append({"format_id": fid, "ext": "mp4", "height": height, "width": height * 16 // 9,
+                        "fps": 12, "vcodec": "avc1.64001f", "acodec": "none",
+                        "url": fake_youtube.add(f"/f/{fid}.mp4", video_only)})
+    meta = _hosted_meta(fake_youtube, sample_video, tmp_path, formats=formats)
+    out = download_video(meta, _config(tmp_path))
+    fetched = {p for p, n in fake_youtube.hits.items() if p.startswith("/f/") and n}
+    assert fetched == {"/f/136.mp4", "/f/140.m4a"}
+    assert out.media_path.endswith(".mp4") and out.has_audio
+    assert validate_media(out.media_path).height == 720
+    big = download_video(meta._replace(video_id="big"), _config(tmp_path, target_height=1080))
+    assert fake_youtube.hits["/f/137.mp4"] == 1 and big.has_audio
+
+
+def test_stale_info_is_extracted_again_from_its_page(fake_youtube, sample_video, tmp_path):
+    page = fake_youtube.add("/fresh/video.mp4", Path(sample_video.media_path))
+    meta = _hosted_meta(fake_youtube, sample_video, tmp_path, epoch=1_000_000_000, webpage_url=page)
+    expired = "/" + json.loads(Path(meta.info_path).read_text())["formats"][0]["url"].split("/", 3)[3]
+    fake_youtube.fail(expired, *[403] * 5)
+    out = download_video(meta, _config(tmp_path, min_height=0))
+    assert fake_youtube.hits[expired] == 0 and fake_youtube.hits["/fresh/video.mp4"] >= 1
+    assert Path(out.media_path).read_bytes() == Path(sample_video.media_path).read_bytes()
+
+
 def test_rate_limit_spaces_downloads(fake_youtube, sample_video, tmp_path):
     now = [100.0]
     sleeps = Sleeps()
     downloader = Downloader(_config(tmp_path, min_interval_s=30.0), sleep=sleeps, clock=lambda: now[0])
     paths = []
     for n in range(2):  # one YoutubeDL for both, each video into its own folder
-        paths.append(downloader(_hosted_meta(fake_youtube, sample_video, tmp_path, video_id=f"v{n}")).media_path)
+        meta = _hosted_meta(fake_youtube, sample_video, tmp_path, video_id=f"v{n}")
+        paths.append(downloader(meta).media_path)
         now[0] += 5.0
     assert sleeps == [pytest.approx(25.0)]
     assert [Path(p).parent.name for p in paths] == ["v0", "v1"]
@@ -283,7 +318,8 @@ def test_mixed_inputs_in_one_pipeline(fake_youtube, sample_video, silent_video, 
                     label="good")
         assert_that(failures | "Reasons" >> beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
                     equal_to([("gone404", "download", "http_404"), ("always429", "download", "http_429"),
-                              ("truncated", "download", "truncated_video"), ("empty", "download", "zero_length"),
+                              ("truncated", "download", "truncated_video"),
+                              ("empty", "download", "zero_length"),
                               ("lowres", "filter", "below_720p"), ("german", "filter", "language_not_wanted"),
                               ("good1", "read", "duplicate_id"), ("", "read", "missing_id"),
                               ("", "read", "bad_row")]),

@@ -30,8 +30,10 @@ def _info(**kw) -> dict:
         "formats": [
             {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2"},
             {"format_id": "136", "height": 720, "width": 1280, "fps": 30, "vcodec": "avc1", "acodec": "none"},
-            {"format_id": "137", "height": 1080, "width": 1920, "fps": 30, "vcodec": "avc1", "acodec": "none"},
-            {"format_id": "299", "height": 1080, "width": 1920, "fps": 60, "vcodec": "avc1", "acodec": "none"},
+            {"format_id": "137", "height": 1080, "width": 1920, "fps": 30, "vcodec": "avc1",
+             "acodec": "none"},
+            {"format_id": "299", "height": 1080, "width": 1920, "fps": 60, "vcodec": "avc1",
+             "acodec": "none"},
         ],
         "subtitles": {}, "automatic_captions": {"en": SUB, "en-orig": SUB, "de": SUB},
     }
@@ -49,13 +51,15 @@ def test_meta_from_info_takes_the_best_format_and_the_facts_the_filter_needs():
     downloaded = meta_from_info(VideoMeta("abc", ""), _info(height=720, width=1280, fps=25, acodec="none"),
                                 downloaded=True)
     assert (downloaded.height, downloaded.has_audio) == (720, False)
-    silent = meta_from_info(VideoMeta("abc", ""), _info(formats=[{"height": 720, "vcodec": "avc1", "acodec": "none"}]))
+    video_only = [{"height": 720, "vcodec": "avc1", "acodec": "none"}]
+    silent = meta_from_info(VideoMeta("abc", ""), _info(formats=video_only))
     assert silent.has_audio is False
 
 
 @pytest.mark.parametrize("fields, language, kind", [
     ({"subtitles": {"en-GB": SUB}}, "en", "manual"),
-    ({"subtitles": {"live_chat": SUB}, "automatic_captions": {"en-orig": SUB}, "language": None}, "en", "auto"),
+    ({"subtitles": {"live_chat": SUB}, "automatic_captions": {"en-orig": SUB}, "language": None},
+     "en", "auto"),
     # YouTube machine-translates automatic captions of a German video into English: not English speech
     ({"language": None, "automatic_captions": {"de-orig": SUB, "de": SUB, "en": SUB}}, "de", ""),
     ({"language": None, "automatic_captions": {}, "subtitles": {"de": SUB, "de-AT": SUB}}, "de", ""),
@@ -80,8 +84,8 @@ def test_probe_reads_a_download_folder_without_network(sample_video, tmp_path):
 def test_probe_measures_a_video_without_info_json(sample_video, tmp_path):
     media = tmp_path / "x.mp4"
     shutil.copy(sample_video.media_path, media)
-    out = probe_video(VideoMeta("x", media.as_uri(), media_path=str(media)), DownloadConfig(output_dir=str(tmp_path)),
-                      str(tmp_path / "probe"))
+    out = probe_video(VideoMeta("x", media.as_uri(), media_path=str(media)),
+                      DownloadConfig(output_dir=str(tmp_path)), str(tmp_path / "probe"))
     assert (out.height, out.width, out.has_audio, out.subtitle_kind) == (720, 1280, True, "")
     assert out.duration == pytest.approx(sample_video.duration, abs=0.1)
 

@@ -97,7 +97,8 @@ def test_hdvila_release_jsonl_spans(tmp_path):
     path = tmp_path / "hdvila.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps(bad) + "\n")
     videos, failures = _split(read_sources(str(path)))
-    assert videos == [VideoMeta("--2CBKjC1ts", WATCH + "--2CBKjC1ts", given_spans=((11.68, 21.4), (62.5, 70.0)))]
+    spans = ((11.68, 21.4), (62.5, 70.0))
+    assert videos == [VideoMeta("--2CBKjC1ts", WATCH + "--2CBKjC1ts", given_spans=spans)]
     assert [(f.video_id, f.reason) for f in failures] == [("zzzzzzzzzzz", "bad_span")]
     assert "line 2" in failures[0].detail
 
@@ -109,9 +110,11 @@ def test_panda70m_csv_timestamps(tmp_path):
         "---QUuC4vJs,https://www.youtube.com/watch?v=---QUuC4vJs,"
         "\"[['0:00:00.000', '0:00:03.003'], ['0:00:03.003', '0:00:12.345']]\","
         "\"['a man talks.', 'a dog runs.']\",\"[0.44, 0.41]\"\n"
-        "badstamp123,https://www.youtube.com/watch?v=badstamp123,\"[['0:00:x', '0:00:03']]\",\"['c']\",\"[0.4]\"\n")
+        "badstamp123,https://www.youtube.com/watch?v=badstamp123,"
+        "\"[['0:00:x', '0:00:03']]\",\"['c']\",\"[0.4]\"\n")
     videos, failures = _split(read_sources(str(path)))
-    assert videos == [VideoMeta("---QUuC4vJs", WATCH + "---QUuC4vJs", given_spans=((0.0, 3.003), (3.003, 12.345)))]
+    spans = ((0.0, 3.003), (3.003, 12.345))
+    assert videos == [VideoMeta("---QUuC4vJs", WATCH + "---QUuC4vJs", given_spans=spans)]
     assert [(f.video_id, f.reason) for f in failures] == [("badstamp123", "bad_span")]
 
 
@@ -155,7 +158,7 @@ def test_read_sources_transform(tmp_path):
     path = _write_table(tmp_path / "m.csv", [{"video_id": f"v{i}", "url": ""} for i in (3, 1, 2, 1)])
     with BeamTestPipeline() as p:
         videos, failures = p | ReadSources(path)
-        assert_that(videos, equal_to([VideoMeta(f"v{i}", WATCH + f"v{i}") for i in (1, 2, 3)]), label="videos")
-        assert_that(failures, equal_to([Failure("v1", "read", "duplicate_id",
-                                                f"{path}:line 5: repeats the video first read at {path}:line 3")]),
-                    label="failures")
+        expected = [VideoMeta(f"v{i}", WATCH + f"v{i}") for i in (1, 2, 3)]
+        assert_that(videos, equal_to(expected), label="videos")
+        detail = f"{path}:line 5: repeats the video first read at {path}:line 3"
+        assert_that(failures, equal_to([Failure("v1", "read", "duplicate_id", detail)]), label="failures")

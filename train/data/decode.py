@@ -85,6 +85,8 @@ def decode_sampled_frames(source: Union[bytes, str], num_frames: int,
             codec.flush_buffers()  # drop frames buffered from the previous GOP
             end = key_positions[gop + 1] if gop + 1 < len(key_positions) else len(packets)
             for packet in [*packets[key_positions[gop]:end], None]:  # None drains the decoder
+                # A frame no other frame references (most B-frames) is only decoded when it is wanted.
+                codec.skip_frame = "DEFAULT" if packet is None or packet.pts in needed else "NONREF"
                 for frame in codec.decode(packet):
                     if frame.pts in needed:
                         rgb_by_pts[frame.pts] = _to_rgb(frame, short_side)

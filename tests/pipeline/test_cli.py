@@ -1,0 +1,73 @@
+"""The `run` and `stats` subcommands and the recipe modules as entry points: help, options, and
+clear errors for what a user got wrong (the end-to-end runs are in test_recipes.py)."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from curate.__main__ import build_parser
+from curate.run import add_arguments, config_from_args
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cli(*args, module="curate") -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+
+
+def test_help_of_run_stats_and_the_recipe_modules():
+    run_help = cli("run", "--help")
+    assert run_help.returncode == 0
+    for option in ("--recipe", "--input", "--output", "--cut-mode", "--short-side", "--shard-max-bytes",
+                   "--category-hour-cap", "--asr-model", "--given-spans"):
+        assert option in run_help.stdout
+    assert cli("stats", "--help").returncode == 0
+    vidla = cli("--help", module="dags.vidla")
+    assert vidla.returncode == 0 and "--caption-model" in vidla.stdout and "--recipe" not in vidla.stdout
+    assert cli("--help", module="dags.hdvila").returncode == 0
+
+
+def parse(recipe, *argv):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, recipe=recipe)
+    args, extra = parser.parse_known_args(["--input", "x", "--output", "y", *argv])
+    return config_from_args(recipe, args), extra
+
+
+def test_recipe_defaults_and_overrides():
+    vidla, _ = parse("vidla")
+    assert (vidla.cut.mode, vidla.cut.short_side, vidla.use_given_spans) == ("reencode", 224, False)
+    hdvila, _ = parse("hdvila")
+    assert (hdvila.cut.short_side, hdvila.use_given_spans) == (None, True)
+    keep, _ = parse("vidla", "--short-side", "0", "--given-spans", "use")
+    assert keep.cut.short_side is None and keep.use_given_spans
+    copy, _ = parse("vidla", "--cut-mode", "copy")
+    assert copy.cut.mode == "copy" and copy.cut.short_side is None
+    capped, extra = parse("hdvila", "--category-hour-cap", "30000", "--runner", "DirectRunner")
+    assert capped.filter.category_hour_cap == 30000 and extra == ["--runner", "DirectRunner"]
+    assert capped.download.output_dir == os.path.join("y", ".downloads")
+
+
+def test_user_mistakes_are_clear_errors(tmp_path):
+    with pytest.raises(SystemExit, match="copy.*cannot change the resolution"):
+        parse("hdvila", "--cut-mode", "copy", "--short-side", "224")
+    missing = cli("run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o"))
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    assert not (tmp_path / "o").exists()
+    no_run = cli("stats", str(tmp_path))
+    assert no_run.returncode != 0 and "no clips.parquet" in no_run.stderr
+    unknown = cli("stats", str(tmp_path), "--runner", "DirectRunner")
+    assert unknown.returncode != 0 and "unrecognized arguments" in unknown.stderr
+
+
+def test_run_is_a_subcommand():
+    parser = build_parser()
+    args, extra = parser.parse_known_args(["run", "--recipe", "hdvila", "--input", "a", "--output", "b",
+                                           "--num_workers", "4"])
+    assert args._module.__name__ == "curate.run" and extra == ["--num_workers", "4"]
