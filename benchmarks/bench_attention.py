@@ -161,9 +161,15 @@ def run_all(cases, args, script: str) -> dict:
         step = args.make_step(args.child, args)
         print(json.dumps({"peak_bytes": peak_bytes_in_process(step, args.device, warm=False)}))
         sys.exit(0)
-    peaks = {case: peak_bytes(case, args, script) for case in cases}
-    seconds = interleaved_seconds({case: args.make_step(case, args) for case in cases}, args.repeats, args.device)
-    return {case: {"seconds": seconds[case], "peak_bytes": peaks[case]} for case in cases}
+    peaks = {}
+    for case in cases:
+        try:
+            peaks[case] = peak_bytes(case, args, script)
+        except torch.cuda.OutOfMemoryError:
+            print(f"{case}: out of memory, left out", flush=True)
+            torch.cuda.empty_cache()
+    seconds = interleaved_seconds({case: args.make_step(case, args) for case in peaks}, args.repeats, args.device)
+    return {case: {"seconds": seconds[case], "peak_bytes": peaks[case]} for case in peaks}
 
 
 def main(argv=None) -> None:
@@ -185,9 +191,11 @@ def main(argv=None) -> None:
     for case, r in results.items():
         print(f"{case:18s} {r['seconds'] * 1e3:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB")
     for part in ("core", "layer"):
-        fast = results[f"{part}-fast"]
+        fast = results.get(f"{part}-fast")
         for baseline in ("dense-math", "dense-sdpa"):
-            dense = results[f"{part}-{baseline}"]
+            dense = results.get(f"{part}-{baseline}")
+            if fast is None or dense is None:
+                continue
             print(f"{part:5s} {baseline:10s} / fast: time {dense['seconds'] / fast['seconds']:6.1f}x   "
                   f"peak memory {dense['peak_bytes'] / max(fast['peak_bytes'], 1):6.1f}x")
 

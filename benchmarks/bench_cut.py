@@ -7,6 +7,7 @@ encoder settings, one process per clip in a loop (the physical limit), in copy a
 The clips are what the vidla recipe plans for generated 1280x720 videos (three overlapping scales).
 Prints clips/s of both and their ratio (pipeline / bare; >= 0.85 is the aim).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,14 @@ def planned_videos(folder: str, samples) -> list:
     """(VideoMeta, tuple[Clip]) per video, as PlanClips makes them."""
     out = []
     for s in samples:
-        meta = VideoMeta(s.video_id, "", duration=s.duration, height=720, media_path=s.media_path,
-                         subtitle_path=s.subtitle_path)
+        meta = VideoMeta(
+            s.video_id,
+            "",
+            duration=s.duration,
+            height=720,
+            media_path=s.media_path,
+            subtitle_path=s.subtitle_path,
+        )
         transcript = parse_subtitle_file(s.subtitle_path, s.video_id)
         _, spans = transcript_to_clips(transcript, s.duration, vidla_recipe())
         out.append((meta, tuple(clip_from_span(span, meta, transcript) for span in spans)))
@@ -44,8 +51,9 @@ def bare_ffmpeg(videos, config: CutConfig, out_dir: str) -> int:
     for meta, clips in videos:
         source = probe_media(meta.media_path)  # once per video, as any cutter must know the size
         for clip in clips:
-            args = clip_ffmpeg_args(meta.media_path, [ClipRequest(clip.key, clip.start, clip.end)], out_dir,
-                                    config, source)
+            args = clip_ffmpeg_args(
+                meta.media_path, [ClipRequest(clip.key, clip.start, clip.end)], out_dir, config, source
+            )
             subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
             n += 1
     return n
@@ -74,9 +82,11 @@ def main(argv=None) -> int:
         videos = planned_videos(work, samples)
         num_clips = sum(len(c) for _, c in videos)
         print(f"{args.videos} videos of {args.seconds:.0f} s, 1280x720, {num_clips} clips (vidla scales)")
-        configs = [("copy", CutConfig(mode="copy")),
-                   ("reencode 224", CutConfig(mode="reencode", short_side=224)),
-                   ("reencode 720p", CutConfig(mode="reencode"))]
+        configs = [
+            ("copy", CutConfig(mode="copy")),
+            ("reencode 224", CutConfig(mode="reencode", short_side=224)),
+            ("reencode 720p", CutConfig(mode="reencode")),
+        ]
         for name, config in configs:
             bare_dir, pipe_dir = os.path.join(work, "bare"), os.path.join(work, "pipe")
             for d in (bare_dir, pipe_dir):
@@ -90,8 +100,10 @@ def main(argv=None) -> int:
             t_pipe = time.perf_counter() - t0
             assert n_bare == n_pipe == num_clips, (n_bare, n_pipe, num_clips)
             bare_rate, pipe_rate = n_bare / t_bare, n_pipe / t_pipe
-            print(f"{name:14s} bare ffmpeg loop {bare_rate:7.2f} clips/s | pipeline cut stage {pipe_rate:7.2f} "
-                  f"clips/s | ratio {pipe_rate / bare_rate:.2f}")
+            print(
+                f"{name:14s} bare ffmpeg loop {bare_rate:7.2f} clips/s | pipeline cut stage {pipe_rate:7.2f} "
+                f"clips/s | ratio {pipe_rate / bare_rate:.2f}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

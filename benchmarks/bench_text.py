@@ -8,6 +8,7 @@ rolling WebVTT). The punctuation model's own inference is excluded: a stand-in r
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
 in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,11 @@ def main(argv=None) -> int:
         transcript = parse_subtitle_file(path, "bench")
         stand_in = StandIn(s.text for s in truth)
         recipe = vidla_recipe()
-        print(f"video: {duration / 60:.1f} min, {len(truth)} sentences, {len(transcript.words)} caption words, "
-              f"{os.path.getsize(path) / 1e3:.0f} kB of WebVTT")
+        print(
+            f"video: {duration / 60:.1f} min, {len(truth)} sentences, {len(transcript.words)} caption words, "
+            f"{os.path.getsize(path) / 1e3:.0f} kB of WebVTT; machine load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores"
+        )
 
         # -- DTW: ours vs dtw-python on the same token sequences -----------------------------
         texts = [s.text for s in truth]
@@ -96,10 +100,14 @@ def main(argv=None) -> int:
         assert ours_sentences == theirs_sentences, "sentence times differ from dtw-python's"
         ours_rate = rate(lambda: banded_dtw(a_ids, b_ids, band), args.seconds_per_figure)
         theirs_rate = rate(lambda: dtw_python_path(a_ids, b_ids), args.seconds_per_figure)
-        print(f"DTW {len(a_ids)} x {len(b_ids)} tokens (band +-{band}): identical path and identical "
-              f"{len(ours_sentences)} sentence times as dtw-python (full matrix, symmetric2)")
-        print(f"  banded DTW {1e3 / ours_rate:.2f} ms, dtw-python {1e3 / theirs_rate:.1f} ms: "
-              f"ratio {ours_rate / theirs_rate:.0f}x faster")
+        print(
+            f"DTW {len(a_ids)} x {len(b_ids)} tokens (band +-{band}): identical path and identical "
+            f"{len(ours_sentences)} sentence times as dtw-python (full matrix, symmetric2)"
+        )
+        print(
+            f"  banded DTW {1e3 / ours_rate:.2f} ms, dtw-python {1e3 / theirs_rate:.1f} ms: "
+            f"ratio {ours_rate / theirs_rate:.0f}x faster"
+        )
 
         # -- the whole text path ---------------------------------------------------------------
         def text_path(punctuator):
@@ -112,7 +120,9 @@ def main(argv=None) -> int:
             a, b = token_ids(tok, word_tokens(t.words))
             from curate.text.clips import plan_clips
 
-            timed = sentences_from_path(stand_in.texts, own, t.words, *dtw_python_path(a, b), stand_in.segmenter)
+            timed = sentences_from_path(
+                stand_in.texts, own, t.words, *dtw_python_path(a, b), stand_in.segmenter
+            )
             return timed, plan_clips("bench", timed, duration, recipe)
 
         assert text_path(stand_in) == text_path_with_dtw_python()
@@ -121,10 +131,12 @@ def main(argv=None) -> int:
         baseline = rate(text_path_with_dtw_python, args.seconds_per_figure)
         parse_only = rate(lambda: parse_subtitle_file(path, "bench"), args.seconds_per_figure)
         print("text path per 10-minute video on one core (videos/s):")
-        print(f"  parse + punctuated sentences + banded DTW + plan: {with_model:7.1f}  "
-              f"({with_model / 200:.2f}x the 200/s target; {with_model / baseline:.1f}x the same path "
-              f"with dtw-python, {baseline:.1f}/s)")
-        print(f"  parse + pause-fallback sentences + plan:          {fallback:7.1f}  ({fallback / 200:.2f}x the target)")
+        print(
+            f"  parse + punctuated sentences + banded DTW + plan: {with_model:7.1f}  "
+            f"({with_model / 200:.2f}x the 200/s target; {with_model / baseline:.1f}x the same path "
+            f"with dtw-python, {baseline:.1f}/s)"
+        )
+        print(f"  parse + pause-fallback sentences + plan:          {fallback:7.1f}  ({fallback / 200:.2f}x target)")
         print(f"  parse alone:                                      {parse_only:7.1f}")
     return 0
 

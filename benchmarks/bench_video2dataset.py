@@ -16,6 +16,7 @@ and exact (ours: re-encode at source resolution with libx264 preset medium, crf 
 video2dataset: precision "exact", the segment muxer re-encoding with forced keyframes).
 Prints videos/s of each and ratio ours / video2dataset (> 1: we are faster).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,16 +37,19 @@ from curate.media import make_sample_folder  # noqa: E402
 V2D_SCRIPT = r"""
 import importlib, json, os, sys, time, types
 
+import importlib.util
+
+# video2dataset/__init__.py imports every worker (torch, torchaudio, decord): stub the two packages
+ROOT = os.path.dirname(importlib.util.find_spec("video2dataset").origin)
+for pkg, path in (("video2dataset", ROOT), ("video2dataset.subsamplers", os.path.join(ROOT, "subsamplers"))):
+    module = types.ModuleType(pkg)
+    module.__path__ = [path]
+    sys.modules[pkg] = module
+
+
 def load(name):
-    # video2dataset/__init__.py imports every worker (torch, torchaudio, decord); stub the packages
-    import importlib.util
-    root = os.path.dirname(importlib.util.find_spec("video2dataset").origin)
-    for pkg, path in (("video2dataset", root), ("video2dataset.subsamplers", os.path.join(root, "subsamplers"))):
-        if pkg not in sys.modules:
-            module = types.ModuleType(pkg)
-            module.__path__ = [path]
-            sys.modules[pkg] = module
     return importlib.import_module(name)
+
 
 ClippingSubsampler = load("video2dataset.subsamplers.clipping_subsampler").ClippingSubsampler
 WebDatasetSampleWriter = load("video2dataset.data_writer").WebDatasetSampleWriter
@@ -75,9 +79,23 @@ print("V2D", len(jobs), num_clips, time.perf_counter() - t0)
 
 
 def run_ours(folder: str, out: str, extra: list) -> tuple:
-    cmd = [sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "curate",
+        "run",
+        "--recipe",
+        "hdvila",
+        "--input",
+        folder,
+        "--output",
+        out,
+        *extra,
+    ]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)
+    )
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
@@ -93,10 +111,14 @@ def run_v2d(jobs: list, work: str, precision: str) -> tuple:
         json.dump(jobs, f)
     out = os.path.join(work, f"v2d-{precision}")
     os.makedirs(out)
-    done = subprocess.run([V2D_PYTHON, "-c", V2D_SCRIPT, jobs_path, out, precision], capture_output=True, text=True)
+    done = subprocess.run(
+        [V2D_PYTHON, "-c", V2D_SCRIPT, jobs_path, out, precision], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
-    _, videos, clips, elapsed = next(line for line in done.stdout.splitlines() if line.startswith("V2D")).split()
+    _, videos, clips, elapsed = next(
+        line for line in done.stdout.splitlines() if line.startswith("V2D")
+    ).split()
     return float(elapsed), int(videos), int(clips)
 
 
@@ -106,8 +128,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
     if not os.path.exists(V2D_PYTHON):
-        raise SystemExit("no .venv-v2d: python3 -m venv --system-site-packages .venv-v2d && "
-                         ".venv-v2d/bin/pip install --no-deps video2dataset==1.3.0 ffmpeg-python future")
+        raise SystemExit(
+            "no .venv-v2d: python3 -m venv --system-site-packages .venv-v2d && "
+            ".venv-v2d/bin/pip install --no-deps video2dataset==1.3.0 ffmpeg-python future"
+        )
 
     work = tempfile.mkdtemp(prefix="bench-v2d-")
     try:
@@ -115,9 +139,14 @@ def main(argv=None) -> int:
         samples = make_sample_folder(folder, args.videos, seconds=args.seconds, seed=41)
         paths = {s.video_id: s.media_path for s in samples}
         print(f"{args.videos} local videos of {args.seconds:.0f} s, 1280x720")
-        modes = [("copy", ["--cut-mode", "copy"], "low"),
-                 ("exact", ["--cut-mode", "reencode", "--short-side", "0", "--preset", "medium", "--crf", "23"],
-                  "exact")]
+        modes = [
+            ("copy", ["--cut-mode", "copy"], "low"),
+            (
+                "exact",
+                ["--cut-mode", "reencode", "--short-side", "0", "--preset", "medium", "--crf", "23"],
+                "exact",
+            ),
+        ]
         for name, ours_options, precision in modes:
             ours_s, rows = run_ours(folder, os.path.join(work, f"ours-{name}"), ours_options)
             spans = {}
@@ -126,8 +155,10 @@ def main(argv=None) -> int:
             jobs = [{"path": paths[v], "spans": s} for v, s in sorted(spans.items())]
             v2d_s, v2d_videos, v2d_clips = run_v2d(jobs, work, precision)
             ours_rate, v2d_rate = len(spans) / ours_s, v2d_videos / v2d_s
-            print(f"{name:5s} ours {ours_rate:6.2f} videos/s ({len(rows)} clips, whole run) | video2dataset "
-                  f"{v2d_rate:6.2f} videos/s ({v2d_clips} clips) | ratio {ours_rate / v2d_rate:.2f}")
+            print(
+                f"{name:5s} ours {ours_rate:6.2f} videos/s ({len(rows)} clips, whole run) | video2dataset "
+                f"{v2d_rate:6.2f} videos/s ({v2d_clips} clips) | ratio {ours_rate / v2d_rate:.2f}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

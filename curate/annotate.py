@@ -214,12 +214,12 @@ def _annotate_transform():
                 return videos, _empty_failures(videos)
             all_failures = []
             if config.caption_model:
-                from curate.caption import CaptionClipFrames
+                from curate.model_stages import CaptionClipFrames
 
                 videos, failures = videos | "CaptionClipFrames" >> CaptionClipFrames(config)
                 all_failures.append(failures)
             if config.summary_model:
-                from curate.summarize import SummarizeClips
+                from curate.model_stages import SummarizeClips
 
                 videos, failures = videos | "SummarizeClips" >> SummarizeClips(config)
                 all_failures.append(failures)

@@ -12,6 +12,7 @@ clip is its own seeking input mapped to its own output, which is the same work a
 without paying a process start and a container probe per clip. ffmpeg is always given an argument
 list, never a shell string, and output names are our own keys, never ids or titles from the source.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ class CutConfig:
         if self.mode not in MODES:
             raise ValueError(f"cut mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "copy" and self.short_side is not None:
-            raise ValueError("cut mode 'copy' cannot change the resolution; use mode 'reencode' with short_side")
+            raise ValueError(
+                "cut mode 'copy' cannot change the resolution; use mode 'reencode' with short_side"
+            )
         if self.short_side is not None and (self.short_side < 16 or self.short_side % 2):
             raise ValueError(f"short_side must be an even number >= 16, got {self.short_side}")
         if self.clips_per_process < 1:
@@ -111,8 +114,9 @@ def scaled_size(width: int, height: int, short_side: Optional[int]) -> tuple[int
     return short_side, max(2, round(height * short_side / width / 2) * 2)
 
 
-def clip_ffmpeg_args(media_path: str, clips: Sequence[ClipRequest], out_dir: str, config: CutConfig,
-                     source: SourceInfo) -> list:
+def clip_ffmpeg_args(
+    media_path: str, clips: Sequence[ClipRequest], out_dir: str, config: CutConfig, source: SourceInfo
+) -> list:
     """The ffmpeg argument list that cuts `clips` of `media_path` into `out_dir` (one process)."""
     args = [config.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     for clip in clips:
@@ -130,8 +134,16 @@ def clip_ffmpeg_args(media_path: str, clips: Sequence[ClipRequest], out_dir: str
             width, height = scaled_size(source.width, source.height, config.short_side)
             if (width, height) != (source.width, source.height):
                 args += ["-vf", f"scale={width}:{height}"]
-            args += ["-c:v", "libx264", "-preset", config.preset, "-crf", str(config.crf),
-                     "-pix_fmt", "yuv420p"]
+            args += [
+                "-c:v",
+                "libx264",
+                "-preset",
+                config.preset,
+                "-crf",
+                str(config.crf),
+                "-pix_fmt",
+                "yuv420p",
+            ]
             if config.audio and source.has_audio:
                 args += ["-c:a", "aac", "-b:a", "128k"]
         args += ["-movflags", "+faststart", "-f", "mp4", os.path.join(out_dir, f"{clip.key}.mp4")]
@@ -141,8 +153,14 @@ def clip_ffmpeg_args(media_path: str, clips: Sequence[ClipRequest], out_dir: str
 def run_ffmpeg(args: list, timeout_s: float) -> None:
     """Run ffmpeg; raise StageError with ffmpeg's own error text on failure."""
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout_s,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise StageError("ffmpeg_missing", f"{args[0]} not found: install ffmpeg") from exc
     except subprocess.TimeoutExpired as exc:
@@ -163,8 +181,11 @@ def check_clip(path: str, clip: ClipRequest, config: CutConfig) -> CutResult:
     span = clip.end - clip.start
     slack = config.copy_keyframe_slack if config.mode == "copy" else 0.0
     if not (span - config.tolerance <= info.duration <= span + config.tolerance + slack):
-        raise StageError("clip_duration_mismatch",
-                         f"{clip.key}: clip is {info.duration:.2f} s, span is {span:.2f} s", key=clip.key)
+        raise StageError(
+            "clip_duration_mismatch",
+            f"{clip.key}: clip is {info.duration:.2f} s, span is {span:.2f} s",
+            key=clip.key,
+        )
     return CutResult(clip.key, path, info.duration, info.width, info.height, os.path.getsize(path))
 
 
@@ -178,12 +199,15 @@ def cut_clips(media_path: str, clips: Sequence[ClipRequest], out_dir: str, confi
     todo = []
     for clip in clips:
         if not 0 <= clip.start < clip.end <= source.duration + config.tolerance:
-            results[clip.key] = StageError("span_outside_video", f"{clip.key}: span {clip.start:.2f}-"
-                                           f"{clip.end:.2f} s, video is {source.duration:.2f} s", key=clip.key)
+            results[clip.key] = StageError(
+                "span_outside_video",
+                f"{clip.key}: span {clip.start:.2f}-{clip.end:.2f} s, video is {source.duration:.2f} s",
+                key=clip.key,
+            )
         else:
             todo.append(clip)
     for i in range(0, len(todo), config.clips_per_process):
-        batch = todo[i:i + config.clips_per_process]
+        batch = todo[i : i + config.clips_per_process]
         try:
             run_ffmpeg(clip_ffmpeg_args(media_path, batch, out_dir, config, source), config.timeout_s)
             results.update((clip.key, _checked(clip, out_dir, config)) for clip in batch)

@@ -18,6 +18,7 @@ sentence are NOT measured: they are spread over the sentence's measured speech s
 to each word's length in letters (plus a constant), so they are approximate; the sentence start
 (its first word's start) and end (its last word's end) are exact.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -221,8 +222,15 @@ def auto_json3(sentences: Sequence[TruthSentence]) -> str:
     segs carry the words with tOffsetMs relative to the event, and an "aAppend" newline event."""
     lines = _auto_lines(sentences)
     ms = lambda t: int(round(t * 1000))  # noqa: E731
-    events = [{"tStartMs": 0, "dDurationMs": ms(lines[-1][-1].end) + 1000 if lines else 0,
-               "id": 1, "wpWinPosId": 1, "wsWinStyleId": 1}]
+    events = [
+        {
+            "tStartMs": 0,
+            "dDurationMs": ms(lines[-1][-1].end) + 1000 if lines else 0,
+            "id": 1,
+            "wpWinPosId": 1,
+            "wsWinStyleId": 1,
+        }
+    ]
     for i, line in enumerate(lines):
         start = ms(line[0].start)
         shown_until = ms(lines[i + 2][0].start) if i + 2 < len(lines) else ms(line[-1].end) + 500
@@ -230,8 +238,15 @@ def auto_json3(sentences: Sequence[TruthSentence]) -> str:
         segs += [{"utf8": f" {w.text}", "tOffsetMs": ms(w.start) - start, "acAsrConf": 0} for w in line[1:]]
         events.append({"tStartMs": start, "dDurationMs": shown_until - start, "wWinId": 1, "segs": segs})
         next_start = ms(lines[i + 1][0].start) if i + 1 < len(lines) else ms(line[-1].end)
-        events.append({"tStartMs": next_start - 10, "dDurationMs": 10 if i + 1 < len(lines) else 500,
-                       "wWinId": 1, "aAppend": 1, "segs": [{"utf8": "\n"}]})
+        events.append(
+            {
+                "tStartMs": next_start - 10,
+                "dDurationMs": 10 if i + 1 < len(lines) else 500,
+                "wWinId": 1,
+                "aAppend": 1,
+                "segs": [{"utf8": "\n"}],
+            }
+        )
     doc = {
         "wireMagic": "pb3",
         "pens": [{}],
@@ -271,7 +286,13 @@ def footage_path(background: str) -> str:
 
 
 def encode_video(
-    path: str, samples: Optional[np.ndarray], duration: float, *, background: str, width: int, height: int,
+    path: str,
+    samples: Optional[np.ndarray],
+    duration: float,
+    *,
+    background: str,
+    width: int,
+    height: int,
     fps: float,
 ) -> None:
     """Write an H.264 + AAC mp4 of ``duration`` seconds (fast presets: it is test media)."""
@@ -280,8 +301,10 @@ def encode_video(
         vf = "format=yuv420p"
     else:
         video_in = ["-stream_loop", "-1", "-i", footage_path(background)]
-        vf = (f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
-              f"fps={fps},format=yuv420p")
+        vf = (
+            f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
+            f"fps={fps},format=yuv420p"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         audio_in, audio_out = [], ["-an"]
         if samples is not None:
@@ -293,27 +316,78 @@ def encode_video(
                 w.writeframes(samples.tobytes())
             audio_in = ["-i", wav]
             audio_out = ["-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-af", "apad"]
-        cmd = ["ffmpeg", "-v", "error", "-y", *video_in, *audio_in, "-map", "0:v", "-vf", vf,
-               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "35", "-g", str(int(fps * 2)),
-               *audio_out, "-t", f"{duration:.3f}", "-movflags", "+faststart", path]
+        cmd = [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            *video_in,
+            *audio_in,
+            "-map",
+            "0:v",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "35",
+            "-g",
+            str(int(fps * 2)),
+            *audio_out,
+            "-t",
+            f"{duration:.3f}",
+            "-movflags",
+            "+faststart",
+            path,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"ffmpeg failed writing {path}: {done.stderr.strip()[-2000:]}")
 
 
-def info_json(video_id: str, title: str, duration: float, width: int, height: int, fps: float,
-              category: str, main_subtitle: str, media_name: str) -> dict:
+def info_json(
+    video_id: str,
+    title: str,
+    duration: float,
+    width: int,
+    height: int,
+    fps: float,
+    category: str,
+    main_subtitle: str,
+    media_name: str,
+) -> dict:
     """Metadata in the shape yt-dlp writes to <id>.info.json (the fields the pipeline reads)."""
     url = f"https://www.youtube.com/watch?v={video_id}"
-    sub_url = lambda kind, ext: f"https://www.youtube.com/api/timedtext?v={video_id}&lang=en&kind={kind}&fmt={ext}"  # noqa: E731
-    auto = {"en": [{"ext": ext, "url": sub_url("asr", ext), "name": "English (auto-generated)"}
-                   for ext in ("json3", "srv1", "srv2", "srv3", "ttml", "vtt")]}
-    manual = {"en": [{"ext": ext, "url": sub_url("", ext), "name": "English"}
-                     for ext in ("json3", "srv1", "srv2", "srv3", "ttml", "vtt", "srt")]}
+    sub_url = lambda kind, ext: (
+        f"https://www.youtube.com/api/timedtext?v={video_id}&lang=en&kind={kind}&fmt={ext}"
+    )  # noqa: E731
+    auto = {
+        "en": [
+            {"ext": ext, "url": sub_url("asr", ext), "name": "English (auto-generated)"}
+            for ext in ("json3", "srv1", "srv2", "srv3", "ttml", "vtt")
+        ]
+    }
+    manual = {
+        "en": [
+            {"ext": ext, "url": sub_url("", ext), "name": "English"}
+            for ext in ("json3", "srv1", "srv2", "srv3", "ttml", "vtt", "srt")
+        ]
+    }
     subtitles = manual if main_subtitle in ("manual_vtt", "srt") else {}
     formats = [
-        {"format_id": fid, "ext": ext, "width": w, "height": h, "fps": fps if h else None,
-         "vcodec": vc, "acodec": ac, "url": f"{url}&itag={fid}", "protocol": "https"}
+        {
+            "format_id": fid,
+            "ext": ext,
+            "width": w,
+            "height": h,
+            "fps": fps if h else None,
+            "vcodec": vc,
+            "acodec": ac,
+            "url": f"{url}&itag={fid}",
+            "protocol": "https",
+        }
         for fid, ext, w, h, vc, ac in [
             ("140", "m4a", None, None, "none", "mp4a.40.2"),
             ("134", "mp4", round(width * 360 / height), 360, "avc1.4d401e", "none"),
@@ -327,15 +401,36 @@ def info_json(video_id: str, title: str, duration: float, width: int, height: in
         ext = {"auto_vtt": "vtt", "manual_vtt": "vtt", "srt": "srt", "json3": "json3"}[main_subtitle]
         requested = {"en": {"ext": ext, "filepath": f"{video_id}.en.{ext}"}}
     return {
-        "id": video_id, "title": title, "fulltitle": title, "description": f"Generated test video {video_id}.",
-        "duration": round(duration, 3), "duration_string": f"{int(duration) // 60}:{int(duration) % 60:02d}",
-        "width": width, "height": height, "fps": fps, "resolution": f"{width}x{height}",
-        "format_id": "136+140", "ext": "mp4", "vcodec": "avc1.64001f", "acodec": "mp4a.40.2",
-        "categories": [category], "tags": ["generated"], "language": "en",
-        "channel": "curate test media", "uploader": "curate test media", "upload_date": "20240101",
-        "webpage_url": url, "original_url": url, "extractor": "youtube", "extractor_key": "Youtube",
-        "formats": formats, "subtitles": subtitles, "automatic_captions": auto,
-        "requested_subtitles": requested or None, "_filename": media_name, "filepath": media_name,
+        "id": video_id,
+        "title": title,
+        "fulltitle": title,
+        "description": f"Generated test video {video_id}.",
+        "duration": round(duration, 3),
+        "duration_string": f"{int(duration) // 60}:{int(duration) % 60:02d}",
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "resolution": f"{width}x{height}",
+        "format_id": "136+140",
+        "ext": "mp4",
+        "vcodec": "avc1.64001f",
+        "acodec": "mp4a.40.2",
+        "categories": [category],
+        "tags": ["generated"],
+        "language": "en",
+        "channel": "curate test media",
+        "uploader": "curate test media",
+        "upload_date": "20240101",
+        "webpage_url": url,
+        "original_url": url,
+        "extractor": "youtube",
+        "extractor_key": "Youtube",
+        "formats": formats,
+        "subtitles": subtitles,
+        "automatic_captions": auto,
+        "requested_subtitles": requested or None,
+        "_filename": media_name,
+        "filepath": media_name,
     }
 
 
@@ -374,8 +469,15 @@ def make_sample_video(
     samples = np.pad(samples, (0, max(0, int(duration * SAMPLE_RATE) - len(samples))))
 
     media = folder / f"{video_id}.mp4"
-    encode_video(str(media), samples if audio else None, duration, background=background,
-                 width=width, height=height, fps=fps)
+    encode_video(
+        str(media),
+        samples if audio else None,
+        duration,
+        background=background,
+        width=width,
+        height=height,
+        fps=fps,
+    )
 
     subtitles = {
         "vtt_auto": (subs_dir / "auto.vtt", auto_vtt(truth)),
@@ -408,10 +510,15 @@ def make_sample_video(
     }
     truth_path.write_text(json.dumps(truth_doc, indent=1), encoding="utf-8")
     return SampleVideo(
-        video_id=video_id, folder=str(folder), media_path=str(media), info_path=str(info_path),
-        truth_path=str(truth_path), subtitle_path=subtitle_path,
+        video_id=video_id,
+        folder=str(folder),
+        media_path=str(media),
+        info_path=str(info_path),
+        truth_path=str(truth_path),
+        subtitle_path=subtitle_path,
         subtitles={fmt: str(path) for fmt, (path, _) in subtitles.items()},
-        duration=duration, sentences=truth,
+        duration=duration,
+        sentences=truth,
     )
 
 
@@ -428,36 +535,103 @@ def load_truth(path: Union[str, os.PathLike]) -> tuple:
 # deterministic natural-ish English
 
 _SUBJECTS = [
-    "the old fisherman", "my grandmother", "a young engineer", "the quiet student", "our neighbour",
-    "the tired cyclist", "a curious child", "the local baker", "this small village", "the science teacher",
-    "every good cook", "the river guide", "a famous painter", "the night nurse", "my best friend",
-    "the mountain climber", "a patient gardener", "the city council", "the brown dog", "our team",
+    "the old fisherman",
+    "my grandmother",
+    "a young engineer",
+    "the quiet student",
+    "our neighbour",
+    "the tired cyclist",
+    "a curious child",
+    "the local baker",
+    "this small village",
+    "the science teacher",
+    "every good cook",
+    "the river guide",
+    "a famous painter",
+    "the night nurse",
+    "my best friend",
+    "the mountain climber",
+    "a patient gardener",
+    "the city council",
+    "the brown dog",
+    "our team",
 ]
 _VERBS = [
-    "repaired", "painted", "carried", "described", "discovered", "cleaned", "measured", "remembered",
-    "explained", "collected", "built", "opened", "watched", "followed", "borrowed", "visited",
+    "repaired",
+    "painted",
+    "carried",
+    "described",
+    "discovered",
+    "cleaned",
+    "measured",
+    "remembered",
+    "explained",
+    "collected",
+    "built",
+    "opened",
+    "watched",
+    "followed",
+    "borrowed",
+    "visited",
 ]
 _OBJECTS = [
-    "the wooden boat", "a broken bicycle", "the garden fence", "an ancient map", "the kitchen window",
-    "a basket of apples", "the long bridge", "a heavy suitcase", "the blue door", "a box of letters",
-    "the winter coat", "a bright red kite", "the village church", "an empty bottle", "the tall lighthouse",
+    "the wooden boat",
+    "a broken bicycle",
+    "the garden fence",
+    "an ancient map",
+    "the kitchen window",
+    "a basket of apples",
+    "the long bridge",
+    "a heavy suitcase",
+    "the blue door",
+    "a box of letters",
+    "the winter coat",
+    "a bright red kite",
+    "the village church",
+    "an empty bottle",
+    "the tall lighthouse",
 ]
 _ADVERBIALS = [
-    "before the sun came up", "after a long and rainy afternoon", "with great care", "without saying a word",
-    "near the edge of the forest", "during the summer holidays", "in less than an hour",
-    "while everyone else was sleeping", "on the way back from the market", "for the very first time",
-    "because nobody else would do it", "although it was getting dark",
+    "before the sun came up",
+    "after a long and rainy afternoon",
+    "with great care",
+    "without saying a word",
+    "near the edge of the forest",
+    "during the summer holidays",
+    "in less than an hour",
+    "while everyone else was sleeping",
+    "on the way back from the market",
+    "for the very first time",
+    "because nobody else would do it",
+    "although it was getting dark",
 ]
-_OPENERS = ["Yesterday", "Last week", "In the morning", "Surprisingly", "After lunch", "Once again",
-            "Every spring", "Later that evening", "Of course", "At the end of the day"]
+_OPENERS = [
+    "Yesterday",
+    "Last week",
+    "In the morning",
+    "Surprisingly",
+    "After lunch",
+    "Once again",
+    "Every spring",
+    "Later that evening",
+    "Of course",
+    "At the end of the day",
+]
 _QUESTIONS = [
     "Have you ever wondered why {o} looks so different in the rain?",
     "Why would {s} want to keep {o} for so many years?",
     "Do you know where {s} found {o}?",
     "Is it really possible to fix {o} in one afternoon?",
 ]
-_SHORT = ["That was the plan.", "Nobody expected it.", "It worked perfectly.", "Then everything changed.",
-          "Let me show you how.", "This is the important part.", "Thanks for watching."]
+_SHORT = [
+    "That was the plan.",
+    "Nobody expected it.",
+    "It worked perfectly.",
+    "Then everything changed.",
+    "Let me show you how.",
+    "This is the important part.",
+    "Thanks for watching.",
+]
 
 
 def sentence_generator(seed: int):
@@ -516,8 +690,13 @@ def make_sample_folder(
         video_id = f"sample{seed:03d}v{i:03d}"
         videos.append(
             make_sample_video(
-                out_dir, video_id, sentences_for(length, seed * 1000 + i), background=background,
-                min_duration=length, category=categories[i % len(categories)], main_subtitle=main_subtitle,
+                out_dir,
+                video_id,
+                sentences_for(length, seed * 1000 + i),
+                background=background,
+                min_duration=length,
+                category=categories[i % len(categories)],
+                main_subtitle=main_subtitle,
             )
         )
     return videos
@@ -532,14 +711,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-videos", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each video (10 to 600)")
     parser.add_argument("--background", choices=BACKGROUNDS, default="shapes")
-    parser.add_argument("--subtitle", choices=MAIN_SUBTITLES, default="auto_vtt",
-                        help="which subtitle the folder holds as <id>.en.<ext>")
+    parser.add_argument(
+        "--subtitle",
+        choices=MAIN_SUBTITLES,
+        default="auto_vtt",
+        help="which subtitle the folder holds as <id>.en.<ext>",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
 def main(args: argparse.Namespace) -> int:
-    videos = make_sample_folder(args.output, args.num_videos, seconds=args.seconds, seed=args.seed,
-                                background=args.background, main_subtitle=args.subtitle)
+    videos = make_sample_folder(
+        args.output,
+        args.num_videos,
+        seconds=args.seconds,
+        seed=args.seed,
+        background=args.background,
+        main_subtitle=args.subtitle,
+    )
     for v in videos:
         print(f"{v.media_path}\t{v.duration:.1f}s\t{len(v.sentences)} sentences")
     return 0

@@ -12,9 +12,9 @@ happen (so a killed run does not redo terminal decisions), and written to DIR/fa
 end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
 Spark are chosen with Beam's own pipeline options, passed through untouched.
 """
+
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -44,7 +44,7 @@ class RunConfig:
     download: object = None  # curate.download.DownloadConfig (None: files under DIR/.downloads)
     probe_dir: Optional[str] = None  # where the probe keeps info jsons (None: DIR/.probe)
     asr: object = None  # curate.asr.AsrConfig for videos without subtitles (None: its defaults)
-    punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: the text core's default)
+    punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
     cut: CutConfig = field(default_factory=CutConfig)
     shards: write.ShardConfig = field(default_factory=write.ShardConfig)
@@ -61,28 +61,12 @@ class RunConfig:
         return self.filter or FilterConfig()
 
 
-def flatten(failures: list, label: str):
-    return tuple(failures) | label >> beam.Flatten()
-
-
 # ---------------------------------------------------------------------------------------------
 # selecting the videos
 
 
-def select_videos(p, cfg: RunConfig, resume: ResumeState):
-    """read -> probe -> filter (+ category cap) -> drop what an earlier run finished.
-
-    Returns (videos, failures, num_read). The resume skip comes after the cap so that the cap sees
-    every video and keeps the same ones as the first run did."""
-    from curate.filter import FilterVideos
-    from curate.probe import ProbeVideos
-    from curate.sources import ReadSources
-
-    sources, read_failures = p | "ReadSources" >> ReadSources(cfg.input, id_column=cfg.id_column,
-                                                               url_column=cfg.url_column)
-    download = cfg.download_config()
-    probed, probe_failures = sources | "ProbeVideos" >> ProbeVideos(download, cfg.probe_dir or write.join(cfg.output, ".probe"))
-    kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
+def skip_finished(videos, resume: ResumeState):
+    """Drop the videos an earlier run over the same output finished (counted as resume/skipped_videos)."""
     skip = resume.skip_video_ids
     skipped = beam.metrics.Metrics.counter("resume", "skipped_videos")
 
@@ -92,21 +76,50 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState):
             return False
         return True
 
-    todo = kept | "SkipFinishedVideos" >> beam.Filter(not_done)
-    num_read = ((sources, read_failures) | "AllRead" >> beam.Flatten()
-                | "CountRead" >> beam.combiners.Count.Globally())
+    return videos | "SkipFinishedVideos" >> beam.Filter(not_done)
+
+
+def select_videos(p, cfg: RunConfig, resume: ResumeState):
+    """read -> probe -> filter (+ category cap), without what an earlier run finished.
+
+    Returns (videos, failures, num_read). Finished videos are skipped before the probe (no yt-dlp
+    call for them), except under a category hour cap: the cap must see every video to keep the same
+    ones as the first run, so they are skipped after it."""
+    from curate.filter import FilterVideos
+    from curate.probe import ProbeVideos
+    from curate.sources import ReadSources
+
+    sources, read_failures = p | "ReadSources" >> ReadSources(
+        cfg.input, id_column=cfg.id_column, url_column=cfg.url_column
+    )
+    capped = cfg.filter_config().category_hour_cap is not None
+    download = cfg.download_config()
+    to_probe = sources if capped else skip_finished(sources, resume)
+    probed, probe_failures = to_probe | "ProbeVideos" >> ProbeVideos(
+        download, cfg.probe_dir or write.join(cfg.output, ".probe")
+    )
+    kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
+    todo = skip_finished(kept, resume) if capped else kept
+    num_read = (
+        (sources, read_failures)
+        | "AllRead" >> beam.Flatten()
+        | "CountRead" >> beam.combiners.Count.Globally()
+    )
     return todo, [read_failures, probe_failures, filter_failures], num_read
 
 
 def prepare_clips(videos, cfg: RunConfig, recipe):
-    """download -> transcript (subtitles or ASR) -> plan clips. Returns ((VideoMeta, tuple[Clip]), failures)."""
+    """download -> transcript (subtitles or ASR) -> plan clips.
+
+    Returns (PCollection[(VideoMeta, tuple[Clip])], [failures])."""
     from curate.download import DownloadVideos
     from curate.transcribe import MakeTranscripts, PlanClips
 
     downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(cfg.download_config())
     transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)
-    planned, plan_failures = transcribed | "PlanClips" >> PlanClips(recipe, punctuator=cfg.punctuator,
-                                                                     use_given_spans=cfg.use_given_spans)
+    planned, plan_failures = transcribed | "PlanClips" >> PlanClips(
+        recipe, punctuator=cfg.punctuator, use_given_spans=cfg.use_given_spans
+    )
     return planned, [download_failures, transcript_failures, plan_failures]
 
 
@@ -194,17 +207,27 @@ def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: Re
     """cut -> stage -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
     staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut)
     earlier = p | "StagedEarlier" >> beam.Create(list(resume.staged), reshuffle=False)
-    shards = ((staged, earlier) | "AllStagedVideos" >> beam.Flatten()
-              | "WriteShards" >> WriteShards(cfg.output, cfg.shards, resume.next_shard_index))
-    recorded = (flatten(failures + [cut_failures], "AllFailures")
-                | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output)))
+    shards = (
+        (staged, earlier)
+        | "AllStagedVideos" >> beam.Flatten()
+        | "WriteShards" >> WriteShards(cfg.output, cfg.shards, resume.next_shard_index)
+    )
+    recorded = (
+        tuple(failures + [cut_failures])
+        | "AllFailures" >> beam.Flatten()
+        | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output))
+    )
     out_dir = cfg.output
     return (
         p
         | "FinalizeTrigger" >> beam.Create([out_dir])
-        | "FinalizeOutputs" >> beam.Map(
+        | "FinalizeOutputs"
+        >> beam.Map(
             lambda d, _shards, _failures, videos_in: write.finalize_outputs(d, videos_in),
-            beam.pvalue.AsList(shards), beam.pvalue.AsList(recorded), beam.pvalue.AsSingleton(num_read))
+            beam.pvalue.AsList(shards),
+            beam.pvalue.AsList(recorded),
+            beam.pvalue.AsSingleton(num_read),
+        )
     )
 
 
@@ -236,15 +259,16 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
         os.makedirs(write._local(cfg.output), exist_ok=True)
     resume = load_resume_state(cfg.output)
     if resume.done_video_ids or resume.staged:
-        log.info("resuming %s: %d videos done, %d staged, next shard %05d", cfg.output,
-                 len(resume.done_video_ids), len(resume.staged), resume.next_shard_index)
+        log.info(
+            "resuming %s: %d videos done, %d staged, next shard %05d",
+            cfg.output,
+            len(resume.done_video_ids),
+            len(resume.staged),
+            resume.next_shard_index,
+        )
     p = beam.Pipeline(options=pipeline_options(pipeline_args))
     build(p, cfg, resume)
     result = p.run()
     if wait:
         result.wait_until_finish()
     return result
-
-
-def with_overrides(cfg: RunConfig, **changes) -> RunConfig:
-    return dataclasses.replace(cfg, **changes)

@@ -100,6 +100,17 @@ def _subtitle_kind_of_file(path: str) -> str:
     return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
 
 
+def _fresh_info(path: Path, max_age_s: float) -> Optional[dict]:
+    """The info a previous run saved at ``path``, unless it is missing, unreadable or so old that its
+    format URLs have expired."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fresh = isinstance(info, dict) and time.time() - (info.get("epoch") or 0) <= max_age_s
+    return info if fresh else None
+
+
 class Prober:
     """One worker's prober: a YoutubeDL built once, the retry policy, where info jsons go."""
 
@@ -139,15 +150,17 @@ class Prober:
         if not meta.url:
             raise StageError("no_url", "nothing to probe: no url, info json or media file",
                              video_id=meta.video_id)
-        info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
-                            video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
-        info = self.ydl.sanitize_info(info)
         root = Path(self.work_dir)
-        root.mkdir(parents=True, exist_ok=True)
         path = inside(root / f"{safe_id(meta.video_id)}.info.json", root)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(json.dumps(info), encoding="utf-8")
-        partial.replace(path)
+        info = _fresh_info(path, self.cfg.info_max_age_s)  # a rerun probes nothing twice
+        if info is None:
+            info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
+                                video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
+            info = self.ydl.sanitize_info(info)
+            root.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.part")
+            partial.write_text(json.dumps(info), encoding="utf-8")
+            partial.replace(path)  # complete or absent, even when the run is killed
         return meta_from_info(meta, info)._replace(info_path=str(path))
 
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:

@@ -1,4 +1,5 @@
 """report.md and its plots: clip lengths per scale, and the category distribution (HD-VILA fig. 2)."""
+
 from __future__ import annotations
 
 import io

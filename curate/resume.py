@@ -5,6 +5,7 @@ for it (a filter drop, an unusable transcript...). A video whose clips were cut 
 yet put into a shard skips straight to shard writing. Everything else is redone. Failures that may
 go away on a retry (a download hitting 429, an unexpected error) are not terminal.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -27,8 +28,9 @@ class ResumeState(NamedTuple):
 
 
 def is_terminal(failure) -> bool:
-    return (not failure.key and failure.stage not in RETRYABLE_STAGES
-            and not failure.reason.startswith("error:"))
+    return (
+        not failure.key and failure.stage not in RETRYABLE_STAGES and not failure.reason.startswith("error:")
+    )
 
 
 def clean_interrupted(out_dir: str) -> None:

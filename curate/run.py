@@ -5,14 +5,13 @@ Arguments this command does not know are Beam pipeline options, passed to the ru
 e.g. ``--runner DataflowRunner --project P --region R --temp_location gs://B/tmp``.
 A rerun over the same --output resumes: finished videos are skipped, nothing is duplicated.
 """
+
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import json
 import os
-import sys
 
 RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
 
@@ -29,12 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     from curate.write import ShardConfig
 
     if recipe is None:
-        parser.add_argument("--recipe", choices=sorted(RECIPES), required=True,
-                            help="hdvila: sentence clips at source resolution; vidla: short/medium/long clips")
-    parser.add_argument("--input", required=True, help="manifest (csv, tsv, jsonl, parquet, HD-VILA jsonl, "
-                        "Panda-70M csv) or a yt-dlp download folder; local path or file:// URL")
-    parser.add_argument("--output", required=True, help="output directory (local or gs://...); "
-                        "rerunning over it resumes")
+        parser.add_argument(
+            "--recipe",
+            choices=sorted(RECIPES),
+            required=True,
+            help="hdvila: sentence clips at source resolution; vidla: short/medium/long clips",
+        )
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="manifest (csv, tsv, jsonl, parquet, HD-VILA jsonl, "
+        "Panda-70M csv) or a yt-dlp download folder; local path or file:// URL",
+    )
+    parser.add_argument(
+        "--output", required=True, help="output directory (local or gs://...); rerunning over it resumes"
+    )
     parser.add_argument("--id-column", help="manifest column with the video id (default: detected)")
     parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -44,37 +52,67 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     g.add_argument("--min-duration", type=float, default=10.0, help="seconds (default %(default)s)")
     g.add_argument("--max-duration", type=float, default=None, help="seconds (default: no bound)")
     g.add_argument("--languages", default="en", help="comma-separated wanted languages; '' for any")
-    g.add_argument("--no-asr", action="store_true", help="drop videos without English subtitles "
-                   "instead of transcribing their audio")
-    g.add_argument("--category-hour-cap", type=float, default=None,
-                   help="per-category hour cap (HD-VILA: 30000); default: none")
+    g.add_argument(
+        "--no-asr",
+        action="store_true",
+        help="drop videos without English subtitles instead of transcribing their audio",
+    )
+    g.add_argument(
+        "--category-hour-cap",
+        type=float,
+        default=None,
+        help="per-category hour cap (HD-VILA: 30000); default: none",
+    )
 
     g = parser.add_argument_group("download")
-    g.add_argument("--download-dir", help="where videos are downloaded, a local path on each worker "
-                   "(default: DIR/.downloads, or a temp folder when DIR is not local)")
-    g.add_argument("--probe-dir", help="where probed info jsons are kept, a path every worker can read "
-                   "(default: DIR/.probe)")
+    g.add_argument(
+        "--download-dir",
+        help="where videos are downloaded, a local path on each worker "
+        "(default: DIR/.downloads, or a temp folder when DIR is not local)",
+    )
+    g.add_argument(
+        "--probe-dir",
+        help="where probed info jsons are kept, a path every worker can read (default: DIR/.probe)",
+    )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
 
     g = parser.add_argument_group("transcript")
-    g.add_argument("--asr-model", default="tiny.en",
-                   help="faster-whisper model name or local folder, for videos without subtitles")
+    g.add_argument(
+        "--asr-model",
+        default="tiny.en",
+        help="faster-whisper model name or local folder, for videos without subtitles",
+    )
     g.add_argument("--asr-device", default="cpu", help="cpu, cuda or auto")
-    g.add_argument("--punctuator", default=None,
-                   help="punctuators model (name or folder) for unpunctuated text; default: pause-based")
-    g.add_argument("--given-spans", choices=("use", "ignore"), default=None,
-                   help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
-                        "ignore for vidla")
+    g.add_argument(
+        "--punctuator",
+        default=None,
+        help="punctuators model (name or folder) for unpunctuated text; default: pause-based",
+    )
+    g.add_argument(
+        "--given-spans",
+        choices=("use", "ignore"),
+        default=None,
+        help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
+        "ignore for vidla",
+    )
 
     d = CutConfig()
     g = parser.add_argument_group("cut and shards")
-    g.add_argument("--cut-mode", choices=MODES, default=d.mode,
-                   help="copy: keyframe stream copy (fast); reencode: exact (default %(default)s)")
-    g.add_argument("--short-side", type=int, default=None,
-                   help="re-encode to this short side; 0 keeps the source (default: hdvila 0, vidla 224)")
+    g.add_argument(
+        "--cut-mode",
+        choices=MODES,
+        default=d.mode,
+        help="copy: keyframe stream copy (fast); reencode: exact (default %(default)s)",
+    )
+    g.add_argument(
+        "--short-side",
+        type=int,
+        default=None,
+        help="re-encode to this short side; 0 keeps the source (default: hdvila 0, vidla 224)",
+    )
     g.add_argument("--crf", type=int, default=d.crf)
     g.add_argument("--preset", default=d.preset, help="libx264 preset (default %(default)s)")
     g.add_argument("--clips-per-process", type=int, default=d.clips_per_process)
@@ -94,7 +132,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     from curate.download import DownloadConfig
     from curate.filter import FilterConfig
     from curate.pipeline import RunConfig
-    from curate.write import ShardConfig, join
+    from curate.write import ShardConfig
 
     module = importlib.import_module(RECIPES[recipe])
     defaults = module.DEFAULTS
@@ -102,16 +140,30 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     if args.cut_mode == "copy":
         short_side = None if args.short_side is None else short_side
     try:
-        cut = CutConfig(mode=args.cut_mode, short_side=short_side, crf=args.crf, preset=args.preset,
-                        clips_per_process=args.clips_per_process)
+        cut = CutConfig(
+            mode=args.cut_mode,
+            short_side=short_side,
+            crf=args.crf,
+            preset=args.preset,
+            clips_per_process=args.clips_per_process,
+        )
         shards = ShardConfig(args.shard_max_samples, args.shard_max_bytes)
-        filter_cfg = FilterConfig(min_height=args.min_height, min_duration_s=args.min_duration,
-                                  max_duration_s=args.max_duration,
-                                  languages=tuple(x for x in args.languages.split(",") if x),
-                                  allow_asr=not args.no_asr, category_hour_cap=args.category_hour_cap)
-        download = DownloadConfig(output_dir=args.download_dir or default_download_dir(args.output),
-                                  min_height=args.min_height, retries=args.retries,
-                                  min_interval_s=args.min_interval, cookies_file=args.cookies, proxy=args.proxy)
+        filter_cfg = FilterConfig(
+            min_height=args.min_height,
+            min_duration_s=args.min_duration,
+            max_duration_s=args.max_duration,
+            languages=tuple(x for x in args.languages.split(",") if x),
+            allow_asr=not args.no_asr,
+            category_hour_cap=args.category_hour_cap,
+        )
+        download = DownloadConfig(
+            output_dir=args.download_dir or default_download_dir(args.output),
+            min_height=args.min_height,
+            retries=args.retries,
+            min_interval_s=args.min_interval,
+            cookies_file=args.cookies,
+            proxy=args.proxy,
+        )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
@@ -122,10 +174,20 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from exc
     return RunConfig(
-        recipe=recipe, input=args.input, output=args.output, id_column=args.id_column,
-        url_column=args.url_column, filter=filter_cfg, download=download, probe_dir=args.probe_dir,
-        asr=AsrConfig(model=args.asr_model, device=args.asr_device), punctuator=args.punctuator,
-        use_given_spans=given, cut=cut, shards=shards, annotate=annotate,
+        recipe=recipe,
+        input=args.input,
+        output=args.output,
+        id_column=args.id_column,
+        url_column=args.url_column,
+        filter=filter_cfg,
+        download=download,
+        probe_dir=args.probe_dir,
+        asr=AsrConfig(model=args.asr_model, device=args.asr_device),
+        punctuator=args.punctuator,
+        use_given_spans=given,
+        cut=cut,
+        shards=shards,
+        annotate=annotate,
     )
 
 
@@ -137,11 +199,15 @@ def default_download_dir(output: str) -> str:
 
     from curate.write import is_local, join
 
-    return join(output, ".downloads") if is_local(output) else os.path.join(tempfile.gettempdir(), "vidlang-downloads")
+    return (
+        join(output, ".downloads")
+        if is_local(output)
+        else os.path.join(tempfile.gettempdir(), "vidlang-downloads")
+    )
 
 
 def check_input(path: str) -> None:
-    local = path[len("file://"):] if path.startswith("file://") else path
+    local = path[len("file://") :] if path.startswith("file://") else path
     if "://" not in local and not os.path.exists(local):
         raise SystemExit(f"error: --input {path} does not exist")
 
@@ -168,8 +234,10 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"submitted; outputs will appear in {output}")
         return
     counts = stats["counts"]
-    print(f"{stats['num_clips']} clips in {stats['num_shards']} shards from {counts['videos_kept']} of "
-          f"{counts['videos_in']} videos -> {output}")
+    print(
+        f"{stats['num_clips']} clips in {stats['num_shards']} shards from {counts['videos_kept']} of "
+        f"{counts['videos_in']} videos -> {output}"
+    )
     for reason, n in counts["videos_failed_by_reason"].items():
         print(f"  dropped {n} videos: {reason}")
     for reason, n in counts["clips_failed_by_reason"].items():

@@ -351,6 +351,10 @@ class ReadSources(beam.PTransform):
         self._path, self._id_column, self._url_column = path, id_column, url_column
 
     def expand(self, pbegin):
+        if local_path(self._path) is not None:
+            # fail while the pipeline is built, not on a worker: a missing file, an unknown format,
+            # a named column that is not there (reading the first record is enough to know)
+            next(iter(read_sources(self._path, id_column=self._id_column, url_column=self._url_column)), None)
         records = (
             pbegin
             | "Source" >> beam.Create([self._path])

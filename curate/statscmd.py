@@ -1,5 +1,6 @@
 """``python -m curate stats DIR``: rebuild stats.json, report.md and its plots from a run's
 clips.parquet and failures.jsonl, and print the report."""
+
 from __future__ import annotations
 
 import argparse

@@ -6,18 +6,15 @@ Two backends behind one interface, ``summarize(user_messages) -> answers``: vLLM
 ``LLM.generate`` for throughput, and transformers ``generate`` for machines without vLLM. Both build
 the same prompt token ids: the model's chat template when it has one, else the plain prompt. What the
 model answers is cleaned (preambles, quotes, notes after the sentence) and checked against the word
-limit; an unusable answer becomes a Failure for that clip, never an empty string.
+limit; an unusable answer becomes a Failure for that clip, never an empty string. No Beam here:
+curate.model_stages wires these into RunInference.
 """
 from __future__ import annotations
 
 import re
 from typing import Optional, Sequence
 
-import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
-
 from curate.annotate import AnnotateConfig, torch_device_and_dtype
-from curate.caption import JoinToVideos
 from curate.errors import StageError
 from schemas import Failure
 
@@ -196,44 +193,6 @@ def load_summarizer(config: AnnotateConfig):
     return TransformersSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype, **generation)
 
 
-class SummaryHandler(ModelHandler):
-    """RunInference's view of the summarizer: examples are prompts, predictions raw answers."""
-
-    def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=1, max_batch_size=config.summary_batch_size)
-        self._config = config
-
-    def load_model(self):
-        return load_summarizer(self._config)
-
-    def run_inference(self, batch, model, inference_args: Optional[dict] = None):
-        return model.summarize(batch)
-
-    def get_metrics_namespace(self) -> str:
-        return "summarize"
-
-
-def _jobs(video, max_words: int):
-    meta, clips = video
-    for key, field, prompt in summary_jobs(clips, max_words):
-        yield (meta.video_id, key, field), prompt
-
-
-def _clean(keyed_answer, max_words: int):
-    (video_id, key, field), raw = keyed_answer
-    try:
-        return video_id, (key, field, clean_summary(raw, max_words), None)
-    except StageError as exc:
-        return video_id, (key, field, None, (exc.reason, exc.detail))
-
-
-def _failed_batch_answers(batch_and_exc):
-    batch, exc = batch_and_exc
-    detail = f"summarizer failed on a batch of {len(batch)}: {type(exc).__name__}: {exc}"
-    for (video_id, key, field), _ in batch:
-        yield video_id, (key, field, None, ("summarizer_error", detail))
-
-
 def attach_summaries(video_id: str, clips, answers) -> tuple:
     """answers: [(clip key, field, summary or None, (reason, detail) or None)]. A clip gets its
     summaries; a clip any of whose summaries failed is dropped as a Failure.
@@ -252,26 +211,3 @@ def attach_summaries(video_id: str, clips, answers) -> tuple:
             continue
         kept.append(clip._replace(**{field: summary for field, summary, _ in results}))
     return tuple(kept), failures
-
-
-def _attach_answers(video_id, clips, groups):
-    return attach_summaries(video_id, clips, groups["answers"])
-
-
-class SummarizeClips(beam.PTransform):
-    """``summarized, failures = videos | SummarizeClips(config)`` over (VideoMeta, tuple[Clip])."""
-
-    def __init__(self, config: AnnotateConfig, label: Optional[str] = None):
-        super().__init__(label)
-        self._config = config
-
-    def expand(self, videos):
-        max_words = self._config.summary_max_words
-        jobs = videos | "Prompts" >> beam.FlatMap(_jobs, max_words)
-        answers, dead = (
-            jobs | "Summarize" >> RunInference(KeyedModelHandler(SummaryHandler(self._config))).with_exception_handling()
-        )
-        cleaned = answers | "Clean" >> beam.Map(_clean, max_words)
-        failed = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_answers)
-        all_answers = (cleaned, failed) | "AllAnswers" >> beam.Flatten()
-        return videos | "AttachSummaries" >> JoinToVideos("summarize", _attach_answers, {"answers": all_answers})

@@ -6,6 +6,7 @@ subtitles (but with audio) to ASR. ``PlanClips`` restores sentences and plans th
 timestamps), and turns them into schemas.Clip records: one element per video with all its clips,
 the shape the annotation stage and the cut take.
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,15 +61,21 @@ class MakeTranscripts(beam.PTransform):
 
         cfg = self._asr or AsrConfig()
         with_subs, without = videos | "SubtitlesOrAsr" >> beam.Partition(lambda m, n: int(needs_asr(m)), 2)
-        parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage("transcript", transcript_from_subtitles)
+        parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage(
+            "transcript", transcript_from_subtitles
+        )
         heard, asr_failures = without | "TranscribeAudio" >> ApplyStage(
-            "asr", functools.partial(_transcribe, cfg=cfg), setup=functools.partial(LazyAsrModel, cfg))
-        return ((parsed, heard) | "AllTranscripts" >> beam.Flatten(),
-                (parse_failures, asr_failures) | "AllTranscriptFailures" >> beam.Flatten())
+            "asr", functools.partial(_transcribe, cfg=cfg), setup=functools.partial(LazyAsrModel, cfg)
+        )
+        return (
+            (parsed, heard) | "AllTranscripts" >> beam.Flatten(),
+            (parse_failures, asr_failures) | "AllTranscriptFailures" >> beam.Flatten(),
+        )
 
 
-def given_span_clips(video_id: str, spans: Sequence, sentences: Sequence[Sentence],
-                     duration: Optional[float]) -> list:
+def given_span_clips(
+    video_id: str, spans: Sequence, sentences: Sequence[Sentence], duration: Optional[float]
+) -> list:
     """ClipSpans (scale "sentence") from the spans a source gave, each with the sentences whose
     middle falls inside it; spans past the end of the video are clipped to it, empty ones dropped."""
     out = []
@@ -83,10 +90,19 @@ def given_span_clips(video_id: str, spans: Sequence, sentences: Sequence[Sentenc
 
 def clip_from_span(span: ClipSpan, meta: VideoMeta, transcript: Transcript) -> Clip:
     return Clip(
-        key=span.key, video_id=span.video_id, scale=span.scale, index=span.index,
-        start=span.start, end=span.end, duration=span.duration, subtitle=span.subtitle,
-        sentences=tuple(span.sentences), num_words=sum(s.num_words for s in span.sentences),
-        category=meta.category, source_height=meta.height, transcript_source=transcript.source,
+        key=span.key,
+        video_id=span.video_id,
+        scale=span.scale,
+        index=span.index,
+        start=span.start,
+        end=span.end,
+        duration=span.duration,
+        subtitle=span.subtitle,
+        sentences=tuple(span.sentences),
+        num_words=sum(s.num_words for s in span.sentences),
+        category=meta.category,
+        source_height=meta.height,
+        transcript_source=transcript.source,
         url=meta.url,
     )
 
@@ -100,8 +116,11 @@ def plan_video_clips(element: tuple, punctuator, *, recipe, use_given_spans: boo
     if use_given_spans and meta.given_spans:
         spans = given_span_clips(meta.video_id, meta.given_spans, sentences, meta.duration)
     if not spans:
-        raise StageError("no_clips", f"{len(sentences)} sentences gave no clip of recipe {getattr(recipe, 'name', recipe)!r}",
-                         video_id=meta.video_id)
+        raise StageError(
+            "no_clips",
+            f"{len(sentences)} sentences gave no clip of recipe {getattr(recipe, 'name', recipe)!r}",
+            video_id=meta.video_id,
+        )
     clips = sorted((clip_from_span(s, meta, transcript) for s in spans), key=lambda c: c.key)
     return meta, tuple(clips)
 
@@ -126,4 +145,6 @@ class PlanClips(beam.PTransform):
 
     def expand(self, transcribed):
         fn = functools.partial(_plan, recipe=self._recipe, use_given_spans=self._given)
-        return transcribed | ApplyStage("plan", fn, setup=functools.partial(_load_punctuator, self._punctuator))
+        return transcribed | ApplyStage(
+            "plan", fn, setup=functools.partial(_load_punctuator, self._punctuator)
+        )

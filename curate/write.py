@@ -16,6 +16,7 @@ Shards: videos are packed in order of video id into shards bounded by samples an
 never split across shards (so resume is per video), and a video larger than a shard gets its own.
 The same staged input gives the same shard names and byte-identical tars.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,7 +72,7 @@ def is_local(path: str) -> bool:
 
 
 def _local(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
+    return path[len("file://") :] if path.startswith("file://") else path
 
 
 def join(base: str, *parts: str) -> str:
@@ -91,7 +92,7 @@ def listdir(path: str) -> list:
             return []
     prefix = path.rstrip("/") + "/"
     found = _fs().match([prefix + "*"])[0].metadata_list
-    return sorted({m.path[len(prefix):].split("/", 1)[0] for m in found})
+    return sorted({m.path[len(prefix) :].split("/", 1)[0] for m in found})
 
 
 def open_read(path: str):
@@ -144,7 +145,10 @@ def put_file_atomic(local_src: str, path: str) -> None:
         return
     from apache_beam.io.filesystem import CompressionTypes
 
-    with open(local_src, "rb") as src, _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as dst:
+    with (
+        open(local_src, "rb") as src,
+        _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as dst,
+    ):
         while chunk := src.read(1 << 22):
             dst.write(chunk)
     _fs().rename([tmp], [path])
@@ -275,7 +279,9 @@ def write_shard(out_dir: str, name: str, videos: Sequence[StagedVideo]) -> str:
     put_file_atomic(tar_path, join(out_dir, SHARDS, shard))
     clip_failures = [f for v in videos for f in v.failures]
     if clip_failures:
-        write_bytes_atomic(join(out_dir, STATE_FAILURES, f"shard-{name}.jsonl"), failures_jsonl(clip_failures))
+        write_bytes_atomic(
+            join(out_dir, STATE_FAILURES, f"shard-{name}.jsonl"), failures_jsonl(clip_failures)
+        )
     put_file_atomic(sidecar_path, join(out_dir, SHARDS, f"{name}.parquet"))  # the commit
     os.rmdir(work)
     for video in videos:
@@ -286,8 +292,11 @@ def write_shard(out_dir: str, name: str, videos: Sequence[StagedVideo]) -> str:
 def committed_shards(out_dir: str) -> list:
     """Names of the committed shards (both the tar and its sidecar exist), sorted."""
     names = set(listdir(join(out_dir, SHARDS)))
-    return sorted(n[: -len(".parquet")] for n in names
-                  if n.endswith(".parquet") and not n.startswith(".") and n[: -len(".parquet")] + ".tar" in names)
+    return sorted(
+        n[: -len(".parquet")]
+        for n in names
+        if n.endswith(".parquet") and not n.startswith(".") and n[: -len(".parquet")] + ".tar" in names
+    )
 
 
 def read_sidecar(out_dir: str, name: str):
@@ -386,7 +395,9 @@ def _category_hours(clips: Sequence[Clip]) -> dict:
     so a video counts once, over its longest scale's coverage)."""
     per_video = {}
     for clip in clips:
-        per_video.setdefault((clip.video_id, clip.category or "unknown"), Counter())[clip.scale] += clip.duration
+        per_video.setdefault((clip.video_id, clip.category or "unknown"), Counter())[clip.scale] += (
+            clip.duration
+        )
     hours = Counter()
     for (_, category), by_scale in per_video.items():
         hours[category] += max(by_scale.values()) / 3600
@@ -427,7 +438,9 @@ def write_stats(out_dir: str, videos_in: int | None = None) -> dict:
     if videos_in is None:
         stats_path = join(out_dir, "stats.json")
         previous = json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
-        videos_in = previous.get("counts", {}).get("videos_in", len(set(table.column("video_id").to_pylist())))
+        videos_in = previous.get("counts", {}).get(
+            "videos_in", len(set(table.column("video_id").to_pylist()))
+        )
     stats = build_stats(table, failures, videos_in)
     write_bytes_atomic(join(out_dir, "stats.json"), json.dumps(stats, indent=2, sort_keys=True).encode())
     write_report(out_dir, stats, table)

@@ -9,6 +9,7 @@ by triggering with ``runner=DataflowRunner`` and the Dataflow options in ``beam_
 
 Trigger: ``airflow dags trigger vidla_curation --conf '{"input": "/data/ytdlp", "output": "/data/out"}'``
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,9 @@ def vidla_curation():
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
         variables = {"input": params["input"], "output": params["output"], **params["beam_options"]}
         BeamHook(runner=params["runner"]).start_python_pipeline(
-            variables=variables, py_file=f"dags.{params['recipe']}", py_options=["-m"],
+            variables=variables,
+            py_file=f"dags.{params['recipe']}",
+            py_options=["-m"],
             py_interpreter=PIPELINE_PYTHON,
         )
         return params["output"]

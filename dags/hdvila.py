@@ -5,6 +5,7 @@ The release jsonl's spans are used as the clips when the input gives them.
     python -m dags.hdvila --input PATH --output DIR [options] [beam pipeline options]
     (the same as: python -m curate run --recipe hdvila ...)
 """
+
 from __future__ import annotations
 
 import sys

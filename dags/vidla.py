@@ -5,6 +5,7 @@ then (when models are given) BLIP-2 frame captions and LLM summaries of captions
     python -m dags.vidla --input PATH --output DIR [options] [beam pipeline options]
     (the same as: python -m curate run --recipe vidla ...)
 """
+
 from __future__ import annotations
 
 import sys

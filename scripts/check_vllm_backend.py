@@ -28,7 +28,8 @@ def main(work_dir: str) -> int:
     from apache_beam.testing.test_pipeline import TestPipeline
 
     from curate.annotate import AnnotateConfig
-    from curate.summarize import SummarizeClips, TransformersSummarizer, VllmSummarizer, summary_prompt
+    from curate.model_stages import SummarizeClips
+    from curate.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
     from schemas import Clip, VideoMeta, clip_key
     from tiny_models import make_tiny_llama
 

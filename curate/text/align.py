@@ -8,9 +8,11 @@ O(N x M). The recursion, the band and the tie-breaking are those of dtw-python's
 step pattern with a ``slantedband`` window, so on the same sequences both give the same path
 (checked in benchmarks/bench_text.py and tests/text/test_align.py).
 """
+
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -105,36 +107,47 @@ def banded_dtw(a_ids: np.ndarray, b_ids: np.ndarray, band: int) -> tuple[np.ndar
     a slanted band of half-width ``band`` around the corner-to-corner diagonal."""
     if len(a_ids) == 0 or len(b_ids) == 0:
         raise ValueError("cannot align an empty token sequence")
-    return _kernel()(np.ascontiguousarray(a_ids, np.int64), np.ascontiguousarray(b_ids, np.int64), float(band))
+    return _kernel()(
+        np.ascontiguousarray(a_ids, np.int64), np.ascontiguousarray(b_ids, np.int64), float(band)
+    )
 
 
 def token_ids(*sequences: Sequence[str]) -> list[np.ndarray]:
     """The same integer id for the same token across the sequences."""
-    vocab: dict = {}
-    return [np.fromiter((vocab.setdefault(t, len(vocab)) for t in seq), np.int64, len(seq)) for seq in sequences]
+    vocab = {token: i for i, token in enumerate(set().union(*sequences))}
+    return [np.fromiter(map(vocab.__getitem__, seq), np.int64, len(seq)) for seq in sequences]
 
 
 def sentence_tokens(sentence_texts: Sequence[str]) -> tuple[list[str], list[int]]:
     """The normalised tokens of the sentences, and the sentence index of each."""
-    raw, raw_owner = [], []
+    raw, owner = [], []
     for k, text in enumerate(sentence_texts):
         split = text.split()
         raw += split
-        raw_owner += [k] * len(split)
-    tokens, owner = [], []
-    for token, k in zip(normalize_tokens(raw), raw_owner):
-        if token:
-            tokens.append(token)
-            owner.append(k)
+        owner += [k] * len(split)
+    tokens = normalize_tokens(raw)
+    if "" in tokens:  # pure punctuation ("-", "...") is no token
+        kept = [i for i, token in enumerate(tokens) if token]
+        tokens, owner = [tokens[i] for i in kept], [owner[i] for i in kept]
     return tokens, owner
 
 
 def word_tokens(words: Sequence[TimedWord]) -> list[str]:
-    return [t or w.text for t, w in zip(normalize_tokens([w.text for w in words]), words)]
+    texts = list(map(operator.itemgetter(0), words))
+    tokens = normalize_tokens(texts)
+    if "" in tokens:  # a word that is all punctuation still stands for itself
+        tokens = [token or text for token, text in zip(tokens, texts)]
+    return tokens
 
 
-def sentences_from_path(sentence_texts: Sequence[str], owner: Sequence[int], words: Sequence[TimedWord],
-                        path_i: np.ndarray, path_j: np.ndarray, segmenter: str) -> list[Sentence]:
+def sentences_from_path(
+    sentence_texts: Sequence[str],
+    owner: Sequence[int],
+    words: Sequence[TimedWord],
+    path_i: np.ndarray,
+    path_j: np.ndarray,
+    segmenter: str,
+) -> list[Sentence]:
     """Sentences timed by a warping path between their tokens (``owner``: sentence of each token)
     and the timed words.
 
@@ -166,12 +179,20 @@ def sentences_from_path(sentence_texts: Sequence[str], owner: Sequence[int], wor
             return []
         groups[0][0] = f"{orphan} {groups[0][0]}"
     return [
-        Sentence(text=text, start=words[a].start, end=words[b].end, num_words=len(text.split()), segmenter=segmenter)
+        Sentence(
+            text=text,
+            start=words[a].start,
+            end=words[b].end,
+            num_words=len(text.split()),
+            segmenter=segmenter,
+        )
         for text, a, b in groups
     ]
 
 
-def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str) -> list[Sentence]:
+def align_sentences(
+    sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str
+) -> list[Sentence]:
     """Each sentence gets the start of its first timed word and the end of its last one (banded DTW
     over normalised tokens; see sentences_from_path for words shared by two sentences)."""
     tokens, owner = sentence_tokens(sentence_texts)

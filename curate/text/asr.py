@@ -1,4 +1,5 @@
 """ASR output (faster-whisper's shape) -> a Transcript. The ASR stage itself lives elsewhere."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -11,7 +12,9 @@ def _field(obj: Any, name: str, default=None):
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
-def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, language: str = "en") -> Transcript:
+def transcript_from_asr(
+    segments: Iterable, video_id: str, model_name: str, language: str = "en"
+) -> Transcript:
     """Words from ASR segments shaped like faster-whisper's (``segment.words`` items with
     ``.word/.start/.end/.probability``; dicts with those keys work too).
 
@@ -30,8 +33,9 @@ def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, lang
                 start = check_time(_field(w, "start"), f"segment {n}", source=origin, video_id=video_id)
                 end = check_time(_field(w, "end"), f"segment {n}", source=origin, video_id=video_id)
                 if end < start:
-                    raise TranscriptError("bad_timestamps", f"{origin}: word {text!r} ends before it starts",
-                                          video_id=video_id)
+                    raise TranscriptError(
+                        "bad_timestamps", f"{origin}: word {text!r} ends before it starts", video_id=video_id
+                    )
                 # Whisper may give a word a start a few ms before the previous one's; keep the order.
                 start = max(start, previous_start)
                 if text:
@@ -46,5 +50,11 @@ def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, lang
                 collected.add(texts, start, max(end, start))
                 previous_start = start
     words = collected.finish(estimate_ends=False)
-    return make_transcript(words, video_id, origin, punctuated=looks_punctuated(words), language=language,
-                           origin=f"{origin} output for {video_id}")
+    return make_transcript(
+        words,
+        video_id,
+        origin,
+        punctuated=looks_punctuated(words),
+        language=language,
+        origin=f"{origin} output for {video_id}",
+    )

@@ -12,6 +12,7 @@ sentence's end and never past the video's end. A clip that still falls outside
 [min_seconds, max_seconds] (a lone over-long sentence, a short remnant at the end that could not be
 merged) is left out of that scale.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ class ScaleSpec:
         if self.scale not in SCALES:
             raise ValueError(f"unknown scale {self.scale!r}; expected one of {SCALES}")
         if not 0 < self.min_seconds <= self.target_seconds <= self.max_seconds:
-            raise ValueError(f"scale {self.scale}: need 0 < min <= target <= max, got "
-                             f"{self.min_seconds}, {self.target_seconds}, {self.max_seconds}")
+            raise ValueError(
+                f"scale {self.scale}: need 0 < min <= target <= max, got "
+                f"{self.min_seconds}, {self.target_seconds}, {self.max_seconds}"
+            )
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class ClipRecipe:
     scales: tuple = field(default_factory=tuple)  # tuple[ScaleSpec, ...]
 
 
-def hdvila_recipe(target_seconds: float = 13.4, min_seconds: float = 4.0, max_seconds: float = 60.0) -> ClipRecipe:
+def hdvila_recipe(
+    target_seconds: float = 13.4, min_seconds: float = 4.0, max_seconds: float = 60.0
+) -> ClipRecipe:
     """HD-VILA-100M: sentence clips, short ones merged with their neighbours (13.4 s mean)."""
     return ClipRecipe("hdvila", (ScaleSpec("sentence", target_seconds, min_seconds, max_seconds),))
 
@@ -78,12 +83,17 @@ def group_sentences(sentences: Sequence[Sentence], spec: ScaleSpec) -> list[list
     # a short remnant at the end joins the clip before it when that stays within bounds
     if len(groups) > 1:
         last, before = groups[-1], groups[-2]
-        if last[-1].end - last[0].start < spec.min_seconds and last[-1].end - before[0].start <= spec.max_seconds:
+        if (
+            last[-1].end - last[0].start < spec.min_seconds
+            and last[-1].end - before[0].start <= spec.max_seconds
+        ):
             groups[-2:] = [before + last]
     return groups
 
 
-def plan_scale(video_id: str, sentences: Sequence[Sentence], duration: Optional[float], spec: ScaleSpec) -> list[ClipSpan]:
+def plan_scale(
+    video_id: str, sentences: Sequence[Sentence], duration: Optional[float], spec: ScaleSpec
+) -> list[ClipSpan]:
     spans = []
     for group in group_sentences(sentences, spec):
         start = group[0].start
@@ -93,7 +103,9 @@ def plan_scale(video_id: str, sentences: Sequence[Sentence], duration: Optional[
     return spans
 
 
-def plan_clips(video_id: str, sentences: Sequence[Sentence], duration: Optional[float], recipe: ClipRecipe) -> list[ClipSpan]:
+def plan_clips(
+    video_id: str, sentences: Sequence[Sentence], duration: Optional[float], recipe: ClipRecipe
+) -> list[ClipSpan]:
     """The clips of every scale of the recipe, scale by scale, each scale in order of time.
 
     ``sentences`` must be ordered and not overlap (as make_sentences returns them)."""

@@ -5,6 +5,7 @@ ONNX models: a SentencePiece tokenizer, an ONNX graph and a config.yaml).
 (curate.text.sentences) and records that in every Sentence. A model that was asked for but cannot
 be loaded is a PunctuatorError (a configuration mistake, not a per-video failure).
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,13 +44,18 @@ def _model_from_directory(directory: Path):
             return preferred
         found = sorted(p.name for p in directory.glob(pattern))
         if len(found) != 1:
-            raise PunctuatorError(f"punctuation model {directory}: expected one {pattern} file, found {found}")
+            raise PunctuatorError(
+                f"punctuation model {directory}: expected one {pattern} file, found {found}"
+            )
         return found[0]
 
     if not (directory / "config.yaml").exists():
         raise PunctuatorError(f"punctuation model {directory}: no config.yaml")
-    cfg = PunctCapSegConfigONNX(directory=str(directory), spe_filename=only("*.model", "sp.model"),
-                                model_filename=only("*.onnx", "model.onnx"))
+    cfg = PunctCapSegConfigONNX(
+        directory=str(directory),
+        spe_filename=only("*.model", "sp.model"),
+        model_filename=only("*.onnx", "model.onnx"),
+    )
     return PunctCapSegModelONNX(cfg, ort_providers=["CPUExecutionProvider"])
 
 
@@ -67,8 +73,10 @@ def load_punctuator(name_or_path: Optional[str]) -> Optional[Punctuator]:
     try:
         from punctuators.models import PunctCapSegModelONNX
     except ImportError as exc:
-        raise PunctuatorError(f"punctuation model {name_or_path!r} needs the 'punct' extra: "
-                              f"pip install 'vidlang[punct]' ({exc})") from exc
+        raise PunctuatorError(
+            f"punctuation model {name_or_path!r} needs the 'punct' extra: "
+            f"pip install 'vidlang[punct]' ({exc})"
+        ) from exc
     path = Path(os.path.expanduser(name_or_path))
     try:
         if path.is_dir():
@@ -80,6 +88,7 @@ def load_punctuator(name_or_path: Optional[str]) -> Optional[Punctuator]:
     except PunctuatorError:
         raise
     except Exception as exc:  # noqa: BLE001 - hub/onnxruntime/sentencepiece errors, reported by name
-        raise PunctuatorError(f"punctuation model {name_or_path!r} cannot be loaded: "
-                              f"{type(exc).__name__}: {exc}") from exc
+        raise PunctuatorError(
+            f"punctuation model {name_or_path!r} cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
     return Punctuator(name, model)

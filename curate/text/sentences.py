@@ -15,6 +15,7 @@ Three segmenters, recorded in ``Sentence.segmenter``:
   Silence is measured from a word's end to the next word's start; for automatic captions the end
   is estimated (see curate.text.words.WordCollector.finish).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ def _gaps(words: Sequence[TimedWord]) -> list[float]:
     return [max(0.0, b.start - a.end) for a, b in zip(words, words[1:])]
 
 
-def pause_spans(words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmenter()) -> list[tuple[int, int]]:
+def pause_spans(
+    words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmenter()
+) -> list[tuple[int, int]]:
     """[start, stop) word ranges of the pause segmenter (module docstring)."""
     if not words:
         return []
@@ -111,26 +114,37 @@ def pause_spans(words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmen
 
 def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> list[Sentence]:
     return [
-        Sentence(text=" ".join(w.text for w in words[a:b]), start=words[a].start, end=words[b - 1].end,
-                 num_words=b - a, segmenter=segmenter)
+        Sentence(
+            text=" ".join(w.text for w in words[a:b]),
+            start=words[a].start,
+            end=words[b - 1].end,
+            num_words=b - a,
+            segmenter=segmenter,
+        )
         for a, b in spans
     ]
 
 
-def make_sentences(transcript: Transcript, punctuator=None,
-                   pause_config: PauseSegmenter = PauseSegmenter()) -> list[Sentence]:
+def make_sentences(
+    transcript: Transcript, punctuator=None, pause_config: PauseSegmenter = PauseSegmenter()
+) -> list[Sentence]:
     """The transcript's sentences with start and end times, ordered and not overlapping."""
     words = transcript.words
     if not words:
-        raise TranscriptError("no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id)
+        raise TranscriptError(
+            "no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id
+        )
     if transcript.punctuated:
         return sentences_from_spans(words, punctuated_spans(words), "given")
     if punctuator is not None:
         texts = punctuator.sentences(" ".join(w.text for w in words))
         sentences = align_sentences(texts, words, segmenter=punctuator.segmenter)
         if not sentences:
-            raise TranscriptError("no_sentences", f"{punctuator.segmenter} found no sentences in "
-                                  f"{transcript.source} text", video_id=transcript.video_id)
+            raise TranscriptError(
+                "no_sentences",
+                f"{punctuator.segmenter} found no sentences in {transcript.source} text",
+                video_id=transcript.video_id,
+            )
         return sentences
     return sentences_from_spans(words, pause_spans(words, pause_config), "pause")
 

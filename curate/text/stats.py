@@ -4,6 +4,7 @@ words) and HD-VILA table 1 (videos, clips, sentences, mean clip length, sentence
 
 Clips may be schemas.ClipSpan or schemas.Clip records, or rows of clips.parquet as dicts.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -46,10 +47,14 @@ def _scale_stats(clips: list) -> dict:
         "sentences_per_clip": _mean(len(_get(c, "sentences") or ()) for c in clips),
         "words_per_clip": _mean(subtitle_words),
         "words_per_sentence": _mean(_sentence_words(s) for s in sentences),
-        "summarized_subtitle_words": _mean(_words(t) for t in summarized_subtitles) if summarized_subtitles else None,
+        "summarized_subtitle_words": _mean(_words(t) for t in summarized_subtitles)
+        if summarized_subtitles
+        else None,
         "captions_per_clip": _mean(len(c) for c in captions),
         "words_per_clip_captions": _mean(sum(_words(t) for t in c) for c in captions),
-        "summarized_caption_words": _mean(_words(t) for t in summarized_captions) if summarized_captions else None,
+        "summarized_caption_words": _mean(_words(t) for t in summarized_captions)
+        if summarized_captions
+        else None,
     }
 
 

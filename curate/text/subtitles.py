@@ -5,10 +5,13 @@ Every problem with a file (empty, not UTF-8, no header, a broken or reversed tim
 cut off mid-cue, overlapping cues, absurd times, no words at all) is a TranscriptError that names
 the file and the problem; nothing else escapes these functions.
 """
+
 from __future__ import annotations
 
 import html
+import itertools
 import json
+import operator
 import re
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -23,7 +26,7 @@ from curate.text.words import (
     check_time,
     looks_punctuated,
     make_transcript,
-    _FIXED_STAMPS,
+    fixed_stamps_to_seconds,
     parse_time,
     stamps_to_seconds,
 )
@@ -37,7 +40,9 @@ _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
 _ANNOTATION = re.compile(r"\[[^\[\]]*\]|\(\s*[A-Z][A-Z0-9 '\-]*\)|[♪♫♬]")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
-_SPEAKER_AT_LINE_START = re.compile(r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?")
+_SPEAKER_AT_LINE_START = re.compile(
+    r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?"
+)
 # A cue this short only shows lines that are already on screen (YouTube's transition cues).
 _TRANSITION_CUE_SECONDS = 0.02
 # Uploaded subtitles may overlap their neighbour a little (a cue kept on screen a moment longer);
@@ -61,7 +66,9 @@ def read_subtitle_text(path: str, video_id: str) -> str:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise TranscriptError("subtitle_unreadable", f"{path}: {exc.strerror or exc}", video_id=video_id) from exc
+        raise TranscriptError(
+            "subtitle_unreadable", f"{path}: {exc.strerror or exc}", video_id=video_id
+        ) from exc
     if not data.strip():
         raise TranscriptError("subtitle_empty", f"{path}: the file is empty", video_id=video_id)
     try:
@@ -88,9 +95,14 @@ def cue_times(timing_lines: list[str], *, truncated_at_end: bool, origin: str, v
     matches = _TIMING_LINES.findall("\n".join(timing_lines))
     if len(matches) != len(timing_lines):
         n = next(i for i, line in enumerate(timing_lines) if not _TIMING_LINE.match(line))
-        reason = "subtitle_truncated" if truncated_at_end and n == len(timing_lines) - 1 else "subtitle_malformed"
-        raise TranscriptError(reason, f"{origin}: cue {n + 1} has a broken timing line {timing_lines[n][:60]!r}",
-                              video_id=video_id)
+        reason = (
+            "subtitle_truncated" if truncated_at_end and n == len(timing_lines) - 1 else "subtitle_malformed"
+        )
+        raise TranscriptError(
+            reason,
+            f"{origin}: cue {n + 1} has a broken timing line {timing_lines[n][:60]!r}",
+            video_id=video_id,
+        )
     times = stamps_to_seconds([stamp for pair in matches for stamp in pair]).reshape(-1, 2)
     starts, ends = times[:, 0], times[:, 1]
     problems = [
@@ -130,8 +142,9 @@ def vtt_cues(text: str, origin: str, video_id: str) -> tuple[list[Cue], str]:
             continue
         else:
             reason = "subtitle_truncated" if n == len(blocks) - 1 else "subtitle_malformed"
-            raise TranscriptError(reason, f"{origin}: block {n} has no timing line: {block[0][:60]!r}",
-                                  video_id=video_id)
+            raise TranscriptError(
+                reason, f"{origin}: block {n} has no timing line: {block[0][:60]!r}", video_id=video_id
+            )
         timing_lines.append(block[at])
         bodies.append(block[at + 1 :])
     starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
@@ -146,8 +159,9 @@ def srt_cues(text: str, origin: str, video_id: str) -> list[Cue]:
         at = 1 if block[0].strip().isdigit() and len(block) > 1 else 0
         if "-->" not in block[at]:
             reason = "subtitle_truncated" if n == len(blocks) - 1 and n else "subtitle_malformed"
-            raise TranscriptError(reason, f"{origin}: block {n + 1} has no timing line: {block[0][:60]!r}",
-                                  video_id=video_id)
+            raise TranscriptError(
+                reason, f"{origin}: block {n + 1} has no timing line: {block[0][:60]!r}", video_id=video_id
+            )
         timing_lines.append(block[at])
         bodies.append(block[at + 1 :])
     starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
@@ -206,10 +220,11 @@ def auto_caption_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
 
 def _plain_caption_line(line: str) -> str:
     """The words of a tagged caption line as its rolled-up repeat shows them."""
-    bare = line.replace("<c>", "").replace("</c>", "")
-    if "<" in _INLINE_TIME.sub("", bare):  # other markup than the usual tags
+    parts = line.replace("<c>", "").replace("</c>", "").replace(">", "<").split("<")
+    stamps = parts[1::2]
+    if len("".join(stamps)) != 12 * len(stamps):  # other markup than the usual tags
         return " ".join(clean_text(line).split())
-    text = " ".join(bare.replace(">", "<").split("<")[0::2])
+    text = " ".join(parts[0::2])
     return " ".join((clean_text(text) if _needs_cleaning(text) else text).split())
 
 
@@ -239,18 +254,24 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     bare = "\n".join(entry[0] for entry in entries).replace("<c>", "").replace("</c>", "")
     parts = bare.replace(">", "<").split("<")  # text, stamp, text, stamp, ... across the lines
     texts, stamps = parts[0::2], parts[1::2]
-    joined_stamps = "".join(stamps)
-    if (bare.count("<") != len(stamps) or bare.count(">") != len(stamps) or len(joined_stamps) != 12 * len(stamps)
-            or not _FIXED_STAMPS.fullmatch(joined_stamps)):
+    stamp_seconds = fixed_stamps_to_seconds(stamps)
+    if stamp_seconds is None or bare.count("<") != len(stamps) or bare.count(">") != len(stamps):
         return None
     text = " ".join(texts)
     words = text.split()
-    has_break = np.fromiter(("\n" in piece for piece in texts), bool, len(texts))
+    has_break = np.fromiter(map(operator.contains, texts, itertools.repeat("\n")), bool, len(texts))
     # one word per piece, and one each side of the line break in the pieces that hold one
-    if (len(words) != len(stamps) + len(entries) or _needs_cleaning(text) or not all(map(str.strip, texts))
-            or int(has_break.sum()) != len(entries) - 1
-            or not all(len(side.split()) == 1 for k in np.flatnonzero(has_break).tolist()
-                       for side in texts[k].split("\n"))):
+    if (
+        len(words) != len(stamps) + len(entries)
+        or _needs_cleaning(text)
+        or not all(map(str.strip, texts))
+        or int(has_break.sum()) != len(entries) - 1
+        or not all(
+            len(side.split()) == 1
+            for k in np.flatnonzero(has_break).tolist()
+            for side in texts[k].split("\n")
+        )
+    ):
         return None
     # each line: a first word at the cue start, then its stamped words
     last_word_of_piece = np.cumsum(1 + has_break) - 1
@@ -259,7 +280,7 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     is_first[last_word_of_piece[has_break]] = True
     starts = np.empty(len(words))
     starts[is_first] = [entry[1] for entry in entries]
-    starts[~is_first] = stamps_to_seconds(stamps)
+    starts[~is_first] = stamp_seconds
     latest_ends = np.full(len(words), np.inf)
     latest_ends[np.append(np.flatnonzero(is_first)[1:] - 1, len(words) - 1)] = [entry[2] for entry in entries]
     return words, starts.tolist(), latest_ends.tolist()
@@ -293,8 +314,9 @@ def cue_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
 
 def _json3_number(value, where: str, origin: str, video_id: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TranscriptError("subtitle_malformed", f"{origin}: {where} is {value!r}, not a number",
-                              video_id=video_id)
+        raise TranscriptError(
+            "subtitle_malformed", f"{origin}: {where} is {value!r}, not a number", video_id=video_id
+        )
     seconds = value / 1000.0 if abs(value) < 1e300 else float("inf")
     return check_time(seconds, where, source=origin, video_id=video_id)
 
@@ -305,10 +327,15 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip()) - 1
-        raise TranscriptError("subtitle_truncated" if truncated else "subtitle_malformed",
-                              f"{origin}: invalid JSON ({exc.msg} at char {exc.pos})", video_id=video_id) from exc
+        raise TranscriptError(
+            "subtitle_truncated" if truncated else "subtitle_malformed",
+            f"{origin}: invalid JSON ({exc.msg} at char {exc.pos})",
+            video_id=video_id,
+        ) from exc
     except RecursionError as exc:
-        raise TranscriptError("subtitle_malformed", f"{origin}: JSON nested too deeply", video_id=video_id) from exc
+        raise TranscriptError(
+            "subtitle_malformed", f"{origin}: JSON nested too deeply", video_id=video_id
+        ) from exc
     events = doc.get("events") if isinstance(doc, dict) else None
     if not isinstance(events, list):
         raise TranscriptError("subtitle_malformed", f"{origin}: no 'events' list", video_id=video_id)
@@ -319,16 +346,21 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
         if not segs or event.get("aAppend"):
             continue
         if not isinstance(segs, list):
-            raise TranscriptError("subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id)
+            raise TranscriptError(
+                "subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id
+            )
         start = _json3_number(event.get("tStartMs"), f"event {n} tStartMs", origin, video_id)
         end = start + _json3_number(event.get("dDurationMs", 0), f"event {n} dDurationMs", origin, video_id)
         if end - start > MAX_CUE_SECONDS:
-            raise TranscriptError("bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id)
+            raise TranscriptError(
+                "bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id
+            )
         timed = []
         for seg in segs:
             if not isinstance(seg, dict) or not isinstance(seg.get("utf8", ""), str):
-                raise TranscriptError("subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}",
-                                      video_id=video_id)
+                raise TranscriptError(
+                    "subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}", video_id=video_id
+                )
             automatic = automatic or "tOffsetMs" in seg or "acAsrConf" in seg
             offset = _json3_number(seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id)
             timed.append((clean_text(seg.get("utf8", "")).split(), start + offset))
@@ -343,7 +375,7 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
 
 
 def detect_format(path: str, text: str) -> str:
-    """"vtt", "srt" or "json3": from the extension, else from the content."""
+    """ "vtt", "srt" or "json3": from the extension, else from the content."""
     suffix = Path(path).suffix.lower()
     known = {".vtt": "vtt", ".srt": "srt", ".json3": "json3", ".json": "json3"}
     if suffix in known:
@@ -384,6 +416,9 @@ def parse_subtitle_file(path: str, video_id: str) -> Transcript:
     elif fmt == "json3":
         words, source = json3_words(text, path, video_id), "json3"
     else:
-        raise TranscriptError("subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id)
-    return make_transcript(words, video_id, source, punctuated=looks_punctuated(words), language=language,
-                           origin=path)
+        raise TranscriptError(
+            "subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id
+        )
+    return make_transcript(
+        words, video_id, source, punctuated=looks_punctuated(words), language=language, origin=path
+    )

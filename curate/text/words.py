@@ -1,12 +1,13 @@
 """Timed words: the typed error of the text core, token normalisation, and the checks every
 transcript source (subtitles, ASR) goes through before it becomes a schemas.Transcript."""
+
 from __future__ import annotations
 
 import itertools
 import math
 import re
 import unicodedata
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -75,18 +76,36 @@ def parse_time(stamp: str) -> float:
     return (((hours * 60 + int(parts[-2])) * 60 + int(seconds)) * 1000 + millis) / 1000
 
 
-_FIXED_STAMPS = re.compile(r"(?:\d\d:\d\d:\d\d[.,]\d\d\d)*")
+_COLON, _DOT, _COMMA = ord(":") - 48, ord(".") - 48, ord(",") - 48
 
 
-def stamps_to_seconds(stamps: list[str]) -> np.ndarray:
-    """parse_time of many stamps at once: the hot path of every parser (one per word)."""
+def fixed_stamps_to_seconds(stamps: Sequence[str]) -> Optional[np.ndarray]:
+    """Seconds of stamps that all read "hh:mm:ss.ttt" (or with a comma), at once; None if any
+    does not."""
     joined = "".join(stamps)
-    if len(joined) == 12 * len(stamps) and _FIXED_STAMPS.fullmatch(joined):
-        d = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 12).astype(np.int64) - 48
-        millis = ((((d[:, 0] * 10 + d[:, 1]) * 60 + d[:, 3] * 10 + d[:, 4]) * 60 + d[:, 6] * 10 + d[:, 7]) * 1000
-                  + d[:, 9] * 100 + d[:, 10] * 10 + d[:, 11])
-        return millis / 1000
-    return np.array([parse_time(stamp) for stamp in stamps], np.float64)
+    if len(joined) != 12 * len(stamps) or not joined.isascii():
+        return None
+    d = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 12).astype(np.int64) - 48
+    digits = d[:, [0, 1, 3, 4, 6, 7, 9, 10, 11]]
+    if (
+        ((digits < 0) | (digits > 9)).any()
+        or (d[:, [2, 5]] != _COLON).any()
+        or ((d[:, 8] != _DOT) & (d[:, 8] != _COMMA)).any()
+    ):
+        return None
+    millis = (
+        (((d[:, 0] * 10 + d[:, 1]) * 60 + d[:, 3] * 10 + d[:, 4]) * 60 + d[:, 6] * 10 + d[:, 7]) * 1000
+        + d[:, 9] * 100
+        + d[:, 10] * 10
+        + d[:, 11]
+    )
+    return millis / 1000
+
+
+def stamps_to_seconds(stamps: Sequence[str]) -> np.ndarray:
+    """parse_time of many stamps at once: the hot path of every parser (one per word)."""
+    seconds = fixed_stamps_to_seconds(stamps)
+    return seconds if seconds is not None else np.array([parse_time(stamp) for stamp in stamps], np.float64)
 
 
 class WordCollector:
@@ -119,7 +138,9 @@ class WordCollector:
         self.starts += starts
         self.latest_ends += latest_ends
 
-    def add_timed_line(self, words: Sequence[str], first_start: float, stamps: Sequence[str], latest_end: float) -> None:
+    def add_timed_line(
+        self, words: Sequence[str], first_start: float, stamps: Sequence[str], latest_end: float
+    ) -> None:
         """A caption line: the first word at first_start, each next one at its stamp ("hh:mm:ss.ttt"),
         the last ending by latest_end."""
         n = len(self.texts)
@@ -142,11 +163,16 @@ class WordCollector:
         if self._stamps:
             starts[self._stamp_at] = stamps_to_seconds(self._stamps)
         ends = np.asarray(self.latest_ends, np.float64)  # inf: "by the next word's start"
-        bad = np.flatnonzero(~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends))
+        bad = np.flatnonzero(
+            ~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends)
+        )
         if bad.size:
             i = int(bad[0])
-            raise TranscriptError("bad_timestamps", f"{self.source}: absurd time for word {self.texts[i]!r}: "
-                                  f"{starts[i]!r}", video_id=self.video_id)
+            raise TranscriptError(
+                "bad_timestamps",
+                f"{self.source}: absurd time for word {self.texts[i]!r}: {starts[i]!r}",
+                video_id=self.video_id,
+            )
         back = np.flatnonzero(starts[1:] < starts[:-1] - 1e-6)
         if back.size:
             i = int(back[0]) + 1
@@ -162,7 +188,9 @@ class WordCollector:
             ends = np.minimum(ends, starts + _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * letters)
         ends = np.maximum(ends, starts)
         # tuple.__new__ is what TimedWord._make does, without a Python call per word
-        return tuple(map(tuple.__new__, itertools.repeat(TimedWord), zip(self.texts, starts.tolist(), ends.tolist())))
+        return tuple(
+            map(tuple.__new__, itertools.repeat(TimedWord), zip(self.texts, starts.tolist(), ends.tolist()))
+        )
 
 
 def looks_punctuated(words: Sequence[TimedWord]) -> bool:
@@ -172,8 +200,9 @@ def looks_punctuated(words: Sequence[TimedWord]) -> bool:
     return ends >= max(1, len(words) // 60)
 
 
-def make_transcript(words: tuple, video_id: str, source: str, *, punctuated: bool, language: str,
-                    origin: str) -> Transcript:
+def make_transcript(
+    words: tuple, video_id: str, source: str, *, punctuated: bool, language: str, origin: str
+) -> Transcript:
     if not words:
         raise TranscriptError("no_words", f"{origin}: the transcript has no words", video_id=video_id)
     return Transcript(video_id=video_id, words=words, source=source, punctuated=punctuated, language=language)

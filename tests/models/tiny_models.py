@@ -70,6 +70,15 @@ def _silence_special_rows(lm_head_weight, special_ids, *, answer: str, eos_id: i
             lm_head_weight[eos_id].add_(1.0)
 
 
+def _image_processor(image_size: int):
+    """BLIP-2's image processor; the PIL one needs no torchvision (older transformers lack it)."""
+    try:
+        from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil as processor_class
+    except ImportError:
+        from transformers import BlipImageProcessor as processor_class
+    return processor_class(size={"height": image_size, "width": image_size})
+
+
 # Llama-2 chat's template in miniature: [INST] user [/INST] answer</s>
 LLAMA_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
@@ -118,7 +127,6 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
     import torch
     from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
                               Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
-    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 
     assert answer in ("words", "eos")
     out = Path(out_dir)
@@ -150,8 +158,7 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
                           else model.get_output_embeddings().weight,
                           tokenizer.all_special_ids, answer=answer, eos_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
-    image_processor = BlipImageProcessorPil(size={"height": image_size, "width": image_size})
-    Blip2Processor(image_processor=image_processor, tokenizer=tokenizer,
+    Blip2Processor(image_processor=_image_processor(image_size), tokenizer=tokenizer,
                    num_query_tokens=num_query_tokens).save_pretrained(out)
     return str(out)
 

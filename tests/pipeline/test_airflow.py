@@ -4,6 +4,7 @@ Airflow's pins conflict with the pipeline's, so it lives in its own venv (.venv-
 docs/pipeline.md); this test drives that venv's Python in a subprocess and runs the pipeline with
 this interpreter, as a deployment would.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,16 +44,33 @@ def test_dag_loads_and_runs_a_recipe_locally(tmp_path):
     folder = tmp_path / "videos"
     make_sample_folder(folder, 2, seconds=12, seed=11)
     out = tmp_path / "out"
-    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__DAGS_FOLDER=os.path.join(REPO, "dags"), VIDLANG_PIPELINE_PYTHON=sys.executable,
-               HF_HUB_OFFLINE="1")
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=os.path.join(REPO, "dags"),
+        VIDLANG_PIPELINE_PYTHON=sys.executable,
+        HF_HUB_OFFLINE="1",
+    )
     env.pop("PYTHONPATH", None)
-    migrate = subprocess.run([os.path.join(REPO, ".venv-airflow", "bin", "airflow"), "db", "migrate"], env=env,
-                             capture_output=True, text=True, timeout=180)
+    migrate = subprocess.run(
+        [os.path.join(REPO, ".venv-airflow", "bin", "airflow"), "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
-    done = subprocess.run([VENV_PYTHON, "-c", SCRIPT, os.path.join(REPO, "dags", "airflow_vidla.py"), str(folder),
-                           str(out)], env=env, capture_output=True, text=True, timeout=300)
-    results = [json.loads(line[len("RESULT "):]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    done = subprocess.run(
+        [VENV_PYTHON, "-c", SCRIPT, os.path.join(REPO, "dags", "airflow_vidla.py"), str(folder), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = [
+        json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines() if line.startswith("RESULT ")
+    ]
     assert done.returncode == 0 and len(results) == 2, (done.stdout + done.stderr)[-4000:]
     assert results[0] == {"errors": {}, "tasks": ["check_outputs", "run_recipe"]}
     assert results[1]["state"].endswith("success")

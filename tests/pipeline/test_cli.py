@@ -1,5 +1,6 @@
 """The `run` and `stats` subcommands and the recipe modules as entry points: help, options, and
 clear errors for what a user got wrong (the end-to-end runs are in test_recipes.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,15 +18,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def cli(*args, module="curate") -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
 
 
 def test_help_of_run_stats_and_the_recipe_modules():
     run_help = cli("run", "--help")
     assert run_help.returncode == 0
-    for option in ("--recipe", "--input", "--output", "--cut-mode", "--short-side", "--shard-max-bytes",
-                   "--category-hour-cap", "--asr-model", "--given-spans"):
+    for option in (
+        "--recipe",
+        "--input",
+        "--output",
+        "--cut-mode",
+        "--short-side",
+        "--shard-max-bytes",
+        "--category-hour-cap",
+        "--asr-model",
+        "--given-spans",
+    ):
         assert option in run_help.stdout
     assert cli("stats", "--help").returncode == 0
     vidla = cli("--help", module="dags.vidla")
@@ -57,7 +68,9 @@ def test_recipe_defaults_and_overrides():
 def test_user_mistakes_are_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="copy.*cannot change the resolution"):
         parse("hdvila", "--cut-mode", "copy", "--short-side", "224")
-    missing = cli("run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o"))
+    missing = cli(
+        "run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
+    )
     assert missing.returncode != 0 and "does not exist" in missing.stderr
     assert not (tmp_path / "o").exists()
     no_run = cli("stats", str(tmp_path))
@@ -68,6 +81,7 @@ def test_user_mistakes_are_clear_errors(tmp_path):
 
 def test_run_is_a_subcommand():
     parser = build_parser()
-    args, extra = parser.parse_known_args(["run", "--recipe", "hdvila", "--input", "a", "--output", "b",
-                                           "--num_workers", "4"])
+    args, extra = parser.parse_known_args(
+        ["run", "--recipe", "hdvila", "--input", "a", "--output", "b", "--num_workers", "4"]
+    )
     assert args._module.__name__ == "curate.run" and extra == ["--num_workers", "4"]

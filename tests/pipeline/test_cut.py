@@ -1,4 +1,5 @@
 """Cutting clips with ffmpeg: both modes, resolution, checks of the result, hostile file names."""
+
 from __future__ import annotations
 
 import os
@@ -6,7 +7,15 @@ import shutil
 
 import pytest
 
-from curate.cut import ClipRequest, CutConfig, clip_ffmpeg_args, cut_clips, cut_video, probe_media, scaled_size
+from curate.cut import (
+    ClipRequest,
+    CutConfig,
+    clip_ffmpeg_args,
+    cut_clips,
+    cut_video,
+    probe_media,
+    scaled_size,
+)
 from curate.errors import StageError
 from curate.write import load_staged_video, staging_dir
 from schemas import Clip, VideoMeta
@@ -31,8 +40,13 @@ def test_config_rejects_what_cannot_work():
 def test_ffmpeg_gets_an_argument_list_with_our_names_only(tmp_path):
     from curate.cut import SourceInfo
 
-    args = clip_ffmpeg_args("in; rm -rf /.mp4", [ClipRequest("k_short_00000", 1.0, 3.5)], str(tmp_path),
-                            CutConfig(short_side=224), SourceInfo(10.0, 1280, 720, True))
+    args = clip_ffmpeg_args(
+        "in; rm -rf /.mp4",
+        [ClipRequest("k_short_00000", 1.0, 3.5)],
+        str(tmp_path),
+        CutConfig(short_side=224),
+        SourceInfo(10.0, 1280, 720, True),
+    )
     assert isinstance(args, list) and all(isinstance(a, str) for a in args)
     assert "in; rm -rf /.mp4" in args  # one argument, never parsed by a shell
     assert args[-1] == os.path.join(str(tmp_path), "k_short_00000.mp4")
@@ -42,8 +56,11 @@ def test_ffmpeg_gets_an_argument_list_with_our_names_only(tmp_path):
 
 @pytest.mark.parametrize("mode,short_side", [("reencode", 224), ("reencode", None), ("copy", None)])
 def test_cut_clips_in_both_modes(sample_video, tmp_path, mode, short_side):
-    spans = [ClipRequest("a_short_00000", 0.5, 6.2), ClipRequest("a_short_00001", 5.0, 13.7),
-             ClipRequest("a_medium_00000", 0.5, 19.0)]
+    spans = [
+        ClipRequest("a_short_00000", 0.5, 6.2),
+        ClipRequest("a_short_00001", 5.0, 13.7),
+        ClipRequest("a_medium_00000", 0.5, 19.0),
+    ]
     config = CutConfig(mode=mode, short_side=short_side, clips_per_process=2)
     results = cut_clips(sample_video.media_path, spans, str(tmp_path), config)
     assert [r.key for r in results] == [s.key for s in spans]
@@ -61,8 +78,10 @@ def test_cut_clips_in_both_modes(sample_video, tmp_path, mode, short_side):
 
 
 def test_a_clip_past_the_end_is_a_failure_and_the_others_are_kept(sample_video, tmp_path):
-    spans = [ClipRequest("b_short_00000", 1.0, 5.0),
-             ClipRequest("b_short_00001", sample_video.duration + 5, sample_video.duration + 20)]
+    spans = [
+        ClipRequest("b_short_00000", 1.0, 5.0),
+        ClipRequest("b_short_00001", sample_video.duration + 5, sample_video.duration + 20),
+    ]
     results = cut_clips(sample_video.media_path, spans, str(tmp_path), CutConfig(short_side=128))
     assert results[0].duration == pytest.approx(4.0, abs=0.2)
     assert isinstance(results[1], StageError) and str(sample_video.media_path) not in results[1].detail
@@ -83,8 +102,9 @@ def test_a_broken_source_is_one_error(tmp_path, sample_video):
 def test_a_hostile_file_name_is_just_a_file_name(tmp_path, sample_video):
     hostile = tmp_path / "x; touch PWNED $(touch PWNED2) `id`.mp4"
     shutil.copy(sample_video.media_path, hostile)
-    results = cut_clips(str(hostile), [ClipRequest("d_short_00000", 1, 4)], str(tmp_path / "out"),
-                        CutConfig(short_side=128))
+    results = cut_clips(
+        str(hostile), [ClipRequest("d_short_00000", 1, 4)], str(tmp_path / "out"), CutConfig(short_side=128)
+    )
     assert results[0].duration == pytest.approx(3.0, abs=0.2)
     assert not any(p.name.startswith("PWNED") for p in tmp_path.iterdir())
     assert not os.path.exists("PWNED") and not os.path.exists("PWNED2")
@@ -93,8 +113,9 @@ def test_a_hostile_file_name_is_just_a_file_name(tmp_path, sample_video):
 def _clip(video_id, scale, index, start, end) -> Clip:
     from schemas import clip_key
 
-    return Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start,
-                "words", (), 1)
+    return Clip(
+        clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start, "words", (), 1
+    )
 
 
 def test_cut_video_stages_good_clips_and_reports_bad_ones(tmp_path, sample_video):

@@ -1,6 +1,7 @@
 """Both recipes translate into a Dataflow job under DataflowRunner options (dry run: nothing is
 submitted, no network, no credentials): every stage pickles, every coder resolves, the job uses the
 worker container of deploy/Dockerfile."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,9 +18,16 @@ from curate.run import RECIPES, add_arguments, config_from_args  # noqa: E402
 
 IMAGE = "us-docker.pkg.dev/my-project/vidlang/worker:latest"
 DATAFLOW_OPTIONS = [
-    "--runner=DataflowRunner", "--project=my-project", "--region=us-central1", "--job_name=vidla-curation",
-    "--temp_location=gs://my-bucket/tmp", "--staging_location=gs://my-bucket/staging",
-    "--sdk_location=container", f"--sdk_container_image={IMAGE}", "--no_auth", "--dry_run=True",
+    "--runner=DataflowRunner",
+    "--project=my-project",
+    "--region=us-central1",
+    "--job_name=vidla-curation",
+    "--temp_location=gs://my-bucket/tmp",
+    "--staging_location=gs://my-bucket/staging",
+    "--sdk_location=container",
+    f"--sdk_container_image={IMAGE}",
+    "--no_auth",
+    "--dry_run=True",
 ]
 
 
@@ -30,7 +38,14 @@ def test_recipe_translates_to_a_dataflow_job(recipe):
     parser = argparse.ArgumentParser()
     add_arguments(parser, recipe=recipe)
     args, beam_args = parser.parse_known_args(
-        ["--input", "gs://my-bucket/hdvila_release.jsonl", "--output", "gs://my-bucket/out", *DATAFLOW_OPTIONS])
+        [
+            "--input",
+            "gs://my-bucket/hdvila_release.jsonl",
+            "--output",
+            "gs://my-bucket/out",
+            *DATAFLOW_OPTIONS,
+        ]
+    )
     assert beam_args == DATAFLOW_OPTIONS  # the CLI passes Beam's options through untouched
     cfg = config_from_args(recipe, args)
     module = importlib.import_module(RECIPES[recipe])
@@ -44,8 +59,18 @@ def test_recipe_translates_to_a_dataflow_job(recipe):
     assert job.options.view_as(PipelineOptions).get_all_options()["sdk_container_image"] == IMAGE
     proto = job.proto_pipeline
     names = {t.unique_name for t in proto.components.transforms.values()}
-    for stage in ("ReadSources", "ProbeVideos", "FilterVideos", "DownloadVideos", "MakeTranscripts", "PlanClips",
-                  "CutClips", "WriteShards", "RecordFailures", "FinalizeOutputs"):
+    for stage in (
+        "ReadSources",
+        "ProbeVideos",
+        "FilterVideos",
+        "DownloadVideos",
+        "MakeTranscripts",
+        "PlanClips",
+        "CutClips",
+        "WriteShards",
+        "RecordFailures",
+        "FinalizeOutputs",
+    ):
         assert stage in names, stage
     assert ("AnnotateClips" in names) == (recipe == "vidla")
     images = {env.payload for env in proto.components.environments.values()}

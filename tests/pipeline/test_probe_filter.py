@@ -100,6 +100,14 @@ def test_probe_extracts_once_saves_the_info_and_the_download_reuses_it(fake_yout
     assert Path(probed.info_path).parent == tmp_path / "probe"
     assert json.loads(Path(probed.info_path).read_text())["formats"][0]["url"] == url
     hits = fake_youtube.hits["/direct/clip.mp4"]
+    # a rerun reuses the saved info while its URLs are fresh, and extracts again once they are not
+    again = Prober(cfg, str(tmp_path / "probe"))(VideoMeta("clip 1/../x", url))
+    assert again == probed and fake_youtube.hits["/direct/clip.mp4"] == hits
+    stale = json.loads(Path(probed.info_path).read_text())
+    Path(probed.info_path).write_text(json.dumps(dict(stale, epoch=stale["epoch"] - cfg.info_max_age_s - 60)))
+    Prober(cfg, str(tmp_path / "probe"))(VideoMeta("clip 1/../x", url))
+    assert fake_youtube.hits["/direct/clip.mp4"] > hits
+    hits = fake_youtube.hits["/direct/clip.mp4"]
     downloaded = Downloader(cfg)(probed)
     # the download fetched the media once more and extracted nothing again
     assert fake_youtube.hits["/direct/clip.mp4"] == hits + 1

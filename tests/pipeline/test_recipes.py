@@ -1,5 +1,6 @@
 """End to end: ``python -m curate run --recipe {vidla,hdvila}`` over a generated yt-dlp folder with bad
 inputs mixed in, checked against the generator's truth and the output contract (DESIGN.md)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ def asr_model() -> str:
 
 def run_cli(*args, cwd=None, timeout=240) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "curate", "run", *args], cwd=cwd or REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "curate", "run", *args],
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +46,14 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("ytdlp")
     good = [
         make_sample_video(root, "goodlong", sentences_for(56, seed=3), min_duration=56, category="Education"),
-        make_sample_video(root, "goodshort", sentences_for(22, seed=4), min_duration=22, category="Travel & Events",
-                          main_subtitle="manual_vtt"),
+        make_sample_video(
+            root,
+            "goodshort",
+            sentences_for(22, seed=4),
+            min_duration=22,
+            category="Travel & Events",
+            main_subtitle="manual_vtt",
+        ),
         make_sample_video(root, WEIRD_ID, sentences_for(14, seed=5), min_duration=14, category="Sports"),
     ]
     # truncated: the header promises more packets than the file holds
@@ -53,7 +66,9 @@ def folder(tmp_path_factory):
     (root / "empty.mp4").write_bytes(b"")
     shutil.copy(src.info_path, root / "empty.info.json")
     # no audio, no subtitles: nothing to make a transcript from
-    make_sample_video(root, "silent", sentences_for(14, seed=7), min_duration=14, audio=False, main_subtitle="none")
+    make_sample_video(
+        root, "silent", sentences_for(14, seed=7), min_duration=14, audio=False, main_subtitle="none"
+    )
     # no audio, subtitles only in a language we do not want
     german = make_sample_video(root, "german", sentences_for(14, seed=8), min_duration=14, audio=False)
     os.rename(german.subtitle_path, root / "german.de.vtt")
@@ -147,7 +162,9 @@ def check_against_truth(rows, good, scales) -> None:
 def test_vidla_recipe_end_to_end(folder, tmp_path):
     root, good = folder
     out = tmp_path / "vidla"
-    done = run_cli("--recipe", "vidla", "--input", str(root), "--output", str(out), "--asr-model", asr_model())
+    done = run_cli(
+        "--recipe", "vidla", "--input", str(root), "--output", str(out), "--asr-model", asr_model()
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows, stats = check_contract(out)
     check_bad_inputs(out, stats)
@@ -159,8 +176,13 @@ def test_vidla_recipe_end_to_end(folder, tmp_path):
     assert set(stats["clips"]) >= {"short", "medium", "long"} or "short" in json.dumps(stats["clips"])
     # `python -m curate stats` rebuilds the same statistics from the contract files
     env = dict(os.environ, PYTHONPATH=REPO)
-    again = subprocess.run([sys.executable, "-m", "curate", "stats", str(out)], capture_output=True, text=True,
-                           env=env, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "curate", "stats", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "# Dataset report" in again.stdout
     assert json.loads((out / "stats.json").read_text()) == stats
@@ -170,8 +192,20 @@ def test_vidla_recipe_end_to_end(folder, tmp_path):
 def test_hdvila_recipe_end_to_end(folder, tmp_path):
     root, good = folder
     out = tmp_path / "hdvila"
-    done = run_cli("--recipe", "hdvila", "--input", str(root), "--output", str(out), "--asr-model", asr_model(),
-                   "--short-side", "360", "--shard-max-samples", "3")
+    done = run_cli(
+        "--recipe",
+        "hdvila",
+        "--input",
+        str(root),
+        "--output",
+        str(out),
+        "--asr-model",
+        asr_model(),
+        "--short-side",
+        "360",
+        "--shard-max-samples",
+        "3",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows, stats = check_contract(out)
     check_bad_inputs(out, stats)
@@ -179,6 +213,50 @@ def test_hdvila_recipe_end_to_end(folder, tmp_path):
     assert len({r["shard"] for r in rows}) >= 2  # shards close at 3 samples (a video is never split)
     # every true sentence is in exactly one sentence clip
     for video in good:
-        words = [w for r in sorted((r for r in rows if r["video_id"] == video.video_id), key=lambda r: r["start"])
-                 for w in _norm(r["subtitle"])]
+        words = [
+            w
+            for r in sorted((r for r in rows if r["video_id"] == video.video_id), key=lambda r: r["start"])
+            for w in _norm(r["subtitle"])
+        ]
         assert words == [w for s in video.sentences for w in _norm(s.text)]
+
+
+def test_given_spans_become_sentence_clips_with_the_sentences_inside():
+    from curate.transcribe import given_span_clips
+    from schemas import Sentence
+
+    sentences = [Sentence("one.", 1.0, 3.0, 1), Sentence("two.", 3.5, 6.0, 1), Sentence("three.", 7.0, 9.5, 1)]
+    spans = given_span_clips("v", [(3.2, 9.0), (0.5, 3.4), (20.0, 30.0), (9.0, 12.0)], sentences, duration=11.0)
+    assert [(s.scale, s.index, s.start, s.end) for s in spans] == [
+        ("sentence", 0, 0.5, 3.4), ("sentence", 1, 3.2, 9.0), ("sentence", 2, 9.0, 11.0)]
+    assert [[x.text for x in s.sentences] for s in spans] == [["one."], ["two.", "three."], []]
+
+
+@pytest.mark.slow
+def test_hdvila_release_spans_are_the_clips(folder, tmp_path):
+    """An HD-VILA-100M release jsonl (spans as HH:MM:SS.fff) pointing at local files: the given spans
+    are cut exactly, each with the true sentences inside it."""
+    root, good = folder
+    video = good[0]
+    spans = [("00:00:01.000", "00:00:09.500"), ("00:00:12.250", "00:00:20.000")]
+    row = {"video_id": video.video_id, "url": "https://www.youtube.com/watch?v=" + video.video_id,
+           "clip": [{"clip_id": f"{video.video_id}_{i}.mp4", "span": list(s)} for i, s in enumerate(spans)],
+           "media_path": video.media_path, "info_path": video.info_path, "subtitle_path": video.subtitle_path}
+    manifest = tmp_path / "hdvila_release.jsonl"
+    manifest.write_text(json.dumps(row) + "\n")
+    out = tmp_path / "out"
+    done = run_cli("--recipe", "hdvila", "--input", str(manifest), "--output", str(out), "--short-side", "128")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows, _ = check_contract(out)
+    assert [(r["start"], r["end"]) for r in rows] == [(1.0, 9.5), (12.25, 20.0)]
+    with tarfile.open(out / "shards" / "00000.tar") as tar:
+        import av
+
+        for r in rows:
+            data = tar.extractfile(f"{r['key']}.mp4").read()
+            path = tmp_path / f"{r['key']}.mp4"
+            path.write_bytes(data)
+            with av.open(str(path)) as container:
+                assert abs(container.duration / 1e6 - (r["end"] - r["start"])) < 0.2
+            middle = [s for s in video.sentences if r["start"] <= (s.start + s.end) / 2 < r["end"]]
+            assert _norm(r["subtitle"]) == [w for s in middle for w in _norm(s.text)]

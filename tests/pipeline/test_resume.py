@@ -1,5 +1,6 @@
 """Resume: the real CLI killed with SIGKILL half way (while cutting, then while writing shards) and
 rerun over the same output holds every clip exactly once, the same clips as an uninterrupted run."""
+
 from __future__ import annotations
 
 import glob
@@ -33,11 +34,15 @@ def env() -> dict:
 
 def run_until(folder, out, pattern: str, timeout: float = 120) -> None:
     """Start the CLI and SIGKILL it as soon as a file matching `pattern` (under out) exists."""
-    proc = subprocess.Popen(command(folder, out), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command(folder, out), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + timeout
     try:
         while not glob.glob(os.path.join(out, pattern)):
-            assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read().decode()[-2000:]}"
+            assert proc.poll() is None, (
+                f"finished before the kill point: {proc.stderr.read().decode()[-2000:]}"
+            )
             assert time.monotonic() < deadline, "kill point never reached"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
@@ -89,8 +94,9 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
     expected, got = shard_contents(reference), shard_contents(out)
     assert sorted(got) == sorted(expected)  # nothing lost, nothing duplicated
     for key, (_, meta) in got.items():
-        assert {k: v for k, v in meta.items() if k != "shard"} == \
-            {k: v for k, v in expected[key][1].items() if k != "shard"}
+        assert {k: v for k, v in meta.items() if k != "shard"} == {
+            k: v for k, v in expected[key][1].items() if k != "shard"
+        }
     # shards committed before the kill were kept as they were; new ones got the next numbers
     assert all(os.stat(p).st_mtime_ns == t for p, t in committed.items())
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "shards", "*.tar")))
@@ -103,10 +109,15 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
 
 def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     out = str(tmp_path)
-    write.record_failures(out, [Failure("dropped", "filter", "below_720p"),
-                                Failure("rate-limited", "download", "http_429"),
-                                Failure("crashed", "transcript", "error:KeyError"),
-                                Failure("v9", "cut", "clip_duration_mismatch", key="v9_short_00001")])
+    write.record_failures(
+        out,
+        [
+            Failure("dropped", "filter", "below_720p"),
+            Failure("rate-limited", "download", "http_429"),
+            Failure("crashed", "transcript", "error:KeyError"),
+            Failure("v9", "cut", "clip_duration_mismatch", key="v9_short_00001"),
+        ],
+    )
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "00004.tar").write_bytes(b"no sidecar: never committed")
     (tmp_path / ".staging" / "half").mkdir(parents=True)  # no manifest: an interrupted cut
@@ -114,3 +125,28 @@ def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     assert state.done_video_ids == {"dropped"}
     assert state.staged == () and state.next_shard_index == 0
     assert not (tmp_path / "shards" / "00004.tar").exists() and not (tmp_path / ".staging" / "half").exists()
+
+
+@pytest.fixture(scope="module")
+def three_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("three")
+    return folder, make_sample_folder(folder, 3, seconds=10, seed=9)
+
+
+@pytest.mark.parametrize("cap_hours", [None, 1000.0])
+def test_finished_videos_are_skipped_with_and_without_a_category_cap(three_videos, tmp_path, cap_hours):
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from curate.filter import FilterConfig
+    from curate.pipeline import RunConfig, select_videos
+
+    folder, videos = three_videos
+    cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"),
+                    filter=FilterConfig(category_hour_cap=cap_hours))
+    state = resume.ResumeState(frozenset({videos[0].video_id}), (), 0)
+    with TestPipeline() as p:
+        todo, _, num_read = select_videos(p, cfg, state)
+        assert_that(todo | beam.Map(lambda m: m.video_id), equal_to([v.video_id for v in videos[1:]]))
+        assert_that(num_read, equal_to([3]), label="AllThreeRead")

@@ -162,3 +162,11 @@ def test_read_sources_transform(tmp_path):
         assert_that(videos, equal_to(expected), label="videos")
         detail = f"{path}:line 5: repeats the video first read at {path}:line 3"
         assert_that(failures, equal_to([Failure("v1", "read", "duplicate_id", detail)]), label="failures")
+
+
+def test_read_sources_transform_rejects_a_bad_source_while_the_pipeline_is_built(tmp_path):
+    path = _write_table(tmp_path / "m.csv", [{"video_id": "v1", "url": ""}])
+    with pytest.raises(ValueError, match="no id column 'vid'"):
+        _ = BeamTestPipeline() | ReadSources(path, id_column="vid")
+    with pytest.raises(ValueError, match="does not exist"):
+        _ = BeamTestPipeline() | ReadSources(str(tmp_path / "nope.csv"))

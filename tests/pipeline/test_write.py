@@ -1,5 +1,6 @@
 """Shards, sidecars and the summary files, from staged clips (no ffmpeg here: the shard writer treats
 clip files as bytes; the end-to-end tests use real clips)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,9 +19,25 @@ def make_clips(video_id: str, n: int, category: str = "Education") -> tuple:
     clips = []
     for i in range(n):
         sentence = Sentence(f"sentence {i} of {video_id}.", 10.0 * i, 10.0 * i + 8, 4)
-        clips.append(Clip(clip_key(video_id, "short", i), video_id, "short", i, sentence.start, sentence.end,
-                          sentence.end - sentence.start, sentence.text, (sentence,), 4, category=category,
-                          source_height=720, height=224, width=398, transcript_source="vtt_auto"))
+        clips.append(
+            Clip(
+                clip_key(video_id, "short", i),
+                video_id,
+                "short",
+                i,
+                sentence.start,
+                sentence.end,
+                sentence.end - sentence.start,
+                sentence.text,
+                (sentence,),
+                4,
+                category=category,
+                source_height=720,
+                height=224,
+                width=398,
+                transcript_source="vtt_auto",
+            )
+        )
     return tuple(clips)
 
 
@@ -41,11 +58,16 @@ def stage(out_dir, video_id: str, n: int, size: int = 1000, failures=()) -> writ
 
 
 def test_pack_shards_by_count_and_bytes_never_splits_a_video():
-    videos = [write.StagedVideo(f"v{i}", make_clips(f"v{i}", n), (100,) * n) for i, n in
-              enumerate([3, 1, 2, 5, 1])]
+    videos = [
+        write.StagedVideo(f"v{i}", make_clips(f"v{i}", n), (100,) * n) for i, n in enumerate([3, 1, 2, 5, 1])
+    ]
     by_count = write.pack_shards(reversed(videos), write.ShardConfig(max_samples=4), first_index=7)
     assert [(name, [v.video_id for v in vs]) for name, vs in by_count] == [
-        ("00007", ["v0", "v1"]), ("00008", ["v2"]), ("00009", ["v3"]), ("00010", ["v4"])]
+        ("00007", ["v0", "v1"]),
+        ("00008", ["v2"]),
+        ("00009", ["v3"]),
+        ("00010", ["v4"]),
+    ]
     by_bytes = write.pack_shards(videos, write.ShardConfig(max_bytes=350))
     assert [[v.video_id for v in vs] for _, vs in by_bytes] == [["v0"], ["v1", "v2"], ["v3"], ["v4"]]
     # a video with no clip makes no shard
@@ -87,31 +109,51 @@ def test_the_sidecar_is_the_commit(tmp_path):
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "00003.tar").write_bytes(b"half written")
     assert write.committed_shards(str(tmp_path)) == []
-    write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
+    write.write_shard(
+        str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))]
+    )
     assert write.committed_shards(str(tmp_path)) == ["00000"]
 
 
 def test_finalize_builds_the_index_failures_and_stats(tmp_path):
     out = str(tmp_path)
-    clip_failure = Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 9))
+    clip_failure = Failure(
+        "v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 9)
+    )
     write.write_shard(out, "00000", [stage(out, "v1", 2, failures=[clip_failure]), stage(out, "v2", 1)])
     write.write_shard(out, "00001", [stage(out, "v3", 2)])
-    write.record_failures(out, [Failure("v2", "download", "http_429", "Too Many Requests"),  # retried: ok later
-                                Failure("bad1", "filter", "below_720p", "height=360"),
-                                Failure("bad2", "download", "truncated_video", "only 3 of 9 packets")])
-    write.record_failures(out, [Failure("bad1", "filter", "below_720p", "height=360")])  # a rerun says it again
+    write.record_failures(
+        out,
+        [
+            Failure("v2", "download", "http_429", "Too Many Requests"),  # retried: ok later
+            Failure("bad1", "filter", "below_720p", "height=360"),
+            Failure("bad2", "download", "truncated_video", "only 3 of 9 packets"),
+        ],
+    )
+    write.record_failures(
+        out, [Failure("bad1", "filter", "below_720p", "height=360")]
+    )  # a rerun says it again
 
     stats = write.finalize_outputs(out, videos_in=5)
     table = pq.read_table(tmp_path / "clips.parquet")
     assert table.column("key").to_pylist() == sorted(table.column("key").to_pylist())
     assert table.num_rows == 5 and set(table.column("shard").to_pylist()) == {"00000.tar", "00001.tar"}
-    failures = [Failure(**json.loads(line)) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    failures = [
+        Failure(**json.loads(line)) for line in (tmp_path / "failures.jsonl").read_text().splitlines()
+    ]
     assert sorted((f.video_id, f.reason) for f in failures) == [
-        ("bad1", "below_720p"), ("bad2", "truncated_video"), ("v1", "clip_duration_mismatch")]
+        ("bad1", "below_720p"),
+        ("bad2", "truncated_video"),
+        ("v1", "clip_duration_mismatch"),
+    ]
     counts = stats["counts"]
-    assert counts == {"videos_in": 5, "videos_kept": 3, "videos_failed": 2,
-                      "videos_failed_by_reason": {"download:truncated_video": 1, "filter:below_720p": 1},
-                      "clips_failed_by_reason": {"cut:clip_duration_mismatch": 1}}
+    assert counts == {
+        "videos_in": 5,
+        "videos_kept": 3,
+        "videos_failed": 2,
+        "videos_failed_by_reason": {"download:truncated_video": 1, "filter:below_720p": 1},
+        "clips_failed_by_reason": {"cut:clip_duration_mismatch": 1},
+    }
     assert stats["num_clips"] == 5 and stats["num_shards"] == 2
     assert stats["categories"] == {"Education": pytest.approx(5 * 8 / 3600, rel=1e-3)}  # 5 clips of 8 s
     assert json.loads((tmp_path / "stats.json").read_text()) == stats

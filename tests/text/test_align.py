@@ -1,4 +1,5 @@
 """Banded DTW (same path as dtw-python) and sentence alignment to timed words."""
+
 import dtw
 import numpy as np
 import pytest
@@ -17,10 +18,15 @@ def dtw_python_path(a, b, band=None):
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=st.lists(st.integers(0, 5), min_size=1, max_size=40), b=st.lists(st.integers(0, 5), min_size=1, max_size=40),
-       band=st.integers(2, 50))
+@given(
+    a=st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    b=st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    band=st.integers(2, 50),
+)
 def test_banded_dtw_is_dtw_python_with_a_slanted_band(a, b, band):
-    band = max(band, band_width(len(a), len(b)) // 4, int(np.ceil(max(len(a), len(b)) / min(len(a), len(b)))) + 1)
+    band = max(
+        band, band_width(len(a), len(b)) // 4, int(np.ceil(max(len(a), len(b)) / min(len(a), len(b)))) + 1
+    )
     i, j = banded_dtw(np.array(a), np.array(b), band)
     want_i, want_j = dtw_python_path(a, b, band)
     assert np.array_equal(i, want_i) and np.array_equal(j, want_j)
@@ -47,10 +53,15 @@ def words_of(text, step=0.5, start=0.0):
 def test_punctuated_sentences_get_their_words_times_despite_case_punctuation_and_merges():
     words = words_of("so i went to the store yesterday it was all right i think what do you want")
     sentences = align_sentences(
-        ["So I went to the store yesterday.", "It was alright, I think.", "What do you want?"], words,
-        segmenter="punctuators:test")
-    assert [s.text for s in sentences] == ["So I went to the store yesterday.", "It was alright, I think.",
-                                           "What do you want?"]
+        ["So I went to the store yesterday.", "It was alright, I think.", "What do you want?"],
+        words,
+        segmenter="punctuators:test",
+    )
+    assert [s.text for s in sentences] == [
+        "So I went to the store yesterday.",
+        "It was alright, I think.",
+        "What do you want?",
+    ]
     assert [(s.start, s.end) for s in sentences] == [(0.0, 3.4), (3.5, 6.4), (6.5, 8.4)]
     assert all(s.segmenter == "punctuators:test" for s in sentences)
     assert [s.num_words for s in sentences] == [7, 5, 4]

@@ -1,4 +1,5 @@
 """Clip planning (HD-VILA and VidLA recipes) and the transcript_to_clips entry point."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -40,8 +41,11 @@ def check_scale(spans, sentences, duration, spec):
 
 
 @settings(max_examples=80, deadline=None)
-@given(lengths=st.lists(st.floats(0.3, 70.0), min_size=1, max_size=60), pause=st.floats(0.0, 3.0),
-       cut=st.floats(0.2, 1.2))
+@given(
+    lengths=st.lists(st.floats(0.3, 70.0), min_size=1, max_size=60),
+    pause=st.floats(0.0, 3.0),
+    cut=st.floats(0.2, 1.2),
+)
 def test_every_scale_is_ordered_bounded_and_inside_the_video(lengths, pause, cut):
     sentences = sentence_run(lengths, pause)
     duration = sentences[-1].end * cut + 0.5
@@ -55,9 +59,13 @@ def test_mean_clip_lengths_follow_the_recipes_on_a_long_video():
     rng = np.random.default_rng(0)
     sentences = sentence_run(rng.uniform(2.0, 9.0, 400), pause=0.4)  # ~45 minutes
     duration = sentences[-1].end + 1
-    spans = plan_clips("v", sentences, duration, vidla_recipe()) + plan_clips("v", sentences, duration, hdvila_recipe())
-    means = {scale: np.mean([s.duration for s in spans if s.scale == scale]) for scale in ("sentence", "short",
-                                                                                          "medium", "long")}
+    spans = plan_clips("v", sentences, duration, vidla_recipe()) + plan_clips(
+        "v", sentences, duration, hdvila_recipe()
+    )
+    means = {
+        scale: np.mean([s.duration for s in spans if s.scale == scale])
+        for scale in ("sentence", "short", "medium", "long")
+    }
     assert means["sentence"] == pytest.approx(13.4, abs=1.5)
     assert means["short"] == pytest.approx(13.2, abs=1.5)
     assert means["medium"] == pytest.approx(30.4, abs=2.5)
@@ -83,8 +91,9 @@ def test_no_clip_crosses_the_end_of_the_video():
     assert all(sent.start < duration for s in spans for sent in s.sentences)
 
 
-@pytest.mark.parametrize("bad", [dict(scale="huge"), dict(min_seconds=0.0), dict(min_seconds=20.0),
-                                 dict(max_seconds=5.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(scale="huge"), dict(min_seconds=0.0), dict(min_seconds=20.0), dict(max_seconds=5.0)]
+)
 def test_scale_specs_are_checked(bad):
     args = dict(scale="short", target_seconds=13.0, min_seconds=5.0, max_seconds=25.0) | bad
     with pytest.raises(ValueError):

@@ -1,5 +1,6 @@
 """Fuzzing the subtitle parsers: whatever the bytes, the result is a well-formed Transcript or a
 TranscriptError, never another exception. Bounded so the whole file runs in seconds."""
+
 import json
 import os
 import tempfile
@@ -15,7 +16,9 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 _DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
 
 _EXAMPLE_WORDS = [
-    media.TruthSentence("Hello there, friend.", 0.5, 1.7, media._word_times("Hello there, friend.", 0.5, 1.7)),
+    media.TruthSentence(
+        "Hello there, friend.", 0.5, 1.7, media._word_times("Hello there, friend.", 0.5, 1.7)
+    ),
     media.TruthSentence("How are you today?", 2.3, 3.9, media._word_times("How are you today?", 2.3, 3.9)),
 ]
 SEEDS = {
@@ -50,22 +53,38 @@ def test_random_bytes(data, ext):
 
 
 @FUZZ
-@given(seed=st.sampled_from(sorted(SEEDS)), cut=st.floats(0, 1), junk=st.text(max_size=20),
-       where=st.floats(0, 1), drop=st.integers(0, 30))
+@given(
+    seed=st.sampled_from(sorted(SEEDS)),
+    cut=st.floats(0, 1),
+    junk=st.text(max_size=20),
+    where=st.floats(0, 1),
+    drop=st.integers(0, 30),
+)
 def test_mutated_valid_files(seed, cut, junk, where, drop):
     text = SEEDS[seed]
     truncated = text[: int(len(text) * cut)]
     at = int(len(truncated) * where)
-    mutated = truncated[:at] + junk + truncated[at + drop:]
+    mutated = truncated[:at] + junk + truncated[at + drop :]
     ext = seed.split(".")[-1]
     parse_bytes(mutated.encode("utf-8", "surrogatepass"), f"mutated.{ext}")
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**9) | st.floats(allow_nan=True) | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["events", "segs", "utf8", "tStartMs", "dDurationMs", "tOffsetMs", "aAppend", "x"]),
-        children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**9)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["events", "segs", "utf8", "tStartMs", "dDurationMs", "tOffsetMs", "aAppend", "x"]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -87,8 +106,11 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
     for word, gap in zip(words, gaps):
         sentence_words.append(media.TruthWord(word, t, t + gap * 0.8))
         t += gap
-    truth = [media.TruthSentence(" ".join(words), sentence_words[0].start, sentence_words[-1].end,
-                                 tuple(sentence_words))]
+    truth = [
+        media.TruthSentence(
+            " ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words)
+        )
+    ]
     for name, content in (("gen.vtt", media.auto_vtt(truth)), ("gen.json3", media.auto_json3(truth))):
         transcript = parse_bytes(content.encode(), name)
         assert [w.text for w in transcript.words] == words
@@ -96,12 +118,24 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
 
 
 @FUZZ
-@given(st.lists(st.fixed_dictionaries({
-    "word": st.text(max_size=8), "start": st.floats(-5, 100) | st.just(float("nan")),
-    "end": st.floats(-5, 100) | st.just(float("nan")), "probability": st.floats(0, 1)}), max_size=12))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "word": st.text(max_size=8),
+                "start": st.floats(-5, 100) | st.just(float("nan")),
+                "end": st.floats(-5, 100) | st.just(float("nan")),
+                "probability": st.floats(0, 1),
+            }
+        ),
+        max_size=12,
+    )
+)
 def test_random_asr_words(words):
     try:
-        transcript = transcript_from_asr([{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m")
+        transcript = transcript_from_asr(
+            [{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m"
+        )
     except TranscriptError as exc:
         assert exc.reason
         return

@@ -1,5 +1,6 @@
 """Sentences: given punctuation, the punctuators model (a real tiny one, through the package's own
 loading and inference code), and the pause fallback."""
+
 import pytest
 
 from curate.text import (
@@ -24,10 +25,23 @@ def timed(text, step=0.4, pauses=None):
     return tuple(out)
 
 
-@pytest.mark.parametrize("word, ends", [
-    ("end.", True), ("why?", True), ("wow!", True), ("so…", True), ('"quoted."', True), ("(aside.)", True),
-    ("Mr.", False), ("e.g.", False), ("A.", False), ("3.5", False), ("word,", False), ("plain", False),
-])
+@pytest.mark.parametrize(
+    "word, ends",
+    [
+        ("end.", True),
+        ("why?", True),
+        ("wow!", True),
+        ("so…", True),
+        ('"quoted."', True),
+        ("(aside.)", True),
+        ("Mr.", False),
+        ("e.g.", False),
+        ("A.", False),
+        ("3.5", False),
+        ("word,", False),
+        ("plain", False),
+    ],
+)
 def test_ends_sentence(word, ends):
     assert ends_sentence(word) is ends
 
@@ -93,7 +107,9 @@ def test_load_punctuator_errors_name_the_model(tmp_path):
         load_punctuator("not-a-model")
 
 
-def test_real_tiny_punctuators_model_is_loaded_once_and_aligned_to_the_words(tiny_punctuator_dir, sample_video):
+def test_real_tiny_punctuators_model_is_loaded_once_and_aligned_to_the_words(
+    tiny_punctuator_dir, sample_video
+):
     punctuator = load_punctuator(tiny_punctuator_dir)
     assert load_punctuator(tiny_punctuator_dir) is punctuator  # loaded once per process
     assert punctuator.segmenter == "punctuators:tiny-punct"

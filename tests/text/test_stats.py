@@ -1,4 +1,5 @@
 """Statistics in the shape of VidLA table 1 / HD-VILA table 1."""
+
 import pytest
 
 from curate.text import clip_statistics, format_statistics
@@ -12,7 +13,14 @@ def sentence(text, start, end):
 SPANS = [
     ClipSpan("a", "short", 0, 0.0, 10.0, (sentence("one two three", 0, 4), sentence("four five", 5, 10))),
     ClipSpan("a", "short", 1, 10.0, 26.0, (sentence("six seven eight nine", 10, 26),)),
-    ClipSpan("b", "medium", 0, 0.0, 30.0, (sentence("a b", 0, 10), sentence("c d", 10, 20), sentence("e f", 20, 30))),
+    ClipSpan(
+        "b",
+        "medium",
+        0,
+        0.0,
+        30.0,
+        (sentence("a b", 0, 10), sentence("c d", 10, 20), sentence("e f", 20, 30)),
+    ),
 ]
 
 
@@ -32,11 +40,24 @@ def test_statistics_per_scale_and_overall():
 
 
 def test_statistics_of_written_clips_and_parquet_rows_agree():
-    clips = [Clip(key=s.key, video_id=s.video_id, scale=s.scale, index=s.index, start=s.start, end=s.end,
-                  duration=s.duration, subtitle=s.subtitle, sentences=s.sentences,
-                  num_words=sum(x.num_words for x in s.sentences), caption="a man rides a red bike",
-                  subtitle_summary="a summary" if s.scale != "short" else None,
-                  frame_captions=("a man", "a bike on a road")) for s in SPANS]
+    clips = [
+        Clip(
+            key=s.key,
+            video_id=s.video_id,
+            scale=s.scale,
+            index=s.index,
+            start=s.start,
+            end=s.end,
+            duration=s.duration,
+            subtitle=s.subtitle,
+            sentences=s.sentences,
+            num_words=sum(x.num_words for x in s.sentences),
+            caption="a man rides a red bike",
+            subtitle_summary="a summary" if s.scale != "short" else None,
+            frame_captions=("a man", "a bike on a road"),
+        )
+        for s in SPANS
+    ]
     rows = [c._asdict() | {"sentences": [x._asdict() for x in c.sentences]} for c in clips]
     stats = clip_statistics(clips)
     assert stats == clip_statistics(rows)

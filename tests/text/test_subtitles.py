@@ -1,5 +1,6 @@
 """Subtitle parsing: every format of the generated media against its truth, real-world quirks, and
 a typed error for every kind of bad file."""
+
 import json
 
 import pytest
@@ -19,10 +20,18 @@ def write(tmp_path, name, content):
     return str(path)
 
 
-@pytest.mark.parametrize("fmt, source, punctuated", [
-    ("vtt_auto", "vtt_auto", False), ("vtt", "vtt", True), ("srt", "srt", True), ("json3", "json3", False),
-])
-def test_every_format_of_the_sample_gives_each_spoken_word_once_at_its_time(sample_video, fmt, source, punctuated):
+@pytest.mark.parametrize(
+    "fmt, source, punctuated",
+    [
+        ("vtt_auto", "vtt_auto", False),
+        ("vtt", "vtt", True),
+        ("srt", "srt", True),
+        ("json3", "json3", False),
+    ],
+)
+def test_every_format_of_the_sample_gives_each_spoken_word_once_at_its_time(
+    sample_video, fmt, source, punctuated
+):
     transcript = parse_subtitle_file(sample_video.subtitles[fmt], sample_video.video_id)
     truth = truth_words(sample_video)
     assert transcript.source == source and transcript.punctuated is punctuated
@@ -135,8 +144,16 @@ intro
 
 def test_manual_vtt_markup_speakers_and_annotations(tmp_path):
     transcript = parse_subtitle_file(write(tmp_path, "m.vtt", MANUAL_VTT), "m")
-    assert [w.text for w in transcript.words] == ["Hello", "&", "welcome,", "everyone.", "Thanks,", "Anna!",
-                                                 "la", "la"]
+    assert [w.text for w in transcript.words] == [
+        "Hello",
+        "&",
+        "welcome,",
+        "everyone.",
+        "Thanks,",
+        "Anna!",
+        "la",
+        "la",
+    ]
     assert transcript.source == "vtt" and transcript.punctuated
     first_cue = transcript.words[:4]
     assert first_cue[0].start == 1.0 and first_cue[-1].end == 3.5
@@ -145,18 +162,24 @@ def test_manual_vtt_markup_speakers_and_annotations(tmp_path):
 
 
 def test_srt_with_tags_and_a_small_overlap(tmp_path):
-    text = ("1\n00:00:00,500 --> 00:00:02,600\n<i>First line</i> here.\n\n"
-            "2\n00:00:02,400 --> 00:00:04,000\n<font color=\"red\">Second</font> one?\n\n")
+    text = (
+        "1\n00:00:00,500 --> 00:00:02,600\n<i>First line</i> here.\n\n"
+        '2\n00:00:02,400 --> 00:00:04,000\n<font color="red">Second</font> one?\n\n'
+    )
     transcript = parse_subtitle_file(write(tmp_path, "s.srt", text), "s")
     assert [w.text for w in transcript.words] == ["First", "line", "here.", "Second", "one?"]
     assert transcript.words[2].end == 2.4  # the first cue was cut where the second starts
 
 
 def test_json3_uploaded_captions_spread_words_over_the_event(tmp_path):
-    doc = {"events": [{"tStartMs": 1000, "dDurationMs": 2000, "segs": [{"utf8": "One two, three."}]},
-                      {"tStartMs": 3000, "dDurationMs": 1000, "aAppend": 1, "segs": [{"utf8": "\n"}]},
-                      {"tStartMs": 4000, "dDurationMs": 1000, "segs": [{"utf8": "[Music]"}]},
-                      {"tStartMs": 5000, "dDurationMs": 1000, "segs": [{"utf8": "Four."}]}]}
+    doc = {
+        "events": [
+            {"tStartMs": 1000, "dDurationMs": 2000, "segs": [{"utf8": "One two, three."}]},
+            {"tStartMs": 3000, "dDurationMs": 1000, "aAppend": 1, "segs": [{"utf8": "\n"}]},
+            {"tStartMs": 4000, "dDurationMs": 1000, "segs": [{"utf8": "[Music]"}]},
+            {"tStartMs": 5000, "dDurationMs": 1000, "segs": [{"utf8": "Four."}]},
+        ]
+    }
     transcript = parse_subtitle_file(write(tmp_path, "j.en.json3", json.dumps(doc)), "j")
     assert [(w.text, w.start) for w in transcript.words][::3] == [("One", 1.0), ("Four.", 5.0)]
     assert transcript.words[2].end == 3.0 and transcript.punctuated and transcript.language == "en"
@@ -168,10 +191,21 @@ def test_format_is_sniffed_without_a_known_extension(tmp_path, sample_video):
         assert len(parse_subtitle_file(write(tmp_path, f"x_{fmt}.txt", content), "x").words) > 10
 
 
-@pytest.mark.parametrize("text", [
-    "- Where are you?", "-- Here.", ">> And then", "JOHN: Hi", "[Music]", "(LAUGHTER) yes", "&gt;&gt; so",
-    "it&#39;s fine", "<c.colorE5E5E5>tagged</c>", "a&nbsp;b",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- Where are you?",
+        "-- Here.",
+        ">> And then",
+        "JOHN: Hi",
+        "[Music]",
+        "(LAUGHTER) yes",
+        "&gt;&gt; so",
+        "it&#39;s fine",
+        "<c.colorE5E5E5>tagged</c>",
+        "a&nbsp;b",
+    ],
+)
 def test_clean_text_keeps_only_spoken_words(text):
     cleaned = clean_text(text)
     assert not any(mark in cleaned for mark in ("[", "(", ">>", "<", "&", "JOHN"))
@@ -187,18 +221,29 @@ BAD = {
     "blank": (b"\n  \n", "subtitle_empty"),
     "latin1": ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\ncaf\xe9\n".encode("latin-1"), "subtitle_not_utf8"),
     "no_header": (b"00:00:01.000 --> 00:00:02.000\nhello\n", "subtitle_malformed"),
-    "truncated": (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhello\n\n00:00:02.000 --> 00:0", "subtitle_truncated"),
-    "garbled_timing": (b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nhi\n\n00:00:03.000 --> 00:00:04.000\nyo\n",
-                       "subtitle_malformed"),
+    "truncated": (
+        b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhello\n\n00:00:02.000 --> 00:0",
+        "subtitle_truncated",
+    ),
+    "garbled_timing": (
+        b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nhi\n\n00:00:03.000 --> 00:00:04.000\nyo\n",
+        "subtitle_malformed",
+    ),
     "reversed": (b"WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nhello\n", "bad_timestamps"),
     "absurd": (b"WEBVTT\n\n99:00:00.000 --> 99:00:01.000\nhello\n", "bad_timestamps"),
     "endless_cue": (b"WEBVTT\n\n00:00:00.000 --> 02:00:00.000\nhello\n", "bad_timestamps"),
-    "overlapping": (b"WEBVTT\n\n00:00:01.000 --> 00:00:09.000\none\n\n00:00:02.000 --> 00:00:04.000\ntwo\n",
-                    "bad_timestamps"),
-    "out_of_order": (b"WEBVTT\n\n00:00:05.000 --> 00:00:06.000\none\n\n00:00:01.000 --> 00:00:02.000\ntwo\n",
-                     "bad_timestamps"),
-    "tags_backwards": (b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\na<00:00:03.000><c> b</c><00:00:02.000><c> c</c>\n",
-                       "bad_timestamps"),
+    "overlapping": (
+        b"WEBVTT\n\n00:00:01.000 --> 00:00:09.000\none\n\n00:00:02.000 --> 00:00:04.000\ntwo\n",
+        "bad_timestamps",
+    ),
+    "out_of_order": (
+        b"WEBVTT\n\n00:00:05.000 --> 00:00:06.000\none\n\n00:00:01.000 --> 00:00:02.000\ntwo\n",
+        "bad_timestamps",
+    ),
+    "tags_backwards": (
+        b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\na<00:00:03.000><c> b</c><00:00:02.000><c> c</c>\n",
+        "bad_timestamps",
+    ),
     "music_only": (b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n[Music]\n", "no_words"),
 }
 
@@ -213,16 +258,19 @@ def test_bad_vtt_is_a_typed_error_naming_file_and_problem(tmp_path, case):
     assert path in info.value.detail and info.value.video_id == "vid42"
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("t.srt", "1\n00:00:01,000 --> 00:00:02,000\nhi\n\n2\n00:00:0", "subtitle_truncated"),
-    ("t.srt", "just some text\nwith no timing\n", "subtitle_malformed"),
-    ("t.json3", '{"events": [{"tStartMs": 0, "segs": [{"utf8": "hi"', "subtitle_truncated"),
-    ("t.json3", '{"events": {}}', "subtitle_malformed"),
-    ("t.json3", '{"events": [{"tStartMs": "soon", "segs": [{"utf8": "hi"}]}]}', "subtitle_malformed"),
-    ("t.json3", '{"events": [{"tStartMs": -5, "segs": [{"utf8": "hi"}]}]}', "bad_timestamps"),
-    ("t.json3", '{"events": []}', "no_words"),
-    ("t.ass", "[Script Info]\nTitle: x\n", "subtitle_unknown_format"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("t.srt", "1\n00:00:01,000 --> 00:00:02,000\nhi\n\n2\n00:00:0", "subtitle_truncated"),
+        ("t.srt", "just some text\nwith no timing\n", "subtitle_malformed"),
+        ("t.json3", '{"events": [{"tStartMs": 0, "segs": [{"utf8": "hi"', "subtitle_truncated"),
+        ("t.json3", '{"events": {}}', "subtitle_malformed"),
+        ("t.json3", '{"events": [{"tStartMs": "soon", "segs": [{"utf8": "hi"}]}]}', "subtitle_malformed"),
+        ("t.json3", '{"events": [{"tStartMs": -5, "segs": [{"utf8": "hi"}]}]}', "bad_timestamps"),
+        ("t.json3", '{"events": []}', "no_words"),
+        ("t.ass", "[Script Info]\nTitle: x\n", "subtitle_unknown_format"),
+    ],
+)
 def test_bad_srt_json3_and_unknown_files(tmp_path, name, content, reason):
     path = write(tmp_path, name, content)
     with pytest.raises(TranscriptError) as info:

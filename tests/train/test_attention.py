@@ -236,3 +236,24 @@ def test_local_temporal_attention_mixes_only_the_same_spatial_position():
     out2 = local_temporal_attention(q, k, v2)
     changed = (out2 - out).abs().amax(dim=(-1, -2)) > 0  # (B, T, N)
     assert changed[0, :, 5].all() and changed.sum() == T
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["default-N16-T4-3-4-2", "no-mst", "no-hierarchy", "tube-mask-50"])
+def test_fast_matches_dense_reference_on_cuda_fp32_and_bf16(name):
+    """CUDA's flash / memory-efficient kernels: fp32 tight, bf16 (autocast) within bf16 precision."""
+    cfg = CASES[name].replace(image_size=224, patch_size=16, num_frames=8)  # N=196 as in ViT-B/16
+    torch.manual_seed(0)
+    vision = randomized(build_model(cfg).vision_model).cuda().train()
+    frames = torch.randn(2, cfg.num_frames, 3, cfg.image_size, cfg.image_size, device="cuda")
+    torch.manual_seed(1)
+    ref = dense_video_forward(vision, frames)
+    torch.manual_seed(1)
+    torch.testing.assert_close(fast_video_forward(vision, frames), ref, rtol=1e-4, atol=1e-4)
+    torch.manual_seed(1)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        fast_bf16 = fast_video_forward(vision, frames)
+    assert fast_bf16.dtype == torch.bfloat16
+    error = (fast_bf16.float() - ref).abs().max() / ref.abs().max()
+    assert error < 3e-2, float(error)

@@ -1,0 +1,270 @@
+"""Frame captioning: how many captioner calls frame reuse saves, and what the stage costs over calling
+BLIP-2 directly. Prints ratios measured in one run.
+
+    python benchmarks/bench_caption.py calls [--videos 3 --minutes 10]
+    python benchmarks/bench_caption.py throughput [--model tiny|blip2-opt-2.7b-size|DIR] [--device cpu|cuda]
+
+calls: VidLA clips of all three scales are planned (curate.text, on real espeak-ng speech timings) for
+10-minute videos; captioner calls per video-minute at 0.1 FPS with the per-video grid and reuse
+(curate.frames) against naive sampling of every clip on its own, at the same rate.
+
+throughput: distinct frames captioned per second by
+  direct  - Blip2Processor + model.generate on frames decoded beforehand (the baseline),
+  path    - the stage's own functions without Beam: plan, decode (PyAV), Blip2Captioner batches, attach,
+  stage   - CaptionClipFrames in a Beam pipeline (DirectRunner), model load included; also without it,
+and their ratios to direct. "blip2-opt-2.7b-size" is a randomly initialised BLIP-2 with the layer sizes
+of Salesforce/blip2-opt-2.7b (ViT-g/14, Q-Former, OPT-2.7B; a small word-level vocabulary), built on the
+device: meaningful GPU throughput without downloading weights.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "models")]
+
+SCALE_WINDOWS = {"short": 13.0, "medium": 30.0, "long": 60.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# captioner calls per video-minute
+
+
+def planned_clips(video_id: str, minutes: float, seed: int):
+    """VidLA clip spans of every scale over real espeak-ng speech of about `minutes` minutes."""
+    from curate.media import sentences_for, synthesize_speech
+    from curate.text import plan_clips, vidla_recipe
+    from schemas import Sentence
+
+    _, truth = synthesize_speech(sentences_for(minutes * 60, seed))
+    sentences = [Sentence(s.text, s.start, s.end, len(s.text.split())) for s in truth]
+    duration = truth[-1].end + 0.5
+    return plan_clips(video_id, sentences, duration, vidla_recipe()), duration
+
+
+def bench_calls(args) -> None:
+    from curate.frames import clip_frame_times, plan_frames
+
+    reuse = naive = 0
+    minutes = 0.0
+    per_scale = {}
+    for i in range(args.videos):
+        spans, duration = planned_clips(f"bench{i}", args.minutes, seed=100 + i)
+        minutes += duration / 60
+        reuse += len(plan_frames(spans, args.fps).times)
+        for span in spans:
+            # naive: every clip sampled on its own grid, starting at its own start
+            n = len(clip_frame_times(0.0, span.end - span.start, args.fps))
+            naive += n
+            count, frames = per_scale.get(span.scale, (0, 0))
+            per_scale[span.scale] = (count + 1, frames + n)
+    print(f"captioner calls at {args.fps} FPS over {args.videos} videos, {minutes:.1f} video-minutes, "
+          f"clips per scale: " + ", ".join(f"{s} {c}" for s, (c, _) in sorted(per_scale.items())))
+    print(f"  naive per-clip sampling : {naive / minutes:7.2f} calls / video-minute")
+    print(f"  per-video grid, reused  : {reuse / minutes:7.2f} calls / video-minute")
+    print(f"  ratio naive / reuse     : {naive / reuse:7.2f}x fewer captioner calls with reuse")
+    for scale, (count, frames) in sorted(per_scale.items()):
+        print(f"    {scale:6s} alone (naive): {frames / minutes:6.2f} calls / video-minute")
+
+
+# ---------------------------------------------------------------------------------------------
+# throughput
+
+
+def build_model(name: str, device: str, work: str) -> str:
+    from tiny_models import make_tiny_blip2
+
+    if name == "tiny":
+        return make_tiny_blip2(os.path.join(work, "blip2-tiny"))
+    if name == "blip2-opt-2.7b-size":
+        return make_blip2_opt27_size(os.path.join(work, "blip2-opt-2.7b-size"), device)
+    return name
+
+
+def make_blip2_opt27_size(out_dir: str, device: str) -> str:
+    """Random weights at Salesforce/blip2-opt-2.7b's sizes, initialised on `device` in bfloat16."""
+    import torch
+    from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
+                              Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
+
+    from tiny_models import _image_processor, _silence_special_rows, _word_level_tokenizer
+
+    tokenizer = _word_level_tokenizer(extra_special=("<image>",))
+    vision = Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
+                               image_size=224, patch_size=14)
+    qformer = Blip2QFormerConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                                 encoder_hidden_size=1408, vocab_size=len(tokenizer))
+    text = OPTConfig(vocab_size=len(tokenizer), hidden_size=2560, ffn_dim=10240, num_hidden_layers=32,
+                     num_attention_heads=32, word_embed_proj_dim=2560, max_position_embeddings=2048,
+                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                     pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    config = Blip2Config(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
+                         num_query_tokens=32, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Blip2ForConditionalGeneration(config).to(torch.bfloat16).eval()
+    _silence_special_rows(model.get_output_embeddings().weight, tokenizer.all_special_ids, answer="words",
+                          eos_id=tokenizer.eos_token_id)
+    model.save_pretrained(out_dir)
+    Blip2Processor(image_processor=_image_processor(224), tokenizer=tokenizer, num_query_tokens=32).save_pretrained(out_dir)
+    return out_dir
+
+
+def sample_clips(video_id: str, duration: float):
+    """Windows of the three VidLA scales over the whole video (throughput does not need sentences)."""
+    from schemas import Clip, clip_key
+
+    clips = []
+    for scale, length in SCALE_WINDOWS.items():
+        start, index = 0.0, 0
+        while start < duration - 1.0:
+            end = min(start + length, duration)
+            clips.append(Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start,
+                              "", (), 0))
+            start, index = end, index + 1
+    return tuple(clips)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def bench_throughput(args) -> None:
+    import torch
+
+    from curate.annotate import AnnotateConfig, torch_device_and_dtype
+    from curate.caption import Blip2Captioner, captioner_input_size
+    from curate.frames import attach_frame_captions, decode_frames, plan_frames
+    from schemas import VideoMeta
+
+    work = tempfile.mkdtemp(prefix="bench-caption-")
+    device, dtype = torch_device_and_dtype(args.device, args.dtype)
+    videos = args.video or [make_video(work, args.seconds)]
+    model_dir = build_model(args.model, device, work)
+    config = AnnotateConfig(caption_model=model_dir, caption_fps=args.fps, caption_batch_size=args.batch_size,
+                            caption_max_new_tokens=args.max_new_tokens, device=device, dtype=args.dtype)
+    size = captioner_input_size(model_dir)
+    elements = []
+    for i, path in enumerate(videos):
+        import av
+
+        with av.open(path) as c:
+            duration = float(c.duration / 1e6)
+        elements.append((VideoMeta(f"v{i}", "file://" + path, duration=duration, media_path=path),
+                         sample_clips(f"v{i}", duration)))
+    plans = [plan_frames(clips, args.fps) for _, clips in elements]
+    num_frames = sum(len(p.times) for p in plans)
+    print(f"{len(videos)} videos, {sum(m.duration for m, _ in elements):.0f} s, {num_frames} distinct frames at "
+          f"{args.fps} FPS for {sum(len(c) for _, c in elements)} clips; model {args.model}, {device} {dtype}, "
+          f"batch {args.batch_size}, max_new_tokens {args.max_new_tokens}")
+
+    start = time.perf_counter()
+    captioner = Blip2Captioner.load(model_dir, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens)
+    load_s = time.perf_counter() - start
+    frames = [f for (meta, _), plan in zip(elements, plans) for _, f in decode_frames(meta.media_path, plan.times, size)]
+    assert all(not isinstance(f, str) for f in frames)
+    model, processor = captioner.model, captioner.processor
+
+    def direct():
+        out = []
+        for i in range(0, len(frames), args.batch_size):
+            inputs = processor(images=frames[i:i + args.batch_size], return_tensors="pt")
+            with torch.inference_mode():
+                ids = model.generate(pixel_values=inputs["pixel_values"].to(model.device, model.dtype),
+                                     max_new_tokens=args.max_new_tokens, num_beams=1, do_sample=False)
+            out += processor.batch_decode(ids, skip_special_tokens=True)
+        sync(device)
+        return out
+
+    def path():
+        out = []
+        for (meta, clips), plan in zip(elements, plans):
+            decoded = decode_frames(meta.media_path, plan.times, size)
+            captions = {}
+            for i in range(0, len(decoded), args.batch_size):
+                batch = decoded[i:i + args.batch_size]
+                captions.update(zip([t for t, _ in batch], captioner.caption([f for _, f in batch])))
+            out.append(attach_frame_captions(meta.video_id, clips, plan, captions, {}))
+        sync(device)
+        return out
+
+    direct()  # warm-up (CUDA kernels, allocator)
+    timings = {}
+    for name, fn in (("direct", direct), ("path", path)):
+        best = float("inf")
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+        timings[name] = best
+    del captioner, model
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+    if importlib.util.find_spec("apache_beam") is not None:
+        timings["stage"] = run_stage(elements, config)
+    print(f"  model load (not in any figure below): {load_s:.2f} s")
+    base = num_frames / timings["direct"]
+    print(f"  direct model calls         : {base:9.2f} frames/s   1.00")
+    print(f"  stage functions, no Beam   : {num_frames / timings['path']:9.2f} frames/s   "
+          f"{timings['direct'] / timings['path']:.2f} of direct (decode + captioner + attach)")
+    if "stage" in timings:
+        stage_s = timings["stage"]
+        print(f"  Beam stage, load included  : {num_frames / stage_s:9.2f} frames/s   {timings['direct'] / stage_s:.2f} of direct")
+        print(f"  Beam stage, less one load  : {num_frames / (stage_s - load_s):9.2f} frames/s   "
+              f"{timings['direct'] / (stage_s - load_s):.2f} of direct")
+    else:
+        print("  Beam stage                 : skipped (apache_beam is not installed here)")
+
+
+def run_stage(elements, config) -> float:
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from curate.model_stages import CaptionClipFrames
+
+    start = time.perf_counter()
+    with TestPipeline() as p:
+        captioned, failures = p | beam.Create(elements) | CaptionClipFrames(config)
+        failures | beam.Map(lambda f: sys.exit(f"caption failure in the benchmark: {f}"))
+    return time.perf_counter() - start
+
+
+def make_video(work: str, seconds: float) -> str:
+    from curate.media import make_sample_video, sentences_for
+
+    return make_sample_video(work, "benchvid", sentences_for(seconds, 1), min_duration=seconds).media_path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    calls = sub.add_parser("calls", help="captioner calls per video-minute, reuse vs naive")
+    calls.add_argument("--videos", type=int, default=3)
+    calls.add_argument("--minutes", type=float, default=10.0)
+    calls.add_argument("--fps", type=float, default=0.1)
+    tp = sub.add_parser("throughput", help="frames/s of the stage vs direct model calls")
+    tp.add_argument("--model", default="tiny", help="tiny, blip2-opt-2.7b-size, or a checkpoint directory")
+    tp.add_argument("--device", default="auto")
+    tp.add_argument("--dtype", default="auto")
+    tp.add_argument("--video", action="append", help="video file(s); default: one generated video")
+    tp.add_argument("--seconds", type=float, default=60.0, help="length of the generated video")
+    tp.add_argument("--fps", type=float, default=1.0, help="denser than VidLA's 0.1 to have frames to time")
+    tp.add_argument("--batch-size", type=int, default=16)
+    tp.add_argument("--max-new-tokens", type=int, default=20)
+    tp.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    bench_calls(args) if args.what == "calls" else bench_throughput(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
