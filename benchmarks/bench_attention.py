@@ -3,12 +3,13 @@
     python benchmarks/bench_attention.py            # CPU: batch 1, one layer (defaults below)
     python benchmarks/bench_attention.py --batch 8  # on a GPU, bf16
 
-Three comparisons, each fast vs dense, all at N=196, T=12, D=768, 12 heads, U=3, V=4, r=2:
-- "core": the attention operation alone (given q, k, v), i.e. what the fast path replaces;
-- "layer": one whole VidLA layer (local temporal + global spatio-temporal attention + MLP);
-each against two dense baselines: the paper's math (softmax(QK^T/sqrt(d) + M) V with explicit
-(TN)^2 and (1+UV+TN)^2 masks, the reference of tests/train/test_attention.py) and
-F.scaled_dot_product_attention given the same dense masks.
+Cases, all at N=196, T=12, D=768, 12 heads, U=3, V=4, r=2:
+- "core-*": the attention operation alone (given q, k, v), i.e. what the fast path replaces;
+- "layer-*": one whole VidLA layer (local temporal + global spatio-temporal attention + MLP);
+  each "fast" against two dense baselines: "dense-math", the paper's softmax(QK^T/sqrt(d) + M) V with
+  explicit (TN)^2 and (1+UV+TN)^2 masks (the reference of tests/train/test_attention.py), and
+  "dense-sdpa", F.scaled_dot_product_attention given the same dense masks;
+- "local-*": the local temporal attention alone, fused SDPA vs batched matmuls (why CUDA uses the latter).
 
 Peak memory: on CUDA torch.cuda.max_memory_allocated above the inputs (second run); on CPU each case runs
 once in a fresh subprocess that reports its peak resident set (ru_maxrss) above the resident set just
@@ -35,9 +36,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "train")]
 from test_attention import global_mask, local_temporal_mask  # noqa: E402  the dense reference
 
 from train.model import PRESETS, build_model  # noqa: E402
-from train.model.attention import TokenLayout, global_spatiotemporal_attention, local_temporal_attention  # noqa: E402
+from train.model.attention import (TokenLayout, global_spatiotemporal_attention, local_temporal_attention,  # noqa: E402
+                                   local_temporal_attention_matmul, local_temporal_attention_sdpa)
 
-CASES = ("core-fast", "core-dense-math", "core-dense-sdpa", "layer-fast", "layer-dense-math", "layer-dense-sdpa")
+CASES = ("core-fast", "core-dense-math", "core-dense-sdpa", "layer-fast", "layer-dense-math", "layer-dense-sdpa",
+         "local-sdpa", "local-matmul")
 
 
 def rss_bytes() -> int:
@@ -98,6 +101,11 @@ def make_step(case: str, args):
     masks = None
     if kind != "fast":
         masks = tuple(m.to(device, dtype) for m in (local_temporal_mask(layout), global_mask(layout)))
+    if part == "local":  # the two implementations of the local temporal attention alone
+        fn = local_temporal_attention_sdpa if kind == "sdpa" else local_temporal_attention_matmul
+        inputs = [torch.randn(args.batch, cfg.num_frames, cfg.num_patches, H, D // H, device=device, dtype=dtype,
+                              requires_grad=True) for _ in range(3)]
+        return lambda: fn(*inputs).sum().backward()
     if part == "core":
         inputs = [torch.randn(args.batch, layout.num_tokens, H, D // H, device=device, dtype=dtype,
                               requires_grad=True) for _ in range(3)]
@@ -198,6 +206,10 @@ def main(argv=None) -> None:
                 continue
             print(f"{part:5s} {baseline:10s} / fast: time {dense['seconds'] / fast['seconds']:6.1f}x   "
                   f"peak memory {dense['peak_bytes'] / max(fast['peak_bytes'], 1):6.1f}x")
+    if {"local-sdpa", "local-matmul"} <= results.keys():
+        sdpa, matmul = results["local-sdpa"], results["local-matmul"]
+        print(f"local temporal attention, SDPA / batched matmul: time {sdpa['seconds'] / matmul['seconds']:6.2f}x   "
+              f"peak memory {sdpa['peak_bytes'] / max(matmul['peak_bytes'], 1):6.2f}x")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ calls: VidLA clips of all three scales are planned (curate.text, on real espeak-
 throughput: distinct frames captioned per second by
   direct  - Blip2Processor + model.generate on frames decoded beforehand (the baseline),
   path    - the stage's own functions without Beam: plan, decode (PyAV), Blip2Captioner batches, attach,
-  stage   - CaptionClipFrames in a Beam pipeline (DirectRunner), model load included; also without it,
+  stage   - CaptionClipFrames in a Beam pipeline (DirectRunner): everything, less the model load, and
+            less Beam's own start/teardown (an identity pipeline over the same input),
 and their ratios to direct. "blip2-opt-2.7b-size" is a randomly initialised BLIP-2 with the layer sizes
 of Salesforce/blip2-opt-2.7b (ViT-g/14, Q-Former, OPT-2.7B; a small word-level vocabulary), built on the
 device: meaningful GPU throughput without downloading weights.
@@ -92,7 +93,7 @@ def make_blip2_opt27_size(out_dir: str, device: str) -> str:
     from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
                               Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
 
-    from tiny_models import _image_processor, _silence_special_rows, _word_level_tokenizer
+    from tiny_models import _image_processor, _silence_special_rows, _word_level_tokenizer, special_ids
 
     tokenizer = _word_level_tokenizer(extra_special=("<image>",))
     vision = Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
@@ -108,7 +109,7 @@ def make_blip2_opt27_size(out_dir: str, device: str) -> str:
     torch.manual_seed(0)
     with torch.device(device):
         model = Blip2ForConditionalGeneration(config).to(torch.bfloat16).eval()
-    _silence_special_rows(model.get_output_embeddings().weight, tokenizer.all_special_ids, answer="words",
+    _silence_special_rows(model.get_output_embeddings().weight, special_ids(tokenizer), answer="words",
                           eos_id=tokenizer.eos_token_id)
     model.save_pretrained(out_dir)
     Blip2Processor(image_processor=_image_processor(224), tokenizer=tokenizer, num_query_tokens=32).save_pretrained(out_dir)
@@ -197,45 +198,65 @@ def bench_throughput(args) -> None:
         return out
 
     direct()  # warm-up (CUDA kernels, allocator)
-    timings = {}
-    for name, fn in (("direct", direct), ("path", path)):
-        best = float("inf")
-        for _ in range(args.repeats):
+    fns, loads = {"direct": direct, "path": path}, []
+    if importlib.util.find_spec("apache_beam") is not None:
+        from curate.model_stages import CaptionClipFrames
+
+        fns["stage"] = lambda: loads.append(run_pipeline(elements, CaptionClipFrames(config), "caption"))
+        fns["floor"] = lambda: run_pipeline(elements)
+    best = best_times(fns, args.repeats)
+    print(f"  model load (not in direct/path): {load_s:.2f} s; path = decode + captioner + attach")
+    print_figures("frames", num_frames, best, loads)
+
+
+def best_times(fns: dict, repeats: int) -> dict:
+    """Each function's best wall time over `repeats` rounds, the functions interleaved in each round:
+    the machine may be shared, and interleaving spreads its noise over all of them alike."""
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
             start = time.perf_counter()
             fn()
-            best = min(best, time.perf_counter() - start)
-        timings[name] = best
-    del captioner, model
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
-
-    if importlib.util.find_spec("apache_beam") is not None:
-        timings["stage"] = run_stage(elements, config)
-    print(f"  model load (not in any figure below): {load_s:.2f} s")
-    base = num_frames / timings["direct"]
-    print(f"  direct model calls         : {base:9.2f} frames/s   1.00")
-    print(f"  stage functions, no Beam   : {num_frames / timings['path']:9.2f} frames/s   "
-          f"{timings['direct'] / timings['path']:.2f} of direct (decode + captioner + attach)")
-    if "stage" in timings:
-        stage_s = timings["stage"]
-        print(f"  Beam stage, load included  : {num_frames / stage_s:9.2f} frames/s   {timings['direct'] / stage_s:.2f} of direct")
-        print(f"  Beam stage, less one load  : {num_frames / (stage_s - load_s):9.2f} frames/s   "
-              f"{timings['direct'] / (stage_s - load_s):.2f} of direct")
-    else:
-        print("  Beam stage                 : skipped (apache_beam is not installed here)")
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
-def run_stage(elements, config) -> float:
+def run_pipeline(elements, transform=None, namespace: str = "") -> float:
+    """Run `transform` over `elements` in a Beam pipeline (an identity step when None); returns the
+    seconds the model load took inside it (RunInference's own metric)."""
     import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.testing.test_pipeline import TestPipeline
 
-    from curate.model_stages import CaptionClipFrames
+    p = TestPipeline()
+    pcoll = p | beam.Create(elements)
+    _ = pcoll | (transform if transform is not None else beam.Map(lambda x: x))
+    result = p.run()
+    result.wait_until_finish()
+    if transform is None:
+        return 0.0
+    loads = result.metrics().query(MetricsFilter().with_namespace(namespace).with_name(
+        "load_model_latency_milli_secs"))["distributions"]
+    return sum(d.committed.sum for d in loads) / 1000
 
-    start = time.perf_counter()
-    with TestPipeline() as p:
-        captioned, failures = p | beam.Create(elements) | CaptionClipFrames(config)
-        failures | beam.Map(lambda f: sys.exit(f"caption failure in the benchmark: {f}"))
-    return time.perf_counter() - start
+
+def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
+    """Rates and ratios to "direct" of every timed function; "stage" also less its model load and
+    less an identity pipeline's time ("floor": Beam's own start and teardown)."""
+    direct_s = best["direct"]
+    names = {"direct": "direct model calls", "path": "stage functions, no Beam"}
+    for key, name in names.items():
+        print(f"  {name:30s}: {count / best[key]:9.2f} {unit}/s   {direct_s / best[key]:.2f} of direct")
+    if "stage" not in best:
+        print(f"  {'Beam stage':30s}: skipped (apache_beam is not installed here)")
+        return
+    load = min(loads)
+    rows = (("Beam stage, everything", best["stage"]),
+            ("Beam stage, less model load", best["stage"] - load),
+            ("  and less Beam start/teardown", best["stage"] - load - best["floor"]))
+    print(f"  (in the stage: model load {load:.2f} s, empty pipeline {best['floor']:.2f} s)")
+    for name, seconds in rows:
+        print(f"  {name:30s}: {count / seconds:9.2f} {unit}/s   {direct_s / seconds:.2f} of direct")
 
 
 def make_video(work: str, seconds: float) -> str:

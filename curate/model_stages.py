@@ -30,7 +30,8 @@ class Blip2CaptionHandler(ModelHandler):
     """RunInference's view of the captioner: examples are RGB arrays, predictions caption strings."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=1, max_batch_size=config.caption_batch_size)
+        # fixed-size batches: Beam's adaptive batching would start at 1 and grow slowly
+        super().__init__(min_batch_size=config.caption_batch_size, max_batch_size=config.caption_batch_size)
         self._config = config
 
     def load_model(self) -> Blip2Captioner:
@@ -49,7 +50,7 @@ class SummaryHandler(ModelHandler):
     """RunInference's view of the summarizer: examples are prompts, predictions raw answers."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=1, max_batch_size=config.summary_batch_size)
+        super().__init__(min_batch_size=config.summary_batch_size, max_batch_size=config.summary_batch_size)
         self._config = config
 
     def load_model(self):

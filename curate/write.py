@@ -262,15 +262,15 @@ def write_shard(out_dir: str, name: str, videos: Sequence[StagedVideo]) -> str:
     import pyarrow.parquet as pq
 
     shard = f"{name}.tar"
-    clips = [c._replace(shard=shard) for v in sorted(videos, key=lambda v: v.video_id) for c in v.clips]
+    videos = sorted(videos, key=lambda v: v.video_id)
+    clips = [c._replace(shard=shard) for v in videos for c in v.clips]
+    sizes = [n for v in videos for n in v.num_bytes]
     work = local_work_dir(out_dir, f"shard-{name}")
     tar_path, sidecar_path = os.path.join(work, shard), os.path.join(work, f"{name}.parquet")
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for clip in clips:
-            mp4 = join(staging_dir(out_dir, clip.video_id), f"{clip.key}.mp4")
-            with open_read(mp4) as f:
-                data = f.read()
-            tar.addfile(_tar_info(f"{clip.key}.mp4", len(data)), io.BytesIO(data))
+        for clip, size in zip(clips, sizes):
+            with open_read(join(staging_dir(out_dir, clip.video_id), f"{clip.key}.mp4")) as f:
+                tar.addfile(_tar_info(f"{clip.key}.mp4", size), f)  # streamed: clips can be large
             meta = json.dumps(clip_to_row(clip), ensure_ascii=False, sort_keys=True).encode()
             tar.addfile(_tar_info(f"{clip.key}.json", len(meta)), io.BytesIO(meta))
             text = clip.subtitle.encode()
@@ -417,6 +417,8 @@ def finalize_outputs(out_dir: str, videos_in: int | None = None) -> dict:
     write_bytes_atomic(join(out_dir, "failures.jsonl"), failures_jsonl(failures))
     # every staged video is in a shard by now; what is left is work folders of failed attempts
     remove_tree(join(out_dir, STAGING))
+    if is_local(out_dir):  # readers glob DIR/shards/*.tar: let it exist even when no clip was made
+        os.makedirs(join(_local(out_dir), SHARDS), exist_ok=True)
     return write_stats(out_dir, videos_in)
 
 

@@ -1,11 +1,12 @@
 """``python -m train``: pretrain VidLA on curated shards (``fit``) and evaluate it (``eval``).
 
-  python -m train fit --config tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
-  torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
-  python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
-  python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
-  python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
+python -m train fit --config tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
+torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
+python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
+python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
+python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,42 +19,80 @@ def _add_fit(sub) -> None:
     from train.config import PRESETS
 
     p = sub.add_parser(
-        "fit", help="train on WebDataset shards",
+        "fit",
+        help="train on WebDataset shards",
         description="Train VidLA on shards. Any TrainConfig field can be overridden after the options, as "
-                    "--field-name VALUE or field_name=VALUE (e.g. --steps 20 --batch-size 4 lr=1e-4); "
-                    "model fields as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True,
-                   help=f"training preset: {', '.join(PRESETS)}, or any model preset of train.model.PRESETS")
-    p.add_argument("--shards", required=True,
-                   help="shard pattern: brace expansion, '::'-joined patterns, a curation output folder, "
-                        "or URLs webdataset opens (pipe:, http(s)://, gs://)")
+        "--field-name VALUE or field_name=VALUE (e.g. --steps 20 --batch-size 4 lr=1e-4); "
+        "model fields as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config",
+        required=True,
+        help=f"training preset: {', '.join(PRESETS)}, or any model preset of train.model.PRESETS",
+    )
+    p.add_argument(
+        "--shards",
+        required=True,
+        help="shard pattern: brace expansion, '::'-joined patterns, a curation output folder, "
+        "or URLs webdataset opens (pipe:, http(s)://, gs://)",
+    )
     p.add_argument("--output", required=True, help="run folder: checkpoints, metrics.jsonl, tensorboard/")
-    p.add_argument("--resume", nargs="?", const="latest", default=None,
-                   help="continue exactly from a checkpoint (default: the run folder's latest)")
-    p.add_argument("--stop-after", type=int, default=None,
-                   help="leave after this many steps of this invocation, writing a checkpoint (time-limited jobs)")
+    p.add_argument(
+        "--resume",
+        action="store_const",
+        const="latest",
+        default=None,
+        help="continue exactly from the run folder's latest checkpoint (none yet: start at step 0); "
+        "the run's saved config is used, only --steps may change",
+    )
+    p.add_argument("--resume-from", metavar="CHECKPOINT", help="continue exactly from this checkpoint file")
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="leave after this many steps of this invocation, writing a checkpoint (time-limited jobs)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="retrieval / multiple-choice metrics as one JSON object",
-                       description="Evaluate a checkpoint; prints one JSON object.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)")
+    p = sub.add_parser(
+        "eval",
+        help="retrieval / multiple-choice metrics as one JSON object",
+        description="Evaluate a checkpoint; prints one JSON object.",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--shards", help="shard pattern (as for fit): each clip is a video and a query")
-    src.add_argument("--dataset", choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
-                     help="a retrieval benchmark; needs --annotations and --videos")
-    src.add_argument("--multiple-choice", metavar="FILE",
-                     help="zero-shot multiple choice (MSR_MC_test.csv or JSON lines); needs --videos")
+    src.add_argument(
+        "--dataset",
+        choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
+        help="a retrieval benchmark; needs --annotations and --videos",
+    )
+    src.add_argument(
+        "--multiple-choice",
+        metavar="FILE",
+        help="zero-shot multiple choice (MSR_MC_test.csv or JSON lines); needs --videos",
+    )
     p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py)")
     p.add_argument("--videos", help="folder of the benchmark's videos")
     p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list)")
-    p.add_argument("--mode", choices=["clip", "paragraph"], default=None,
-                   help="paragraph: one query per video, all its sentences joined (default for didemo and "
-                        "activitynet); clip: one query per text")
-    p.add_argument("--text", choices=["subtitle", "caption"], default="subtitle",
-                   help="shards: which text is the query (subtitle = its summary where present)")
+    p.add_argument(
+        "--mode",
+        choices=["clip", "paragraph"],
+        default=None,
+        help="paragraph: one query per video, all its sentences joined (default for didemo and "
+        "activitynet); clip: one query per text",
+    )
+    p.add_argument(
+        "--text",
+        choices=["subtitle", "caption"],
+        default="subtitle",
+        help="shards: which text is the query (subtitle = its summary where present)",
+    )
     p.add_argument("--dsl", action="store_true", help="also report metrics after dual softmax")
     p.add_argument("--tokenizer", help="tokenizer folder (default: the one the run saved)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -62,9 +101,12 @@ def _add_eval(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0],
-                                     epilog="\n".join(__doc__.splitlines()[2:]),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description=__doc__.splitlines()[0],
+        epilog="\n".join(__doc__.splitlines()[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fit(sub)
     _add_eval(sub)
@@ -76,8 +118,14 @@ def run_fit(args, overrides: list) -> int:
     from train.fit import fit
 
     cfg = apply_overrides(get_preset(args.config), parse_overrides(overrides))
-    summary = fit(cfg, args.shards, args.output, resume=args.resume, stop_after=args.stop_after,
-                  progress=not args.no_progress)
+    summary = fit(
+        cfg,
+        args.shards,
+        args.output,
+        resume=args.resume_from or args.resume,
+        stop_after=args.stop_after,
+        progress=not args.no_progress,
+    )
     print(json.dumps(summary))
     return 0
 
@@ -92,11 +140,13 @@ def run_eval(args) -> int:
         raise ValueError("--dataset needs --annotations")
     em = load_eval_model(args.checkpoint, args.tokenizer)
     if args.shards:
-        result = evaluate_shards(em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size,
-                                 args.num_workers)
+        result = evaluate_shards(
+            em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size, args.num_workers
+        )
     elif args.dataset:
-        paragraph = (args.mode or ("paragraph" if args.dataset in datasets.PARAGRAPH_BY_DEFAULT else "clip")
-                     ) == "paragraph"
+        paragraph = (
+            args.mode or ("paragraph" if args.dataset in datasets.PARAGRAPH_BY_DEFAULT else "clip")
+        ) == "paragraph"
         kwargs = {"split": args.split} if args.dataset == "msvd" else {}
         data = datasets.LOADERS[args.dataset](args.annotations, args.videos, paragraph=paragraph, **kwargs)
         result = evaluate_retrieval_set(em, data, args.dsl, args.batch_size, args.num_workers)

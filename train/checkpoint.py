@@ -3,6 +3,7 @@
 A checkpoint is one ``torch.save``d dict (see ``train.fit``): model, optimizer, scheduler, step, the
 RNG states and loader positions of every rank, the training and model configs and the tokenizer folder.
 """
+
 from __future__ import annotations
 
 import os

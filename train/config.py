@@ -3,6 +3,7 @@
 Torch-free, so ``python -m train --help`` stays fast. The model itself is configured by a preset of
 ``train.model.PRESETS`` named in ``TrainConfig.model`` plus ``model_overrides``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,11 +16,17 @@ from typing import Callable, Optional
 class TrainConfig:
     # --- model ---
     model: str = "vidla-b32"  # name of a ModelConfig preset in train.model.PRESETS
-    model_overrides: dict = field(default_factory=dict)  # ModelConfig fields to change (CLI: model.FIELD=VALUE)
-    clip_weights: Optional[str] = None  # folder of OpenAI CLIP weights (CLIPModel.save_pretrained); None: random init
+    model_overrides: dict = field(
+        default_factory=dict
+    )  # ModelConfig fields to change (CLI: model.FIELD=VALUE)
+    clip_weights: Optional[str] = (
+        None  # folder of OpenAI CLIP weights (CLIPModel.save_pretrained); None: random init
+    )
     grad_checkpointing: bool = False  # recompute transformer layers in backward (memory for time)
     # --- text ---
-    tokenizer: str = "openai/clip-vit-base-patch32"  # CLIP tokenizer folder or hub name; "": train a small BPE
+    tokenizer: str = (
+        "openai/clip-vit-base-patch32"  # CLIP tokenizer folder or hub name; "": train a small BPE
+    )
     # on the shard texts into RUN_DIR/tokenizer (offline tiny runs only)
     tokenizer_vocab_size: int = 1000  # vocabulary of that small BPE
     # --- data ---
@@ -48,7 +55,14 @@ class TrainConfig:
         problems = []
         if self.precision not in ("bf16", "fp32"):
             problems.append(f"precision {self.precision!r} is not 'bf16' or 'fp32'")
-        for name in ("batch_size", "grad_accum", "steps", "log_every", "checkpoint_every", "keep_checkpoints"):
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "steps",
+            "log_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.min_lr <= self.lr:
@@ -88,9 +102,22 @@ def model_config(cfg: TrainConfig):
 
 def tiny_cpu() -> TrainConfig:
     """A few seconds per step on a laptop CPU: the tiny model, a BPE tokenizer trained on the shards."""
-    return TrainConfig(model="tiny-cpu", tokenizer="", tokenizer_vocab_size=600, decode_short_side=96,
-                       shuffle_buffer=16, num_workers=0, batch_size=4, steps=20, lr=1e-4, min_lr=1e-6,
-                       warmup_steps=2, precision="fp32", log_every=1, checkpoint_every=10)
+    return TrainConfig(
+        model="tiny-cpu",
+        tokenizer="",
+        tokenizer_vocab_size=600,
+        decode_short_side=96,
+        shuffle_buffer=16,
+        num_workers=0,
+        batch_size=4,
+        steps=20,
+        lr=1e-4,
+        min_lr=1e-6,
+        warmup_steps=2,
+        precision="fp32",
+        log_every=1,
+        checkpoint_every=10,
+    )
 
 
 def vidla_b32() -> TrainConfig:
@@ -123,8 +150,10 @@ def get_preset(name: str) -> TrainConfig:
 
     if name in MODEL_PRESETS:  # every model preset (the ablations) trains with the VidLA-B/32 recipe
         return vidla_b32().replace(model=name)
-    raise ValueError(f"unknown config {name!r}; expected one of {sorted(PRESETS)} or a model preset "
-                     f"({sorted(MODEL_PRESETS)})")
+    raise ValueError(
+        f"unknown config {name!r}; expected one of {sorted(PRESETS)} or a model preset "
+        f"({sorted(MODEL_PRESETS)})"
+    )
 
 
 def _parse_value(text: str, annotation):

@@ -9,13 +9,14 @@ that are missing locally are left out with their texts and listed in ``missing``
 | msrvtt | MSRVTT_JSFUSION_test.csv (the 1k-A test split: key,vid_key,video_id,sentence) | <video_id>.mp4 |
 | didemo | test_data.json (list of {video, description, times, ...}) | <video stem>.* |
 | activitynet | val_1.json / val_2.json ({v_id: {duration, timestamps, sentences}}) | v_<id>.* or <id>.* |
-| msvd | MSR Video Description Corpus.csv (VideoID,Start,End,...,Language,Description) | <VideoID>_<Start>_<End>.* |
-| vatex | vatex_public_test_english_v1.1.json / vatex_validation_v1.0.json ([{videoID, enCap}]) | <videoID>.* |
+| msvd | MSR Video Description Corpus.csv (VideoID,Start,End,...,Language,Description) | <VideoID>_<Start>_<End>.*|
+| vatex | vatex_public_test_english_v1.1.json / vatex_validation_v1.0.json ([{videoID, enCap}]) | <videoID>.*  |
 
 DiDeMo and ActivityNet are evaluated paragraph-to-video by default (VidLA section 5): all sentences
 of a video joined into one query. MSR-VTT multiple choice (VidLA appendix C) reads JSFusion's
 MSR_MC_test.csv (tab-separated key, vid_key, a1..a5, answer) or JSON lines with video/options/answer.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,7 +78,9 @@ def _build(name: str, texts_by_video: dict, videos_dir, paragraph: bool) -> Retr
             texts.append(text.strip())
             owners.append(len(ids) - 1)
     if not ids:
-        raise AnnotationError(f"{name}: none of the {len(texts_by_video)} annotated videos is in {videos_dir}")
+        raise AnnotationError(
+            f"{name}: none of the {len(texts_by_video)} annotated videos is in {videos_dir}"
+        )
     return RetrievalSet(name, tuple(ids), tuple(paths), tuple(texts), tuple(owners), tuple(missing))
 
 
@@ -118,12 +121,16 @@ def load_didemo(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet
 
 def load_activitynet(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet:
     doc = _read_json(annotations)
-    if not isinstance(doc, dict) or any(not isinstance(v, dict) or "sentences" not in v for v in doc.values()):
-        raise AnnotationError(f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}")
+    if not isinstance(doc, dict) or any(
+        not isinstance(v, dict) or "sentences" not in v for v in doc.values()
+    ):
+        raise AnnotationError(
+            f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}"
+        )
     by_video = {}
     for video, entry in doc.items():
         # videos are stored both as v_<id> (the annotation's key) and as <id> (as YouTube names them)
-        stripped = video[2:] if video.startswith("v_") else video
+        stripped = video.removeprefix("v_")
         local = stripped if not find_video(videos_dir, video) and find_video(videos_dir, stripped) else video
         by_video[local] = list(entry["sentences"])
     return _build("activitynet", by_video, videos_dir, paragraph)
@@ -152,8 +159,13 @@ def load_vatex(annotations, videos_dir, paragraph: bool = False) -> RetrievalSet
     return _build("vatex", {entry["videoID"]: list(entry["enCap"]) for entry in doc}, videos_dir, paragraph)
 
 
-LOADERS = {"msrvtt": load_msrvtt, "didemo": load_didemo, "activitynet": load_activitynet,
-           "msvd": load_msvd, "vatex": load_vatex}
+LOADERS = {
+    "msrvtt": load_msrvtt,
+    "didemo": load_didemo,
+    "activitynet": load_activitynet,
+    "msvd": load_msvd,
+    "vatex": load_vatex,
+}
 PARAGRAPH_BY_DEFAULT = {"didemo", "activitynet"}
 
 
@@ -177,14 +189,19 @@ def load_multiple_choice(annotations, videos_dir) -> MultipleChoiceSet:
     else:
         rows = _read_csv(annotations, delimiter="\t", required=("vid_key", "a1", "answer"))
         for row in rows:
-            options = tuple(row[k] for k in sorted((k for k in row if k[:1] == "a" and k[1:].isdigit()),
-                                                    key=lambda k: int(k[1:])))
+            options = tuple(
+                row[k]
+                for k in sorted(
+                    (k for k in row if k[:1] == "a" and k[1:].isdigit()), key=lambda k: int(k[1:])
+                )
+            )
             questions.append((row["vid_key"].replace("msr", "video", 1), options, int(row["answer"])))
     ids, paths, candidates, answers, missing = [], [], [], [], []
     for video, options, answer in questions:
         if not 0 <= answer < len(options):
-            raise AnnotationError(f"{annotations}: answer {answer} of {video} is not an index into its "
-                                  f"{len(options)} options")
+            raise AnnotationError(
+                f"{annotations}: answer {answer} of {video} is not an index into its {len(options)} options"
+            )
         path = find_video(videos_dir, video)
         if path is None:
             missing.append(video)

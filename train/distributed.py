@@ -4,6 +4,7 @@ Launch with torchrun on one or many nodes (``torchrun --nnodes N --nproc-per-nod
 torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT, and ``init_distributed``
 joins the group through ``env://`` (NCCL on GPUs, gloo on CPU). Without WORLD_SIZE it is one process.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@
 
 Text-to-video and video-to-text R@1/5/10, median and mean rank; with ``--dsl`` also after dual softmax.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,15 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
     if not tokenizer and not Path(tokenizer_dir).exists():  # the run folder was moved: look beside it
         tokenizer_dir = Path(checkpoint).resolve().parent.parent / "tokenizer"
     cfg = TrainConfig.from_dict(state["config"])
-    return EvalModel(model, load_tokenizer(str(tokenizer_dir)), mcfg.num_frames, mcfg.image_size,
-                     mcfg.context_length, cfg.decode_short_side, dev)
+    return EvalModel(
+        model,
+        load_tokenizer(str(tokenizer_dir)),
+        mcfg.num_frames,
+        mcfg.image_size,
+        mcfg.context_length,
+        cfg.decode_short_side,
+        dev,
+    )
 
 
 def _autocast(device: torch.device):
@@ -64,7 +72,7 @@ def embed_texts(em: EvalModel, texts: Sequence[str], batch_size: int = 256) -> t
 
     out = []
     for i in range(0, len(texts), batch_size):
-        ids, mask = tokenize(em.tokenizer, texts[i:i + batch_size], em.context_length)
+        ids, mask = tokenize(em.tokenizer, texts[i : i + batch_size], em.context_length)
         with _autocast(em.device):
             out.append(em.model.encode_text(ids.to(em.device), mask.to(em.device)).float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
@@ -80,7 +88,12 @@ class _VideoFiles(torch.utils.data.Dataset):
     """Center-cropped sampled frames of local video files; None for a file that cannot be decoded."""
 
     def __init__(self, paths, num_frames, image_size, short_side):
-        self.paths, self.num_frames, self.image_size, self.short_side = paths, num_frames, image_size, short_side
+        self.paths, self.num_frames, self.image_size, self.short_side = (
+            paths,
+            num_frames,
+            image_size,
+            short_side,
+        )
 
     def __len__(self):
         return len(self.paths)
@@ -96,8 +109,9 @@ class _VideoFiles(torch.utils.data.Dataset):
 def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16, num_workers: int = 0):
     """(embeddings of the decodable videos (N, D), their indices into ``paths``, indices that failed)."""
     dataset = _VideoFiles(list(paths), em.num_frames, em.image_size, em.decode_short_side)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
-                                         collate_fn=lambda items: items)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=lambda items: items
+    )
     feats, ok, failed = [], [], []
     for items in loader:
         good = [(i, f) for i, f in items if f is not None]
@@ -108,7 +122,9 @@ def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16,
     return (torch.cat(feats) if feats else torch.zeros(0)), ok, failed
 
 
-def evaluate_retrieval_set(em: EvalModel, data, dsl: bool, batch_size: int = 16, num_workers: int = 0) -> dict:
+def evaluate_retrieval_set(
+    em: EvalModel, data, dsl: bool, batch_size: int = 16, num_workers: int = 0
+) -> dict:
     """Metrics on a train.datasets.RetrievalSet."""
     video_feats, ok, failed = embed_video_files(em, data.video_paths, batch_size, num_workers)
     new_index = {old: new for new, old in enumerate(ok)}
@@ -117,25 +133,46 @@ def evaluate_retrieval_set(em: EvalModel, data, dsl: bool, batch_size: int = 16,
         raise ValueError(f"{data.name}: no video could be decoded")
     text_feats = embed_texts(em, [t for t, _ in kept])
     result = _metrics(em, text_feats, video_feats, [v for _, v in kept], dsl)
-    result.update({"dataset": data.name, "missing_videos": len(data.missing),
-                   "undecodable_videos": [data.video_ids[i] for i in failed]})
+    result.update(
+        {
+            "dataset": data.name,
+            "missing_videos": len(data.missing),
+            "undecodable_videos": [data.video_ids[i] for i in failed],
+        }
+    )
     return result
 
 
 def _metrics(em: EvalModel, text_feats, video_feats, video_of_text, dsl: bool) -> dict:
     sim_TV = text_feats @ video_feats.T
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
-    return {"num_videos": int(video_feats.shape[0]), "num_texts": int(text_feats.shape[0]),
-            **retrieval_metrics(sim_TV, torch.tensor(video_of_text), dsl_scale=scale)}
+    return {
+        "num_videos": int(video_feats.shape[0]),
+        "num_texts": int(text_feats.shape[0]),
+        **retrieval_metrics(sim_TV, torch.tensor(video_of_text), dsl_scale=scale),
+    }
 
 
-def evaluate_shards(em: EvalModel, shards_pattern: str, mode: str, text: str, dsl: bool,
-                    batch_size: int = 16, num_workers: int = 0) -> dict:
+def evaluate_shards(
+    em: EvalModel,
+    shards_pattern: str,
+    mode: str,
+    text: str,
+    dsl: bool,
+    batch_size: int = 16,
+    num_workers: int = 0,
+) -> dict:
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
     from train.data.shards import ClipLoaderConfig, expand_shards, make_loader
 
-    cfg = ClipLoaderConfig(batch_size=batch_size, num_frames=em.num_frames, image_size=em.image_size,
-                           train=False, decode_short_side=em.decode_short_side, num_workers=num_workers)
+    cfg = ClipLoaderConfig(
+        batch_size=batch_size,
+        num_frames=em.num_frames,
+        image_size=em.image_size,
+        train=False,
+        decode_short_side=em.decode_short_side,
+        num_workers=num_workers,
+    )
     video_feats, texts, owners, skipped = [], [], [], {}
     for batch in make_loader(expand_shards(shards_pattern), cfg):
         skipped[batch["stream"]["id"]] = batch["stream"]["skipped"]
@@ -149,9 +186,11 @@ def evaluate_shards(em: EvalModel, shards_pattern: str, mode: str, text: str, ds
                 owners.append(sum(f.shape[0] for f in video_feats) + j)
         video_feats.append(embed_frames(em, batch["frames_BTCHW"]))
     if not texts:
-        raise ValueError(f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text")
+        raise ValueError(
+            f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text"
+        )
     video_BD = torch.cat(video_feats)
-    # clips without the chosen text stay in the gallery only for text-to-video; v2t needs a text per video
+    # clips without the chosen text leave the gallery (video-to-text needs a text for every video)
     has_text = torch.zeros(video_BD.shape[0], dtype=torch.bool)
     has_text[owners] = True
     remap = torch.cumsum(has_text, 0) - 1
@@ -169,11 +208,17 @@ def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_work
         raise ValueError("multiple choice: no video could be decoded")
     num_options = {len(data.candidates[i]) for i in ok}
     if len(num_options) != 1:
-        raise ValueError(f"multiple choice: questions have different numbers of options {sorted(num_options)}")
+        raise ValueError(
+            f"multiple choice: questions have different numbers of options {sorted(num_options)}"
+        )
     options = [t for i in ok for t in data.candidates[i]]
     text_QCD = embed_texts(em, options).view(len(ok), num_options.pop(), -1)
     scores_QC = torch.einsum("qcd,qd->qc", text_QCD, video_feats)
     answers = torch.tensor([data.answers[i] for i in ok])
-    return {"task": "multiple_choice", "accuracy": multiple_choice_accuracy(scores_QC, answers),
-            "num_questions": len(ok), "missing_videos": len(data.missing),
-            "undecodable_videos": [data.video_ids[i] for i in failed]}
+    return {
+        "task": "multiple_choice",
+        "accuracy": multiple_choice_accuracy(scores_QC, answers),
+        "num_questions": len(ok),
+        "missing_videos": len(data.missing),
+        "undecodable_videos": [data.video_ids[i] for i in failed],
+    }

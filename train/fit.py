@@ -4,6 +4,7 @@ One optimizer step = ``grad_accum`` micro-batches of ``batch_size`` clips per ra
 decides what a step computes (model, optimizer, schedule, RNG states, loader positions) is in the
 checkpoint, so ``--resume`` continues a run exactly where it stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import logging
 import math
 import os
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -22,8 +23,15 @@ from train import checkpoint as ckpt
 from train.config import TrainConfig, model_config
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader, texts_of
 from train.data.transforms import normalize
-from train.distributed import (DistInfo, all_reduce_mean, all_true, barrier, gather_objects, init_distributed,
-                               wrap_model)
+from train.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    all_true,
+    barrier,
+    gather_objects,
+    init_distributed,
+    wrap_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +114,11 @@ class MetricsLog:
 
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():  # a resumed run: drop records of steps after the checkpoint
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= start_step]
+            kept = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= start_step
+            ]
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text("".join(line + "\n" for line in kept))
             os.replace(tmp, self.path)
@@ -127,8 +138,14 @@ class MetricsLog:
         self.writer.close()
 
 
-def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = None,
-        stop_after: Optional[int] = None, progress: bool = True) -> dict:
+def fit(
+    cfg: TrainConfig,
+    shards_pattern: str,
+    run_dir,
+    resume: Optional[str] = None,
+    stop_after: Optional[int] = None,
+    progress: bool = True,
+) -> dict:
     """Train; returns a summary. ``resume``: a checkpoint path, or "latest" for the run folder's last
     one. ``stop_after``: leave after this many steps of this invocation (a checkpoint is written)."""
     from train.loss import vidla_loss
@@ -139,14 +156,16 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
     run_dir.mkdir(parents=True, exist_ok=True)
     shards = expand_shards(shards_pattern)
     state = None
-    if resume:
-        path = ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)
-        if path is None:
-            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir}/checkpoints")
+    path = (ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)) if resume else None
+    if resume == "latest" and path is None:  # so that a restarted job can always pass --resume
+        log.info("--resume: no checkpoint in %s yet, starting from step 0", run_dir)
+    if path is not None:
         state = ckpt.load_checkpoint(path)
         if state["world_size"] != info.world_size:
-            raise ValueError(f"checkpoint {path} was written by {state['world_size']} ranks, this run has "
-                             f"{info.world_size}; the data position cannot be resumed exactly")
+            raise ValueError(
+                f"checkpoint {path} was written by {state['world_size']} ranks, this run has "
+                f"{info.world_size}; the data position cannot be resumed exactly"
+            )
         cfg = TrainConfig.from_dict({**state["config"], "steps": cfg.steps})
     if info.is_main:
         (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -156,8 +175,10 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
     from train.tokenizer import load_tokenizer
 
     if len(load_tokenizer(tokenizer_dir)) > mcfg.vocab_size:
-        raise ValueError(f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's "
-                         f"vocab_size {mcfg.vocab_size}")
+        raise ValueError(
+            f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's "
+            f"vocab_size {mcfg.vocab_size}"
+        )
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build_model(mcfg).to(info.device)
@@ -176,10 +197,20 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
 
     train_step = wrap_model(TrainStep(model), info)
     loader_cfg = ClipLoaderConfig(
-        batch_size=cfg.batch_size, num_frames=mcfg.num_frames, image_size=mcfg.image_size, train=True,
-        crop_scales=cfg.crop_scales, decode_short_side=cfg.decode_short_side, shuffle_buffer=cfg.shuffle_buffer,
-        seed=cfg.seed, rank=info.rank, world_size=info.world_size, num_workers=cfg.num_workers,
-        tokenizer=str(tokenizer_dir), context_length=mcfg.context_length)
+        batch_size=cfg.batch_size,
+        num_frames=mcfg.num_frames,
+        image_size=mcfg.image_size,
+        train=True,
+        crop_scales=cfg.crop_scales,
+        decode_short_side=cfg.decode_short_side,
+        shuffle_buffer=cfg.shuffle_buffer,
+        seed=cfg.seed,
+        rank=info.rank,
+        world_size=info.world_size,
+        num_workers=cfg.num_workers,
+        tokenizer=str(tokenizer_dir),
+        context_length=mcfg.context_length,
+    )
     batches = iter(make_loader(shards, loader_cfg, loader_state))
     if state is not None:
         ckpt.set_rng_state(state["rng"][info.rank])  # after everything above that draws random numbers
@@ -198,77 +229,138 @@ def fit(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str] = 
         rng_states = gather_objects(ckpt.rng_state(), info)
         data_states = gather_objects(loader_state.to_dict(), info)
         if info.is_main:
-            ckpt.save_checkpoint({
-                "step": step, "nan_skips": nan_skips, "world_size": info.world_size,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rng_states, "data": data_states,
-                "config": cfg.to_dict(), "model_config": _model_config_dict(mcfg),
-                "tokenizer": str(tokenizer_dir.resolve()),
-            }, ckpt.checkpoint_path(run_dir, step))
+            ckpt.save_checkpoint(
+                {
+                    "step": step,
+                    "nan_skips": nan_skips,
+                    "world_size": info.world_size,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_states,
+                    "data": data_states,
+                    "config": cfg.to_dict(),
+                    "model_config": _model_config_dict(mcfg),
+                    "tokenizer": str(tokenizer_dir.resolve()),
+                },
+                ckpt.checkpoint_path(run_dir, step),
+            )
             ckpt.prune_checkpoints(run_dir, cfg.keep_checkpoints)
         barrier(info)
 
-    train_step.train()
-    while step < cfg.steps and (stop_after is None or steps_this_run < stop_after):
-        started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss_sum = torch.zeros((), device=info.device)
-        for micro in range(cfg.grad_accum):
-            batch = next(batches)
-            loader_state.advance(batch)
-            frames = normalize(batch["frames_BTCHW"].to(info.device, non_blocking=True))
-            ids = torch.cat([batch["subtitle_ids"], batch["caption_ids"]]).to(info.device)
-            mask = torch.cat([batch["subtitle_mask"], batch["caption_mask"]]).to(info.device)
-            sync = micro == cfg.grad_accum - 1 or info.world_size == 1
-            with (nullcontext() if sync else train_step.no_sync()), _autocast(cfg, info.device):
-                video, subtitle, caption, logit_scale = train_step(frames, ids, mask)
-                loss = vidla_loss(video.float(), subtitle.float(), caption.float(), logit_scale,
-                                  has_subtitle=batch["has_subtitle"].to(info.device),
-                                  has_caption=batch["has_caption"].to(info.device),
-                                  rank=info.rank, world_size=info.world_size)
-            (loss / cfg.grad_accum).backward()
-            loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        finite = all_true(bool(torch.isfinite(loss_sum)) and bool(torch.isfinite(grad_norm)), info)
-        if finite:
-            optimizer.step()
-        else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
-            nan_skips += 1
+    with _catch_sigterm() as terminated:
+        train_step.train()
+        while step < cfg.steps and (stop_after is None or steps_this_run < stop_after):
+            started = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            log.warning("step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
-                        step, float(loss_sum), float(grad_norm))
-        lr = scheduler.get_last_lr()[0]  # the rate this step used
-        scheduler.step()
-        step += 1
-        steps_this_run += 1
-        # the loss is scaled per rank so that DDP's mean gives the global gradient; its mean is the global loss
-        last_loss = float(all_reduce_mean(loss_sum / cfg.grad_accum, info))
-        seconds = time.perf_counter() - started
-        if info.is_main:
-            skipped = dict(loader_state.skipped())
-            if step % cfg.log_every == 0 or step == cfg.steps or not finite:
-                metrics.write(step, {"loss": last_loss, "lr": lr,
-                                     "logit_scale": float(model.logit_scale.detach().exp()), "grad_norm": float(grad_norm),
-                                     "clips_per_s": clips_per_step / seconds, "nan_skips": nan_skips,
-                                     "skipped_samples": skipped, **_memory(info.device)})
-            if bar is not None:
-                bar.set_postfix(loss=f"{last_loss:.4f}", clips_s=f"{clips_per_step / seconds:.1f}",
-                                skipped=sum(skipped.values()), nan=nan_skips)
-                bar.update(1)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save()
-    if step % cfg.checkpoint_every and step != cfg.steps:
-        save()  # stopped early (stop_after): leave a checkpoint to resume from
+            loss_sum = torch.zeros((), device=info.device)
+            for micro in range(cfg.grad_accum):
+                batch = next(batches)
+                loader_state.advance(batch)
+                frames = normalize(batch["frames_BTCHW"].to(info.device, non_blocking=True))
+                ids = torch.cat([batch["subtitle_ids"], batch["caption_ids"]]).to(info.device)
+                mask = torch.cat([batch["subtitle_mask"], batch["caption_mask"]]).to(info.device)
+                sync = micro == cfg.grad_accum - 1 or info.world_size == 1
+                with nullcontext() if sync else train_step.no_sync():
+                    with _autocast(cfg, info.device):
+                        video, subtitle, caption, logit_scale = train_step(frames, ids, mask)
+                    # the similarity logits and softmax in fp32, outside autocast
+                    loss = vidla_loss(
+                        video.float(),
+                        subtitle.float(),
+                        caption.float(),
+                        logit_scale,
+                        has_subtitle=batch["has_subtitle"].to(info.device),
+                        has_caption=batch["has_caption"].to(info.device),
+                        rank=info.rank,
+                        world_size=info.world_size,
+                    )
+                    (loss / cfg.grad_accum).backward()
+                loss_sum += loss.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            finite = all_true(bool(torch.isfinite(loss_sum)) and bool(torch.isfinite(grad_norm)), info)
+            if finite:
+                optimizer.step()
+            else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
+                nan_skips += 1
+                optimizer.zero_grad(set_to_none=True)
+                log.warning(
+                    "step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
+                    step,
+                    float(loss_sum),
+                    float(grad_norm),
+                )
+            lr = scheduler.get_last_lr()[0]  # the rate this step used
+            scheduler.step()
+            step += 1
+            steps_this_run += 1
+            # each rank's loss is scaled so that DDP's gradient mean is the global one: its mean is the loss
+            last_loss = float(all_reduce_mean(loss_sum / cfg.grad_accum, info))
+            seconds = time.perf_counter() - started
+            if info.is_main:
+                skipped = dict(loader_state.skipped())
+                if step % cfg.log_every == 0 or step == cfg.steps or not finite:
+                    metrics.write(
+                        step,
+                        {
+                            "loss": last_loss,
+                            "lr": lr,
+                            "logit_scale": float(model.logit_scale.detach().exp()),
+                            "grad_norm": float(grad_norm),
+                            "clips_per_s": clips_per_step / seconds,
+                            "nan_skips": nan_skips,
+                            "skipped_samples": skipped,
+                            **_memory(info.device),
+                        },
+                    )
+                if bar is not None:
+                    bar.set_postfix(
+                        loss=f"{last_loss:.4f}",
+                        clips_s=f"{clips_per_step / seconds:.1f}",
+                        skipped=sum(skipped.values()),
+                        nan=nan_skips,
+                    )
+                    bar.update(1)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save()
+            if not all_true(not terminated, info):  # every rank leaves after the same step
+                log.warning("SIGTERM: stopping after step %d with a checkpoint", step)
+                break
+        if step % cfg.checkpoint_every and step != cfg.steps:
+            save()  # stopped early (stop_after, SIGTERM): leave a checkpoint to resume from
     del batches  # stops the loader's workers
     if bar is not None:
         bar.close()
-    summary = {"step": step, "loss": last_loss, "nan_skips": nan_skips,
-               "skipped_samples": dict(loader_state.skipped()),
-               "checkpoint": str(ckpt.checkpoint_path(run_dir, step))}
+    summary = {
+        "step": step,
+        "loss": last_loss,
+        "nan_skips": nan_skips,
+        "terminated": bool(terminated),
+        "skipped_samples": dict(loader_state.skipped()),
+        "checkpoint": str(ckpt.checkpoint_path(run_dir, step)),
+    }
     if metrics is not None:
         metrics.close()
         log.info("done: %s", summary)
     return summary
+
+
+@contextmanager
+def _catch_sigterm():
+    """Yields a list that gets an entry when SIGTERM arrives (preemption): the loop then stops after
+    the step in progress and writes a checkpoint, instead of dying mid-step."""
+    import signal
+
+    received = []
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread (e.g. run from a thread in a notebook): no handler
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _memory(device: torch.device) -> dict:

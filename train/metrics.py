@@ -3,6 +3,7 @@
 Similarities are (num_texts, num_videos). Ranks are 1-based; a tie with the right answer counts in
 its favour (rank = 1 + number of strictly better candidates).
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,14 +44,22 @@ def dual_softmax(sim_TV: torch.Tensor, scale: float, prior_dim: int) -> torch.Te
     return sim_TV * torch.softmax(scale * sim_TV, dim=prior_dim)
 
 
-def retrieval_metrics(sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, dsl_scale: float | None = None) -> dict:
+def retrieval_metrics(
+    sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, dsl_scale: float | None = None
+) -> dict:
     """{"t2v": {...}, "v2t": {...}} and, with ``dsl_scale``, also {"t2v_dsl", "v2t_dsl"}."""
     sim_TV = sim_TV.double()
-    out = {"t2v": summarize_ranks(text_to_video_ranks(sim_TV, video_of_text_T)),
-           "v2t": summarize_ranks(video_to_text_ranks(sim_TV, video_of_text_T))}
+    out = {
+        "t2v": summarize_ranks(text_to_video_ranks(sim_TV, video_of_text_T)),
+        "v2t": summarize_ranks(video_to_text_ranks(sim_TV, video_of_text_T)),
+    }
     if dsl_scale is not None:
-        out["t2v_dsl"] = summarize_ranks(text_to_video_ranks(dual_softmax(sim_TV, dsl_scale, 0), video_of_text_T))
-        out["v2t_dsl"] = summarize_ranks(video_to_text_ranks(dual_softmax(sim_TV, dsl_scale, 1), video_of_text_T))
+        out["t2v_dsl"] = summarize_ranks(
+            text_to_video_ranks(dual_softmax(sim_TV, dsl_scale, 0), video_of_text_T)
+        )
+        out["v2t_dsl"] = summarize_ranks(
+            video_to_text_ranks(dual_softmax(sim_TV, dsl_scale, 1), video_of_text_T)
+        )
     return out
 
 

@@ -1,7 +1,9 @@
 """The CLIP tokenizer: loading (local folder or hub name), batch tokenisation to 77 tokens, and
 training a small CLIP-compatible BPE vocabulary offline for tiny models."""
+
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -20,8 +22,9 @@ def load_tokenizer(name_or_path: str):
 def tokenize(tokenizer, texts: Sequence[str], context_length: int):
     """(input_ids_BL, attention_mask_BL) as int64 tensors, padded/truncated to ``context_length``
     (truncation keeps the end-of-text token)."""
-    encoded = tokenizer(list(texts), padding="max_length", truncation=True, max_length=context_length,
-                        return_tensors="pt")
+    encoded = tokenizer(
+        list(texts), padding="max_length", truncation=True, max_length=context_length, return_tensors="pt"
+    )
     return encoded["input_ids"], encoded["attention_mask"]
 
 
@@ -44,21 +47,24 @@ def build_bpe_tokenizer(texts: Iterable[str], out_dir, vocab_size: int = 1000) -
     normalizer, pre_tokenizer = base.backend_tokenizer.normalizer, base.backend_tokenizer.pre_tokenizer
     byte_symbols = sorted(pre_tokenizers.ByteLevel.alphabet())
     alphabet = byte_symbols + [s + "</w>" for s in byte_symbols]
-    word_counts = Counter(piece for text in texts
-                          for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    word_counts = Counter(
+        piece for text in texts for piece, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+    )
     words = {w: (*w[:-1], w[-1] + "</w>") for w in word_counts}
     merges = []
     while len(specials) + len(alphabet) + len(merges) < vocab_size:
         pairs = Counter()
         for word, symbols in words.items():
-            for pair in zip(symbols, symbols[1:]):
+            for pair in itertools.pairwise(symbols):
                 pairs[pair] += word_counts[word]
         if not pairs:
             break
         best = min(pairs, key=lambda pair: (-pairs[pair], pair))
         merges.append(best)
         words = {w: _merge(symbols, best) for w, symbols in words.items()}
-    vocab = {token: i for i, token in enumerate(dict.fromkeys([*specials, *alphabet, *(a + b for a, b in merges)]))}
+    vocab = {
+        token: i for i, token in enumerate(dict.fromkeys([*specials, *alphabet, *(a + b for a, b in merges)]))
+    }
     tokenizer = CLIPTokenizerFast(vocab=vocab, merges=merges)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

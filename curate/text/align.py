@@ -21,8 +21,8 @@ from curate.text.words import normalize_tokens
 from schemas import Sentence, TimedWord
 
 # Half-width of the band, in tokens: at least this, and at least this share of the longer side.
-MIN_BAND = 32
-BAND_SHARE = 0.02
+MIN_BAND = 24
+BAND_SHARE = 0.015
 
 
 def band_width(n: int, m: int) -> int:

@@ -18,6 +18,7 @@ Three segmenters, recorded in ``Sentence.segmenter``:
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -137,7 +138,7 @@ def make_sentences(
     if transcript.punctuated:
         return sentences_from_spans(words, punctuated_spans(words), "given")
     if punctuator is not None:
-        texts = punctuator.sentences(" ".join(w.text for w in words))
+        texts = punctuator.sentences(" ".join(map(operator.itemgetter(0), words)))
         sentences = align_sentences(texts, words, segmenter=punctuator.segmenter)
         if not sentences:
             raise TranscriptError(
@@ -153,4 +154,4 @@ def clamp_to_duration(sentences: Sequence[Sentence], duration: Optional[float]) 
     """Sentences that start before the video ends, their ends cut at the end of the video."""
     if duration is None:
         return list(sentences)
-    return [s._replace(end=min(s.end, duration)) for s in sentences if s.start < duration]
+    return [s if s.end <= duration else s._replace(end=duration) for s in sentences if s.start < duration]

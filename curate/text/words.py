@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import re
 import unicodedata
 from typing import Optional, Sequence
@@ -25,6 +26,7 @@ _WORD_ONSET_SECONDS = 0.1
 _SECONDS_PER_LETTER = 0.07
 
 _NON_WORD = re.compile(r"[^\w\n]+|_")
+_ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum() and chr(c) != "\n")
 _SENTENCE_END = re.compile(r"[.?!…][\"')\]]*(?:\s|$)")
 
 
@@ -37,8 +39,9 @@ def normalize_tokens(texts: Sequence[str]) -> list[str]:
     removed, so "Don't," == "dont" and "Café" == "cafe". Texts must hold no newline (words never do);
     done on all of them at once, since this runs for every word of every video."""
     joined = "\n".join(texts).casefold()
-    if not joined.isascii():
-        joined = unicodedata.normalize("NFKD", joined)  # accents become combining marks, which \w excludes
+    if joined.isascii():  # the usual case, and bytes.translate is much faster than the regex
+        return joined.encode("ascii").translate(None, _ASCII_NON_WORD).decode("ascii").split("\n")
+    joined = unicodedata.normalize("NFKD", joined)  # accents become combining marks, which \w excludes
     return _NON_WORD.sub("", joined).split("\n")
 
 
@@ -196,7 +199,7 @@ class WordCollector:
 def looks_punctuated(words: Sequence[TimedWord]) -> bool:
     """True when the text carries sentence punctuation (about one sentence end per 60 words or
     more), so it can be split into sentences directly."""
-    ends = len(_SENTENCE_END.findall(" ".join(w.text for w in words)))
+    ends = len(_SENTENCE_END.findall(" ".join(map(operator.itemgetter(0), words))))
     return ends >= max(1, len(words) // 60)
 
 

@@ -36,7 +36,7 @@ def _word_level_tokenizer(extra_special=(), chat_template=None):
     """A PreTrainedTokenizerFast over WORDS: lower-cased, split on whitespace and punctuation, BOS
     prepended like Llama/OPT tokenizers do."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    from transformers import AddedToken, PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIAL + tuple(extra_special))}
     for word in WORDS:
@@ -50,11 +50,17 @@ def _word_level_tokenizer(extra_special=(), chat_template=None):
     )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        extra_special_tokens=list(extra_special) if extra_special else None,
     )
+    if extra_special:  # same ids as in the vocabulary; marked special so that decoding skips them
+        fast.add_tokens([AddedToken(t, special=True, normalized=False) for t in extra_special], special_tokens=True)
     if chat_template is not None:
         fast.chat_template = chat_template
     return fast
+
+
+def special_ids(tokenizer) -> list:
+    """Ids of every special and added token (markup a word-emitting model must never produce)."""
+    return sorted(set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder))
 
 
 def _silence_special_rows(lm_head_weight, special_ids, *, answer: str, eos_id: int):
@@ -111,7 +117,7 @@ def make_tiny_llama(out_dir, *, chat_template: bool = True, answer: str = "words
         pad_token_id=tokenizer.pad_token_id, dtype="float32",
     )
     model = LlamaForCausalLM(config).eval()
-    _silence_special_rows(model.lm_head.weight, tokenizer.all_special_ids, answer=answer,
+    _silence_special_rows(model.lm_head.weight, special_ids(tokenizer), answer=answer,
                           eos_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -154,9 +160,8 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
         num_query_tokens=num_query_tokens, image_token_index=image_token_id,
     )
     model = Blip2ForConditionalGeneration(config).eval()
-    _silence_special_rows(model.language_model.lm_head.weight if hasattr(model.language_model, "lm_head")
-                          else model.get_output_embeddings().weight,
-                          tokenizer.all_special_ids, answer=answer, eos_id=tokenizer.eos_token_id)
+    _silence_special_rows(model.get_output_embeddings().weight, special_ids(tokenizer), answer=answer,
+                          eos_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
     Blip2Processor(image_processor=_image_processor(image_size), tokenizer=tokenizer,
                    num_query_tokens=num_query_tokens).save_pretrained(out)

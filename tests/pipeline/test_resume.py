@@ -79,7 +79,7 @@ def shard_contents(out) -> dict:
 @pytest.mark.slow
 def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
     folder = tmp_path / "videos"
-    make_sample_folder(folder, 8, seconds=12, seed=5)
+    make_sample_folder(folder, 6, seconds=10, seed=5)
     reference, out = tmp_path / "reference", tmp_path / "resumed"
     run_to_end(folder, reference)
 

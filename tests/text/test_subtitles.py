@@ -282,3 +282,12 @@ def test_missing_file_is_a_typed_error(tmp_path):
     with pytest.raises(TranscriptError) as info:
         parse_subtitle_file(str(tmp_path / "gone.vtt"), "v")
     assert info.value.reason == "subtitle_unreadable"
+
+
+def test_whole_file_fast_path_equals_the_line_by_line_path(sample_video_long, monkeypatch):
+    from curate.text import subtitles
+
+    path = sample_video_long.subtitles["vtt_auto"]
+    fast = parse_subtitle_file(path, "v")
+    monkeypatch.setattr(subtitles, "_tagged_lines_at_once", lambda entries: None)
+    assert parse_subtitle_file(path, "v") == fast

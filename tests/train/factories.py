@@ -6,6 +6,7 @@ public retrieval benchmarks in their real formats.
 Loaded by tests/train/conftest.py under the module name ``train_factories`` (tests/factories.py
 already owns the name ``factories``).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,32 @@ import pytest
 from schemas.arrow import clip_to_row, clips_to_table
 from schemas.records import Clip, Sentence, clip_key
 
-WORDS = ("red green blue yellow circle square bird dog cat car boat tree river road kitchen window "
-         "child walks runs jumps cooks paints builds opens the a on under near quickly slowly").split()
+WORDS = (
+    "red green blue yellow circle square bird dog cat car boat tree river road kitchen window "
+    "child walks runs jumps cooks paints builds opens the a on under near quickly slowly"
+).split()
 
-SOURCES = ("testsrc", "testsrc2", "smptebars", "rgbtestsrc", "mandelbrot=size={w}x{h}", "cellauto=size={w}x{h}")
+SOURCES = (
+    "testsrc",
+    "testsrc2",
+    "smptebars",
+    "rgbtestsrc",
+    "mandelbrot=size={w}x{h}",
+    "cellauto=size={w}x{h}",
+)
 
 
-def make_clip_video(path, *, seconds: float = 1.6, fps: int = 10, width: int = 96, height: int = 64,
-                    variant: int = 0, gop: Optional[int] = None, bframes: int = 0) -> Path:
+def make_clip_video(
+    path,
+    *,
+    seconds: float = 1.6,
+    fps: int = 10,
+    width: int = 96,
+    height: int = 64,
+    variant: int = 0,
+    gop: Optional[int] = None,
+    bframes: int = 0,
+) -> Path:
     """A short H.264 mp4 of a lavfi test source; ``variant`` picks the source and a hue shift so that
     clips differ. Default encoding is fast (ultrafast, no B-frames); ``bframes``/``gop`` make the
     harder streams the decoder tests need."""
@@ -33,12 +52,27 @@ def make_clip_video(path, *, seconds: float = 1.6, fps: int = 10, width: int = 9
     if "=" not in source:
         source = f"{source}=size={width}x{height}"
     hue = (variant * 47) % 360
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}:rate={fps}",
-           "-vf", f"scale={width}:{height},hue=h={hue},format=yuv420p", "-t", f"{seconds:.2f}",
-           "-c:v", "libx264", "-g", str(gop or fps * 2)]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{source}:rate={fps}",
+        "-vf",
+        f"scale={width}:{height},hue=h={hue},format=yuv420p",
+        "-t",
+        f"{seconds:.2f}",
+        "-c:v",
+        "libx264",
+        "-g",
+        str(gop or fps * 2),
+    ]
     cmd += ["-preset", "veryfast", "-bf", str(bframes)] if bframes else ["-preset", "ultrafast"]
     cmd += [str(path)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"ffmpeg failed writing {path}: {done.stderr[-1000:]}")
     return Path(path)
@@ -49,16 +83,45 @@ def sentence(seed: int, num_words: int = 6) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def make_clip(video_id: str, index: int, *, caption: Optional[str], subtitle: str = "",
-              summary: Optional[str] = None, start: float = 0.0, seconds: float = 1.6, shard: str = "") -> Clip:
-    sentences = tuple(Sentence(s.strip() + ("" if s.strip().endswith(".") else "."), start + i, start + i + 1,
-                               len(s.split())) for i, s in enumerate(subtitle.split(". ")) if s.strip())
+def make_clip(
+    video_id: str,
+    index: int,
+    *,
+    caption: Optional[str],
+    subtitle: str = "",
+    summary: Optional[str] = None,
+    start: float = 0.0,
+    seconds: float = 1.6,
+    shard: str = "",
+) -> Clip:
+    sentences = tuple(
+        Sentence(
+            s.strip() + ("" if s.strip().endswith(".") else "."), start + i, start + i + 1, len(s.split())
+        )
+        for i, s in enumerate(subtitle.split(". "))
+        if s.strip()
+    )
     return Clip(
-        key=clip_key(video_id, "short", index), video_id=video_id, scale="short", index=index,
-        start=start, end=start + seconds, duration=seconds, subtitle=subtitle, sentences=sentences,
-        num_words=len(subtitle.split()), caption=caption, subtitle_summary=summary,
-        frame_captions=(caption,) if caption else (), frame_times=(start,) if caption else (),
-        category="Education", source_height=720, height=64, width=96, transcript_source="vtt", shard=shard,
+        key=clip_key(video_id, "short", index),
+        video_id=video_id,
+        scale="short",
+        index=index,
+        start=start,
+        end=start + seconds,
+        duration=seconds,
+        subtitle=subtitle,
+        sentences=sentences,
+        num_words=len(subtitle.split()),
+        caption=caption,
+        subtitle_summary=summary,
+        frame_captions=(caption,) if caption else (),
+        frame_times=(start,) if caption else (),
+        category="Education",
+        source_height=720,
+        height=64,
+        width=96,
+        transcript_source="vtt",
+        shard=shard,
     )
 
 
@@ -73,20 +136,33 @@ def write_shards(root, samples: Sequence[tuple], per_shard: int) -> Path:
     all_clips = []
     for first in range(0, len(samples), per_shard):
         name = f"{first // per_shard:05d}"
-        clips = [clip._replace(shard=name) for clip, _ in samples[first:first + per_shard]]
+        clips = [clip._replace(shard=f"{name}.tar") for clip, _ in samples[first : first + per_shard]]
         with wds.TarWriter(str(shard_dir / f"{name}.tar")) as sink:
-            for clip, (_, mp4) in zip(clips, samples[first:first + per_shard]):
-                sink.write({"__key__": clip.key, "mp4": mp4, "json": json.dumps(clip_to_row(clip)).encode(),
-                            "txt": clip.subtitle.encode()})
+            for clip, (_, mp4) in zip(clips, samples[first : first + per_shard]):
+                sink.write(
+                    {
+                        "__key__": clip.key,
+                        "mp4": mp4,
+                        "json": json.dumps(clip_to_row(clip)).encode(),
+                        "txt": clip.subtitle.encode(),
+                    }
+                )
         pq.write_table(clips_to_table(clips), shard_dir / f"{name}.parquet")
         all_clips += clips
     pq.write_table(clips_to_table(all_clips), Path(root) / "clips.parquet")
     return Path(root)
 
 
-def make_tiny_shards(root, num_clips: int = 8, per_shard: int = 4, *, corrupt: Sequence[int] = (),
-                     no_caption: Sequence[int] = (), no_subtitle: Sequence[int] = (),
-                     summaries: Sequence[int] = ()) -> Path:
+def make_tiny_shards(
+    root,
+    num_clips: int = 8,
+    per_shard: int = 4,
+    *,
+    corrupt: Sequence[int] = (),
+    no_caption: Sequence[int] = (),
+    no_subtitle: Sequence[int] = (),
+    summaries: Sequence[int] = (),
+) -> Path:
     """``num_clips`` generated clips of distinct videos; clips whose index is in ``corrupt`` get bytes
     that are not a video; ``no_caption``/``no_subtitle`` drop a text; ``summaries`` add a subtitle
     summary."""
@@ -98,8 +174,13 @@ def make_tiny_shards(root, num_clips: int = 8, per_shard: int = 4, *, corrupt: S
         path = make_clip_video(media / f"v{i:03d}.mp4", variant=i)
         mp4 = b"\x00\x00\x00\x18ftypmp42 not really a video" * 50 if i in corrupt else path.read_bytes()
         subtitle = "" if i in no_subtitle else f"{sentence(i)} {sentence(i + 100)}"
-        clip = make_clip(f"vid{i:03d}", 0, caption=None if i in no_caption else sentence(i + 50),
-                         subtitle=subtitle, summary=sentence(i + 200) if i in summaries else None)
+        clip = make_clip(
+            f"vid{i:03d}",
+            0,
+            caption=None if i in no_caption else sentence(i + 50),
+            subtitle=subtitle,
+            summary=sentence(i + 200) if i in summaries else None,
+        )
         samples.append((clip, mp4))
     return write_shards(root, samples, per_shard)
 
@@ -131,17 +212,32 @@ def write_didemo(path, video_files: Sequence[str], sentences_per_video: Sequence
     rows = []
     for video, sentences in zip(video_files, sentences_per_video):
         for j, text in enumerate(sentences):
-            rows.append({"annotation_id": len(rows), "video": video, "description": text,
-                         "times": [[j, j], [j, j + 1]], "context": [j, j + 1], "train_times": [[j, j]],
-                         "dl_link": "https://example.invalid/" + video, "num_segments": 6})
+            rows.append(
+                {
+                    "annotation_id": len(rows),
+                    "video": video,
+                    "description": text,
+                    "times": [[j, j], [j, j + 1]],
+                    "context": [j, j + 1],
+                    "train_times": [[j, j]],
+                    "dl_link": "https://example.invalid/" + video,
+                    "num_segments": 6,
+                }
+            )
     Path(path).write_text(json.dumps(rows))
     return Path(path)
 
 
 def write_activitynet(path, video_ids: Sequence[str], sentences_per_video: Sequence[Sequence[str]]) -> Path:
     """ActivityNet Captions val_1.json: {video_id: {duration, timestamps, sentences}}."""
-    doc = {vid: {"duration": 10.0 * len(s), "timestamps": [[10.0 * j, 10.0 * j + 9] for j in range(len(s))],
-                 "sentences": [" " + t for t in s]} for vid, s in zip(video_ids, sentences_per_video)}
+    doc = {
+        vid: {
+            "duration": 10.0 * len(s),
+            "timestamps": [[10.0 * j, 10.0 * j + 9] for j in range(len(s))],
+            "sentences": [" " + t for t in s],
+        }
+        for vid, s in zip(video_ids, sentences_per_video)
+    }
     Path(path).write_text(json.dumps(doc))
     return Path(path)
 
@@ -153,8 +249,9 @@ def write_msvd(path, clips: Sequence[tuple], captions_per_clip: Sequence[Sequenc
 
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["VideoID", "Start", "End", "WorkerID", "Source", "AnnotationTime", "Language",
-                         "Description"])
+        writer.writerow(
+            ["VideoID", "Start", "End", "WorkerID", "Source", "AnnotationTime", "Language", "Description"]
+        )
         for (vid, start, end), captions in zip(clips, captions_per_clip):
             for k, text in enumerate(captions):
                 writer.writerow([vid, start, end, 1000 + k, "clean", 10, "English", text])
@@ -164,8 +261,10 @@ def write_msvd(path, clips: Sequence[tuple], captions_per_clip: Sequence[Sequenc
 
 def write_vatex(path, video_ids: Sequence[str], captions_per_video: Sequence[Sequence[str]]) -> Path:
     """VATEX vatex_public_test_english_v1.1.json / validation json: [{videoID, enCap, chCap}]."""
-    doc = [{"videoID": vid, "enCap": list(caps), "chCap": ["一个句子"] * len(caps)}
-           for vid, caps in zip(video_ids, captions_per_video)]
+    doc = [
+        {"videoID": vid, "enCap": list(caps), "chCap": ["一个句子"] * len(caps)}
+        for vid, caps in zip(video_ids, captions_per_video)
+    ]
     Path(path).write_text(json.dumps(doc))
     return Path(path)
 
@@ -181,5 +280,6 @@ def tiny_tokenizer(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_shards(tmp_path_factory) -> Path:
     """8 clips in 2 shards: clip 1 has no caption, clip 2 no subtitle, clip 3 a subtitle summary."""
-    return make_tiny_shards(tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2],
-                            summaries=[3])
+    return make_tiny_shards(
+        tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3]
+    )

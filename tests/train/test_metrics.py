@@ -1,17 +1,25 @@
 """Retrieval metrics against ranks worked out by hand."""
+
 import pytest
 import torch
 
-from train.metrics import (dual_softmax, multiple_choice_accuracy, retrieval_metrics, text_to_video_ranks,
-                           video_to_text_ranks)
+from train.metrics import (
+    dual_softmax,
+    multiple_choice_accuracy,
+    retrieval_metrics,
+    text_to_video_ranks,
+    video_to_text_ranks,
+)
 
 # 4 texts x 3 videos; texts 0,1 belong to video 0, text 2 to video 1, text 3 to video 2
-SIM = torch.tensor([
-    [0.9, 0.1, 0.2],   # text 0: own video 0 first                 -> t2v rank 1
-    [0.3, 0.5, 0.4],   # text 1: video 0 is behind 1 and 2         -> rank 3
-    [0.8, 0.7, 0.1],   # text 2: own video 1 behind video 0        -> rank 2
-    [0.2, 0.6, 0.6],   # text 3: own video 2 ties with video 1     -> rank 1 (ties count for it)
-])
+SIM = torch.tensor(
+    [
+        [0.9, 0.1, 0.2],  # text 0: own video 0 first                 -> t2v rank 1
+        [0.3, 0.5, 0.4],  # text 1: video 0 is behind 1 and 2         -> rank 3
+        [0.8, 0.7, 0.1],  # text 2: own video 1 behind video 0        -> rank 2
+        [0.2, 0.6, 0.6],  # text 3: own video 2 ties with video 1     -> rank 1 (ties count for it)
+    ]
+)
 OWNER = torch.tensor([0, 0, 1, 2])
 
 

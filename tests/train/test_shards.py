@@ -1,4 +1,5 @@
 """The shard loader: layout, texts, corrupt samples, splitting, and exact resume of the data position."""
+
 import pytest
 from train_factories import make_tiny_shards
 
@@ -8,8 +9,9 @@ from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make
 @pytest.fixture(scope="module")
 def corrupt_shards(tmp_path_factory):
     """6 clips in 3 shards; clip 4 is not a video, clip 5 has no text at all."""
-    root = make_tiny_shards(tmp_path_factory.mktemp("corrupt"), 6, 2, corrupt=[4], no_caption=[5],
-                            no_subtitle=[5])
+    root = make_tiny_shards(
+        tmp_path_factory.mktemp("corrupt"), 6, 2, corrupt=[4], no_caption=[5], no_subtitle=[5]
+    )
     return root
 
 
@@ -93,3 +95,73 @@ def test_resumed_loader_continues_at_the_exact_batch(corrupt_shards, num_workers
         assert ref["stream"] == got["stream"]
     with pytest.raises(ValueError, match="num_workers"):
         make_loader(shards, _cfg(num_workers=3), LoaderState.from_dict(state.to_dict()))
+
+
+def test_fsspec_and_file_urls(tiny_shards):
+    import fsspec
+
+    local = expand_shards(str(tiny_shards))
+    memfs = fsspec.filesystem("memory")
+    for i, path in enumerate(local):
+        with open(path, "rb") as f:
+            memfs.pipe(f"/trainer-test/{i:05d}.tar", f.read())
+    urls = expand_shards("memory://trainer-test/{00000..00001}.tar")
+    keys = [k for b in make_loader(urls, _cfg(train=False, batch_size=8)) for k in b["keys"]]
+    assert len(keys) == 8
+    file_urls = expand_shards("::".join(f"file://{p}" for p in local))
+    assert len([k for b in make_loader(file_urls, _cfg(train=False, batch_size=8)) for k in b["keys"]]) == 8
+    with pytest.raises(ValueError, match="nosuchscheme"):
+        expand_shards("nosuchscheme://bucket/0.tar")
+
+
+def test_reads_shards_written_by_the_curation_writer(tiny_shards, tmp_path):
+    """The pipeline's own shard writer (curate.write), committed shards only."""
+    import os
+    import shutil
+
+    write = pytest.importorskip("curate.write")
+    import pyarrow.parquet as pq
+
+    from schemas.arrow import table_to_clips
+
+    clips = table_to_clips(pq.read_table(tiny_shards / "clips.parquet"))
+    out = str(tmp_path / "run")
+    staged = []
+    for clip in clips[:3]:
+        folder = write.staging_dir(out, clip.video_id)
+        os.makedirs(folder)
+        shutil.copy(
+            tiny_shards / "media" / f"v{int(clip.video_id[3:]):03d}.mp4",
+            os.path.join(folder, f"{clip.key}.mp4"),
+        )
+        staged.append(write.StagedVideo(clip.video_id, (clip,), (1,)))
+    write.write_shard(out, "00000", staged)
+    (tmp_path / "run" / "shards" / "00001.tar").write_bytes(b"")  # a shard still being written: no sidecar
+    shards = expand_shards(out)
+    assert [os.path.basename(s) for s in shards] == ["00000.tar"]
+    batches = list(make_loader(shards, _cfg(train=False, batch_size=8)))
+    assert sorted(batches[0]["keys"]) == sorted(c.key for c in clips[:3])
+    assert batches[0]["subtitle"] == [c.subtitle for c in sorted(clips[:3], key=lambda c: c.video_id)]
+
+
+def test_resume_reads_only_the_buffered_samples_shards(tmp_path, monkeypatch):
+    """8 one-clip shards, a shuffle buffer of 2: after 5 batches of 1, a resumed stream opens the shards
+    of the 2 buffered samples and those from its next input on, none of the shards consumed before."""
+    import train.data.shards as shards_module
+
+    shards = expand_shards(str(make_tiny_shards(tmp_path, 8, 1)))
+    cfg = _cfg(batch_size=1, shuffle_buffer=2)
+    reference = _take(iter(make_loader(shards, cfg)), 6)
+    state = LoaderState(1, 1)
+    _take(iter(make_loader(shards, cfg)), 5, state)
+    opened = []
+    real = shards_module._raw_samples
+    monkeypatch.setattr(shards_module, "_raw_samples", lambda url: opened.append(url) or real(url))
+    resumed = next(iter(make_loader(shards, cfg, LoaderState.from_dict(state.to_dict()))))
+    assert resumed["keys"] == reference[5]["keys"]
+    stream = state.streams[0]
+    order = shards_module._Stream(shards, cfg, stream["epoch"], 0).shards
+    buffered = {order[pos] for pos, _ in stream["buffer"]}
+    assert len(buffered) == 2 and stream["next"][0] >= 5
+    assert set(opened) <= buffered | set(order[stream["next"][0] :])
+    assert len(opened) <= 4

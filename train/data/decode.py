@@ -7,6 +7,7 @@ decoding, for each group-of-pictures that holds a wanted frame, only from its ke
 last wanted frame in it. Frames between wanted ones are decoded (the codec needs them) but never
 converted to RGB, and GOPs without a wanted frame are not decoded at all.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -55,8 +56,12 @@ def _to_rgb(frame, short_side: Optional[int]):
     return frame.to_ndarray(format="rgb24")
 
 
-def decode_sampled_frames(source: Union[bytes, str], num_frames: int,
-                          short_side: Optional[int] = None, indices: Optional[Sequence[int]] = None):
+def decode_sampled_frames(
+    source: Union[bytes, str],
+    num_frames: int,
+    short_side: Optional[int] = None,
+    indices: Optional[Sequence[int]] = None,
+):
     """Decode ``num_frames`` uniformly sampled frames (or the frames at ``indices``, in presentation
     order) of a clip given as bytes or a path. Returns a (T, H, W, 3) uint8 numpy array."""
     import numpy as np
@@ -84,7 +89,7 @@ def decode_sampled_frames(source: Union[bytes, str], num_frames: int,
         for gop, needed in sorted(by_gop.items()):
             codec.flush_buffers()  # drop frames buffered from the previous GOP
             end = key_positions[gop + 1] if gop + 1 < len(key_positions) else len(packets)
-            for packet in [*packets[key_positions[gop]:end], None]:  # None drains the decoder
+            for packet in [*packets[key_positions[gop] : end], None]:  # None drains the decoder
                 # A frame no other frame references (most B-frames) is only decoded when it is wanted.
                 codec.skip_frame = "DEFAULT" if packet is None or packet.pts in needed else "NONREF"
                 for frame in codec.decode(packet):

@@ -6,13 +6,16 @@ How the order is made:
   ``world_size * num_workers`` loader streams (by shard when there are enough shards, else by sample);
 - each stream passes its samples through a seeded shuffle buffer, decodes them (corrupt ones are
   skipped and counted) and yields whole batches (a batch may straddle two epochs); a stream never ends
-  in training (it moves on to the next epoch), so DataLoader's round robin over workers stays fixed: batch ``b`` of a rank comes from
-  stream ``b % num_workers``;
-- every batch carries its stream's position (epoch, raw samples consumed, skip counts). The trainer
-  keeps the positions of the batches it consumed (``LoaderState``); a resumed loader fast-forwards each
-  stream to its position without decoding anything and rotates the streams so the round robin resumes
-  at the right one.
+  in training (it moves on to the next epoch), so DataLoader's round robin over workers stays fixed:
+  batch ``b`` of a rank comes from stream ``b % num_workers``;
+- every batch carries its stream's state after it: the epoch, the next input (shard, sample), the
+  inputs waiting in the shuffle buffer (as (shard, sample) ids), the buffer's RNG state and the skip
+  counts. The trainer keeps the states of the batches it consumed (``LoaderState``). A resumed stream
+  re-reads only the buffered samples and the rest of its current shard (nothing is decoded that is
+  not used), not the epoch so far, and the streams are rotated so the round robin resumes at the
+  right one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +43,8 @@ class ClipLoaderConfig:
     batch_size: int  # clips per batch of one rank
     num_frames: int  # frames uniformly sampled per clip
     image_size: int  # square crop side fed to the model
-    train: bool = True  # True: shuffle, random multi-scale crop + flip, endless epochs; False: one ordered pass, center crop
+    # True: shuffled, random multi-scale crop + flip, endless epochs; False: one ordered pass, center crop
+    train: bool = True
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop: crop side = scale * short side
     decode_short_side: Optional[int] = 280  # frames are scaled at decode so the short side is at most this
     shuffle_buffer: int = 64  # samples held by each stream's shuffle buffer (train only)
@@ -53,66 +57,96 @@ class ClipLoaderConfig:
 
 
 @dataclass
-class StreamPosition:
-    epoch: int = 0
-    position: int = 0  # raw samples of this epoch's stream consumed (kept or skipped)
-    skipped: dict = field(default_factory=dict)  # reason -> count, cumulative over the run
-
-
-@dataclass
 class LoaderState:
     """Where a rank's loader is: what a checkpoint stores to resume the data exactly."""
 
     num_workers: int
     batch_size: int
     batches: int = 0  # batches consumed from this loader since the start of the run
-    streams: dict = field(default_factory=dict)  # stream id -> StreamPosition
+    streams: dict = field(default_factory=dict)  # stream id -> the stream's state after its last batch
 
     def advance(self, batch: dict) -> None:
         """Record a batch the trainer consumed."""
         meta = batch["stream"]
-        self.streams[meta["id"]] = StreamPosition(meta["epoch"], meta["position"], dict(meta["skipped"]))
+        self.streams[meta["id"]] = meta
         self.batches += 1
 
     def skipped(self) -> Counter:
         total = Counter()
-        for pos in self.streams.values():
-            total.update(pos.skipped)
+        for meta in self.streams.values():
+            total.update(meta["skipped"])
         return total
 
     def to_dict(self) -> dict:
-        return {"num_workers": self.num_workers, "batch_size": self.batch_size, "batches": self.batches,
-                "streams": {str(k): vars(v) for k, v in self.streams.items()}}
+        return {
+            "num_workers": self.num_workers,
+            "batch_size": self.batch_size,
+            "batches": self.batches,
+            "streams": dict(self.streams),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "LoaderState":
-        streams = {int(k): StreamPosition(**v) for k, v in d["streams"].items()}
-        return cls(d["num_workers"], d["batch_size"], d["batches"], streams)
+        return cls(
+            d["num_workers"], d["batch_size"], d["batches"], {int(k): v for k, v in d["streams"].items()}
+        )
 
 
 def expand_shards(pattern: str) -> list:
     """Shard URLs from a pattern: brace expansion (``/data/shards/{00000..00099}.tar``), several
-    patterns joined by ``::``, a run folder (its ``shards/*.tar``), or URLs webdataset opens
-    (``pipe:``, ``http(s)://``, ``gs://`` through gsutil)."""
+    patterns joined by ``::``, a curation output folder (its committed ``shards/*.tar``: those whose
+    Parquet sidecar exists), or URLs: what webdataset opens itself (``pipe:``, ``http(s)://``,
+    ``gs://`` through gsutil) and any other scheme fsspec knows (``s3://``, ``gcs://``, ...)."""
     from webdataset.shardlists import expand_urls
 
     urls = []
     for part in pattern.split("::"):
-        path = Path(part)
-        if "://" not in part and not part.startswith("pipe:") and path.is_dir():
-            found = sorted(str(p) for p in (path / "shards").glob("*.tar")) or sorted(
-                str(p) for p in path.glob("*.tar"))
-            if not found:
-                raise ValueError(f"no .tar shards in {part} or {part}/shards")
-            urls += found
-        else:
+        if _is_url(part) or not Path(part).is_dir():
             urls += expand_urls(part)
-    missing = [u for u in urls if "://" not in u and not u.startswith("pipe:") and not Path(u).exists()]
+            continue
+        folder = Path(part) / "shards" if (Path(part) / "shards").is_dir() else Path(part)
+        tars = sorted(p for p in folder.glob("*.tar") if not p.name.startswith("."))
+        if any(folder.glob("*.parquet")):  # the curation layout: a shard is committed by its sidecar
+            tars = [p for p in tars if p.with_suffix(".parquet").exists()]
+        if not tars:
+            raise ValueError(f"no .tar shards in {folder}")
+        urls += [str(p) for p in tars]
+    missing = [u for u in urls if not _is_url(u) and not Path(u).exists()]
     if missing:
         raise ValueError(f"{len(missing)} shard(s) not found, first: {missing[0]}")
     if not urls:
         raise ValueError(f"shard pattern {pattern!r} matches nothing")
+    _register_fsspec_schemes(urls)
     return urls
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text or text.startswith("pipe:")
+
+
+def _register_fsspec_schemes(urls: Sequence[str]) -> None:
+    """Let webdataset open URL schemes it has no opener for through fsspec (if fsspec knows them).
+    Runs in the trainer process before the loader's workers fork, so they inherit it."""
+    import sys
+    from urllib.parse import urlparse
+
+    gopen_schemes = sys.modules["webdataset.gopen"].gopen_schemes
+    for scheme in {urlparse(u).scheme for u in urls if "://" in u} - set(gopen_schemes) - {"file"}:
+        try:
+            import fsspec
+
+            fsspec.get_filesystem_class(scheme)
+        except (ImportError, ValueError) as exc:
+            raise ValueError(
+                f"cannot open {scheme}:// shards: neither webdataset nor fsspec handles it ({exc})"
+            ) from exc
+        gopen_schemes[scheme] = _fsspec_open
+
+
+def _fsspec_open(url, mode="rb", bufsize=8192, **kw):
+    import fsspec
+
+    return fsspec.open(url, mode).open()
 
 
 def _seeded_rng(*parts) -> random.Random:
@@ -131,32 +165,54 @@ def _raw_samples(url: str) -> Iterator[dict]:
         yield {"__key__": url, "__error__": "unreadable_shard", "__detail__": str(exc)}
 
 
-def _stream_samples(shards: Sequence[str], cfg: ClipLoaderConfig, epoch: int, stream_id: int) -> Iterator[dict]:
-    """The raw samples of one stream for one epoch, shuffled."""
-    shards = list(shards)
-    if cfg.train:
-        _seeded_rng(cfg.seed, "shards", epoch).shuffle(shards)
-    num_splits = cfg.world_size * max(1, cfg.num_workers)
-    split = cfg.rank * max(1, cfg.num_workers) + stream_id
-    if len(shards) >= num_splits:
-        samples = (s for url in shards[split::num_splits] for s in _raw_samples(url))
-    else:  # fewer shards than streams: every stream reads every shard and keeps its share of samples
-        samples = (s for i, s in enumerate(s for url in shards for s in _raw_samples(url))
-                   if i % num_splits == split)
-    if not cfg.train or cfg.shuffle_buffer <= 1:
-        yield from samples
-        return
-    rng = _seeded_rng(cfg.seed, "buffer", epoch, cfg.rank, stream_id)
-    buffer = []
-    for sample in samples:
-        if len(buffer) < cfg.shuffle_buffer:
-            buffer.append(sample)
-            continue
-        i = rng.randrange(len(buffer))
-        buffer[i], sample = sample, buffer[i]
-        yield sample
-    rng.shuffle(buffer)
-    yield from buffer
+class _Stream:
+    """One loader stream's inputs for one epoch: ``(id, raw sample)`` with id = (position of the shard in
+    this epoch's list, index of the sample in the shard)."""
+
+    def __init__(self, shards: Sequence[str], cfg: ClipLoaderConfig, epoch: int, stream_id: int):
+        shards = list(shards)
+        if cfg.train:
+            _seeded_rng(cfg.seed, "shards", epoch).shuffle(shards)
+        self.num_splits = cfg.world_size * max(1, cfg.num_workers)
+        self.split = cfg.rank * max(1, cfg.num_workers) + stream_id
+        self.by_shard = len(shards) >= self.num_splits
+        # by shard: this stream's shards; by sample (fewer shards than streams): every shard, a share of each
+        self.shards = shards[self.split :: self.num_splits] if self.by_shard else shards
+
+    def _mine(self, shard_pos: int, index: int) -> bool:
+        return self.by_shard or (shard_pos + index) % self.num_splits == self.split
+
+    def _shard_items(self, shard_pos: int, first: int = 0, last: Optional[int] = None) -> Iterator[tuple]:
+        for index, raw in enumerate(_raw_samples(self.shards[shard_pos])):
+            if last is not None and index > last:
+                return
+            if index >= first and self._mine(shard_pos, index):
+                yield (shard_pos, index), raw
+
+    def inputs(self, start: tuple = (0, 0)) -> Iterator[tuple]:
+        """Items from input id ``start`` on (the samples of its shard before it are read, not decoded)."""
+        for shard_pos in range(start[0], len(self.shards)):
+            yield from self._shard_items(shard_pos, start[1] if shard_pos == start[0] else 0)
+
+    def read(self, ids: Sequence[tuple]) -> list:
+        """The raw samples of ``ids`` (in that order), reading only the shards they are in."""
+        wanted = {}
+        for shard_pos, index in ids:
+            wanted.setdefault(shard_pos, set()).add(index)
+        found = {}
+        for shard_pos, indices in sorted(wanted.items()):
+            found.update(
+                (item_id, raw)
+                for item_id, raw in self._shard_items(shard_pos, 0, max(indices))
+                if item_id[1] in indices
+            )
+        lost = [i for i in ids if tuple(i) not in found]
+        if lost:
+            raise ValueError(
+                f"cannot resume the data position: sample {lost[0][1]} of shard "
+                f"{self.shards[lost[0][0]]} is gone (did the shards change since the checkpoint?)"
+            )
+        return [found[tuple(i)] for i in ids]
 
 
 def texts_of(meta: dict, fallback_subtitle: str = "") -> tuple:
@@ -191,8 +247,14 @@ def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int):
         frames_TCHW = random_multiscale_crop(frames_TCHW, cfg.image_size, cfg.crop_scales, rng)
     else:
         frames_TCHW = center_crop(frames_TCHW, cfg.image_size)
-    return {"key": raw["__key__"], "frames": frames_TCHW, "subtitle": subtitle, "caption": caption,
-            "video_id": meta.get("video_id", ""), "sentences": [s["text"] for s in meta.get("sentences") or []]}
+    return {
+        "key": raw["__key__"],
+        "frames": frames_TCHW,
+        "subtitle": subtitle,
+        "caption": caption,
+        "video_id": meta.get("video_id", ""),
+        "sentences": [s["text"] for s in meta.get("sentences") or []],
+    }
 
 
 def collate(samples: list, tokenizer, context_length: int) -> dict:
@@ -227,7 +289,8 @@ class ClipBatches(torch.utils.data.IterableDataset):
             raise ValueError(
                 f"cannot resume the data position: the checkpoint was written with num_workers="
                 f"{self.state.num_workers}, batch_size={self.state.batch_size}; now {cfg.num_workers}, "
-                f"{cfg.batch_size}")
+                f"{cfg.batch_size}"
+            )
 
     def _stream_id(self) -> int:
         info = torch.utils.data.get_worker_info()
@@ -237,23 +300,22 @@ class ClipBatches(torch.utils.data.IterableDataset):
 
     def __iter__(self) -> Iterator[dict]:
         stream_id = self._stream_id()
-        start = self.state.streams.get(stream_id, StreamPosition())
-        skipped = Counter(start.skipped)
+        start = self.state.streams.get(stream_id)
+        skipped = Counter(start["skipped"] if start else {})
         tokenizer = None
         if self.cfg.tokenizer:
             from train.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(self.cfg.tokenizer)
-        epoch, position = start.epoch, start.position
+        epoch = start["epoch"] if start else 0
         pending = []  # a batch may take samples from two epochs; a yielded batch always leaves it empty
         epochs_without_sample = 0
         while True:
-            raw_iter = _stream_samples(self.shards, self.cfg, epoch, stream_id)
-            for _ in range(position):  # fast-forward: read, never decode
-                next(raw_iter, None)
-            kept_this_epoch = position > 0
-            for raw in raw_iter:
-                position += 1
+            stream = _Stream(self.shards, self.cfg, epoch, stream_id)
+            epoch_reader = _ShuffledEpoch(stream, self.cfg, epoch, start)
+            start = None
+            kept_this_epoch = epoch_reader.started
+            for raw in epoch_reader.outputs():
                 sample = prepare_sample(raw, self.cfg, epoch)
                 if isinstance(sample, str):
                     skipped[sample] += 1
@@ -262,23 +324,75 @@ class ClipBatches(torch.utils.data.IterableDataset):
                 kept_this_epoch = True
                 pending.append(sample)
                 if len(pending) == self.cfg.batch_size:
-                    yield self._batch(pending, tokenizer, stream_id, epoch, position, skipped)
+                    yield self._batch(pending, tokenizer, stream_id, epoch, epoch_reader, skipped)
                     pending = []
             if not self.cfg.train:
                 if pending:
-                    yield self._batch(pending, tokenizer, stream_id, epoch, position, skipped)
+                    yield self._batch(pending, tokenizer, stream_id, epoch, epoch_reader, skipped)
                 return
             epochs_without_sample = 0 if kept_this_epoch else epochs_without_sample + 1
             if epochs_without_sample > max(3, len(self.shards)):
-                raise ValueError(f"loader stream {stream_id} of rank {self.cfg.rank} found no usable sample in "
-                                 f"{epochs_without_sample} epochs over {len(self.shards)} shard(s); "
-                                 f"skipped: {dict(skipped)}")
-            epoch, position = epoch + 1, 0
+                raise ValueError(
+                    f"loader stream {stream_id} of rank {self.cfg.rank} found no usable sample in "
+                    f"{epochs_without_sample} epochs over {len(self.shards)} shard(s); "
+                    f"skipped: {dict(skipped)}"
+                )
+            epoch += 1
 
-    def _batch(self, samples, tokenizer, stream_id, epoch, position, skipped) -> dict:
+    def _batch(self, samples, tokenizer, stream_id, epoch, epoch_reader, skipped) -> dict:
+        """A batch with the state its stream is in after it (what LoaderState keeps)."""
         batch = collate(samples, tokenizer, self.cfg.context_length)
-        batch["stream"] = {"id": stream_id, "epoch": epoch, "position": position, "skipped": dict(skipped)}
+        batch["stream"] = {"id": stream_id, "epoch": epoch, **epoch_reader.state(), "skipped": dict(skipped)}
         return batch
+
+
+class _ShuffledEpoch:
+    """One epoch of a stream through its seeded shuffle buffer, resumable from ``state()``: the next
+    input id, the ids in the buffer, the buffer's RNG and whether the inputs are used up."""
+
+    def __init__(self, stream: _Stream, cfg: ClipLoaderConfig, epoch: int, resume: Optional[dict] = None):
+        self.stream = stream
+        self.size = cfg.shuffle_buffer if cfg.train else 0
+        self.rng = _seeded_rng(cfg.seed, "buffer", epoch, cfg.rank, stream.split)
+        self.next_id, self.buffer, self.draining = (0, 0), [], False
+        if resume is not None:
+            self.next_id, self.draining = tuple(resume["next"]), resume["draining"]
+            self.rng.setstate(_as_rng_state(resume["rng"]))
+            ids = [tuple(i) for i in resume["buffer"]]
+            self.buffer = list(zip(ids, stream.read(ids)))
+        self.started = bool(self.buffer) or self.next_id != (0, 0)
+
+    def state(self) -> dict:
+        return {
+            "next": self.next_id,
+            "draining": self.draining,
+            "buffer": [i for i, _ in self.buffer],
+            "rng": self.rng.getstate(),
+        }
+
+    def outputs(self) -> Iterator[dict]:
+        """Raw samples in shuffled order; between two of them ``state()`` is where to resume."""
+        if not self.draining:
+            for item_id, raw in self.stream.inputs(self.next_id):
+                self.next_id = (item_id[0], item_id[1] + 1)
+                if len(self.buffer) < self.size:
+                    self.buffer.append((item_id, raw))
+                    continue
+                if self.size:
+                    i = self.rng.randrange(len(self.buffer))
+                    self.buffer[i], (item_id, raw) = (item_id, raw), self.buffer[i]
+                yield raw
+            self.next_id = (len(self.stream.shards), 0)
+            self.rng.shuffle(self.buffer)
+            self.draining = True
+        while self.buffer:
+            yield self.buffer.pop(0)[1]
+
+
+def _as_rng_state(state) -> tuple:
+    """random.Random.getstate() back from a checkpoint (lists where tuples were)."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
 
 
 def make_loader(shards: Sequence[str], cfg: ClipLoaderConfig, state: Optional[LoaderState] = None):
@@ -286,6 +400,20 @@ def make_loader(shards: Sequence[str], cfg: ClipLoaderConfig, state: Optional[Lo
     it does not move the global torch RNG (which a resumed run restores)."""
     from torch.utils.data import DataLoader
 
-    return DataLoader(ClipBatches(shards, cfg, state), batch_size=None, num_workers=cfg.num_workers,
-                      persistent_workers=False, prefetch_factor=2 if cfg.num_workers else None,
-                      generator=torch.Generator().manual_seed(cfg.seed))
+    return DataLoader(
+        ClipBatches(shards, cfg, state),
+        batch_size=None,
+        num_workers=cfg.num_workers,
+        persistent_workers=False,
+        prefetch_factor=2 if cfg.num_workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+        worker_init_fn=_ignore_sigterm,
+    )
+
+
+def _ignore_sigterm(worker_id: int) -> None:
+    """A SIGTERM sent to the whole process group (Slurm, torchrun) is the trainer's to handle: it
+    finishes its step and writes a checkpoint; workers exit with it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -3,6 +3,7 @@
 Frames stay uint8 (T, C, H, W) through the loader; normalisation with CLIP's mean and std happens on
 the training device (``normalize``), which keeps worker-to-trainer transfers four times smaller.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,16 +18,18 @@ def crop_and_resize(frames_TCHW, top: int, left: int, side: int, size: int):
     """Square crop ``side`` x ``side`` at (top, left), resized to ``size`` x ``size`` (uint8 in and out)."""
     import torch.nn.functional as F
 
-    crop_TCHW = frames_TCHW[:, :, top:top + side, left:left + side]
+    crop_TCHW = frames_TCHW[:, :, top : top + side, left : left + side]
     if side == size:
         return crop_TCHW.contiguous()
-    resized = F.interpolate(crop_TCHW.float(), size=(size, size), mode="bilinear", align_corners=False,
-                            antialias=side > size)
+    resized = F.interpolate(
+        crop_TCHW.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=side > size
+    )
     return resized.round_().clamp_(0, 255).to(frames_TCHW.dtype)
 
 
-def random_multiscale_crop(frames_TCHW, size: int, scales: Sequence[float], rng: random.Random,
-                           flip: bool = True):
+def random_multiscale_crop(
+    frames_TCHW, size: int, scales: Sequence[float], rng: random.Random, flip: bool = True
+):
     """VidLA's training augmentation: a square crop whose side is a randomly chosen ``scale`` of the
     short side (so the aspect ratio is kept), at a random position, the same for every frame,
     resized to ``size``; then a horizontal flip with probability 1/2."""

@@ -12,8 +12,8 @@ dense-mask reference in tests/train/dense_reference.py):
   - nothing but [CLS] attends to [CLS].
 
 No (1+UV+TN)^2 mask is ever built: patches attend frame by frame (a batch of B*T unmasked attentions
-over [own frame patches + MST]), local temporal attention is a batch of B*N unmasked attentions over T,
-and only the 1+UV global-token query rows use a (1+UV) x L boolean mask. Everything goes through
+over [own frame patches + MST]), local temporal attention is a batch of B*N*H unmasked attentions over T,
+and only the 1+UV global-token query rows use a (1+UV) x L boolean mask. The large attentions go through
 F.scaled_dot_product_attention, so flash / memory-efficient kernels apply on GPU.
 """
 from __future__ import annotations
@@ -55,7 +55,17 @@ def attend(q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor,
 
 
 def local_temporal_attention(q_BTNHd: torch.Tensor, k_BTNHd: torch.Tensor, v_BTNHd: torch.Tensor) -> torch.Tensor:
-    """Each patch attends to the patches at its spatial position in every frame. Returns (B, T, N, H, hd)."""
+    """Each patch attends to the patches at its spatial position in every frame. Returns (B, T, N, H, hd).
+
+    T is short (12 to 32), so the (B, N, H, T, T) scores are small. On CUDA plain batched matmuls beat the
+    fused kernels, which tile queries in blocks of 64 to 128 and would mostly compute padding; on CPU the
+    fused SDPA kernel is the faster one (benchmarks/bench_attention.py, cases local-*)."""
+    if q_BTNHd.is_cuda:
+        return local_temporal_attention_matmul(q_BTNHd, k_BTNHd, v_BTNHd)
+    return local_temporal_attention_sdpa(q_BTNHd, k_BTNHd, v_BTNHd)
+
+
+def local_temporal_attention_sdpa(q_BTNHd, k_BTNHd, v_BTNHd) -> torch.Tensor:
     B, T, N, H, hd = q_BTNHd.shape
 
     def by_position(x_BTNHd: torch.Tensor) -> torch.Tensor:  # (B*N, T, H, hd)
@@ -63,6 +73,17 @@ def local_temporal_attention(q_BTNHd: torch.Tensor, k_BTNHd: torch.Tensor, v_BTN
 
     out_BNTHd = attend(by_position(q_BTNHd), by_position(k_BTNHd), by_position(v_BTNHd)).view(B, N, T, H, hd)
     return out_BNTHd.transpose(1, 2)
+
+
+def local_temporal_attention_matmul(q_BTNHd, k_BTNHd, v_BTNHd) -> torch.Tensor:
+    hd = q_BTNHd.shape[-1]
+
+    def by_position(x_BTNHd: torch.Tensor) -> torch.Tensor:  # (B, N, H, T, hd)
+        return x_BTNHd.permute(0, 2, 3, 1, 4)
+
+    scores_BNHTT = by_position(q_BTNHd) @ by_position(k_BTNHd).transpose(-1, -2) * hd ** -0.5
+    out_BNHTd = scores_BNHTT.softmax(dim=-1).to(v_BTNHd.dtype) @ by_position(v_BTNHd)
+    return out_BNHTd.permute(0, 3, 1, 2, 4)
 
 
 def global_token_mask(layout: TokenLayout, device: torch.device) -> torch.Tensor:
