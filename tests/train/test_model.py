@@ -123,6 +123,8 @@ def test_mismatched_or_missing_checkpoint_raises_naming_the_directory(tiny_clip,
         build_model(cfg.replace(clip_weights=str(directory), patch_size=32))
     with pytest.raises(CheckpointError, match=f"{tmp_path}: no model.safetensors"):
         build_model(cfg.replace(clip_weights=str(tmp_path)))
+    with pytest.raises(CheckpointError, match="vision_config hidden_act 'quick_gelu' but the model uses 'gelu'"):
+        build_model(cfg.replace(clip_weights=str(directory), hidden_act="gelu"))
 
 
 def test_tube_mask_keeps_the_same_positions_in_every_frame():

@@ -134,7 +134,8 @@ def test_reads_shards_written_by_the_curation_writer(tiny_shards, tmp_path):
             tiny_shards / "media" / f"v{int(clip.video_id[3:]):03d}.mp4",
             os.path.join(folder, f"{clip.key}.mp4"),
         )
-        staged.append(write.StagedVideo(clip.video_id, (clip,), (1,)))
+        size = os.path.getsize(os.path.join(folder, f"{clip.key}.mp4"))
+        staged.append(write.StagedVideo(clip.video_id, (clip,), (size,)))
     write.write_shard(out, "00000", staged)
     (tmp_path / "run" / "shards" / "00001.tar").write_bytes(b"")  # a shard still being written: no sidecar
     shards = expand_shards(out)

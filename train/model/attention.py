@@ -2,7 +2,7 @@
 
 Token order in a clip's sequence (as in the paper): [CLS], then U*V [MST] level-major (V tokens of level 0,
 then level 1, ...), then T*N patch tokens frame-major. The masks being implemented (checked against a
-dense-mask reference in tests/train/dense_reference.py):
+dense-mask reference in tests/train/test_attention.py):
 
 - spatially-local temporal attention (patches only): patch (t, n) attends to patches (t', n) for every t';
 - global spatio-temporal attention:

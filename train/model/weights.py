@@ -35,11 +35,24 @@ def read_state_dict(directory: str | Path) -> dict[str, torch.Tensor]:
                           "pytorch_model.bin (expected a directory written by CLIPModel.save_pretrained)")
 
 
+def config_problems(directory: Path, cfg) -> list[str]:
+    """What in the checkpoint's config.json contradicts `cfg` beyond tensor shapes (the activation)."""
+    config_file = directory / "config.json"
+    if cfg is None or not config_file.is_file():
+        return []
+    config = json.loads(config_file.read_text())
+    return [f"{tower} hidden_act {config[tower]['hidden_act']!r} but the model uses {cfg.hidden_act!r}"
+            for tower in ("text_config", "vision_config")
+            if config.get(tower, {}).get("hidden_act", cfg.hidden_act) != cfg.hidden_act]
+
+
 def load_clip_weights(model: nn.Module, directory: str | Path) -> list[str]:
     """Copy every CLIP tensor into `model` by name; returns the VidLA parameters left at their init."""
+    directory = Path(directory)
     state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith("position_ids")}
     own = model.state_dict()
-    problems = [f"unexpected tensor {k}" for k in state if k not in own]
+    problems = config_problems(directory, getattr(model, "cfg", None))
+    problems += [f"unexpected tensor {k}" for k in state if k not in own]
     problems += [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                  for k, v in state.items() if k in own and v.shape != own[k].shape]
     missing = [k for k in own if k not in state]
