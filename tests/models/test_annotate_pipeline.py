@@ -5,7 +5,7 @@ import pytest
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
 from curate.annotate import AnnotateClips, AnnotateConfig
 from curate.frames import plan_frames
@@ -49,7 +49,7 @@ def _dump(elements, path):
 
 def run_annotate(elements, config, tmp_path):
     """Run AnnotateClips; returns (annotated videos, failures, captioner inferences), sorted."""
-    p = TestPipeline()
+    p = BeamTestPipeline()
     annotated, failures = p | beam.Create(elements) | AnnotateClips(config)
     annotated | "AllOk" >> beam.combiners.ToList() | "DumpOk" >> beam.Map(_dump, str(tmp_path / "ok.pkl"))
     failures | "AllFailed" >> beam.combiners.ToList() | "DumpFailed" >> beam.Map(_dump, str(tmp_path / "failed.pkl"))

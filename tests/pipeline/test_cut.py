@@ -58,8 +58,8 @@ def test_ffmpeg_gets_an_argument_list_with_our_names_only(tmp_path):
 def test_cut_clips_in_both_modes(sample_video, tmp_path, mode, short_side):
     spans = [
         ClipRequest("a_short_00000", 0.5, 6.2),
-        ClipRequest("a_short_00001", 5.0, 13.7),
-        ClipRequest("a_medium_00000", 0.5, 19.0),
+        ClipRequest("a_short_00001", 3.0, 7.7),
+        ClipRequest("a_medium_00000", 0.5, 9.0),
     ]
     config = CutConfig(mode=mode, short_side=short_side, clips_per_process=2)
     results = cut_clips(sample_video.media_path, spans, str(tmp_path), config)

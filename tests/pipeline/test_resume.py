@@ -4,6 +4,7 @@ rerun over the same output holds every clip exactly once, the same clips as an u
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -71,7 +72,8 @@ def shard_contents(out) -> dict:
                     assert key not in found, f"{key} twice"
                     meta = json.loads(tar.extractfile(member).read())
                     assert meta == json.loads(json.dumps(sidecar[key]))
-                    found[key] = (name, meta)
+                    mp4 = hashlib.sha256(tar.extractfile(f"{key}.mp4").read()).hexdigest()
+                    found[key] = (name, meta, mp4)
         assert sorted(names) == sorted(f"{k}.{e}" for k in sidecar for e in ("mp4", "json", "txt"))
     return found
 
@@ -93,10 +95,11 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
 
     expected, got = shard_contents(reference), shard_contents(out)
     assert sorted(got) == sorted(expected)  # nothing lost, nothing duplicated
-    for key, (_, meta) in got.items():
+    for key, (_, meta, mp4) in got.items():
         assert {k: v for k, v in meta.items() if k != "shard"} == {
             k: v for k, v in expected[key][1].items() if k != "shard"
         }
+        assert mp4 == expected[key][2]  # the same input gives the same bytes, whichever run cut it
     # shards committed before the kill were kept as they were; new ones got the next numbers
     assert all(os.stat(p).st_mtime_ns == t for p, t in committed.items())
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(out, "shards", "*.tar")))
