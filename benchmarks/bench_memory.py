@@ -52,19 +52,8 @@ def replicate(folder: str, out: str, copies: int) -> None:
 
 
 def peak_of_run(folder: str, out: str, extra: list) -> tuple:
-    cmd = [
-        sys.executable,
-        "-c",
-        RUNNER,
-        "run",
-        "--recipe",
-        "hdvila",
-        "--input",
-        folder,
-        "--output",
-        out,
-        *extra,
-    ]
+    cmd = [sys.executable, "-c", RUNNER, "run",
+           "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
     t0 = time.perf_counter()
     done = subprocess.run(
         cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)

@@ -81,19 +81,8 @@ print("V2D", len(jobs), num_clips, time.perf_counter() - t0)
 
 
 def run_ours(folder: str, out: str, extra: list) -> tuple:
-    cmd = [
-        sys.executable,
-        "-m",
-        "curate",
-        "run",
-        "--recipe",
-        "hdvila",
-        "--input",
-        folder,
-        "--output",
-        out,
-        *extra,
-    ]
+    cmd = [sys.executable, "-m", "curate", "run",
+           "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
     t0 = time.perf_counter()
     done = subprocess.run(
         cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)
@@ -155,6 +144,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--modes", default="copy,exact", help="comma-separated: copy, exact")
     args = parser.parse_args(argv)
     if not os.path.exists(V2D_PYTHON):
         raise SystemExit(
@@ -176,7 +166,7 @@ def main(argv=None) -> int:
                 "exact",
             ),
         ]
-        for name, ours_options, precision in modes:
+        for name, ours_options, precision in [m for m in modes if m[0] in args.modes.split(",")]:
             ours_s, rows = run_ours(folder, os.path.join(work, f"ours-{name}"), ours_options)
             spans = {}
             for r in sorted(rows, key=lambda r: r["start"]):

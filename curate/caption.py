@@ -30,10 +30,12 @@ def load_blip2_processor(model: str):
     return Blip2Processor.from_pretrained(model)
 
 
-def captioner_input_size(model: str) -> tuple:
-    """(width, height) the processor resizes frames to: frames are decoded straight to this size."""
+def captioner_input_size(model: str) -> Optional[tuple]:
+    """(width, height) the processor resizes frames to, so that frames are decoded straight to it;
+    None (decode at full size) for a processor that keeps the aspect ratio."""
     size = load_blip2_processor(model).image_processor.size
-    return int(size["width"]), int(size["height"])
+    width, height = size.get("width"), size.get("height")
+    return (int(width), int(height)) if width and height else None
 
 
 class Blip2Captioner:

@@ -168,6 +168,9 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         raise SystemExit(f"error: {exc}") from exc
     given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
     annotate = None
+    models = [o for o in ("caption_model", "summary_model") if getattr(args, o, None)]
+    if recipe != "vidla" and models:
+        raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to --recipe vidla only")
     if recipe == "vidla" and _annotate_module() is not None:
         try:
             annotate = _annotate_module().validate_models(args)  # fails now, not in the middle of a run

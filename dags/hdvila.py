@@ -20,7 +20,7 @@ DEFAULTS = {"cut": CutConfig(mode="reencode", short_side=None), "use_given_spans
 def clip_recipe():
     from curate.text import hdvila_recipe
 
-    return hdvila_recipe() if callable(hdvila_recipe) else hdvila_recipe
+    return hdvila_recipe()
 
 
 def build(p, cfg, resume):

@@ -21,15 +21,15 @@ DEFAULTS = {"cut": CutConfig(mode="reencode", short_side=224), "use_given_spans"
 def clip_recipe():
     from curate.text import vidla_recipe
 
-    return vidla_recipe() if callable(vidla_recipe) else vidla_recipe
+    return vidla_recipe()
 
 
 def annotate(videos, cfg):
     """The model stages (issue 4) over one element per video: (VideoMeta, tuple[Clip] of all scales).
     Returns (annotated, failures); passes through untouched when no model is configured."""
-    from curate.annotate import AnnotateClips
+    from curate.annotate import AnnotateClips, AnnotateConfig
 
-    return videos | "AnnotateClips" >> AnnotateClips(cfg.annotate)
+    return videos | "AnnotateClips" >> AnnotateClips(cfg.annotate or AnnotateConfig())
 
 
 def build(p, cfg, resume):

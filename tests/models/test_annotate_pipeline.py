@@ -127,3 +127,29 @@ def test_no_model_passes_videos_through(videos, tmp_path):
     element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))
     ok, failed, num_inferences = run_annotate([element], AnnotateConfig(), tmp_path)
     assert ok == [element] and failed == [] and num_inferences == 0
+
+
+def test_a_model_error_fails_its_batch_clips_not_the_pipeline(videos, tiny_blip2, tiny_llama, tmp_path, monkeypatch):
+    from curate.caption import Blip2Captioner
+    from curate.summarize import TransformersSummarizer
+
+    def out_of_memory(self, batch):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(Blip2Captioner, "caption", out_of_memory)
+    v = videos[1]
+    clips = clips_of(v, ("short",))
+    element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips)
+    ok, failed, _ = run_annotate([element], AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, device="cpu"),
+                                 tmp_path)
+    assert ok == [(element[0], ())]
+    assert sorted(f.key for f in failed) == sorted(c.key for c in clips)
+    assert all(f.reason == "no_frames" and "captioner failed on a batch" in f.detail and "simulated" in f.detail
+               for f in failed)
+
+    monkeypatch.setattr(TransformersSummarizer, "summarize", out_of_memory)
+    medium = clips_of(v, ("medium",))
+    ok, failed, _ = run_annotate([(element[0], medium)], AnnotateConfig(
+        summary_model=tiny_llama, summary_backend="transformers", device="cpu"), tmp_path)
+    assert ok == [(element[0], ())]
+    assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summarizer_error") for c in medium]

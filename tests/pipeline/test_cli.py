@@ -68,6 +68,13 @@ def test_recipe_defaults_and_overrides():
 def test_user_mistakes_are_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="copy.*cannot change the resolution"):
         parse("hdvila", "--cut-mode", "copy", "--short-side", "224")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)  # `curate run` knows the model options of every recipe
+    args = parser.parse_args(["--recipe", "hdvila", "--input", "x", "--output", "y", "--caption-model", "m"])
+    with pytest.raises(SystemExit, match="--caption-model applies to --recipe vidla only"):
+        config_from_args("hdvila", args)
+    with pytest.raises(SystemExit, match="no-such-model"):
+        parse("vidla", "--caption-model", str(tmp_path / "no-such-model"))
     missing = cli(
         "run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -205,3 +206,12 @@ def test_model_library_has_no_torch_distributed():
     uses_distributed = re.compile(r"(import|from)\s+torch\.distributed|torch\.distributed\.|dist\.")
     for source in Path(train.model.__file__).parent.glob("*.py"):
         assert not uses_distributed.search(source.read_text()), source
+
+
+def test_logit_scale_starts_at_clip_temperature_and_is_clamped_where_used():
+    model = build_model(tiny())
+    assert model.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
+    assert model.logit_scale_value().item() == pytest.approx(1 / 0.07)
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(1000.0))
+    assert model.logit_scale_value().item() == pytest.approx(100.0)

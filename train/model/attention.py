@@ -48,7 +48,7 @@ class TokenLayout:
 def attend(q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor,
            mask_SK: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Multi-head attention on (..., seq, heads, head_dim) tensors; returns (..., S, H, hd).
-    `mask_SK` (bool, True = may attend) broadcasts over batch and heads."""
+    `mask_SK` (bool, True = may attend) broadcasts to (..., H, S, K)."""
     out_BHSd = F.scaled_dot_product_attention(
         q_BSHd.transpose(-3, -2), k_BKHd.transpose(-3, -2), v_BKHd.transpose(-3, -2), attn_mask=mask_SK)
     return out_BHSd.transpose(-3, -2)

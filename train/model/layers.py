@@ -63,18 +63,14 @@ class TransformerLayer(nn.Module):
         if temporal:
             self.temporal_norm = nn.LayerNorm(width, eps=eps)
             self.temporal_attn = MultiHeadProjections(width, num_heads)
-            # VidLA section 5: zero-init so the layer starts as CLIP's (the temporal branch adds nothing)
+            # VidLA section 5: zero-init, so at init the temporal branch adds nothing to the patches
             nn.init.zeros_(self.temporal_attn.out_proj.weight)
             nn.init.zeros_(self.temporal_attn.out_proj.bias)
 
     def forward(self, x_BLD: torch.Tensor, attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Plain layer: full attention (frame-wise CLIP), or text with a boolean (B, 1, L, L) mask."""
         q, k, v = self.self_attn.qkv(self.layer_norm1(x_BLD))
-        if attn_mask is None:
-            out_BLHd = attend(q, k, v)
-        else:
-            out_BLHd = F.scaled_dot_product_attention(
-                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=attn_mask).transpose(1, 2)
+        out_BLHd = attend(q, k, v, attn_mask)
         x_BLD = x_BLD + self.self_attn.out_proj(out_BLHd.flatten(-2))
         return x_BLD + self.mlp(self.layer_norm2(x_BLD))
 
