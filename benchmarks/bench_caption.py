@@ -210,14 +210,16 @@ def bench_throughput(args) -> None:
 
 
 def best_times(fns: dict, repeats: int) -> dict:
-    """Each function's best wall time over `repeats` rounds, the functions interleaved in each round:
-    the machine may be shared, and interleaving spreads its noise over all of them alike."""
-    best = {name: float("inf") for name in fns}
+    """Each function's best wall time and best CPU time of this process (all its threads) over
+    `repeats` rounds, the functions interleaved in each round. The machine may be shared: CPU time
+    is what the work itself cost, whatever else ran beside it."""
+    best = {name: [float("inf"), float("inf")] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
     return best
 
 
@@ -241,22 +243,22 @@ def run_pipeline(elements, transform=None, namespace: str = "") -> float:
 
 
 def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
-    """Rates and ratios to "direct" of every timed function; "stage" also less its model load and
-    less an identity pipeline's time ("floor": Beam's own start and teardown)."""
-    direct_s = best["direct"]
-    names = {"direct": "direct model calls", "path": "stage functions, no Beam"}
-    for key, name in names.items():
-        print(f"  {name:30s}: {count / best[key]:9.2f} {unit}/s   {direct_s / best[key]:.2f} of direct")
+    """Rates and ratios to "direct" of every timed function, by wall time and by CPU time; "stage"
+    also less its model load and less an identity pipeline ("floor": Beam's own start and teardown)."""
+    rows = [("direct model calls", best["direct"]), ("stage functions, no Beam", best["path"])]
+    if "stage" in best:
+        load = min(loads)
+        stage, floor = best["stage"], best["floor"]
+        rows += [("Beam stage, everything", stage),
+                 ("Beam stage, less model load", [stage[0] - load, stage[1] - load]),
+                 ("  and less Beam start/teardown", [stage[0] - load - floor[0], stage[1] - load - floor[1]])]
+        print(f"  (in the stage: model load {load:.2f} s, empty pipeline {floor[0]:.2f} s wall)")
+    print(f"  {'':30s}  {unit + '/s wall':>14s} {'of direct':>9s}   {unit + '/s CPU':>14s} {'of direct':>9s}")
+    direct_wall, direct_cpu = best["direct"]
+    for name, (wall, cpu) in rows:
+        print(f"  {name:30s}: {count / wall:14.2f} {direct_wall / wall:9.2f}   {count / cpu:14.2f} {direct_cpu / cpu:9.2f}")
     if "stage" not in best:
         print(f"  {'Beam stage':30s}: skipped (apache_beam is not installed here)")
-        return
-    load = min(loads)
-    rows = (("Beam stage, everything", best["stage"]),
-            ("Beam stage, less model load", best["stage"] - load),
-            ("  and less Beam start/teardown", best["stage"] - load - best["floor"]))
-    print(f"  (in the stage: model load {load:.2f} s, empty pipeline {best['floor']:.2f} s)")
-    for name, seconds in rows:
-        print(f"  {name:30s}: {count / seconds:9.2f} {unit}/s   {direct_s / seconds:.2f} of direct")
 
 
 def make_video(work: str, seconds: float) -> str:
