@@ -23,3 +23,11 @@ export PIP_ROOT_USER_ACTION=ignore
 PIP="python3 -m pip install -q --disable-pip-version-check"
 $PIP torch==2.13.0
 $PIP -c constraints.txt -e '.[all,test]'
+
+# Airflow has pins of its own that clash with Beam's: it lives in its own venv, used by the DAG test
+# (tests/pipeline/test_airflow.py) and by anyone running the DAG locally.
+if [ ! -x .venv-airflow/bin/airflow ]; then
+  python3 -m venv .venv-airflow
+  .venv-airflow/bin/pip install -q --disable-pip-version-check -c constraints.txt \
+    "apache-airflow==3.1.8" "apache-airflow-providers-apache-beam==6.3.1"
+fi
