@@ -1,7 +1,8 @@
 """ASR for videos without usable subtitles: faster-whisper with word timestamps and VAD.
 
 The model (a name faster-whisper knows, e.g. "tiny.en", "large-v3", or a local CTranslate2 folder) is
-loaded once per worker; its segments become a schemas.Transcript through the text core
+loaded once per worker, by the first video that needs it (a run whose videos all have subtitles
+never loads one, nor needs it on disk); its segments become a schemas.Transcript through the text core
 (curate.text.transcript_from_asr), the same path subtitles take after parsing.
 """
 from __future__ import annotations
@@ -47,6 +48,22 @@ def load_model(cfg: AsrConfig):
                         local_files_only=cfg.local_files_only)
 
 
+class ModelOnFirstUse:
+    """load_model(cfg), deferred to the first transcribe() call; what TranscribeAudio's workers hold."""
+
+    def __init__(self, cfg: AsrConfig):
+        self._cfg, self._model = cfg, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def transcribe(self, *args, **kwargs):
+        if self._model is None:
+            self._model = load_model(self._cfg)
+        return self._model.transcribe(*args, **kwargs)
+
+
 def has_audio_stream(path: str) -> bool:
     import av
 
@@ -88,7 +105,7 @@ def _transcribe(meta: VideoMeta, model, cfg: AsrConfig) -> tuple:
 
 class TranscribeAudio(beam.PTransform):
     """``pairs, failures = videos | TranscribeAudio(cfg)``: (VideoMeta, Transcript) pairs; the model
-    loads once per worker; failures have stage "asr"."""
+    loads once per worker, on the first video; failures have stage "asr"."""
 
     def __init__(self, cfg: AsrConfig = AsrConfig()):
         super().__init__()
@@ -96,4 +113,4 @@ class TranscribeAudio(beam.PTransform):
 
     def expand(self, videos):
         return videos | ApplyStage("asr", functools.partial(_transcribe, cfg=self._cfg),
-                                   setup=functools.partial(load_model, self._cfg))
+                                   setup=functools.partial(ModelOnFirstUse, self._cfg))

@@ -7,14 +7,22 @@ artefact. Transient errors (HTTP 429/403/5xx, timeouts, cut connections) are ret
 exponential backoff and jitter; the last yt-dlp error text is kept in the failure. Files go to
 ``<output_dir>/videos/<safe id>/<safe id>.<ext>``: names come from schemas.safe_id, never from the
 id or title as given, and every path is checked to resolve inside the output directory.
+
+yt-dlp writes only to a local disk, so when output_dir is remote (gs://, s3://, any Beam filesystem)
+a video goes to a scratch folder on the worker's own disk instead (download_root). The recipes keep
+download -> transcript -> plan -> cut fused on that worker (no shuffle between them) and discard the
+folder once the video's clips are staged (discard_download).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import random
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +51,9 @@ _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    output_dir: str  # files go to <output_dir>/videos/<safe id>/
+    # files go to <output_dir>/videos/<safe id>/ when output_dir is local; when it is remote, to a
+    # scratch folder on the worker's disk (download_root)
+    output_dir: str
     min_height: int = 720  # never download a video stream known to be below this height
     target_height: int = 720  # prefer this height (the smallest above it when it is missing)
     format: Optional[str] = None  # a yt-dlp format string that replaces the selection above
@@ -217,10 +227,48 @@ def inside(path, root) -> Path:
     return resolved
 
 
+def download_root(cfg: DownloadConfig) -> Path:
+    """Where yt-dlp writes: output_dir when it is local, else a scratch folder on this worker's disk,
+    the same for every process of the worker (so the stage that discards a download finds it)."""
+    from curate.sources import local_path
+
+    local = local_path(cfg.output_dir)
+    if local is not None:
+        return Path(local)
+    tag = hashlib.sha1(cfg.output_dir.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"curate-downloads-{tag}"
+
+
 def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
-    """``<output_dir>/videos/<safe id>``, checked to stay inside the output directory."""
-    root = Path(cfg.output_dir) / "videos"
+    """``<download_root>/videos/<safe id>``, checked to stay inside the download root."""
+    root = download_root(cfg) / "videos"
     return inside(root / safe_id(video_id), root)
+
+
+def discard_download(meta: VideoMeta, cfg: DownloadConfig) -> bool:
+    """Delete the download folder of a video whose clips are staged. Only a folder this stage made:
+    media from the input (a yt-dlp folder) is never touched. Returns whether one was deleted."""
+    if not meta.media_path:
+        return False
+    folder = video_dir(cfg, meta.video_id)
+    if Path(meta.media_path).resolve().parent != folder:
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def read_info(path: str, video_id: str) -> dict:
+    """The yt-dlp info dict saved at ``path`` (local or on any Beam filesystem, see curate.write).
+    Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object."""
+    from curate import write
+
+    try:
+        info = json.loads(write.read_bytes(path))
+    except (OSError, ValueError) as exc:  # Beam's BeamIOError is an OSError
+        raise StageError("bad_info_json", f"{path}: {exc}", video_id=video_id) from exc
+    if not isinstance(info, dict):
+        raise StageError("bad_info_json", f"{path} is not a JSON object", video_id=video_id)
+    return info
 
 
 def validate_media(path: str):
@@ -296,10 +344,7 @@ class Downloader:
                                    done.info_path or meta.info_path)
             except StageError:
                 os.unlink(done.media_path)  # damaged since: download it again
-        try:
-            info = json.loads(Path(meta.info_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
+        info = read_info(meta.info_path, meta.video_id)
         template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
         self.ydl.params["outtmpl"] = {"default": template}
         self._wait_for_rate_limit()

@@ -7,6 +7,10 @@ A recipe (dags/hdvila.py, dags/vidla.py) is::
     [ready   = ready | AnnotateClips]                                    (vidla: captions, summaries)
     write_outputs(ready, failures, cfg, resume)   cut -> stage -> shards -> clips.parquet, stats, report
 
+A video's files (download, subtitles) are on the disk of the worker that downloaded it, so there is
+no shuffle from DownloadVideos to CutClips: Beam fuses them into one chain per video, and the cut
+deletes the download folder once the clips are staged (DIR/.staging, through curate.write).
+
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
 happen (so a killed run does not redo terminal decisions), and written to DIR/failures.jsonl at the
 end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
@@ -41,8 +45,10 @@ class RunConfig:
     id_column: Optional[str] = None  # manifests: the column holding the video id
     url_column: Optional[str] = None  # manifests: the column holding the URL
     filter: object = None  # curate.filter.FilterConfig (None: its defaults)
-    download: object = None  # curate.download.DownloadConfig (None: files under DIR/.downloads)
-    probe_dir: Optional[str] = None  # where the probe keeps info jsons (None: DIR/.probe)
+    # curate.download.DownloadConfig (None: files under DIR/.downloads, or for a remote DIR in a
+    # scratch folder on each worker's disk; deleted once a video's clips are staged)
+    download: object = None
+    probe_dir: Optional[str] = None  # where the probe keeps info jsons, any Beam path (None: DIR/.probe)
     asr: object = None  # curate.asr.AsrConfig for videos without subtitles (None: its defaults)
     punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
@@ -128,8 +134,8 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
 
 
 class _CutVideo(beam.DoFn):
-    def __init__(self, out_dir: str, config: CutConfig):
-        self._out_dir, self._config = out_dir, config
+    def __init__(self, out_dir: str, config: CutConfig, download=None):
+        self._out_dir, self._config, self._download = out_dir, config, download
         self._clips_ok = beam.metrics.Metrics.counter("cut", "clips_ok")
         self._clips_failed = beam.metrics.Metrics.counter("cut", "clips_failed")
 
@@ -142,6 +148,11 @@ class _CutVideo(beam.DoFn):
         except Exception as exc:  # noqa: BLE001 - the whole video failed: one record, nothing dropped
             yield TaggedOutput(FAILURES, to_failure(exc, "cut", meta))
             return
+        finally:
+            if self._download is not None:  # staged or failed for good: its download is done with
+                from curate.download import discard_download
+
+                discard_download(meta, self._download)
         self._clips_ok.inc(len(staged.clips))
         self._clips_failed.inc(len(staged.failures))
         for failure in staged.failures:
@@ -151,16 +162,18 @@ class _CutVideo(beam.DoFn):
 
 
 class CutClips(beam.PTransform):
-    """``staged, failures = videos | CutClips(out_dir, cut_config)`` over (VideoMeta, tuple[Clip]):
-    cuts each video's clips and stages them in DIR/.staging/<video>/ (schemas.Failure per broken clip,
-    stage "cut")."""
+    """``staged, failures = videos | CutClips(out_dir, cut_config, download_config)`` over
+    (VideoMeta, tuple[Clip]): cuts each video's clips and stages them in DIR/.staging/<video>/
+    (schemas.Failure per broken clip, stage "cut"). With a curate.download.DownloadConfig, the
+    folder the download stage made for a video is deleted once the video is cut (never input files)."""
 
-    def __init__(self, out_dir: str, config: CutConfig):
+    def __init__(self, out_dir: str, config: CutConfig, download=None):
         super().__init__()
-        self._out_dir, self._config = out_dir, config
+        self._out_dir, self._config, self._download = out_dir, config, download
 
     def expand(self, videos):
-        out = videos | beam.ParDo(_CutVideo(self._out_dir, self._config)).with_outputs(FAILURES, main="ok")
+        cut = _CutVideo(self._out_dir, self._config, self._download)
+        out = videos | beam.ParDo(cut).with_outputs(FAILURES, main="ok")
         return out.ok, out[FAILURES]
 
 
@@ -205,7 +218,7 @@ class _RecordFailures(beam.DoFn):
 
 def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
     """cut -> stage -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
-    staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut)
+    staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut, cfg.download_config())
     earlier = p | "StagedEarlier" >> beam.Create(list(resume.staged), reshuffle=False)
     shards = (
         (staged, earlier)

@@ -1,7 +1,9 @@
 """Probe: one yt-dlp metadata extraction per video, turned into a VideoMeta for the filter.
 
 The info dict is saved as ``<work_dir>/<safe id>.info.json`` (VideoMeta.info_path) and the download
-stage downloads from it, so nothing is extracted twice. Inputs that already carry an info json (a
+stage downloads from it, so nothing is extracted twice. work_dir may be local or on any filesystem
+Beam knows (default ``DIR/.probe`` under the output): it is read and written through curate.write,
+so the download may run on another worker than the probe. Inputs that already carry an info json (a
 yt-dlp download folder, a manifest with an info_path column) are read, not extracted; a local video
 without one is measured with PyAV.
 """
@@ -17,8 +19,10 @@ from typing import Callable, Optional
 
 import apache_beam as beam
 
-from curate.download import DownloadConfig, inside, with_retries, ytdlp_options
+from curate import write
+from curate.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
 from curate.errors import StageError
+from curate.sources import local_path
 from curate.stages import ApplyStage
 from schemas import VideoMeta, safe_id
 
@@ -100,12 +104,23 @@ def _subtitle_kind_of_file(path: str) -> str:
     return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
 
 
-def _fresh_info(path: Path, max_age_s: float) -> Optional[dict]:
+def info_json_path(work_dir: str, video_id: str) -> str:
+    """``<work_dir>/<safe id>.info.json``; a local one is checked to stay inside work_dir (symlinks)."""
+    name = f"{safe_id(video_id)}.info.json"
+    local = local_path(work_dir)
+    if local is None:  # safe_id leaves no "/" nor ".." to escape an object prefix with
+        return write.join(work_dir, name)
+    return str(inside(os.path.join(local, name), local))
+
+
+def _fresh_info(path: str, max_age_s: float) -> Optional[dict]:
     """The info a previous run saved at ``path``, unless it is missing, unreadable or so old that its
     format URLs have expired."""
+    if not write.exists(path):
+        return None
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = read_info(path, "")
+    except StageError:
         return None
     fresh = isinstance(info, dict) and time.time() - (info.get("epoch") or 0) <= max_age_s
     return info if fresh else None
@@ -134,13 +149,7 @@ class Prober:
 
     def __call__(self, meta: VideoMeta) -> VideoMeta:
         if meta.info_path:
-            try:
-                info = json.loads(Path(meta.info_path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise StageError("bad_info_json", f"{meta.info_path}: {exc}", video_id=meta.video_id) from exc
-            if not isinstance(info, dict):
-                raise StageError("bad_info_json", f"{meta.info_path} is not a JSON object",
-                                 video_id=meta.video_id)
+            info = read_info(meta.info_path, meta.video_id)
             out = meta_from_info(meta, info, downloaded=bool(meta.media_path))
             if meta.subtitle_path and not out.subtitle_kind:
                 out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
@@ -150,18 +159,15 @@ class Prober:
         if not meta.url:
             raise StageError("no_url", "nothing to probe: no url, info json or media file",
                              video_id=meta.video_id)
-        root = Path(self.work_dir)
-        path = inside(root / f"{safe_id(meta.video_id)}.info.json", root)
+        path = info_json_path(self.work_dir, meta.video_id)
         info = _fresh_info(path, self.cfg.info_max_age_s)  # a rerun probes nothing twice
         if info is None:
             info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
                                 video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
             info = self.ydl.sanitize_info(info)
-            root.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.part")
-            partial.write_text(json.dumps(info), encoding="utf-8")
-            partial.replace(path)  # complete or absent, even when the run is killed
-        return meta_from_info(meta, info)._replace(info_path=str(path))
+            # complete or absent, even when the run is killed
+            write.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))
+        return meta_from_info(meta, info)._replace(info_path=path)
 
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:
         from curate.cut import probe_media

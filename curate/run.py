@@ -210,8 +210,10 @@ def default_download_dir(output: str) -> str:
 
 
 def check_input(path: str) -> None:
-    local = path[len("file://") :] if path.startswith("file://") else path
-    if "://" not in local and not os.path.exists(local):
+    from curate.sources import local_path
+
+    local = local_path(path)
+    if local is not None and not os.path.exists(local):
         raise SystemExit(f"error: --input {path} does not exist")
 
 

@@ -1,7 +1,7 @@
 """The transcript and plan-clips stages: subtitles or ASR -> Transcript -> sentences -> clips.
 
 ``MakeTranscripts`` parses the downloaded subtitles with the text core and sends videos without
-subtitles (but with audio) to ASR. ``PlanClips`` restores sentences and plans the recipe's clips
+subtitles to ASR (curate.asr.TranscribeAudio, whose model loads only if one of them arrives). ``PlanClips`` restores sentences and plans the recipe's clips
 (curate.text), or takes the clips the source gave (HD-VILA-100M release spans, Panda-70M
 timestamps), and turns them into schemas.Clip records: one element per video with all its clips,
 the shape the annotation stage and the cut take.
@@ -26,27 +26,6 @@ def transcript_from_subtitles(meta: VideoMeta) -> tuple:
     return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id)
 
 
-class LazyAsrModel:
-    """The Whisper model, loaded on the first video that needs it: a run whose videos all have
-    subtitles never loads one (nor needs it on disk). Once per worker, like any model."""
-
-    def __init__(self, cfg):
-        self._cfg, self._model = cfg, None
-
-    def transcribe(self, *args, **kwargs):
-        if self._model is None:
-            from curate.asr import load_model
-
-            self._model = load_model(self._cfg)
-        return self._model.transcribe(*args, **kwargs)
-
-
-def _transcribe(meta: VideoMeta, model, cfg) -> tuple:
-    from curate.asr import transcribe_video
-
-    return meta, transcribe_video(meta, model, cfg)
-
-
 class MakeTranscripts(beam.PTransform):
     """``transcribed, failures = downloaded | MakeTranscripts(asr_config)``: (VideoMeta, Transcript)
     per video; subtitle failures have stage "transcript", ASR failures stage "asr".
@@ -57,16 +36,13 @@ class MakeTranscripts(beam.PTransform):
         self._asr = asr_config
 
     def expand(self, videos):
-        from curate.asr import AsrConfig, needs_asr
+        from curate.asr import AsrConfig, TranscribeAudio, needs_asr
 
-        cfg = self._asr or AsrConfig()
         with_subs, without = videos | "SubtitlesOrAsr" >> beam.Partition(lambda m, n: int(needs_asr(m)), 2)
         parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage(
             "transcript", transcript_from_subtitles
         )
-        heard, asr_failures = without | "TranscribeAudio" >> ApplyStage(
-            "asr", functools.partial(_transcribe, cfg=cfg), setup=functools.partial(LazyAsrModel, cfg)
-        )
+        heard, asr_failures = without | "TranscribeAudio" >> TranscribeAudio(self._asr or AsrConfig())
         return (
             (parsed, heard) | "AllTranscripts" >> beam.Flatten(),
             (parse_failures, asr_failures) | "AllTranscriptFailures" >> beam.Flatten(),

@@ -44,31 +44,40 @@ def _python_kernel(a_ids, b_ids, w):
     width = 1
     for i in range(n):
         width = max(width, hi[i] - lo[i] + 1)
-    cost = np.full((n, width), np.inf)
+    # Only the step matrix is kept for the backtrack; the costs need just the previous row, and two
+    # rows stay in the CPU cache where a full (n, width) matrix would not.
+    previous = np.empty(width)
+    current = np.empty(width)
     step = np.zeros((n, width), np.int8)  # 1 diagonal, 2 from the left, 3 from above
     for i in range(n):
-        for j in range(lo[i], hi[i] + 1):
-            c = 0.0 if a_ids[i] == b_ids[j] else 1.0
+        previous, current = current, previous
+        # the bounds as locals (the compiler cannot tell that the writes below leave lo/hi alone);
+        # row 0 has an empty previous row
+        first, last = lo[i], hi[i]
+        previous_first, previous_last = (lo[i - 1], hi[i - 1]) if i > 0 else (1, 0)
+        a = a_ids[i]
+        for j in range(first, last + 1):
+            c = 0.0 if a == b_ids[j] else 1.0
             if i == 0 and j == 0:
-                cost[0, 0] = c
+                current[0] = c
                 continue
             best = np.inf
             best_step = 0
             # dtw-python's order (first minimum wins): diagonal, then (i, j-1), then (i-1, j)
-            if i > 0 and j > 0 and lo[i - 1] <= j - 1 <= hi[i - 1]:
-                v = cost[i - 1, j - 1 - lo[i - 1]] + 2.0 * c
+            if previous_first <= j - 1 <= previous_last:
+                v = previous[j - 1 - previous_first] + 2.0 * c
                 if v < best:
                     best, best_step = v, 1
-            if j > lo[i]:
-                v = cost[i, j - 1 - lo[i]] + c
+            if j > first:
+                v = current[j - 1 - first] + c
                 if v < best:
                     best, best_step = v, 2
-            if i > 0 and lo[i - 1] <= j <= hi[i - 1]:
-                v = cost[i - 1, j - lo[i - 1]] + c
+            if previous_first <= j <= previous_last:
+                v = previous[j - previous_first] + c
                 if v < best:
                     best, best_step = v, 3
-            cost[i, j - lo[i]] = best
-            step[i, j - lo[i]] = best_step
+            current[j - first] = best
+            step[i, j - first] = best_step
     path_i = np.empty(n + m, np.int64)
     path_j = np.empty(n + m, np.int64)
     i, j, k = n - 1, m - 1, 0

@@ -296,17 +296,13 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     text = " ".join(texts)
     words = text.split()
     has_break = np.fromiter(map(operator.contains, texts, itertools.repeat("\n")), bool, len(texts))
-    # one word per piece, and one each side of the line break in the pieces that hold one
+    # one word per piece, and one each side of the line break in the pieces that hold one: as many
+    # words as sides of pieces, and no side blank
     if (
         len(words) != len(stamps) + len(entries)
-        or _needs_cleaning(text)
-        or not all(map(str.strip, texts))
         or int(has_break.sum()) != len(entries) - 1
-        or not all(
-            len(side.split()) == 1
-            for k in np.flatnonzero(has_break).tolist()
-            for side in texts[k].split("\n")
-        )
+        or _needs_cleaning(text)
+        or not all(map(str.strip, "\n".join(texts).split("\n")))
     ):
         return None
     # each line: a first word at the cue start, then its stamped words
