@@ -122,14 +122,21 @@ def attach_frame_captions(
 
     captions: time -> caption text; errors: time -> why that frame has no caption. A clip keeps the
     frames that were captioned; a clip left with none is dropped and becomes a Failure naming why.
+    Clips whose texts are not summarized (short, sentence: VidLA table 1) get their joined frame
+    captions as ``caption`` here.
     Returns (tuple[Clip], list[Failure]).
     """
+    from curate.summarize import SUMMARIZED_SCALES, captions_as_sentences
+
     kept, failures = [], []
     for clip in clips:
         times = plan.clip_times.get(clip.key, ())
         good = [(t, captions[t].strip()) for t in times if captions.get(t, "").strip()]
         if good:
-            kept.append(clip._replace(frame_captions=tuple(c for _, c in good), frame_times=tuple(t for t, _ in good)))
+            frame_captions = tuple(c for _, c in good)
+            caption = None if clip.scale in SUMMARIZED_SCALES else captions_as_sentences(frame_captions)
+            kept.append(clip._replace(frame_captions=frame_captions, frame_times=tuple(t for t, _ in good),
+                                      caption=caption))
             continue
         if not times:
             detail = f"clip {clip.key} [{clip.start:.3f}, {clip.end:.3f}] s has no frame to caption"

@@ -67,12 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     g = parser.add_argument_group("download")
     g.add_argument(
         "--download-dir",
-        help="where videos are downloaded, a local path on each worker "
-        "(default: DIR/.downloads, or a temp folder when DIR is not local)",
+        help="where videos are downloaded (default: DIR/.downloads); when it is not local (gs://...), "
+        "a scratch folder on each worker's disk. A video's folder is deleted once its clips are staged",
     )
     g.add_argument(
         "--probe-dir",
-        help="where probed info jsons are kept, a path every worker can read (default: DIR/.probe)",
+        help="where probed info jsons are kept, local or any Beam filesystem path (default: DIR/.probe)",
     )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
@@ -132,7 +132,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     from curate.download import DownloadConfig
     from curate.filter import FilterConfig
     from curate.pipeline import RunConfig
-    from curate.write import ShardConfig
+    from curate.write import ShardConfig, join
 
     module = importlib.import_module(RECIPES[recipe])
     defaults = module.DEFAULTS
@@ -157,7 +157,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             category_hour_cap=args.category_hour_cap,
         )
         download = DownloadConfig(
-            output_dir=args.download_dir or default_download_dir(args.output),
+            output_dir=args.download_dir or join(args.output, ".downloads"),
             min_height=args.min_height,
             retries=args.retries,
             min_interval_s=args.min_interval,
@@ -191,21 +191,6 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         cut=cut,
         shards=shards,
         annotate=annotate,
-    )
-
-
-def default_download_dir(output: str) -> str:
-    """DIR/.downloads for a local output (a rerun reuses what is there); for gs:// and the like a local
-    folder on each worker: yt-dlp writes local files, and the download, transcript and cut stages are
-    fused on the worker that downloaded the video (no shuffle between them)."""
-    import tempfile
-
-    from curate.write import is_local, join
-
-    return (
-        join(output, ".downloads")
-        if is_local(output)
-        else os.path.join(tempfile.gettempdir(), "vidlang-downloads")
     )
 
 

@@ -1,6 +1,7 @@
-"""LLM summaries (VidLA section 3, appendix A.4): the frame captions of every clip -> ``caption``, the
-subtitle of medium and long clips -> ``subtitle_summary``. Short and sentence clips keep their
-subtitle as it is (VidLA table 1: "for short video clips, texts are not summarized").
+"""LLM summaries (VidLA section 3, appendix A.4): the frame captions of medium and long clips ->
+``caption``, their subtitle -> ``subtitle_summary``. Short and sentence clips keep their texts as they
+are (VidLA table 1: "for short video clips, texts are not summarized"): their ``caption`` is their
+frame captions joined (curate.frames.attach_frame_captions) and their subtitle stays the subtitle.
 
 Two backends behind one interface, ``summarize(user_messages) -> answers``: vLLM's offline
 ``LLM.generate`` for throughput, and transformers ``generate`` for machines without vLLM. Both build
@@ -24,7 +25,7 @@ PROMPT_TEMPLATE = (
     "Summarize the following sentences into a single sentence, not exceeding {max_words} words. "
     "Do not output any additional text and use any external information.\n{text}"
 )
-SUMMARIZED_SCALES = ("medium", "long")  # subtitles of these scales are summarized
+SUMMARIZED_SCALES = ("medium", "long")  # captions and subtitles of these scales are summarized
 CAPTION, SUBTITLE = "caption", "subtitle_summary"  # the Clip fields that summaries fill
 
 
@@ -46,9 +47,11 @@ def summary_jobs(clips, max_words: int) -> list:
     """[(clip key, field, prompt)] for the summaries the clips need."""
     jobs = []
     for clip in clips:
+        if clip.scale not in SUMMARIZED_SCALES:
+            continue
         if clip.frame_captions:
             jobs.append((clip.key, CAPTION, summary_prompt(captions_as_sentences(clip.frame_captions), max_words)))
-        if clip.scale in SUMMARIZED_SCALES and clip.subtitle.strip():
+        if clip.subtitle.strip():
             jobs.append((clip.key, SUBTITLE, summary_prompt(clip.subtitle, max_words)))
     return jobs
 

@@ -50,11 +50,14 @@ _TRANSITION_CUE_SECONDS = 0.02
 _MAX_CUE_OVERLAP_SECONDS = 1.0
 
 
-class Cue(NamedTuple):
-    start: float
-    end: float
-    lines: list  # raw text lines, markup included
-    number: int  # 1-based position among the file's cues, for error messages
+class Cues(NamedTuple):
+    """A file's cues as parallel lists (cue k is number k + 1 in error messages). Kept as columns
+    of plain str and float, not a record and a list of lines per cue: those would be ~1000 more
+    objects per video for the garbage collector to track."""
+
+    starts: list  # float seconds
+    ends: list
+    texts: list  # each cue's raw text lines joined by "\n", markup included
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,71 +139,74 @@ def _checked_cue_times(starts: np.ndarray, ends: np.ndarray, origin: str, video_
     return starts, ends
 
 
-def _blocks(text: str, separator: str) -> list[list[str]]:
-    return [b.split("\n") for b in re.split(separator, text.strip("\n")) if b.strip()]
+def _blocks(text: str, separator: str) -> list[str]:
+    return [b for b in re.split(separator, text.strip("\n")) if b.strip()]
 
 
-def vtt_cues(text: str, origin: str, video_id: str) -> tuple[list[Cue], str]:
+def vtt_cues(text: str, origin: str, video_id: str) -> tuple[Cues, str]:
     """(cues, language from the header) of a WebVTT file."""
     # The spec separates cues by empty lines only, and automatic captions rely on it (their cues hold
     # " " lines); other files also get split at whitespace-only lines, as players tolerate them.
     separator = r"\n\n+" if "\n \n" in text else r"\n[ \t]*\n"
     blocks = _blocks(text, separator)
-    header = blocks[0] if blocks else []
+    header = blocks[0].split("\n") if blocks else []
     if not header or not re.match(r"WEBVTT(?:$|[ \t])", header[0]):
         raise TranscriptError("subtitle_malformed", f"{origin}: no WEBVTT header", video_id=video_id)
     language = next((h.split(":", 1)[1].strip() for h in header if h.startswith("Language:")), "")
     timing_lines, bodies = [], []
     for n, block in enumerate(blocks[1:], 1):
-        if "-->" in block[0]:
-            at = 0
-        elif len(block) > 1 and "-->" in block[1]:
-            at = 1  # after a cue identifier
-        elif block[0].startswith(("NOTE", "STYLE", "REGION")):
-            continue
-        else:
+        first, _, rest = block.partition("\n")
+        if "-->" in first:
+            timing_lines.append(first)
+            bodies.append(rest)
+        elif "-->" in rest.partition("\n")[0]:  # after a cue identifier
+            second, _, rest = rest.partition("\n")
+            timing_lines.append(second)
+            bodies.append(rest)
+        elif not first.startswith(("NOTE", "STYLE", "REGION")):
             reason = "subtitle_truncated" if n == len(blocks) - 1 else "subtitle_malformed"
             raise TranscriptError(
-                reason, f"{origin}: block {n} has no timing line: {block[0][:60]!r}", video_id=video_id
+                reason, f"{origin}: block {n} has no timing line: {first[:60]!r}", video_id=video_id
             )
-        timing_lines.append(block[at])
-        bodies.append(block[at + 1 :])
     starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
-    cues = list(map(Cue, starts.tolist(), ends.tolist(), bodies, range(1, len(bodies) + 1)))
-    return cues, language
+    return Cues(starts.tolist(), ends.tolist(), bodies), language
 
 
-def srt_cues(text: str, origin: str, video_id: str) -> list[Cue]:
+def srt_cues(text: str, origin: str, video_id: str) -> Cues:
     blocks = _blocks(text, r"\n[ \t]*\n")
     timing_lines, bodies = [], []
     for n, block in enumerate(blocks):
-        at = 1 if block[0].strip().isdigit() and len(block) > 1 else 0
-        if "-->" not in block[at]:
+        first, newline, rest = block.partition("\n")
+        if first.strip().isdigit() and newline:  # a cue number before the timing line
+            timing, _, body = rest.partition("\n")
+        else:
+            timing, body = first, rest
+        if "-->" not in timing:
             reason = "subtitle_truncated" if n == len(blocks) - 1 and n else "subtitle_malformed"
             raise TranscriptError(
-                reason, f"{origin}: block {n + 1} has no timing line: {block[0][:60]!r}", video_id=video_id
+                reason, f"{origin}: block {n + 1} has no timing line: {first[:60]!r}", video_id=video_id
             )
-        timing_lines.append(block[at])
-        bodies.append(block[at + 1 :])
+        timing_lines.append(timing)
+        bodies.append(body)
     starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
-    return list(map(Cue, starts.tolist(), ends.tolist(), bodies, range(1, len(bodies) + 1)))
+    return Cues(starts.tolist(), ends.tolist(), bodies)
 
 
 # ---------------------------------------------------------------------------------------------
 # cues -> words
 
 
-def is_automatic(cues: list[Cue]) -> bool:
+def is_automatic(cues: Cues) -> bool:
     """YouTube automatic captions: word timing tags, or (a caption too short to have any) a cue
     that repeats the previous cue's last line as its first, the roll-up that uploaded subtitles
     never do."""
-    if any("<" in line and _INLINE_TIME.search(line) for cue in cues for line in cue.lines):
+    if any("<" in text and _INLINE_TIME.search(text) for text in cues.texts):
         return True
-    shown = [[line.strip() for line in cue.lines if line.strip()] for cue in cues]
+    shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
     return any(a and b and a[-1] == b[0] for a, b in zip(shown, shown[1:]))
 
 
-def auto_caption_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
+def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
     """One word sequence from YouTube's rolling automatic captions, each word exactly once.
 
     A line carrying ``<time><c>`` tags is new speech: its first word starts at the cue start, the
@@ -209,13 +215,13 @@ def auto_caption_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
     line has no tags): that is new speech spread over the cue.
     """
     candidates = []  # (line, cue start, cue end, tagged): every line that may be new speech
-    for cue in cues:
-        transition = cue.end - cue.start <= _TRANSITION_CUE_SECONDS
-        for line in cue.lines:
+    for start, end, text in zip(*cues):
+        transition = end - start <= _TRANSITION_CUE_SECONDS
+        for line in text.split("\n"):
             if "<" in line and _INLINE_TIME.search(line):
-                candidates.append((line, cue.start, cue.end, True))
+                candidates.append((line, start, end, True))
             elif not transition and line.strip():
-                candidates.append((line, cue.start, cue.end, False))
+                candidates.append((line, start, end, False))
     tagged = [entry for entry in candidates if entry[3]]
     at_once = _tagged_lines_at_once(tagged) if tagged else None
     if at_once is not None:
@@ -319,26 +325,26 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     return words, starts.tolist(), latest_ends.tolist(), line_starts.tolist() + [len(words)]
 
 
-def cue_words(cues: list[Cue], origin: str, video_id: str) -> tuple:
+def cue_words(cues: Cues, origin: str, video_id: str) -> tuple:
     """Words of uploaded subtitles: each cue's words spread over the cue in proportion to their
     length. A cue that overlaps the one before by up to a second shortens it; more is an error."""
     kept: list[tuple[float, float, list[str], int]] = []
-    for cue in cues:
-        words = " ".join(clean_text(line) for line in cue.lines).split()
+    for number, (start, end, text) in enumerate(zip(*cues), 1):
+        words = " ".join(clean_text(line) for line in text.split("\n")).split()
         if not words:
             continue
-        if kept and cue.start < kept[-1][1]:
+        if kept and start < kept[-1][1]:
             prev_start, prev_end, prev_words, prev_number = kept[-1]
-            overlap = prev_end - cue.start
-            if cue.start < prev_start or overlap > _MAX_CUE_OVERLAP_SECONDS:
+            overlap = prev_end - start
+            if start < prev_start or overlap > _MAX_CUE_OVERLAP_SECONDS:
                 raise TranscriptError(
                     "bad_timestamps",
-                    f"{origin}: cue {cue.number} ({cue.start:.3f}s) overlaps cue {prev_number} "
+                    f"{origin}: cue {number} ({start:.3f}s) overlaps cue {prev_number} "
                     f"({prev_start:.3f}-{prev_end:.3f}s)",
                     video_id=video_id,
                 )
-            kept[-1] = (prev_start, cue.start, prev_words, prev_number)
-        kept.append((cue.start, cue.end, words, cue.number))
+            kept[-1] = (prev_start, start, prev_words, prev_number)
+        kept.append((start, end, words, number))
     collected = WordCollector(origin, video_id)
     for start, end, words, _ in kept:
         collected.add(words, start, end)

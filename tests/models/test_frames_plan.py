@@ -77,6 +77,9 @@ def test_attach_keeps_captioned_frames_and_drops_clips_without_any():
     assert by_key[clips[0].key].frame_times == (5.0,)
     assert by_key[clips[1].key].frame_captions == ("a red car",)  # the empty caption at 15 s is left out
     assert by_key[clips[2].key].frame_times == (5.0, 25.0)
+    # short clips keep their captions as their text; medium ones wait for the summarizer
+    assert by_key[clips[0].key].caption == "a dog on a beach."
+    assert by_key[clips[2].key].caption is None
     [failure] = failures
     assert (failure.key, failure.stage, failure.reason) == (clips[3].key, "caption", "no_frames")
     assert "no frame to caption" in failure.detail

@@ -23,14 +23,14 @@ def test_captions_become_sentences():
     assert captions_as_sentences(["a man in a kitchen", " a dog. ", ""]) == "a man in a kitchen. a dog."
 
 
-def test_captions_of_every_clip_subtitles_of_medium_and_long_only():
+def test_only_medium_and_long_clips_are_summarized():
     clips = [make_clip("short", 0, "short words", ["a cat"]), make_clip("sentence", 0, "one sentence", ["a cat"]),
              make_clip("medium", 0, "medium words", ["a cat", "a dog"]), make_clip("long", 0, "long words"),
              make_clip("medium", 1, "   ")]
     jobs = {(key, field): prompt for key, field, prompt in summary_jobs(clips, 25)}
+    # short and sentence clips keep their texts unsummarized (VidLA table 1)
     assert set(jobs) == {
-        (clips[0].key, "caption"), (clips[1].key, "caption"), (clips[2].key, "caption"),
-        (clips[2].key, "subtitle_summary"), (clips[3].key, "subtitle_summary"),
+        (clips[2].key, "caption"), (clips[2].key, "subtitle_summary"), (clips[3].key, "subtitle_summary"),
     }
     assert jobs[(clips[2].key, "caption")].endswith("\na cat. a dog.")
     assert jobs[(clips[3].key, "subtitle_summary")].endswith("\nlong words")
@@ -67,7 +67,7 @@ def test_clean_summary_rejects_empty_answers(raw):
 
 
 def test_attach_summaries_fills_fields_and_drops_failed_clips():
-    clips = [make_clip("medium", 0, "m", ["a cat"]), make_clip("short", 0, "s", ["a dog"])]
+    clips = [make_clip("medium", 0, "m", ["a cat"]), make_clip("long", 0, "s", ["a dog"])]
     answers = [
         (clips[0].key, "caption", "A cat sits.", None),
         (clips[0].key, "subtitle_summary", "Someone talks.", None),

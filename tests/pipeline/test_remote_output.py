@@ -1,0 +1,120 @@
+"""A run whose output is not on the local disk (memfs://, an in-memory Beam filesystem standing in for
+gs://): the probe keeps info jsons there, the download reads them from there and downloads to the
+worker's disk, and the scratch files are gone once a video is staged."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate import write
+from curate.download import DownloadConfig, Downloader, discard_download, download_root
+from curate.probe import Prober
+from fake_youtube import fake_youtube, hosted_info  # noqa: F401 - the fixture
+from memfs import MemoryFileSystem
+from schemas import VideoMeta, safe_id
+
+
+@pytest.fixture
+def memfs():
+    MemoryFileSystem.clear()
+    yield MemoryFileSystem.files
+    MemoryFileSystem.clear()
+
+
+def test_probe_keeps_the_info_on_a_remote_filesystem_and_the_download_reads_it(
+    fake_youtube, sample_video, memfs, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # a path opened as a local file would show up here as ./memfs:/
+    url = fake_youtube.add("/direct/clip.mp4", Path(sample_video.media_path))
+    cfg = DownloadConfig(output_dir="memfs://run/.downloads", backoff_base_s=0.01, min_height=0)
+    probed = Prober(cfg, "memfs://run/.probe")(VideoMeta("clip 1/../x", url))
+    assert probed.info_path == f"memfs://run/.probe/{safe_id('clip 1/../x')}.info.json"
+    assert json.loads(memfs[probed.info_path][0])["formats"][0]["url"] == url
+    hits = fake_youtube.hits["/direct/clip.mp4"]
+    assert Prober(cfg, "memfs://run/.probe")(VideoMeta("clip 1/../x", url)) == probed  # read back, not redone
+    assert fake_youtube.hits["/direct/clip.mp4"] == hits
+
+    downloaded = Downloader(cfg)(probed)
+    root = download_root(cfg)
+    assert root.is_absolute() and Path(downloaded.media_path).parent.parent == root / "videos"
+    assert Path(downloaded.media_path).read_bytes() == Path(sample_video.media_path).read_bytes()
+    assert discard_download(downloaded, cfg)
+    assert not Path(downloaded.media_path).parent.exists()
+    assert not (tmp_path / "memfs:").exists()
+    assert set(memfs) == {probed.info_path}  # yt-dlp wrote nothing to the remote side
+
+
+def test_download_reads_an_info_json_reachable_only_through_filesystems(
+    fake_youtube, sample_video, memfs, tmp_path
+):
+    local_info = hosted_info(fake_youtube, sample_video, tmp_path / "hosted", video_id="remote1")
+    remote_info = "memfs://probe/remote1.info.json"
+    write.write_bytes_atomic(remote_info, Path(local_info).read_bytes())
+    cfg = DownloadConfig(output_dir=str(tmp_path / "out"), backoff_base_s=0.01)
+    downloaded = Downloader(cfg)(VideoMeta("remote1", "", info_path=remote_info))
+    assert Path(downloaded.media_path).parent == tmp_path / "out" / "videos" / "remote1"
+    assert Path(downloaded.subtitle_path).read_bytes() == Path(sample_video.subtitle_path).read_bytes()
+    assert downloaded.has_audio and downloaded.height == 720
+
+
+def test_discard_download_never_deletes_input_files(sample_video, tmp_path):
+    cfg = DownloadConfig(output_dir=str(tmp_path / "out"))
+    meta = VideoMeta(sample_video.video_id, "", media_path=sample_video.media_path)
+    assert Downloader(cfg)(meta).media_path == sample_video.media_path  # a yt-dlp folder: used in place
+    assert not discard_download(meta, cfg)
+    assert os.path.isfile(sample_video.media_path)
+
+
+@pytest.mark.slow
+def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_video, memfs, tmp_path, monkeypatch):
+    """The recipe through probe (info jsons in DIR/.probe on memfs), download (to the worker's disk), transcript,
+    plan, cut, staging and shards, everything written through Beam's FileSystems; then a rerun resumes."""
+    from dags import hdvila
+    from curate.pipeline import RunConfig, run_recipe
+
+    monkeypatch.chdir(tmp_path)
+    out = "memfs://e2e"
+    rows = []
+    for video_id in ("vid_a", "vid b;$(x)"):
+        # the probe's saved info (as an earlier probe left it in DIR/.probe): read back, not extracted
+        local_info = hosted_info(fake_youtube, sample_video, tmp_path / "hosted", video_id=video_id,
+                                 epoch=int(time.time()))
+        rows.append({"video_id": video_id, "url": json.loads(Path(local_info).read_text())["webpage_url"]})
+        write.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = RunConfig(recipe="hdvila", input=str(manifest), output=out, cut=hdvila.DEFAULTS["cut"],
+                    use_given_spans=hdvila.DEFAULTS["use_given_spans"],
+                    download=DownloadConfig(output_dir=write.join(out, ".downloads"), backoff_base_s=0.01))
+    run_recipe(hdvila.build, cfg, [])
+
+    stats = json.loads(write.read_bytes(write.join(out, "stats.json")))
+    assert stats["counts"]["videos_kept"] == 2 and stats["num_clips"] > 0, stats
+    assert write.read_failures_jsonl(write.join(out, "failures.jsonl")) == []
+    table = pq.read_table(io.BytesIO(write.read_bytes(write.join(out, "clips.parquet"))))
+    assert sorted(set(table.column("video_id").to_pylist())) == sorted(r["video_id"] for r in rows)
+    tars = [p for p in memfs if p.startswith(f"{out}/shards/") and p.endswith(".tar")]
+    members = []
+    for path in tars:
+        with tarfile.open(fileobj=io.BytesIO(memfs[path][0])) as tar:
+            members += tar.getnames()
+    assert sorted(members) == sorted(f"{k}.{e}" for k in table.column("key").to_pylist()
+                                     for e in ("mp4", "json", "txt"))
+    assert not [p for p in memfs if p.startswith(f"{out}/.staging/")]
+    # scratch: every download folder is gone, nothing was written to a local "memfs:" path
+    videos = download_root(cfg.download) / "videos"
+    assert not videos.exists() or not os.listdir(videos)
+    assert not (tmp_path / "memfs:").exists()
+
+    before = {p: v for p, v in memfs.items() if p.startswith(f"{out}/shards/")}
+    run_recipe(hdvila.build, cfg, [])  # resume: every video is done, nothing is redone
+    assert {p: v for p, v in memfs.items() if p.startswith(f"{out}/shards/")} == before
+    assert json.loads(write.read_bytes(write.join(out, "stats.json")))["num_clips"] == stats["num_clips"]
