@@ -52,7 +52,7 @@ class ModelOnFirstUse:
     """load_model(cfg), deferred to the first transcribe() call; what TranscribeAudio's workers hold."""
 
     def __init__(self, cfg: AsrConfig):
-        self._cfg, self._model = cfg, None
+        self._cfg, self._model, self._error = cfg, None, None
 
     @property
     def loaded(self) -> bool:
@@ -60,7 +60,13 @@ class ModelOnFirstUse:
 
     def transcribe(self, *args, **kwargs):
         if self._model is None:
-            self._model = load_model(self._cfg)
+            if self._error is None:  # a model that failed to load is not loaded again for every video
+                try:
+                    self._model = load_model(self._cfg)
+                except Exception as exc:  # noqa: BLE001 - each video needing it gets a failure record
+                    self._error = f"cannot load ASR model {self._cfg.model!r}: {type(exc).__name__}: {exc}"
+            if self._error is not None:
+                raise StageError("asr_model_unavailable", self._error)
         return self._model.transcribe(*args, **kwargs)
 
 

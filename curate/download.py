@@ -11,7 +11,7 @@ id or title as given, and every path is checked to resolve inside the output dir
 yt-dlp writes only to a local disk, so when output_dir is remote (gs://, s3://, any Beam filesystem)
 a video goes to a scratch folder on the worker's own disk instead (download_root). The recipes keep
 download -> transcript -> plan -> cut fused on that worker (no shuffle between them) and discard the
-folder once the video's clips are staged (discard_download).
+folder once the video's clips are staged or the video failed after its download (discard_download).
 """
 from __future__ import annotations
 
@@ -245,13 +245,12 @@ def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
     return inside(root / safe_id(video_id), root)
 
 
-def discard_download(meta: VideoMeta, cfg: DownloadConfig) -> bool:
-    """Delete the download folder of a video whose clips are staged. Only a folder this stage made:
-    media from the input (a yt-dlp folder) is never touched. Returns whether one was deleted."""
-    if not meta.media_path:
-        return False
-    folder = video_dir(cfg, meta.video_id)
-    if Path(meta.media_path).resolve().parent != folder:
+def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
+    """Delete the folder this stage downloaded a video into (video_dir), once nothing reads it: the
+    video's clips are staged, or it failed for good. Media that a source already had (a yt-dlp folder
+    input) is used where it is and never lands there. Returns whether a folder was deleted."""
+    folder = video_dir(cfg, video_id)
+    if not folder.is_dir():
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True

@@ -121,12 +121,28 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
     from curate.download import DownloadVideos
     from curate.transcribe import MakeTranscripts, PlanClips
 
-    downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(cfg.download_config())
+    download = cfg.download_config()
+    downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(download)
     transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)
     planned, plan_failures = transcribed | "PlanClips" >> PlanClips(
         recipe, punctuator=cfg.punctuator, use_given_spans=cfg.use_given_spans
     )
-    return planned, [download_failures, transcript_failures, plan_failures]
+    # fused with the download (no shuffle in between): the failed video's folder is on this worker
+    done_with = (
+        (transcript_failures, plan_failures)
+        | "AfterDownloadFailures" >> beam.Flatten()
+        | "DiscardFailedDownloads" >> beam.Map(_discard_download_of, download)
+    )
+    return planned, [download_failures, done_with]
+
+
+def _discard_download_of(failure: Failure, download) -> Failure:
+    """Pass a video's failure on, after deleting its download folder: no later stage reads it."""
+    from curate.download import discard_download
+
+    if not failure.key:
+        discard_download(failure.video_id, download)
+    return failure
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +168,7 @@ class _CutVideo(beam.DoFn):
             if self._download is not None:  # staged or failed for good: its download is done with
                 from curate.download import discard_download
 
-                discard_download(meta, self._download)
+                discard_download(meta.video_id, self._download)
         self._clips_ok.inc(len(staged.clips))
         self._clips_failed.inc(len(staged.failures))
         for failure in staged.failures:

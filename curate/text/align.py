@@ -11,6 +11,7 @@ step pattern with a ``slantedband`` window, so on the same sequences both give t
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from typing import Sequence
@@ -127,17 +128,14 @@ def token_ids(*sequences: Sequence[str]) -> list[np.ndarray]:
     return [np.fromiter(map(vocab.__getitem__, seq), np.int64, len(seq)) for seq in sequences]
 
 
-def sentence_tokens(sentence_texts: Sequence[str]) -> tuple[list[str], list[int]]:
+def sentence_tokens(sentence_texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The normalised tokens of the sentences, and the sentence index of each."""
-    raw, owner = [], []
-    for k, text in enumerate(sentence_texts):
-        split = text.split()
-        raw += split
-        owner += [k] * len(split)
-    tokens = normalize_tokens(raw)
+    split = [text.split() for text in sentence_texts]
+    tokens = normalize_tokens(list(itertools.chain.from_iterable(split)))
+    owner = np.repeat(np.arange(len(split)), np.fromiter(map(len, split), np.int64, len(split)))
     if "" in tokens:  # pure punctuation ("-", "...") is no token
-        kept = [i for i, token in enumerate(tokens) if token]
-        tokens, owner = [tokens[i] for i in kept], [owner[i] for i in kept]
+        owner = owner[np.fromiter(map(bool, tokens), bool, len(tokens))]
+        tokens = [token for token in tokens if token]
     return tokens, owner
 
 

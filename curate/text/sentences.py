@@ -22,6 +22,8 @@ import operator
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+import numpy as np
+
 from curate.text.align import align_sentences
 from curate.text.words import TranscriptError
 from schemas import Sentence, TimedWord, Transcript
@@ -65,9 +67,11 @@ def punctuated_spans(words: Sequence[TimedWord]) -> list[tuple[int, int]]:
     return spans
 
 
-def _gaps(words: Sequence[TimedWord]) -> list[float]:
+def _gaps(words: Sequence[TimedWord]) -> np.ndarray:
     """gaps[i]: silence between words[i] and words[i + 1]."""
-    return [max(0.0, b.start - a.end) for a, b in zip(words, words[1:])]
+    starts = np.fromiter(map(operator.itemgetter(1), words), np.float64, len(words))
+    ends = np.fromiter(map(operator.itemgetter(2), words), np.float64, len(words))
+    return np.maximum(starts[1:] - ends[:-1], 0.0)
 
 
 def pause_spans(
@@ -76,8 +80,9 @@ def pause_spans(
     """[start, stop) word ranges of the pause segmenter (module docstring)."""
     if not words:
         return []
-    gaps = _gaps(words)
-    cuts = [i + 1 for i, g in enumerate(gaps) if g >= config.min_pause]
+    gaps_array = _gaps(words)
+    cuts = (np.flatnonzero(gaps_array >= config.min_pause) + 1).tolist()
+    gaps = gaps_array.tolist()
     spans = list(zip([0] + cuts, cuts + [len(words)]))
 
     def too_long(a: int, b: int) -> bool:
@@ -114,9 +119,10 @@ def pause_spans(
 
 
 def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> list[Sentence]:
+    texts = list(map(operator.itemgetter(0), words))
     return [
         Sentence(
-            text=" ".join(w.text for w in words[a:b]),
+            text=" ".join(texts[a:b]),
             start=words[a].start,
             end=words[b - 1].end,
             num_words=b - a,

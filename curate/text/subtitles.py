@@ -28,6 +28,7 @@ from curate.text.words import (
     make_transcript,
     fixed_stamps_to_seconds,
     parse_time,
+    stamp_chars_to_seconds,
     stamps_to_seconds,
 )
 from schemas import Transcript
@@ -43,6 +44,9 @@ _ANNOTATION = re.compile(r"\[[^\[\]]*\]|\(\s*[A-Z][A-Z0-9 '\-]*\)|[♪♫♬]")
 _SPEAKER_AT_LINE_START = re.compile(
     r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?"
 )
+# what _fixed_cue_times expects between and after the times, as ASCII codes
+_ARROW = np.frombuffer(b" --> ", np.uint8)
+_SPACE, _TAB = ord(" "), ord("\t")
 # A cue this short only shows lines that are already on screen (YouTube's transition cues).
 _TRANSITION_CUE_SECONDS = 0.02
 # Uploaded subtitles may overlap their neighbour a little (a cue kept on screen a moment longer);
@@ -116,12 +120,14 @@ def cue_times(timing_lines: list[str], *, truncated_at_end: bool, origin: str, v
 def _fixed_cue_times(timing_lines: list[str]):
     """(starts, ends) when every line reads "hh:mm:ss.ttt --> hh:mm:ss.ttt[ settings]" (YouTube
     and yt-dlp always write them so), read by slicing instead of a regex; else None."""
-    arrows = "".join([line[12:17] for line in timing_lines])
-    after = "".join([line[29:30] or " " for line in timing_lines])
-    if arrows != " --> " * len(timing_lines) or after.strip(" \t"):
+    heads = "".join([(line + " ")[:30] for line in timing_lines])  # the times and one more character
+    if len(heads) != 30 * len(timing_lines) or not heads.isascii():
         return None
-    starts = fixed_stamps_to_seconds([line[:12] for line in timing_lines])
-    ends = fixed_stamps_to_seconds([line[17:29] for line in timing_lines])
+    chars = np.frombuffer(heads.encode("ascii"), np.uint8).reshape(-1, 30)
+    if (chars[:, 12:17] != _ARROW).any() or ((chars[:, 29] != _SPACE) & (chars[:, 29] != _TAB)).any():
+        return None
+    starts = stamp_chars_to_seconds(chars[:, :12])
+    ends = stamp_chars_to_seconds(chars[:, 17:29])
     return None if starts is None or ends is None else (starts, ends)
 
 
@@ -217,6 +223,8 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
     candidates = []  # (line, cue start, cue end, tagged): every line that may be new speech
     for start, end, text in zip(*cues):
         transition = end - start <= _TRANSITION_CUE_SECONDS
+        if transition and "<" not in text:
+            continue  # nothing but lines already shown
         for line in text.split("\n"):
             if "<" in line and _INLINE_TIME.search(line):
                 candidates.append((line, start, end, True))
@@ -293,36 +301,34 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     word per tag, no other markup, nothing to clean); None otherwise (then _add_tagged_line takes
     each line). The text core's hot path: str methods and numpy on the whole text, no Python step
     per word."""
-    bare = "\n".join(entry[0] for entry in entries).replace("<c>", "").replace("</c>", "")
-    parts = bare.replace(">", "<").split("<")  # text, stamp, text, stamp, ... across the lines
+    bare = "\n".join(map(operator.itemgetter(0), entries)).replace("<c>", "").replace("</c>", "")
+    delimited = bare.replace(">", "<")
+    parts = delimited.split("<")  # text, stamp, text, stamp, ... across the lines
     texts, stamps = parts[0::2], parts[1::2]
     stamp_seconds = fixed_stamps_to_seconds(stamps)
     if stamp_seconds is None or bare.count("<") != len(stamps) or bare.count(">") != len(stamps):
         return None
     text = " ".join(texts)
     words = text.split()
-    has_break = np.fromiter(map(operator.contains, texts, itertools.repeat("\n")), bool, len(texts))
-    # one word per piece, and one each side of the line break in the pieces that hold one: as many
-    # words as sides of pieces, and no side blank
+    # one word between two tags or a tag and a line's end: as many words as such pieces, none blank
     if (
         len(words) != len(stamps) + len(entries)
-        or int(has_break.sum()) != len(entries) - 1
         or _needs_cleaning(text)
         or not all(map(str.strip, "\n".join(texts).split("\n")))
     ):
         return None
-    # each line: a first word at the cue start, then its stamped words
-    last_word_of_piece = np.cumsum(1 + has_break) - 1
+    # so each line has a first word at the cue start and one more word per stamp (two delimiters)
+    lines = delimited.split("\n")
+    delimiters = np.fromiter(map(str.count, lines, itertools.repeat("<")), np.int64, len(lines))
+    offsets = np.concatenate(([0], np.cumsum(delimiters // 2 + 1)))  # each line's first word, len(words)
     is_first = np.zeros(len(words), bool)
-    is_first[0] = True
-    is_first[last_word_of_piece[has_break]] = True
+    is_first[offsets[:-1]] = True
     starts = np.empty(len(words))
     starts[is_first] = [entry[1] for entry in entries]
     starts[~is_first] = stamp_seconds
     latest_ends = np.full(len(words), np.inf)
-    line_starts = np.flatnonzero(is_first)
-    latest_ends[np.append(line_starts[1:] - 1, len(words) - 1)] = [entry[2] for entry in entries]
-    return words, starts.tolist(), latest_ends.tolist(), line_starts.tolist() + [len(words)]
+    latest_ends[offsets[1:] - 1] = [entry[2] for entry in entries]
+    return words, starts.tolist(), latest_ends.tolist(), offsets.tolist()
 
 
 def cue_words(cues: Cues, origin: str, video_id: str) -> tuple:

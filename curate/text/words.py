@@ -79,7 +79,10 @@ def parse_time(stamp: str) -> float:
     return (((hours * 60 + int(parts[-2])) * 60 + int(seconds)) * 1000 + millis) / 1000
 
 
-_COLON, _DOT, _COMMA = ord(":") - 48, ord(".") - 48, ord(",") - 48
+# where the digits of "hh:mm:ss.ttt" are, and how many milliseconds each is worth
+_STAMP_DIGITS = [0, 1, 3, 4, 6, 7, 9, 10, 11]
+_STAMP_DIGIT_MILLIS = np.array([36_000_000, 3_600_000, 600_000, 60_000, 10_000, 1_000, 100, 10, 1])
+_ZERO, _COLON, _DOT, _COMMA = (np.uint8(ord(c)) for c in "0:.,")
 
 
 def fixed_stamps_to_seconds(stamps: Sequence[str]) -> Optional[np.ndarray]:
@@ -88,21 +91,19 @@ def fixed_stamps_to_seconds(stamps: Sequence[str]) -> Optional[np.ndarray]:
     joined = "".join(stamps)
     if len(joined) != 12 * len(stamps) or not joined.isascii():
         return None
-    d = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 12).astype(np.int64) - 48
-    digits = d[:, [0, 1, 3, 4, 6, 7, 9, 10, 11]]
+    return stamp_chars_to_seconds(np.frombuffer(joined.encode("ascii"), np.uint8).reshape(-1, 12))
+
+
+def stamp_chars_to_seconds(chars: np.ndarray) -> Optional[np.ndarray]:
+    """fixed_stamps_to_seconds of stamps given as an (n, 12) array of ASCII codes."""
+    digits = chars[:, _STAMP_DIGITS] - _ZERO  # uint8: what is below "0" wraps round past 9
     if (
-        ((digits < 0) | (digits > 9)).any()
-        or (d[:, [2, 5]] != _COLON).any()
-        or ((d[:, 8] != _DOT) & (d[:, 8] != _COMMA)).any()
+        (digits > 9).any()
+        or (chars[:, [2, 5]] != _COLON).any()
+        or ((chars[:, 8] != _DOT) & (chars[:, 8] != _COMMA)).any()
     ):
         return None
-    millis = (
-        (((d[:, 0] * 10 + d[:, 1]) * 60 + d[:, 3] * 10 + d[:, 4]) * 60 + d[:, 6] * 10 + d[:, 7]) * 1000
-        + d[:, 9] * 100
-        + d[:, 10] * 10
-        + d[:, 11]
-    )
-    return millis / 1000
+    return (digits.astype(np.int64) @ _STAMP_DIGIT_MILLIS) / 1000
 
 
 def stamps_to_seconds(stamps: Sequence[str]) -> np.ndarray:

@@ -15,7 +15,7 @@ SCHEME = "memfs"
 
 
 class _Writer(io.BytesIO):
-    def __init__(self, store: "MemoryFileSystem", path: str):
+    def __init__(self, store: MemoryFileSystem, path: str):
         super().__init__()
         self._store, self._path = store, path
 

@@ -6,7 +6,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.asr import AsrConfig, TranscribeAudio, load_model, needs_asr, transcribe_video
+from curate.asr import AsrConfig, ModelOnFirstUse, TranscribeAudio, load_model, needs_asr, transcribe_video
 from curate.errors import StageError
 from curate.text.words import normalize_token
 from schemas import VideoMeta
@@ -73,3 +73,33 @@ def test_transcribe_audio_transform(sample_video_bikes, silent_video, asr_config
                     label="pairs")
         assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
                     equal_to([(silent_video.video_id, "asr", "no_audio")]), label="failures")
+
+
+def test_make_transcripts_loads_no_model_unless_a_video_needs_asr(sample_video_bikes, tmp_path):
+    """The model is loaded by the first video without subtitles: a run without any never touches it (a
+    missing model is then no error), and one that cannot load is a failure record per video."""
+    from curate.transcribe import MakeTranscripts
+
+    missing = AsrConfig(model=str(tmp_path / "no-such-model"), local_files_only=True)
+    with_subs = _meta(sample_video_bikes)._replace(subtitle_path=sample_video_bikes.subtitle_path)
+    with BeamTestPipeline() as p:
+        transcribed, failures = p | beam.Create([with_subs]) | MakeTranscripts(missing)
+        assert_that(transcribed | beam.MapTuple(lambda meta, t: (meta.video_id, len(t.words) > 10)),
+                    equal_to([(sample_video_bikes.video_id, True)]), label="subtitles")
+        assert_that(failures, equal_to([]), label="no failures")
+    with BeamTestPipeline() as p:
+        transcribed, failures = p | beam.Create([_meta(sample_video_bikes)]) | MakeTranscripts(missing)
+        assert_that(transcribed, equal_to([]), label="nothing heard")
+        assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason, "no-such-model" in f.detail)),
+                    equal_to([(sample_video_bikes.video_id, "asr", "asr_model_unavailable", True)]),
+                    label="failure")
+
+
+def test_model_on_first_use_loads_once(asr_config, sample_video_bikes):
+    lazy = ModelOnFirstUse(asr_config)
+    assert not lazy.loaded
+    words = transcribe_video(_meta(sample_video_bikes), lazy, asr_config).words
+    model = lazy._model
+    assert lazy.loaded and len(words) > 10
+    transcribe_video(_meta(sample_video_bikes), lazy, asr_config)
+    assert lazy._model is model
