@@ -131,6 +131,15 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _resolve_path(value: str, base_dir: str) -> str:
+    """A path column's value: relative paths are relative to the manifest, file:// URLs become local
+    paths, and other URLs (gs://, s3://) stay as they are for Beam's FileSystems."""
+    local = local_path(value)
+    if local is None:
+        return value
+    return os.path.normpath(os.path.join(base_dir, local))
+
+
 def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
     """One manifest row as a VideoMeta; raises BadRow."""
     video_id = _text(row.get(cols.id)) if cols.id else ""
@@ -148,7 +157,7 @@ def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
     paths = {}
     for field, column in cols.paths.items():
         value = _text(row.get(column))
-        paths[field] = os.path.normpath(os.path.join(base_dir, value)) if value else ""
+        paths[field] = _resolve_path(value, base_dir) if value else ""
     if not url and not paths.get("info_path") and not paths.get("media_path"):
         url = watch_url(video_id)
     spans: tuple = ()

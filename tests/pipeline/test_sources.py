@@ -137,6 +137,13 @@ def test_manifest_with_paths_relative_to_it(sample_video, tmp_path):
     assert videos == [VideoMeta("v", "", info_path=str(tmp_path / "v.info.json"))]
 
 
+def test_manifest_path_columns_keep_remote_urls_and_resolve_file_urls(tmp_path):
+    rows = [{"id": "a", "info_path": "gs://bucket/probe/a.info.json"},
+            {"id": "b", "info_path": f"file://{tmp_path}/sub/../b.info.json"}]
+    videos, _ = _split(read_sources(_write_table(tmp_path / "m.csv", rows)))
+    assert [v.info_path for v in videos] == ["gs://bucket/probe/a.info.json", str(tmp_path / "b.info.json")]
+
+
 def test_ytdlp_download_folder(sample_video, tmp_path):
     folder = tmp_path / "dl"
     shutil.copytree(sample_video.folder, folder)
