@@ -274,6 +274,7 @@ def fit(
                         has_caption=batch["has_caption"].to(info.device),
                         rank=info.rank,
                         world_size=info.world_size,
+                        logit_scale_max=mcfg.logit_scale_max,
                     )
                     (loss / cfg.grad_accum).backward()
                 loss_sum += loss.detach()
