@@ -57,10 +57,11 @@ def _python_kernel(a_ids, b_ids, w):
         first, last = lo[i], hi[i]
         previous_first, previous_last = (lo[i - 1], hi[i - 1]) if i > 0 else (1, 0)
         a = a_ids[i]
+        left = np.inf  # cost of (i, j - 1), carried along the row
         for j in range(first, last + 1):
             c = 0.0 if a == b_ids[j] else 1.0
             if i == 0 and j == 0:
-                current[0] = c
+                current[0] = left = c
                 continue
             best = np.inf
             best_step = 0
@@ -69,15 +70,14 @@ def _python_kernel(a_ids, b_ids, w):
                 v = previous[j - 1 - previous_first] + 2.0 * c
                 if v < best:
                     best, best_step = v, 1
-            if j > first:
-                v = current[j - 1 - first] + c
-                if v < best:
-                    best, best_step = v, 2
+            v = left + c
+            if v < best:
+                best, best_step = v, 2
             if previous_first <= j <= previous_last:
                 v = previous[j - previous_first] + c
                 if v < best:
                     best, best_step = v, 3
-            current[j - first] = best
+            current[j - first] = left = best
             step[i, j - first] = best_step
     path_i = np.empty(n + m, np.int64)
     path_j = np.empty(n + m, np.int64)

@@ -68,18 +68,19 @@ RECIPES = {"hdvila": hdvila_recipe, "vidla": vidla_recipe}
 
 def group_sentences(sentences: Sequence[Sentence], spec: ScaleSpec) -> list[list[Sentence]]:
     groups: list[list[Sentence]] = []
+    target, shortest, longest = spec.target_seconds, spec.min_seconds, spec.max_seconds
+    start = end = 0.0  # of the current group
     for sentence in sentences:
-        current = groups[-1] if groups else None
-        if current:
-            now = current[-1].end - current[0].start
-            joined = sentence.end - current[0].start
-            further = abs(joined - spec.target_seconds) >= abs(now - spec.target_seconds)
-            if joined > spec.max_seconds or (now >= spec.min_seconds and further):
-                current = None
-        if current:
-            current.append(sentence)
-        else:
-            groups.append([sentence])
+        if groups:
+            now = end - start
+            joined = sentence.end - start
+            further = abs(joined - target) >= abs(now - target)
+            if joined <= longest and (now < shortest or not further):
+                groups[-1].append(sentence)
+                end = sentence.end
+                continue
+        groups.append([sentence])
+        start, end = sentence.start, sentence.end
     # a short remnant at the end joins the clip before it when that stays within bounds
     if len(groups) > 1:
         last, before = groups[-1], groups[-2]

@@ -220,6 +220,14 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
     line that differs from the last new line in a cue longer than a transition cue (a one-word
     line has no tags): that is new speech spread over the cue.
     """
+    collected = WordCollector(origin, video_id)
+    _collect_caption_words(cues, collected)
+    # finished here, once the per-line records above are gone: fewer objects alive for the garbage
+    # collector to go through while the words are made
+    return collected.finish(estimate_ends=True)
+
+
+def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
     candidates = []  # (line, cue start, cue end, tagged): every line that may be new speech
     for start, end, text in zip(*cues):
         transition = end - start <= _TRANSITION_CUE_SECONDS
@@ -252,10 +260,9 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
         if plain and plain != last_line:
             new_lines.append((plain, start, end))
             last_line = plain
-    collected = WordCollector(origin, video_id)
     if at_once is not None and len(new_lines) == len(tagged):
         collected.extend(words, starts, latest_ends)
-        return collected.finish(estimate_ends=True)
+        return
     for what, start, end in new_lines:
         if isinstance(what, str):
             collected.add(what.split(), start, end)
@@ -264,7 +271,6 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
             collected.extend(words[a:b], starts[a:b], latest_ends[a:b])
         else:
             _add_tagged_line(collected, tagged[what][0], start, end)
-    return collected.finish(estimate_ends=True)
 
 
 def _plain_caption_line(line: str) -> str:
@@ -311,10 +317,12 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     text = " ".join(texts)
     words = text.split()
     # one word between two tags or a tag and a line's end: as many words as such pieces, none blank
+    pieces = "\n".join(texts).split("\n")
     if (
         len(words) != len(stamps) + len(entries)
         or _needs_cleaning(text)
-        or not all(map(str.strip, "\n".join(texts).split("\n")))
+        or not all(pieces)
+        or any(map(str.isspace, pieces))
     ):
         return None
     # so each line has a first word at the cue start and one more word per stamp (two delimiters)
