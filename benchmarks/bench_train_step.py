@@ -42,6 +42,9 @@ def make_step(case: str, args):
                                          grad_checkpointing=args.grad_checkpointing, **CASES[case])
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train()
+    if args.compile:
+        model.encode_video = torch.compile(model.encode_video)
+        model.encode_text = torch.compile(model.encode_text)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.02, fused=device.type == "cuda")
     B, T, S = args.batch, cfg.num_frames, cfg.image_size
     frames = torch.randn(B, T, 3, S, S, device=device)
@@ -72,17 +75,20 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32 if cuda else 2)
     parser.add_argument("--repeats", type=int, default=5 if cuda else 3)
     parser.add_argument("--grad-checkpointing", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both towers")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.make_step = make_step
     args.child_argv = ["--device", args.device, "--preset", args.preset, "--layers", str(args.layers),
-                       "--batch", str(args.batch)] + (["--grad-checkpointing"] if args.grad_checkpointing else [])
+                       "--batch", str(args.batch)] + (["--grad-checkpointing"] if args.grad_checkpointing else []) \
+        + (["--compile"] if args.compile else [])
     cases = args.cases.split(",")
     if not args.child:
         print(f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
               f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
-              f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, best of {args.repeats} interleaved",
+              f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, "
+              f"torch.compile {'on' if args.compile else 'off'}, best of {args.repeats} interleaved",
               flush=True)
     results = run_all(cases, args, __file__)
     for case, r in results.items():

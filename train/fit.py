@@ -196,6 +196,8 @@ def fit(
         log.info("resumed from step %d", step)
 
     train_step = wrap_model(TrainStep(model), info)
+    if cfg.compile:
+        train_step = torch.compile(train_step)
     loader_cfg = ClipLoaderConfig(
         batch_size=cfg.batch_size,
         num_frames=mcfg.num_frames,

@@ -169,3 +169,16 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["nan_skips"] for r in records] == [0, 1, 1]
     assert math.isnan(records[1]["loss"])
+
+
+@pytest.mark.slow
+def test_compiled_training_step_gives_the_same_losses(tiny_shards, tmp_path):
+    def losses(run, *extra):
+        argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards / "shards" / "{00000..00001}.tar"),
+                "--output", str(run), "--steps", "2", "--batch-size", "3", "--no-progress", "log_every=1", *extra]
+        assert main(argv) == 0
+        return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    eager = losses(tmp_path / "eager")
+    compiled = losses(tmp_path / "compiled", "compile=true")
+    assert compiled == pytest.approx(eager, rel=1e-3)
