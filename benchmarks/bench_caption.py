@@ -11,7 +11,8 @@ calls: VidLA clips of all three scales are planned (curate.text, on real espeak-
 throughput: distinct frames captioned per second by
   direct  - Blip2Processor + model.generate on frames decoded beforehand (the baseline),
   path    - the stage's own functions without Beam: plan, decode (PyAV), Blip2Captioner batches, attach,
-  stage   - CaptionClipFrames in a Beam pipeline (DirectRunner): everything, less the model load, and
+  stage   - decode (as in CutAndDecodeFrames, without the cut) + CaptionClipFrames in a Beam pipeline
+            (DirectRunner): everything, less the model load, and
             less Beam's own start/teardown (an identity pipeline over the same input),
 and their ratios to direct. "blip2-opt-2.7b-size" is a randomly initialised BLIP-2 with the layer sizes
 of Salesforce/blip2-opt-2.7b (ViT-g/14, Q-Former, OPT-2.7B; a small word-level vocabulary), built on the
@@ -200,13 +201,35 @@ def bench_throughput(args) -> None:
     direct()  # warm-up (CUDA kernels, allocator)
     fns, loads = {"direct": direct, "path": path}, []
     if importlib.util.find_spec("apache_beam") is not None:
-        from curate.model_stages import CaptionClipFrames
-
-        fns["stage"] = lambda: loads.append(run_pipeline(elements, CaptionClipFrames(config), "caption"))
+        fns["stage"] = lambda: loads.append(run_pipeline(elements, _decode_and_caption(config, size), "caption"))
         fns["floor"] = lambda: run_pipeline(elements)
     best = best_times(fns, args.repeats)
     print(f"  model load (not in direct/path): {load_s:.2f} s; path = decode + captioner + attach")
     print_figures("frames", num_frames, best, loads)
+
+
+def _decode_and_caption(config, size):
+    """The recipe's decode (in CutAndDecodeFrames, without its ffmpeg cut) + CaptionClipFrames."""
+    import apache_beam as beam
+
+    from curate.model_stages import FRAME_ERRORS, FRAMES, CaptionClipFrames, _CutAndDecode
+    from curate.write import StagedVideo
+
+    class DecodeOnly(_CutAndDecode):
+        def process(self, element):
+            meta, clips = element
+            staged = StagedVideo(meta.video_id, tuple(clips), (0,) * len(clips))
+            yield staged
+            yield from self.after_cut(meta, staged)
+
+    class DecodeAndCaption(beam.PTransform):
+        def expand(self, videos):
+            decoded = videos | beam.ParDo(DecodeOnly(None, None, None, config.caption_fps, size)).with_outputs(
+                FRAMES, FRAME_ERRORS, main="staged")
+            captioned, _ = (decoded.staged, decoded[FRAMES], decoded[FRAME_ERRORS]) | CaptionClipFrames(config)
+            return captioned
+
+    return DecodeAndCaption()
 
 
 def best_times(fns: dict, repeats: int) -> dict:

@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     from bench_caption import best_times, print_figures, run_pipeline
     from curate.annotate import AnnotateConfig
     from curate.model_stages import SummarizeClips
+    from curate.write import StagedVideo
     from curate.summarize import attach_summaries, clean_summary, load_summarizer, prompt_token_ids, summary_jobs
     from curate.errors import StageError
     from tiny_models import make_tiny_llama
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
 
     direct()  # warm-up
     kept, failures = path()
-    elements, loads = [(meta, clips)], []
+    elements, loads = [StagedVideo(meta.video_id, tuple(clips), (0,) * len(clips))], []  # what SummarizeClips takes
     fns = {"direct": direct, "path": path,
            "stage": lambda: loads.append(run_pipeline(elements, SummarizeClips(config), "summarize")),
            "floor": lambda: run_pipeline(elements)}

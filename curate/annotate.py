@@ -1,11 +1,13 @@
 """Visually grounded text for VidLA (section 3, appendix A.4): BLIP-2 captions of frames sampled at
 ~0.1 FPS, and LLM summaries of those captions (every clip) and of the subtitles (medium and long clips).
 
-``AnnotateClips(config)`` is the one stage a recipe applies, over one element per video:
-``(VideoMeta with media_path, tuple[Clip] of all its scales)`` -> ``(annotated, failures)``. Frames are
-sampled on a per-video grid and captioned once for every clip and scale that contains them
-(curate.frames); captions come from curate.caption, summaries from curate.summarize. With no model
-configured the input passes through untouched and the recipe stays subtitle-only.
+``AnnotateClips(config, out_dir, cut, download)`` is the one stage a recipe applies when a model is
+given, in place of the plain cut, over one element per video: ``(VideoMeta with media_path,
+tuple[Clip] of all its scales)`` -> ``(committed StagedVideo, failures)``. Everything that reads the
+source media (cutting, decoding frames) runs on the worker that downloaded it; frames are sampled on
+a per-video grid and captioned once for every clip and scale that contains them (curate.frames);
+captions come from curate.caption, summaries from curate.summarize. With no model configured the
+recipe does not use it and stays subtitle-only.
 
 This module imports nothing heavy: the CLI and the recipe can import it on a machine without the
 ``models`` extra.
@@ -19,7 +21,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from schemas import Failure
 
 SUMMARY_BACKENDS = ("vllm", "transformers")
 
@@ -185,45 +186,61 @@ def validate_models(args_or_config) -> AnnotateConfig:
     return config
 
 
-def _empty_failures(pcoll):
-    import apache_beam as beam
-
-    return pcoll | "NoAnnotationFailures" >> beam.FlatMap(lambda _: ()).with_output_types(Failure)
-
-
 def _annotate_transform():
     import apache_beam as beam
 
     class AnnotateClips(beam.PTransform):
-        """``annotated, failures = videos | AnnotateClips(args_or_config)``.
+        """``staged, failures = videos | AnnotateClips(args_or_config, out_dir, cut, download)``.
 
-        videos: PCollection[(VideoMeta, tuple[Clip])], one element per video with all its clips.
-        annotated: the same shape, frame_captions/frame_times filled when a caption model is set,
-        caption (every clip) and subtitle_summary (medium and long clips) when a summary model is
-        set. A clip that cannot be annotated (no decodable frame, unusable LLM answer) is left out
-        of its video's tuple and becomes a Failure (stage "caption" or "summarize").
+        videos: PCollection[(VideoMeta with media_path, tuple[Clip])], one element per video with all
+        its clips, straight from PlanClips (fused with the download: the media is on this worker).
+        Per video, on that worker: the clips are cut into DIR/.staging and the frames to caption are
+        decoded, then the download is discarded (curate.model_stages.CutAndDecodeFrames). Then only
+        frames, prompts and small records travel: captions fill frame_captions/frame_times (caption
+        model), summaries fill caption (every clip) and subtitle_summary (medium and long clips)
+        (summary model), and the video's staging manifest is written last (CommitStaged).
+
+        staged: PCollection[curate.write.StagedVideo], committed, ready for the shard writer.
+        failures: cut failures as CutClips gives them, and a Failure per clip that cannot be
+        annotated (stage "caption": no decodable frame; "summarize": unusable LLM answer); such a
+        clip is not a sample. Needs at least one model (config.enabled).
         """
 
-        def __init__(self, args_or_config, label: Optional[str] = None):
+        def __init__(self, args_or_config, out_dir: str, cut, download=None, label: Optional[str] = None):
             super().__init__(label)
             self.config = validate_models(args_or_config)
+            if not self.config.enabled:
+                raise ValueError("AnnotateClips needs --caption-model or --summary-model; "
+                                 "without models the recipe cuts with curate.pipeline.CutClips")
+            self._out_dir, self._cut, self._download = out_dir, cut, download
 
         def expand(self, videos):
+            from curate.model_stages import FRAME_ERRORS, FRAMES, CommitStaged, CutAndDecodeFrames
+            from curate.stages import FAILURES
+
             config = self.config
-            if not config.enabled:
-                return videos, _empty_failures(videos)
-            all_failures = []
+            fps, size = None, None
+            if config.caption_model:
+                from curate.caption import captioner_input_size
+
+                # frames are decoded straight to the captioner's input size: small elements, one resize
+                fps, size = config.caption_fps, captioner_input_size(config.caption_model)
+            cut = videos | "CutAndDecodeFrames" >> CutAndDecodeFrames(self._out_dir, self._cut, self._download,
+                                                                      fps, size)
+            staged, all_failures = cut.staged, [cut[FAILURES]]
             if config.caption_model:
                 from curate.model_stages import CaptionClipFrames
 
-                videos, failures = videos | "CaptionClipFrames" >> CaptionClipFrames(config)
+                staged, failures = (staged, cut[FRAMES], cut[FRAME_ERRORS]) | "CaptionClipFrames" >> (
+                    CaptionClipFrames(config))
                 all_failures.append(failures)
             if config.summary_model:
                 from curate.model_stages import SummarizeClips
 
-                videos, failures = videos | "SummarizeClips" >> SummarizeClips(config)
+                staged, failures = staged | "SummarizeClips" >> SummarizeClips(config)
                 all_failures.append(failures)
-            return videos, tuple(all_failures) | "FlattenAnnotationFailures" >> beam.Flatten()
+            committed = staged | "CommitStaged" >> CommitStaged(self._out_dir)
+            return committed, tuple(all_failures) | "FlattenAnnotationFailures" >> beam.Flatten()
 
     return AnnotateClips
 

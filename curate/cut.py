@@ -254,12 +254,13 @@ def ffmpeg_available(binary: str = "ffmpeg") -> bool:
     return shutil.which(binary) is not None
 
 
-def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig):
+def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bool = True):
     """Cut one video's planned clips (schemas.Clip) and stage them in DIR/.staging/<video>/.
 
     Returns a curate.write.StagedVideo: the clips that became samples (with their cut size) and a
     schemas.Failure (stage "cut") for each that did not. Raises StageError when the source video
-    itself cannot be cut."""
+    itself cannot be cut. commit=False stages the clip files without the manifest that makes them
+    count (a later stage still adds metadata, then calls curate.write.write_manifest)."""
     from curate import write
     from schemas import Failure
 
@@ -279,7 +280,8 @@ def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig):
                 sizes.append(result.num_bytes)
         staged = write.StagedVideo(meta.video_id, tuple(ok), tuple(sizes), tuple(failures))
         if ok:
-            write.commit_staged_video(out_dir, staged, paths)
+            stage = write.commit_staged_video if commit else write.stage_clip_files
+            stage(out_dir, staged, paths)
         return staged
     except StageError as exc:
         raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc

@@ -1,11 +1,15 @@
 """The Beam wiring of the model stages (VidLA section 3): RunInference ModelHandlers around the
-BLIP-2 captioner (curate.caption) and the LLM summarizer (curate.summarize), and the two transforms
-that curate.annotate.AnnotateClips composes.
+BLIP-2 captioner (curate.caption) and the LLM summarizer (curate.summarize), and the transforms that
+curate.annotate.AnnotateClips composes.
 
-CaptionClipFrames: plan each video's frames on its grid (curate.frames), decode them, caption each
-once, and give every clip of every scale the captions of its frames. SummarizeClips: one prompt per
-summary a clip needs, answers cleaned, and brought back to their clips. Results travel keyed by
-video id and are joined back to the video's (VideoMeta, tuple[Clip]) element (JoinToVideos).
+The source media is on the disk of the worker that downloaded it, so everything that reads it runs
+fused with the download, per video, before the download is discarded: CutAndDecodeFrames cuts the
+clips into DIR/.staging (manifest not yet written) and decodes the frames they need on the per-video
+grid (curate.frames), resized to the captioner's input. After that only small records travel:
+frames to the captioner (each captioned once, for every clip and scale containing it), prompts to
+the summarizer, and results keyed by video id, joined back to the StagedVideo (JoinToVideos).
+CommitStaged writes a video's manifest once its clips are annotated, so resume never sees a staged
+video without its annotations.
 """
 from __future__ import annotations
 
@@ -15,14 +19,17 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
 from apache_beam.pvalue import TaggedOutput
 
+from curate import write
 from curate.annotate import AnnotateConfig
-from curate.caption import Blip2Captioner, captioner_input_size
+from curate.caption import Blip2Captioner
 from curate.errors import StageError
 from curate.frames import attach_frame_captions, decode_frames, plan_frames
+from curate.pipeline import _CutVideo
 from curate.stages import FAILURES
 from curate.summarize import attach_summaries, clean_summary, load_summarizer, summary_jobs
 from schemas import Failure
 
+FRAMES = "frames"
 FRAME_ERRORS = "frame_errors"
 
 
@@ -64,34 +71,70 @@ class SummaryHandler(ModelHandler):
 
 
 # ---------------------------------------------------------------------------------------------
-# captions
+# cut and decode: the only step that reads the source media
 
 
-class _DecodeFrames(beam.DoFn):
-    """(meta, clips) -> ((video_id, t), frame) for each planned frame, or (video_id, (t, error))."""
+class CutAndDecodeFrames(beam.PTransform):
+    """``out = videos | CutAndDecodeFrames(out_dir, cut, download, fps, size)`` over
+    (VideoMeta, tuple[Clip]), fused with the download: cuts each video's clips into DIR/.staging
+    WITHOUT its manifest (the annotations still change it), decodes the frames its clips need (fps
+    None: none) resized to `size`, and discards the download. Returns a DoOutputsTuple: main
+    "staged" (StagedVideo), FRAMES ((video_id, t), RGB array), FRAME_ERRORS (video_id, (t, why)),
+    FAILURES (Failure)."""
 
-    def __init__(self, fps: float, size: tuple):
-        self._fps = fps
-        self._size = size
+    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
+        super().__init__()
+        self._cut = _CutAndDecode(out_dir, cut, download, fps, size)
+
+    def expand(self, videos):
+        return videos | beam.ParDo(self._cut).with_outputs(FAILURES, FRAMES, FRAME_ERRORS, main="staged")
+
+
+class _CutAndDecode(_CutVideo):
+    commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
+
+    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
+        super().__init__(out_dir, cut, download)
+        self._fps, self._size = fps, size
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
         self._failed = beam.metrics.Metrics.counter("caption", "frames_undecodable")
 
-    def process(self, video):
-        meta, clips = video
-        times = plan_frames(clips, self._fps).times
-        if not times:
-            return
-        if not meta.media_path:
-            frames = [(t, "the video has no media_path (not downloaded)") for t in times]
-        else:
-            frames = decode_frames(meta.media_path, times, self._size)
-        for t, frame in frames:
+    def after_cut(self, meta, staged) -> list:
+        if self._fps is None:
+            return []
+        times = plan_frames(staged.clips, self._fps).times
+        out = []
+        for t, frame in decode_frames(meta.media_path, times, self._size):
             if isinstance(frame, str):
                 self._failed.inc()
-                yield TaggedOutput(FRAME_ERRORS, (meta.video_id, (t, frame)))
+                out.append(TaggedOutput(FRAME_ERRORS, (meta.video_id, (t, frame))))
             else:
                 self._decoded.inc()
-                yield (meta.video_id, t), frame
+                out.append(TaggedOutput(FRAMES, ((meta.video_id, t), frame)))
+        return out
+
+
+class CommitStaged(beam.PTransform):
+    """``committed = staged | CommitStaged(out_dir)``: write each annotated video's manifest (from
+    here on it counts as staged for resume); a video left with no clip is removed from staging."""
+
+    def __init__(self, out_dir: str):
+        super().__init__()
+        self._out_dir = out_dir
+
+    def expand(self, staged):
+        return staged | beam.FlatMap(_commit, self._out_dir)
+
+
+def _commit(staged, out_dir: str):
+    if not staged.clips:
+        write.remove_tree(write.staging_dir(out_dir, staged.video_id))
+        return
+    yield write.write_manifest(out_dir, staged)
+
+
+# ---------------------------------------------------------------------------------------------
+# joining results back to their staged video
 
 
 def _failed_batch_errors(batch_and_exc):
@@ -103,9 +146,10 @@ def _failed_batch_errors(batch_and_exc):
 
 
 class JoinToVideos(beam.PTransform):
-    """Bring per-video results back to their video: ``{"name": PCollection[(video_id, result)], ...}``
-    joined with the videos, then ``attach(video_id, clips, results_by_name) -> (clips, failures)``.
-    Returns (PCollection[(VideoMeta, tuple[Clip])], PCollection[Failure])."""
+    """Bring per-video results back to their staged video: ``{"name": PCollection[(video_id,
+    result)], ...}`` joined with the StagedVideos, then ``attach(video_id, clips, results_by_name)
+    -> (clips, failures)``. Only small records meet here: the clip files are already staged.
+    Returns (PCollection[StagedVideo], PCollection[Failure])."""
 
     def __init__(self, stage: str, attach, results: dict, label: Optional[str] = None):
         super().__init__(label)
@@ -114,7 +158,7 @@ class JoinToVideos(beam.PTransform):
         self._results = results
 
     def expand(self, videos):
-        keyed = videos | "KeyVideos" >> beam.Map(lambda v: (v[0].video_id, v))
+        keyed = videos | "KeyVideos" >> beam.Map(lambda v: (v.video_id, v))
         out = (
             {"video": keyed, **self._results}
             | "Join" >> beam.CoGroupByKey()
@@ -135,14 +179,18 @@ class _AttachToVideo(beam.DoFn):
             if len(videos) != 1:
                 raise ValueError(f"video {video_id!r} reached the {self._stage} stage {len(videos)} times; "
                                  "video ids must be unique")
-            meta, clips = videos[0]
-            kept, failures = self._attach(video_id, clips, groups)
+            kept, failures = self._attach(video_id, videos[0].clips, groups)
+            annotated = write.replace_clips(videos[0], kept, failures)
         except Exception as exc:  # noqa: BLE001 - never lose a video silently
             yield TaggedOutput(FAILURES, Failure(video_id, self._stage, f"error:{type(exc).__name__}", str(exc)))
             return
         for failure in failures:
             yield TaggedOutput(FAILURES, failure)
-        yield meta, kept
+        yield annotated
+
+
+# ---------------------------------------------------------------------------------------------
+# captions
 
 
 def _attach_captions(fps: float):
@@ -154,27 +202,25 @@ def _attach_captions(fps: float):
 
 
 class CaptionClipFrames(beam.PTransform):
-    """``captioned, failures = videos | CaptionClipFrames(config)`` over (VideoMeta, tuple[Clip])."""
+    """``captioned, failures = (staged, frames, frame_errors) | CaptionClipFrames(config)``: the
+    outputs of CutAndDecodeFrames; each frame is captioned once and every clip gets its frames'
+    captions (frame_captions, frame_times; caption for unsummarized scales)."""
 
     def __init__(self, config: AnnotateConfig, label: Optional[str] = None):
         super().__init__(label)
         self._config = config
-        # Frames are decoded straight to the captioner's input size: small elements, one resize.
-        self._size = captioner_input_size(config.caption_model)
 
-    def expand(self, videos):
-        fps = self._config.caption_fps
-        decoded = videos | "DecodeFrames" >> beam.ParDo(_DecodeFrames(fps, self._size)).with_outputs(
-            FRAME_ERRORS, main="frames")
+    def expand(self, inputs):
+        staged, frames, frame_errors = inputs
         captioned, dead = (
-            decoded.frames
+            frames
             | "Caption" >> RunInference(KeyedModelHandler(Blip2CaptionHandler(self._config))).with_exception_handling()
         )
         captions = captioned | "ByVideo" >> beam.MapTuple(lambda key, text: (key[0], (key[1], text)))
         batch_errors = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_errors)
-        errors = (decoded[FRAME_ERRORS], batch_errors) | "AllFrameErrors" >> beam.Flatten()
-        return videos | "AttachCaptions" >> JoinToVideos(
-            "caption", _attach_captions(fps), {"captions": captions, "errors": errors})
+        errors = (frame_errors, batch_errors) | "AllFrameErrors" >> beam.Flatten()
+        return staged | "AttachCaptions" >> JoinToVideos(
+            "caption", _attach_captions(self._config.caption_fps), {"captions": captions, "errors": errors})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,9 +228,8 @@ class CaptionClipFrames(beam.PTransform):
 
 
 def _jobs(video, max_words: int):
-    meta, clips = video
-    for key, field, prompt in summary_jobs(clips, max_words):
-        yield (meta.video_id, key, field), prompt
+    for key, field, prompt in summary_jobs(video.clips, max_words):
+        yield (video.video_id, key, field), prompt
 
 
 def _clean(keyed_answer, max_words: int):
@@ -207,7 +252,7 @@ def _attach_answers(video_id, clips, groups):
 
 
 class SummarizeClips(beam.PTransform):
-    """``summarized, failures = videos | SummarizeClips(config)`` over (VideoMeta, tuple[Clip])."""
+    """``summarized, failures = staged | SummarizeClips(config)`` over StagedVideo."""
 
     def __init__(self, config: AnnotateConfig, label: Optional[str] = None):
         super().__init__(label)

@@ -4,12 +4,15 @@ A recipe (dags/hdvila.py, dags/vidla.py) is::
 
     videos   = select_videos(p, cfg, resume)       read -> probe -> filter (+ category cap) -> skip done
     ready    = videos | DownloadVideos | MakeTranscripts | PlanClips     -> (VideoMeta, tuple[Clip])
-    [ready   = ready | AnnotateClips]                                    (vidla: captions, summaries)
     write_outputs(ready, failures, cfg, resume)   cut -> stage -> shards -> clips.parquet, stats, report
+  or, with the vidla model stages (curate.annotate.AnnotateClips does the cut itself):
+    staged   = ready | AnnotateClips     cut + decode frames -> caption -> summarize -> commit staging
+    write_staged_outputs(staged, failures, cfg, resume)               shards -> clips.parquet, ...
 
 A video's files (download, subtitles) are on the disk of the worker that downloaded it, so there is
-no shuffle from DownloadVideos to CutClips: Beam fuses them into one chain per video, and the cut
-deletes the download folder once the clips are staged (DIR/.staging, through curate.write).
+no shuffle from DownloadVideos to the cut: Beam fuses them into one chain per video, and the cut
+deletes the download folder once the clips are staged (DIR/.staging, through curate.write). Only
+small records and files on the output filesystem travel after that.
 
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
 happen (so a killed run does not redo terminal decisions), and written to DIR/failures.jsonl at the
@@ -150,17 +153,28 @@ def _discard_download_of(failure: Failure, download) -> Failure:
 
 
 class _CutVideo(beam.DoFn):
+    """(VideoMeta, tuple[Clip]) -> StagedVideo (+ FAILURES). A subclass that must still read the
+    source media (curate.model_stages decodes frames) does it in after_cut, before the download
+    is discarded, with commit=False when its outputs still change the manifest."""
+
+    commit = True
+
     def __init__(self, out_dir: str, config: CutConfig, download=None):
         self._out_dir, self._config, self._download = out_dir, config, download
         self._clips_ok = beam.metrics.Metrics.counter("cut", "clips_ok")
         self._clips_failed = beam.metrics.Metrics.counter("cut", "clips_failed")
+
+    def after_cut(self, meta, staged) -> list:
+        """More outputs (tagged or not) made from the source media of a video with staged clips."""
+        return []
 
     def process(self, element):
         from curate.cut import cut_video
 
         meta, clips = element
         try:
-            staged = cut_video(meta, clips, self._out_dir, self._config)
+            staged = cut_video(meta, clips, self._out_dir, self._config, commit=self.commit)
+            more = self.after_cut(meta, staged) if staged.clips else []
         except Exception as exc:  # noqa: BLE001 - the whole video failed: one record, nothing dropped
             yield TaggedOutput(FAILURES, to_failure(exc, "cut", meta))
             return
@@ -175,6 +189,7 @@ class _CutVideo(beam.DoFn):
             yield TaggedOutput(FAILURES, failure)
         if staged.clips:
             yield staged
+        yield from more
 
 
 class CutClips(beam.PTransform):
@@ -235,6 +250,11 @@ class _RecordFailures(beam.DoFn):
 def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
     """cut -> stage -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
     staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut, cfg.download_config())
+    return write_staged_outputs(p, staged, failures + [cut_failures], num_read, cfg, resume)
+
+
+def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
+    """Committed staged videos -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
     earlier = p | "StagedEarlier" >> beam.Create(list(resume.staged), reshuffle=False)
     shards = (
         (staged, earlier)
@@ -242,7 +262,7 @@ def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: Re
         | "WriteShards" >> WriteShards(cfg.output, cfg.shards, resume.next_shard_index)
     )
     recorded = (
-        tuple(failures + [cut_failures])
+        tuple(failures)
         | "AllFailures" >> beam.Flatten()
         | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output))
     )

@@ -57,6 +57,17 @@ class StagedVideo(NamedTuple):
     failures: tuple = ()  # tuple[Failure, ...]: clips of this video that are not samples
 
 
+def replace_clips(staged: StagedVideo, clips: Sequence[Clip], failures: Sequence[Failure] = ()) -> StagedVideo:
+    """The staged video with its clips replaced by `clips` (a subset of its clips by key, e.g. with
+    annotations filled in; their staged sizes follow them) and `failures` added."""
+    size_of = dict(zip((c.key for c in staged.clips), staged.num_bytes))
+    unknown = [c.key for c in clips if c.key not in size_of]
+    if unknown:
+        raise ValueError(f"video {staged.video_id!r}: clips {unknown} were never staged")
+    return staged._replace(clips=tuple(clips), num_bytes=tuple(size_of[c.key] for c in clips),
+                           failures=staged.failures + tuple(failures))
+
+
 # ---------------------------------------------------------------------------------------------
 # paths and atomic file operations (local, or any Beam filesystem)
 
@@ -199,10 +210,24 @@ def staging_dir(out_dir: str, video_id: str) -> str:
 def commit_staged_video(out_dir: str, staged: StagedVideo, clip_files: Sequence[str]) -> StagedVideo:
     """Move a video's cut clip files (local paths, in the order of staged.clips) into its staging
     folder and write the manifest last. Returns `staged`."""
+    stage_clip_files(out_dir, staged, clip_files)
+    return write_manifest(out_dir, staged)
+
+
+def stage_clip_files(out_dir: str, staged: StagedVideo, clip_files: Sequence[str]) -> StagedVideo:
+    """Move a video's cut clip files into its staging folder WITHOUT committing it: until
+    write_manifest, resume treats the folder as unfinished and redoes the video. Returns `staged`."""
     folder = staging_dir(out_dir, staged.video_id)
     remove_file(join(folder, MANIFEST))  # an older, interrupted attempt no longer counts
     for clip, path in zip(staged.clips, clip_files):
         put_file_atomic(path, join(folder, f"{clip.key}.mp4"))
+    return staged
+
+
+def write_manifest(out_dir: str, staged: StagedVideo) -> StagedVideo:
+    """Commit a staged video: its manifest (clip metadata as it goes into the shard) is written last.
+    staged.clips may be a subset of the staged files (the others are not samples). Returns `staged`."""
+    folder = staging_dir(out_dir, staged.video_id)
     manifest = {
         "video_id": staged.video_id,
         "clips": [clip_to_row(c) for c in staged.clips],

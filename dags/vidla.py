@@ -24,23 +24,28 @@ def clip_recipe():
     return vidla_recipe()
 
 
-def annotate(videos, cfg):
-    """The model stages (issue 4) over one element per video: (VideoMeta, tuple[Clip] of all scales).
-    Returns (annotated, failures); passes through untouched when no model is configured."""
-    from curate.annotate import AnnotateClips, AnnotateConfig
+def annotation_config(cfg):
+    from curate.annotate import config_from_args
 
-    return videos | "AnnotateClips" >> AnnotateClips(cfg.annotate or AnnotateConfig())
+    return config_from_args(cfg.annotate)
 
 
 def build(p, cfg, resume):
-    """read -> probe -> filter/cap -> download -> transcript -> plan clips -> annotate -> cut -> write."""
-    from curate.pipeline import prepare_clips, select_videos, write_outputs
+    """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write, or with
+    models: ... plan clips -> cut + decode frames -> caption -> summarize -> commit -> write."""
+    from curate.pipeline import prepare_clips, select_videos, write_outputs, write_staged_outputs
 
     videos, failures, num_read = select_videos(p, cfg, resume)
     planned, more_failures = prepare_clips(videos, cfg, clip_recipe())
-    # the seam for the model stages: every clip of every scale of a video, before it is cut
-    annotated, annotate_failures = annotate(planned, cfg)
-    return write_outputs(p, annotated, failures + more_failures + [annotate_failures], num_read, cfg, resume)
+    config = annotation_config(cfg)
+    if not config.enabled:  # subtitle-only: the same cut and write as every recipe
+        return write_outputs(p, planned, failures + more_failures, num_read, cfg, resume)
+    from curate.annotate import AnnotateClips
+
+    # cuts and decodes the frames on the download's worker; the manifest is written once annotated
+    staged, annotate_failures = planned | "AnnotateClips" >> AnnotateClips(
+        config, cfg.output, cfg.cut, cfg.download_config())
+    return write_staged_outputs(p, staged, failures + more_failures + [annotate_failures], num_read, cfg, resume)
 
 
 def main(argv=None) -> int:

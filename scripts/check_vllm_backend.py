@@ -30,7 +30,8 @@ def main(work_dir: str) -> int:
     from curate.annotate import AnnotateConfig
     from curate.model_stages import SummarizeClips
     from curate.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
-    from schemas import Clip, VideoMeta, clip_key
+    from curate.write import StagedVideo
+    from schemas import Clip, clip_key
     from tiny_models import make_tiny_llama
 
     model = make_tiny_llama(os.path.join(work_dir, "llama"))
@@ -56,12 +57,13 @@ def main(work_dir: str) -> int:
     out_path = os.path.join(work_dir, "pipeline.json")
 
     def dump(videos, path):
-        rows = [{"key": c.key, "scale": c.scale, "subtitle_summary": c.subtitle_summary} for _, cs in videos for c in cs]
+        rows = [{"key": c.key, "scale": c.scale, "subtitle_summary": c.subtitle_summary} for v in videos for c in v.clips]
         with open(path, "w") as f:
             json.dump(rows, f)
 
     with TestPipeline() as p:
-        summarized, failures = p | beam.Create([(VideoMeta("vid", "u"), tuple(clips))]) | SummarizeClips(config)
+        staged = StagedVideo("vid", tuple(clips), (0,) * len(clips))  # SummarizeClips runs on staged videos
+        summarized, failures = p | beam.Create([staged]) | SummarizeClips(config)
         summarized | beam.combiners.ToList() | beam.Map(dump, out_path)
         failures | "Failures" >> beam.Map(lambda f: print("FAILURE", f, flush=True))
     with open(out_path) as f:

@@ -1,4 +1,6 @@
-"""AnnotateClips in a Beam TestPipeline over generated videos, with the tiny models from disk."""
+"""AnnotateClips (cut + decode frames on the download's worker, caption, summarize, commit) in a Beam
+TestPipeline over generated videos, with the tiny models from disk."""
+import os
 import pickle
 
 import pytest
@@ -7,8 +9,12 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
+from curate import write
 from curate.annotate import AnnotateClips, AnnotateConfig
+from curate.cut import CutConfig
 from curate.frames import plan_frames
+from curate.model_stages import FRAMES, CutAndDecodeFrames
+from curate.resume import load_resume_state
 from curate.summarize import captions_as_sentences
 from curate.media import make_sample_video, sentences_for
 from schemas import Clip, Sentence, VideoMeta, clip_key
@@ -17,6 +23,8 @@ from schemas import Clip, Sentence, VideoMeta, clip_key
 # videos (the same frames per clip, half the media to generate)
 SCALE_SECONDS = {"short": 7.0, "medium": 15.0, "long": 30.0}
 FPS = 0.2
+# exact cuts at a small size: the tests look at the metadata, cheap to encode
+CUT = CutConfig(mode="reencode", short_side=64)
 
 
 def clips_of(video, scales=("short", "medium", "long")) -> tuple:
@@ -48,16 +56,17 @@ def _dump(elements, path):
         pickle.dump(sorted(elements), f)
 
 
-def run_annotate(elements, config, tmp_path):
-    """Run AnnotateClips; returns (annotated videos, failures, captioner inferences), sorted."""
+def run_annotate(elements, config, out_dir):
+    """Run AnnotateClips (cut + decode + caption + summarize + commit) with its outputs under out_dir;
+    returns (staged videos, failures, captioner inferences), sorted."""
     p = BeamTestPipeline()
-    annotated, failures = p | beam.Create(elements) | AnnotateClips(config)
-    annotated | "AllOk" >> beam.combiners.ToList() | "DumpOk" >> beam.Map(_dump, str(tmp_path / "ok.pkl"))
-    failures | "AllFailed" >> beam.combiners.ToList() | "DumpFailed" >> beam.Map(_dump, str(tmp_path / "failed.pkl"))
+    staged, failures = p | beam.Create(elements) | AnnotateClips(config, str(out_dir), CUT)
+    staged | "AllOk" >> beam.combiners.ToList() | "DumpOk" >> beam.Map(_dump, str(out_dir / "ok.pkl"))
+    failures | "AllFailed" >> beam.combiners.ToList() | "DumpFailed" >> beam.Map(_dump, str(out_dir / "failed.pkl"))
     result = p.run()
     result.wait_until_finish()
     counters = result.metrics().query(MetricsFilter().with_namespace("caption").with_name("num_inferences"))["counters"]
-    loaded = [pickle.load(open(tmp_path / name, "rb")) for name in ("ok.pkl", "failed.pkl")]
+    loaded = [pickle.load(open(out_dir / name, "rb")) for name in ("ok.pkl", "failed.pkl")]
     return loaded[0], loaded[1], sum(c.committed for c in counters)
 
 
@@ -69,17 +78,22 @@ def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, t
                             summary_batch_size=8, device="cpu")
     ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
     assert failed == []
-    assert sorted(meta.video_id for meta, _ in ok) == ["annot15", "annot32"]
+    assert sorted(v.video_id for v in ok) == ["annot15", "annot32"]
     # frame reuse: the captioner ran once per distinct frame time of each video, not once per clip frame
     planned = [plan_frames(clips, config.caption_fps) for _, clips in elements]
     distinct = sum(len(plan.times) for plan in planned)
     per_clip = sum(len(ts) for plan in planned for ts in plan.clip_times.values())
     assert num_inferences == distinct and per_clip >= 2 * distinct
-    for meta, clips in ok:
-        [source] = [c for m, c in elements if m.video_id == meta.video_id]
-        assert [c.key for c in clips] == [c.key for c in source]  # nothing dropped, order kept
+    for video in ok:
+        [source] = [c for m, c in elements if m.video_id == video.video_id]
+        assert [c.key for c in video.clips] == [c.key for c in source]  # nothing dropped, order kept
+        # committed: the manifest (what resume and the shard writer read) holds the annotations
+        folder = write.staging_dir(str(tmp_path), video.video_id)
+        assert write.load_staged_video(folder) == video
+        assert all(os.path.getsize(os.path.join(folder, f"{c.key}.mp4")) == n
+                   for c, n in zip(video.clips, video.num_bytes))
         caption_at = {}
-        for clip in clips:
+        for clip in video.clips:
             assert clip.frame_times and list(clip.frame_times) == sorted(clip.frame_times)
             assert len(clip.frame_captions) == len(clip.frame_times)
             assert all(clip.start <= t < clip.end for t in clip.frame_times)
@@ -93,7 +107,27 @@ def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, t
                 assert clip.subtitle_summary and len(clip.subtitle_summary.split()) <= config.summary_max_words
 
 
-def test_bad_media_and_unusable_answers_become_per_clip_failures(videos, tiny_blip2, tiny_llama_eos, tmp_path):
+def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
+    """What a run killed between staging and annotation leaves: clip files without a manifest. Resume
+    must not put them into shards without captions: it removes them and redoes the video."""
+    v = videos[1]
+    p = BeamTestPipeline()
+    cut = (p | beam.Create([(VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))])
+           | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32)))
+    cut[FRAMES] | "Shapes" >> beam.Map(lambda kv: kv[1].shape) | beam.combiners.ToList() | beam.Map(
+        lambda shapes: _dump(shapes, str(tmp_path / "shapes.pkl")))
+    p.run().wait_until_finish()
+    folder = write.staging_dir(str(tmp_path), v.video_id)
+    assert any(name.endswith(".mp4") for name in os.listdir(folder))
+    assert not os.path.exists(os.path.join(folder, write.MANIFEST))
+    shapes = pickle.load(open(tmp_path / "shapes.pkl", "rb"))
+    assert shapes and set(shapes) == {(32, 32, 3)}  # decoded at the captioner's input size
+    resume = load_resume_state(str(tmp_path))
+    assert resume.staged == () and v.video_id not in resume.skip_video_ids
+    assert not os.path.exists(folder)
+
+
+def test_bad_media_and_unusable_answers_become_failures(videos, tiny_blip2, tiny_llama_eos, tmp_path):
     good = videos[1]
     clips = clips_of(good, ("short",))
     beyond = Clip(clip_key(good.video_id, "short", 99), good.video_id, "short", 99, good.duration + 20,
@@ -105,30 +139,33 @@ def test_bad_media_and_unusable_answers_become_per_clip_failures(videos, tiny_bl
         (VideoMeta("garbage", "u", media_path=str(garbage)), (clips[0]._replace(video_id="garbage",
                                                                                  key=clip_key("garbage", "short", 0)),)),
     ]
+    out = tmp_path / "captions"
+    out.mkdir()
     ok, failed, _ = run_annotate(elements, AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS,
-                                                          caption_max_new_tokens=6, device="cpu"), tmp_path)
-    by_video = {meta.video_id: clips for meta, clips in ok}
-    assert [c.key for c in by_video[good.video_id]] == [c.key for c in clips]  # the good clips go on
-    assert by_video["garbage"] == ()
-    assert sorted((f.video_id, f.key, f.stage, f.reason) for f in failed) == [
-        ("annot15", beyond.key, "caption", "no_frames"), ("garbage", "garbage_short_00000", "caption", "no_frames")]
-    detail = {f.video_id: f.detail for f in failed}
-    assert "no frame at" in detail["annot15"] and str(garbage) in detail["garbage"]
+                                                          caption_max_new_tokens=6, device="cpu"), out)
+    assert [(v.video_id, [c.key for c in v.clips]) for v in ok] == [(good.video_id, [c.key for c in clips])]
+    assert all(c.frame_captions for c in ok[0].clips)  # the good clips go on
+    # a span past the end cannot be cut (so it is never captioned); an unreadable video fails whole
+    assert sorted((f.video_id, f.key, f.stage) for f in failed) == [("annot15", beyond.key, "cut"),
+                                                                     ("garbage", "", "cut")]
+    assert not os.path.exists(write.staging_dir(str(out), "garbage"))
 
-    # an LLM that answers nothing: every summary is a Failure, no clip gets an empty string
+    # an LLM that answers nothing: every summary is a Failure, no clip gets an empty string, and a video
+    # left with no clip is not committed
     medium = clips_of(good, ("medium",))
+    out = tmp_path / "summaries"
+    out.mkdir()
     ok, failed, _ = run_annotate([(VideoMeta(good.video_id, "u", media_path=good.media_path), medium)],
                                  AnnotateConfig(summary_model=tiny_llama_eos, summary_backend="transformers",
-                                                device="cpu"), tmp_path)
-    assert ok == [(VideoMeta(good.video_id, "u", media_path=good.media_path), ())]
+                                                device="cpu"), out)
+    assert ok == []
     assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summary_empty") for c in medium]
+    assert not os.path.exists(write.staging_dir(str(out), good.video_id))
 
 
-def test_no_model_passes_videos_through(videos, tmp_path):
-    v = videos[1]
-    element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))
-    ok, failed, num_inferences = run_annotate([element], AnnotateConfig(), tmp_path)
-    assert ok == [element] and failed == [] and num_inferences == 0
+def test_annotate_needs_a_model(tmp_path):
+    with pytest.raises(ValueError, match="--caption-model or --summary-model"):
+        AnnotateClips(AnnotateConfig(), str(tmp_path), CUT)
 
 
 def test_a_model_error_fails_its_batch_clips_not_the_pipeline(videos, tiny_blip2, tiny_llama, tmp_path, monkeypatch):
@@ -142,16 +179,20 @@ def test_a_model_error_fails_its_batch_clips_not_the_pipeline(videos, tiny_blip2
     v = videos[1]
     clips = clips_of(v, ("short",))
     element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips)
+    out = tmp_path / "captions"
+    out.mkdir()
     ok, failed, _ = run_annotate([element], AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, device="cpu"),
-                                 tmp_path)
-    assert ok == [(element[0], ())]
+                                 out)
+    assert ok == []
     assert sorted(f.key for f in failed) == sorted(c.key for c in clips)
     assert all(f.reason == "no_frames" and "captioner failed on a batch" in f.detail and "simulated" in f.detail
                for f in failed)
 
     monkeypatch.setattr(TransformersSummarizer, "summarize", out_of_memory)
     medium = clips_of(v, ("medium",))
+    out = tmp_path / "summaries"
+    out.mkdir()
     ok, failed, _ = run_annotate([(element[0], medium)], AnnotateConfig(
-        summary_model=tiny_llama, summary_backend="transformers", device="cpu"), tmp_path)
-    assert ok == [(element[0], ())]
+        summary_model=tiny_llama, summary_backend="transformers", device="cpu"), out)
+    assert ok == []
     assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summarizer_error") for c in medium]
