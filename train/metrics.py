@@ -2,6 +2,15 @@
 
 Similarities are (num_texts, num_videos). Ranks are 1-based; a tie with the right answer counts in
 its favour (rank = 1 + number of strictly better candidates).
+
+Video-to-text with several texts per video (MSVD, VATEX, MSR-VTT's full caption sets) has two
+conventions, both reported where they differ:
+
+- ``v2t`` (CLIP4Clip's ``tensor_video_to_text_sim``, what the public benchmark tables use): each video's
+  texts form one candidate scored by its best text; a video's rank is that of its own best text among
+  the best texts of every video;
+- ``v2t_all_texts``: every text is a candidate of its own; a video's rank is that of its best own text
+  among all texts (so another video's several captions each count as a competitor).
 """
 
 from __future__ import annotations
@@ -15,15 +24,31 @@ def text_to_video_ranks(sim_TV: torch.Tensor, video_of_text_T: torch.Tensor) -> 
     return (sim_TV > target_T).sum(dim=1) + 1
 
 
-def video_to_text_ranks(sim_TV: torch.Tensor, video_of_text_T: torch.Tensor) -> torch.Tensor:
-    """(V,) rank of the best-placed of each video's texts among all texts (videos with several
-    captions, as in MSVD and VATEX, count once)."""
+V2T_CONVENTIONS = ("best_text_per_video", "all_texts")
+
+
+def best_text_per_video(sim_TV: torch.Tensor, video_of_text_T: torch.Tensor) -> torch.Tensor:
+    """(V owners, V videos): entry [i, j] is the best similarity of any text of video i to video j."""
     num_videos = sim_TV.shape[1]
-    own_TV = video_of_text_T[:, None] == torch.arange(num_videos, device=sim_TV.device)[None, :]
-    if not bool(own_TV.any(dim=0).all()):
+    counts_V = torch.bincount(video_of_text_T, minlength=num_videos)
+    if counts_V.shape[0] != num_videos or not bool((counts_V > 0).all()):
         raise ValueError("every video needs at least one text for video-to-text retrieval")
-    best_own_V = sim_TV.masked_fill(~own_TV, float("-inf")).max(dim=0).values
-    return (sim_TV > best_own_V[None, :]).sum(dim=0) + 1
+    best_VV = torch.full((num_videos, num_videos), float("-inf"), dtype=sim_TV.dtype, device=sim_TV.device)
+    index_TV = video_of_text_T.to(sim_TV.device)[:, None].expand_as(sim_TV)
+    return best_VV.scatter_reduce_(0, index_TV, sim_TV, "amax")
+
+
+def video_to_text_ranks(
+    sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, convention: str = "best_text_per_video"
+) -> torch.Tensor:
+    """(V,) rank of each video's best own text: among the best texts of every video
+    (``best_text_per_video``, CLIP4Clip) or among all texts (``all_texts``); see the module docstring."""
+    if convention not in V2T_CONVENTIONS:
+        raise ValueError(f"unknown video-to-text convention {convention!r}; expected one of {V2T_CONVENTIONS}")
+    best_VV = best_text_per_video(sim_TV, video_of_text_T)
+    best_own_V = best_VV.diagonal()
+    candidates = best_VV if convention == "best_text_per_video" else sim_TV
+    return (candidates > best_own_V[None, :]).sum(dim=0) + 1
 
 
 def summarize_ranks(ranks: torch.Tensor) -> dict:
@@ -47,19 +72,24 @@ def dual_softmax(sim_TV: torch.Tensor, scale: float, prior_dim: int) -> torch.Te
 def retrieval_metrics(
     sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, dsl_scale: float | None = None
 ) -> dict:
-    """{"t2v": {...}, "v2t": {...}} and, with ``dsl_scale``, also {"t2v_dsl", "v2t_dsl"}."""
+    """{"t2v": {...}, "v2t": {...}, "v2t_convention": ...}; where a video has several texts also
+    "v2t_all_texts"; with ``dsl_scale`` the same after dual softmax ("t2v_dsl", "v2t_dsl", ...)."""
     sim_TV = sim_TV.double()
-    out = {
-        "t2v": summarize_ranks(text_to_video_ranks(sim_TV, video_of_text_T)),
-        "v2t": summarize_ranks(video_to_text_ranks(sim_TV, video_of_text_T)),
-    }
+    several_texts = sim_TV.shape[0] > sim_TV.shape[1]  # (every video has a text, checked below)
+    out = {}
+    variants = [("", sim_TV, sim_TV)]
     if dsl_scale is not None:
-        out["t2v_dsl"] = summarize_ranks(
-            text_to_video_ranks(dual_softmax(sim_TV, dsl_scale, 0), video_of_text_T)
-        )
-        out["v2t_dsl"] = summarize_ranks(
-            video_to_text_ranks(dual_softmax(sim_TV, dsl_scale, 1), video_of_text_T)
-        )
+        variants.append(("_dsl", dual_softmax(sim_TV, dsl_scale, 0), dual_softmax(sim_TV, dsl_scale, 1)))
+    for suffix, for_t2v, for_v2t in variants:
+        out["t2v" + suffix] = summarize_ranks(text_to_video_ranks(for_t2v, video_of_text_T))
+        out["v2t" + suffix] = summarize_ranks(video_to_text_ranks(for_v2t, video_of_text_T))
+        if several_texts:
+            out["v2t_all_texts" + suffix] = summarize_ranks(
+                video_to_text_ranks(for_v2t, video_of_text_T, "all_texts")
+            )
+    out["v2t_convention"] = (
+        "best_text_per_video: each video's best own text ranked among every video's best text (CLIP4Clip)"
+    )
     return out
 
 

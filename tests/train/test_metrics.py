@@ -37,6 +37,35 @@ def test_video_to_text_ranks_take_the_best_own_text():
     assert video_to_text_ranks(sim, OWNER).tolist() == [1, 1, 2]
 
 
+def test_video_to_text_conventions_differ_when_another_video_has_several_texts():
+    # texts a, b belong to video 0, c to video 1, d to video 2; column of video 2 by hand:
+    # a 0.8, b 0.7, c 0.6, d (own) 0.65
+    sim = torch.tensor(
+        [
+            [0.9, 0.1, 0.8],  # a
+            [0.2, 0.3, 0.7],  # b
+            [0.1, 0.9, 0.6],  # c
+            [0.3, 0.2, 0.65],  # d
+        ]
+    )
+    owner = torch.tensor([0, 0, 1, 2])
+    # all texts: a and b both beat d -> rank 3; CLIP4Clip: video 0 counts once (best 0.8) -> rank 2
+    assert video_to_text_ranks(sim, owner, "all_texts").tolist() == [1, 1, 3]
+    assert video_to_text_ranks(sim, owner).tolist() == [1, 1, 2]
+    m = retrieval_metrics(sim, owner, dsl_scale=10.0)
+    assert m["v2t"]["MnR"] == pytest.approx(4 / 3) and m["v2t_all_texts"]["MnR"] == pytest.approx(5 / 3)
+    assert m["v2t_convention"].startswith("best_text_per_video")
+    assert {"v2t_dsl", "v2t_all_texts_dsl"} <= set(m)
+    with pytest.raises(ValueError, match="convention"):
+        video_to_text_ranks(sim, owner, "nope")
+
+
+def test_one_text_per_video_reports_one_v2t():
+    sim = torch.tensor([[0.9, 0.1], [0.2, 0.3]])
+    m = retrieval_metrics(sim, torch.tensor([0, 1]))
+    assert "v2t_all_texts" not in m and m["v2t"]["R@1"] == 100.0
+
+
 def test_summary_numbers():
     m = retrieval_metrics(SIM, OWNER)
     assert m["t2v"] == {"R@1": 50.0, "R@5": 100.0, "R@10": 100.0, "MdR": 1.5, "MnR": 1.75}
