@@ -14,6 +14,10 @@ SUBCOMMANDS = {
     "make-media": ("curate.media", "write sample videos with speech, subtitles and true sentence times"),
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
+    "hierarchical-testset": (
+        "curate.text.hierarchy",
+        "short/medium/long clip triplets centred on one timestamp (VidLA appendix H) as a test set",
+    ),
 }
 
 

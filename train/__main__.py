@@ -5,6 +5,8 @@ torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --outpu
 python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
 python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
+python -m train eval --checkpoint RUN --zero-shot kinetics400/validate.csv --videos DIR
+python -m curate hierarchical-testset DIR --output TESTSET && python -m train eval --checkpoint RUN --shards TESTSET --hierarchical
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _add_fit(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
-        help="retrieval / multiple-choice metrics as one JSON object",
+        help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot classification: one JSON object",
         description="Evaluate a checkpoint; prints one JSON object.",
     )
     p.add_argument(
@@ -77,6 +79,18 @@ def _add_eval(sub) -> None:
         metavar="FILE",
         help="zero-shot multiple choice (MSR_MC_test.csv or JSON lines); needs --videos",
     )
+    src.add_argument(
+        "--zero-shot",
+        metavar="LABELS",
+        help="zero-shot classification (VidLA appendix D): class names through prompt templates, top-1/top-5 "
+        "accuracy; LABELS is Kinetics' csv (label,youtube_id,time_start,time_end) or a csv/tsv/jsonl with "
+        "video,label columns; the classes are its labels; needs --videos (flat or a folder per label)",
+    )
+    p.add_argument(
+        "--templates",
+        help="zero-shot: prompt templates, one a line with {} for the class name (default: CLIP's 28 "
+        "Kinetics templates)",
+    )
     p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py)")
     p.add_argument("--videos", help="folder of the benchmark's videos")
     p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list)")
@@ -92,6 +106,12 @@ def _add_eval(sub) -> None:
         choices=["subtitle", "caption"],
         default="subtitle",
         help="shards: which text is the query (subtitle = its summary where present)",
+    )
+    p.add_argument(
+        "--hierarchical",
+        action="store_true",
+        help="with --shards OUT: OUT is a hierarchical test set (python -m curate hierarchical-testset, "
+        "VidLA appendix H); reports text-to-video R@1 per scale (short, medium, long) as table 16",
     )
     p.add_argument("--dsl", action="store_true", help="also report metrics after dual softmax")
     p.add_argument("--tokenizer", help="tokenizer folder (default: the one the run saved)")
@@ -132,14 +152,24 @@ def run_fit(args, overrides: list) -> int:
 
 def run_eval(args) -> int:
     from train import datasets
-    from train.eval import evaluate_multiple_choice, evaluate_retrieval_set, evaluate_shards, load_eval_model
+    from train.eval import (
+        evaluate_hierarchical,
+        evaluate_multiple_choice,
+        evaluate_retrieval_set,
+        evaluate_shards,
+        load_eval_model,
+    )
 
-    if (args.dataset or args.multiple_choice) and not args.videos:
-        raise ValueError("--dataset and --multiple-choice need --videos")
+    if args.hierarchical and not args.shards:
+        raise ValueError("--hierarchical needs --shards OUT (a folder written by curate hierarchical-testset)")
+    if (args.dataset or args.multiple_choice or args.zero_shot) and not args.videos:
+        raise ValueError("--dataset, --multiple-choice and --zero-shot need --videos")
     if args.dataset and not args.annotations:
         raise ValueError("--dataset needs --annotations")
     em = load_eval_model(args.checkpoint, args.tokenizer)
-    if args.shards:
+    if args.hierarchical:
+        result = evaluate_hierarchical(em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers)
+    elif args.shards:
         result = evaluate_shards(
             em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size, args.num_workers
         )
@@ -151,6 +181,12 @@ def run_eval(args) -> int:
         data = datasets.LOADERS[args.dataset](args.annotations, args.videos, paragraph=paragraph, **kwargs)
         result = evaluate_retrieval_set(em, data, args.dsl, args.batch_size, args.num_workers)
         result["mode"] = "paragraph" if paragraph else "clip"
+    elif args.zero_shot:
+        from train.zeroshot import evaluate_zero_shot, read_templates
+
+        templates = read_templates(args.templates)
+        data = datasets.load_classification(args.zero_shot, args.videos)
+        result = evaluate_zero_shot(em, data, templates, args.batch_size, args.num_workers)
     else:
         data = datasets.load_multiple_choice(args.multiple_choice, args.videos)
         result = evaluate_multiple_choice(em, data, args.batch_size, args.num_workers)

@@ -12,6 +12,10 @@ that are missing locally are left out with their texts and listed in ``missing``
 | msvd | MSR Video Description Corpus.csv (VideoID,Start,End,...,Language,Description) | <VideoID>_<Start>_<End>.*|
 | vatex | vatex_public_test_english_v1.1.json / vatex_validation_v1.0.json ([{videoID, enCap}]) | <videoID>.*  |
 
+Zero-shot classification (VidLA appendix D) reads a label file: Kinetics' csv (label, youtube_id,
+time_start, time_end[, split]; videos named <youtube_id>_<start:06d>_<end:06d>.* or <youtube_id>.*,
+flat or in a folder per label) or a csv/tsv/JSON lines file with video and label columns.
+
 DiDeMo and ActivityNet are evaluated paragraph-to-video by default (VidLA section 5): all sentences
 of a video joined into one query. MSR-VTT multiple choice (VidLA appendix C) reads JSFusion's
 MSR_MC_test.csv (tab-separated key, vid_key, a1..a5, answer) or JSON lines with video/options/answer.
@@ -48,8 +52,21 @@ class MultipleChoiceSet(NamedTuple):
     missing: tuple = ()
 
 
-def find_video(videos_dir, name: str) -> Optional[Path]:
-    """``videos_dir/name`` if it exists, else the first ``videos_dir/<stem><ext>`` that does."""
+class ClassificationSet(NamedTuple):
+    video_ids: tuple
+    video_paths: tuple
+    labels: tuple  # index into class_names per video
+    class_names: tuple  # sorted
+    missing: tuple = ()
+
+
+def find_video(videos_dir, name: str, subfolder: str = "") -> Optional[Path]:
+    """``videos_dir/name`` if it exists, else the first ``videos_dir/<stem><ext>`` that does; with
+    ``subfolder``, ``videos_dir/subfolder`` is searched first."""
+    if subfolder:
+        found = find_video(Path(videos_dir) / subfolder, name)
+        if found:
+            return found
     folder = Path(videos_dir)
     exact = folder / name
     if exact.is_file():
@@ -213,3 +230,50 @@ def load_multiple_choice(annotations, videos_dir) -> MultipleChoiceSet:
     if not ids:
         raise AnnotationError(f"none of the {len(questions)} multiple-choice videos is in {videos_dir}")
     return MultipleChoiceSet(tuple(ids), tuple(paths), tuple(candidates), tuple(answers), tuple(missing))
+
+
+def _read_rows(path) -> list:
+    """Rows of a csv, tsv or JSON lines file as dicts."""
+    if Path(path).suffix in (".json", ".jsonl"):
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except (OSError, ValueError) as exc:
+            raise AnnotationError(f"cannot read {path} as JSON lines: {exc}") from exc
+    return _read_csv(path, delimiter="\t" if Path(path).suffix == ".tsv" else ",")
+
+
+def load_classification(labels_file, videos_dir) -> ClassificationSet:
+    """Videos and their class labels from a Kinetics csv or a video/label file (module docstring)."""
+    rows = _read_rows(labels_file)
+    if not rows:
+        raise AnnotationError(f"{labels_file} holds no rows")
+    columns = set(rows[0])
+    kinetics = {"label", "youtube_id", "time_start", "time_end"} <= columns
+    if not kinetics and not {"video", "label"} <= columns:
+        raise AnnotationError(
+            f"{labels_file}: expected Kinetics columns label,youtube_id,time_start,time_end or video,label; "
+            f"found {sorted(columns)}"
+        )
+    items = []
+    for row in rows:
+        label = str(row["label"]).strip()
+        if kinetics:
+            youtube_id = row["youtube_id"]
+            names = [f"{youtube_id}_{int(float(row['time_start'])):06d}_{int(float(row['time_end'])):06d}", youtube_id]
+        else:
+            names = [str(row["video"])]
+        if not label or not names[0]:
+            raise AnnotationError(f"{labels_file}: a row lacks its video or label: {row}")
+        path = next((p for p in (find_video(videos_dir, n, subfolder=label) for n in names) if p), None)
+        items.append((names[0], label, path))
+    class_names = tuple(sorted({label for _, label, _ in items}))
+    index = {name: i for i, name in enumerate(class_names)}
+    found = [(v, index[label], str(p)) for v, label, p in items if p is not None]
+    missing = tuple(v for v, _, p in items if p is None)
+    if not found:
+        raise AnnotationError(f"none of the {len(items)} labelled videos of {labels_file} is in {videos_dir}")
+    return ClassificationSet(
+        tuple(v for v, _, _ in found), tuple(p for _, _, p in found), tuple(i for _, i, _ in found),
+        class_names, missing,
+    )

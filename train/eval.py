@@ -3,7 +3,9 @@
 - retrieval on shards (``--shards``): each clip is a video, its subtitle (summary where present) or
   caption (``--text``) the query; ``--mode paragraph`` queries with all of the clip's sentences joined;
 - retrieval on a benchmark (``--dataset NAME --annotations FILE --videos DIR``, see train.datasets);
-- zero-shot multiple choice (``--multiple-choice FILE --videos DIR``, VidLA appendix C).
+- zero-shot multiple choice (``--multiple-choice FILE --videos DIR``, VidLA appendix C);
+- the hierarchical test set (``--shards OUT --hierarchical``, VidLA appendix H, table 16): text-to-video
+  R@1 within the short, the medium and the long clips of the triplets.
 
 Text-to-video and video-to-text R@1/5/10, median and mean rank; with ``--dsl`` also after dual softmax.
 """
@@ -153,16 +155,9 @@ def _metrics(em: EvalModel, text_feats, video_feats, video_of_text, dsl: bool) -
     }
 
 
-def evaluate_shards(
-    em: EvalModel,
-    shards_pattern: str,
-    mode: str,
-    text: str,
-    dsl: bool,
-    batch_size: int = 16,
-    num_workers: int = 0,
-) -> dict:
-    """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
+def _shard_clips(em: EvalModel, shards_pattern: str, batch_size: int, num_workers: int):
+    """(video features (N, D), per clip {key, subtitle, caption, sentences}, skip counts) of every
+    decodable clip of the shards, in shard order."""
     from train.data.shards import ClipLoaderConfig, expand_shards, make_loader
 
     cfg = ClipLoaderConfig(
@@ -173,32 +168,71 @@ def evaluate_shards(
         decode_short_side=em.decode_short_side,
         num_workers=num_workers,
     )
-    video_feats, texts, owners, skipped = [], [], [], {}
+    video_feats, clips, skipped = [], [], {}
     for batch in make_loader(expand_shards(shards_pattern), cfg):
         skipped[batch["stream"]["id"]] = batch["stream"]["skipped"]
-        for j in range(len(batch["keys"])):
-            if mode == "paragraph":  # all sentences of the clip (the full subtitle, not its summary)
-                query = " ".join(batch["sentences"][j]) or batch["subtitle"][j]
-            else:
-                query = batch[text][j]
-            if query.strip():
-                texts.append(query)
-                owners.append(sum(f.shape[0] for f in video_feats) + j)
+        for j, key in enumerate(batch["keys"]):
+            clips.append({name: batch[name][j] for name in ("subtitle", "caption", "sentences")} | {"key": key})
         video_feats.append(embed_frames(em, batch["frames_BTCHW"]))
-    if not texts:
-        raise ValueError(
-            f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text"
-        )
-    video_BD = torch.cat(video_feats)
-    # clips without the chosen text leave the gallery (video-to-text needs a text for every video)
-    has_text = torch.zeros(video_BD.shape[0], dtype=torch.bool)
-    has_text[owners] = True
-    remap = torch.cumsum(has_text, 0) - 1
-    result = _metrics(em, embed_texts(em, texts), video_BD[has_text], remap[owners].tolist(), dsl)
     total = Counter()
     for counts in skipped.values():
         total.update(counts)
-    result.update({"dataset": "shards", "mode": mode, "text": text, "skipped_samples": dict(total)})
+    return (torch.cat(video_feats) if video_feats else torch.zeros(0)), clips, dict(total)
+
+
+def _query(clip: dict, mode: str, text: str) -> str:
+    if mode == "paragraph":  # all sentences of the clip (the full subtitle, not its summary)
+        return " ".join(clip["sentences"]) or clip["subtitle"]
+    return clip[text]
+
+
+def evaluate_shards(
+    em: EvalModel,
+    shards_pattern: str,
+    mode: str,
+    text: str,
+    dsl: bool,
+    batch_size: int = 16,
+    num_workers: int = 0,
+) -> dict:
+    """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
+    video_BD, clips, skipped = _shard_clips(em, shards_pattern, batch_size, num_workers)
+    # clips without the chosen text leave the gallery (video-to-text needs a text for every video)
+    kept = [i for i, clip in enumerate(clips) if _query(clip, mode, text).strip()]
+    if not kept:
+        raise ValueError(
+            f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text"
+        )
+    texts = [_query(clips[i], mode, text) for i in kept]
+    result = _metrics(em, embed_texts(em, texts), video_BD[kept], list(range(len(kept))), dsl)
+    result.update({"dataset": "shards", "mode": mode, "text": text, "skipped_samples": skipped})
+    return result
+
+
+def evaluate_hierarchical(
+    em: EvalModel, folder: str, text: str, dsl: bool, batch_size: int = 16, num_workers: int = 0
+) -> dict:
+    """VidLA table 16: text-to-video retrieval within each scale of a hierarchical test set (written by
+    ``python -m curate hierarchical-testset``). A triplet counts only when all three of its clips were
+    decoded and have the chosen text, so every scale ranks the same number of videos."""
+    from curate.text.hierarchy import HIERARCHY, read_triplets
+
+    triplets = read_triplets(folder)
+    video_BD, clips, skipped = _shard_clips(em, folder, batch_size, num_workers)
+    row_of = {clip["key"]: i for i, clip in enumerate(clips) if clip[text].strip()}
+    complete = [t for t in triplets if all(getattr(t, scale) in row_of for scale in HIERARCHY)]
+    if not complete:
+        raise ValueError(f"no triplet of {folder} has three decodable clips with a {text} text")
+    result = {"task": "hierarchical", "text": text, "num_triplets": len(complete),
+              "incomplete_triplets": len(triplets) - len(complete), "skipped_samples": skipped}
+    for scale in HIERARCHY:
+        rows = [row_of[getattr(t, scale)] for t in complete]
+        texts = [clips[i][text] for i in rows]
+        result[scale] = _metrics(em, embed_texts(em, texts), video_BD[rows], list(range(len(rows))), dsl)
+    # the shape of table 16: text-to-video R@1 per scale
+    result["t2v_R@1"] = {scale: result[scale]["t2v"]["R@1"] for scale in HIERARCHY}
+    if dsl:
+        result["t2v_dsl_R@1"] = {scale: result[scale]["t2v_dsl"]["R@1"] for scale in HIERARCHY}
     return result
 
 

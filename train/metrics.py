@@ -96,3 +96,11 @@ def retrieval_metrics(
 def multiple_choice_accuracy(scores_QC: torch.Tensor, answers_Q: torch.Tensor) -> float:
     """Percent of questions whose highest-scoring candidate is the answer."""
     return 100.0 * float((scores_QC.argmax(dim=1) == answers_Q).double().mean())
+
+
+def topk_accuracy(scores_VC: torch.Tensor, labels_V: torch.Tensor, k: int) -> float:
+    """Percent of rows whose label is among the ``k`` highest scores (all of them when k >= C). A tie
+    with the label counts in its favour, as in the retrieval ranks above."""
+    target_V = scores_VC.gather(1, labels_V[:, None])
+    rank_V = (scores_VC > target_V).sum(dim=1) + 1
+    return 100.0 * float((rank_V <= k).double().mean())
