@@ -115,11 +115,11 @@ def test_fsspec_and_file_urls(tiny_shards):
 
 
 def test_reads_shards_written_by_the_curation_writer(tiny_shards, tmp_path):
-    """The pipeline's own shard writer (curate.write), committed shards only."""
+    """The pipeline's own shard writer (curate.output.write), committed shards only."""
     import os
     import shutil
 
-    write = pytest.importorskip("curate.write")
+    write = pytest.importorskip("curate.output.write")
     import pyarrow.parquet as pq
 
     from schemas.arrow import table_to_clips
