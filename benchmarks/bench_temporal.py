@@ -4,7 +4,7 @@ the direction of motion (VidLA section 4; issue 10 item 10).
     python benchmarks/bench_temporal.py --quick          # ~5 min on 2 cores
     python benchmarks/bench_temporal.py                  # more videos and steps
 
-1. Generates yt-dlp style folders (``curate.media.make_sample_video`` for speech, subtitles and
+1. Generates yt-dlp style folders (``curate.samples.make_sample_video`` for speech, subtitles and
    metadata; the picture replaced by an ffmpeg render): in each video a square of a random size, colour
    and column crosses the frame up or down, and the subtitle says so ("... The square moves up."). A
    "down" video is the time-reversal of an "up" one, so the set of frames is the same for both: only
@@ -67,7 +67,7 @@ def render_motion(path: str, seconds: float, colour: str, side: int, x: int, y_f
 
 def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
     """``num_videos`` videos, half moving up and half down; returns their (id, text, direction)."""
-    from curate.media import make_sample_video
+    from curate.samples import make_sample_video
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,16 +112,15 @@ def direction_accuracy(run: Path, shards: Path) -> dict:
     """Percent of held-out clips whose true text scores above the flipped one, and t2v R@1."""
     import torch
 
-    from train.data.shards import ClipLoaderConfig, expand_shards, make_loader
-    from train.eval import embed_frames, embed_texts, load_eval_model
+    from train.data.shards import expand_shards, make_loader
+    from train.eval import embed_texts, embed_videos, load_eval_model
     from train.metrics import retrieval_metrics
 
     em = load_eval_model(str(run), device="cpu")
-    cfg = ClipLoaderConfig(batch_size=32, num_frames=em.num_frames, image_size=em.image_size, train=False,
-                           decode_short_side=em.decode_short_side)
+    cfg = em.loader_config(batch_size=32)
     videos, texts = [], []
     for batch in make_loader(expand_shards(str(shards)), cfg):
-        videos.append(embed_frames(em, batch["frames_BTCHW"]))
+        videos.append(embed_videos(em, batch))
         texts += batch["subtitle"]
     video_BD = torch.cat(videos)
     true_BD, flipped_BD = embed_texts(em, texts), embed_texts(em, [flip_direction(t) for t in texts])
