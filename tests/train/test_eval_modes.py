@@ -16,6 +16,7 @@ from train import datasets
 from train.__main__ import main
 from train.eval import EvalModel, embed_texts, embed_video_files, load_eval_model
 from train.metrics import retrieval_metrics
+from train.registry import get_family, model_preset
 from train.tokenizer import load_tokenizer, tokenize
 from train.zeroshot import KINETICS_TEMPLATES, evaluate_zero_shot, read_templates
 
@@ -157,7 +158,8 @@ def test_zero_shot_with_a_model_that_knows_the_colours_is_always_right(kinetics_
     assert data.class_names == ("blue", "green", "red") and data.missing == ("gone_000000_000010",)
     assert [data.class_names[i] for i in data.labels] == list(COLOURS * 2)
     tokenizer = load_tokenizer(str(tiny_tokenizer))
-    em = EvalModel(ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"))
+    mcfg = model_preset("vidla-tiny-cpu")
+    em = EvalModel(ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"), get_family("vidla"), mcfg)
     result = evaluate_zero_shot(em, data, KINETICS_TEMPLATES)
     assert (result["top1"], result["top5"], result["num_videos"], result["missing_videos"]) == (100.0, 100.0, 6, 1)
     # the same model with the labels shuffled is wrong on every video
