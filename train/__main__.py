@@ -2,6 +2,7 @@
 
 python -m train fit --config vidla-tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
 torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
+python -m train fit --config vidla-b32-finetune --dataset msrvtt --annotations MSRVTT_train.9k.csv --videos DIR --output FT init_from=RUN
 python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
 python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
@@ -36,7 +37,7 @@ def _presets_by_family() -> str:
 def _add_fit(sub) -> None:
     p = sub.add_parser(
         "fit",
-        help="train on WebDataset shards",
+        help="train on WebDataset shards, or fine-tune on a retrieval benchmark",
         description="Train a model family of the registry (train/registry.py) on shards. Any TrainConfig "
         "field can be overridden after the options, as --field-name VALUE or field_name=VALUE (e.g. "
         "--steps 20 --batch-size 4 lr=1e-4 loss_weights=caption:0.5 freeze=text_model.*); model fields "
@@ -50,11 +51,29 @@ def _add_fit(sub) -> None:
         required=True,
         help="training preset (listed below by family), or a model preset",
     )
-    p.add_argument(
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument(
         "--shards",
-        required=True,
         help="shard pattern: brace expansion, '::'-joined patterns, a curation output folder, "
         "or URLs webdataset opens (pipe:, http(s)://, gs://)",
+    )
+    data.add_argument(
+        "--dataset",
+        choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
+        help="fine-tune on a retrieval benchmark's training split (VidLA appendix A.2) given by --annotations "
+        "and --videos (formats as for eval; written once as shards into RUN/benchmark); e.g. --config "
+        "vidla-b32-finetune init_from=PRETRAIN_RUN (32 frames: a 12-frame checkpoint's temporal embedding is "
+        "interpolated, its [MST] strides kept on the same moments)",
+    )
+    p.add_argument("--annotations", help="--dataset: the training split's annotation file")
+    p.add_argument("--videos", help="--dataset: folder of the benchmark's videos")
+    p.add_argument("--split", help="--dataset msvd: file of the clip names to train on")
+    p.add_argument(
+        "--mode",
+        choices=["clip", "paragraph"],
+        default=None,
+        help="--dataset: paragraph = one text per video, all its sentences joined (default for didemo and "
+        "activitynet: paragraph-to-video); clip = each caption a text, one drawn per video and epoch",
     )
     p.add_argument("--output", required=True, help="run folder: checkpoints, metrics.jsonl, tensorboard/")
     p.add_argument(
@@ -155,9 +174,16 @@ def run_fit(args, overrides: list) -> int:
     from train.fit import fit
 
     cfg = apply_overrides(get_preset(args.config), parse_overrides(overrides))
+    shards = args.shards
+    if args.dataset:
+        from train.finetune import prepare_benchmark
+
+        if not args.annotations or not args.videos:
+            raise ValueError("--dataset needs --annotations and --videos")
+        shards = str(prepare_benchmark(args.output, args.dataset, args.annotations, args.videos, args.mode, args.split))
     summary = fit(
         cfg,
-        args.shards,
+        shards,
         args.output,
         resume=args.resume_from or args.resume,
         stop_after=args.stop_after,

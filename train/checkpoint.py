@@ -90,6 +90,9 @@ def init_weights_from(model, checkpoint) -> dict:
     (``TrainConfig.init_from``: stage 2 of a recipe). Tensors the checkpoint lacks stay at their init;
     tensors the model lacks are ignored; both are reported. A tensor of another shape is an error."""
     source = load_checkpoint(checkpoint)["model"]
+    adapt = getattr(model, "adapt_checkpoint_tensors", None)
+    if adapt is not None:  # e.g. VidLA: a temporal embedding of another frame count, interpolated
+        source = adapt(source)
     own = model.state_dict()
     wrong = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
              for k, v in source.items() if k in own and v.shape != own[k].shape]

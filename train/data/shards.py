@@ -248,6 +248,9 @@ def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int, sample_fn):
     except (ValueError, UnicodeDecodeError):
         return "bad_json"
     subtitle, caption = texts_of(meta, raw.get("txt", b"").decode("utf-8", "replace"))
+    texts = [t.strip() for t in meta.get("texts") or [] if t and t.strip()]
+    if texts and cfg.train:  # a benchmark video with several captions (train.finetune): one per epoch
+        subtitle = _seeded_rng(cfg.seed, "text", epoch, raw["__key__"]).choice(texts)
     if not subtitle and not caption:
         return "no_text"
     if "mp4" not in raw:

@@ -7,7 +7,8 @@ dense-mask reference in tests/train/test_attention.py):
 - spatially-local temporal attention (patches only): patch (t, n) attends to patches (t', n) for every t';
 - global spatio-temporal attention:
   - [CLS] attends to every token, itself included;
-  - [MST] of level u attends to the [MST] of levels <= u and to the patches of frames t with t mod r**u == 0;
+  - [MST] of level u attends to the [MST] of levels <= u and to the patches of frames t with t mod r**u == 0
+    (with ``reference_frames`` set: the frames nearest to those moments, see TokenLayout);
   - a patch of frame t attends to every [MST] and to the patches of frame t;
   - nothing but [CLS] attends to [CLS].
 
@@ -34,7 +35,25 @@ class TokenLayout:
     num_levels: int  # U; 0 without [MST]
     tokens_per_level: int  # V; 0 without [MST]
     temporal_scale: int  # r
+    # frames the strides r**u count in (0: num_frames). A model pretrained on 12 frames and run on 32
+    # keeps 12: level u then attends the frames nearest to every r**u-th of 12 evenly spaced moments,
+    # the same moments of the clip it learned to summarise
+    reference_frames: int = 0
 
+    def level_frames(self, device: torch.device) -> torch.Tensor:
+        """(U, T) bool: the frames whose patches the [MST] of each level attend to: level 0 every frame;
+        level u >= 1 frames k * r**u of ``reference_frames`` evenly spaced ones, mapped to the nearest of
+        this clip's T (by frame centre: frames are sampled at the centres of equal segments)."""
+        T, reference = self.num_frames, self.reference_frames or self.num_frames
+        frames_UT = torch.zeros(self.num_levels, T, dtype=torch.bool)
+        for u in range(self.num_levels):
+            stride = self.temporal_scale ** u
+            if stride == 1:
+                frames_UT[u] = True
+                continue
+            for k in range(0, reference, stride):
+                frames_UT[u, min(T - 1, max(0, round((k + 0.5) * T / reference - 0.5)))] = True
+        return frames_UT.to(device)
     @property
     def num_mst(self) -> int:
         return self.num_levels * self.tokens_per_level
@@ -95,9 +114,10 @@ def global_token_mask(layout: TokenLayout, device: torch.device) -> torch.Tensor
     frame = (key - 1 - M) // N  # frame of each patch key
     is_mst_key = (key >= 1) & (key < 1 + M)
     is_patch_key = key >= 1 + M
-    stride_M = layout.temporal_scale ** level_M
+    frames_UT = layout.level_frames(device)
+    sees_frame_ML = frames_UT[level_M][:, frame.clamp(0, layout.num_frames - 1)]
     mst_rows = ((is_mst_key & (key_level[None, :] <= level_M[:, None]))
-                | (is_patch_key & (frame[None, :] % stride_M[:, None] == 0)))
+                | (is_patch_key & sees_frame_ML))
     cls_row = torch.ones(1, layout.num_tokens, dtype=torch.bool, device=device)
     return torch.cat([cls_row, mst_rows], dim=0)
 

@@ -36,6 +36,14 @@ class ModelConfig:
     num_levels: int = 3  # U temporal hierarchy levels of [MST] tokens
     tokens_per_level: int = 4  # V [MST] tokens per level
     temporal_scale: int = 2  # r: level u attends to the patches of frames t with t mod r**u == 0
+    # frames the [MST] strides r**u are counted in (0: num_frames); a 12-frame checkpoint fine-tuned on
+    # 32 frames keeps 12, so each level still attends the same moments of the clip (appendix A.2)
+    mst_reference_frames: int = 0
+    # random init of the temporal embedding, N(0, std): the scale of a randomly initialised patch
+    # embedding (unit-variance pixels), so frame order is as visible as content from step 0. Zeros leave a
+    # model without CLIP weights blind to order, and contrastive training never finds it (temporal
+    # benchmark: benchmarks/bench_temporal.py). CLIP weights set it to zero (VidLA: close to CLIP at init)
+    temporal_embedding_std: float = 3 ** -0.5
     use_mst: bool = True  # table 4 "[MST]": off = no [MST] tokens at all (only [CLS] + patches)
     use_hierarchy: bool = True  # table 4 "Hierarchy": off = one level of V [MST] on every frame (= U=1, r=1)
     use_local_temporal: bool = True  # table 4 "Local": spatially-local temporal attention in every layer
@@ -60,6 +68,8 @@ class ModelConfig:
             problems.append("pooling 'meanp' is frame-wise CLIP: set use_mst=False and use_local_temporal=False")
         if min(self.num_frames, self.num_levels, self.tokens_per_level, self.temporal_scale) < 1:
             problems.append("num_frames, num_levels, tokens_per_level and temporal_scale must be >= 1")
+        if self.mst_reference_frames < 0:
+            problems.append(f"mst_reference_frames {self.mst_reference_frames} must be >= 0 (0: num_frames)")
         if not 0.0 <= self.tube_mask_ratio <= MAX_TUBE_MASK_RATIO:
             problems.append(f"tube_mask_ratio {self.tube_mask_ratio} is outside [0, {MAX_TUBE_MASK_RATIO}]")
         if self.hidden_act not in ("quick_gelu", "gelu"):

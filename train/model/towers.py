@@ -71,8 +71,9 @@ class VideoEmbeddings(nn.Module):
         self.temporal_embedding: Optional[nn.Parameter] = None
         self.mst_embedding: Optional[nn.Parameter] = None
         if cfg.pooling == "cls":
-            # zero-init: at initialisation frames are embedded exactly as CLIP embeds images
-            self.temporal_embedding = nn.Parameter(torch.zeros(cfg.num_frames, width))
+            # random init (see ModelConfig.temporal_embedding_std); load_clip_weights zeroes it, so that
+            # a CLIP-initialised model embeds frames exactly as CLIP embeds images
+            self.temporal_embedding = nn.Parameter(torch.randn(cfg.num_frames, width) * cfg.temporal_embedding_std)
         num_levels, tokens_per_level, _ = cfg.mst_levels
         if num_levels:
             # [MST] = CLIP's [CLS] input embedding + a small learnable offset per token: in-distribution
@@ -136,7 +137,8 @@ class VideoTransformer(nn.Module):
             tokens.append((cls_D + emb.mst_embedding).expand(B, -1, -1))
         tokens.append(patches_BTND.flatten(1, 2))
         num_levels, tokens_per_level, temporal_scale = self.cfg.mst_levels
-        layout = TokenLayout(T, patches_BTND.shape[2], num_levels, tokens_per_level, temporal_scale)
+        layout = TokenLayout(T, patches_BTND.shape[2], num_levels, tokens_per_level, temporal_scale,
+                             self.cfg.mst_reference_frames)
         return self.pre_layrnorm(torch.cat(tokens, dim=1)), layout
 
     def forward(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,21 @@ class VidLA(nn.Module):
         """Right-padded CLIP token ids and their 0/1 mask, (B, L) -> (B, embed_dim), unit norm."""
         return F.normalize(self.text_projection(self.text_model(input_ids_BL, attention_mask_BL)), dim=-1)
 
+    def adapt_checkpoint_tensors(self, state: dict) -> dict:
+        """Another run's tensors made to fit this model (``init_from``): a temporal embedding of another
+        frame count is linearly interpolated over time (a 12-frame checkpoint starts a 32-frame
+        fine-tuning run, VidLA appendix A.2); the first and last frames keep their embeddings."""
+        name = "vision_model.embeddings.temporal_embedding"
+        own = self.vision_model.embeddings.temporal_embedding
+        if own is None or name not in state or state[name].shape == own.shape:
+            return state
+        source_TD = state[name]
+        if source_TD.ndim != 2 or source_TD.shape[1] != own.shape[1]:
+            return state  # a width mismatch is reported by the caller
+        resized_TD = F.interpolate(source_TD.T[None].float(), size=own.shape[0], mode="linear",
+                                   align_corners=True)[0].T.to(source_TD.dtype)
+        return {**state, name: resized_TD}
+
     def logit_scale_value(self) -> torch.Tensor:
         """exp(logit_scale) clamped to cfg.logit_scale_max: 1 / temperature as the loss applies it."""
         return self.logit_scale.exp().clamp(max=self.cfg.logit_scale_max)
