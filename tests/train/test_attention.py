@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from train.model import PRESETS, build_model
-from train.model.attention import TokenLayout
+from train.model.attention import TokenLayout, global_token_mask
 
 NEG_INF = float("-inf")
 
@@ -282,3 +282,19 @@ def test_both_local_temporal_implementations_match_the_dense_mask():
     for out, grad in results[1:]:
         torch.testing.assert_close(out, results[0][0], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(grad, results[0][1], rtol=1e-5, atol=1e-6)
+
+
+def test_mst_reference_frames_keep_each_level_on_the_same_moments():
+    # as trained (reference = T): the paper's every r**u-th frame
+    same = TokenLayout(8, 2, 3, 1, 2, reference_frames=8).level_frames(torch.device("cpu"))
+    assert torch.equal(same, TokenLayout(8, 2, 3, 1, 2).level_frames(torch.device("cpu")))
+    assert [torch.nonzero(r).flatten().tolist() for r in same] == [list(range(8)), [0, 2, 4, 6], [0, 4]]
+    # a 12-frame model run on 32 frames: level 0 every frame; level 2 saw frames 0, 4, 8 of 12 (centres at
+    # 0.5/12, 4.5/12, 8.5/12 of the clip), now the 32-frame frames nearest those moments: 1, 12, 22
+    layout = TokenLayout(32, 2, 3, 1, 2, reference_frames=12)
+    frames = [torch.nonzero(r).flatten().tolist() for r in layout.level_frames(torch.device("cpu"))]
+    assert frames == [list(range(32)), [1, 6, 12, 17, 22, 28], [1, 12, 22]]
+    # and the attention mask follows them: level 2's [MST] (row 3) sees the patches of those frames only
+    mask = global_token_mask(layout, torch.device("cpu"))
+    patch_frames = torch.nonzero(mask[3, 1 + 3:]).flatten() // 2
+    assert sorted(set(patch_frames.tolist())) == [1, 12, 22]

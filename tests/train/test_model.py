@@ -215,3 +215,22 @@ def test_logit_scale_starts_at_clip_temperature_and_is_clamped_where_used():
     with torch.no_grad():
         model.logit_scale.fill_(math.log(1000.0))
     assert model.logit_scale_value().item() == pytest.approx(100.0)
+
+
+def test_temporal_embedding_starts_random_without_clip_and_zero_with_clip(tiny_clip):
+    torch.manual_seed(0)
+    model = build_model(tiny()).eval()
+    temporal = model.vision_model.embeddings.temporal_embedding.detach()
+    assert 0.45 < float(temporal.std()) < 0.7  # N(0, 3**-0.5)
+    # frame order is visible from the start: a clip and its time-reversal embed apart, which they
+    # hardly do with a zero-initialised temporal embedding (what kept a random-init model at chance)
+    torch.manual_seed(1)
+    frames = torch.randn(1, 4, 3, 64, 64)
+    zero = build_model(tiny(temporal_embedding_std=0.0)).eval()
+    with torch.no_grad():
+        gap = (model.encode_video(frames) - model.encode_video(frames.flip(1))).norm()
+        zero_gap = (zero.encode_video(frames) - zero.encode_video(frames.flip(1))).norm()
+    assert gap > 3 * zero_gap  # 6x here (random frames)
+    cfg, directory, _ = tiny_clip
+    clip_model = build_model(cfg.replace(clip_weights=str(directory)))
+    assert not clip_model.vision_model.embeddings.temporal_embedding.detach().any()
