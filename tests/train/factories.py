@@ -283,3 +283,20 @@ def tiny_shards(tmp_path_factory) -> Path:
     return make_tiny_shards(
         tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3]
     )
+
+
+def last_json_line(capsys) -> dict:
+    """The JSON object a ``python -m train`` command printed last."""
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def one_step_run(tiny_shards, tmp_path_factory) -> Path:
+    """A tiny VidLA run folder after one training step (4 frames), for eval and fine-tuning tests."""
+    from train.__main__ import main
+
+    run = tmp_path_factory.mktemp("one_step_run")
+    argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(run), "--steps", "1",
+            "--batch-size", "2", "--no-progress"]
+    assert main(argv) == 0
+    return run

@@ -8,7 +8,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 import torch
-from train_factories import make_clip, make_clip_video, sentence, write_shards
+from train_factories import last_json_line, make_clip, make_clip_video, sentence, write_shards
 
 from curate.__main__ import main as curate_main
 from schemas.records import clip_key
@@ -21,17 +21,7 @@ from train.tokenizer import load_tokenizer, tokenize
 from train.zeroshot import KINETICS_TEMPLATES, evaluate_zero_shot, read_templates
 
 
-def _json_out(capsys) -> dict:
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
-
-@pytest.fixture(scope="module")
-def one_step_run(tiny_shards, tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(run), "--steps", "1",
-            "--batch-size", "2", "--no-progress"]
-    assert main(argv) == 0
-    return run
 
 
 # --- hierarchical test set ----------------------------------------------------------------------
@@ -72,7 +62,7 @@ def test_hierarchical_testset_and_eval_per_scale(one_step_run, hierarchical_cura
     assert len(names) == 27 and "video0_long_00000.mp4" in names
 
     assert main(["eval", "--checkpoint", str(one_step_run), "--shards", str(out), "--hierarchical"]) == 0
-    result = _json_out(capsys)
+    result = last_json_line(capsys)
     assert result["task"] == "hierarchical" and result["num_triplets"] == 3
     assert set(result["t2v_R@1"]) == {"short", "medium", "long"}
 
@@ -173,7 +163,7 @@ def test_zero_shot_cli_with_the_tiny_model(one_step_run, kinetics_folder, tmp_pa
     argv = ["eval", "--checkpoint", str(one_step_run), "--zero-shot", str(kinetics_folder / "val.csv"),
             "--videos", str(kinetics_folder / "videos"), "--templates", str(templates)]
     assert main(argv) == 0
-    result = _json_out(capsys)
+    result = last_json_line(capsys)
     assert (result["num_videos"], result["num_classes"], result["num_templates"]) == (6, 3, 2)
     assert result["top1"] * 6 / 100 == pytest.approx(round(result["top1"] * 6 / 100))  # k of 6 videos
     assert result["top5"] == 100.0  # three classes: the label is always among the top five

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 import torch
-from train_factories import write_didemo, write_msrvtt_1ka
+from train_factories import last_json_line, write_didemo, write_msrvtt_1ka
 
 from train import checkpoint as ckpt
 from train.__main__ import main
@@ -17,23 +17,13 @@ from train.model import build_model
 from train.registry import model_preset
 
 
-def _json_out(capsys) -> dict:
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def pretrained(tiny_shards, tmp_path_factory):
-    run = tmp_path_factory.mktemp("pretrain")
-    argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(run), "--steps", "1",
-            "--batch-size", "2", "--no-progress"]
-    assert main(argv) == 0
-    return run
 
-
-def test_temporal_embedding_is_interpolated_for_more_frames(pretrained):
-    source = ckpt.load_checkpoint(pretrained)["model"]["vision_model.embeddings.temporal_embedding"]  # (4, D)
+def test_temporal_embedding_is_interpolated_for_more_frames(one_step_run):
+    source = ckpt.load_checkpoint(one_step_run)["model"]["vision_model.embeddings.temporal_embedding"]  # (4, D)
     model = build_model(model_preset("vidla-tiny-cpu").replace(num_frames=7, mst_reference_frames=4))
-    report = ckpt.init_weights_from(model, pretrained)
+    report = ckpt.init_weights_from(model, one_step_run)
     assert not report["left_at_init"]
     resized = model.vision_model.embeddings.temporal_embedding.detach()
     assert resized.shape == (7, source.shape[1])
@@ -42,7 +32,7 @@ def test_temporal_embedding_is_interpolated_for_more_frames(pretrained):
     torch.testing.assert_close(resized[1], (source[0] + source[1]) / 2, rtol=0, atol=1e-6)
 
 
-def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(pretrained, tiny_shards, tmp_path, capsys):
+def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(one_step_run, tiny_shards, tmp_path, capsys):
     videos = tiny_shards / "media"  # v000.mp4 ... v007.mp4
     ids = [f"v{i:03d}" for i in range(6)] + ["v999"]  # v999 is not on disk
     ann = write_msrvtt_1ka(tmp_path / "train.csv", [v for v in ids for _ in range(2)],
@@ -50,10 +40,10 @@ def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(pretrained, ti
     run = tmp_path / "ft"
     argv = ["fit", "--config", "tiny-cpu", "--dataset", "msrvtt", "--annotations", str(ann), "--videos",
             str(videos), "--output", str(run), "--steps", "2", "--batch-size", "3", "--no-progress",
-            f"init_from={pretrained}", f"tokenizer={pretrained / 'tokenizer'}", "model.num_frames=8",
+            f"init_from={one_step_run}", f"tokenizer={one_step_run / 'tokenizer'}", "model.num_frames=8",
             "model.mst_reference_frames=4"]
     assert main(argv) == 0
-    assert _json_out(capsys)["step"] == 2
+    assert last_json_line(capsys)["step"] == 2
     # one sample per local video, both captions kept for the per-epoch draw
     with tarfile.open(run / "benchmark" / "shards" / "00000.tar") as tar:
         metas = [json.loads(tar.extractfile(m).read()) for m in tar.getmembers() if m.name.endswith(".json")]
@@ -65,20 +55,20 @@ def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(pretrained, ti
     test_ann = write_msrvtt_1ka(tmp_path / "test.csv", ["v006", "v007"], ["blue boat", "green tree"])
     assert main(["eval", "--checkpoint", str(run), "--dataset", "msrvtt", "--annotations", str(test_ann),
                  "--videos", str(videos)]) == 0
-    assert _json_out(capsys)["num_videos"] == 2
+    assert last_json_line(capsys)["num_videos"] == 2
     # a resume trains on the same shards (written once)
     before = (run / "benchmark" / "clips.parquet").stat().st_mtime_ns
     assert main([*argv, "--resume", "--steps", "3"]) == 0
     assert (run / "benchmark" / "clips.parquet").stat().st_mtime_ns == before
 
 
-def test_didemo_trains_paragraph_to_video_by_default(pretrained, tiny_shards, tmp_path, capsys):
+def test_didemo_trains_paragraph_to_video_by_default(one_step_run, tiny_shards, tmp_path, capsys):
     ann = write_didemo(tmp_path / "train_data.json", ["v000.mp4", "v001.mp4"],
                        [["a red circle", "then a dog"], ["a blue boat", "on the river"]])
     run = tmp_path / "ft"
     argv = ["fit", "--config", "tiny-cpu", "--dataset", "didemo", "--annotations", str(ann), "--videos",
             str(tiny_shards / "media"), "--output", str(run), "--steps", "1", "--batch-size", "2",
-            "--no-progress", f"init_from={pretrained}", f"tokenizer={pretrained / 'tokenizer'}"]
+            "--no-progress", f"init_from={one_step_run}", f"tokenizer={one_step_run / 'tokenizer'}"]
     assert main(argv) == 0
     with tarfile.open(run / "benchmark" / "shards" / "00000.tar") as tar:
         texts = sorted(json.loads(tar.extractfile(m).read())["texts"][0] for m in tar.getmembers()
