@@ -79,6 +79,7 @@ def clip_from_span(span: ClipSpan, meta: VideoMeta, transcript: Transcript) -> C
         category=meta.category,
         source_height=meta.height,
         transcript_source=transcript.source,
+        transcript_repairs=transcript.repairs,
         url=meta.url,
     )
 

@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 
 # Bump when a field is added, removed or changes meaning; written into every shard sample and
 # Parquet file so that readers can refuse data they do not understand.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: Clip.transcript_repairs
 
 # Clip scales: "sentence" is HD-VILA's single-scale recipe, the other three are VidLA's.
 SCALES = ("sentence", "short", "medium", "long")
@@ -49,10 +49,14 @@ class Transcript(NamedTuple):
 
     video_id: str
     words: tuple  # tuple[TimedWord, ...], ordered by start
-    # where the words came from: "vtt_auto", "vtt", "srt", "json3", "asr:<model>"
+    # where the words came from: "vtt_auto", "vtt", "srt", "srt_auto", "json3", "asr:<model>"
     source: str
     punctuated: bool  # True when the text already carries sentence punctuation
     language: str = ""
+    # local defects of the source that were repaired instead of dropping the video, as sorted
+    # (kind, count) pairs, e.g. (("overlap_trimmed", 12), ("word_start_clamped", 3))
+    repairs: tuple = ()
+    encoding: str = ""  # the subtitle file's text encoding ("utf-8", "cp1252", ...); "" for ASR
 
 
 class Sentence(NamedTuple):
@@ -110,6 +114,7 @@ class Clip(NamedTuple):
     height: Optional[int] = None  # of the cut clip
     width: Optional[int] = None
     transcript_source: str = ""
+    transcript_repairs: tuple = ()  # the video's Transcript.repairs: ((kind, count), ...)
     url: str = ""
     shard: str = ""
     schema_version: str = SCHEMA_VERSION
