@@ -173,24 +173,22 @@ def _blocks(text: str, separator: str) -> list[str]:
     return [b for b in re.split(separator, text.strip("\n")) if b.strip()]
 
 
-class _RawCue(NamedTuple):
-    block: int  # number of the block it came from (1 = the first after a WebVTT header)
-    timing: str
-    body: str
-
-
-def _raw_cues(blocks: list[str], first_number: int, repairs: Counter) -> tuple[list, list]:
-    """(cues, unreadable blocks as (number, first line)) of the blank-line separated blocks.
+def _raw_cues(blocks: list[str], repairs: Counter) -> tuple[list, list, list, list]:
+    """(block number, timing line and text of each cue; unreadable blocks as (number, first line))
+    of the blank-line separated blocks (numbered from 1).
 
     A block is an optional cue id (or number) and a timing line, then the text. Repaired on the
     way: whitespace-only lines before a cue (the WebVTT spec allows them), stray cue numbers before
     the real one ("154\n155\n00:10:55,333 --> ..."), and two cues without a blank line between
-    them. A block without any timing line is skipped and counted."""
-    cues, unreadable = [], []
-    for number, block in enumerate(blocks, first_number):
+    them. A block without any timing line is skipped and counted. Parallel lists, not a record
+    per cue: fewer objects for the garbage collector."""
+    numbers, timings, bodies, unreadable = [], [], [], []
+    for number, block in enumerate(blocks, 1):
         first, _, rest = block.partition("\n")
         if "-->" in first and "-->" not in rest:  # the usual block: timing line, text
-            cues.append(_RawCue(number, first, rest))
+            numbers.append(number)
+            timings.append(first)
+            bodies.append(rest)
             continue
         lines = block.split("\n")
         while not lines[0].strip():
@@ -203,43 +201,48 @@ def _raw_cues(blocks: list[str], first_number: int, repairs: Counter) -> tuple[l
             repairs["block_without_timing_skipped"] += 1
             continue
         if at[0] > 1:
-            # ids before the timing line: one is the cue's own, more are stray (numbers, or text
+            # lines before the timing line: one is the cue's id, more are stray (numbers, or text
             # with no timing line of its own)
             stray = lines[: at[0] - 1]
-            repairs["stray_cue_number_skipped" if all(s.strip().isdigit() for s in stray) else "stray_text_skipped"] += 1
+            numeric = all(line.strip().isdigit() for line in stray)
+            repairs["stray_cue_number_skipped" if numeric else "stray_text_skipped"] += 1
         for k, t in enumerate(at):
             stop = at[k + 1] if k + 1 < len(at) else len(lines)
             if k + 1 < len(at):
                 repairs["cues_without_blank_line_split"] += 1
                 if stop - 1 > t and lines[stop - 1].strip().isdigit():
                     stop -= 1  # the next cue's number
-            cues.append(_RawCue(number, lines[t], "\n".join(lines[t + 1 : stop])))
-    return cues, unreadable
+            numbers.append(number)
+            timings.append(lines[t])
+            bodies.append("\n".join(lines[t + 1 : stop]))
+    return numbers, timings, bodies, unreadable
 
 
-def _timed_cues(raw: list, unreadable: list, *, origin: str, video_id: str, repairs: Counter) -> Cues:
-    """The cues whose timing lines read and make sense; a cue with a broken timing line, an end
-    before its start or lasting longer than MAX_CUE_SECONDS is dropped and counted. Raises when
-    more than _MAX_UNREADABLE_SHARE of the blocks are unreadable, when a time is absurd, or when
-    no cue is left."""
-    timing_lines = [cue.timing for cue in raw]
-    times = _fixed_cue_times(timing_lines)
+def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> Cues:
+    """The cues of _raw_cues whose timing lines read, their times repaired (_repair_cue_times); a
+    cue with a broken timing line is dropped and counted. Raises when more than
+    _MAX_UNREADABLE_SHARE of the blocks are unreadable, when a time is absurd, or when no cue is
+    left."""
+    numbers, timings, bodies, unreadable = raw
+    times = _fixed_cue_times(timings)
     if times is None:
-        matches = [_TIMING_LINE.match(line) for line in timing_lines]
-        broken = [cue for cue, m in zip(raw, matches) if m is None]
-        if broken:
+        matches = [_TIMING_LINE.match(line) for line in timings]
+        if None in matches:
+            broken = [(n, line) for n, line, m in zip(numbers, timings, matches) if m is None]
             repairs["broken_timing_line_skipped"] += len(broken)
-            unreadable = sorted(unreadable + [(cue.block, cue.timing) for cue in broken])
-            raw = [cue for cue, m in zip(raw, matches) if m is not None]
-            matches = [m for m in matches if m is not None]
+            unreadable = sorted(unreadable + broken)
+            readable = [m is not None for m in matches]
+            numbers = list(itertools.compress(numbers, readable))
+            bodies = list(itertools.compress(bodies, readable))
+            matches = list(itertools.compress(matches, readable))
         stamps = [stamp for m in matches for stamp in m.groups()]
         times = stamps_to_seconds(stamps).reshape(-1, 2).T if stamps else (np.empty(0), np.empty(0))
-    total = len(raw) + len(unreadable)
-    if unreadable and (len(unreadable) > _MAX_UNREADABLE_SHARE * total or not raw):
+    total = len(numbers) + len(unreadable)
+    if unreadable and (len(unreadable) > _MAX_UNREADABLE_SHARE * total or not numbers):
         number, line = unreadable[0]
-        last = max([cue.block for cue in raw] + [n for n, _ in unreadable])
+        last = max(numbers + [n for n, _ in unreadable])
         raise TranscriptError(
-            "subtitle_truncated" if number == last and len(unreadable) == 1 and raw else "subtitle_malformed",
+            "subtitle_truncated" if number == last and len(unreadable) == 1 and numbers else "subtitle_malformed",
             f"{origin}: {len(unreadable)} of {total} blocks have no readable timing line "
             f"(first: block {number}, {line[:60]!r})",
             video_id=video_id,
@@ -250,22 +253,22 @@ def _timed_cues(raw: list, unreadable: list, *, origin: str, video_id: str, repa
         n = int(np.argmax(absurd))
         raise TranscriptError(
             "bad_timestamps",
-            f"{origin}: cue {n + 1} (block {raw[n].block}) has an absurd time ({starts[n]:.0f}-{ends[n]:.0f}s)",
+            f"{origin}: cue {n + 1} (block {numbers[n]}) has an absurd time ({starts[n]:.0f}-{ends[n]:.0f}s)",
             video_id=video_id,
         )
-    keep = _repair_cue_times(starts, ends, [cue.body for cue in raw], repairs)
-    if not keep.all():
+    keep = _repair_cue_times(starts, ends, bodies, repairs)
+    if keep is not None:
         if not keep.any():
             n = int(np.argmin(keep))
             raise TranscriptError(
                 "bad_timestamps",
-                f"{origin}: cue {n + 1} (block {raw[n].block}) has unusable times "
+                f"{origin}: cue {n + 1} (block {numbers[n]}) has unusable times "
                 f"({starts[n]:.3f} --> {ends[n]:.3f}s)",
                 video_id=video_id,
             )
-        raw = [cue for cue, k in zip(raw, keep.tolist()) if k]
+        bodies = [body for body, k in zip(bodies, keep.tolist()) if k]
         starts, ends = starts[keep], ends[keep]
-    return Cues(starts.tolist(), ends.tolist(), [cue.body for cue in raw])
+    return Cues(starts.tolist(), ends.tolist(), bodies)
 
 
 def _out_of_line(times: np.ndarray) -> np.ndarray:
@@ -283,8 +286,8 @@ def _repair_cue_times(starts: np.ndarray, ends: np.ndarray, texts: list, repairs
     """Repairs (in place) cues with one broken time: an end before the start, a cue lasting longer
     than MAX_CUE_SECONDS, or a time out of line with its neighbours (_out_of_line). The time that
     fits is kept and the other estimated from it and the cue's text length ("cue_time_repaired").
-    Returns which cues to keep: a broken cue whose times are both out of line is dropped
-    ("broken_cue_dropped")."""
+    Returns which cues to keep (None: all): a broken cue whose times are both out of line is
+    dropped ("broken_cue_dropped")."""
     broken = (ends < starts) | (ends - starts > MAX_CUE_SECONDS)
     bad_start, bad_end = _out_of_line(starts), _out_of_line(ends)
     fix_start = bad_start & ~bad_end
@@ -295,8 +298,9 @@ def _repair_cue_times(starts: np.ndarray, ends: np.ndarray, texts: list, repairs
         starts[fix_start] = np.maximum(ends[fix_start] - lengths[fix_start], 0.0)
         ends[fix_end] = starts[fix_end] + lengths[fix_end]
         repairs["cue_time_repaired"] += int(np.count_nonzero(fix_start | fix_end))
-    if drop.any():
-        repairs["broken_cue_dropped"] += int(np.count_nonzero(drop))
+    if not drop.any():
+        return None
+    repairs["broken_cue_dropped"] += int(np.count_nonzero(drop))
     return ~drop
 
 
@@ -310,13 +314,13 @@ def vtt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> tuple[C
     if not header or not re.match(r"WEBVTT(?:$|[ \t])", header[0]):
         raise TranscriptError("subtitle_malformed", f"{origin}: no WEBVTT header", video_id=video_id)
     language = next((h.split(":", 1)[1].strip() for h in header if h.startswith("Language:")), "")
-    raw, unreadable = _raw_cues(blocks[1:], 1, repairs)
-    return _timed_cues(raw, unreadable, origin=origin, video_id=video_id, repairs=repairs), language
+    raw = _raw_cues(blocks[1:], repairs)
+    return _timed_cues(raw, origin=origin, video_id=video_id, repairs=repairs), language
 
 
 def srt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> Cues:
-    raw, unreadable = _raw_cues(_blocks(text, r"\n[ \t]*\n"), 1, repairs)
-    return _timed_cues(raw, unreadable, origin=origin, video_id=video_id, repairs=repairs)
+    raw = _raw_cues(_blocks(text, r"\n[ \t]*\n"), repairs)
+    return _timed_cues(raw, origin=origin, video_id=video_id, repairs=repairs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +329,9 @@ def srt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> Cues:
 
 def is_automatic(cues: Cues) -> bool:
     """YouTube automatic captions, on evidence that holds for the whole file: word timing tags in
-    many cues, many 10 ms transition cues, or most cues rolling up (starting with the line the cue
-    before ended with). Uploaded subtitles may repeat a line now and then ("Hey." / "Hey.")."""
+    many cues, many 10 ms transition cues, or most cues rolling up (showing the line the cue before
+    ended with, then a new one). Uploaded subtitles may repeat a line now and then ("Hey." /
+    "Hey.")."""
     n = len(cues.texts)
     if not n:
         return False
@@ -342,8 +347,9 @@ def is_automatic(cues: Cues) -> bool:
     if n < 2:
         return False
     shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
-    rolled = sum(1 for a, b in zip(shown, shown[1:]) if a and b and a[-1] == b[0])
-    return rolled >= _AUTO_ROLLED_SHARE * (n - 1)
+    # rolling up: a cue shows the line the cue before ended with, then a new one
+    rolled = sum(1 for a, b in zip(shown, shown[1:]) if a and len(b) >= 2 and a[-1] == b[0])
+    return rolled >= max(2, _AUTO_ROLLED_SHARE * (n - 1))
 
 
 def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
@@ -516,12 +522,16 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
     return collected.finish(estimate_ends=False)
 
 
-def _json3_number(value, where: str, origin: str, video_id: str) -> float:
+def _json3_number(value, where: str, origin: str, video_id: str, *, offset_from: Optional[float] = None) -> float:
+    """Seconds of a json3 time in ms, checked; an offset (from offset_from) may be negative (a word
+    timed a little before its event: recognizer jitter) as long as the time it gives is not."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TranscriptError(
             "subtitle_malformed", f"{origin}: {where} is {value!r}, not a number", video_id=video_id
         )
     seconds = value / 1000.0 if abs(value) < 1e300 else float("inf")
+    if offset_from is not None:
+        seconds += offset_from
     return check_time(seconds, where, source=origin, video_id=video_id)
 
 
@@ -542,8 +552,8 @@ def _json3_event(event: dict, n: int, origin: str, video_id: str) -> tuple[list,
                 "subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}", video_id=video_id
             )
         automatic = automatic or "tOffsetMs" in seg or "acAsrConf" in seg
-        offset = _json3_number(seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id)
-        timed.append((clean_text(seg.get("utf8", "")).split(), start + offset))
+        seg_start = _json3_number(seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id, offset_from=start)
+        timed.append((clean_text(seg.get("utf8", "")).split(), seg_start))
     return [
         (words, seg_start, timed[k + 1][1] if k + 1 < len(timed) else max(end, seg_start))
         for k, (words, seg_start) in enumerate(timed)
