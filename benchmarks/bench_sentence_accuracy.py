@@ -2,7 +2,7 @@
 
     python benchmarks/bench_sentence_accuracy.py [--videos 3] [--seconds 60]
 
-For each sentence of the truth (curate.media: espeak-ng speech, every sentence synthesized alone,
+For each sentence of the truth (curate.samples: espeak-ng speech, every sentence synthesized alone,
 so its start and end are exact), the error is the distance to the nearest sentence start (end)
 that the text core produced. Sources compared in the same run:
 
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import media  # noqa: E402
+from curate import samples  # noqa: E402
 from curate.text import make_sentences, parse_subtitle_file, transcript_from_asr  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -84,10 +84,10 @@ def main(argv=None) -> int:
     total_truth, whisper_seconds = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.videos):
-            video = media.make_sample_video(
+            video = samples.make_sample_video(
                 tmp,
                 f"acc{i}",
-                media.sentences_for(args.seconds, seed=100 + i),
+                samples.sentences_for(args.seconds, seed=100 + i),
                 min_duration=args.seconds,
                 fps=2,
             )
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
             noisy = noisy_truth(truth, np.random.default_rng(i), sigma=0.1)
             noisy_path = os.path.join(tmp, f"acc{i}.noisy.vtt")
             with open(noisy_path, "w", encoding="utf-8") as f:
-                f.write(media.auto_vtt(noisy))
+                f.write(samples.auto_vtt(noisy))
             noisy_auto = parse_subtitle_file(noisy_path, video.video_id)
             record("auto captions, 0.1 s word-time noise, no model", make_sentences(noisy_auto), truth)
             record(
@@ -116,10 +116,12 @@ def main(argv=None) -> int:
             shuffled = noisy_truth(truth, np.random.default_rng(i), sigma=0.08, keep_order=False)
             shuffled_path = os.path.join(tmp, f"acc{i}.jitter.vtt")
             with open(shuffled_path, "w", encoding="utf-8") as f:
-                f.write(media.auto_vtt(shuffled))
+                f.write(samples.auto_vtt(shuffled))
             record(
                 "auto captions, 80 ms jitter out of order, perf. punct.",
-                make_sentences(parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)),
+                make_sentences(
+                    parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)
+                ),
                 truth,
             )
             record(

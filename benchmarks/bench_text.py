@@ -3,7 +3,7 @@ and our banded DTW against dtw-python on the same token sequences.
 
     python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5 | --quick]
 
-The captions come from curate.media (espeak-ng speech of generated sentences, written as YouTube
+The captions come from curate.samples (espeak-ng speech of generated sentences, written as YouTube
 rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
 in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import media  # noqa: E402
+from curate import samples  # noqa: E402
 from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
 from curate.text.align import (  # noqa: E402
     band_width,
@@ -86,10 +86,11 @@ def real_corpus(generated_mb_per_s: float, seconds: float) -> None:
     words = sum(len(t.words) for _, t in usable)
     repaired = sum(1 for _, t in usable if t.repairs)
     per_second = rate(lambda: [parse_subtitle_file(p, "bench") for p, _ in usable], seconds)
+    real_mb_per_s = per_second * megabytes
     print(
-        f"real subtitle corpus: {len(usable)} files parsed ({failed} not usable, as expected), {megabytes:.1f} MB, "
-        f"{words} words, {repaired} files repaired: {per_second * megabytes:.1f} MB/s "
-        f"({per_second * megabytes / generated_mb_per_s:.2f}x the generated captions' {generated_mb_per_s:.1f} MB/s)"
+        f"real subtitle corpus: {len(usable)} files parsed ({failed} not usable, as expected), "
+        f"{megabytes:.1f} MB, {words} words, {repaired} files repaired: {real_mb_per_s:.1f} MB/s "
+        f"({real_mb_per_s / generated_mb_per_s:.2f}x the generated captions' {generated_mb_per_s:.1f} MB/s)"
     )
 
 
@@ -102,13 +103,13 @@ def main(argv=None) -> int:
     if args.quick:
         args.seconds_per_figure = 1.0
 
-    sentences = media.sentences_for(args.minutes * 60, seed=11)
-    _, truth = media.synthesize_speech(sentences)
+    sentences = samples.sentences_for(args.minutes * 60, seed=11)
+    _, truth = samples.synthesize_speech(sentences)
     duration = truth[-1].end + 1.0
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.en.vtt")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(media.auto_vtt(truth))
+            f.write(samples.auto_vtt(truth))
         transcript = parse_subtitle_file(path, "bench")
         stand_in = StandIn(s.text for s in truth)
         recipe = vidla_recipe()

@@ -1,4 +1,5 @@
 """Arrow schemas of the Parquet outputs, and conversion between records and tables."""
+
 from __future__ import annotations
 
 import pyarrow as pa

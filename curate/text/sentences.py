@@ -173,7 +173,9 @@ def make_sentences(
             "no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id
         )
     if transcript.punctuated:
-        return sentences_from_spans(words, capped_spans(words, punctuated_spans(words), pause_config), "given")
+        return sentences_from_spans(
+            words, capped_spans(words, punctuated_spans(words), pause_config), "given"
+        )
     if punctuator is not None:
         texts = punctuator.sentences(" ".join(map(operator.itemgetter(0), words)))
         sentences = align_sentences(texts, words, segmenter=punctuator.segmenter)

@@ -242,7 +242,9 @@ def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> 
         number, line = unreadable[0]
         last = max(numbers + [n for n, _ in unreadable])
         raise TranscriptError(
-            "subtitle_truncated" if number == last and len(unreadable) == 1 and numbers else "subtitle_malformed",
+            "subtitle_truncated"
+            if number == last and len(unreadable) == 1 and numbers
+            else "subtitle_malformed",
             f"{origin}: {len(unreadable)} of {total} blocks have no readable timing line "
             f"(first: block {number}, {line[:60]!r})",
             video_id=video_id,
@@ -522,7 +524,9 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
     return collected.finish(estimate_ends=False)
 
 
-def _json3_number(value, where: str, origin: str, video_id: str, *, offset_from: Optional[float] = None) -> float:
+def _json3_number(
+    value, where: str, origin: str, video_id: str, *, offset_from: Optional[float] = None
+) -> float:
     """Seconds of a json3 time in ms, checked; an offset (from offset_from) may be negative (a word
     timed a little before its event: recognizer jitter) as long as the time it gives is not."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -539,11 +543,15 @@ def _json3_event(event: dict, n: int, origin: str, video_id: str) -> tuple[list,
     """([(words, start, latest end)] of one json3 event with segs, whether it is automatic)."""
     segs = event["segs"]
     if not isinstance(segs, list):
-        raise TranscriptError("subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id)
+        raise TranscriptError(
+            "subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id
+        )
     start = _json3_number(event.get("tStartMs"), f"event {n} tStartMs", origin, video_id)
     end = start + _json3_number(event.get("dDurationMs", 0), f"event {n} dDurationMs", origin, video_id)
     if end - start > MAX_CUE_SECONDS:
-        raise TranscriptError("bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id)
+        raise TranscriptError(
+            "bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id
+        )
     automatic = False
     timed = []
     for seg in segs:
@@ -552,7 +560,9 @@ def _json3_event(event: dict, n: int, origin: str, video_id: str) -> tuple[list,
                 "subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}", video_id=video_id
             )
         automatic = automatic or "tOffsetMs" in seg or "acAsrConf" in seg
-        seg_start = _json3_number(seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id, offset_from=start)
+        seg_start = _json3_number(
+            seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id, offset_from=start
+        )
         timed.append((clean_text(seg.get("utf8", "")).split(), seg_start))
     return [
         (words, seg_start, timed[k + 1][1] if k + 1 < len(timed) else max(end, seg_start))

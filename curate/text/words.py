@@ -179,9 +179,9 @@ class WordCollector:
     def finish(self, *, estimate_ends: bool) -> tuple:
         """TimedWords. Starts must be sane (else a TranscriptError: a broken file); a start before
         the previous word's (recognizer timing jitter, overlapping cues) is moved up to it and
-        counted as a "word_start_clamped" repair. A word ends at its latest end or at the next word's start, whichever is
-        first; with estimate_ends (automatic captions carry starts only) also no later than
-        max_word_seconds after its start."""
+        counted as a "word_start_clamped" repair. A word ends at its latest end or at the next
+        word's start, whichever is first; with estimate_ends (automatic captions carry starts
+        only) also no later than max_word_seconds after its start."""
         if not self.texts:
             return ()
         starts = np.asarray(self.starts, np.float64)

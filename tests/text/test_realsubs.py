@@ -38,7 +38,9 @@ pytestmark = pytest.mark.skipif(
 # the independent reference: what a plain reader of each format shows as text
 
 
-_TIMING = re.compile(r"^[^\n]*?((?:\d+:)?\d+:\d+[.,]\d+)[ \t]*-->[ \t]*((?:\d+:)?\d+:\d+[.,]\d+)[^\n]*$", re.M)
+_TIMING = re.compile(
+    r"^[^\n]*?((?:\d+:)?\d+:\d+[.,]\d+)[ \t]*-->[ \t]*((?:\d+:)?\d+:\d+[.,]\d+)[^\n]*$", re.M
+)
 _NON_SPEECH = [
     re.compile(r"<[^<>]*>|[<>]"),  # tags, and a stray bracket of a broken one
     re.compile(r"\{[^}]*\}"),  # {\an8}, {Y:i}

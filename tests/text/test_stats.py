@@ -85,8 +85,19 @@ def test_transcript_repairs_count_each_video_once_and_show_in_the_report():
 
     repaired = {"a": (("overlap_trimmed", 12), ("word_start_clamped", 3)), "b": ()}
     clips = [
-        Clip(s.key, s.video_id, s.scale, s.index, s.start, s.end, s.duration, s.subtitle, s.sentences,
-             sum(x.num_words for x in s.sentences), transcript_repairs=repaired[s.video_id])
+        Clip(
+            s.key,
+            s.video_id,
+            s.scale,
+            s.index,
+            s.start,
+            s.end,
+            s.duration,
+            s.subtitle,
+            s.sentences,
+            sum(x.num_words for x in s.sentences),
+            transcript_repairs=repaired[s.video_id],
+        )
         for s in SPANS
     ]
     stats = clip_statistics(clips)

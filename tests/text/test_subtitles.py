@@ -295,7 +295,8 @@ REPAIRED = {
         {"word_start_clamped": 1},
     ),
     "whitespace_line_before_a_cue_number": (
-        "WEBVTT\n\nNOTE x\n\n   \n1\n00:00:01.000 --> 00:00:02.000\nhola\n\n 2\n00:00:03.000 --> 00:00:04.000\nadios\n",
+        "WEBVTT\n\nNOTE x\n\n   \n1\n00:00:01.000 --> 00:00:02.000\nhola\n\n"
+        " 2\n00:00:03.000 --> 00:00:04.000\nadios\n",
         "hola adios",
         {},
     ),
@@ -318,7 +319,8 @@ REPAIRED = {
         {"cues_without_blank_line_split": 1},
     ),
     "latin1": (
-        "WEBVTT\n\n" + "".join(f"00:00:{k:02d}.000 --> 00:00:{k:02d}.900\n{line}\n\n" for k, line in enumerate(FRENCH, 1)),
+        "WEBVTT\n\n"
+        + "".join(f"00:00:{k:02d}.000 --> 00:00:{k:02d}.900\n{line}\n\n" for k, line in enumerate(FRENCH, 1)),
         " ".join(FRENCH).replace(" ?", "?"),
         None,
     ),
@@ -333,7 +335,9 @@ def test_local_defects_are_repaired_and_counted(tmp_path, case):
     if case == "latin1":  # short texts leave charset-normalizer unsure between cp1250 and cp1252
         text = text.encode("cp1252").decode(transcript.encoding)
     assert " ".join(w.text for w in transcript.words) == text
-    assert all(a.start <= b.start and a.end <= b.start + 1e-9 for a, b in zip(transcript.words, transcript.words[1:]))
+    assert all(
+        a.start <= b.start and a.end <= b.start + 1e-9 for a, b in zip(transcript.words, transcript.words[1:])
+    )
     if repairs is None:  # the encoding that was found is recorded (and counted)
         assert transcript.encoding in ("cp1252", "cp1250")
         assert dict(transcript.repairs) == {f"decoded_as:{transcript.encoding}": 1}
@@ -382,7 +386,9 @@ def test_a_one_word_line_said_twice_in_automatic_captions_is_kept_twice(tmp_path
 
 def test_an_uploaded_file_with_one_repeated_line_is_not_automatic(tmp_path):
     cues = ["Hey.", "Hey.", "What's up?", "Nothing much.", "Really?", "Yes."]
-    text = "WEBVTT\n\n" + "".join(f"{k}\n00:00:{2 * k:02d}.000 --> 00:00:{2 * k + 1:02d}.000\n{c}\n\n" for k, c in enumerate(cues, 1))
+    text = "WEBVTT\n\n" + "".join(
+        f"{k}\n00:00:{2 * k:02d}.000 --> 00:00:{2 * k + 1:02d}.000\n{c}\n\n" for k, c in enumerate(cues, 1)
+    )
     transcript = parse_subtitle_file(write(tmp_path, "m.vtt", text), "m")
     assert transcript.source == "vtt" and [w.text for w in transcript.words][:2] == ["Hey.", "Hey."]
 
@@ -391,8 +397,9 @@ def test_automatic_captions_exported_as_srt_are_de_rolled(tmp_path):
     """YouTube's SRT export shows each cue until the one after next: every cue overlaps the next."""
     lines = ["so from today", "we are going", "to start the", "automation part"]
     starts = [3.12, 5.04, 5.839, 7.68]
+    ends = [*starts[2:], 10.0, 10.0]
     text = "".join(
-        f"{k + 1}\n00:00:{starts[k]:06.3f} --> 00:00:{(starts[k + 2] if k + 2 < 4 else 10.0):06.3f}\n{line}\n\n".replace(".", ",")
+        f"{k + 1}\n00:00:{starts[k]:06.3f} --> 00:00:{ends[k]:06.3f}\n{line}\n\n".replace(".", ",")
         for k, line in enumerate(lines)
     )
     transcript = parse_subtitle_file(write(tmp_path, "r.en.srt", text), "r")
@@ -403,8 +410,15 @@ def test_automatic_captions_exported_as_srt_are_de_rolled(tmp_path):
 
 
 def test_rolled_up_lines_exported_as_srt_keep_each_line_once(tmp_path):
-    cues = [(1.0, 3.0, "hello there\nmy friend"), (2.0, 4.0, "my friend\nhow are you"), (3.0, 5.0, "how are you\ntoday")]
-    text = "".join(f"{k}\n00:00:0{a:.3f} --> 00:00:0{b:.3f}\n{t}\n\n".replace(".", ",") for k, (a, b, t) in enumerate(cues, 1))
+    cues = [
+        (1.0, 3.0, "hello there\nmy friend"),
+        (2.0, 4.0, "my friend\nhow are you"),
+        (3.0, 5.0, "how are you\ntoday"),
+    ]
+    text = "".join(
+        f"{k}\n00:00:0{a:.3f} --> 00:00:0{b:.3f}\n{t}\n\n".replace(".", ",")
+        for k, (a, b, t) in enumerate(cues, 1)
+    )
     transcript = parse_subtitle_file(write(tmp_path, "rolled.srt", text), "r")
     assert transcript.source == "srt_auto"
     assert " ".join(w.text for w in transcript.words) == "hello there my friend how are you today"
