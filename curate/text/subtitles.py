@@ -337,15 +337,15 @@ def is_automatic(cues: Cues) -> bool:
     n = len(cues.texts)
     if not n:
         return False
+    lengths = np.subtract(cues.ends, cues.starts)
+    if np.count_nonzero(lengths <= _TRANSITION_CUE_SECONDS) >= _AUTO_TRANSITION_SHARE * n:
+        return True  # checked first: the cheapest evidence
     tagged = 0
     for text in cues.texts:
         if "<" in text and _INLINE_TIME.search(text):
             tagged += 1
             if tagged >= _AUTO_TAGGED_SHARE * n:
                 return True
-    lengths = np.subtract(cues.ends, cues.starts)
-    if np.count_nonzero(lengths <= _TRANSITION_CUE_SECONDS) >= _AUTO_TRANSITION_SHARE * n:
-        return True
     if n < 2:
         return False
     shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
@@ -391,7 +391,7 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
         plain_lines = [_plain_caption_line(entry[0]) for entry in tagged]
     new_lines = []  # (tagged line number, or the plain text of an untagged line, cue start, cue end)
     last_line: Optional[str] = None
-    repeat_in_cue = None  # (start, end) of the cue whose line repeated last_line
+    repeat_start = repeat_end = None  # the cue whose line repeated last_line
     n_tagged = 0
     for line, start, end, is_tagged in candidates:
         if is_tagged:
@@ -403,8 +403,8 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
         if not plain:
             continue
         if plain == last_line:
-            if repeat_in_cue != (start, end):
-                repeat_in_cue = (start, end)  # the rolled-up line
+            if start != repeat_start or end != repeat_end:
+                repeat_start, repeat_end = start, end  # the rolled-up line
                 continue
             # shown a second time in the same cue: said again
         new_lines.append((plain, start, end))
@@ -436,11 +436,26 @@ def _plain_caption_line(line: str) -> str:
 
 def _needs_cleaning(text: str) -> bool:
     """Whether clean_text could change the text (str searches first: much faster than a regex)."""
-    return any(mark in text for mark in _CLEANED_MARKS) or bool(_PUNCTUATION_WORD.search(text))
+    return _has_cleaned_mark(text) or bool(_PUNCTUATION_WORD.search(text))
+
+
+def _has_cleaned_mark(text: str) -> bool:
+    return any(mark in text for mark in _CLEANED_MARKS)
+
+
+def _has_punctuation_word(words: list) -> bool:
+    """Whether one of the words is punctuation alone (for ASCII words, bytes.translate deletes the
+    punctuation and an empty word shows as two adjacent newlines: faster than the regex)."""
+    joined = "\n".join(words)
+    if not joined.isascii():
+        return bool(_PUNCTUATION_WORD.search(joined))
+    bare = b"\n" + joined.encode("ascii").translate(None, _ASCII_PUNCTUATION) + b"\n"
+    return b"\n\n" in bare
 
 
 _CLEANED_MARKS = ("&", "[", "]", "(", ">", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
+_ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
 
 def _add_tagged_line(collected: WordCollector, line: str, cue_start: float, cue_end: float) -> None:
@@ -472,7 +487,8 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     pieces = "\n".join(texts).split("\n")
     if (
         len(words) != len(stamps) + len(entries)
-        or _needs_cleaning(text)
+        or _has_cleaned_mark(text)
+        or _has_punctuation_word(words)
         or not all(pieces)
         or any(map(str.isspace, pieces))
     ):

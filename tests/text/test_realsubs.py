@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.text import TranscriptError, parse_subtitle_file
+from curate.text import TranscriptError, parse_subtitle_file, transcript_to_clips, vidla_recipe
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "realsubs" / "files"
 FILES = sorted(p.name for p in CORPUS.glob("*")) if CORPUS.is_dir() else []
@@ -165,14 +165,18 @@ def test_real_subtitle_file(name):
         assert a.start <= b.start and a.end <= b.start + 1e-9
     assert all(0 <= w.start <= w.end for w in words)
 
+    # automatic captions vs uploaded subtitles told apart on whole-file evidence (man04 has "Hey." /
+    # "Hey." in two cues, man06 a cue showing one line twice: uploaded all the same)
+    assert (
+        transcript.source
+        == {"auto": "vtt_auto", "json": "json3", "man": "vtt", "srt": "srt"}[name[:4].rstrip("0123456789")]
+    )
     assert set(EXPECTED_REPAIRS.get(name, ())) <= set(repairs), repairs
     assert transcript.encoding == ("cp1252" if "windows-1252" in name else "utf-8")
 
-
-def test_uploaded_webvtt_with_a_repeated_line_is_not_taken_for_automatic_captions():
-    """man04 has "Hey." / "Hey." in two consecutive cues; man06 a cue showing one line twice."""
-    for name in ("man04_louispast_flash.en.vtt", "man06_hunmer_ja.vtt"):
-        assert parse_subtitle_file(CORPUS / name, "real").source == "vtt"
+    # the video is clipped: sentences within the length cap, clips at every scale it is long enough for
+    sentences, spans = transcript_to_clips(transcript, words[-1].end + 1.0, vidla_recipe())
+    assert spans and all(s.end - s.start <= 20.0 or s.num_words == 1 for s in sentences)
 
 
 def test_chinese_sentences_end_at_chinese_sentence_marks():
