@@ -60,7 +60,7 @@ _SPEAKER_AT_LINE_START = re.compile(
 # it (keeping a sentence end), one at the start is dropped. "&", "%", "$" are spoken and stay.
 _PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・"
 _PUNCTUATION_TOKEN_AFTER_WORD = re.compile(rf" ([{_PUNCTUATION}]+)(?= |$)")
-_PUNCTUATION_TOKEN_AT_START = re.compile(rf"^[{_PUNCTUATION}]+(?: |$)")
+_PUNCTUATION_TOKEN_AT_START = re.compile(rf"^(?:[{_PUNCTUATION}]+(?: |$))+")
 _EMPHASIS = re.compile(r"(?<!\S)\*+|\*+(?!\S)")  # *word*
 # a sentence end inside a run of Chinese or Japanese text ends a word, so sentences can end there
 _CJK_SENTENCE_END = re.compile(r"([。！？])(?=[^\s。！？」』）\"'”’])")
@@ -178,11 +178,12 @@ def _raw_cues(blocks: list[str], repairs: Counter) -> tuple[list, list, list, li
     of the blank-line separated blocks (numbered from 1).
 
     A block is an optional cue id (or number) and a timing line, then the text. Repaired on the
-    way: whitespace-only lines before a cue (the WebVTT spec allows them), stray cue numbers before
-    the real one ("154\n155\n00:10:55,333 --> ..."), and two cues without a blank line between
-    them. A block without any timing line is skipped and counted. Parallel lists, not a record
-    per cue: fewer objects for the garbage collector."""
+    way and counted: whitespace-only lines before a cue (the WebVTT spec allows them), stray cue
+    numbers ("154\n155\n00:10:55,333 --> ..."), two cues without a blank line between them, and
+    text without a timing line (a cue's text broken by a blank line): it joins the cue before.
+    Parallel lists, not a record per cue: fewer objects for the garbage collector."""
     numbers, timings, bodies, unreadable = [], [], [], []
+    orphan = ""  # text without a timing line before the first cue: it joins the first cue
     for number, block in enumerate(blocks, 1):
         first, _, rest = block.partition("\n")
         if "-->" in first and "-->" not in rest:  # the usual block: timing line, text
@@ -196,16 +197,18 @@ def _raw_cues(blocks: list[str], repairs: Counter) -> tuple[list, list, list, li
         if lines[0].startswith(("NOTE", "STYLE", "REGION")):
             continue
         at = [i for i, line in enumerate(lines) if "-->" in line]
-        if not at:
-            unreadable.append((number, lines[0]))
-            repairs["block_without_timing_skipped"] += 1
-            continue
-        if at[0] > 1:
-            # lines before the timing line: one is the cue's id, more are stray (numbers, or text
-            # with no timing line of its own)
-            stray = lines[: at[0] - 1]
-            numeric = all(line.strip().isdigit() for line in stray)
-            repairs["stray_cue_number_skipped" if numeric else "stray_text_skipped"] += 1
+        # what stands before the (first) timing line, its cue id aside: stray cue numbers, or text
+        # without a timing line of its own (all of a block without one)
+        stray = lines[: max(at[0] - 1, 0)] if at else lines
+        if stray and all(line.strip().isdigit() for line in stray):
+            repairs["stray_cue_number_skipped"] += 1
+        elif stray:
+            unreadable.append((number, stray[0]))
+            repairs["text_without_timing_joined"] += 1
+            if bodies:
+                bodies[-1] += "\n" + "\n".join(stray)
+            else:
+                orphan += "\n".join(stray) + "\n"
         for k, t in enumerate(at):
             stop = at[k + 1] if k + 1 < len(at) else len(lines)
             if k + 1 < len(at):
@@ -215,26 +218,31 @@ def _raw_cues(blocks: list[str], repairs: Counter) -> tuple[list, list, list, li
             numbers.append(number)
             timings.append(lines[t])
             bodies.append("\n".join(lines[t + 1 : stop]))
+    if orphan and bodies:
+        bodies[0] = orphan + bodies[0]
     return numbers, timings, bodies, unreadable
 
 
 def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> Cues:
-    """The cues of _raw_cues whose timing lines read, their times repaired (_repair_cue_times); a
-    cue with a broken timing line is dropped and counted. Raises when more than
+    """The cues of _raw_cues whose timing lines read, their times repaired (_repair_cue_times); the
+    text of a cue with a broken timing line joins the cue before (counted). Raises when more than
     _MAX_UNREADABLE_SHARE of the blocks are unreadable, when a time is absurd, or when no cue is
     left."""
     numbers, timings, bodies, unreadable = raw
     times = _fixed_cue_times(timings)
     if times is None:
         matches = [_TIMING_LINE.match(line) for line in timings]
-        if None in matches:
+        if None in matches:  # the text of a cue with a broken timing line joins the cue before
             broken = [(n, line) for n, line, m in zip(numbers, timings, matches) if m is None]
-            repairs["broken_timing_line_skipped"] += len(broken)
+            repairs["broken_timing_line_joined"] += len(broken)
             unreadable = sorted(unreadable + broken)
-            readable = [m is not None for m in matches]
-            numbers = list(itertools.compress(numbers, readable))
-            bodies = list(itertools.compress(bodies, readable))
-            matches = list(itertools.compress(matches, readable))
+            kept = [k for k, m in enumerate(matches) if m is not None]
+            joined = [bodies[a:b] for a, b in zip(kept, kept[1:] + [len(bodies)])]
+            if kept and kept[0] > 0:
+                joined[0] = bodies[: kept[0]] + joined[0]
+            bodies = ["\n".join(texts) for texts in joined]
+            numbers = [numbers[k] for k in kept]
+            matches = [matches[k] for k in kept]
         stamps = [stamp for m in matches for stamp in m.groups()]
         times = stamps_to_seconds(stamps).reshape(-1, 2).T if stamps else (np.empty(0), np.empty(0))
     total = len(numbers) + len(unreadable)

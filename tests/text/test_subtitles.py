@@ -306,12 +306,19 @@ REPAIRED = {
         "uno tres " + " ".join(f"w{n}" for n in range(5, 15)),
         {"stray_cue_number_skipped": 1},
     ),
+    "a_broken_timing_line_among_many": (
+        "WEBVTT\n\n"
+        + "".join(f"00:00:{n:02d}.000 --> 00:00:{n:02d}.500\nw{n}\n\n" for n in range(1, 12))
+        + "~00:00:15.000 --> 00:00:16.000\nlost?\n\n00:00:20.000 --> 00:00:21.000\nend\n",
+        " ".join(f"w{n}" for n in range(1, 12)) + " lost? end",
+        {"broken_timing_line_joined": 1},
+    ),
     "a_block_without_timing_among_many": (
         "WEBVTT\n\n"
         + "".join(f"00:00:{n:02d}.000 --> 00:00:{n:02d}.500\nw{n}\n\n" for n in range(1, 12))
         + "just text\n\n00:00:20.000 --> 00:00:21.000\nend\n",
-        " ".join(f"w{n}" for n in range(1, 12)) + " end",
-        {"block_without_timing_skipped": 1},
+        " ".join(f"w{n}" for n in range(1, 12)) + " just text end",
+        {"text_without_timing_joined": 1},
     ),
     "cues_without_a_blank_line": (
         "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nuno\n2\n00:00:03.000 --> 00:00:04.000\ndos\n",
@@ -431,6 +438,7 @@ def test_rolled_up_lines_exported_as_srt_keep_each_line_once(tmp_path):
         ("{\\an8}Up here", "Up here"),
         ("Quoi ?\n- Rien !", "Quoi? Rien!"),
         ("- Hi – there ...", "Hi– there..."),
+        ("... – so", "so"),
         ("(upbeat music)\nWelcome", "Welcome"),
         ("*Really* good", "Really good"),
         ("Tom & Jerry", "Tom & Jerry"),
