@@ -143,13 +143,14 @@ def clean_text(text: str) -> str:
     marks (">>", "- ", "NAME:"), sound annotations ("[Music]", "(APPLAUSE)", music notes) and
     tokens of punctuation alone removed; lines joined (without a space between Chinese or
     Japanese characters)."""
-    text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
-    text = _ANNOTATION.sub(" ", _SPEAKER_AT_LINE_START.sub("", text))
-    if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
-        text = text.replace("<", " ").replace(">", " ")
+    if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
+        text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
+        text = _ANNOTATION.sub(" ", _SPEAKER_AT_LINE_START.sub("", text))
+        if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
+            text = text.replace("<", " ").replace(">", " ")
+        if "*" in text:
+            text = _EMPHASIS.sub("", text)
     text = join_words(text.split())
-    if "*" in text:
-        text = _EMPHASIS.sub("", text)
     if not text.isascii():
         text = _CJK_SENTENCE_END.sub(r"\1 ", text)
     return _PUNCTUATION_TOKEN_AT_START.sub("", _PUNCTUATION_TOKEN_AFTER_WORD.sub(r"\1", text))
@@ -391,10 +392,15 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
             elif not transition and line.strip():
                 candidates.append((line, start, end, False))
     tagged = [entry for entry in candidates if entry[3]]
-    at_once = _tagged_lines_at_once(tagged) if tagged else None
+    at_once, fast = _tagged_lines_fast(tagged)
     if at_once is not None:
         words, starts, latest_ends, offsets = at_once
         plain_lines = [" ".join(words[a:b]) for a, b in zip(offsets, offsets[1:])]
+        if fast is not None:  # only some lines went at once: at_once line fast[k] is line k
+            plain_lines, joined = [_plain_caption_line(entry[0]) for entry in tagged], plain_lines
+            for k, line in enumerate(fast):
+                plain_lines[line] = joined[k]
+            fast = dict(zip(fast, range(len(fast))))
     else:
         plain_lines = [_plain_caption_line(entry[0]) for entry in tagged]
     new_lines = []  # (tagged line number, or the plain text of an untagged line, cue start, cue end)
@@ -417,7 +423,7 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
             # shown a second time in the same cue: said again
         new_lines.append((plain, start, end))
         last_line = plain
-    if at_once is not None and len(new_lines) == len(tagged):
+    if at_once is not None and fast is None and len(new_lines) == len(tagged):
         collected.extend(words, starts, latest_ends)
         return
     for k, (what, start, end) in enumerate(new_lines):
@@ -425,8 +431,10 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
             # an untagged line lasts until the next new line (cues exported as SRT overlap)
             until = min(end, new_lines[k + 1][1]) if k + 1 < len(new_lines) else end
             collected.add(what.split(), start, max(until, start))
-        elif at_once is not None:
-            a, b = offsets[what], offsets[what + 1]
+            continue
+        line = what if fast is None else fast.get(what)
+        if at_once is not None and line is not None:
+            a, b = offsets[line], offsets[line + 1]
             collected.extend(words[a:b], starts[a:b], latest_ends[a:b])
         else:
             _add_tagged_line(collected, tagged[what][0], start, end)
@@ -461,7 +469,7 @@ def _has_punctuation_word(words: list) -> bool:
     return b"\n\n" in bare
 
 
-_CLEANED_MARKS = ("&", "[", "]", "(", ">", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
+_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
 _ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
@@ -474,6 +482,37 @@ def _add_tagged_line(collected: WordCollector, line: str, cue_start: float, cue_
     last = len(texts) - 1
     for k, (piece, start) in enumerate(zip(texts, starts)):
         collected.add(piece.split(), start, starts[k + 1] if k < last else max(cue_end, start))
+
+
+def _tagged_lines_fast(tagged: list) -> tuple[Optional[tuple], Optional[list]]:
+    """(_tagged_lines_at_once of the tagged caption lines, None); when some line needs more (markup
+    to clean, two words at one time), (_tagged_lines_at_once of the other lines, their numbers), so
+    that real captions with a "[Music]" or a "-" here and there still take the fast path for most
+    lines; (None, None) when that fails too."""
+    if not tagged:
+        return None, None
+    at_once = _tagged_lines_at_once(tagged)
+    if at_once is not None:
+        return at_once, None
+    # without their <c> tags (and styling such as <c.colorE5E5E5>), as _add_tagged_line reads them
+    bare = _NON_TIME_TAG.sub("", "\n".join(map(operator.itemgetter(0), tagged)))
+    marks = [m.start() for m in _NEEDS_CARE.finditer(bare)]
+    newlines = [m.start() for m in _NEWLINE.finditer(bare)]
+    careful = set(np.searchsorted(newlines, marks).tolist())  # the lines the marks are on
+    fast = [k for k in range(len(tagged)) if k not in careful]
+    lines = bare.split("\n")
+    at_once = _tagged_lines_at_once([(lines[k], *tagged[k][1:]) for k in fast]) if fast else None
+    return (at_once, fast) if at_once is not None else (None, None)
+
+
+# what _tagged_lines_at_once cannot take in a line without its <c> and </c>: a tag other than
+# <hh:mm:ss.ttt>, a mark clean_text acts on, two words between tags, or none (or only punctuation)
+_NEEDS_CARE = re.compile(
+    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\xa0♪♫♬。！？]"
+    rf"|(?:^|>)[ \t]*[^<\s]+[ \t]+[^<\s]|(?:^|>)[ \t]*(?:[{_PUNCTUATION}]+[ \t]*)?(?:<|$)",
+    re.M,
+)
+_NEWLINE = re.compile("\n")
 
 
 def _tagged_lines_at_once(entries: list) -> Optional[tuple]:

@@ -190,3 +190,13 @@ def test_chinese_sentences_end_at_chinese_sentence_marks():
     assert sum(s.text.endswith("。") for s in sentences) > len(sentences) / 2
     # lines are joined without a space (the file's own spaces, e.g. "开 始", stay)
     assert "它会穿过一个线性偏振滤光片。" in sentences[0].text
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if n.startswith("auto") and n not in NOT_SUBTITLES])
+def test_fast_path_for_most_lines_equals_the_line_by_line_path(name, monkeypatch):
+    """Real captions have a "[Music]" or a "-" here and there: the lines without go at once."""
+    from curate.text import subtitles
+
+    fast = parse_subtitle_file(CORPUS / name, "real")
+    monkeypatch.setattr(subtitles, "_tagged_lines_fast", lambda tagged: (None, None))
+    assert parse_subtitle_file(CORPUS / name, "real") == fast
