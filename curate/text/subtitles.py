@@ -52,6 +52,7 @@ _ANNOTATION = re.compile(
     r"\[[^\[\]]*\]|^[^\[\]]*\]|\[[^\[\]]*$|\(\s*[A-Z][A-Z0-9 '\-]*\)|^[ \t]*\([^()\n]*\)[ \t]*$|[♪♫♬]",
     re.M,
 )
+_ANNOTATION_MARKS = ("[", "]", "(", "♪", "♫", "♬")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(
     r"^[ \t]*(?:(?:>>|--?(?=\s))[ \t]*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?", re.M
@@ -145,7 +146,10 @@ def clean_text(text: str) -> str:
     Japanese characters)."""
     if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
         text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
-        text = _ANNOTATION.sub(" ", _SPEAKER_AT_LINE_START.sub("", text))
+        if "-" in text or ">" in text or ":" in text:
+            text = _SPEAKER_AT_LINE_START.sub("", text)
+        if any(mark in text for mark in _ANNOTATION_MARKS):
+            text = _ANNOTATION.sub(" ", text)
         if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
             text = text.replace("<", " ").replace(">", " ")
         if "*" in text:
