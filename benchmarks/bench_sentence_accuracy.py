@@ -118,7 +118,7 @@ def main(argv=None) -> int:
             with open(shuffled_path, "w", encoding="utf-8") as f:
                 f.write(samples.auto_vtt(shuffled))
             record(
-                "auto captions, 80 ms jitter out of order, perf. punct.",
+                "auto captions, 80 ms jitter out of order, punct",
                 make_sentences(
                     parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)
                 ),
