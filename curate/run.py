@@ -68,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="where probed info jsons are kept, local or any Beam filesystem path (default: DIR/.probe)",
     )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
+    g.add_argument("--download-deadline", type=float, default=1800.0,
+                   help="seconds one video's download may take in all, retries included; past it the "
+                        "download is killed and the video fails with reason 'deadline' (default %(default)s)")
+    g.add_argument("--socket-timeout", type=float, default=30.0,
+                   help="seconds yt-dlp waits for data on a connection (default %(default)s)")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -155,6 +160,8 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             output_dir=args.download_dir or join(args.output, ".downloads"),
             min_height=args.min_height,
             retries=args.retries,
+            deadline_s=args.download_deadline,
+            socket_timeout_s=args.socket_timeout,
             min_interval_s=args.min_interval,
             cookies_file=args.cookies,
             proxy=args.proxy,
