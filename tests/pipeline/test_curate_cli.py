@@ -100,8 +100,8 @@ def test_impossible_filter_options_are_one_clear_line(argv, message):
 
 
 def test_misspelt_options_and_a_file_as_output_are_refused_before_running(tmp_path):
-    videos = tmp_path / "videos"
-    videos.mkdir()
+    videos = tmp_path / "videos.txt"
+    videos.write_text("https://www.youtube.com/watch?v=aaaaaaaaaaa\n")
     argv = ["run", "--recipe", "vidla", "--input", str(videos), "--output", str(tmp_path / "o")]
     typo = cli(*argv, "--shard-max-smples", "1")
     assert typo.returncode != 0 and "--shard-max-smples (did you mean --shard-max-samples?)" in typo.stderr
