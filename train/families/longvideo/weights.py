@@ -1,0 +1,46 @@
+"""CLIP weights for the long-video encoder: the image-text model the recipe starts from (section 3.1).
+
+The CLIP folder (transformers' CLIPModel.save_pretrained) loads through train.model.weights with two
+changes to the vision embeddings: the 2D patch kernel is inflated to a Conv3d tubelet kernel (repeated
+over the t frames of a tubelet and divided by t, as ViViT and I3D do, appendix A), and the [CLS]
+embedding and its position row are dropped (the video is mean-pooled). The temporal position embedding
+is new and starts at zero.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from train.model.weights import CheckpointError, load_clip_weights
+
+PATCH = "vision_model.embeddings.patch_embedding.weight"
+TUBELET = "vision_model.embeddings.tubelet_embedding.weight"
+POSITION = "vision_model.embeddings.position_embedding.weight"
+CLASS = "vision_model.embeddings.class_embedding"
+NEW_PARAMETERS = ("temporal_embedding",)
+
+
+def inflate_patch_kernel(weight_DCPP: torch.Tensor, tubelet_frames: int) -> torch.Tensor:
+    """(D, 3, P, P) 2D kernel -> (D, 3, t, P, P) whose response to t identical frames is the 2D response."""
+    return weight_DCPP[:, :, None].repeat(1, 1, tubelet_frames, 1, 1) / tubelet_frames
+
+
+def clip_to_longvideo(state: dict, tubelet_frames: int) -> dict:
+    """CLIP's tensors renamed and reshaped for LongVideoCLIP (see the module docstring)."""
+    missing = [k for k in (PATCH, POSITION, CLASS) if k not in state]
+    if missing:
+        raise CheckpointError(f"not a CLIP vision checkpoint: missing {missing}")
+    state = dict(state)
+    state[TUBELET] = inflate_patch_kernel(state.pop(PATCH), tubelet_frames)
+    state[POSITION] = state[POSITION][1:]  # row 0 belongs to [CLS]
+    del state[CLASS]
+    return state
+
+
+def load_clip(model: nn.Module, directory: str | Path) -> list[str]:
+    """Initialise a LongVideoCLIP from a CLIP folder; returns the parameters left at their init."""
+    t = model.cfg.tubelet_frames
+    return load_clip_weights(model, directory, adapt=lambda state: clip_to_longvideo(state, t),
+                             new_parameters=NEW_PARAMETERS)
