@@ -53,6 +53,7 @@ def test_presets_and_the_two_stages():
     (dict(mask_kind="block"), "mask_kind"),
     (dict(num_frames=7), "multiple of tubelet_frames"),
     (dict(tubelet_frames=0), "tubelet_frames"),
+    (dict(temporal_positions=0), "temporal_positions"),
     (dict(image_size=60), "patch_size"),
     (dict(vision_heads=5), "vision_width"),
 ])
@@ -73,6 +74,20 @@ def test_shapes_and_unit_norm():
         torch.testing.assert_close(x.norm(dim=-1), torch.ones(2))
     tokens = model.vision_model.embeddings.video(frames(T=8))
     assert tokens.shape == (2, 4, 16, 64)  # (B, T/t, N, width)
+
+
+def test_stage_two_reads_the_stage_one_temporal_table_stretched():
+    short = build_model(tiny())
+    with torch.no_grad():
+        short.vision_model.embeddings.temporal_embedding.copy_(torch.arange(4.0)[:, None].expand(4, 64))
+    long = build_model(MODEL_PRESETS["longvideo-tiny-cpu-long"]())
+    long.load_state_dict(short.state_dict())  # the same tensors, whatever the frame count
+    table = long.vision_model.embeddings
+    torch.testing.assert_close(table.temporal(4), short.vision_model.embeddings.temporal_embedding)
+    stretched = table.temporal(16)[:, 0]  # 32 frames = 16 tubelet steps over the 4 rows
+    torch.testing.assert_close(stretched, torch.linspace(0.0, 3.0, 16))
+    with torch.no_grad():
+        assert long.encode_video(frames(T=32)).shape == (2, 32)
 
 
 @pytest.mark.parametrize("T", [3, 10])

@@ -21,7 +21,11 @@ class LongVideoConfig:
     image_size: int = 224  # square input frames, pixels (paper: 256; 224 keeps CLIP's position grid)
     patch_size: int = 16  # spatial side P of a tubelet; N = (image_size / P) ** 2 positions per time step
     tubelet_frames: int = 2  # temporal depth t of a tubelet (paper: 2x16x16 kernels)
-    num_frames: int = 16  # most frames per video; the temporal embedding has num_frames / t rows
+    num_frames: int = 16  # frames sampled per video (the most it takes; a multiple of tubelet_frames)
+    # rows of the learnable temporal position table; a video of S tubelet steps reads it linearly
+    # interpolated to S rows, so a stage-2 model with more frames keeps stage 1's table (init_from loads
+    # it unchanged) stretched over its longer input
+    temporal_positions: int = 8
     vision_width: int = 768  # token width of the video tower
     vision_layers: int = 12  # transformer layers of the video tower
     vision_heads: int = 12  # attention heads of the video tower
@@ -50,6 +54,8 @@ class LongVideoConfig:
         problems = []
         if self.image_size % self.patch_size:
             problems.append(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.temporal_positions < 1:
+            problems.append(f"temporal_positions must be >= 1, got {self.temporal_positions}")
         if self.tubelet_frames < 1 or self.num_frames < self.tubelet_frames:
             problems.append(f"need 1 <= tubelet_frames <= num_frames, got {self.tubelet_frames}, {self.num_frames}")
         elif self.num_frames % self.tubelet_frames:
@@ -74,7 +80,7 @@ class LongVideoConfig:
 
     @property
     def num_time_steps(self) -> int:
-        """T' = num_frames / t, rows of the temporal position embedding."""
+        """S = num_frames / t, tubelet steps of a video of num_frames frames."""
         return self.num_frames // self.tubelet_frames
 
     def num_kept_tokens(self, num_time_steps: int) -> int:
@@ -90,7 +96,7 @@ class LongVideoConfig:
 def tiny_cpu() -> LongVideoConfig:
     """Tiny towers for CPU tests: 64 wide, 2 layers, 64x64 frames in 2x16x16 tubelets (N=16), 8 frames."""
     return LongVideoConfig(
-        image_size=64, patch_size=16, tubelet_frames=2, num_frames=8,
+        image_size=64, patch_size=16, tubelet_frames=2, num_frames=8, temporal_positions=4,
         vision_width=64, vision_layers=2, vision_heads=4,
         text_width=64, text_layers=2, text_heads=4,
         embed_dim=32,

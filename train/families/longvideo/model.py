@@ -2,7 +2,9 @@
 over tubelets (section 3.1, appendix A), and CLIP's text tower (reused from train.model). No torch.distributed.
 
 Video path: (B, T, 3, H, W) frames -> Conv3d tubelets of t x P x P -> (B, T/t, N, width) tokens + spatial
-position (CLIP's, repeated over time) + temporal position (zero-initialised) -> random or tube masking
+position (CLIP's, repeated over time) + temporal position (a zero-initialised table stretched over the
+video's T/t steps: frames are sampled uniformly over the clip, so positions are fractions of it, and a
+stage-2 model with more frames reads stage 1's table unchanged) -> random or tube masking
 (training only) -> pre-LN -> the CLIP encoder over all kept tokens at once (no [CLS]) -> mean pool ->
 post-LN -> projection. Without a [CLS] token the encoder is invariant to duplicated tokens, so with the
 inflated kernel (2D weights / t, repeated over time) and zero temporal embeddings a static video
@@ -34,22 +36,28 @@ class TubeletEmbeddings(nn.Module):
         self.position_embedding = nn.Embedding(cfg.num_patches, width)
         nn.init.normal_(self.position_embedding.weight, std=0.01)
         # zero-init: at initialisation every time step is embedded as CLIP embeds an image
-        self.temporal_embedding = nn.Parameter(torch.zeros(cfg.num_time_steps, width))
+        self.temporal_embedding = nn.Parameter(torch.zeros(cfg.temporal_positions, width))
+
+    def temporal(self, num_steps: int) -> torch.Tensor:
+        """(S, width): the temporal table, linearly interpolated to S rows (itself when S equals its rows)."""
+        table_PD = self.temporal_embedding
+        if num_steps == table_PD.shape[0]:
+            return table_PD
+        table_1DP = table_PD.T[None]
+        return F.interpolate(table_1DP, size=num_steps, mode="linear", align_corners=True)[0].T
 
     def video(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) -> (B, T/t, N, width) tubelet tokens with positions."""
         x_BCTHW = frames_BTCHW.transpose(1, 2).to(self.tubelet_embedding.weight.dtype)
         x_BDSHW = self.tubelet_embedding(x_BCTHW)  # S = T / t time steps
         x_BSND = x_BDSHW.flatten(3).permute(0, 2, 3, 1)
-        S = x_BSND.shape[1]
-        return x_BSND + self.position_embedding.weight + self.temporal_embedding[:S, None]
+        return x_BSND + self.position_embedding.weight + self.temporal(x_BSND.shape[1])[:, None]
 
     def image(self, images_BCHW: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, 1, N, width): an image as a static tubelet (the kernel summed over time)."""
         weight = self.tubelet_embedding.weight.sum(dim=2)
         x_BDHW = F.conv2d(images_BCHW.to(weight.dtype), weight, stride=self.tubelet_embedding.stride[1:])
-        return (x_BDHW.flatten(2).transpose(1, 2) + self.position_embedding.weight
-                + self.temporal_embedding[0])[:, None]
+        return (x_BDHW.flatten(2).transpose(1, 2) + self.position_embedding.weight + self.temporal(1))[:, None]
 
 
 def random_kept_tokens(batch: int, num_tokens: int, num_kept: int, device=None,
