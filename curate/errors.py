@@ -1,7 +1,7 @@
 """The one error type that per-element curation functions raise.
 
 A plain function raises StageError for anything wrong with its input (bad file, unusable video, model
-answer that cannot be used). The Beam wiring (curate.stages) turns it into a Failure record on the
+answer that cannot be used). The Beam wiring (curate.beam.stages) turns it into a Failure record on the
 dead-letter output, so one bad video never takes down the others.
 """
 from __future__ import annotations
