@@ -103,7 +103,7 @@ class Clip(NamedTuple):
     sentences: tuple  # tuple[Sentence, ...]
     num_words: int
     caption: Optional[str] = None  # LLM summary of the frame captions
-    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium and long clips)
+    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium, long and video clips)
     frame_captions: tuple = ()  # BLIP-2 captions of the sampled frames, in order of time
     frame_times: tuple = ()  # times (s, source video) of those frames
     category: str = ""

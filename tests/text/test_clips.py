@@ -165,3 +165,20 @@ def test_video_windows_of_a_generated_video(sample_video_long):
     assert len(windows) >= 2  # ~90 s of speech in windows of at most 40 s
     check_scale(windows, sentences, sample_video_long.duration, recipe.scales[-1])
     assert all(w.subtitle for w in windows)
+
+
+def test_given_spans_replace_the_planned_clips_but_not_the_whole_video():
+    from curate.text.transcripts import plan_video_clips
+    from schemas import VideoMeta
+
+    words, t = [], 0.0
+    for k in range(12):  # 12 sentences of 4 words, 2.4 s each
+        for w in range(4):
+            words.append(TimedWord(f"word{k}{w}" + ("." if w == 3 else ""), t, t + 0.5))
+            t += 0.6
+    transcript = Transcript("v", tuple(words), "vtt", True)
+    meta = VideoMeta("v", "file:///v.mp4", duration=t + 1.0, given_spans=((0.0, 5.0), (10.0, 16.0)))
+    recipe = with_video_scale(hdvila_recipe(), max_seconds=120.0)
+    _, clips = plan_video_clips((meta, transcript), None, recipe=recipe, use_given_spans=True)
+    assert [c.scale for c in clips] == ["sentence", "sentence", "video"]
+    assert clips[2].num_words == 48 and clips[2].start == 0.0
