@@ -34,6 +34,7 @@ from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
 from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
 from curate.config import RunConfig
+from curate.errors import UnknownOptionsError
 from curate.files import _local, is_local, join
 from curate.media.cut import CutConfig, cut_video
 from curate.media.download import discard_download
@@ -250,9 +251,22 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
 
 
 def pipeline_options(pipeline_args: list):
-    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given."""
-    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given. An
+    argument no PipelineOptions class knows raises UnknownOptionsError (Beam would only warn)."""
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        SetupOptions,
+        StandardOptions,
+        _BeamArgumentParser,
+    )
 
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # the parser Beam builds in PipelineOptions.get_all_options
+    _, unknown = parser.parse_known_args(pipeline_args)
+    if unknown:
+        names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")] or unknown
+        raise UnknownOptionsError(names, [o for a in parser._actions for o in a.option_strings])
     options = PipelineOptions(pipeline_args)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = "DirectRunner"
@@ -268,6 +282,7 @@ def check_tools() -> None:
 
 def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bool = True):
     """Build the recipe over a fresh or resumed output directory and run it. Returns the result."""
+    options = pipeline_options(pipeline_args)  # before anything is written
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)
@@ -280,7 +295,7 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
             len(resume.staged),
             resume.next_shard_index,
         )
-    p = beam.Pipeline(options=pipeline_options(pipeline_args))
+    p = beam.Pipeline(options=options)
     build(p, cfg, resume)
     result = p.run()
     if wait:

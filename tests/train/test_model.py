@@ -15,7 +15,7 @@ from train_factories import save_tiny_clip
 
 
 def tiny(**changes) -> ModelConfig:
-    return PRESETS["tiny-cpu"]().replace(**changes)
+    return PRESETS["vidla-tiny-cpu"]().replace(**changes)
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,2 @@
-"""Model families of the trainer (DESIGN.md "Where the code lives"): one package per paper."""
+"""One torch-free module per model family; each calls ``train.registry.register_family`` at import.
+``train.registry.families()`` imports every module here (see the registry's docstring)."""
