@@ -4,7 +4,7 @@ ratios against the 16-frame unmasked step measured in the same run. Synthetic in
 
     python benchmarks/bench_longvideo.py                 # CPU: longvideo-tiny-cpu towers, 96x96 frames
     python benchmarks/bench_longvideo.py --quick         # the same in about a minute (fewer repeats)
-    python benchmarks/bench_longvideo.py --preset shortvivit-b16 --batch 8 --grad-checkpointing  # GPU, bf16
+    python benchmarks/bench_longvideo.py --preset longvideo-b16-short --batch 8 --grad-checkpointing  # GPU, bf16
 
 A step = encode the frames (2x16x16 tubelets, joint space-time attention over the kept tokens, mean
 pooling) + a subtitle and a caption (77 tokens), the two named info-NCE losses, backward, AdamW step.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -27,7 +26,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from bench_attention import run_all  # noqa: E402
 
 from train.families.longvideo import MODEL_PRESETS, build_model  # noqa: E402
-from train.families.longvideo.objectives import contrastive_losses  # noqa: E402
+from train.config import TrainConfig  # noqa: E402
+from train.objectives import ObjectiveContext  # noqa: E402
+from train.objectives.video_text import VIDEO_TEXT  # noqa: E402
 
 FRAMES = (16, 64, 128)
 MASKS = (0, 50, 75)
@@ -51,18 +52,21 @@ def make_step(case: str, args):
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.02, fused=device.type == "cuda")
-    B, S = args.batch, cfg.image_size
-    frames = torch.randn(B, num_frames, 3, S, S, device=device)
-    ids = torch.randint(0, cfg.vocab_size, (2 * B, cfg.context_length), device=device)
-    mask = torch.ones_like(ids)
+    B, S, L = args.batch, cfg.image_size, cfg.context_length
+    mask = torch.ones(B, L, dtype=torch.long, device=device)
     mask[:, 40:] = 0  # texts of 40 tokens, padded to 77
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    batch = {
+        "frames_BTCHW": torch.randint(0, 256, (B, num_frames, 3, S, S), dtype=torch.uint8, device=device),
+        "subtitle_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device), "subtitle_mask": mask,
+        "caption_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device), "caption_mask": mask,
+        "has_subtitle": torch.ones(B, dtype=torch.bool, device=device),
+        "has_caption": torch.ones(B, dtype=torch.bool, device=device),
+    }
+    precision = "bf16" if device.type == "cuda" else "fp32"  # bf16 autocast on CUDA, as training runs
+    ctx = ObjectiveContext(0, 1, 0, device, TrainConfig(model=args.preset, precision=precision), cfg)
 
     def step():
-        with autocast:
-            video = model.encode_video(frames)
-            subtitle, caption = model.encode_text(ids, mask).chunk(2)
-        losses = contrastive_losses(video.float(), subtitle.float(), caption.float(), model.logit_scale)
+        losses = VIDEO_TEXT(model, batch, ctx)  # the family's objective: named subtitle + caption InfoNCE
         sum(losses.values()).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         optimizer.step()
@@ -75,7 +79,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cuda = torch.cuda.is_available()
     parser.add_argument("--device", default="cuda" if cuda else "cpu")
-    parser.add_argument("--preset", default="shortvivit-b16" if cuda else "longvideo-tiny-cpu",
+    parser.add_argument("--preset", default="longvideo-b16-short" if cuda else "longvideo-tiny-cpu",
                         choices=sorted(MODEL_PRESETS))
     parser.add_argument("--image-size", type=int, default=None if cuda else 96,
                         help="frame side (default: the preset's on CUDA, 96 on CPU: 36 tokens per tubelet step)")

@@ -7,7 +7,8 @@ import torch
 
 from train.families.longvideo import MODEL_PRESETS, LongVideoConfig, build_model
 from train.families.longvideo.model import random_kept_tokens, tube_kept_tokens
-from train.families.longvideo.objectives import contrastive_losses
+from train.objectives import ObjectiveContext
+from train.objectives.video_text import VIDEO_TEXT
 from train.families.longvideo.weights import inflate_patch_kernel, load_clip
 from train.model.weights import CheckpointError
 from train_factories import save_tiny_clip
@@ -39,13 +40,13 @@ def tiny_clip(tmp_path_factory):
 def test_presets_and_the_two_stages():
     for name, preset in MODEL_PRESETS.items():
         assert isinstance(preset(), LongVideoConfig), name
-    short, long = MODEL_PRESETS["shortvivit-b16"](), MODEL_PRESETS["longvivit-b16"]()
+    short, long = MODEL_PRESETS["longvideo-b16-short"](), MODEL_PRESETS["longvideo-b16-long"]()
     assert (short.patch_size, short.tubelet_frames, short.num_frames, short.mask_ratio) == (16, 2, 16, 0.0)
-    assert (long.num_frames, long.mask_ratio) == (128, 0.75)
+    assert (long.num_frames, long.mask_ratio, long.scales) == (128, 0.75, ("video",))
     assert long.num_time_steps * long.num_patches == 64 * 196  # 12.5k tokens before masking
     tiny_short, tiny_long = MODEL_PRESETS["longvideo-tiny-cpu"](), MODEL_PRESETS["longvideo-tiny-cpu-long"]()
     assert tiny_long.num_frames > tiny_short.num_frames and tiny_long.mask_ratio == 0.75
-    assert tiny_long.replace(num_frames=tiny_short.num_frames, mask_ratio=0.0) == tiny_short
+    assert tiny_long.replace(num_frames=tiny_short.num_frames, mask_ratio=0.0, scales=()) == tiny_short
 
 
 @pytest.mark.parametrize("changes, problem", [
@@ -55,6 +56,7 @@ def test_presets_and_the_two_stages():
     (dict(tubelet_frames=0), "tubelet_frames"),
     (dict(temporal_positions=0), "temporal_positions"),
     (dict(image_size=60), "patch_size"),
+    (dict(scales=("clip",)), "curation scales"),
     (dict(vision_heads=5), "vision_width"),
 ])
 def test_bad_configs_name_the_problem(changes, problem):
@@ -201,22 +203,31 @@ def test_a_checkpoint_of_other_shapes_is_refused(tiny_clip, tmp_path):
 
 
 def test_a_few_steps_decrease_both_named_losses():
+    """The family's objective (the shared video-text InfoNCE) on a fixed batch, with 50% masking."""
     torch.manual_seed(0)
-    model = build_model(tiny(vocab_size=1000, mask_ratio=0.5)).train()
-    video = frames(B=4, T=8)
+    cfg = tiny(vocab_size=1000, mask_ratio=0.5)
+    model = build_model(cfg).train()
     subtitle_ids, subtitle_mask = texts(B=4, seed=1)
     caption_ids, caption_mask = texts(B=4, seed=2)
-    has_caption = torch.tensor([True, True, True, False])
+    batch = {
+        "frames_BTCHW": torch.randint(0, 256, (4, 8, 3, 64, 64), dtype=torch.uint8,
+                                      generator=torch.Generator().manual_seed(3)),
+        "subtitle_ids": subtitle_ids, "subtitle_mask": subtitle_mask,
+        "caption_ids": caption_ids, "caption_mask": caption_mask,
+        "has_subtitle": torch.ones(4, dtype=torch.bool),
+        "has_caption": torch.tensor([True, True, True, False]),
+    }
+    from train.config import get_preset
+    ctx = ObjectiveContext(rank=0, world_size=1, step=0, device=torch.device("cpu"),
+                           cfg=get_preset("longvideo-tiny-cpu"), model_config=cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     history = []
     for _ in range(8):
-        losses = contrastive_losses(
-            model.encode_video(video), model.encode_text(subtitle_ids, subtitle_mask),
-            model.encode_text(caption_ids, caption_mask), model.logit_scale, has_caption_B=has_caption)
-        assert set(losses) == {"video_subtitle", "video_caption"}
+        losses = VIDEO_TEXT(model, batch, ctx)
+        assert set(losses) == {"subtitle", "caption"}
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
         history.append({k: v.item() for k, v in losses.items()})
-    for name in ("video_subtitle", "video_caption"):
+    for name in ("subtitle", "caption"):
         assert history[-1][name] < 0.5 * history[0][name], (name, history)

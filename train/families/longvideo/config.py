@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from schemas.records import SCALES
+
 MASK_KINDS = ("random", "tube")
 MAX_MASK_RATIO = 0.75  # the paper masks up to 75% of the input tubelets
 
@@ -45,6 +47,10 @@ class LongVideoConfig:
     # --- input masking (section 4, "Token masking"; training only) ---
     mask_ratio: float = 0.0  # fraction of the video's tubelet tokens dropped before the encoder
     mask_kind: str = "random"  # "random": any tokens; "tube": the same spatial positions at every time step
+    # --- data ---
+    # curation scales trained and evaluated on (stage 2: ("video",), curate run --video-seconds); (): every
+    # clip. Videos without a scale (benchmark files) are always kept
+    scales: tuple = ()
     # --- memory ---
     grad_checkpointing: bool = False  # recompute each transformer layer in backward
     # --- initialisation ---
@@ -70,6 +76,9 @@ class LongVideoConfig:
             problems.append(f"mask_kind {self.mask_kind!r} is not one of {MASK_KINDS}")
         if self.hidden_act not in ("quick_gelu", "gelu"):
             problems.append(f"hidden_act {self.hidden_act!r} is not 'quick_gelu' or 'gelu'")
+        unknown = [s for s in self.scales if s not in SCALES]
+        if unknown:
+            problems.append(f"scales {unknown} are not curation scales {SCALES}")
         if problems:
             raise ValueError("invalid LongVideoConfig: " + "; ".join(problems))
 
@@ -94,7 +103,7 @@ class LongVideoConfig:
 
 
 def tiny_cpu() -> LongVideoConfig:
-    """Tiny towers for CPU tests: 64 wide, 2 layers, 64x64 frames in 2x16x16 tubelets (N=16), 8 frames."""
+    """Stage 1 at tiny size for CPU tests: 64 wide, 2 layers, 8 frames of 64x64 in 2x16x16 tubelets (N=16)."""
     return LongVideoConfig(
         image_size=64, patch_size=16, tubelet_frames=2, num_frames=8, temporal_positions=4,
         vision_width=64, vision_layers=2, vision_heads=4,
@@ -104,30 +113,31 @@ def tiny_cpu() -> LongVideoConfig:
 
 
 def tiny_cpu_long() -> LongVideoConfig:
-    """Stage 2 of the tiny recipe: 4x the frames of tiny_cpu, 75% random masking."""
-    return tiny_cpu().replace(num_frames=32, mask_ratio=0.75)
+    """Stage 2 at tiny size: 4x the frames of tiny_cpu, 75% random masking, whole videos only."""
+    return tiny_cpu().replace(num_frames=32, mask_ratio=0.75, scales=("video",))
 
 
-def shortvivit_b16() -> LongVideoConfig:
-    """Stage 1 (image-to-short-video): ViT-B/16 from CLIP, 16 frames at 1 FPS, 2x16x16 tubelets, no masking."""
+def b16_short() -> LongVideoConfig:
+    """Stage 1, SHORTViViT-B/16 (image-to-short-video): CLIP ViT-B/16, 16 frames (1 FPS in the paper),
+    2x16x16 tubelets, no masking."""
     return LongVideoConfig()
 
 
-def shortvivit_b16_masked() -> LongVideoConfig:
+def b16_short_masked() -> LongVideoConfig:
     """Efficient SHORTViViT (table 2): stage 1 with 75% random input masking (2-3x less memory)."""
-    return shortvivit_b16().replace(mask_ratio=0.75)
+    return b16_short().replace(mask_ratio=0.75)
 
 
-def longvivit_b16() -> LongVideoConfig:
-    """Stage 2 (short-to-long): 128 frames (32.7k tubelet tokens unmasked), 75% masking, gradient checkpointing;
-    the training preset freezes all but the last four layers (section 6.1)."""
-    return shortvivit_b16().replace(num_frames=128, mask_ratio=0.75, grad_checkpointing=True)
+def b16_long() -> LongVideoConfig:
+    """Stage 2, LONGViViT-B/16 (short-to-long): 128 frames (64 x 196 = 12.5k tokens before masking), 75%
+    masking, gradient checkpointing, whole videos only; its train preset tunes the last four layers."""
+    return b16_short().replace(num_frames=128, mask_ratio=0.75, grad_checkpointing=True, scales=("video",))
 
 
 MODEL_PRESETS: dict[str, Callable[[], LongVideoConfig]] = {
     "longvideo-tiny-cpu": tiny_cpu,
     "longvideo-tiny-cpu-long": tiny_cpu_long,
-    "shortvivit-b16": shortvivit_b16,
-    "shortvivit-b16-masked": shortvivit_b16_masked,
-    "longvivit-b16": longvivit_b16,
+    "longvideo-b16-short": b16_short,
+    "longvideo-b16-short-masked": b16_short_masked,
+    "longvideo-b16-long": b16_long,
 }

@@ -44,3 +44,10 @@ def load_clip(model: nn.Module, directory: str | Path) -> list[str]:
     t = model.cfg.tubelet_frames
     return load_clip_weights(model, directory, adapt=lambda state: clip_to_longvideo(state, t),
                              new_parameters=NEW_PARAMETERS)
+
+
+def load_configured_clip(model: nn.Module, cfg) -> dict | None:
+    """The registry's weight loader: CLIP weights from ``cfg.clip_weights`` when set."""
+    if cfg.clip_weights is None:
+        return None
+    return {"clip_weights": str(cfg.clip_weights), "left_at_init": load_clip(model, cfg.clip_weights)}
