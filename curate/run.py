@@ -204,12 +204,17 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     )
 
 
-def check_paths(input_path: str, output: str) -> None:
-    from curate.sources import local_path
+def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
+    from curate.sources import check_source, local_path
 
     local = local_path(input_path)
     if local is not None and not os.path.exists(local):
         raise SystemExit(f"error: --input {input_path} does not exist")
+    if local is not None:
+        try:
+            check_source(input_path, id_column=id_column, url_column=url_column)
+        except ValueError as exc:
+            raise SystemExit(f"error: --input {exc}") from None
     local = local_path(output)
     if local is not None and os.path.exists(local) and not os.path.isdir(local):
         raise SystemExit(f"error: --output {output} is a file, not a directory")
@@ -236,7 +241,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
 
     from curate.errors import UnknownOptionsError
 
-    check_paths(args.input, args.output)
+    check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
 
     from curate.files import exists, join, read_bytes

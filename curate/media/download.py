@@ -381,8 +381,9 @@ def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> V
         measured = validate_media(media)
     except StageError as exc:
         raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+    # a subtitle file the manifest names is the user's choice: it wins over what the download brought
     return meta._replace(
-        media_path=media, subtitle_path=subtitle or "", info_path=info_path,
+        media_path=media, subtitle_path=meta.subtitle_path or subtitle or "", info_path=info_path,
         duration=meta.duration or measured.duration, has_audio=measured.has_audio,
         height=meta.height or measured.height, width=meta.width or measured.width,
     )

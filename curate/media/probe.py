@@ -163,7 +163,25 @@ class Prober:
             info = self.ydl.sanitize_info(info)
             # complete or absent, even when the run is killed
             files.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))
-        return meta_from_info(meta, info)._replace(info_path=path)
+        out = meta_from_info(meta, info)._replace(info_path=path)
+        if out.duration is None or out.height is None:
+            out = self._measure_direct_url(out, info)
+        if meta.subtitle_path and not out.subtitle_kind:
+            out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
+        return out
+
+    def _measure_direct_url(self, meta: VideoMeta, info: dict) -> VideoMeta:
+        """A direct media URL (yt-dlp's generic extractor: a file:// or http(s) .mp4) comes without
+        duration or size: FFmpeg measures them from the URL itself."""
+        from curate.media.cut import probe_media
+
+        url = info.get("url") or meta.url
+        try:
+            measured = probe_media(local_path(url) or url, timeout=self.cfg.socket_timeout_s)
+        except StageError as exc:
+            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        return meta._replace(duration=meta.duration or measured.duration, height=measured.height,
+                             width=measured.width, has_audio=measured.has_audio)
 
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:
         from curate.media.cut import probe_media
