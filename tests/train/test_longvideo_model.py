@@ -9,7 +9,7 @@ from train.families.longvideo import MODEL_PRESETS, LongVideoConfig, build_model
 from train.families.longvideo.model import random_kept_tokens, tube_kept_tokens
 from train.objectives import ObjectiveContext
 from train.objectives.video_text import VIDEO_TEXT
-from train.families.longvideo.weights import inflate_patch_kernel, load_clip
+from train.families.longvideo.weights import inflate_patch_kernel, load_clip, resize_position_grid
 from train.model.weights import CheckpointError
 from train_factories import save_tiny_clip
 
@@ -43,7 +43,8 @@ def test_presets_and_the_two_stages():
     short, long = MODEL_PRESETS["longvideo-b16-short"](), MODEL_PRESETS["longvideo-b16-long"]()
     assert (short.patch_size, short.tubelet_frames, short.num_frames, short.mask_ratio) == (16, 2, 16, 0.0)
     assert (long.num_frames, long.mask_ratio, long.scales) == (128, 0.75, ("video",))
-    assert long.num_time_steps * long.num_patches == 64 * 196  # 12.5k tokens before masking
+    assert (short.image_size, short.num_patches) == (256, 256)  # the paper's 256x256 frames
+    assert long.num_time_steps * long.num_patches == 64 * 256  # 16.4k tokens before masking
     tiny_short, tiny_long = MODEL_PRESETS["longvideo-tiny-cpu"](), MODEL_PRESETS["longvideo-tiny-cpu-long"]()
     assert tiny_long.num_frames > tiny_short.num_frames and tiny_long.mask_ratio == 0.75
     assert tiny_long.replace(num_frames=tiny_short.num_frames, mask_ratio=0.0, scales=()) == tiny_short
@@ -191,10 +192,24 @@ def test_inflated_clip_embeds_a_static_video_as_its_image(tiny_clip):
     torch.testing.assert_close(text, torch.nn.functional.normalize(hf_text, dim=-1), atol=1e-5, rtol=1e-4)
 
 
+def test_larger_frames_get_clips_position_grid_resized(tiny_clip):
+    cfg, directory, clip = tiny_clip
+    model = build_model(cfg.replace(image_size=96, clip_weights=str(directory)))  # 6x6 patches from CLIP's 4x4
+    grid = model.vision_model.embeddings.position_embedding.weight.detach()
+    assert grid.shape == (36, 64)
+    clip_grid = clip.vision_model.embeddings.position_embedding.weight[1:].detach()
+    torch.testing.assert_close(resize_position_grid(clip_grid, 36), grid)
+    torch.testing.assert_close(resize_position_grid(clip_grid, 16), clip_grid)  # same grid: unchanged
+    constant = torch.ones(16, 8)
+    torch.testing.assert_close(resize_position_grid(constant, 64), torch.ones(64, 8))
+    with pytest.raises(CheckpointError, match="not square"):
+        resize_position_grid(clip_grid, 30)
+
+
 def test_a_checkpoint_of_other_shapes_is_refused(tiny_clip, tmp_path):
     _, directory, _ = tiny_clip
-    with pytest.raises(CheckpointError, match="position_embedding"):
-        load_clip(build_model(tiny(vocab_size=1000, image_size=96)), directory)
+    with pytest.raises(CheckpointError, match="tubelet_embedding"):
+        load_clip(build_model(tiny(vocab_size=1000, patch_size=32)), directory)
     (tmp_path / "model.safetensors").write_bytes(b"")
     from safetensors.torch import save_file
     save_file({"text_projection.weight": torch.zeros(32, 64)}, str(tmp_path / "model.safetensors"))

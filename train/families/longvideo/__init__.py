@@ -58,7 +58,7 @@ def b16_short() -> TrainConfig:
         model="longvideo-b16-short",
         tokenizer="openai/clip-vit-base-patch16",
         crop_scales=(1.0,),
-        decode_short_side=224,
+        decode_short_side=256,
         batch_size=64,
         steps=800_000,
         lr=5e-5,

@@ -20,7 +20,7 @@ MAX_MASK_RATIO = 0.75  # the paper masks up to 75% of the input tubelets
 @dataclass(frozen=True)
 class LongVideoConfig:
     # --- video tower: CLIP's ViT over tubelets with joint space-time attention (ViViT model 1) ---
-    image_size: int = 224  # square input frames, pixels (paper: 256; 224 keeps CLIP's position grid)
+    image_size: int = 256  # square input frames, pixels (paper: 256; CLIP's position grid is resized to fit)
     patch_size: int = 16  # spatial side P of a tubelet; N = (image_size / P) ** 2 positions per time step
     tubelet_frames: int = 2  # temporal depth t of a tubelet (paper: 2x16x16 kernels)
     num_frames: int = 16  # frames sampled per video (the most it takes; a multiple of tubelet_frames)
@@ -118,8 +118,8 @@ def tiny_cpu_long() -> LongVideoConfig:
 
 
 def b16_short() -> LongVideoConfig:
-    """Stage 1, SHORTViViT-B/16 (image-to-short-video): CLIP ViT-B/16, 16 frames (1 FPS in the paper),
-    2x16x16 tubelets, no masking."""
+    """Stage 1, SHORTViViT-B/16 (image-to-short-video): CLIP ViT-B/16, 16 frames (1 FPS in the paper) of
+    256x256, 2x16x16 tubelets, no masking."""
     return LongVideoConfig()
 
 
@@ -129,7 +129,7 @@ def b16_short_masked() -> LongVideoConfig:
 
 
 def b16_long() -> LongVideoConfig:
-    """Stage 2, LONGViViT-B/16 (short-to-long): 128 frames (64 x 196 = 12.5k tokens before masking), 75%
+    """Stage 2, LONGViViT-B/16 (short-to-long): 128 frames (64 x 256 = 16.4k tokens before masking), 75%
     masking, gradient checkpointing, whole videos only; its train preset tunes the last four layers."""
     return b16_short().replace(num_frames=128, mask_ratio=0.75, grad_checkpointing=True, scales=("video",))
 
