@@ -25,8 +25,8 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from bench_attention import run_all  # noqa: E402
 
-from train.families.longvideo import MODEL_PRESETS, build_model  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
+from train.families.longvideo import MODEL_PRESETS, build_model  # noqa: E402
 from train.objectives import ObjectiveContext  # noqa: E402
 from train.objectives.video_text import VIDEO_TEXT  # noqa: E402
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from train_factories import save_tiny_clip
 
+from train.config import get_preset
 from train.families.longvideo import MODEL_PRESETS, LongVideoConfig, build_model
 from train.families.longvideo.model import random_kept_tokens, tube_kept_tokens
-from train.objectives import ObjectiveContext
-from train.objectives.video_text import VIDEO_TEXT
 from train.families.longvideo.weights import inflate_patch_kernel, load_clip, resize_position_grid
 from train.model.weights import CheckpointError
-from train_factories import save_tiny_clip
+from train.objectives import ObjectiveContext
+from train.objectives.video_text import VIDEO_TEXT
 
 
 def tiny(**changes) -> LongVideoConfig:
@@ -232,7 +233,6 @@ def test_a_few_steps_decrease_both_named_losses():
         "has_subtitle": torch.ones(4, dtype=torch.bool),
         "has_caption": torch.tensor([True, True, True, False]),
     }
-    from train.config import get_preset
     ctx = ObjectiveContext(rank=0, world_size=1, step=0, device=torch.device("cpu"),
                            cfg=get_preset("longvideo-tiny-cpu"), model_config=cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
