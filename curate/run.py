@@ -96,6 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
         "ignore for vidla",
     )
+    g.add_argument(
+        "--video-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="also emit the 'video' scale (long-video recipe, seed 003): each whole video, or windows "
+        "of it of at most SECONDS cut at sentence boundaries (256 = 4.3 minutes); default: off",
+    )
 
     d = CutConfig()
     g = parser.add_argument_group("cut and shards")
@@ -166,6 +174,10 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             cookies_file=args.cookies,
             proxy=args.proxy,
         )
+        if args.video_seconds is not None:
+            from curate.text import video_scale
+
+            video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
@@ -192,6 +204,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         asr=AsrConfig(model=args.asr_model, device=args.asr_device),
         punctuator=args.punctuator,
         use_given_spans=given,
+        video_seconds=args.video_seconds,
         cut=cut,
         shards=shards,
         annotate=annotate,
