@@ -39,7 +39,8 @@ def _add_fit(sub) -> None:
         "field can be overridden after the options, as --field-name VALUE or field_name=VALUE (e.g. "
         "--steps 20 --batch-size 4 lr=1e-4 loss_weights=caption:0.5 freeze=text_model.*); model fields "
         "as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5). init_from=CHECKPOINT starts from another "
-        "run's weights (a second training stage).",
+        "run's weights (a second training stage). flip=false turns off the random horizontal flip of the "
+        "training crops (on by default, as in the paper; a flip contradicts texts that say left or right).",
         epilog=_presets_by_family(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
