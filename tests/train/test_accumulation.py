@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from train_factories import fit_args
 
 from train.__main__ import main
 from train.checkpoint import load_checkpoint
@@ -88,23 +89,17 @@ def test_temperature_learns_from_ln_100_and_stays_clamped(tiny_shards, tmp_path)
     """CLIP checkpoints start at logit_scale = ln 100, where a clamp in the loss froze it; now the
     parameter moves and is clamped to ln 100 after each step."""
     run = tmp_path / "run"
-    argv = [
-        "fit",
-        "--config",
-        "vidla-tiny-cpu",
-        "--shards",
-        str(tiny_shards),
-        "--output",
-        str(run),
+    argv = fit_args(
+        tiny_shards,
+        run,
         "--steps",
         "3",
         "--batch-size",
         "4",
-        "--no-progress",
         "lr=1e-2",
         "warmup_steps=1",
         f"model.logit_scale_init={math.log(100) + 1e-3}",
-    ]
+    )
     assert main(argv) == 0
     scales = [json.loads(line)["logit_scale"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(s <= 100.0 * (1 + 1e-6) for s in scales)
@@ -115,23 +110,17 @@ def test_temperature_learns_from_ln_100_and_stays_clamped(tiny_shards, tmp_path)
 @pytest.mark.slow
 def test_fit_with_accumulation_resumes_exactly(tiny_shards, tmp_path):
     def run(name, *extra):
-        argv = [
-            "fit",
-            "--config",
-            "vidla-tiny-cpu",
-            "--shards",
-            str(tiny_shards),
-            "--output",
-            str(tmp_path / name),
+        argv = fit_args(
+            tiny_shards,
+            tmp_path / name,
             "--steps",
             "3",
             "--batch-size",
             "2",
             "grad_accum=2",
-            "--no-progress",
             "model.tube_mask_ratio=0.5",
             *extra,
-        ]
+        )
         assert main(argv) == 0
         lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
         return [json.loads(line)["loss"] for line in lines]

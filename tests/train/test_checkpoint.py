@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from train_factories import fit_args
 
 from train.__main__ import main
 from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -23,20 +24,7 @@ class _Payload:
 @pytest.fixture(scope="module")
 def run(tiny_shards, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    argv = [
-        "fit",
-        "--config",
-        "vidla-tiny-cpu",
-        "--shards",
-        str(tiny_shards),
-        "--output",
-        str(out),
-        "--steps",
-        "1",
-        "--batch-size",
-        "3",
-        "--no-progress",
-    ]
+    argv = fit_args(tiny_shards, out, "--steps", "1", "--batch-size", "3")
     assert main(argv) == 0
     return out
 
@@ -67,22 +55,9 @@ def test_export_to_safetensors_and_start_a_run_from_it(run, tiny_shards, tmp_pat
         for name in f.keys():
             assert torch.equal(f.get_tensor(name), state["model"][name]), name
     second = tmp_path / "second"
-    argv = [
-        "fit",
-        "--config",
-        "vidla-tiny-cpu",
-        "--shards",
-        str(tiny_shards),
-        "--output",
-        str(second),
-        "--steps",
-        "1",
-        "--batch-size",
-        "3",
-        "--no-progress",
-        f"init_from={out}",
-        "freeze=text_model.*",
-    ]
+    argv = fit_args(
+        tiny_shards, second, "--steps", "1", "--batch-size", "3", f"init_from={out}", "freeze=text_model.*"
+    )
     assert main(argv) == 0
     text = {k: v for k, v in load_checkpoint(second)["model"].items() if k.startswith("text_model.")}
     assert text and all(torch.equal(v, state["model"][k]) for k, v in text.items())
