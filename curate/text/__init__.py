@@ -33,6 +33,10 @@ from curate.text.subtitles import parse_subtitle_file
 from curate.text.words import TranscriptError
 from schemas import ClipSpan, Sentence, Transcript
 
+# A transcript whose words start past this many times the video's duration (plus a minute) is not
+# the video's: a typed error rather than clips from a few words that happen to fall inside.
+_FAR_PAST_END, _FAR_PAST_END_SECONDS = 2.0, 60.0
+
 
 def transcript_to_clips(
     transcript: Transcript,
@@ -43,8 +47,16 @@ def transcript_to_clips(
     """(sentences with aligned times, planned clip spans of every scale of the recipe).
 
     Sentences past the video's ``duration`` are dropped and ends cut at it (None: no limit).
-    Raises TranscriptError when the transcript has no words or no sentence inside the video.
+    Raises TranscriptError when the transcript has no words, runs far past the video's end (it is
+    another video's, or its clock is off) or has no sentence inside the video.
     """
+    last = transcript.words[-1].start if transcript.words else 0.0
+    if duration is not None and last > _FAR_PAST_END * duration + _FAR_PAST_END_SECONDS:
+        raise TranscriptError(
+            "bad_timestamps",
+            f"{transcript.source}: words run to {last:.0f}s, far past the video's end ({duration:.0f}s)",
+            video_id=transcript.video_id,
+        )
     sentences = clamp_to_duration(make_sentences(transcript, punctuator), duration)
     if not sentences:
         raise TranscriptError(

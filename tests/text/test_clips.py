@@ -124,6 +124,16 @@ def test_transcript_past_the_video_end_is_a_typed_error():
     assert info.value.reason == "no_sentences" and info.value.video_id == "v"
 
 
+def test_transcript_far_past_the_video_end_is_a_typed_error_naming_it():
+    words = tuple(TimedWord(f"w{k}", 2.0 * k, 2.0 * k + 0.5) for k in range(300))  # 10 minutes
+    transcript = Transcript("v", words, "vtt_auto", False)
+    with pytest.raises(TranscriptError) as info:
+        transcript_to_clips(transcript, 60.0, hdvila_recipe())
+    assert info.value.reason == "bad_timestamps" and info.value.video_id == "v"
+    assert "vtt_auto: words run to 598s, far past the video's end (60s)" in info.value.detail
+    assert transcript_to_clips(transcript, 600.0, hdvila_recipe())[1]  # the right video: clips
+
+
 def test_video_scale_keeps_a_whole_video_as_one_clip():
     sentences = sentence_run([5.0] * 30, pause=1.0)  # ~3 minutes of speech
     spans = plan_clips("v", sentences, sentences[-1].end + 3.0, with_video_scale(hdvila_recipe()))
