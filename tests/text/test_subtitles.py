@@ -470,6 +470,20 @@ def test_bad_srt_json3_and_unknown_files(tmp_path, name, content, reason):
     assert info.value.reason == reason and path in info.value.detail
 
 
+def test_binary_data_is_not_text(tmp_path):
+    path = write(tmp_path, "b.srt", bytes(range(256)) * 8)
+    with pytest.raises(TranscriptError) as info:
+        parse_subtitle_file(path, "v")
+    assert info.value.reason == "subtitle_not_text" and path in info.value.detail
+
+
+def test_utf16_subtitles_are_read_and_their_encoding_recorded(tmp_path):
+    text = "1\n00:00:01,000 --> 00:00:02,000\nHallo Welt, schön.\n\n2\n00:00:02,500 --> 00:00:04,000\nJa!\n"
+    transcript = parse_subtitle_file(write(tmp_path, "u.srt", text.encode("utf-16")), "v")
+    assert [w.text for w in transcript.words] == ["Hallo", "Welt,", "schön.", "Ja!"]
+    assert transcript.encoding == "utf_16" and dict(transcript.repairs) == {"decoded_as:utf_16": 1}
+
+
 def test_missing_file_is_a_typed_error(tmp_path):
     with pytest.raises(TranscriptError) as info:
         parse_subtitle_file(str(tmp_path / "gone.vtt"), "v")
