@@ -43,8 +43,10 @@ def transcript_to_clips(
     duration: Optional[float],
     recipe: ClipRecipe,
     punctuator: Optional[Punctuator] = None,
+    pause_config: PauseSegmenter = PauseSegmenter(),
 ) -> tuple[list[Sentence], list[ClipSpan]]:
     """(sentences with aligned times, planned clip spans of every scale of the recipe).
+    pause_config: the pause segmenter's settings and the length cap of given sentences.
 
     Sentences past the video's ``duration`` are dropped and ends cut at it (None: no limit).
     Raises TranscriptError when the transcript has no words, runs far past the video's end (it is
@@ -57,7 +59,7 @@ def transcript_to_clips(
             f"{transcript.source}: words run to {last:.0f}s, far past the video's end ({duration:.0f}s)",
             video_id=transcript.video_id,
         )
-    sentences = clamp_to_duration(make_sentences(transcript, punctuator), duration)
+    sentences = clamp_to_duration(make_sentences(transcript, punctuator, pause_config), duration)
     if not sentences:
         raise TranscriptError(
             "no_sentences",
