@@ -131,3 +131,9 @@ def blockwise_mask_frames(
             for _ in range(batch_size)
         ]
     )
+
+
+def blocks_for_ratio(T: int, H: int, W: int, target: float = 0.15, max_blocks: int = 64) -> int:
+    """The number of blocks whose expected masked fraction is closest to ``target`` (VIMPAC B.1: the
+    paper picks the count closest to BERT's 15% for each input resolution)."""
+    return min(range(1, max_blocks + 1), key=lambda k: abs(expected_block_mask_ratio(T, H, W, k) - target))

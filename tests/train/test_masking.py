@@ -68,3 +68,13 @@ def test_blockwise_mask_frames_are_independent_and_checked():
     assert not torch.equal(masks[0, 0], masks[0, 1])
     with pytest.raises(ValueError):
         blockwise_mask_2d(8, 8, 1.0)
+
+
+def test_blocks_for_ratio_picks_the_papers_bold_counts():
+    from train.masking import blocks_for_ratio
+
+    # VIMPAC table 9 in bold: 5 blocks at 5 x 128^2 and 10 x 128^2, 6 at 5 x 256^2, 7 at 10 x 256^2
+    assert blocks_for_ratio(5, 16, 16) == 5
+    assert blocks_for_ratio(5, 32, 32) == 6
+    assert blocks_for_ratio(10, 16, 16) == 6
+    assert blocks_for_ratio(10, 32, 32) == 7
