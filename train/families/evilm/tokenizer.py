@@ -1,0 +1,119 @@
+"""E-ViLM's semantic vector-quantised video tokenizer (section 3.3), trained as its own stage.
+
+Encoder E: a ViT over each frame's patches -> a ``code_dim`` vector per patch, l2-normalised; quantiser:
+the nearest of ``num_codes`` l2-normalised prototypes (equation 4); decoder D: transformer layers over
+the quantised codes of the whole clip, averaged, and a head predicting which words the caption holds
+(equation 5), trained with the paper's focal loss (equation 6) plus the VQ codebook and commitment
+terms with a straight-through gradient (equation 7). After training only E and the codebook are kept:
+``encode`` maps frames to a (B, T, h, w) grid of codes, the targets of E-ViLM's masked video modeling.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.data.transforms import CLIP_MEAN, CLIP_STD
+from train.families.evilm.config import SemanticTokenizerConfig
+from train.model.layers import Encoder
+
+
+def focal_word_loss(logits_BK: torch.Tensor, targets_BK: torch.Tensor, positive_weight: float = 1.0) -> torch.Tensor:
+    """Equation 6: -(1/K) sum_k [y_k log p_k + (1 - y_k) p_k log(1 - p_k)], averaged over the batch.
+    Negatives are down-weighted by their own probability, so the many absent words of a caption do not
+    swamp the few present ones."""
+    p = torch.sigmoid(logits_BK.float())
+    log_p, log_not_p = F.logsigmoid(logits_BK.float()), F.logsigmoid(-logits_BK.float())
+    y = targets_BK.float()
+    per_word = positive_weight * y * log_p + (1 - y) * p * log_not_p
+    return -per_word.mean()
+
+
+def word_targets(ids_BL: torch.Tensor, mask_BL: torch.Tensor, vocab_size: int, special_ids=()) -> torch.Tensor:
+    """(B, K) multi-hot of the words (token ids) in each caption, special tokens left out."""
+    targets = torch.zeros(ids_BL.shape[0], vocab_size, device=ids_BL.device)
+    targets.scatter_(1, ids_BL.clamp(0, vocab_size - 1), mask_BL.float())
+    for i in special_ids:
+        if 0 <= i < vocab_size:
+            targets[:, i] = 0
+    return targets
+
+
+class SemanticVQTokenizer(nn.Module):
+    def __init__(self, cfg: SemanticTokenizerConfig, with_decoder: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.num_codes, self.downsample = cfg.num_codes, cfg.patch_size
+        n = cfg.grid * cfg.grid
+        self.patch_embed = nn.Conv2d(3, cfg.width, cfg.patch_size, stride=cfg.patch_size)
+        self.pos_embedding = nn.Parameter(torch.randn(n, cfg.width) * 0.02)
+        self.pre_norm = nn.LayerNorm(cfg.width)
+        self.encoder = Encoder(cfg.layers, False, width=cfg.width, num_heads=cfg.heads, mlp_ratio=4.0, act="gelu", eps=1e-5)
+        self.post_norm = nn.LayerNorm(cfg.width)
+        self.to_code = nn.Linear(cfg.width, cfg.code_dim)
+        self.codebook = nn.Parameter(torch.randn(cfg.num_codes, cfg.code_dim))
+        self.decoder = None
+        if with_decoder:
+            self.decoder = nn.ModuleDict({
+                "from_code": nn.Linear(cfg.code_dim, cfg.decoder_width),
+                "layers": Encoder(cfg.decoder_layers, False, width=cfg.decoder_width, num_heads=cfg.decoder_heads,
+                                  mlp_ratio=4.0, act="gelu", eps=1e-5),
+                "norm": nn.LayerNorm(cfg.decoder_width),
+                "word_head": nn.Linear(cfg.decoder_width, cfg.vocab_size),
+            })
+            self.decoder_pos = nn.Parameter(torch.randn(cfg.num_frames * n, cfg.decoder_width) * 0.02)
+
+    def embed(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
+        """Frames in [0, 1] -> l2-normalised patch embeddings E(x) (B, T, h*w, code_dim)."""
+        B, T = frames_BTCHW.shape[:2]
+        mean = torch.tensor(CLIP_MEAN, device=frames_BTCHW.device).view(3, 1, 1)
+        std = torch.tensor(CLIP_STD, device=frames_BTCHW.device).view(3, 1, 1)
+        x = self.patch_embed(((frames_BTCHW.flatten(0, 1).float() - mean) / std)).flatten(2).transpose(1, 2)
+        x = self.post_norm(self.encoder(self.pre_norm(x + self.pos_embedding)))
+        return F.normalize(self.to_code(x), dim=-1).unflatten(0, (B, T))
+
+    def quantize(self, z_BTND: torch.Tensor):
+        """Nearest prototype by Euclidean distance between unit vectors (= highest cosine)."""
+        codebook = F.normalize(self.codebook, dim=-1)
+        codes = (z_BTND @ codebook.T).argmax(-1)
+        return codes, codebook[codes]
+
+    @torch.no_grad()
+    def encode(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
+        """``VQTokenizer``: frames in [0, 1] (B, T, 3, H, W) -> codes (B, T, H / patch, W / patch)."""
+        B, T, _, H, W = frames_BTCHW.shape
+        if H != self.cfg.image_size or W != self.cfg.image_size:
+            raise ValueError(f"frames of {H}x{W}: the tokenizer was built for {self.cfg.image_size}^2")
+        codes, _ = self.quantize(self.embed(frames_BTCHW))
+        return codes.view(B, T, self.cfg.grid, self.cfg.grid)
+
+    def forward(self, frames_BTCHW: torch.Tensor, word_targets_BK: torch.Tensor) -> dict:
+        """Named losses of equation 7 ("token": the focal word loss, "vq": codebook + commitment) and the
+        batch's codes (for the codebook usage rate)."""
+        if self.decoder is None:
+            raise ValueError("this tokenizer was loaded without its decoder; it can only encode")
+        z = self.embed(frames_BTCHW)
+        codes, zq = self.quantize(z)
+        vq = ((z.detach() - zq) ** 2).sum(-1).mean() + ((z - zq.detach()) ** 2).sum(-1).mean()
+        zq_st = (z + (zq - z).detach()).flatten(1, 2)  # straight-through: gradients skip the look-up
+        h = self.decoder["layers"](self.decoder["from_code"](zq_st) + self.decoder_pos)
+        logits = self.decoder["word_head"](self.decoder["norm"](h).mean(1))
+        token = focal_word_loss(logits, word_targets_BK, self.cfg.focal_positive_weight)
+        return {"token": token, "vq": vq, "codes": codes, "word_logits": logits}
+
+
+def load_semantic_tokenizer(checkpoint) -> SemanticVQTokenizer:
+    """The frozen encoder + codebook of a stage-1 run (a checkpoint file or a run folder), decoder dropped."""
+    from train import checkpoint as ckpt
+
+    state = ckpt.load_checkpoint(checkpoint)
+    cfg_dict = state.get("model_config") or {}
+    try:
+        cfg = SemanticTokenizerConfig(**cfg_dict)
+    except TypeError as exc:
+        raise ValueError(f"{checkpoint} is not an E-ViLM tokenizer checkpoint ({exc})") from exc
+    tokenizer = SemanticVQTokenizer(cfg, with_decoder=False)
+    weights = {k: v for k, v in state["model"].items() if not k.startswith(("decoder.", "decoder_pos"))}
+    tokenizer.load_state_dict(weights)
+    return tokenizer.requires_grad_(False).eval()
