@@ -6,7 +6,7 @@ import torch
 from train.families.vimpac.config import vimpac_large_half, vimpac_tiny
 from train.families.vimpac.loss import clip_contrastive_loss
 from train.families.vimpac.model import Vimpac
-from train.families.vq import DalleEncoder
+from train.vq import DalleEncoder
 
 
 def _frames(B, cfg, seed=0):
@@ -97,7 +97,7 @@ def test_dvae_weights_load_from_a_local_state_dict(tmp_path):
     cfg = vimpac_tiny().replace(dvae_weights=str(tmp_path / "encoder.pt"), dvae_hidden=64)
     model = Vimpac(cfg)
     frames = _frames(1, cfg)
-    from train.families.vq import DalleTokenizer
+    from train.vq import DalleTokenizer
 
     assert torch.equal(model.tokenize(frames), DalleTokenizer(encoder).encode(frames.float() / 255))
     torch.save(DalleEncoder(n_hid=16, n_blk_per_group=1, vocab_size=512).state_dict(), tmp_path / "small.pt")

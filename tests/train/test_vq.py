@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from train.families.vq import DalleEncoder, DalleTokenizer, dalle_encoder_config, load_dalle_encoder
+from train.vq import DalleEncoder, DalleTokenizer, dalle_encoder_config, load_dalle_encoder
 
 
 def test_encoder_state_dict_has_dall_e_layout():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import io
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 
 class DecodeError(ValueError):
@@ -60,10 +60,11 @@ def decode_sampled_frames(
     source: Union[bytes, str],
     num_frames: int,
     short_side: Optional[int] = None,
-    indices: Optional[Sequence[int]] = None,
+    indices: Union[Sequence[int], Callable[[int], Sequence[int]], None] = None,
 ):
     """Decode ``num_frames`` uniformly sampled frames (or the frames at ``indices``, in presentation
-    order) of a clip given as bytes or a path. Returns a (T, H, W, 3) uint8 numpy array."""
+    order) of a clip given as bytes or a path. ``indices`` may be a function of the clip's frame count
+    (sampling windows that depend on the clip's length). Returns a (T, H, W, 3) uint8 numpy array."""
     import numpy as np
 
     container, stream = _open(source)
@@ -74,6 +75,8 @@ def decode_sampled_frames(
         frame_pts = sorted(p.pts for p in packets)  # presentation order
         if indices is None:
             indices = uniform_indices(len(frame_pts), num_frames)
+        elif callable(indices):
+            indices = list(indices(len(frame_pts)))
         elif max(indices) >= len(frame_pts) or min(indices) < 0:
             raise DecodeError(f"frame index out of range 0..{len(frame_pts) - 1}")
         wanted_pts = [frame_pts[i] for i in indices]

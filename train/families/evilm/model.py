@@ -113,12 +113,10 @@ class Evilm(nn.Module):
         return self.vtm_head(self.fuse(video_BND, text_BLD, text_mask_BL)[0])
 
     # --- masking ---
-    def mask_words(self, ids_BL: torch.Tensor, mask_BL: torch.Tensor, special_ids=()):
-        """BERT masking of ``mlm_ratio`` of the words: 80% [MASK], 10% a random word, 10% kept.
-        Returns (input ids, labels with IGNORE where nothing is predicted)."""
-        candidates = mask_BL.bool().clone()
-        for i in special_ids:
-            candidates &= ids_BL != i
+    def mask_words(self, ids_BL: torch.Tensor, words_BL: torch.Tensor):
+        """BERT masking of ``mlm_ratio`` of the words (positions ``words_BL``): 80% [MASK], 10% a random
+        word, 10% kept. Returns (input ids, labels with IGNORE where nothing is predicted)."""
+        candidates = words_BL.bool()
         chosen = (torch.rand(ids_BL.shape, device=ids_BL.device) < self.cfg.mlm_ratio) & candidates
         labels = ids_BL.masked_fill(~chosen, IGNORE)
         action = torch.rand(ids_BL.shape, device=ids_BL.device)

@@ -6,26 +6,25 @@ import torch
 import torch.nn.functional as F
 
 from train.families.evilm.model import IGNORE, Evilm
-from train.families.evilm.tokenizer import SemanticVQTokenizer, word_targets
+from train.families.evilm.tokenizer import SemanticVQTokenizer, word_targets, words_mask
 from train.masking import blockwise_mask_frames
 
 
-def tokenizer_losses(tokenizer: SemanticVQTokenizer, frames_BTCHW, ids_BL, mask_BL, special_ids=()) -> dict:
-    """Equation 7 on uint8 frames and the tokenised captions: {"token", "vq"} and the code usage."""
-    targets = word_targets(ids_BL, mask_BL, tokenizer.cfg.vocab_size, special_ids)
+def tokenizer_losses(tokenizer: SemanticVQTokenizer, frames_BTCHW, ids_BL, mask_BL) -> dict:
+    """Equation 7 on uint8 frames and the tokenised captions: {"token", "vq"}."""
+    targets = word_targets(ids_BL, words_mask(mask_BL), tokenizer.cfg.vocab_size)
     out = tokenizer(frames_BTCHW.float() / 255.0, targets)
-    usage = out["codes"].unique().numel() / tokenizer.num_codes
-    return {"token": out["token"], "vq": out["vq"], "code_usage": torch.tensor(usage)}
+    return {"token": out["token"], "vq": out["vq"]}
 
 
-def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL, special_ids=()) -> dict:
+def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL) -> dict:
     """{"vtm", "mlm", "mvm"} on a batch of clips and their texts (section 3.4). MVM needs the model's
     frozen tokenizer; without one (the paper's "w/o MVM" baseline) only VTM and MLM are returned."""
     cfg = model.cfg
     B, T = frames_BTCHW.shape[:2]
     losses = {}
     # MLM and MVM share one fusion pass over masked words and blanked patches
-    inputs, labels = model.mask_words(ids_BL, mask_BL, special_ids)
+    inputs, labels = model.mask_words(ids_BL, words_mask(mask_BL))
     video_frames = frames_BTCHW
     if model.tokenizer is not None:
         codes_BThw = model.tokenizer.encode(frames_BTCHW.float() / 255.0)  # targets from the unmasked frames

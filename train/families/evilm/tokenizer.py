@@ -30,14 +30,23 @@ def focal_word_loss(logits_BK: torch.Tensor, targets_BK: torch.Tensor, positive_
     return -per_word.mean()
 
 
-def word_targets(ids_BL: torch.Tensor, mask_BL: torch.Tensor, vocab_size: int, special_ids=()) -> torch.Tensor:
-    """(B, K) multi-hot of the words (token ids) in each caption, special tokens left out."""
+def words_mask(mask_BL: torch.Tensor) -> torch.Tensor:
+    """The word positions of CLIP-style token rows: attended, minus the start and end-of-text tokens
+    (the first and the last attended position of each row)."""
+    mask = mask_BL.bool()
+    last = mask.long().cumsum(1).argmax(1)  # index of the last attended token
+    words = mask.clone()
+    words[:, 0] = False
+    words[torch.arange(mask.shape[0], device=mask.device), last] = False
+    return words
+
+
+def word_targets(ids_BL: torch.Tensor, words_BL: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """(B, K) multi-hot of the words (token ids at ``words_BL`` positions) of each caption."""
+    if int(ids_BL.max()) >= vocab_size:
+        raise ValueError(f"token id {int(ids_BL.max())} is outside the tokenizer's {vocab_size} words")
     targets = torch.zeros(ids_BL.shape[0], vocab_size, device=ids_BL.device)
-    targets.scatter_(1, ids_BL.clamp(0, vocab_size - 1), mask_BL.float())
-    for i in special_ids:
-        if 0 <= i < vocab_size:
-            targets[:, i] = 0
-    return targets
+    return targets.scatter_(1, ids_BL * words_BL, words_BL.float()).clamp_(max=1)
 
 
 class SemanticVQTokenizer(nn.Module):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from train.families.vimpac.config import VimpacConfig
-from train.families.vq import DalleEncoder, DalleTokenizer, load_dalle_encoder
+from train.vq import DalleEncoder, DalleTokenizer, load_dalle_encoder
 from train.masking import block_mask_3d, blocks_for_ratio
 
 INIT_STD = 0.02  # BERT's initializer range
