@@ -153,6 +153,16 @@ class Vimpac(nn.Module):
         """uint8 frames (B, T, 3, S, S) -> dVAE codes (B, T, S/8, S/8)."""
         return self.tokenizer.encode(frames_BTCHW.float() / 255.0)
 
+    def codes_of(self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None):
+        """Codes from precomputed codes (checked) or from frames (tokenized on the fly)."""
+        if codes_BTHW is None:
+            if frames_BTCHW is None:
+                raise ValueError("VIMPAC needs frames or codes")
+            return self.tokenize(frames_BTCHW)
+        if codes_BTHW.numel() and (int(codes_BTHW.min()) < 0 or int(codes_BTHW.max()) >= self.cfg.num_codes):
+            raise ValueError(f"precomputed codes outside [0, {self.cfg.num_codes}): not this model's dVAE")
+        return codes_BTHW.long()
+
     def encode_codes(self, codes_BTHW: torch.Tensor):
         """Codes (may hold [MASK]) -> ([CLS] (B, D), token features (B, T, H, W, D))."""
         B, T, H, W = codes_BTHW.shape
@@ -176,10 +186,11 @@ class Vimpac(nn.Module):
         return block_mask_3d(B, T, H, W, self.mask_blocks, device=codes_BTHW.device)
 
     # --- training ---
-    def pretrain_forward(self, frames_BTCHW: torch.Tensor, mask_BTHW: Optional[torch.Tensor] = None) -> dict:
+    def pretrain_forward(self, frames_BTCHW: Optional[torch.Tensor] = None, mask_BTHW: Optional[torch.Tensor] = None,
+                         codes_BTHW: Optional[torch.Tensor] = None) -> dict:
         """Block-mask the codes, predict them. Returns the masked-token loss and accuracy, and the
         contrastive head's output (B, embed_dim) on the same masked input (section 3.3)."""
-        codes = self.tokenize(frames_BTCHW)
+        codes = self.codes_of(frames_BTCHW, codes_BTHW)
         mask = self.sample_mask(codes) if mask_BTHW is None else mask_BTHW
         cls, x = self.encode_codes(codes.masked_fill(mask, self.mask_id))
         logits_NC = self.token_logits(x[mask])
@@ -189,9 +200,9 @@ class Vimpac(nn.Module):
         return {"mask_loss": loss, "mask_accuracy": accuracy.detach(), "clip_BE": self.contrastive_head(cls)}
 
     # --- eval interface ---
-    def encode_video(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
-        """uint8 frames -> unit-norm clip embedding (B, embed_dim), without masking."""
-        cls, _ = self.encode_codes(self.tokenize(frames_BTCHW))
+    def encode_video(self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None):
+        """uint8 frames or their codes -> unit-norm clip embedding (B, embed_dim), without masking."""
+        cls, _ = self.encode_codes(self.codes_of(frames_BTCHW, codes_BTHW))
         return F.normalize(self.contrastive_head(cls).float(), dim=-1)
 
 
