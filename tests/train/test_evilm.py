@@ -154,7 +154,7 @@ def test_match_scores_and_tokenizer_compatibility(tmp_path):
     model = Evilm(evilm_tiny()).eval()
     frames, ids, mask = _batch(B=3)
     with torch.no_grad():
-        scores = model.match_scores(model.video_tokens(frames), model.text_tokens(ids, mask), mask)
+        scores = model.match_scores(model.encode_video(frames), ids, mask)
     assert scores.shape == (3, 3) and (scores <= 0).all()
     cfg = tokenizer_tiny().replace(image_size=64)
     path = ckpt.save_checkpoint({"model": SemanticVQTokenizer(cfg).state_dict(), "model_config": cfg.__dict__},

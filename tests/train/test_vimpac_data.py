@@ -47,6 +47,9 @@ def test_sample_decodes_two_centre_cropped_windows(tiny_shards):
     out = vimpac_sample(raw, json.loads(raw["json"]), _loader_cfg(vimpac_tiny()), random.Random(0))
     assert out["frames_TCHW"].shape == (4, 3, 64, 64) and out["second_TCHW"].shape == (4, 3, 64, 64)
     assert out["frames_TCHW"].dtype == torch.uint8
+    # eval: the first and the last window of the 16-frame clip at 10 FPS, distinct
+    first = vimpac_sample(raw, json.loads(raw["json"]), _loader_cfg(vimpac_tiny()), None)
+    assert not torch.equal(first["frames_TCHW"], first["second_TCHW"])
 
 
 def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tmp_path):
@@ -56,7 +59,8 @@ def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tm
     encoder = DalleEncoder(16, 1, 8192)
     torch.save(encoder.state_dict(), tmp_path / "dvae.pt")
     totals = main(["--shards", str(tiny_shards), "--output", str(tmp_path / "coded"),
-                   "--dvae-weights", str(tmp_path / "dvae.pt"), "--image-size", "64", "--short-side", "96"])
+                   "--dvae-weights", str(tmp_path / "dvae.pt"), "--image-size", "64", "--short-side", "96",
+                   "--fps", "2"])
     assert totals == {"samples": 8, "with_codes": 8, "undecodable": 0}
     from webdataset.tariterators import tarfile_samples
 
@@ -64,7 +68,7 @@ def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tm
     assert {"mp4", "json", "txt", "codes.npy"} <= set(raw)
     codes = np.load(io.BytesIO(raw["codes.npy"]))
     assert codes.dtype == np.uint16 and codes.shape == (4, 8, 8)  # 1.6 s at 2 FPS, 64 / 8 tokens a side
-    cfg = _loader_cfg(vimpac_tiny())
+    cfg = _loader_cfg(vimpac_tiny().replace(sample_fps=2.0))
     out = vimpac_sample({**raw, "mp4": b"not decoded"}, json.loads(raw["json"]), cfg, random.Random(1))
     assert set(out) == {"codes_THW", "second_codes_THW"} and out["codes_THW"].shape == (4, 8, 8)
     # the same codes as tokenizing the frames the on-the-fly path decodes (eval windows: the whole clip)

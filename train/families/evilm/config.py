@@ -27,6 +27,7 @@ class SemanticTokenizerConfig:
     decoder_heads: int = 8
     vocab_size: int = 49408  # K caption words predicted (the text tokenizer's vocabulary)
     focal_positive_weight: float = 1.0  # weight of the positive-word term of the focal loss (paper: 1)
+    context_length: int = 77  # caption tokens read per clip
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
@@ -96,7 +97,7 @@ def tokenizer_tiny() -> SemanticTokenizerConfig:
     """CPU tests: 4 frames of 128^2 (4 x 4 codes each), 2 + 2 layers of 64, 256 codes."""
     return SemanticTokenizerConfig(
         image_size=128, width=64, layers=2, heads=4, num_codes=256, code_dim=16,
-        decoder_width=64, decoder_layers=2, decoder_heads=4, vocab_size=1000,
+        decoder_width=64, decoder_layers=2, decoder_heads=4, vocab_size=1000, context_length=32,
     )
 
 

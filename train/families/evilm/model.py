@@ -131,17 +131,22 @@ class Evilm(nn.Module):
         return frames_BTCHW.masked_fill(pixels, 0)
 
     # --- eval interface (a fusion model: pairs are scored by the VTM head) ---
+    def encode_video(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
+        """Per-video states for ``match_scores``: the video embeddings e^V (B, T * h * w, fusion_width)."""
+        return self.video_tokens(frames_BTCHW)
+
     @torch.no_grad()
-    def match_scores(self, video_VND: torch.Tensor, text_TLD: torch.Tensor, text_mask_TL: torch.Tensor,
+    def match_scores(self, video_VND: torch.Tensor, ids_TL: torch.Tensor, mask_TL: torch.Tensor,
                      batch_size: int = 256) -> torch.Tensor:
-        """(V, T) log-probability that each video matches each text, from the VTM head."""
+        """(V, T) log-probability of "match" from the VTM head for every video-text pair."""
+        text_TLD = self.text_tokens(ids_TL, mask_TL)
         V, T = video_VND.shape[0], text_TLD.shape[0]
-        pairs = torch.cartesian_prod(torch.arange(V), torch.arange(T))
+        pairs = torch.cartesian_prod(torch.arange(V), torch.arange(T)).to(video_VND.device)
         out = []
         for chunk in pairs.split(batch_size):
-            v, t = chunk[:, 0].to(video_VND.device), chunk[:, 1].to(video_VND.device)
-            out.append(F.log_softmax(self.match_logits(video_VND[v], text_TLD[t], text_mask_TL[t]).float(), -1)[:, 1])
-        return torch.cat(out).view(V, T).cpu()
+            v, t = chunk[:, 0], chunk[:, 1]
+            out.append(F.log_softmax(self.match_logits(video_VND[v], text_TLD[t], mask_TL[t]).float(), -1)[:, 1])
+        return torch.cat(out).view(V, T)
 
 
 def build_evilm(cfg: EvilmConfig) -> Evilm:

@@ -48,3 +48,22 @@ def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL) -> dict:
     else:
         losses["vtm"] = model.match_logits(video, text, mask_BL).sum() * 0.0
     return losses
+
+
+# --- the registry's objectives: (model, batch, ctx) -> named losses ---
+def tokenizer_stage(model: SemanticVQTokenizer, batch: dict, ctx) -> dict:
+    from train.families.evilm.data import caption_tokens
+    from train.objectives.video_text import autocast
+
+    ids, mask = caption_tokens(batch)
+    with autocast(ctx):
+        return tokenizer_losses(model, batch["frames_BTCHW"], ids, mask)
+
+
+def pretraining(model: Evilm, batch: dict, ctx) -> dict:
+    from train.families.evilm.data import caption_tokens
+    from train.objectives.video_text import autocast
+
+    ids, mask = caption_tokens(batch)
+    with autocast(ctx):
+        return pretrain_losses(model, batch["frames_BTCHW"], ids, mask)

@@ -12,6 +12,7 @@ class VimpacConfig:
     # --- input and tokenizer (section 3.1: a frozen DALL-E dVAE, 8x down-sampling) ---
     image_size: int = 128  # frame side S; the token map is S / 8 on each side
     num_frames: int = 5  # T frames per window (paper: 5 in pre-training)
+    sample_fps: float = 2.0  # frames per second within a window (section 4.2: 2 FPS)
     num_codes: int = 8192  # dVAE vocabulary |V|
     dvae_weights: Optional[str] = None  # DALL-E encoder state dict; None: a random frozen encoder
     dvae_hidden: int = 256  # n_hid of a random dVAE (DALL-E's encoder: 256); real weights set their own
@@ -24,12 +25,16 @@ class VimpacConfig:
     mlp_dim: int = 2048  # MLP intermediate size
     dropout: float = 0.1  # dropout on embeddings, attention outputs and MLP
     layer_norm_eps: float = 1e-12  # BERT's LayerNorm epsilon
+    grad_checkpointing: bool = False  # recompute each layer in backward (memory for time)
     # --- pre-training (sections 3.1-3.3, appendix B) ---
     mask_blocks: Optional[int] = None  # 3-D mask blocks per window; None: the count closest to 15%
     head_layers: int = 3  # layers of the contrastive MLP head on [CLS] (appendix C: 3)
     head_hidden: int = 4096  # its hidden width (appendix C: 4096), with batch norm
     embed_dim: int = 256  # its output size: the clip embedding
     temperature: float = 0.2  # fixed contrastive temperature gamma (the loss is multiplied by it)
+    # --- text (VIMPAC learns from video alone; the shared loader still tokenizes the clips' texts) ---
+    vocab_size: int = 49408  # largest text vocabulary the run's tokenizer may have
+    context_length: int = 77  # text tokens per clip in the batch (unused by the model)
 
     def __post_init__(self) -> None:
         problems = []
@@ -74,10 +79,10 @@ def vimpac_large_half() -> VimpacConfig:
 
 
 def vimpac_tiny() -> VimpacConfig:
-    """CPU tests: 4 frames of 64^2 (8 x 8 tokens), 2 layers of 64, a small random frozen dVAE with
-    the full 8192 codes."""
+    """CPU tests: 4 frames of 64^2 (8 x 8 tokens) at 10 FPS (so that the test clips of 1.6 s hold two
+    distinct windows), 2 layers of 64, a small random frozen dVAE with the full 8192 codes."""
     return VimpacConfig(
-        image_size=64, num_frames=4, dvae_hidden=16, dvae_blocks_per_group=1,
+        image_size=64, num_frames=4, sample_fps=10.0, dvae_hidden=16, dvae_blocks_per_group=1,
         width=64, layers=2, heads=4, mlp_dim=128, dropout=0.0,
         head_hidden=128, embed_dim=32,
     )

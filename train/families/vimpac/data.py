@@ -3,8 +3,8 @@ pre-training frame rate (2 FPS), placed uniformly and independently; resized and
 other augmentation (the block-masked tokens are the only noise, section 3.3; appendix C).
 
 Codes are computed on the fly from the frames, or read from ``<key>.codes.npy`` where the shards carry
-them (``python -m train.families.vimpac.precompute``: the dVAE codes of every frame at 2 FPS, so the
-loader decodes no video at all). Measured in benchmarks/bench_vq.py: tokenizing is most of a
+them (``python -m train.families.vimpac.precompute``: the dVAE codes of every frame at the model's
+``sample_fps``, so the loader decodes no video at all). Measured in benchmarks/bench_vq.py: tokenizing is most of a
 CPU training step, so precomputing pays off whenever the same shards are read more than once.
 """
 
@@ -70,27 +70,19 @@ def vimpac_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
         side = S // 8
         if codes_NHW.ndim != 3 or codes_NHW.shape[1:] != (side, side) or not len(codes_NHW):
             return "bad_codes"
-        idx = two_window_indices(len(codes_NHW), T, 1, rng)  # the codes are already at 2 FPS
+        idx = two_window_indices(len(codes_NHW), T, 1, rng)  # the codes are at the precompute's rate
         codes = torch.from_numpy(codes_NHW[idx].astype(np.int64))
         return {"codes_THW": codes[:T], "second_codes_THW": codes[T:]}
     duration = clip_duration(meta)
 
     def indices(n: int) -> list:
-        return two_window_indices(n, T, window_stride(n, duration), rng)
+        return two_window_indices(n, T, window_stride(n, duration, mcfg.sample_fps), rng)
 
     frames = decode_clip_frames(raw["mp4"], indices, S, cfg.decode_short_side)
     return {"frames_TCHW": frames[:T], "second_TCHW": frames[T:]}
 
 
 def video_inputs(batch: dict, device) -> dict:
-    """Keyword arguments of ``Vimpac.encode_video``: the first window, as codes or uint8 frames."""
-    if "codes_BTHW" in batch:
-        return {"codes_BTHW": batch["codes_BTHW"].to(device, non_blocking=True)}
-    return {"frames_BTCHW": batch["frames_BTCHW"].to(device, non_blocking=True)}
-
-
-def second_view(batch: dict) -> dict:
-    """The batch with the second window in the first window's fields (clip-to-clip eval)."""
-    if "second_codes_BTHW" in batch:
-        return {**batch, "codes_BTHW": batch["second_codes_BTHW"]}
-    return {**batch, "frames_BTCHW": batch["second_BTCHW"]}
+    """Keyword arguments of ``Vimpac.encode_video`` / ``encode_views``: both windows, as codes or frames."""
+    names = ("codes_BTHW", "second_codes_BTHW") if "codes_BTHW" in batch else ("frames_BTCHW", "second_BTCHW")
+    return {name: batch[name].to(device, non_blocking=True) for name in names if name in batch}

@@ -174,7 +174,12 @@ class Vimpac(nn.Module):
         x = self.drop(self.ln_pre(self.embedding(codes_BTHW) + pos_THWD))
         cls = self.drop(self.ln_pre(self.cls_token + self.pos_cls)).expand(B, -1)
         for layer in self.layers:
-            cls, x = layer(cls, x)
+            if self.cfg.grad_checkpointing and self.training and torch.is_grad_enabled():
+                from torch.utils.checkpoint import checkpoint
+
+                cls, x = checkpoint(layer, cls, x, use_reentrant=False)
+            else:
+                cls, x = layer(cls, x)
         return cls, x
 
     def token_logits(self, features_ND: torch.Tensor) -> torch.Tensor:
@@ -200,10 +205,17 @@ class Vimpac(nn.Module):
         return {"mask_loss": loss, "mask_accuracy": accuracy.detach(), "clip_BE": self.contrastive_head(cls)}
 
     # --- eval interface ---
-    def encode_video(self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None):
-        """uint8 frames or their codes -> unit-norm clip embedding (B, embed_dim), without masking."""
+    def encode_video(self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None,
+                     **second_window) -> torch.Tensor:
+        """uint8 frames or their codes -> unit-norm clip embedding (B, embed_dim), without masking
+        (the second window's fields, when given, are ignored: see ``encode_views``)."""
         cls, _ = self.encode_codes(self.codes_of(frames_BTCHW, codes_BTHW))
         return F.normalize(self.contrastive_head(cls).float(), dim=-1)
+
+    def encode_views(self, frames_BTCHW=None, codes_BTHW=None, second_BTCHW=None, second_codes_BTHW=None):
+        """Embeddings of both windows of each clip: what clip-to-clip retrieval ranks (VIMPAC has no text)."""
+        return (self.encode_video(frames_BTCHW, codes_BTHW),
+                self.encode_video(second_BTCHW, second_codes_BTHW))
 
 
 def build_vimpac(cfg: VimpacConfig) -> Vimpac:

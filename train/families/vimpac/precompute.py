@@ -1,7 +1,7 @@
 """Precompute VIMPAC's dVAE codes into shards: ``python -m train.families.vimpac.precompute``.
 
 Every sample of the input shards is copied to a shard of the same name in ``--output`` with one more
-member, ``<key>.codes.npy``: the codes (uint16, (N, S/8, S/8)) of the clip's frames at 2 FPS,
+member, ``<key>.codes.npy``: the codes (uint16, (N, S/8, S/8)) of the clip's frames at ``--fps``,
 centre-cropped to the model's frame size, from the dVAE encoder at ``--dvae-weights`` (the same file
 the training run's ``model.dvae_weights`` names). VIMPAC's loader then reads windows of codes and
 decodes no video. Shards are written to a temporary name and renamed when complete; a sample whose
@@ -21,13 +21,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short_side, batch_frames: int = 32) -> dict:
+def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short_side, fps: float = 2.0,
+                     batch_frames: int = 32) -> dict:
     import numpy as np
     import torch
     from webdataset.tariterators import tarfile_samples
 
     from train.data.decode import DecodeError
-    from train.families.vimpac.data import PRETRAIN_FPS, clip_duration, decode_clip_frames, window_stride
+    from train.families.vimpac.data import clip_duration, decode_clip_frames, window_stride
 
     counts = {"samples": 0, "with_codes": 0, "undecodable": 0}
     tmp = out_path.with_name("." + out_path.name + ".tmp")
@@ -41,7 +42,7 @@ def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short
                 duration = clip_duration(meta)
                 try:
                     frames = decode_clip_frames(
-                        members["mp4"], lambda n: range(0, n, window_stride(n, duration, PRETRAIN_FPS)),
+                        members["mp4"], lambda n: range(0, n, window_stride(n, duration, fps)),
                         image_size, short_side,
                     )
                     with torch.no_grad():
@@ -68,6 +69,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--output", required=True, help="folder for the shards with codes")
     parser.add_argument("--dvae-weights", required=True, help="DALL-E encoder state dict (train.vq)")
     parser.add_argument("--image-size", type=int, default=128, help="frame side S (the model's image_size)")
+    parser.add_argument("--fps", type=float, default=2.0, help="frames per second coded (the model's sample_fps)")
     parser.add_argument("--short-side", type=int, default=None, help="scale frames at decode to this short side")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -81,7 +83,7 @@ def main(argv=None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     totals = {}
     for url in expand_shards(args.shards):
-        counts = precompute_shard(url, out_dir / Path(url).name, tokenizer, args.image_size, args.short_side)
+        counts = precompute_shard(url, out_dir / Path(url).name, tokenizer, args.image_size, args.short_side, args.fps)
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
         log.info("%s: %s", url, counts)
     print(json.dumps(totals))
