@@ -10,7 +10,7 @@ Sources (the format is told by the file name; the flavour of a table by its colu
 - a plain .txt list, one id or URL per line;
 - a yt-dlp download folder (``<id>.mp4``, ``<id>.info.json``, ``<id>.<lang>.vtt|json3|srt``): the
   videos are already downloaded, so media_path, info_path and subtitle_path are filled.
-Local paths and file:// URLs; other schemes (gs://, s3://) go through Beam's FileSystems.
+Local paths and file:// URLs; other schemes (gs://, s3://) go through curate.files (Beam's FileSystems).
 
 A bad row becomes a Failure (stage "read") naming the file and line; a repeated id keeps its first
 occurrence and the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
@@ -29,8 +29,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-import apache_beam as beam
-
+from curate.files import open_read
 from schemas import Failure, VideoMeta
 
 URL_COLUMNS = ("url", "video_url", "webpage_url", "youtube_url", "link")
@@ -181,9 +180,7 @@ def _open_text(path: str) -> io.TextIOBase:
     if local is not None:
         raw = open(local, "rb")
     else:
-        from apache_beam.io.filesystems import FileSystems
-
-        raw = FileSystems.open(path, compression_type="uncompressed")
+        raw = open_read(path)
     if path.endswith(".gz"):
         raw = gzip.GzipFile(fileobj=raw)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -228,9 +225,7 @@ def _parquet_rows(path: str):
 
     local = local_path(path)
     if local is None:
-        from apache_beam.io.filesystems import FileSystems
-
-        handle = FileSystems.open(path, compression_type="uncompressed")
+        handle = open_read(path)
     else:
         handle = local
     parquet = pq.ParquetFile(handle)
@@ -346,28 +341,3 @@ def read_sources(path: str, *, id_column: Optional[str] = None,
                 continue
             first_seen[record.video_id] = where
         yield record
-
-
-class ReadSources(beam.PTransform):
-    """``videos, failures = pipeline | ReadSources(path)``: VideoMeta and Failure PCollections.
-
-    The source is read by one worker (ids are deduplicated there), then the videos are reshuffled so
-    that the stages after it run in parallel.
-    """
-
-    def __init__(self, path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None):
-        super().__init__()
-        self._path, self._id_column, self._url_column = path, id_column, url_column
-
-    def expand(self, pbegin):
-        if local_path(self._path) is not None:
-            # fail while the pipeline is built, not on a worker: a missing file, an unknown format,
-            # a named column that is not there (reading the first record is enough to know)
-            next(iter(read_sources(self._path, id_column=self._id_column, url_column=self._url_column)), None)
-        records = (
-            pbegin
-            | "Source" >> beam.Create([self._path])
-            | "Read" >> beam.FlatMap(read_sources, id_column=self._id_column, url_column=self._url_column)
-        )
-        split = records | "Split" >> beam.Partition(lambda r, n: 0 if isinstance(r, VideoMeta) else 1, 2)
-        return split[0] | "Reshuffle" >> beam.Reshuffle(), split[1]

@@ -13,7 +13,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.sources import ReadSources, parse_timestamp, read_sources
+from curate.beam.videos import ReadSources
+from curate.sources import parse_timestamp, read_sources
 from schemas import Failure, VideoMeta
 
 WATCH = "https://www.youtube.com/watch?v="

@@ -257,11 +257,11 @@ def ffmpeg_available(binary: str = "ffmpeg") -> bool:
 def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bool = True):
     """Cut one video's planned clips (schemas.Clip) and stage them in DIR/.staging/<video>/.
 
-    Returns a curate.write.StagedVideo: the clips that became samples (with their cut size) and a
+    Returns a curate.output.write.StagedVideo: the clips that became samples (with their cut size) and a
     schemas.Failure (stage "cut") for each that did not. Raises StageError when the source video
     itself cannot be cut. commit=False stages the clip files without the manifest that makes them
-    count (a later stage still adds metadata, then calls curate.write.write_manifest)."""
-    from curate import write
+    count (a later stage still adds metadata, then calls curate.output.write.write_manifest)."""
+    from curate.output import write
     from schemas import Failure
 
     if not meta.media_path:
