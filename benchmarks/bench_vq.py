@@ -2,6 +2,7 @@
 
     python benchmarks/bench_vq.py --quick     # under 2 minutes on one CPU core
     python benchmarks/bench_vq.py             # more repeats, full-size tokenizers on more frames
+    python benchmarks/bench_vq.py --device cuda --batch 32    # on a GPU (fp32)
 
 1. Tokens per second of each tokenizer (codes produced per second, frames at the paper's sizes):
    DALL-E's dVAE encoder (VIMPAC; 128^2 frames, 16 x 16 codes each) full size and tiny, and E-ViLM's
@@ -36,18 +37,23 @@ from train.families.vimpac.model import Vimpac  # noqa: E402
 from train.vq import DalleEncoder, DalleTokenizer  # noqa: E402
 
 
+DEVICE = torch.device("cpu")
+
+
 def best_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
+    def timed():
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    timed()  # warm-up
+    return min(timed() for _ in range(repeats))
 
 
 def tokenizer_throughput(args) -> dict:
-    frames = 1 if args.quick else 5
+    frames = 1 if args.quick else (5 if DEVICE.type == "cpu" else 5 * 32)
     cases = {
         "dalle-full": (DalleTokenizer(DalleEncoder(256, 2, 8192)), 128),
         "dalle-tiny": (DalleTokenizer(DalleEncoder(16, 1, 8192)), 128),
@@ -56,7 +62,8 @@ def tokenizer_throughput(args) -> dict:
     }
     out = {}
     for name, (tokenizer, size) in cases.items():
-        x = torch.rand(1, frames, 3, size, size)
+        tokenizer.to(DEVICE)
+        x = torch.rand(1, frames, 3, size, size, device=DEVICE)
         seconds = best_seconds(lambda: tokenizer.encode(x), args.repeats)
         tokens = frames * (size // tokenizer.downsample) ** 2
         out[name] = tokens / seconds
@@ -65,9 +72,10 @@ def tokenizer_throughput(args) -> dict:
 
 def vimpac_step(cfg, batch: int, precomputed: bool):
     torch.manual_seed(0)
-    model = Vimpac(cfg).train()
+    model = Vimpac(cfg).to(DEVICE).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    frames = torch.randint(0, 256, (2 * batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8)
+    frames = torch.randint(0, 256, (2 * batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8,
+                           device=DEVICE)
     codes = model.tokenize(frames)
     if precomputed:  # the step reads codes, the tokenizer never runs
         model.tokenize = lambda _frames: codes
@@ -89,10 +97,10 @@ def vidla_step(batch: int):
 
     cfg = tiny_cpu()
     torch.manual_seed(0)
-    model = build_model(cfg).train()
+    model = build_model(cfg).to(DEVICE).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    frames = torch.randn(batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size)
-    ids = torch.randint(0, 600, (2 * batch, cfg.context_length))
+    frames = torch.randn(batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size, device=DEVICE)
+    ids = torch.randint(0, 600, (2 * batch, cfg.context_length), device=DEVICE)
     mask = torch.ones_like(ids)
 
     def step():
@@ -108,8 +116,9 @@ def vidla_step(batch: int):
 def evilm_step(batch: int, tokenizer_stage: bool):
     torch.manual_seed(0)
     cfg = evilm_tiny()
-    frames = torch.randint(0, 256, (batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8)
-    ids = torch.randint(3, cfg.vocab_size, (batch, 32))
+    frames = torch.randint(0, 256, (batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8,
+                           device=DEVICE)
+    ids = torch.randint(3, cfg.vocab_size, (batch, 32), device=DEVICE)
     mask = torch.ones_like(ids)
     if tokenizer_stage:
         model = SemanticVQTokenizer(tokenizer_tiny())
@@ -119,7 +128,7 @@ def evilm_step(batch: int, tokenizer_stage: bool):
         model = Evilm(cfg, SemanticVQTokenizer(tokenizer_tiny(), with_decoder=False))
         losses = lambda: pretrain_losses(model, frames, ids, mask)  # noqa: E731
         names = ("vtm", "mlm", "mvm")
-    model.train()
+    model.to(DEVICE).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
     def step():
@@ -136,10 +145,12 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and frames (under 2 minutes)")
     parser.add_argument("--batch", type=int, default=4, help="clips per training step")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     args.repeats = args.repeats or (2 if args.quick else 5)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"# CPU, {torch.get_num_threads()} thread(s), best of {args.repeats}")
+    print(f"# {DEVICE.type}, {torch.get_num_threads()} CPU thread(s), fp32, best of {args.repeats}")
 
     print("\n## tokenizer throughput (codes per second)")
     rates = tokenizer_throughput(args)

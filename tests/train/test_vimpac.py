@@ -103,3 +103,15 @@ def test_dvae_weights_load_from_a_local_state_dict(tmp_path):
     torch.save(DalleEncoder(n_hid=16, n_blk_per_group=1, vocab_size=512).state_dict(), tmp_path / "small.pt")
     with pytest.raises(ValueError, match="512 codes"):
         Vimpac(cfg.replace(dvae_weights=str(tmp_path / "small.pt")))
+
+
+@pytest.mark.parametrize("preset,paper_millions", [("vimpac-small", 29.4), ("vimpac-base", 119.7),
+                                                    ("vimpac-large-half", 210.1)])
+def test_model_sizes_match_table_10(preset, paper_millions):
+    from train.families.vimpac.config import PRESETS
+
+    with torch.device("meta"):  # no memory, no init cost
+        model = Vimpac(PRESETS[preset]().replace(dvae_hidden=16, dvae_blocks_per_group=1))
+    backbone = sum(p.numel() for name, p in model.named_parameters()
+                   if not name.startswith(("tokenizer.", "contrastive_head.", "token_")))  # no heads
+    assert backbone / 1e6 == pytest.approx(paper_millions, rel=0.003)
