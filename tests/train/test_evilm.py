@@ -69,6 +69,13 @@ def test_edgenext_loads_timm_and_original_checkpoints(tmp_path):
         load_edgenext_weights(EdgeNeXt(edgenext_small()), str(tmp_path / "pytorch_model.bin"))
     with pytest.raises(ValueError, match="not found"):
         load_edgenext_weights(target, str(tmp_path / "missing.bin"))
+    # through the family's weight loader, as `train fit ... model.edgenext_weights=FILE` does
+    from train.families.evilm.model import load_pretrained_weights
+
+    cfg = evilm_tiny().replace(edgenext_weights=str(tmp_path / "pytorch_model.bin"))
+    model = Evilm(cfg)
+    assert load_pretrained_weights(model, cfg)["loaded"] == len(source.state_dict())
+    assert torch.equal(model.video_encoder(x), source(x))
 
 
 def test_focal_loss_follows_equation_6():

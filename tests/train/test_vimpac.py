@@ -5,7 +5,7 @@ import torch
 
 from train.families.vimpac.config import vimpac_large_half, vimpac_tiny
 from train.families.vimpac.loss import clip_contrastive_loss
-from train.families.vimpac.model import Vimpac
+from train.families.vimpac.model import Vimpac, load_dvae_weights
 from train.vq import DalleEncoder
 
 
@@ -94,15 +94,15 @@ def test_dvae_weights_load_from_a_local_state_dict(tmp_path):
     torch.manual_seed(1)
     encoder = DalleEncoder(n_hid=16, n_blk_per_group=1, vocab_size=8192)
     torch.save(encoder.state_dict(), tmp_path / "encoder.pt")
-    cfg = vimpac_tiny().replace(dvae_weights=str(tmp_path / "encoder.pt"), dvae_hidden=64)
+    cfg = vimpac_tiny().replace(dvae_weights=str(tmp_path / "encoder.pt"))
     model = Vimpac(cfg)
+    assert load_dvae_weights(model, cfg)["n_hid"] == 16
     frames = _frames(1, cfg)
     from train.vq import DalleTokenizer
 
     assert torch.equal(model.tokenize(frames), DalleTokenizer(encoder).encode(frames.float() / 255))
-    torch.save(DalleEncoder(n_hid=16, n_blk_per_group=1, vocab_size=512).state_dict(), tmp_path / "small.pt")
-    with pytest.raises(ValueError, match="512 codes"):
-        Vimpac(cfg.replace(dvae_weights=str(tmp_path / "small.pt")))
+    with pytest.raises(ValueError, match="model.dvae_hidden"):
+        load_dvae_weights(Vimpac(cfg.replace(dvae_hidden=32)), cfg.replace(dvae_hidden=32))
 
 
 @pytest.mark.parametrize("preset,paper_millions", [("vimpac-small", 29.4), ("vimpac-base", 119.7),

@@ -68,6 +68,7 @@ EVILM = register_family(
         train_presets={"evilm-tiny-cpu": evilm_tiny_cpu, "evilm-edgenext-small": evilm_edgenext_small},
         default_preset="evilm-edgenext-small",
         build="train.families.evilm.model:build_evilm",
+        load_weights="train.families.evilm.model:load_pretrained_weights",
         sample="train.data.samples:frames_sample",
         video_inputs="train.families.evilm.data:video_inputs",
         objectives={"pretraining": "train.families.evilm.objectives:pretraining"},

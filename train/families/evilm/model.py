@@ -37,8 +37,6 @@ class Evilm(nn.Module):
         self.cfg = cfg
         variant = edgenext_tiny_test() if cfg.edgenext == "tiny-test" else VARIANTS[cfg.edgenext]()
         self.video_encoder = EdgeNeXt(variant)
-        if cfg.edgenext_weights:
-            load_edgenext_weights(self.video_encoder, cfg.edgenext_weights)
         n_video = cfg.num_frames * cfg.grid * cfg.grid
         self.video_proj = nn.Linear(self.video_encoder.num_features, cfg.fusion_width)
         self.video_pos = nn.Parameter(torch.randn(n_video, cfg.fusion_width) * 0.02)
@@ -147,6 +145,13 @@ class Evilm(nn.Module):
             v, t = chunk[:, 0], chunk[:, 1]
             out.append(F.log_softmax(self.match_logits(video_VND[v], text_TLD[t], mask_TL[t]).float(), -1)[:, 1])
         return torch.cat(out).view(V, T)
+
+
+def load_pretrained_weights(model: Evilm, cfg: EvilmConfig):
+    """The family's weight loader: published EdgeNeXt weights (``cfg.edgenext_weights``) into the frame encoder."""
+    if not cfg.edgenext_weights:
+        return "EdgeNeXt: random init (no edgenext_weights)"
+    return {"edgenext_weights": cfg.edgenext_weights, **load_edgenext_weights(model.video_encoder, cfg.edgenext_weights)}
 
 
 def build_evilm(cfg: EvilmConfig) -> Evilm:

@@ -45,6 +45,7 @@ VIMPAC = register_family(
         },
         default_preset="vimpac-small",
         build="train.families.vimpac.model:build_vimpac",
+        load_weights="train.families.vimpac.model:load_dvae_weights",
         sample="train.families.vimpac.data:vimpac_sample",
         video_inputs="train.families.vimpac.data:video_inputs",
         objectives={"vimpac": "train.families.vimpac.objectives:mask_then_predict_and_contrast"},

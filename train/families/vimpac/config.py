@@ -15,8 +15,8 @@ class VimpacConfig:
     sample_fps: float = 2.0  # frames per second within a window (section 4.2: 2 FPS)
     num_codes: int = 8192  # dVAE vocabulary |V|
     dvae_weights: Optional[str] = None  # DALL-E encoder state dict; None: a random frozen encoder
-    dvae_hidden: int = 256  # n_hid of a random dVAE (DALL-E's encoder: 256); real weights set their own
-    dvae_blocks_per_group: int = 2  # residual blocks per group of a random dVAE (DALL-E: 2)
+    dvae_hidden: int = 256  # n_hid of the dVAE encoder (DALL-E's: 256)
+    dvae_blocks_per_group: int = 2  # residual blocks per group of the dVAE encoder (DALL-E's: 2)
     # --- token transformer (appendix A.1: post-LN, temporal then height|width attention) ---
     width: int = 512  # hidden size
     layers: int = 6  # spatio-temporal layers

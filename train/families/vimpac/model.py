@@ -110,14 +110,7 @@ class Vimpac(nn.Module):
     def __init__(self, cfg: VimpacConfig):
         super().__init__()
         self.cfg = cfg
-        encoder = (
-            load_dalle_encoder(cfg.dvae_weights)
-            if cfg.dvae_weights
-            else DalleEncoder(cfg.dvae_hidden, cfg.dvae_blocks_per_group, cfg.num_codes)
-        )
-        if encoder.vocab_size != cfg.num_codes:
-            raise ValueError(f"dVAE at {cfg.dvae_weights} has {encoder.vocab_size} codes, config says {cfg.num_codes}")
-        self.tokenizer = DalleTokenizer(encoder)
+        self.tokenizer = DalleTokenizer(DalleEncoder(cfg.dvae_hidden, cfg.dvae_blocks_per_group, cfg.num_codes))
         self.mask_id = cfg.num_codes  # [MASK] follows the dVAE codes in the embedding table
         side = cfg.token_side
         self.mask_blocks = cfg.mask_blocks or blocks_for_ratio(cfg.num_frames, side, side)
@@ -220,3 +213,20 @@ class Vimpac(nn.Module):
 
 def build_vimpac(cfg: VimpacConfig) -> Vimpac:
     return Vimpac(cfg)
+
+
+def load_dvae_weights(model: Vimpac, cfg: VimpacConfig):
+    """The family's weight loader: DALL-E's encoder from ``cfg.dvae_weights`` into the frozen tokenizer
+    (its size must be the config's: dvae_hidden, dvae_blocks_per_group, num_codes)."""
+    if not cfg.dvae_weights:
+        return "dVAE: random frozen encoder (no dvae_weights)"
+    from train.vq import dalle_encoder_config
+
+    encoder = load_dalle_encoder(cfg.dvae_weights)
+    found = dalle_encoder_config(encoder.state_dict())
+    wanted = {"n_hid": cfg.dvae_hidden, "n_blk_per_group": cfg.dvae_blocks_per_group, "vocab_size": cfg.num_codes}
+    if found != wanted:
+        raise ValueError(f"dVAE weights {cfg.dvae_weights} are an encoder with {found}; the model config has "
+                         f"{wanted} (set model.dvae_hidden / model.dvae_blocks_per_group / model.num_codes)")
+    model.tokenizer.encoder.load_state_dict(encoder.state_dict())
+    return {"dvae_weights": cfg.dvae_weights, **found}
