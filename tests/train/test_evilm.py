@@ -168,3 +168,23 @@ def test_match_scores_and_tokenizer_compatibility(tmp_path):
                                 tmp_path / "tok.pt")
     with pytest.raises(ValueError, match="MVM needs"):
         build_evilm(evilm_tiny().replace(tokenizer_checkpoint=str(path)))
+
+
+def test_sample_carries_a_seeded_forty_percent_mask(tiny_shards):
+    import json
+    import random
+    from types import SimpleNamespace
+
+    from webdataset.tariterators import tarfile_samples
+
+    from train.families.evilm.data import evilm_sample
+
+    raw = next(iter(tarfile_samples([{"url": str(sorted((tiny_shards / "shards").glob("*.tar"))[0])}])))
+    cfg = SimpleNamespace(model_config=evilm_tiny(), num_frames=4, image_size=128, decode_short_side=160,
+                          train=True, crop_scales=(1.0, 0.8), flip=True)
+    a = evilm_sample(raw, json.loads(raw["json"]), cfg, random.Random(3))
+    b = evilm_sample(raw, json.loads(raw["json"]), cfg, random.Random(3))
+    assert a["frames_TCHW"].shape == (4, 3, 128, 128)
+    assert a["patch_mask_THW"].shape == (4, 4, 4) and (a["patch_mask_THW"].sum((1, 2)) == 6).all()
+    assert torch.equal(a["patch_mask_THW"], b["patch_mask_THW"])
+    assert "patch_mask_THW" not in evilm_sample(raw, {}, cfg.__class__(**{**vars(cfg), "train": False}), None)

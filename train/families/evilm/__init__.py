@@ -69,7 +69,7 @@ EVILM = register_family(
         default_preset="evilm-edgenext-small",
         build="train.families.evilm.model:build_evilm",
         load_weights="train.families.evilm.model:load_pretrained_weights",
-        sample="train.data.samples:frames_sample",
+        sample="train.families.evilm.data:evilm_sample",
         video_inputs="train.families.evilm.data:video_inputs",
         objectives={"pretraining": "train.families.evilm.objectives:pretraining"},
         loss_weights={"vtm": 1.0, "mlm": 1.0, "mvm": 1.0},  # L = L_MLM + L_VTM + L_MVM

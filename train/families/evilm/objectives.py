@@ -17,9 +17,10 @@ def tokenizer_losses(tokenizer: SemanticVQTokenizer, frames_BTCHW, ids_BL, mask_
     return {"token": out["token"], "vq": out["vq"]}
 
 
-def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL) -> dict:
+def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL, patches_BTHW=None) -> dict:
     """{"vtm", "mlm", "mvm"} on a batch of clips and their texts (section 3.4). MVM needs the model's
-    frozen tokenizer; without one (the paper's "w/o MVM" baseline) only VTM and MLM are returned."""
+    frozen tokenizer; without one (the paper's "w/o MVM" baseline) only VTM and MLM are returned.
+    ``patches_BTHW``: the MVM mask (drawn here when not given)."""
     cfg = model.cfg
     B, T = frames_BTCHW.shape[:2]
     losses = {}
@@ -28,7 +29,9 @@ def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL) -> dict:
     video_frames = frames_BTCHW
     if model.tokenizer is not None:
         codes_BThw = model.tokenizer.encode(frames_BTCHW.float() / 255.0)  # targets from the unmasked frames
-        patches = blockwise_mask_frames(B, T, cfg.grid, cfg.grid, cfg.mvm_ratio).to(frames_BTCHW.device)
+        patches = patches_BTHW
+        if patches is None:
+            patches = blockwise_mask_frames(B, T, cfg.grid, cfg.grid, cfg.mvm_ratio).to(frames_BTCHW.device)
         video_frames = model.mask_patches(frames_BTCHW, patches)
     _, h_L, h_V = model.fuse(model.video_tokens(video_frames), model.text_tokens(inputs, mask_BL), mask_BL)
     predicted = labels != IGNORE
@@ -66,4 +69,4 @@ def pretraining(model: Evilm, batch: dict, ctx) -> dict:
 
     ids, mask = caption_tokens(batch)
     with autocast(ctx):
-        return pretrain_losses(model, batch["frames_BTCHW"], ids, mask)
+        return pretrain_losses(model, batch["frames_BTCHW"], ids, mask, batch.get("patch_mask_BTHW"))
