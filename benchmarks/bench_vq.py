@@ -11,6 +11,9 @@
    step fed codes computed once beforehand; and the full dVAE's cost per clip against a VIMPAC-small step.
 3. Training clips/s of each tiny preset's step (forward, backward, AdamW) vs VidLA's tiny preset,
    same batch size, same run.
+4. With --fit: the same through `python -m train fit` on generated shards (loader included: VIMPAC
+   decodes two windows per clip, E-ViLM draws its masks in the loader), median clips/s of the logged
+   steps after the first.
 
 Time: the fastest of --repeats runs, after one warm-up.
 """
@@ -140,12 +143,40 @@ def evilm_step(batch: int, tokenizer_stage: bool):
     return step
 
 
+def fit_clips_per_second(steps: int) -> dict:
+    """Median logged clips/s of `train fit` for each tiny preset on the same generated shards."""
+    import importlib.util
+    import json
+    import statistics
+    import tempfile
+
+    from train.__main__ import main as train_main
+
+    spec = importlib.util.spec_from_file_location("train_factories", ROOT / "tests" / "train" / "factories.py")
+    factories = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(factories)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        shards = factories.make_tiny_shards(Path(tmp) / "data", 16, 8)
+        runs = [("vidla-tiny-cpu", []), ("vimpac-tiny-cpu", []), ("evilm-tokenizer-tiny-cpu", []),
+                ("evilm-tiny-cpu", [f"model.tokenizer_checkpoint={Path(tmp) / 'evilm-tokenizer-tiny-cpu'}"])]
+        for config, extra in runs:
+            run = Path(tmp) / config
+            train_main(["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress",
+                        f"steps={steps}", *extra])
+            records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+            out[config] = statistics.median(r["clips_per_s"] for r in records if r["step"] > 1)
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and frames (under 2 minutes)")
     parser.add_argument("--batch", type=int, default=4, help="clips per training step")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--fit", action="store_true", help="also time `train fit` of each tiny preset on shards")
+    parser.add_argument("--fit-steps", type=int, default=6)
     args = parser.parse_args(argv)
     global DEVICE
     DEVICE = torch.device(args.device)
@@ -179,6 +210,12 @@ def main(argv=None) -> None:
     seconds = {name: best_seconds(step, args.repeats) for name, step in steps.items()}
     for name, s in seconds.items():
         print(f"{name:22s} {args.batch / s:8.2f} clips/s   {seconds['vidla-tiny'] / s:6.2f}x vidla-tiny")
+
+    if args.fit:
+        print(f"\n## train fit on generated shards, {args.fit_steps} steps each (median clips/s after step 1)")
+        rates = fit_clips_per_second(args.fit_steps)
+        for name, rate in rates.items():
+            print(f"{name:26s} {rate:8.2f} clips/s   {rate / rates['vidla-tiny-cpu']:6.2f}x vidla-tiny-cpu")
 
 
 if __name__ == "__main__":
