@@ -181,10 +181,17 @@ def is_fusion(em: EvalModel) -> bool:
     return hasattr(em.model, "match_scores")
 
 
+def _require_texts(em: EvalModel) -> None:
+    if not is_fusion(em) and not hasattr(em.model, "encode_text"):
+        raise ValueError(f"the {em.family.name} model has no text encoder: evaluate it on shards "
+                         "(--shards), where it is scored clip to clip")
+
+
 @torch.no_grad()
 def text_video_scores(em: EvalModel, texts: Sequence[str], video_feats) -> torch.Tensor:
     """(T, V) similarity of every text to every video: dot products of the embeddings, or the fusion
     model's pair scores."""
+    _require_texts(em)
     if not is_fusion(em):
         return embed_texts(em, texts) @ video_feats.T
     from train.tokenizer import tokenize
@@ -283,6 +290,7 @@ def evaluate_clip_to_clip(em: EvalModel, shards_pattern: str, batch_size: int = 
 
 
 def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_workers: int = 0) -> dict:
+    _require_texts(em)
     video_feats, ok, failed = embed_video_files(em, data.video_paths, batch_size, num_workers)
     if not ok:
         raise ValueError("multiple choice: no video could be decoded")
