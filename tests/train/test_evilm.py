@@ -188,3 +188,26 @@ def test_sample_carries_a_seeded_forty_percent_mask(tiny_shards):
     assert a["patch_mask_THW"].shape == (4, 4, 4) and (a["patch_mask_THW"].sum((1, 2)) == 6).all()
     assert torch.equal(a["patch_mask_THW"], b["patch_mask_THW"])
     assert "patch_mask_THW" not in evilm_sample(raw, {}, cfg.__class__(**{**vars(cfg), "train": False}), None)
+
+
+def test_tokenizer_encoder_loads_clip_vision_weights(tmp_path):
+    from train_factories import save_tiny_clip
+
+    from train.families.evilm.tokenizer import load_clip_vision_weights
+    from train.model.config import tiny_cpu
+
+    shapes = tiny_cpu().replace(image_size=128, patch_size=32, vision_width=64, vision_layers=2, vision_heads=4)
+    clip = save_tiny_clip(tmp_path / "clip", shapes)
+    cfg = tokenizer_tiny().replace(clip_weights=str(tmp_path / "clip"))
+    tokenizer = SemanticVQTokenizer(cfg)
+    report = load_clip_vision_weights(tokenizer, cfg)
+    assert set(report["left_at_init"]) >= {"codebook", "to_code.weight", "decoder_pos"}
+    x = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        hf = clip.vision_model(pixel_values=x).last_hidden_state
+        expected = clip.vision_model.post_layernorm(hf[:, 1:])
+        assert torch.allclose(tokenizer.vision_model(x), expected, atol=1e-5)
+    # CLIP trained at another resolution: the position grid is resized (3 x 3 -> 4 x 4 here)
+    save_tiny_clip(tmp_path / "clip96", shapes.replace(image_size=96))
+    cfg96 = cfg.replace(clip_weights=str(tmp_path / "clip96"))
+    load_clip_vision_weights(SemanticVQTokenizer(cfg96), cfg96)

@@ -27,7 +27,8 @@ def evilm_tokenizer_tiny_cpu() -> TrainConfig:
 
 
 def evilm_tokenizer_vit_b() -> TrainConfig:
-    """Stage 1 (section 4.1): lr 2e-4, AdamW; 10 epochs of WebVid in the paper."""
+    """Stage 1 (section 4.1): lr 2e-4, AdamW; 10 epochs of WebVid in the paper. Set clip_weights to
+    OpenAI's CLIP ViT-B/32 (the paper's tokenizer encoder is CLIP's ViT)."""
     return TrainConfig(model="evilm-tokenizer-vit-b", lr=2e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
                        steps=100_000, batch_size=64)
 
@@ -53,6 +54,7 @@ EVILM_TOKENIZER = register_family(
                        "evilm-tokenizer-vit-b": evilm_tokenizer_vit_b},
         default_preset="evilm-tokenizer-vit-b",
         build="train.families.evilm.tokenizer:SemanticVQTokenizer",
+        load_weights="train.families.evilm.tokenizer:load_clip_vision_weights",
         sample="train.data.samples:frames_sample",
         video_inputs="train.families.evilm.data:video_inputs",
         objectives={"semantic_vq": "train.families.evilm.objectives:tokenizer_stage"},

@@ -14,10 +14,12 @@ class SemanticTokenizerConfig:
     image_size: int = 256  # square frames (paper: 256^2)
     num_frames: int = 4  # T frames per clip
     patch_size: int = 32  # one code per patch; 32 = EdgeNeXt's output stride, so codes align with its grid
-    # --- encoder E: a ViT over each frame's patches ---
-    width: int = 768  # encoder width (paper: a CLIP ViT-B)
+    # --- encoder E: a ViT over each frame's patches (paper: CLIP's ViT-B/32, the same layout) ---
+    width: int = 768  # encoder width
     layers: int = 12  # encoder layers
     heads: int = 12  # encoder heads
+    hidden_act: str = "quick_gelu"  # MLP activation (OpenAI CLIP's)
+    clip_weights: Optional[str] = None  # folder of CLIP weights (CLIPModel.save_pretrained) for E; None: random
     # --- codebook ---
     num_codes: int = 9420  # M prototype embeddings (paper: 9,420)
     code_dim: int = 32  # their dimension (paper: 32); look-up on l2-normalised vectors

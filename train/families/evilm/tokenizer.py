@@ -49,17 +49,46 @@ def word_targets(ids_BL: torch.Tensor, words_BL: torch.Tensor, vocab_size: int) 
     return targets.scatter_(1, ids_BL * words_BL, words_BL.float()).clamp_(max=1)
 
 
+class FrameEmbeddings(nn.Module):
+    """CLIP's vision embeddings (same names): [CLS], bias-free patch convolution, learnt positions."""
+
+    def __init__(self, cfg: SemanticTokenizerConfig):
+        super().__init__()
+        self.class_embedding = nn.Parameter(torch.randn(cfg.width) * cfg.width**-0.5)
+        self.patch_embedding = nn.Conv2d(3, cfg.width, cfg.patch_size, stride=cfg.patch_size, bias=False)
+        self.position_embedding = nn.Embedding(cfg.grid * cfg.grid + 1, cfg.width)
+        nn.init.normal_(self.position_embedding.weight, std=0.01)
+
+    def forward(self, x_BCHW: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_embedding(x_BCHW).flatten(2).transpose(1, 2)
+        cls = self.class_embedding.expand(patches.shape[0], 1, -1)
+        return torch.cat([cls, patches], dim=1) + self.position_embedding.weight
+
+
+class FrameViT(nn.Module):
+    """CLIP's vision transformer (``vision_model`` of transformers' CLIPModel, same parameter names):
+    frames -> post-LayerNorm patch features (B, h * w, width)."""
+
+    def __init__(self, cfg: SemanticTokenizerConfig):
+        super().__init__()
+        self.embeddings = FrameEmbeddings(cfg)
+        self.pre_layrnorm = nn.LayerNorm(cfg.width)  # sic, CLIP's name
+        self.encoder = Encoder(cfg.layers, False, width=cfg.width, num_heads=cfg.heads, mlp_ratio=4.0,
+                               act=cfg.hidden_act, eps=1e-5)
+        self.post_layernorm = nn.LayerNorm(cfg.width)
+
+    def forward(self, x_BCHW: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(self.pre_layrnorm(self.embeddings(x_BCHW)))
+        return self.post_layernorm(h[:, 1:])
+
+
 class SemanticVQTokenizer(nn.Module):
     def __init__(self, cfg: SemanticTokenizerConfig, with_decoder: bool = True):
         super().__init__()
         self.cfg = cfg
         self.num_codes, self.downsample = cfg.num_codes, cfg.patch_size
         n = cfg.grid * cfg.grid
-        self.patch_embed = nn.Conv2d(3, cfg.width, cfg.patch_size, stride=cfg.patch_size)
-        self.pos_embedding = nn.Parameter(torch.randn(n, cfg.width) * 0.02)
-        self.pre_norm = nn.LayerNorm(cfg.width)
-        self.encoder = Encoder(cfg.layers, False, width=cfg.width, num_heads=cfg.heads, mlp_ratio=4.0, act="gelu", eps=1e-5)
-        self.post_norm = nn.LayerNorm(cfg.width)
+        self.vision_model = FrameViT(cfg)
         self.to_code = nn.Linear(cfg.width, cfg.code_dim)
         self.codebook = nn.Parameter(torch.randn(cfg.num_codes, cfg.code_dim))
         self.decoder = None
@@ -78,8 +107,7 @@ class SemanticVQTokenizer(nn.Module):
         B, T = frames_BTCHW.shape[:2]
         mean = torch.tensor(CLIP_MEAN, device=frames_BTCHW.device).view(3, 1, 1)
         std = torch.tensor(CLIP_STD, device=frames_BTCHW.device).view(3, 1, 1)
-        x = self.patch_embed(((frames_BTCHW.flatten(0, 1).float() - mean) / std)).flatten(2).transpose(1, 2)
-        x = self.post_norm(self.encoder(self.pre_norm(x + self.pos_embedding)))
+        x = self.vision_model((frames_BTCHW.flatten(0, 1).float() - mean) / std)
         return F.normalize(self.to_code(x), dim=-1).unflatten(0, (B, T))
 
     def quantize(self, z_BTND: torch.Tensor):
@@ -112,6 +140,37 @@ class SemanticVQTokenizer(nn.Module):
         return {"token": token, "vq": vq, "codes": codes, "word_logits": logits}
 
 
+# what the tokenizer adds to CLIP's vision tower (left at init when CLIP weights are loaded)
+NEW_PARAMETERS = ("to_code.", "codebook", "decoder.", "decoder_pos")
+
+
+def load_clip_vision_weights(model: SemanticVQTokenizer, cfg: SemanticTokenizerConfig):
+    """The family's weight loader: CLIP's vision tower (``cfg.clip_weights``, a CLIPModel.save_pretrained
+    folder) into the encoder E; the position embedding is resized when the grid differs (ViT-B/32 at
+    224^2 has 7 x 7 patches, the tokenizer's 256^2 frames 8 x 8)."""
+    if not cfg.clip_weights:
+        return "E: random init (no clip_weights)"
+    from train.model.weights import load_clip_weights
+
+    def adapt(state: dict) -> dict:
+        vision = {k: v for k, v in state.items() if k.startswith("vision_model.")}
+        key = "vision_model.embeddings.position_embedding.weight"
+        if key in vision and vision[key].shape[0] != cfg.grid * cfg.grid + 1:
+            vision[key] = _resize_positions(vision[key], cfg.grid)
+        return vision
+
+    left = load_clip_weights(model, cfg.clip_weights, adapt=adapt, new_parameters=NEW_PARAMETERS)
+    return {"clip_weights": cfg.clip_weights, "left_at_init": left}
+
+
+def _resize_positions(pos_ND: torch.Tensor, grid: int) -> torch.Tensor:
+    """[CLS] position + a square grid of patch positions, bicubically resized to ``grid`` x ``grid``."""
+    side = int(round((pos_ND.shape[0] - 1) ** 0.5))
+    patches = pos_ND[1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches.float(), size=(grid, grid), mode="bicubic", align_corners=False)
+    return torch.cat([pos_ND[:1], patches[0].permute(1, 2, 0).reshape(grid * grid, -1).to(pos_ND.dtype)])
+
+
 def load_semantic_tokenizer(checkpoint) -> SemanticVQTokenizer:
     """The frozen encoder + codebook of a stage-1 run (a checkpoint file or a run folder), decoder dropped."""
     from train import checkpoint as ckpt
@@ -119,7 +178,7 @@ def load_semantic_tokenizer(checkpoint) -> SemanticVQTokenizer:
     state = ckpt.load_checkpoint(checkpoint)
     cfg_dict = state.get("model_config") or {}
     try:
-        cfg = SemanticTokenizerConfig(**cfg_dict)
+        cfg = SemanticTokenizerConfig(**{**cfg_dict, "clip_weights": None})
     except TypeError as exc:
         raise ValueError(f"{checkpoint} is not an E-ViLM tokenizer checkpoint ({exc})") from exc
     tokenizer = SemanticVQTokenizer(cfg, with_decoder=False)
