@@ -8,8 +8,9 @@ in [0, 1] returns ``codes_BThw`` (long, ``h = H / downsample``), ``num_codes`` i
 ``dall_e.encoder.Encoder``, so the original encoder's state dict (``Encoder().state_dict()``, or the
 published ``encoder.pkl`` re-saved as a state dict) loads by name with ``load_dalle_encoder``.
 
-Codes are computed on the fly (benchmarks/bench_vq.py measures the cost: the tiny encoder is cheap,
-the full dVAE is the dominant cost of a VIMPAC step on CPU, see the README).
+Codes are computed on the fly inside the model, or once into the shards
+(``python -m train.families.vimpac.precompute``); benchmarks/bench_vq.py measures both (on a CPU the
+full dVAE costs about as much as the VIMPAC-small step it feeds, see the README).
 """
 
 from __future__ import annotations
