@@ -98,3 +98,12 @@ def test_evilm_without_a_tokenizer_trains_vtm_and_mlm_only(tiny_shards, tmp_path
     run = tmp_path / "no-mvm"
     assert _fit(tiny_shards, run, "evilm-tiny-cpu", "steps=1") == 0
     assert set(_losses(run)[1]) == {"vtm", "mlm"}
+
+
+def test_evilm_names_a_wrong_tokenizer_run(tiny_shards, tmp_path, capsys):
+    vimpac_run = tmp_path / "vimpac"
+    assert _fit(tiny_shards, vimpac_run, "vimpac-tiny-cpu", "steps=1") == 0
+    capsys.readouterr()
+    assert _fit(tiny_shards, tmp_path / "evilm", "evilm-tiny-cpu", "steps=1",
+                f"model.tokenizer_checkpoint={vimpac_run}") == 2
+    assert "is a vimpac run, not an E-ViLM tokenizer" in capsys.readouterr().err

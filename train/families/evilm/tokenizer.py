@@ -176,6 +176,8 @@ def load_semantic_tokenizer(checkpoint) -> SemanticVQTokenizer:
     from train import checkpoint as ckpt
 
     state = ckpt.load_checkpoint(checkpoint)
+    if state.get("family", "evilm-tokenizer") != "evilm-tokenizer":
+        raise ValueError(f"{checkpoint} is a {state['family']} run, not an E-ViLM tokenizer (evilm-tokenizer) run")
     cfg_dict = state.get("model_config") or {}
     try:
         cfg = SemanticTokenizerConfig(**{**cfg_dict, "clip_weights": None})
@@ -183,5 +185,8 @@ def load_semantic_tokenizer(checkpoint) -> SemanticVQTokenizer:
         raise ValueError(f"{checkpoint} is not an E-ViLM tokenizer checkpoint ({exc})") from exc
     tokenizer = SemanticVQTokenizer(cfg, with_decoder=False)
     weights = {k: v for k, v in state["model"].items() if not k.startswith(("decoder.", "decoder_pos"))}
-    tokenizer.load_state_dict(weights)
+    try:
+        tokenizer.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise ValueError(f"{checkpoint} does not hold an E-ViLM tokenizer of its config: {str(exc)[:300]}") from exc
     return tokenizer.requires_grad_(False).eval()
