@@ -30,7 +30,7 @@ def evilm_tokenizer_vit_b() -> TrainConfig:
     """Stage 1 (section 4.1): lr 2e-4, AdamW; 10 epochs of WebVid in the paper. Set clip_weights to
     OpenAI's CLIP ViT-B/32 (the paper's tokenizer encoder is CLIP's ViT)."""
     return TrainConfig(model="evilm-tokenizer-vit-b", lr=2e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
-                       steps=100_000, batch_size=64)
+                       steps=100_000, batch_size=64, decode_short_side=320)  # 320 = 256 / 0.8: crops stay >= 256
 
 
 def evilm_tiny_cpu() -> TrainConfig:
@@ -42,7 +42,7 @@ def evilm_edgenext_small() -> TrainConfig:
     """Stage 2 (section 4.1): lr 1e-4, weight decay 0.01, VTM + MLM + MVM; 20 epochs of WebVid in the
     paper. Set model.tokenizer_checkpoint (stage 1) and model.edgenext_weights (ImageNet EdgeNeXt-small)."""
     return TrainConfig(model="evilm-edgenext-small", lr=1e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
-                       steps=200_000, batch_size=64)
+                       steps=200_000, batch_size=64, decode_short_side=320)
 
 
 EVILM_TOKENIZER = register_family(
