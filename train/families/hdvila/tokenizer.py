@@ -30,7 +30,7 @@ def load_bert_tokenizer(name_or_path: str):
 def build_wordpiece_tokenizer(texts: Iterable[str], out_dir, vocab_size: int = 1000) -> Path:
     """Write a lower-casing WordPiece tokenizer of at most ``vocab_size`` tokens learnt from ``texts``
     to ``out_dir`` (``load_bert_tokenizer(out_dir)`` loads it)."""
-    from tokenizers import normalizers, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
     if vocab_size < FIRST_FREE_ID + 2:
@@ -44,9 +44,19 @@ def build_wordpiece_tokenizer(texts: Iterable[str], out_dir, vocab_size: int = 1
     vocab = [SPECIALS.get(i, f"[unused{i - 1}]") for i in range(FIRST_FREE_ID)]
     vocab += chars + [f"##{c}" for c in chars]
     vocab += [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
-    vocab = list(dict.fromkeys(vocab))[:vocab_size]
+    vocab = {token: i for i, token in enumerate(list(dict.fromkeys(vocab))[:vocab_size])}
+    # BERT's pipeline around the new vocabulary (built here: BertTokenizerFast's vocabulary argument
+    # changed name between transformers 4 and 5)
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizer
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 101), ("[SEP]", 102)],
+    )
+    backend.decoder = decoders.WordPiece()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "vocab.txt").write_text("".join(token + "\n" for token in vocab))
-    BertTokenizerFast(vocab_file=str(out_dir / "vocab.txt"), do_lower_case=True).save_pretrained(str(out_dir))
+    BertTokenizerFast(tokenizer_object=backend).save_pretrained(str(out_dir))
     return out_dir

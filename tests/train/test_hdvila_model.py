@@ -1,0 +1,315 @@
+"""HD-VILA model library: shapes, the divided space-time attention against a dense masked reference,
+the HR stage-3 fusion, weight loading from transformers folders, and the objectives."""
+
+import fnmatch
+import math
+
+import pytest
+import torch
+
+
+from train.families.hdvila import HDVILAConfig, build_model, tiny_cpu
+from train.families.hdvila.model import STAGE1_PARAMETERS, STAGE2_PARAMETERS, segment_consensus
+from train.families.hdvila.objectives import IGNORE, contrastive, mask_tokens, mlm
+from train.families.hdvila.video import DividedSpaceTimeBlock
+from train.families.hdvila.weights import load_weights
+from train.model.weights import CheckpointError
+
+
+def _batch(cfg, B=4, L=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    S, K = cfg.num_segments, 2 * cfg.num_neighbours
+    ids = torch.randint(104, cfg.vocab_size, (B, L), generator=g)
+    mask = torch.ones(B, L, dtype=torch.long)
+    for b in range(B):  # [CLS] words [SEP] [PAD]...
+        length = L - b
+        ids[b, 0], ids[b, length - 1] = 101, 102
+        ids[b, length:], mask[b, length:] = 0, 0
+    return {
+        "hr_frames": torch.randint(0, 256, (B, S, 3, *cfg.hr_size), generator=g, dtype=torch.uint8),
+        "lr_frames": torch.randint(0, 256, (B, S, K, 3, *cfg.lr_size), generator=g, dtype=torch.uint8),
+        "subtitle_ids": ids,
+        "subtitle_mask": mask,
+    }
+
+
+def _freeze(model, patterns):
+    for name, p in model.named_parameters():
+        if any(fnmatch.fnmatchcase(name, pat) for pat in patterns):
+            p.requires_grad_(False)
+
+
+def test_shapes_and_unit_norm():
+    cfg = tiny_cpu()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    batch = _batch(cfg)
+    B, S, (h, w), D = 4, cfg.num_segments, cfg.grid_size, cfg.hidden_size
+    assert model.video(batch["hr_frames"], batch["lr_frames"]).shape == (B, S, h, w, D)
+    video = model.encode_video(batch["hr_frames"], batch["lr_frames"])
+    text = model.encode_text(batch["subtitle_ids"], batch["subtitle_mask"])
+    assert video.shape == text.shape == (B, cfg.embed_dim)
+    torch.testing.assert_close(video.norm(dim=-1), torch.ones(B))
+    torch.testing.assert_close(text.norm(dim=-1), torch.ones(B))
+    logits = model.mlm_logits(batch["subtitle_ids"], batch["subtitle_mask"], batch["hr_frames"], batch["lr_frames"])
+    assert logits.shape == (B, 12, cfg.vocab_size)
+
+
+def test_paper_sizes_give_the_10x16_grid():
+    cfg = tiny_cpu().replace(hr_size=(640, 1024))
+    assert HDVILAConfig().lr_size == (160, 256) and HDVILAConfig().grid_size == (10, 16)
+    assert HDVILAConfig().frames_per_segment == 7
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        out = model.video(*[_batch(cfg, B=1)[k] for k in ("hr_frames", "lr_frames")])
+    assert out.shape == (1, cfg.num_segments, 10, 16, cfg.hidden_size)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hr_size": (600, 1024)}, "multiples of 64"),
+        ({"hidden_size": 30}, "not divisible"),
+        ({"segment_consensus": "sum"}, "segment_consensus"),
+        ({"num_neighbours": 0}, "num_neighbours"),
+    ],
+)
+def test_bad_config_is_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_cpu().replace(**change)
+
+
+def test_wrong_frame_sizes_are_a_clear_error():
+    cfg = tiny_cpu()
+    model = build_model(cfg)
+    batch = _batch(cfg, B=2)
+    with pytest.raises(ValueError, match="expected HR frames"):
+        model.encode_video(batch["hr_frames"][..., :32], batch["lr_frames"])
+
+
+def _dense_masked_attention(attn, x_BLD, allowed_LL):
+    """Reference: full attention over all tokens with a boolean mask."""
+    B, L, D = x_BLD.shape
+    q, k, v = attn.qkv(x_BLD).view(B, L, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(~allowed_LL, float("-inf"))
+    return attn.proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(B, L, D))
+
+
+def test_divided_space_time_attention_matches_a_dense_masked_reference():
+    torch.manual_seed(0)
+    B, T, N, D = 2, 5, 6, 16
+    block = DividedSpaceTimeBlock(D, 4).eval()
+    x = torch.randn(B, T, N, D)
+    frame = torch.arange(T * N) // N
+    cell = torch.arange(T * N) % N
+    same_cell = cell[:, None] == cell[None, :]
+    same_frame = frame[:, None] == frame[None, :]
+    flat = x.reshape(B, T * N, D)
+    flat = flat + _dense_masked_attention(block.temporal_attn, block.temporal_norm(flat), same_cell)
+    flat = flat + _dense_masked_attention(block.spatial_attn, block.spatial_norm(flat), same_frame)
+    flat = flat + block.mlp(block.mlp_norm(flat))
+    torch.testing.assert_close(block(x), flat.view(B, T, N, D), atol=1e-5, rtol=1e-5)
+
+
+def test_hr_stage3_features_enter_the_hybrid_transformer():
+    """With the adapter path zeroed, the segment feature still depends on the HR frame (through
+    phi(F_hr^3) at the HR position of T_hy) and on the LR neighbours."""
+    cfg = tiny_cpu()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.video.hr_adapter[0].weight.zero_()
+    batch = _batch(cfg, B=1)
+    hr, lr = batch["hr_frames"], batch["lr_frames"]
+    with torch.no_grad():
+        base = model.video(hr, lr)
+        other_hr = model.video(255 - hr, lr)
+        other_lr = model.video(hr, 255 - lr)
+        model.video.hybrid.blocks[0].temporal_attn.proj.weight.zero_()
+        model.video.hybrid.blocks[0].temporal_attn.proj.bias.zero_()
+        # without temporal attention the HR-position output no longer sees the LR frames
+        no_time = model.video(hr, lr)
+        no_time_other_lr = model.video(hr, 255 - lr)
+    assert (base - other_hr).abs().max() > 1e-4
+    assert (base - other_lr).abs().max() > 1e-4
+    torch.testing.assert_close(no_time, no_time_other_lr)
+
+
+def test_segment_consensus():
+    x = torch.randn(2, 3, 4, 5)
+    torch.testing.assert_close(segment_consensus(x, "mean"), x.mean(1))
+    torch.testing.assert_close(segment_consensus(x, "max"), x.max(1).values)
+    torch.testing.assert_close(segment_consensus(x, "lse"), x.exp().sum(1).log())
+
+
+# --- weights from transformers folders ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    from transformers import BertConfig, BertForPreTraining, ResNetConfig, ResNetModel
+
+    cfg = tiny_cpu()
+    torch.manual_seed(1)
+    root = tmp_path_factory.mktemp("hdvila_weights")
+    resnet = ResNetModel(
+        ResNetConfig(
+            embedding_size=cfg.resnet_embedding_size,
+            hidden_sizes=list(cfg.resnet_hidden_sizes),
+            depths=list(cfg.resnet_depths),
+            layer_type="bottleneck",
+        )
+    ).eval()
+    for m in resnet.modules():  # non-trivial BatchNorm statistics, so that a mix-up would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    resnet.save_pretrained(root / "resnet")
+    bert = BertForPreTraining(
+        BertConfig(
+            vocab_size=cfg.vocab_size,
+            hidden_size=cfg.hidden_size,
+            num_hidden_layers=cfg.language_layers + cfg.fusion_layers,
+            num_attention_heads=cfg.num_heads,
+            intermediate_size=cfg.intermediate_size,
+            max_position_embeddings=cfg.max_position_embeddings,
+        )
+    ).eval()
+    bert.save_pretrained(root / "bert")
+    return cfg, root, resnet, bert
+
+
+def test_resnet_weights_load_and_match_transformers(tiny_weights):
+    cfg, root, resnet, _ = tiny_weights
+    model = build_model(cfg.replace(resnet_weights=str(root / "resnet"))).eval()
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        want = resnet(x, output_hidden_states=True).hidden_states[1:]  # after each stage
+        got_hr = model.video.hr_resnet(x)
+        got_lr = model.video.lr_resnet(x)
+    assert len(got_hr) == 4 and len(got_lr) == 3
+    for stage in range(4):
+        torch.testing.assert_close(got_hr[stage], want[stage], atol=1e-5, rtol=1e-4)
+    for stage in range(3):
+        torch.testing.assert_close(got_lr[stage], want[stage], atol=1e-5, rtol=1e-4)
+
+
+def test_bert_weights_load_and_match_transformers(tiny_weights):
+    cfg, root, _, bert = tiny_weights
+    model = build_model(cfg.replace(bert_weights=str(root / "bert"))).eval()
+    batch = _batch(cfg)
+    ids, mask = batch["subtitle_ids"], batch["subtitle_mask"]
+    with torch.no_grad():
+        out = bert.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        hidden = out.hidden_states
+        language = model.language_states(ids, mask)
+        x = language
+        from train.families.hdvila.bert import padding_bias
+
+        for layer in model.text.fusion_layers:
+            x = layer(x, padding_bias(mask))
+        want_logits = bert.cls.predictions(hidden[-1])
+        got_logits = model.mlm_head(x)
+    keep = mask.bool()
+    torch.testing.assert_close(language[keep], hidden[cfg.language_layers][keep], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(x[keep], hidden[-1][keep], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got_logits[keep], want_logits[keep], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(model.text.pooler.dense.weight, bert.bert.pooler.dense.weight)
+
+
+def test_weights_that_do_not_fit_are_rejected(tiny_weights):
+    cfg, root, _, _ = tiny_weights
+    with pytest.raises(CheckpointError, match="does not fit"):
+        build_model(cfg.replace(resnet_weights=str(root / "resnet"), resnet_hidden_sizes=(16, 24, 32, 128)))
+    with pytest.raises(CheckpointError, match="layers"):
+        build_model(cfg.replace(bert_weights=str(root / "bert"), fusion_layers=1))
+    with pytest.raises(CheckpointError, match="no model.safetensors"):
+        load_weights(build_model(cfg), cfg.replace(bert_weights=str(root)))
+
+
+# --- objectives ------------------------------------------------------------------------------------
+
+
+def test_mask_tokens_follows_bert():
+    g = torch.Generator().manual_seed(0)
+    B, L = 64, 40
+    ids = torch.randint(104, 1000, (B, L), generator=g)
+    mask = torch.ones(B, L, dtype=torch.long)
+    lengths = torch.randint(3, L + 1, (B,), generator=g)
+    for b, n in enumerate(lengths.tolist()):
+        ids[b, 0], ids[b, n - 1], ids[b, n:], mask[b, n:] = 101, 102, 0, 0
+    masked, labels = mask_tokens(ids, mask, 1000, 103, 0.15, generator=g)
+    chosen = labels != IGNORE
+    assert chosen.any(1).all()  # every row predicts something
+    assert not chosen[:, 0].any() and not chosen[mask == 0].any()
+    assert not chosen[torch.arange(B), lengths - 1].any()  # [SEP]
+    torch.testing.assert_close(labels[chosen], ids[chosen])
+    torch.testing.assert_close(masked[~chosen], ids[~chosen])
+    rate = chosen.sum() / (lengths - 2).sum()
+    assert 0.12 < rate < 0.2
+    as_mask = (masked[chosen] == 103).float().mean()
+    assert 0.7 < as_mask < 0.9
+
+
+def _steps(model, objective, name, batch, steps=6, lr=2e-3):
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    losses = []
+    for _ in range(steps):
+        torch.manual_seed(123)  # the same MLM masks every step: a fixed batch
+        loss = objective(model, batch)[name]
+        losses.append(float(loss.detach()))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return losses
+
+
+def test_contrastive_steps_decrease_the_loss():
+    cfg = tiny_cpu()
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    _freeze(model, STAGE2_PARAMETERS)
+    batch = _batch(cfg)
+    losses = _steps(model, contrastive, "contrastive", batch)
+    assert losses[-1] < losses[0] - 0.3, losses
+    # the stage-1 loss gives every parameter it trains a gradient
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_mlm_steps_decrease_the_loss_with_stage1_frozen():
+    cfg = tiny_cpu()
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    _freeze(model, STAGE1_PARAMETERS)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
+    assert not any(n.startswith(("text.fusion_layers", "mlm_head", "visual_embeddings")) for n in frozen)
+    batch = _batch(cfg)
+    losses = _steps(model, mlm, "mlm", batch)
+    assert losses[-1] < losses[0] - 0.3, losses
+    for name, p in model.named_parameters():
+        if name in frozen:
+            torch.testing.assert_close(p, frozen[name], msg=name)
+
+
+def test_mlm_uses_the_video():
+    cfg = tiny_cpu()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    batch = _batch(cfg)
+    ids, mask = batch["subtitle_ids"], batch["subtitle_mask"]
+    with torch.no_grad():
+        a = model.mlm_logits(ids, mask, batch["hr_frames"], batch["lr_frames"])
+        b = model.mlm_logits(ids, mask, 255 - batch["hr_frames"], batch["lr_frames"])
+    assert (a - b).abs().max() > 1e-6  # small at init (0.02-std weights), exactly 0 if not connected
+
+
+def test_mlm_with_nothing_to_predict_is_zero():
+    cfg = tiny_cpu()
+    model = build_model(cfg)
+    batch = _batch(cfg, B=2, L=2)  # [CLS] [SEP] only
+    loss = mlm(model, batch)["mlm"]
+    assert float(loss.detach()) == 0.0 and loss.requires_grad
