@@ -1,2 +1,2 @@
-"""Model families beside VidLA (DESIGN.md: a family gives its config, builder, weight loader, the batch
-it needs and its objectives)."""
+"""One torch-free module per model family; each calls ``train.registry.register_family`` at import.
+``train.registry.families()`` imports every module here (see the registry's docstring)."""
