@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from train.data.decode import decode_sampled_frames
 from train.families.hdvila import tiny_cpu
 from train.families.hdvila.data import aligned_crops, hybrid_sample, segment_frame_indices
-from train.families.hdvila.tokenizer import build_wordpiece_tokenizer, load_bert_tokenizer
+from train.tokenizer import build_wordpiece_tokenizer, load_tokenizer
 
 
 def _write_static_video(path, width, height, frames=24, fps=8):
@@ -113,8 +113,8 @@ def test_wordpiece_tokenizer_built_offline(tmp_path):
     texts = ["The red bird flies over the river.", "A dog runs; the dog jumps!"] * 5
     folder = build_wordpiece_tokenizer(texts, tmp_path / "tok", vocab_size=400)
     again = build_wordpiece_tokenizer(list(reversed(texts)), tmp_path / "tok2", vocab_size=400)
-    tok = load_bert_tokenizer(folder)
-    assert tok.get_vocab() == load_bert_tokenizer(again).get_vocab()
+    tok = load_tokenizer(folder)
+    assert tok.get_vocab() == load_tokenizer(again).get_vocab()
     assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (
         0, 100, 101, 102, 103,
     )

@@ -8,9 +8,18 @@ import pytest
 import torch
 
 
-from train.families.hdvila import HDVILAConfig, build_model, tiny_cpu
-from train.families.hdvila.model import STAGE1_PARAMETERS, STAGE2_PARAMETERS, segment_consensus
-from train.families.hdvila.objectives import IGNORE, contrastive, mask_tokens, mlm
+from train.families.hdvila import (
+    STAGE1_PARAMETERS,
+    STAGE2_PARAMETERS,
+    HDVILAConfig,
+    build_model,
+    tiny_cpu,
+    tiny_cpu_stage1,
+    tiny_cpu_stage2,
+)
+from train.families.hdvila.model import segment_consensus
+from train.families.hdvila.objectives import CONTRASTIVE, IGNORE, mask_tokens, mlm
+from train.objectives import ObjectiveContext
 from train.families.hdvila.video import DividedSpaceTimeBlock
 from train.families.hdvila.weights import load_weights
 from train.model.weights import CheckpointError
@@ -26,11 +35,16 @@ def _batch(cfg, B=4, L=12, seed=0):
         ids[b, 0], ids[b, length - 1] = 101, 102
         ids[b, length:], mask[b, length:] = 0, 0
     return {
-        "hr_frames": torch.randint(0, 256, (B, S, 3, *cfg.hr_size), generator=g, dtype=torch.uint8),
-        "lr_frames": torch.randint(0, 256, (B, S, K, 3, *cfg.lr_size), generator=g, dtype=torch.uint8),
+        "hr_BSCHW": torch.randint(0, 256, (B, S, 3, *cfg.hr_size), generator=g, dtype=torch.uint8),
+        "lr_BSKCHW": torch.randint(0, 256, (B, S, K, 3, *cfg.lr_size), generator=g, dtype=torch.uint8),
         "subtitle_ids": ids,
         "subtitle_mask": mask,
+        "has_subtitle": torch.ones(B, dtype=torch.bool),
     }
+
+
+def _ctx(train_cfg, model_cfg):
+    return ObjectiveContext(0, 1, 0, torch.device("cpu"), train_cfg, model_cfg)
 
 
 def _freeze(model, patterns):
@@ -45,13 +59,13 @@ def test_shapes_and_unit_norm():
     model = build_model(cfg).eval()
     batch = _batch(cfg)
     B, S, (h, w), D = 4, cfg.num_segments, cfg.grid_size, cfg.hidden_size
-    assert model.video(batch["hr_frames"], batch["lr_frames"]).shape == (B, S, h, w, D)
-    video = model.encode_video(batch["hr_frames"], batch["lr_frames"])
+    assert model.video(batch["hr_BSCHW"], batch["lr_BSKCHW"]).shape == (B, S, h, w, D)
+    video = model.encode_video(batch["hr_BSCHW"], batch["lr_BSKCHW"])
     text = model.encode_text(batch["subtitle_ids"], batch["subtitle_mask"])
     assert video.shape == text.shape == (B, cfg.embed_dim)
     torch.testing.assert_close(video.norm(dim=-1), torch.ones(B))
     torch.testing.assert_close(text.norm(dim=-1), torch.ones(B))
-    logits = model.mlm_logits(batch["subtitle_ids"], batch["subtitle_mask"], batch["hr_frames"], batch["lr_frames"])
+    logits = model.mlm_logits(batch["subtitle_ids"], batch["subtitle_mask"], batch["hr_BSCHW"], batch["lr_BSKCHW"])
     assert logits.shape == (B, 12, cfg.vocab_size)
 
 
@@ -61,7 +75,7 @@ def test_paper_sizes_give_the_10x16_grid():
     assert HDVILAConfig().frames_per_segment == 7
     model = build_model(cfg).eval()
     with torch.no_grad():
-        out = model.video(*[_batch(cfg, B=1)[k] for k in ("hr_frames", "lr_frames")])
+        out = model.video(*[_batch(cfg, B=1)[k] for k in ("hr_BSCHW", "lr_BSKCHW")])
     assert out.shape == (1, cfg.num_segments, 10, 16, cfg.hidden_size)
 
 
@@ -84,7 +98,7 @@ def test_wrong_frame_sizes_are_a_clear_error():
     model = build_model(cfg)
     batch = _batch(cfg, B=2)
     with pytest.raises(ValueError, match="expected HR frames"):
-        model.encode_video(batch["hr_frames"][..., :32], batch["lr_frames"])
+        model.encode_video(batch["hr_BSCHW"][..., :32], batch["lr_BSKCHW"])
 
 
 def _dense_masked_attention(attn, x_BLD, allowed_LL):
@@ -121,7 +135,7 @@ def test_hr_stage3_features_enter_the_hybrid_transformer():
     with torch.no_grad():
         model.video.hr_adapter[0].weight.zero_()
     batch = _batch(cfg, B=1)
-    hr, lr = batch["hr_frames"], batch["lr_frames"]
+    hr, lr = batch["hr_BSCHW"], batch["lr_BSKCHW"]
     with torch.no_grad():
         base = model.video(hr, lr)
         other_hr = model.video(255 - hr, lr)
@@ -253,13 +267,13 @@ def test_mask_tokens_follows_bert():
     assert 0.7 < as_mask < 0.9
 
 
-def _steps(model, objective, name, batch, steps=6, lr=2e-3):
+def _steps(model, objective, name, batch, ctx, steps=6, lr=2e-3):
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr)
     losses = []
     for _ in range(steps):
         torch.manual_seed(123)  # the same MLM masks every step: a fixed batch
-        loss = objective(model, batch)[name]
+        loss = objective(model, batch, ctx)[name]
         losses.append(float(loss.detach()))
         optimizer.zero_grad()
         loss.backward()
@@ -273,7 +287,9 @@ def test_contrastive_steps_decrease_the_loss():
     model = build_model(cfg).train()
     _freeze(model, STAGE2_PARAMETERS)
     batch = _batch(cfg)
-    losses = _steps(model, contrastive, "contrastive", batch)
+    ctx = _ctx(tiny_cpu_stage1(), cfg)
+    assert float(mlm(model, batch, ctx)["mlm"]) == 0.0  # stage 1 does not run the MLM branch
+    losses = _steps(model, CONTRASTIVE, "contrastive", batch, ctx)
     assert losses[-1] < losses[0] - 0.3, losses
     # the stage-1 loss gives every parameter it trains a gradient
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
@@ -284,15 +300,20 @@ def test_mlm_steps_decrease_the_loss_with_stage1_frozen():
     torch.manual_seed(0)
     model = build_model(cfg).train()
     _freeze(model, STAGE1_PARAMETERS)
+    model.train()  # frozen parts stay in eval mode: BatchNorm statistics of the towers do not drift
+    assert not model.video.training and model.text.fusion_layers.training
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    frozen.update((f"buffer {n}", b.clone()) for n, b in model.video.named_buffers())
     assert any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
     assert not any(n.startswith(("text.fusion_layers", "mlm_head", "visual_embeddings")) for n in frozen)
     batch = _batch(cfg)
-    losses = _steps(model, mlm, "mlm", batch)
+    ctx = _ctx(tiny_cpu_stage2(), cfg)
+    assert CONTRASTIVE(model, batch, ctx) == {"contrastive": 0.0}  # stage 2 does not run the towers alone
+    losses = _steps(model, mlm, "mlm", batch, ctx)
     assert losses[-1] < losses[0] - 0.3, losses
-    for name, p in model.named_parameters():
-        if name in frozen:
-            torch.testing.assert_close(p, frozen[name], msg=name)
+    now = {**dict(model.named_parameters()), **{f"buffer {n}": b for n, b in model.video.named_buffers()}}
+    for name, before in frozen.items():
+        torch.testing.assert_close(now[name], before, msg=name)
 
 
 def test_mlm_uses_the_video():
@@ -302,8 +323,8 @@ def test_mlm_uses_the_video():
     batch = _batch(cfg)
     ids, mask = batch["subtitle_ids"], batch["subtitle_mask"]
     with torch.no_grad():
-        a = model.mlm_logits(ids, mask, batch["hr_frames"], batch["lr_frames"])
-        b = model.mlm_logits(ids, mask, 255 - batch["hr_frames"], batch["lr_frames"])
+        a = model.mlm_logits(ids, mask, batch["hr_BSCHW"], batch["lr_BSKCHW"])
+        b = model.mlm_logits(ids, mask, 255 - batch["hr_BSCHW"], batch["lr_BSKCHW"])
     assert (a - b).abs().max() > 1e-6  # small at init (0.02-std weights), exactly 0 if not connected
 
 
@@ -311,5 +332,5 @@ def test_mlm_with_nothing_to_predict_is_zero():
     cfg = tiny_cpu()
     model = build_model(cfg)
     batch = _batch(cfg, B=2, L=2)  # [CLS] [SEP] only
-    loss = mlm(model, batch)["mlm"]
+    loss = mlm(model, batch, _ctx(tiny_cpu_stage2(), cfg))["mlm"]
     assert float(loss.detach()) == 0.0 and loss.requires_grad

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from train.data.decode import decode_frames
 
 from .config import LR_FACTOR, HDVILAConfig
+from .video import normalize_imagenet
 
 
 def segment_frame_indices(num_available: int, cfg: HDVILAConfig, rng: Optional[random.Random]) -> list:
@@ -100,3 +101,18 @@ def hybrid_sample(
     lr_SKCHW = torch.from_numpy(np.stack([np.stack(f) for f in lr])).permute(0, 1, 4, 2, 3)
     hr_SCHW, lr_SKCHW = aligned_crops(hr_SCHW, lr_SKCHW, cfg.hr_size, rng)
     return {"hr_frames": hr_SCHW, "lr_frames": lr_SKCHW}
+
+
+def sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]) -> dict:
+    """The registry's sample function: {"hr_SCHW", "lr_SKCHW"} of ``raw["mp4"]``, the HR frames
+    decoded at ``cfg.decode_short_side`` (None: full resolution)."""
+    out = hybrid_sample(raw["mp4"], cfg.model_config, rng, cfg.decode_short_side)
+    return {"hr_SCHW": out["hr_frames"], "lr_SKCHW": out["lr_frames"]}
+
+
+def video_inputs(batch: dict, device) -> dict:
+    """The keyword arguments of ``HDVILA.encode_video``: the frames on ``device``, normalised."""
+    return {
+        "hr_BSCHW": normalize_imagenet(batch["hr_BSCHW"].to(device, non_blocking=True)),
+        "lr_BSKCHW": normalize_imagenet(batch["lr_BSKCHW"].to(device, non_blocking=True)),
+    }

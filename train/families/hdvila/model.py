@@ -23,20 +23,6 @@ from .bert import Embeddings, Layer, MLMHead, padding_bias
 from .config import HDVILAConfig
 from .video import HybridVideoEncoder
 
-# Parameter-name globs of everything stage 1 trains; stage 2 freezes them.
-STAGE1_PARAMETERS = (
-    "video.*",
-    "text.embeddings.*",
-    "text.language_layers.*",
-    "text.pooler.*",
-    "video_projection.*",
-    "text_projection.*",
-    "logit_scale",
-)
-# What only stage 2 (MLM) trains; frozen in stage 1 so that every trained parameter gets a gradient.
-STAGE2_PARAMETERS = ("text.fusion_layers.*", "visual_embeddings.*", "mlm_head.*")
-
-
 class Pooler(nn.Module):
     def __init__(self, width: int):
         super().__init__()
@@ -100,6 +86,17 @@ class HDVILA(nn.Module):
         self.visual_embeddings = VisualEmbeddings(cfg)
         self.mlm_head = MLMHead(D, cfg.vocab_size, cfg.layer_norm_eps)
         self.apply(_init_weights)
+
+    def train(self, mode: bool = True) -> "HDVILA":
+        """Parts whose parameters are all frozen (``TrainConfig.freeze``: the stage-1 towers in stage 2)
+        stay in eval mode, as the released code keeps them: no dropout, no BatchNorm statistics drift."""
+        super().train(mode)
+        if mode:
+            for module in self.modules():
+                params = list(module.parameters())
+                if params and not any(p.requires_grad for p in params):
+                    module.eval()
+        return self
 
     # --- stage 1: the two-stream embeddings ---
     def encode_video(self, hr_BSCHW: torch.Tensor, lr_BSKCHW: torch.Tensor) -> torch.Tensor:

@@ -1,14 +1,18 @@
-"""HD-VILA's pre-training objectives (section 4.3), each ``(model, batch, ctx) -> {name: loss}``.
+"""HD-VILA's pre-training objectives (section 4.3) as registry objectives, ``(model, batch, ctx) ->
+{loss name: loss}``:
 
-- ``contrastive``: video-language matching, eq. 4: L_v2t + L_t2v over the (globally gathered) batch,
-  with the video embedding the mean of its segment embeddings. ``contrastive_features`` and
-  ``contrastive_loss`` split it so that accumulation can use an accumulated batch as negatives.
-- ``mlm``: masked language modelling, eq. 5, with BERT's masking (15% of the text tokens: 80% [MASK],
-  10% a random token, 10% unchanged) and the segments' logits aggregated into one consensus.
+- ``CONTRASTIVE`` ("contrastive"): video-language matching, eq. 4: L_v2t + L_t2v over the globally
+  gathered batch, the video embedding being the mean of its segment embeddings; split into features
+  and a loss over features (``train.objectives.Contrastive``) so accumulation can use an accumulated
+  batch as negatives;
+- ``mlm`` ("mlm"): masked language modelling, eq. 5, with BERT's masking (15% of the text tokens: 80%
+  [MASK], 10% a random token, 10% unchanged), the segments' logits aggregated into one consensus.
 
-Batch fields: ``hr_frames`` (B, S, 3, H, W), ``lr_frames`` (B, S, 2N, 3, H/4, W/4) (uint8),
-``subtitle_ids``/``subtitle_mask`` (B, L) (the sentence of the clip), optional ``has_subtitle`` (B,).
-``ctx`` may carry ``rank`` and ``world_size`` (default 0 and 1).
+Stage 1 weights {"contrastive": 1, "mlm": 0}, stage 2 {"contrastive": 0, "mlm": 1}: an objective whose
+loss has weight 0 returns a constant 0 without running the model, so each stage pays for its own.
+
+Batch fields: ``hr_BSCHW`` (B, S, 3, H, W), ``lr_BSKCHW`` (B, S, 2N, 3, H/4, W/4) uint8,
+``subtitle_ids``/``subtitle_mask`` (B, L) (the clip's sentence), ``has_subtitle`` (B,).
 """
 
 from __future__ import annotations
@@ -19,40 +23,55 @@ import torch
 import torch.nn.functional as F
 
 from train.loss import info_nce
+from train.objectives import Contrastive, ObjectiveContext, loss_weights
+from train.objectives.video_text import autocast
+
+from .data import video_inputs
 
 IGNORE = -100
 
 
-def contrastive_features(model, batch: dict) -> tuple:
-    """(video_BD, text_BD), unit norm."""
-    video_BD = model.encode_video(batch["hr_frames"], batch["lr_frames"])
-    text_BD = model.encode_text(batch["subtitle_ids"], batch["subtitle_mask"])
-    return video_BD, text_BD
+def _weight(name: str, ctx: ObjectiveContext) -> float:
+    from train.registry import get_family
+
+    return float(loss_weights(get_family("hdvila"), ctx.cfg)[name])
 
 
-def contrastive_loss(model, video_BD, text_BD, has_text_B=None, rank: int = 0, world_size: int = 1):
-    return info_nce(
-        video_BD.float(),
-        text_BD.float(),
-        model.logit_scale,
-        has_text_B=has_text_B,
-        rank=rank,
-        world_size=world_size,
-        logit_scale_max=model.cfg.logit_scale_max,
-    )
+def _zero(ctx: ObjectiveContext) -> torch.Tensor:
+    return torch.zeros((), device=ctx.device)
 
 
-def contrastive(model, batch: dict, ctx=None) -> dict:
-    video_BD, text_BD = contrastive_features(model, batch)
-    loss = contrastive_loss(
-        model,
-        video_BD,
-        text_BD,
-        batch.get("has_subtitle"),
-        rank=getattr(ctx, "rank", 0),
-        world_size=getattr(ctx, "world_size", 1),
+def contrastive_features(model, batch: dict, ctx: ObjectiveContext) -> dict:
+    """Video and subtitle embeddings (B, D), unit norm (nothing when the loss has weight 0)."""
+    if not _weight("contrastive", ctx):
+        return {}
+    with autocast(ctx):
+        video_BD = model.encode_video(**video_inputs(batch, ctx.device))
+        text_BD = model.encode_text(batch["subtitle_ids"], batch["subtitle_mask"])
+    return {
+        "video": video_BD.float(),
+        "text": text_BD.float(),
+        "has_subtitle": batch["has_subtitle"],
+        "logit_scale": model.logit_scale,
+    }
+
+
+def contrastive_loss(features: dict, ctx: ObjectiveContext) -> dict:
+    if "video" not in features:
+        return {"contrastive": _zero(ctx)}
+    loss = info_nce(
+        features["video"],
+        features["text"],
+        features["logit_scale"],
+        features["has_subtitle"],
+        ctx.rank,
+        ctx.world_size,
+        logit_scale_max=ctx.model_config.logit_scale_max,
     )
     return {"contrastive": loss}
+
+
+CONTRASTIVE = Contrastive(contrastive_features, contrastive_loss)
 
 
 def mask_tokens(
@@ -65,7 +84,8 @@ def mask_tokens(
 ) -> tuple:
     """BERT's masking -> (masked ids, labels with IGNORE where not masked). Candidates are the text
     tokens between the first ([CLS]) and the last ([SEP]) of each row; a row with candidates but no draw
-    gets one masked token, so every row contributes to the loss."""
+    gets one masked token, so every row contributes to the loss. Draws from ``generator`` (default:
+    torch's global RNG, which checkpoints restore)."""
     device = ids_BL.device
     B, L = ids_BL.shape
     lengths_B = mask_BL.sum(1)
@@ -73,7 +93,7 @@ def mask_tokens(
     candidates_BL = (positions_BL >= 1) & (positions_BL < (lengths_B - 1)[:, None])
 
     def uniform() -> torch.Tensor:
-        return torch.rand(B, L, generator=generator, device="cpu").to(device)
+        return torch.rand(B, L, generator=generator).to(device)
 
     chosen_BL = candidates_BL & (uniform() < probability)
     # rows left without a masked token: mask the candidate with the largest draw
@@ -84,21 +104,21 @@ def mask_tokens(
     action_BL = uniform()
     masked_BL = ids_BL.masked_fill(chosen_BL & (action_BL < 0.8), mask_token_id)
     randomized_BL = chosen_BL & (action_BL >= 0.8) & (action_BL < 0.9)
-    random_ids_BL = torch.randint(vocab_size, (B, L), generator=generator, device="cpu").to(device)
+    random_ids_BL = torch.randint(vocab_size, (B, L), generator=generator).to(device)
     masked_BL = torch.where(randomized_BL, random_ids_BL, masked_BL)
     return masked_BL, labels_BL
 
 
-def mlm(model, batch: dict, ctx=None) -> dict:
+def mlm(model, batch: dict, ctx: ObjectiveContext) -> dict:
+    if not _weight("mlm", ctx):
+        return {"mlm": _zero(ctx)}
     cfg = model.cfg
     ids_BL, labels_BL = mask_tokens(
         batch["subtitle_ids"], batch["subtitle_mask"], cfg.vocab_size, cfg.mask_token_id, cfg.mlm_probability
     )
-    logits_BLV = model.mlm_logits(ids_BL, batch["subtitle_mask"], batch["hr_frames"], batch["lr_frames"])
+    with autocast(ctx):
+        logits_BLV = model.mlm_logits(ids_BL, batch["subtitle_mask"], **video_inputs(batch, ctx.device))
     if not (labels_BL != IGNORE).any():  # no text token to predict in this batch
-        return {"mlm": 0.0 * logits_BLV.sum()}
+        return {"mlm": 0.0 * logits_BLV.float().sum()}
     loss = F.cross_entropy(logits_BLV.float().flatten(0, 1), labels_BL.flatten(), ignore_index=IGNORE)
     return {"mlm": loss}
-
-
-OBJECTIVES = {"contrastive": contrastive, "mlm": mlm}
