@@ -334,3 +334,33 @@ def test_mlm_with_nothing_to_predict_is_zero():
     batch = _batch(cfg, B=2, L=2)  # [CLS] [SEP] only
     loss = mlm(model, batch, _ctx(tiny_cpu_stage2(), cfg))["mlm"]
     assert float(loss.detach()) == 0.0 and loss.requires_grad
+
+
+def test_paper_preset_has_resnet50_and_bert_large_layouts():
+    """The paper's model (built on the meta device: no memory) names and shapes every ResNet-50 and
+    BERT-large tensor as transformers does, so real checkpoints load."""
+    from transformers import BertConfig, BertForPreTraining, ResNetConfig, ResNetModel
+
+    from train.families.hdvila import hdvila_paper
+    from train.families.hdvila.model import HDVILA
+
+    with torch.device("meta"):
+        model = HDVILA(hdvila_paper())
+        resnet = ResNetModel(ResNetConfig())  # transformers' defaults are ResNet-50
+        bert = BertForPreTraining(
+            BertConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+        )
+    want = {k: v.shape for k, v in resnet.state_dict().items()}
+    assert {k: v.shape for k, v in model.video.hr_resnet.state_dict().items()} == want
+    lr = {k: v.shape for k, v in model.video.lr_resnet.state_dict().items()}
+    assert lr == {k: v for k, v in want.items() if not k.startswith("encoder.stages.3.")}
+    bert_shapes = {k: v.shape for k, v in bert.bert.state_dict().items() if not k.endswith("position_ids")}
+    ours = {}
+    for k, v in model.text.state_dict().items():
+        for part, offset in (("language_layers.", 0), ("fusion_layers.", 12)):
+            if k.startswith(part):
+                i, rest = k[len(part) :].split(".", 1)
+                k = f"encoder.layer.{int(i) + offset}.{rest}"
+        ours[k] = v.shape
+    assert ours == bert_shapes
+    assert sum(p.numel() for p in model.text.parameters()) > 330e6  # BERT-large
