@@ -39,6 +39,7 @@ def test_segment_indices_centre_and_neighbours():
     assert plan == [(9, [3, 6, 12, 15]), (29, [23, 26, 32, 35])]
     # neighbours are clamped to the clip; training draws the HR frame inside its segment
     assert segment_frame_indices(4, cfg, None)[0] == (0, [0, 0, 3, 3])
+    assert segment_frame_indices(1, cfg, None) == [(0, [0, 0, 0, 0])] * 2  # a one-frame clip
     rng = random.Random(0)
     for _ in range(20):
         (t0, _), (t1, _) = segment_frame_indices(40, cfg, rng)
@@ -99,6 +100,16 @@ def test_hybrid_sample_decodes_hr_full_and_lr_small_aligned(still_video):
         assert _misfit(lr[0, 0], hr[0], (0, 0)) < 0.5 * min(
             _misfit(lr[0, 0], hr[0], (dy, dx)) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx
         )
+
+
+def test_paper_crops_from_a_720p_clip(tmp_path):
+    """640x1024 HR crops of the 720p frame at full resolution, 160x256 LR crops aligned with them."""
+    video = _write_static_video(tmp_path / "hd.mp4", 1280, 720, frames=8)
+    cfg = tiny_cpu().replace(hr_size=(640, 1024), sample_rate=1)
+    sample = hybrid_sample(str(video), cfg, random.Random(5), hr_short_side=None)
+    hr, lr = sample["hr_frames"], sample["lr_frames"]
+    assert hr.shape == (2, 3, 640, 1024) and lr.shape == (2, 2, 3, 160, 256)
+    assert _misfit(lr[0, 1], hr[0], (0, 0)) < 0.5 * min(_misfit(lr[0, 1], hr[0], (0, 1)), _misfit(lr[0, 1], hr[0], (1, 0)))
 
 
 def test_hybrid_sample_scales_hr_to_a_short_side(still_video):
