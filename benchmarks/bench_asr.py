@@ -5,7 +5,7 @@
 Three ways over the same generated videos (speech from espeak-ng), same model and settings
 (word timestamps, VAD, beam 5, language en):
   bare     faster-whisper's model.transcribe + list(segments), model loaded once
-  function curate.asr.transcribe_video (audio check, text core conversion to a Transcript)
+  function curate.models.asr.transcribe_video (audio check, text core conversion to a Transcript)
   beam     the TranscribeAudio PTransform on Beam's DirectRunner, including its per-worker model load
 The ratios are time / bare time (1.00 = no overhead); "beam" is compared with bare plus one model load.
 Timings are paired (measured back to back) and the median ratio is printed, so a busy shared machine
@@ -30,8 +30,9 @@ def main(argv=None) -> int:
 
     import apache_beam as beam
 
-    from curate.asr import AsrConfig, TranscribeAudio, load_model, transcribe_video
-    from curate.media import make_sample_folder
+    from curate.beam.transcripts import TranscribeAudio
+    from curate.models.asr import AsrConfig, load_model, transcribe_video
+    from curate.samples import make_sample_folder
     from schemas import VideoMeta
 
     if not args.model:

@@ -6,7 +6,7 @@ BLIP-2 directly. Prints ratios measured in one run.
 
 calls: VidLA clips of all three scales are planned (curate.text, on real espeak-ng speech timings) for
 10-minute videos; captioner calls per video-minute at 0.1 FPS with the per-video grid and reuse
-(curate.frames) against naive sampling of every clip on its own, at the same rate.
+(curate.media.frames) against naive sampling of every clip on its own, at the same rate.
 
 throughput: distinct frames captioned per second by
   direct  - Blip2Processor + model.generate on frames decoded beforehand (the baseline),
@@ -39,7 +39,7 @@ SCALE_WINDOWS = {"short": 13.0, "medium": 30.0, "long": 60.0}
 
 def planned_clips(video_id: str, minutes: float, seed: int):
     """VidLA clip spans of every scale over real espeak-ng speech of about `minutes` minutes."""
-    from curate.media import sentences_for, synthesize_speech
+    from curate.samples import sentences_for, synthesize_speech
     from curate.text import plan_clips, vidla_recipe
     from schemas import Sentence
 
@@ -50,7 +50,7 @@ def planned_clips(video_id: str, minutes: float, seed: int):
 
 
 def bench_calls(args) -> None:
-    from curate.frames import clip_frame_times, plan_frames
+    from curate.media.frames import clip_frame_times, plan_frames
 
     reuse = naive = 0
     minutes = 0.0
@@ -142,9 +142,9 @@ def sync(device: str) -> None:
 def bench_throughput(args) -> None:
     import torch
 
-    from curate.annotate import AnnotateConfig, torch_device_and_dtype
-    from curate.caption import Blip2Captioner, captioner_input_size
-    from curate.frames import attach_frame_captions, decode_frames, plan_frames
+    from curate.models.config import AnnotateConfig, torch_device_and_dtype
+    from curate.models.caption import Blip2Captioner, captioner_input_size
+    from curate.media.frames import attach_frame_captions, decode_frames, plan_frames
     from schemas import VideoMeta
 
     work = tempfile.mkdtemp(prefix="bench-caption-")
@@ -212,8 +212,8 @@ def _decode_and_caption(config, size):
     """The recipe's decode (in CutAndDecodeFrames, without its ffmpeg cut) + CaptionClipFrames."""
     import apache_beam as beam
 
-    from curate.model_stages import FRAME_ERRORS, FRAMES, CaptionClipFrames, _CutAndDecode
-    from curate.write import StagedVideo
+    from curate.beam.models import FRAME_ERRORS, FRAMES, CaptionClipFrames, _CutAndDecode
+    from curate.output.write import StagedVideo
 
     class DecodeOnly(_CutAndDecode):
         def process(self, element):
@@ -285,7 +285,7 @@ def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
 
 
 def make_video(work: str, seconds: float) -> str:
-    from curate.media import make_sample_video, sentences_for
+    from curate.samples import make_sample_video, sentences_for
 
     return make_sample_video(work, "benchvid", sentences_for(seconds, 1), min_duration=seconds).media_path
 

@@ -20,10 +20,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from curate.cut import ClipRequest, CutConfig, clip_ffmpeg_args, probe_media  # noqa: E402
-from curate.media import make_sample_folder  # noqa: E402
+from curate.media.cut import ClipRequest, CutConfig, clip_ffmpeg_args, probe_media  # noqa: E402
+from curate.samples import make_sample_folder  # noqa: E402
 from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
-from curate.transcribe import clip_from_span  # noqa: E402
+from curate.text.transcripts import clip_from_span  # noqa: E402
 from schemas import VideoMeta  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def pipeline_cut(videos, config: CutConfig, out_dir: str) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from curate.pipeline import CutClips
+    from curate.beam.recipe import CutClips
 
     with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
         staged, _ = p | beam.Create(videos, reshuffle=False) | CutClips(out_dir, config)

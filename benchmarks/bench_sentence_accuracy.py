@@ -2,7 +2,7 @@
 
     python benchmarks/bench_sentence_accuracy.py [--videos 3] [--seconds 60]
 
-For each sentence of the truth (curate.media: espeak-ng speech, every sentence synthesized alone,
+For each sentence of the truth (curate.samples: espeak-ng speech, every sentence synthesized alone,
 so its start and end are exact), the error is the distance to the nearest sentence start (end)
 that the text core produced. Sources compared in the same run:
 
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import media  # noqa: E402
+from curate import samples  # noqa: E402
 from curate.text import make_sentences, parse_subtitle_file, transcript_from_asr  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -80,10 +80,10 @@ def main(argv=None) -> int:
     total_truth, whisper_seconds = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.videos):
-            video = media.make_sample_video(
+            video = samples.make_sample_video(
                 tmp,
                 f"acc{i}",
-                media.sentences_for(args.seconds, seed=100 + i),
+                samples.sentences_for(args.seconds, seed=100 + i),
                 min_duration=args.seconds,
                 fps=2,
             )
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             noisy = noisy_truth(truth, np.random.default_rng(i), sigma=0.1)
             noisy_path = os.path.join(tmp, f"acc{i}.noisy.vtt")
             with open(noisy_path, "w", encoding="utf-8") as f:
-                f.write(media.auto_vtt(noisy))
+                f.write(samples.auto_vtt(noisy))
             noisy_auto = parse_subtitle_file(noisy_path, video.video_id)
             record("auto captions, 0.1 s word-time noise, no model", make_sentences(noisy_auto), truth)
             record(

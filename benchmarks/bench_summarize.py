@@ -31,7 +31,7 @@ CAPTIONS = ("a man is cooking fish in the kitchen", "a woman is walking near the
 
 def clips_with_captions(minutes: float):
     from bench_caption import planned_clips
-    from curate.transcribe import clip_from_span
+    from curate.text.transcripts import clip_from_span
     from schemas import Transcript, VideoMeta
 
     spans, duration = planned_clips("sumvid", minutes, seed=7)
@@ -57,10 +57,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from bench_caption import best_times, print_figures, run_pipeline
-    from curate.annotate import AnnotateConfig
-    from curate.model_stages import SummarizeClips
-    from curate.write import StagedVideo
-    from curate.summarize import attach_summaries, clean_summary, load_summarizer, prompt_token_ids, summary_jobs
+    from curate.models.config import AnnotateConfig
+    from curate.beam.models import SummarizeClips
+    from curate.output.write import StagedVideo
+    from curate.models.summarize import attach_summaries, clean_summary, load_summarizer, prompt_token_ids, summary_jobs
     from curate.errors import StageError
     from tiny_models import make_tiny_llama
 

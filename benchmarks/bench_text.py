@@ -3,7 +3,7 @@ and our banded DTW against dtw-python on the same token sequences.
 
     python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5]
 
-The captions come from curate.media (espeak-ng speech of generated sentences, written as YouTube
+The captions come from curate.samples (espeak-ng speech of generated sentences, written as YouTube
 rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
 in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import media  # noqa: E402
+from curate import samples  # noqa: E402
 from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
 from curate.text.align import (  # noqa: E402
     band_width,
@@ -70,13 +70,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds-per-figure", type=float, default=5.0)
     args = parser.parse_args(argv)
 
-    sentences = media.sentences_for(args.minutes * 60, seed=11)
-    _, truth = media.synthesize_speech(sentences)
+    sentences = samples.sentences_for(args.minutes * 60, seed=11)
+    _, truth = samples.synthesize_speech(sentences)
     duration = truth[-1].end + 1.0
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.en.vtt")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(media.auto_vtt(truth))
+            f.write(samples.auto_vtt(truth))
         transcript = parse_subtitle_file(path, "bench")
         stand_in = StandIn(s.text for s in truth)
         recipe = vidla_recipe()

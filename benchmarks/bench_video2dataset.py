@@ -34,7 +34,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, REPO)
 V2D_PYTHON = os.path.join(REPO, ".venv-v2d", "bin", "python")
 
-from curate.media import make_sample_folder  # noqa: E402
+from curate.samples import make_sample_folder  # noqa: E402
 
 V2D_SCRIPT = r"""
 import importlib, json, os, sys, time, types
@@ -115,8 +115,8 @@ def run_v2d(jobs: list, work: str, precision: str) -> tuple:
 
 def run_ours_stages(rows: list, paths: dict, out: str, ours_options: list) -> float:
     """Our cut + shard writing on the same clips, in this process (like video2dataset's loop)."""
-    from curate.cut import CutConfig, cut_video
-    from curate.write import ShardConfig, pack_shards, write_shard
+    from curate.media.cut import CutConfig, cut_video
+    from curate.output.write import ShardConfig, pack_shards, write_shard
     from schemas import VideoMeta
     from schemas.arrow import row_to_clip
 

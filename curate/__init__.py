@@ -1,1 +1,25 @@
-"""Curation: YouTube video lists -> WebDataset shards of multi-scale clips with aligned text."""
+"""Curation: YouTube video lists -> WebDataset shards of multi-scale clips with aligned text.
+
+Layout (the steps of the papers as plain modules; the Beam wiring in one package that imports them):
+
+    __main__.py, run.py, statscmd.py   the command line (``python -m curate run|stats|make-media``)
+    config.py      RunConfig: what a recipe run is configured by
+    errors.py      StageError, the one error type of the per-element functions
+    files.py       paths and atomic file operations, local or on any Beam filesystem (gs://, s3://)
+    sources.py     read manifests and yt-dlp download folders into VideoMeta records
+    media/         probe.py filter.py download.py cut.py frames.py: yt-dlp, ffmpeg, PyAV
+    text/          subtitles -> words -> sentences -> alignment -> clip plans; transcripts.py: a
+                   video's transcript and its Clip records
+    models/        asr.py caption.py summarize.py (faster-whisper, BLIP-2, LLM); config.py (their
+                   options, device and dtype); check.py (validate a config before a run)
+    output/        write.py (staging, shards, index, stats), resume.py, report.py
+    samples.py     test media with known ground truth (``make-media``)
+    beam/          the Beam wiring only: stages.py (ApplyStage, failure outputs), videos.py
+                   (ReadSources, ProbeVideos, FilterVideos, DownloadVideos), transcripts.py
+                   (MakeTranscripts, TranscribeAudio, PlanClips), models.py (RunInference handlers,
+                   AnnotateClips), recipe.py (select, prepare, cut, write, run_recipe)
+
+Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's
+FileSystems registry for remote paths, nothing else of Beam); there are no import cycles
+(tests/test_layout.py checks both). The recipes in dags/ compose curate.beam.
+"""

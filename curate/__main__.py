@@ -11,7 +11,7 @@ import sys
 
 # subcommand -> (module, one-line help). The module provides add_arguments(parser) and main(args).
 SUBCOMMANDS = {
-    "make-media": ("curate.media", "write sample videos with speech, subtitles and true sentence times"),
+    "make-media": ("curate.samples", "write sample videos with speech, subtitles and true sentence times"),
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
 }
@@ -30,10 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     # Beam pipeline options are passed through untouched: parse_known_args keeps them for the runner.
-    args, extra = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
     if extra and args.command != "run":
-        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "run":  # options it does not know are Beam's, or misspelt: say which with a hint
+        run_parser = parser._subparsers._group_actions[0].choices["run"]
+        return int(args._module.main(args, [o for a in run_parser._actions for o in a.option_strings]) or 0)
     return int(args._module.main(args) or 0)
 
 

@@ -16,16 +16,9 @@ import os
 RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
 
 
-def _annotate_module():
-    try:
-        return importlib.import_module("curate.annotate")
-    except ImportError:
-        return None
-
-
 def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None) -> None:
-    from curate.cut import MODES, CutConfig
-    from curate.write import ShardConfig
+    from curate.media.cut import MODES, CutConfig
+    from curate.output.write import ShardConfig
 
     if recipe is None:
         parser.add_argument(
@@ -120,19 +113,21 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     g.add_argument("--shard-max-samples", type=int, default=s.max_samples, help="clips per shard")
     g.add_argument("--shard-max-bytes", type=int, default=s.max_bytes, help="bytes per shard")
 
-    annotate = _annotate_module()
-    if annotate is not None and recipe in (None, "vidla"):
-        annotate.add_arguments(parser)
+    if recipe in (None, "vidla"):
+        from curate.models.config import add_arguments as add_model_arguments
+
+        add_model_arguments(parser)
 
 
 def config_from_args(recipe: str, args: argparse.Namespace):
     """A RunConfig for `recipe` from parsed arguments (the recipe's defaults where none is given)."""
-    from curate.asr import AsrConfig
-    from curate.cut import CutConfig
-    from curate.download import DownloadConfig
-    from curate.filter import FilterConfig
-    from curate.pipeline import RunConfig
-    from curate.write import ShardConfig, join
+    from curate.config import RunConfig
+    from curate.files import join
+    from curate.media.cut import CutConfig
+    from curate.media.download import DownloadConfig
+    from curate.media.filter import FilterConfig
+    from curate.models.asr import AsrConfig
+    from curate.output.write import ShardConfig
 
     module = importlib.import_module(RECIPES[recipe])
     defaults = module.DEFAULTS
@@ -171,9 +166,11 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     models = [o for o in ("caption_model", "summary_model") if getattr(args, o, None)]
     if recipe != "vidla" and models:
         raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to --recipe vidla only")
-    if recipe == "vidla" and _annotate_module() is not None:
+    if recipe == "vidla":
+        from curate.models.check import validate_models
+
         try:
-            annotate = _annotate_module().validate_models(args)  # fails now, not in the middle of a run
+            annotate = validate_models(args)  # fails now, not in the middle of a run
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from exc
     return RunConfig(
@@ -194,27 +191,54 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     )
 
 
-def check_input(path: str) -> None:
-    from curate.sources import local_path
+def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
+    from curate.sources import check_source, local_path
 
-    local = local_path(path)
+    local = local_path(input_path)
     if local is not None and not os.path.exists(local):
-        raise SystemExit(f"error: --input {path} does not exist")
+        raise SystemExit(f"error: --input {input_path} does not exist")
+    if local is not None:
+        try:
+            check_source(input_path, id_column=id_column, url_column=url_column)
+        except ValueError as exc:
+            raise SystemExit(f"error: --input {exc}") from None
+    local = local_path(output)
+    if local is not None and os.path.exists(local) and not os.path.isdir(local):
+        raise SystemExit(f"error: --output {output} is a file, not a directory")
 
 
-def run(recipe: str, args: argparse.Namespace) -> dict:
-    """Run the recipe; returns the stats of the output directory."""
+def unknown_options_message(exc, own_options: list) -> str:
+    """The error line for options that neither this command nor Beam knows, with did-you-mean hints."""
+    import difflib
+
+    known = own_options + exc.known
+    hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
+             for n in exc.names]
+    return f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's pipeline options know them"
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list:
+    return [o for a in parser._actions for o in a.option_strings]
+
+
+def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
+    """Run the recipe; returns the stats of the output directory. ``own_options``: the command's option
+    strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
 
-    check_input(args.input)
+    from curate.errors import UnknownOptionsError
+
+    check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
 
-    from curate.pipeline import run_recipe
-    from curate.write import exists, join, read_bytes
+    from curate.files import exists, join, read_bytes
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     module = importlib.import_module(RECIPES[recipe])
-    run_recipe(module.build, cfg, list(args.pipeline_args or []))
+    try:
+        module.run(cfg, list(args.pipeline_args or []))
+    except UnknownOptionsError as exc:
+        raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
 
@@ -234,8 +258,8 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"  dropped {n} clips: {reason}")
 
 
-def main(args: argparse.Namespace) -> int:
-    stats = run(args.recipe, args)
+def main(args: argparse.Namespace, own_options: list = ()) -> int:
+    stats = run(args.recipe, args, own_options)
     _print_summary(args.output, stats)
     return 0
 
@@ -247,6 +271,6 @@ def main_for_recipe(recipe: str, argv=None) -> int:
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
-    stats = run(recipe, args)
+    stats = run(recipe, args, _option_strings(parser))
     _print_summary(args.output, stats)
     return 0

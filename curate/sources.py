@@ -10,7 +10,7 @@ Sources (the format is told by the file name; the flavour of a table by its colu
 - a plain .txt list, one id or URL per line;
 - a yt-dlp download folder (``<id>.mp4``, ``<id>.info.json``, ``<id>.<lang>.vtt|json3|srt``): the
   videos are already downloaded, so media_path, info_path and subtitle_path are filled.
-Local paths and file:// URLs; other schemes (gs://, s3://) go through Beam's FileSystems.
+Local paths and file:// URLs; other schemes (gs://, s3://) go through curate.files (Beam's FileSystems).
 
 A bad row becomes a Failure (stage "read") naming the file and line; a repeated id keeps its first
 occurrence and the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
@@ -29,8 +29,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-import apache_beam as beam
-
+from curate.files import open_read
 from schemas import Failure, VideoMeta
 
 URL_COLUMNS = ("url", "video_url", "webpage_url", "youtube_url", "link")
@@ -42,6 +41,7 @@ _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_URL = re.compile(
     r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class BadRow(ValueError):
@@ -181,20 +181,46 @@ def _open_text(path: str) -> io.TextIOBase:
     if local is not None:
         raw = open(local, "rb")
     else:
-        from apache_beam.io.filesystems import FileSystems
-
-        raw = FileSystems.open(path, compression_type="uncompressed")
+        raw = open_read(path)
     if path.endswith(".gz"):
         raw = gzip.GzipFile(fileobj=raw)
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    # bytes that are not UTF-8 become lone surrogates instead of an exception that would end the whole
+    # read: the row holding them is reported (_undecodable) and the rows around it are kept
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _undecodable(values) -> Optional[ValueError]:
+    """An error naming the first byte that is not UTF-8 among ``values``, or None."""
+    for value in values:
+        match = _SURROGATE.search(value) if isinstance(value, str) else None
+        if match:
+            byte = ord(match.group()) - 0xDC00
+            return ValueError(f"not UTF-8: byte 0x{byte:02x} at {value[:match.start()][-20:]!r}")
+    return None
 
 
 def _csv_rows(path: str, delimiter: str):
     with _open_text(path) as f:
         reader = csv.DictReader(f, delimiter=delimiter)
-        yield "header", reader.fieldnames or []
-        for row in reader:
-            yield f"line {reader.line_num}", row
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            raise ValueError(f"{path}: cannot read the header line: {exc}") from exc
+        if not header:
+            raise ValueError(f"{path} is empty: no header line with an id or url column")
+        if _undecodable(header):
+            raise ValueError(f"{path}: header line is {_undecodable(header)}")
+        yield "header", header
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over csv's size limit: this row only
+                yield f"line {start}", ValueError(f"unreadable csv row: {exc}")
+                continue
+            yield f"line {start}", _undecodable(list(row.values()) + list(row)) or row
 
 
 def _jsonl_rows(path: str):
@@ -204,6 +230,9 @@ def _jsonl_rows(path: str):
             if not line.strip():
                 continue
             try:
+                bad = _undecodable([line])
+                if bad:
+                    raise bad
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
@@ -220,7 +249,7 @@ def _txt_rows(path: str):
     with _open_text(path) as f:
         for number, line in enumerate(f, 1):
             if line.strip() and not line.lstrip().startswith("#"):
-                yield f"line {number}", {"url": line.strip()}
+                yield f"line {number}", _undecodable([line]) or {"url": line.strip()}
 
 
 def _parquet_rows(path: str):
@@ -228,9 +257,7 @@ def _parquet_rows(path: str):
 
     local = local_path(path)
     if local is None:
-        from apache_beam.io.filesystems import FileSystems
-
-        handle = FileSystems.open(path, compression_type="uncompressed")
+        handle = open_read(path)
     else:
         handle = local
     parquet = pq.ParquetFile(handle)
@@ -348,26 +375,9 @@ def read_sources(path: str, *, id_column: Optional[str] = None,
         yield record
 
 
-class ReadSources(beam.PTransform):
-    """``videos, failures = pipeline | ReadSources(path)``: VideoMeta and Failure PCollections.
-
-    The source is read by one worker (ids are deduplicated there), then the videos are reshuffled so
-    that the stages after it run in parallel.
-    """
-
-    def __init__(self, path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None):
-        super().__init__()
-        self._path, self._id_column, self._url_column = path, id_column, url_column
-
-    def expand(self, pbegin):
-        if local_path(self._path) is not None:
-            # fail while the pipeline is built, not on a worker: a missing file, an unknown format,
-            # a named column that is not there (reading the first record is enough to know)
-            next(iter(read_sources(self._path, id_column=self._id_column, url_column=self._url_column)), None)
-        records = (
-            pbegin
-            | "Source" >> beam.Create([self._path])
-            | "Read" >> beam.FlatMap(read_sources, id_column=self._id_column, url_column=self._url_column)
-        )
-        split = records | "Split" >> beam.Partition(lambda r, n: 0 if isinstance(r, VideoMeta) else 1, 2)
-        return split[0] | "Reshuffle" >> beam.Reshuffle(), split[1]
+def check_source(path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None) -> None:
+    """Raise ValueError naming the problem when the source is unusable as a whole: missing, an unknown
+    format, empty, or without an id/url column (reading up to its first record tells). Bad rows are not
+    such a problem: they become Failures when the source is read."""
+    if next(iter(read_sources(path, id_column=id_column, url_column=url_column)), None) is None:
+        raise ValueError(f"{path}: no videos in it (empty manifest or folder)")

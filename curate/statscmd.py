@@ -11,8 +11,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from curate.report import report_markdown
-    from curate.write import exists, join, write_stats
+    from curate.output.report import report_markdown
+    from curate.files import exists, join
+    from curate.output.write import write_stats
 
     if not exists(join(args.directory, "clips.parquet")):
         raise SystemExit(f"error: {args.directory} has no clips.parquet (not a finished curation run)")

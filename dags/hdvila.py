@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from curate.cut import CutConfig
+from curate.media.cut import CutConfig
 
 NAME = "hdvila"
 # what this recipe changes in RunConfig's defaults (the command line can override each)
@@ -25,11 +25,18 @@ def clip_recipe():
 
 def build(p, cfg, resume):
     """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write."""
-    from curate.pipeline import prepare_clips, select_videos, write_outputs
+    from curate.beam.recipe import prepare_clips, select_videos, write_outputs
 
     videos, failures, num_read = select_videos(p, cfg, resume)
     ready, more_failures = prepare_clips(videos, cfg, clip_recipe())
     return write_outputs(p, ready, failures + more_failures, num_read, cfg, resume)
+
+
+def run(cfg, pipeline_args: list, *, wait: bool = True):
+    """Run this recipe with a curate.config.RunConfig on the runner the Beam options choose."""
+    from curate.beam.recipe import run_recipe
+
+    return run_recipe(build, cfg, pipeline_args, wait=wait)
 
 
 def main(argv=None) -> int:

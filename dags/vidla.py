@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from curate.cut import CutConfig
+from curate.media.cut import CutConfig
 
 NAME = "vidla"
 # what this recipe changes in RunConfig's defaults (the command line can override each);
@@ -25,7 +25,7 @@ def clip_recipe():
 
 
 def annotation_config(cfg):
-    from curate.annotate import config_from_args
+    from curate.models.config import config_from_args
 
     return config_from_args(cfg.annotate)
 
@@ -33,19 +33,26 @@ def annotation_config(cfg):
 def build(p, cfg, resume):
     """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write, or with
     models: ... plan clips -> cut + decode frames -> caption -> summarize -> commit -> write."""
-    from curate.pipeline import prepare_clips, select_videos, write_outputs, write_staged_outputs
+    from curate.beam.recipe import prepare_clips, select_videos, write_outputs, write_staged_outputs
 
     videos, failures, num_read = select_videos(p, cfg, resume)
     planned, more_failures = prepare_clips(videos, cfg, clip_recipe())
     config = annotation_config(cfg)
     if not config.enabled:  # subtitle-only: the same cut and write as every recipe
         return write_outputs(p, planned, failures + more_failures, num_read, cfg, resume)
-    from curate.annotate import AnnotateClips
+    from curate.beam.models import AnnotateClips
 
     # cuts and decodes the frames on the download's worker; the manifest is written once annotated
     staged, annotate_failures = planned | "AnnotateClips" >> AnnotateClips(
         config, cfg.output, cfg.cut, cfg.download_config())
     return write_staged_outputs(p, staged, failures + more_failures + [annotate_failures], num_read, cfg, resume)
+
+
+def run(cfg, pipeline_args: list, *, wait: bool = True):
+    """Run this recipe with a curate.config.RunConfig on the runner the Beam options choose."""
+    from curate.beam.recipe import run_recipe
+
+    return run_recipe(build, cfg, pipeline_args, wait=wait)
 
 
 def main(argv=None) -> int:

@@ -27,10 +27,10 @@ def main(work_dir: str) -> int:
     import vllm
     from apache_beam.testing.test_pipeline import TestPipeline
 
-    from curate.annotate import AnnotateConfig
-    from curate.model_stages import SummarizeClips
-    from curate.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
-    from curate.write import StagedVideo
+    from curate.models.config import AnnotateConfig
+    from curate.beam.models import SummarizeClips
+    from curate.models.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
+    from curate.output.write import StagedVideo
     from schemas import Clip, clip_key
     from tiny_models import make_tiny_llama
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from curate.media import SampleVideo, make_sample_video, sentences_for
+from curate.samples import SampleVideo, make_sample_video, sentences_for
 
 # Sentences with the things parsers must keep straight: commas, a question, an apostrophe, a
 # short remark between long ones.

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from curate import media
+from curate import samples
 from curate.__main__ import main as curate_main
 
 
@@ -58,10 +58,10 @@ def test_truth_sentences_are_ordered_and_their_words_tile_them(sample_video):
 
 
 def test_truth_times_are_where_the_audio_is_loud():
-    samples, truth = media.synthesize_speech(["One short sentence.", "And another one."], pause=1.0)
-    loud = np.abs(samples.astype(int)) > 200
+    audio, truth = samples.synthesize_speech(["One short sentence.", "And another one."], pause=1.0)
+    loud = np.abs(audio.astype(int)) > 200
     for s in truth:
-        i, j = int(round(s.start * media.SAMPLE_RATE)), int(round(s.end * media.SAMPLE_RATE))
+        i, j = int(round(s.start * samples.SAMPLE_RATE)), int(round(s.end * samples.SAMPLE_RATE))
         assert loud[i] and loud[j - 1]
         assert not loud[i - 200 : i].any() and not loud[j + 1 : j + 200].any()
 
@@ -78,7 +78,7 @@ def test_folder_has_the_yt_dlp_layout_and_info_json_shape(sample_video):
     assert info["requested_subtitles"]["en"]["ext"] == "vtt"
     assert sample_video.subtitle_path.endswith(f"{sample_video.video_id}.en.vtt")
     assert open(sample_video.subtitle_path).read() == open(sample_video.subtitles["vtt_auto"]).read()
-    assert media.load_truth(sample_video.truth_path) == sample_video.sentences
+    assert samples.load_truth(sample_video.truth_path) == sample_video.sentences
 
 
 def test_auto_vtt_rolls_like_youtube_and_its_word_tags_match_the_truth(sample_video):
@@ -137,7 +137,7 @@ def test_real_footage_backgrounds_are_scaled_to_720p(sample_video_bikes):
 
 
 def test_vtest_footage_and_silent_video(tmp_path):
-    video = media.make_sample_video(
+    video = samples.make_sample_video(
         tmp_path,
         "vt",
         ["Short one."],
@@ -155,13 +155,13 @@ def test_vtest_footage_and_silent_video(tmp_path):
 
 def test_unknown_background_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="background"):
-        media.make_sample_video(tmp_path, "x", ["Hi."], background="stars")
+        samples.make_sample_video(tmp_path, "x", ["Hi."], background="stars")
 
 
 def test_sentence_generator_is_deterministic_and_varied():
-    first = media.sentences_for(120, seed=3)
-    assert first == media.sentences_for(120, seed=3)
-    assert first != media.sentences_for(120, seed=4)
+    first = samples.sentences_for(120, seed=3)
+    assert first == samples.sentences_for(120, seed=3)
+    assert first != samples.sentences_for(120, seed=4)
     assert len(set(first)) > len(first) * 0.8
     assert any(s.endswith("?") for s in first) and all(s[0].isupper() for s in first)
 

@@ -9,14 +9,15 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
-from curate import write
-from curate.annotate import AnnotateClips, AnnotateConfig
-from curate.cut import CutConfig
-from curate.frames import plan_frames
-from curate.model_stages import FRAMES, CutAndDecodeFrames
-from curate.resume import load_resume_state
-from curate.summarize import captions_as_sentences
-from curate.media import make_sample_video, sentences_for
+from curate.output import write
+from curate.beam.models import AnnotateClips
+from curate.models.config import AnnotateConfig
+from curate.media.cut import CutConfig
+from curate.media.frames import plan_frames
+from curate.beam.models import FRAMES, CutAndDecodeFrames
+from curate.output.resume import load_resume_state
+from curate.models.summarize import captions_as_sentences
+from curate.samples import make_sample_video, sentences_for
 from schemas import Clip, Sentence, VideoMeta, clip_key
 
 # VidLA's scales are ~13/30/60 s at 0.1 FPS; the tests use shorter windows at 0.2 FPS on shorter
@@ -169,8 +170,8 @@ def test_annotate_needs_a_model(tmp_path):
 
 
 def test_a_model_error_fails_its_batch_clips_not_the_pipeline(videos, tiny_blip2, tiny_llama, tmp_path, monkeypatch):
-    from curate.caption import Blip2Captioner
-    from curate.summarize import TransformersSummarizer
+    from curate.models.caption import Blip2Captioner
+    from curate.models.summarize import TransformersSummarizer
 
     def out_of_memory(self, batch):
         raise RuntimeError("CUDA out of memory (simulated)")

@@ -1,8 +1,8 @@
-"""curate.frames: the per-video frame grid, its reuse across clips and scales, decoding, attaching."""
+"""curate.media.frames: the per-video frame grid, its reuse across clips and scales, decoding, attaching."""
 import numpy as np
 import pytest
 
-from curate.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames
+from curate.media.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames
 from schemas import Clip, clip_key
 
 

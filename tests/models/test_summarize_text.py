@@ -1,8 +1,8 @@
-"""curate.summarize without a model: the prompt, which clips get which summary, cleaning answers."""
+"""curate.models.summarize without a model: the prompt, which clips get which summary, cleaning answers."""
 import pytest
 
 from curate.errors import StageError
-from curate.summarize import attach_summaries, captions_as_sentences, clean_summary, summary_jobs, summary_prompt
+from curate.models.summarize import attach_summaries, captions_as_sentences, clean_summary, summary_jobs, summary_prompt
 from schemas import Clip, clip_key
 
 

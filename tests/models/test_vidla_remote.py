@@ -22,11 +22,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from fake_youtube import fake_youtube, hosted_info  # noqa: E402,F401 - the fixture
 from memfs import MemoryFileSystem  # noqa: E402 - registers memfs://
 
-from curate import write  # noqa: E402
-from curate.annotate import AnnotateConfig  # noqa: E402
-from curate.download import DownloadConfig, download_root  # noqa: E402
-from curate.media import make_sample_video, sentences_for  # noqa: E402
-from curate.summarize import captions_as_sentences  # noqa: E402
+from curate import files  # noqa: E402
+
+from curate.output import write
+from curate.models.config import AnnotateConfig  # noqa: E402
+from curate.media.download import DownloadConfig, download_root  # noqa: E402
+from curate.samples import make_sample_video, sentences_for  # noqa: E402
+from curate.models.summarize import captions_as_sentences  # noqa: E402
 from schemas import safe_id  # noqa: E402
 
 
@@ -43,17 +45,17 @@ def tiny_config(blip2: str, llama: str) -> AnnotateConfig:
 
 
 def remote_run_config(out: str, manifest: str, annotate: AnnotateConfig):
-    from curate.pipeline import RunConfig
+    from curate.config import RunConfig
     from dags import vidla
 
     return RunConfig(recipe="vidla", input=manifest, output=out, cut=vidla.DEFAULTS["cut"],
                      use_given_spans=vidla.DEFAULTS["use_given_spans"], annotate=annotate,
-                     download=DownloadConfig(output_dir=write.join(out, ".downloads"), backoff_base_s=0.01))
+                     download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
 
 
 @pytest.mark.slow
 def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, tiny_llama, tmp_path, monkeypatch):
-    from curate.pipeline import run_recipe
+    from curate.beam.recipe import run_recipe
     from dags import vidla
 
     monkeypatch.chdir(tmp_path)  # a remote path opened as a local file would show up here as ./memfs:/
@@ -65,7 +67,7 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
         # the probe's saved info (as an earlier probe left it in DIR/.probe): read back, not extracted
         local_info = hosted_info(fake_youtube, sample, tmp_path / "hosted", video_id=video_id, epoch=int(time.time()))
         rows.append({"video_id": video_id, "url": json.loads(Path(local_info).read_text())["webpage_url"]})
-        write.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
+        files.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = remote_run_config(out, str(manifest), tiny_config(tiny_blip2, tiny_llama))
@@ -74,7 +76,7 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
 
     # the captioner gets decoded frames, never the media: on this in-process runner every video is cut,
     # decoded and discarded before the first (fixed-size, so end-of-bundle) caption batch
-    from curate.caption import Blip2Captioner
+    from curate.models.caption import Blip2Captioner
 
     caption, downloads_seen = Blip2Captioner.caption, []
 
@@ -87,8 +89,8 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
     run_recipe(vidla.build, cfg, [])
     assert downloads_seen and all(seen == [] for seen in downloads_seen), downloads_seen
 
-    assert write.read_failures_jsonl(write.join(out, "failures.jsonl")) == []
-    table = pq.read_table(io.BytesIO(write.read_bytes(write.join(out, "clips.parquet"))))
+    assert write.read_failures_jsonl(files.join(out, "failures.jsonl")) == []
+    table = pq.read_table(io.BytesIO(files.read_bytes(files.join(out, "clips.parquet"))))
     rows = table.to_pylist()
     assert {r["video_id"] for r in rows} == {"vid_a", "vid b;$(x)"}
     assert {r["scale"] for r in rows} >= {"short", "medium"}
@@ -127,8 +129,8 @@ def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
     pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
     import apache_beam as beam
 
-    from curate.pipeline import pipeline_options
-    from curate.resume import ResumeState
+    from curate.beam.recipe import pipeline_options
+    from curate.output.resume import ResumeState
     from dags import vidla
 
     options = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1", "--job_name=vidla-models",

@@ -6,7 +6,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.asr import AsrConfig, ModelOnFirstUse, TranscribeAudio, load_model, needs_asr, transcribe_video
+from curate.beam.transcripts import TranscribeAudio
+from curate.models.asr import AsrConfig, ModelOnFirstUse, load_model, needs_asr, transcribe_video
 from curate.errors import StageError
 from curate.text.words import normalize_token
 from schemas import VideoMeta
@@ -26,7 +27,7 @@ def model(asr_config):
 
 @pytest.fixture(scope="module")
 def silent_video(tmp_path_factory):
-    from curate.media import make_sample_video
+    from curate.samples import make_sample_video
 
     return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid02", ["Nobody expected it."],
                              audio=False, main_subtitle="none")
@@ -78,7 +79,7 @@ def test_transcribe_audio_transform(sample_video_bikes, silent_video, asr_config
 def test_make_transcripts_loads_no_model_unless_a_video_needs_asr(sample_video_bikes, tmp_path):
     """The model is loaded by the first video without subtitles: a run without any never touches it (a
     missing model is then no error), and one that cannot load is a failure record per video."""
-    from curate.transcribe import MakeTranscripts
+    from curate.beam.transcripts import MakeTranscripts
 
     missing = AsrConfig(model=str(tmp_path / "no-such-model"), local_files_only=True)
     with_subs = _meta(sample_video_bikes)._replace(subtitle_path=sample_video_bikes.subtitle_path)

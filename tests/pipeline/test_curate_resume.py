@@ -16,8 +16,8 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from curate import resume, write
-from curate.media import make_sample_folder
+from curate.output import resume, write
+from curate.samples import make_sample_folder
 from schemas import Failure
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,8 +142,9 @@ def test_finished_videos_are_skipped_with_and_without_a_category_cap(three_video
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from curate.filter import FilterConfig
-    from curate.pipeline import RunConfig, select_videos
+    from curate.media.filter import FilterConfig
+    from curate.beam.recipe import select_videos
+    from curate.config import RunConfig
 
     folder, videos = three_videos
     cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"),

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from curate.cut import (
+from curate.media.cut import (
     ClipRequest,
     CutConfig,
     clip_ffmpeg_args,
@@ -17,7 +17,7 @@ from curate.cut import (
     scaled_size,
 )
 from curate.errors import StageError
-from curate.write import load_staged_video, staging_dir
+from curate.output.write import load_staged_video, staging_dir
 from schemas import Clip, VideoMeta
 
 
@@ -38,7 +38,7 @@ def test_config_rejects_what_cannot_work():
 
 
 def test_ffmpeg_gets_an_argument_list_with_our_names_only(tmp_path):
-    from curate.cut import SourceInfo
+    from curate.media.cut import SourceInfo
 
     args = clip_ffmpeg_args(
         "in; rm -rf /.mp4",

@@ -13,7 +13,7 @@ pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="n
 import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
-from curate.resume import ResumeState  # noqa: E402
+from curate.output.resume import ResumeState  # noqa: E402
 from curate.run import RECIPES, add_arguments, config_from_args  # noqa: E402
 
 IMAGE = "us-docker.pkg.dev/my-project/vidlang/worker:latest"
@@ -50,7 +50,7 @@ def test_recipe_translates_to_a_dataflow_job(recipe):
     cfg = config_from_args(recipe, args)
     module = importlib.import_module(RECIPES[recipe])
 
-    from curate.pipeline import pipeline_options
+    from curate.beam.recipe import pipeline_options
 
     p = beam.Pipeline(options=pipeline_options(beam_args))
     module.build(p, cfg, ResumeState(frozenset(), (), 0))

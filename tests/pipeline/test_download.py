@@ -13,10 +13,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.download import (
+from curate.media.download import (
     DownloadConfig,
     Downloader,
-    DownloadVideos,
     backoff_delay,
     classify_error,
     download_video,
@@ -25,9 +24,8 @@ from curate.download import (
     video_dir,
 )
 from curate.errors import StageError
-from curate.filter import FilterConfig, FilterVideos
-from curate.probe import ProbeVideos
-from curate.sources import ReadSources
+from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
+from curate.media.filter import FilterConfig
 from fake_youtube import fake_youtube, hosted_info  # noqa: F401 - the fixture
 from schemas import VideoMeta
 
@@ -268,7 +266,7 @@ def test_hostile_ids_and_urls_stay_inside_the_output_and_reach_no_shell(fake_you
 
 @pytest.fixture(scope="module")
 def silent_video(tmp_path_factory):
-    from curate.media import make_sample_video
+    from curate.samples import make_sample_video
 
     return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid01", ["Nobody expected it."],
                              audio=False, main_subtitle="manual_vtt", min_duration=12.0)

@@ -13,10 +13,11 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.download import DownloadConfig, Downloader
+from curate.media.download import DownloadConfig, Downloader
 from curate.errors import StageError
-from curate.filter import CapCategoryHours, FilterConfig, FilterVideos, cap_category_hours, check_video
-from curate.probe import Prober, meta_from_info, probe_video, subtitle_kind, video_language
+from curate.beam.videos import CapCategoryHours, FilterVideos
+from curate.media.filter import FilterConfig, cap_category_hours, check_video
+from curate.media.probe import Prober, meta_from_info, probe_video, subtitle_kind, video_language
 from fake_youtube import fake_youtube  # noqa: F401 - the fixture
 from schemas import VideoMeta
 

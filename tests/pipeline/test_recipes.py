@@ -14,7 +14,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from curate.media import make_sample_video, sentences_for
+from curate.samples import make_sample_video, sentences_for
 from schemas import CLIP_SCHEMA
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -222,7 +222,7 @@ def test_hdvila_recipe_end_to_end(folder, tmp_path):
 
 
 def test_given_spans_become_sentence_clips_with_the_sentences_inside():
-    from curate.transcribe import given_span_clips
+    from curate.text.transcripts import given_span_clips
     from schemas import Sentence
 
     sentences = [Sentence("one.", 1.0, 3.0, 1), Sentence("two.", 3.5, 6.0, 1), Sentence("three.", 7.0, 9.5, 1)]

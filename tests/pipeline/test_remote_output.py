@@ -17,9 +17,11 @@ import pytest
 from fake_youtube import fake_youtube, hosted_info  # noqa: F401 - the fixture
 from memfs import MemoryFileSystem
 
-from curate import write
-from curate.download import DownloadConfig, Downloader, discard_download, download_root
-from curate.probe import Prober
+from curate import files
+
+from curate.output import write
+from curate.media.download import DownloadConfig, Downloader, discard_download, download_root
+from curate.media.probe import Prober
 from schemas import VideoMeta, safe_id
 
 
@@ -58,7 +60,7 @@ def test_download_reads_an_info_json_reachable_only_through_filesystems(
 ):
     local_info = hosted_info(fake_youtube, sample_video, tmp_path / "hosted", video_id="remote1")
     remote_info = "memfs://probe/remote1.info.json"
-    write.write_bytes_atomic(remote_info, Path(local_info).read_bytes())
+    files.write_bytes_atomic(remote_info, Path(local_info).read_bytes())
     cfg = DownloadConfig(output_dir=str(tmp_path / "out"), backoff_base_s=0.01)
     downloaded = Downloader(cfg)(VideoMeta("remote1", "", info_path=remote_info))
     assert Path(downloaded.media_path).parent == tmp_path / "out" / "videos" / "remote1"
@@ -77,8 +79,9 @@ def test_discard_download_never_deletes_input_files(sample_video, tmp_path):
 def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_video, memfs, tmp_path, monkeypatch):
     """The recipe through probe (info jsons in DIR/.probe on memfs), download (to the worker's disk), transcript,
     plan, cut, staging and shards, everything written through Beam's FileSystems; then a rerun resumes."""
-    from curate.media import make_sample_video
-    from curate.pipeline import RunConfig, run_recipe
+    from curate.samples import make_sample_video
+    from curate.beam.recipe import run_recipe
+    from curate.config import RunConfig
     from dags import hdvila
 
     monkeypatch.chdir(tmp_path)
@@ -93,20 +96,20 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
         local_info = hosted_info(fake_youtube, sample, tmp_path / "hosted", video_id=video_id,
                                  epoch=int(time.time()))
         rows.append({"video_id": video_id, "url": json.loads(Path(local_info).read_text())["webpage_url"]})
-        write.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
+        files.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = RunConfig(recipe="hdvila", input=str(manifest), output=out, cut=hdvila.DEFAULTS["cut"],
                     use_given_spans=hdvila.DEFAULTS["use_given_spans"],
-                    download=DownloadConfig(output_dir=write.join(out, ".downloads"), backoff_base_s=0.01))
+                    download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
     shutil.rmtree(download_root(cfg.download), ignore_errors=True)  # what a crashed earlier test left
     run_recipe(hdvila.build, cfg, [])
 
-    stats = json.loads(write.read_bytes(write.join(out, "stats.json")))
+    stats = json.loads(files.read_bytes(files.join(out, "stats.json")))
     assert stats["counts"]["videos_kept"] == 2 and stats["num_clips"] > 0, stats
-    failures = write.read_failures_jsonl(write.join(out, "failures.jsonl"))
+    failures = write.read_failures_jsonl(files.join(out, "failures.jsonl"))
     assert [(f.video_id, f.stage, f.reason) for f in failures] == [("silent", "asr", "no_audio")]
-    table = pq.read_table(io.BytesIO(write.read_bytes(write.join(out, "clips.parquet"))))
+    table = pq.read_table(io.BytesIO(files.read_bytes(files.join(out, "clips.parquet"))))
     assert sorted(set(table.column("video_id").to_pylist())) == ["vid b;$(x)", "vid_a"]
     tars = [p for p in memfs if p.startswith(f"{out}/shards/") and p.endswith(".tar")]
     members = []
@@ -124,4 +127,4 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
     before = {p: v for p, v in memfs.items() if p.startswith(f"{out}/shards/")}
     run_recipe(hdvila.build, cfg, [])  # resume: every video is done, nothing is redone
     assert {p: v for p, v in memfs.items() if p.startswith(f"{out}/shards/")} == before
-    assert json.loads(write.read_bytes(write.join(out, "stats.json")))["num_clips"] == stats["num_clips"]
+    assert json.loads(files.read_bytes(files.join(out, "stats.json")))["num_clips"] == stats["num_clips"]

@@ -11,7 +11,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from curate import write
+from curate.output import write
 from schemas import CLIP_SCHEMA, Clip, Failure, Sentence, clip_key
 
 

@@ -8,7 +8,7 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate import media
+from curate import samples
 from curate.text import TranscriptError, parse_subtitle_file, transcript_from_asr
 from curate.text.words import MAX_TIME_SECONDS
 
@@ -16,16 +16,16 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 _DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
 
 _EXAMPLE_WORDS = [
-    media.TruthSentence(
-        "Hello there, friend.", 0.5, 1.7, media._word_times("Hello there, friend.", 0.5, 1.7)
+    samples.TruthSentence(
+        "Hello there, friend.", 0.5, 1.7, samples._word_times("Hello there, friend.", 0.5, 1.7)
     ),
-    media.TruthSentence("How are you today?", 2.3, 3.9, media._word_times("How are you today?", 2.3, 3.9)),
+    samples.TruthSentence("How are you today?", 2.3, 3.9, samples._word_times("How are you today?", 2.3, 3.9)),
 ]
 SEEDS = {
-    "vtt": media.auto_vtt(_EXAMPLE_WORDS),
-    "srt": media.srt(_EXAMPLE_WORDS),
-    "json3": media.auto_json3(_EXAMPLE_WORDS),
-    "manual.vtt": media.manual_vtt(_EXAMPLE_WORDS),
+    "vtt": samples.auto_vtt(_EXAMPLE_WORDS),
+    "srt": samples.srt(_EXAMPLE_WORDS),
+    "json3": samples.auto_json3(_EXAMPLE_WORDS),
+    "manual.vtt": samples.manual_vtt(_EXAMPLE_WORDS),
 }
 
 
@@ -104,14 +104,14 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
     """Any word sequence, written as YouTube rolling captions, parses back to exactly itself."""
     t, sentence_words = 0.2, []
     for word, gap in zip(words, gaps):
-        sentence_words.append(media.TruthWord(word, t, t + gap * 0.8))
+        sentence_words.append(samples.TruthWord(word, t, t + gap * 0.8))
         t += gap
     truth = [
-        media.TruthSentence(
+        samples.TruthSentence(
             " ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words)
         )
     ]
-    for name, content in (("gen.vtt", media.auto_vtt(truth)), ("gen.json3", media.auto_json3(truth))):
+    for name, content in (("gen.vtt", samples.auto_vtt(truth)), ("gen.json3", samples.auto_json3(truth))):
         transcript = parse_bytes(content.encode(), name)
         assert [w.text for w in transcript.words] == words
         assert all(abs(a.start - b.start) <= 0.0011 for a, b in zip(transcript.words, sentence_words))

@@ -2,14 +2,13 @@
 
 The info dict is saved as ``<work_dir>/<safe id>.info.json`` (VideoMeta.info_path) and the download
 stage downloads from it, so nothing is extracted twice. work_dir may be local or on any filesystem
-Beam knows (default ``DIR/.probe`` under the output): it is read and written through curate.write,
+Beam knows (default ``DIR/.probe`` under the output): it is read and written through curate.output.write,
 so the download may run on another worker than the probe. Inputs that already carry an info json (a
 yt-dlp download folder, a manifest with an info_path column) are read, not extracted; a local video
 without one is measured with PyAV.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -17,13 +16,10 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-import apache_beam as beam
-
-from curate import write
-from curate.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
+from curate import files
+from curate.media.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
 from curate.errors import StageError
 from curate.sources import local_path
-from curate.stages import ApplyStage
 from schemas import VideoMeta, safe_id
 
 
@@ -109,14 +105,14 @@ def info_json_path(work_dir: str, video_id: str) -> str:
     name = f"{safe_id(video_id)}.info.json"
     local = local_path(work_dir)
     if local is None:  # safe_id leaves no "/" nor ".." to escape an object prefix with
-        return write.join(work_dir, name)
+        return files.join(work_dir, name)
     return str(inside(os.path.join(local, name), local))
 
 
 def _fresh_info(path: str, max_age_s: float) -> Optional[dict]:
     """The info a previous run saved at ``path``, unless it is missing, unreadable or so old that its
     format URLs have expired."""
-    if not write.exists(path):
+    if not files.exists(path):
         return None
     try:
         info = read_info(path, "")
@@ -166,11 +162,29 @@ class Prober:
                                 video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
             info = self.ydl.sanitize_info(info)
             # complete or absent, even when the run is killed
-            write.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))
-        return meta_from_info(meta, info)._replace(info_path=path)
+            files.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))
+        out = meta_from_info(meta, info)._replace(info_path=path)
+        if out.duration is None or out.height is None:
+            out = self._measure_direct_url(out, info)
+        if meta.subtitle_path and not out.subtitle_kind:
+            out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
+        return out
+
+    def _measure_direct_url(self, meta: VideoMeta, info: dict) -> VideoMeta:
+        """A direct media URL (yt-dlp's generic extractor: a file:// or http(s) .mp4) comes without
+        duration or size: FFmpeg measures them from the URL itself."""
+        from curate.media.cut import probe_media
+
+        url = info.get("url") or meta.url
+        try:
+            measured = probe_media(local_path(url) or url, timeout=self.cfg.socket_timeout_s)
+        except StageError as exc:
+            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        return meta._replace(duration=meta.duration or measured.duration, height=measured.height,
+                             width=measured.width, has_audio=measured.has_audio)
 
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:
-        from curate.cut import probe_media
+        from curate.media.cut import probe_media
 
         try:
             measured = probe_media(meta.media_path)
@@ -186,20 +200,3 @@ def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str,
     """Probe one video; returns it with duration, height, width, fps, category, language,
     subtitle_kind, has_audio and info_path filled. Raises StageError (http_429, unavailable, ...)."""
     return (prober or Prober(cfg, work_dir))(meta)
-
-
-def _probe(meta: VideoMeta, prober: Prober) -> VideoMeta:
-    return prober(meta)
-
-
-class ProbeVideos(beam.PTransform):
-    """``probed, failures = videos | ProbeVideos(cfg, work_dir)``: one Prober per worker; failures
-    have stage "probe"."""
-
-    def __init__(self, cfg: DownloadConfig, work_dir: str):
-        super().__init__()
-        self._cfg, self._work_dir = cfg, work_dir
-
-    def expand(self, videos):
-        setup = functools.partial(Prober, self._cfg, self._work_dir)
-        return videos | ApplyStage("probe", _probe, setup=setup)

@@ -15,7 +15,6 @@ folder once the video's clips are staged or the video failed after its download 
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -28,10 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import apache_beam as beam
-
 from curate.errors import StageError
-from curate.stages import ApplyStage
 from schemas import VideoMeta, safe_id
 
 # statuses worth another try: rate limiting, YouTube's throttling 403s, server trouble
@@ -257,12 +253,12 @@ def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
 
 
 def read_info(path: str, video_id: str) -> dict:
-    """The yt-dlp info dict saved at ``path`` (local or on any Beam filesystem, see curate.write).
+    """The yt-dlp info dict saved at ``path`` (local or on any Beam filesystem, see curate.output.write).
     Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object."""
-    from curate import write
+    from curate import files
 
     try:
-        info = json.loads(write.read_bytes(path))
+        info = json.loads(files.read_bytes(path))
     except (OSError, ValueError) as exc:  # Beam's BeamIOError is an OSError
         raise StageError("bad_info_json", f"{path}: {exc}", video_id=video_id) from exc
     if not isinstance(info, dict):
@@ -272,11 +268,11 @@ def read_info(path: str, video_id: str) -> dict:
 
 def validate_media(path: str):
     """Check that a downloaded file is a whole, playable video. Returns what was measured
-    (curate.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
-    "truncated_video" or curate.cut.probe_media's reasons."""
+    (curate.media.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
+    "truncated_video" or curate.media.cut.probe_media's reasons."""
     import av
 
-    from curate.cut import probe_media
+    from curate.media.cut import probe_media
 
     if not os.path.isfile(path):
         raise StageError("missing_media", f"{path} does not exist")
@@ -385,8 +381,9 @@ def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> V
         measured = validate_media(media)
     except StageError as exc:
         raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+    # a subtitle file the manifest names is the user's choice: it wins over what the download brought
     return meta._replace(
-        media_path=media, subtitle_path=subtitle or "", info_path=info_path,
+        media_path=media, subtitle_path=meta.subtitle_path or subtitle or "", info_path=info_path,
         duration=meta.duration or measured.duration, has_audio=measured.has_audio,
         height=meta.height or measured.height, width=meta.width or measured.width,
     )
@@ -401,19 +398,3 @@ def download_video(meta: VideoMeta, cfg: DownloadConfig,
     "zero_length", "truncated_video", "unreadable_media", "unsafe_path".
     """
     return (downloader or Downloader(cfg))(meta)
-
-
-def _download(meta: VideoMeta, downloader: Downloader) -> VideoMeta:
-    return downloader(meta)
-
-
-class DownloadVideos(beam.PTransform):
-    """``videos, failures = probed | DownloadVideos(cfg)``: one Downloader (a YoutubeDL) per worker;
-    failures are schemas.Failure records with stage "download"."""
-
-    def __init__(self, cfg: DownloadConfig):
-        super().__init__()
-        self._cfg = cfg
-
-    def expand(self, videos):
-        return videos | ApplyStage("download", _download, setup=functools.partial(Downloader, self._cfg))

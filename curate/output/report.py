@@ -99,7 +99,7 @@ def _clip_table(clip_stats: dict) -> str:
 
 def write_report(out_dir: str, stats: dict, table) -> None:
     """DIR/report.md and DIR/plots/*.png from the stats and the clips table."""
-    from curate.write import join, write_bytes_atomic
+    from curate.files import join, write_bytes_atomic
 
     durations = {}
     for scale, duration in zip(table.column("scale").to_pylist(), table.column("duration").to_pylist()):

@@ -1,5 +1,5 @@
 """Write a run's output directory: staged clips -> WebDataset shards + Parquet sidecars, then
-clips.parquet, failures.jsonl, stats.json (and report.md, see curate.report).
+clips.parquet, failures.jsonl, stats.json (and report.md, see curate.output.report).
 
 Layout (DESIGN.md contract, plus the hidden state that resume relies on):
     DIR/shards/NNNNN.tar, NNNNN.parquet   committed shards; the sidecar .parquet is renamed into place
@@ -10,7 +10,7 @@ Layout (DESIGN.md contract, plus the hidden state that resume relies on):
     DIR/.state/failures/*.jsonl           failures as they happen (terminal ones are not redone)
 
 The directory may be local or on any filesystem Beam knows (gs://, s3://): everything goes through
-the helpers below, and every file is written under a temporary name and renamed into place.
+curate.files, and every file is written under a temporary name and renamed into place.
 
 Shards: videos are packed in order of video id into shards bounded by samples and bytes; a video is
 never split across shards (so resume is per video), and a video larger than a shard gets its own.
@@ -29,6 +29,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Sequence
 
+from curate.files import (
+    _local,
+    exists,
+    is_local,
+    join,
+    listdir,
+    open_read,
+    put_file_atomic,
+    read_bytes,
+    remove_file,
+    remove_tree,
+    write_bytes_atomic,
+)
 from schemas import Clip, Failure, clips_to_table, safe_id
 from schemas.arrow import clip_to_row, row_to_clip
 
@@ -66,126 +79,6 @@ def replace_clips(staged: StagedVideo, clips: Sequence[Clip], failures: Sequence
         raise ValueError(f"video {staged.video_id!r}: clips {unknown} were never staged")
     return staged._replace(clips=tuple(clips), num_bytes=tuple(size_of[c.key] for c in clips),
                            failures=staged.failures + tuple(failures))
-
-
-# ---------------------------------------------------------------------------------------------
-# paths and atomic file operations (local, or any Beam filesystem)
-
-
-def _fs():
-    from apache_beam.io.filesystems import FileSystems  # lazy: Beam is heavy
-
-    return FileSystems
-
-
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
-def _local(path: str) -> str:
-    return path[len("file://") :] if path.startswith("file://") else path
-
-
-def join(base: str, *parts: str) -> str:
-    return os.path.join(base, *parts) if is_local(base) else _fs().join(base, *parts)
-
-
-def exists(path: str) -> bool:
-    return os.path.exists(_local(path)) if is_local(path) else _fs().exists(path)
-
-
-def listdir(path: str) -> list:
-    """Names directly under a folder, sorted; [] when it does not exist."""
-    if is_local(path):
-        try:
-            return sorted(os.listdir(_local(path)))
-        except FileNotFoundError:
-            return []
-    prefix = path.rstrip("/") + "/"
-    found = _fs().match([prefix + "*"])[0].metadata_list
-    return sorted({m.path[len(prefix) :].split("/", 1)[0] for m in found})
-
-
-def open_read(path: str):
-    if is_local(path):
-        return open(_local(path), "rb")
-    from apache_beam.io.filesystem import CompressionTypes
-
-    return _fs().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-
-
-def read_bytes(path: str) -> bytes:
-    with open_read(path) as f:
-        return f.read()
-
-
-def _tmp_name(path: str) -> str:
-    head, name = os.path.split(path) if is_local(path) else path.rsplit("/", 1)
-    return f"{head}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
-
-
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary name and a rename."""
-    tmp = _tmp_name(path)
-    if is_local(path):
-        os.makedirs(os.path.dirname(_local(path)) or ".", exist_ok=True)
-        with open(_local(tmp), "wb") as f:
-            f.write(data)
-        os.replace(_local(tmp), _local(path))
-        return
-    from apache_beam.io.filesystem import CompressionTypes
-
-    with _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(data)
-    _fs().rename([tmp], [path])
-
-
-def put_file_atomic(local_src: str, path: str) -> None:
-    """Move a finished local file to `path` (a rename when both are on one local disk)."""
-    tmp = _tmp_name(path)
-    if is_local(path):
-        os.makedirs(os.path.dirname(_local(path)) or ".", exist_ok=True)
-        try:
-            os.replace(local_src, _local(tmp))
-        except OSError:  # another device
-            import shutil
-
-            shutil.copyfile(local_src, _local(tmp))
-            os.remove(local_src)
-        os.replace(_local(tmp), _local(path))
-        return
-    from apache_beam.io.filesystem import CompressionTypes
-
-    with (
-        open(local_src, "rb") as src,
-        _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as dst,
-    ):
-        while chunk := src.read(1 << 22):
-            dst.write(chunk)
-    _fs().rename([tmp], [path])
-    os.remove(local_src)
-
-
-def remove_tree(path: str) -> None:
-    """Delete a folder (or an object prefix) with everything under it; missing is fine."""
-    if is_local(path):
-        import shutil
-
-        shutil.rmtree(_local(path), ignore_errors=True)
-        return
-    found = _fs().match([path.rstrip("/") + "/**"])[0].metadata_list
-    if found:
-        _fs().delete([m.path for m in found])
-
-
-def remove_file(path: str) -> None:
-    if is_local(path):
-        try:
-            os.remove(_local(path))
-        except FileNotFoundError:
-            pass
-    elif _fs().exists(path):
-        _fs().delete([path])
 
 
 def local_work_dir(out_dir: str, prefix: str) -> str:
@@ -456,7 +349,7 @@ def write_stats(out_dir: str, videos_in: int | None = None) -> dict:
     videos_in None keeps the count of the existing stats.json. Returns the stats."""
     import pyarrow.parquet as pq
 
-    from curate.report import write_report
+    from curate.output.report import write_report
 
     with open_read(join(out_dir, "clips.parquet")) as f:
         table = pq.read_table(f)

@@ -1,11 +1,16 @@
 """The Beam wiring of the model stages (VidLA section 3): RunInference ModelHandlers around the
-BLIP-2 captioner (curate.caption) and the LLM summarizer (curate.summarize), and the transforms that
-curate.annotate.AnnotateClips composes.
+BLIP-2 captioner (curate.models.caption) and the LLM summarizer (curate.models.summarize), the
+transforms they need, and AnnotateClips, which composes them.
+
+``AnnotateClips(config, out_dir, cut, download)`` is the one stage a recipe applies when a model is
+given, in place of the plain cut, over one element per video: ``(VideoMeta with media_path,
+tuple[Clip] of all its scales)`` -> ``(committed StagedVideo, failures)``. Frames are sampled on a
+per-video grid and captioned once for every clip and scale that contains them (curate.media.frames).
 
 The source media is on the disk of the worker that downloaded it, so everything that reads it runs
 fused with the download, per video, before the download is discarded: CutAndDecodeFrames cuts the
 clips into DIR/.staging (manifest not yet written) and decodes the frames they need on the per-video
-grid (curate.frames), resized to the captioner's input. After that only small records travel:
+grid (curate.media.frames), resized to the captioner's input. After that only small records travel:
 frames to the captioner (each captioned once, for every clip and scale containing it), prompts to
 the summarizer, and results keyed by video id, joined back to the StagedVideo (JoinToVideos).
 CommitStaged writes a video's manifest once its clips are annotated, so resume never sees a staged
@@ -19,14 +24,16 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
 from apache_beam.pvalue import TaggedOutput
 
-from curate import write
-from curate.annotate import AnnotateConfig
-from curate.caption import Blip2Captioner
+from curate.beam.recipe import _CutVideo
+from curate.beam.stages import FAILURES
 from curate.errors import StageError
-from curate.frames import attach_frame_captions, decode_frames, plan_frames
-from curate.pipeline import _CutVideo
-from curate.stages import FAILURES
-from curate.summarize import attach_summaries, clean_summary, load_summarizer, summary_jobs
+from curate.files import remove_tree
+from curate.media.frames import attach_frame_captions, decode_frames, plan_frames
+from curate.models.caption import Blip2Captioner, captioner_input_size
+from curate.models.check import validate_models
+from curate.models.config import AnnotateConfig
+from curate.models.summarize import attach_summaries, clean_summary, load_summarizer, summary_jobs
+from curate.output import write
 from schemas import Failure
 
 FRAMES = "frames"
@@ -128,7 +135,7 @@ class CommitStaged(beam.PTransform):
 
 def _commit(staged, out_dir: str):
     if not staged.clips:
-        write.remove_tree(write.staging_dir(out_dir, staged.video_id))
+        remove_tree(write.staging_dir(out_dir, staged.video_id))
         return
     yield write.write_manifest(out_dir, staged)
 
@@ -268,3 +275,52 @@ class SummarizeClips(beam.PTransform):
         failed = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_answers)
         all_answers = (cleaned, failed) | "AllAnswers" >> beam.Flatten()
         return videos | "AttachSummaries" >> JoinToVideos("summarize", _attach_answers, {"answers": all_answers})
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage a recipe applies
+
+
+class AnnotateClips(beam.PTransform):
+    """``staged, failures = videos | AnnotateClips(args_or_config, out_dir, cut, download)``.
+
+    videos: PCollection[(VideoMeta with media_path, tuple[Clip])], one element per video with all
+    its clips, straight from PlanClips (fused with the download: the media is on this worker).
+    Per video, on that worker: the clips are cut into DIR/.staging and the frames to caption are
+    decoded, then the download is discarded (CutAndDecodeFrames). Then only
+    frames, prompts and small records travel: captions fill frame_captions/frame_times (caption
+    model), summaries fill caption (every clip) and subtitle_summary (medium and long clips)
+    (summary model), and the video's staging manifest is written last (CommitStaged).
+
+    staged: PCollection[curate.output.write.StagedVideo], committed, ready for the shard writer.
+    failures: cut failures as CutClips gives them, and a Failure per clip that cannot be
+    annotated (stage "caption": no decodable frame; "summarize": unusable LLM answer); such a
+    clip is not a sample. Needs at least one model (config.enabled).
+    """
+
+    def __init__(self, args_or_config, out_dir: str, cut, download=None, label: Optional[str] = None):
+        super().__init__(label)
+        self.config = validate_models(args_or_config)
+        if not self.config.enabled:
+            raise ValueError("AnnotateClips needs --caption-model or --summary-model; "
+                             "without models the recipe cuts with curate.beam.recipe.CutClips")
+        self._out_dir, self._cut, self._download = out_dir, cut, download
+
+    def expand(self, videos):
+        config = self.config
+        fps, size = None, None
+        if config.caption_model:
+            # frames are decoded straight to the captioner's input size: small elements, one resize
+            fps, size = config.caption_fps, captioner_input_size(config.caption_model)
+        cut = videos | "CutAndDecodeFrames" >> CutAndDecodeFrames(self._out_dir, self._cut, self._download,
+                                                                  fps, size)
+        staged, all_failures = cut.staged, [cut[FAILURES]]
+        if config.caption_model:
+            staged, failures = (staged, cut[FRAMES], cut[FRAME_ERRORS]) | "CaptionClipFrames" >> (
+                CaptionClipFrames(config))
+            all_failures.append(failures)
+        if config.summary_model:
+            staged, failures = staged | "SummarizeClips" >> SummarizeClips(config)
+            all_failures.append(failures)
+        committed = staged | "CommitStaged" >> CommitStaged(self._out_dir)
+        return committed, tuple(all_failures) | "FlattenAnnotationFailures" >> beam.Flatten()

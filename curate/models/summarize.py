@@ -1,21 +1,21 @@
 """LLM summaries (VidLA section 3, appendix A.4): the frame captions of medium and long clips ->
 ``caption``, their subtitle -> ``subtitle_summary``. Short and sentence clips keep their texts as they
 are (VidLA table 1: "for short video clips, texts are not summarized"): their ``caption`` is their
-frame captions joined (curate.frames.attach_frame_captions) and their subtitle stays the subtitle.
+frame captions joined (curate.media.frames.attach_frame_captions) and their subtitle stays the subtitle.
 
 Two backends behind one interface, ``summarize(user_messages) -> answers``: vLLM's offline
 ``LLM.generate`` for throughput, and transformers ``generate`` for machines without vLLM. Both build
 the same prompt token ids: the model's chat template when it has one, else the plain prompt. What the
 model answers is cleaned (preambles, quotes, notes after the sentence) and checked against the word
 limit; an unusable answer becomes a Failure for that clip, never an empty string. No Beam here:
-curate.model_stages wires these into RunInference.
+curate.beam.models wires these into RunInference.
 """
 from __future__ import annotations
 
 import re
 from typing import Optional, Sequence
 
-from curate.annotate import AnnotateConfig, torch_device_and_dtype
+from curate.models.config import AnnotateConfig, torch_device_and_dtype
 from curate.errors import StageError
 from schemas import Failure
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from curate import write
+from curate import files
+
+from curate.output import write
 
 # Failures of these stages may succeed on a rerun, so they do not mark a video as done.
 RETRYABLE_STAGES = frozenset({"download", "asr"})
@@ -36,17 +38,17 @@ def is_terminal(failure) -> bool:
 def clean_interrupted(out_dir: str) -> None:
     """Remove what a killed run left half written: temporary files, shard tars without a sidecar,
     shard work folders, staging folders without a manifest."""
-    shards_dir = write.join(out_dir, write.SHARDS)
+    shards_dir = files.join(out_dir, write.SHARDS)
     committed = set(write.committed_shards(out_dir))
-    for name in write.listdir(shards_dir):
+    for name in files.listdir(shards_dir):
         stem = name.split(".", 1)[0]
         if name.startswith(".") or (name.endswith(".tar") and stem not in committed):
-            write.remove_file(write.join(shards_dir, name))
-    staging = write.join(out_dir, write.STAGING)
-    for name in write.listdir(staging):
-        folder = write.join(staging, name)
-        if name.startswith(".") or not write.exists(write.join(folder, write.MANIFEST)):
-            write.remove_tree(folder)
+            files.remove_file(files.join(shards_dir, name))
+    staging = files.join(out_dir, write.STAGING)
+    for name in files.listdir(staging):
+        folder = files.join(staging, name)
+        if name.startswith(".") or not files.exists(files.join(folder, write.MANIFEST)):
+            files.remove_tree(folder)
 
 
 def load_resume_state(out_dir: str) -> ResumeState:
@@ -58,11 +60,11 @@ def load_resume_state(out_dir: str) -> ResumeState:
         in_shards.update(write.read_sidecar(out_dir, name).column("video_id").to_pylist())
     dropped = {f.video_id for f in write.recorded_failures(out_dir) if is_terminal(f)}
     staged = []
-    staging = write.join(out_dir, write.STAGING)
-    for name in write.listdir(staging):
-        video = write.load_staged_video(write.join(staging, name))
+    staging = files.join(out_dir, write.STAGING)
+    for name in files.listdir(staging):
+        video = write.load_staged_video(files.join(staging, name))
         if video.video_id in in_shards:  # committed, but killed before its staging was deleted
-            write.remove_tree(write.join(staging, name))
+            files.remove_tree(files.join(staging, name))
         else:
             staged.append(video)
     next_index = int(shards[-1]) + 1 if shards else 0

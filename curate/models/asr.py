@@ -7,15 +7,11 @@ never loads one, nor needs it on disk); its segments become a schemas.Transcript
 """
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from typing import Optional
 
-import apache_beam as beam
-
 from curate.errors import StageError
-from curate.stages import ApplyStage
 from schemas import Transcript, VideoMeta
 
 
@@ -103,20 +99,3 @@ def transcribe_video(meta: VideoMeta, model, cfg: AsrConfig = AsrConfig()) -> Tr
     segments, info = model.transcribe(meta.media_path, language=cfg.language, beam_size=cfg.beam_size,
                                       word_timestamps=True, vad_filter=cfg.vad_filter)
     return transcript_from_asr(list(segments), meta.video_id, cfg.name, cfg.language or info.language)
-
-
-def _transcribe(meta: VideoMeta, model, cfg: AsrConfig) -> tuple:
-    return meta, transcribe_video(meta, model, cfg)
-
-
-class TranscribeAudio(beam.PTransform):
-    """``pairs, failures = videos | TranscribeAudio(cfg)``: (VideoMeta, Transcript) pairs; the model
-    loads once per worker, on the first video; failures have stage "asr"."""
-
-    def __init__(self, cfg: AsrConfig = AsrConfig()):
-        super().__init__()
-        self._cfg = cfg
-
-    def expand(self, videos):
-        return videos | ApplyStage("asr", functools.partial(_transcribe, cfg=self._cfg),
-                                   setup=functools.partial(ModelOnFirstUse, self._cfg))

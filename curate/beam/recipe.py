@@ -5,13 +5,13 @@ A recipe (dags/hdvila.py, dags/vidla.py) is::
     videos   = select_videos(p, cfg, resume)       read -> probe -> filter (+ category cap) -> skip done
     ready    = videos | DownloadVideos | MakeTranscripts | PlanClips     -> (VideoMeta, tuple[Clip])
     write_outputs(ready, failures, cfg, resume)   cut -> stage -> shards -> clips.parquet, stats, report
-  or, with the vidla model stages (curate.annotate.AnnotateClips does the cut itself):
+  or, with the vidla model stages (curate.beam.models.AnnotateClips does the cut itself):
     staged   = ready | AnnotateClips     cut + decode frames -> caption -> summarize -> commit staging
     write_staged_outputs(staged, failures, cfg, resume)               shards -> clips.parquet, ...
 
 A video's files (download, subtitles) are on the disk of the worker that downloaded it, so there is
 no shuffle from DownloadVideos to the cut: Beam fuses them into one chain per video, and the cut
-deletes the download folder once the clips are staged (DIR/.staging, through curate.write). Only
+deletes the download folder once the clips are staged (DIR/.staging, through curate.output.write). Only
 small records and files on the output filesystem travel after that.
 
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
@@ -25,49 +25,24 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
-from curate import write
-from curate.cut import CutConfig
-from curate.resume import ResumeState, load_resume_state
-from curate.stages import FAILURES, to_failure
+from curate.beam.stages import FAILURES, to_failure
+from curate.beam.transcripts import MakeTranscripts, PlanClips
+from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
+from curate.config import RunConfig
+from curate.errors import UnknownOptionsError
+from curate.files import _local, is_local, join
+from curate.media.cut import CutConfig, cut_video
+from curate.media.download import discard_download
+from curate.output import write
+from curate.output.resume import ResumeState, load_resume_state
 from schemas import Failure
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    recipe: str  # "hdvila" or "vidla"
-    input: str  # a manifest file or a yt-dlp download folder (local path or file:// URL)
-    output: str  # the output directory (local, or any filesystem Beam knows, e.g. gs://)
-    id_column: Optional[str] = None  # manifests: the column holding the video id
-    url_column: Optional[str] = None  # manifests: the column holding the URL
-    filter: object = None  # curate.filter.FilterConfig (None: its defaults)
-    # curate.download.DownloadConfig (None: files under DIR/.downloads, or for a remote DIR in a
-    # scratch folder on each worker's disk; deleted once a video's clips are staged)
-    download: object = None
-    probe_dir: Optional[str] = None  # where the probe keeps info jsons, any Beam path (None: DIR/.probe)
-    asr: object = None  # curate.asr.AsrConfig for videos without subtitles (None: its defaults)
-    punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
-    use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
-    cut: CutConfig = field(default_factory=CutConfig)
-    shards: write.ShardConfig = field(default_factory=write.ShardConfig)
-    annotate: object = None  # curate.annotate's config or parsed args (vidla); None: no model stages
-
-    def download_config(self):
-        from curate.download import DownloadConfig
-
-        return self.download or DownloadConfig(output_dir=write.join(self.output, ".downloads"))
-
-    def filter_config(self):
-        from curate.filter import FilterConfig
-
-        return self.filter or FilterConfig()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,10 +69,6 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState):
     Returns (videos, failures, num_read). Finished videos are skipped before the probe (no yt-dlp
     call for them), except under a category hour cap: the cap must see every video to keep the same
     ones as the first run, so they are skipped after it."""
-    from curate.filter import FilterVideos
-    from curate.probe import ProbeVideos
-    from curate.sources import ReadSources
-
     sources, read_failures = p | "ReadSources" >> ReadSources(
         cfg.input, id_column=cfg.id_column, url_column=cfg.url_column
     )
@@ -105,7 +76,7 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState):
     download = cfg.download_config()
     to_probe = sources if capped else skip_finished(sources, resume)
     probed, probe_failures = to_probe | "ProbeVideos" >> ProbeVideos(
-        download, cfg.probe_dir or write.join(cfg.output, ".probe")
+        download, cfg.probe_dir or join(cfg.output, ".probe")
     )
     kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
     todo = skip_finished(kept, resume) if capped else kept
@@ -121,9 +92,6 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
     """download -> transcript (subtitles or ASR) -> plan clips.
 
     Returns (PCollection[(VideoMeta, tuple[Clip])], [failures])."""
-    from curate.download import DownloadVideos
-    from curate.transcribe import MakeTranscripts, PlanClips
-
     download = cfg.download_config()
     downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(download)
     transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)
@@ -141,8 +109,6 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
 
 def _discard_download_of(failure: Failure, download) -> Failure:
     """Pass a video's failure on, after deleting its download folder: no later stage reads it."""
-    from curate.download import discard_download
-
     if not failure.key:
         discard_download(failure.video_id, download)
     return failure
@@ -154,7 +120,7 @@ def _discard_download_of(failure: Failure, download) -> Failure:
 
 class _CutVideo(beam.DoFn):
     """(VideoMeta, tuple[Clip]) -> StagedVideo (+ FAILURES). A subclass that must still read the
-    source media (curate.model_stages decodes frames) does it in after_cut, before the download
+    source media (curate.beam.models decodes frames) does it in after_cut, before the download
     is discarded, with commit=False when its outputs still change the manifest."""
 
     commit = True
@@ -169,8 +135,6 @@ class _CutVideo(beam.DoFn):
         return []
 
     def process(self, element):
-        from curate.cut import cut_video
-
         meta, clips = element
         try:
             staged = cut_video(meta, clips, self._out_dir, self._config, commit=self.commit)
@@ -180,8 +144,6 @@ class _CutVideo(beam.DoFn):
             return
         finally:
             if self._download is not None:  # staged or failed for good: its download is done with
-                from curate.download import discard_download
-
                 discard_download(meta.video_id, self._download)
         self._clips_ok.inc(len(staged.clips))
         self._clips_failed.inc(len(staged.failures))
@@ -195,7 +157,7 @@ class _CutVideo(beam.DoFn):
 class CutClips(beam.PTransform):
     """``staged, failures = videos | CutClips(out_dir, cut_config, download_config)`` over
     (VideoMeta, tuple[Clip]): cuts each video's clips and stages them in DIR/.staging/<video>/
-    (schemas.Failure per broken clip, stage "cut"). With a curate.download.DownloadConfig, the
+    (schemas.Failure per broken clip, stage "cut"). With a curate.media.download.DownloadConfig, the
     folder the download stage made for a video is deleted once the video is cut (never input files)."""
 
     def __init__(self, out_dir: str, config: CutConfig, download=None):
@@ -285,9 +247,22 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
 
 
 def pipeline_options(pipeline_args: list):
-    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given."""
-    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given. An
+    argument no PipelineOptions class knows raises UnknownOptionsError (Beam would only warn)."""
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        SetupOptions,
+        StandardOptions,
+        _BeamArgumentParser,
+    )
 
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # the parser Beam builds in PipelineOptions.get_all_options
+    _, unknown = parser.parse_known_args(pipeline_args)
+    if unknown:
+        names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")] or unknown
+        raise UnknownOptionsError(names, [o for a in parser._actions for o in a.option_strings])
     options = PipelineOptions(pipeline_args)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = "DirectRunner"
@@ -303,9 +278,10 @@ def check_tools() -> None:
 
 def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bool = True):
     """Build the recipe over a fresh or resumed output directory and run it. Returns the result."""
+    options = pipeline_options(pipeline_args)  # before anything is written
     check_tools()
-    if write.is_local(cfg.output):
-        os.makedirs(write._local(cfg.output), exist_ok=True)
+    if is_local(cfg.output):
+        os.makedirs(_local(cfg.output), exist_ok=True)
     resume = load_resume_state(cfg.output)
     if resume.done_video_ids or resume.staged:
         log.info(
@@ -315,7 +291,7 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
             len(resume.staged),
             resume.next_shard_index,
         )
-    p = beam.Pipeline(options=pipeline_options(pipeline_args))
+    p = beam.Pipeline(options=options)
     build(p, cfg, resume)
     result = p.run()
     if wait:

@@ -126,7 +126,7 @@ def attach_frame_captions(
     captions as ``caption`` here.
     Returns (tuple[Clip], list[Failure]).
     """
-    from curate.summarize import SUMMARIZED_SCALES, captions_as_sentences
+    from curate.models.summarize import SUMMARIZED_SCALES, captions_as_sentences
 
     kept, failures = [], []
     for clip in clips:

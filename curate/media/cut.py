@@ -76,13 +76,14 @@ class SourceInfo(NamedTuple):
     has_audio: bool
 
 
-def probe_media(path: str) -> SourceInfo:
-    """Duration, size and audio presence of a local video; decodes its first frame so that a file
-    whose header is fine but whose data is not is caught here. Raises StageError."""
+def probe_media(path: str, timeout: Optional[float] = None) -> SourceInfo:
+    """Duration, size and audio presence of a video (a local path, or an http(s) URL that FFmpeg reads
+    with ``timeout`` seconds for each wait); decodes its first frame so that a file whose header is
+    fine but whose data is not is caught here. Raises StageError."""
     import av  # lazy: PyAV is only needed where clips are cut
 
     try:
-        with av.open(path) as container:
+        with av.open(path, timeout=timeout) as container:
             if not container.streams.video:
                 raise StageError("no_video_stream", f"{path} has no video stream")
             stream = container.streams.video[0]
@@ -257,11 +258,11 @@ def ffmpeg_available(binary: str = "ffmpeg") -> bool:
 def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bool = True):
     """Cut one video's planned clips (schemas.Clip) and stage them in DIR/.staging/<video>/.
 
-    Returns a curate.write.StagedVideo: the clips that became samples (with their cut size) and a
+    Returns a curate.output.write.StagedVideo: the clips that became samples (with their cut size) and a
     schemas.Failure (stage "cut") for each that did not. Raises StageError when the source video
     itself cannot be cut. commit=False stages the clip files without the manifest that makes them
-    count (a later stage still adds metadata, then calls curate.write.write_manifest)."""
-    from curate import write
+    count (a later stage still adds metadata, then calls curate.output.write.write_manifest)."""
+    from curate.output import write
     from schemas import Failure
 
     if not meta.media_path:

@@ -1,7 +1,7 @@
 """BLIP-2 captions of sampled frames (VidLA section 3: BLIP-2 ViT-L OPT-2.7B at ~0.1 FPS).
 
 ``Blip2Captioner`` is the model behind a small interface: load once, caption a batch of RGB arrays.
-No Beam here: curate.model_stages wraps it in a RunInference ModelHandler and wires the stage.
+No Beam here: curate.beam.models wraps it in a RunInference ModelHandler and wires the stage.
 
 The processor is BLIP-2's own: ``Blip2Processor.from_pretrained`` picks the PIL image processor
 (``BlipImageProcessorPil``) when torchvision is not installed, so nothing here needs torchvision.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from curate.annotate import torch_device_and_dtype
+from curate.models.config import torch_device_and_dtype
 
 
 def check_captioner_deps(model: str) -> None:

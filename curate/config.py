@@ -1,0 +1,41 @@
+"""RunConfig: everything a recipe run is configured by (the command line builds it, curate.beam.recipe
+and the recipes in dags/ read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from curate.files import join
+from curate.media.cut import CutConfig
+from curate.output.write import ShardConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    recipe: str  # "hdvila" or "vidla"
+    input: str  # a manifest file or a yt-dlp download folder (local path or file:// URL)
+    output: str  # the output directory (local, or any filesystem Beam knows, e.g. gs://)
+    id_column: Optional[str] = None  # manifests: the column holding the video id
+    url_column: Optional[str] = None  # manifests: the column holding the URL
+    filter: object = None  # curate.media.filter.FilterConfig (None: its defaults)
+    # curate.media.download.DownloadConfig (None: files under DIR/.downloads, or for a remote DIR in a
+    # scratch folder on each worker's disk; deleted once a video's clips are staged)
+    download: object = None
+    probe_dir: Optional[str] = None  # where the probe keeps info jsons, any Beam path (None: DIR/.probe)
+    asr: object = None  # curate.models.asr.AsrConfig for videos without subtitles (None: its defaults)
+    punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
+    use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
+    cut: CutConfig = field(default_factory=CutConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages
+
+    def download_config(self):
+        from curate.media.download import DownloadConfig
+
+        return self.download or DownloadConfig(output_dir=join(self.output, ".downloads"))
+
+    def filter_config(self):
+        from curate.media.filter import FilterConfig
+
+        return self.filter or FilterConfig()

