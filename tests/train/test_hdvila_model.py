@@ -17,6 +17,7 @@ from train.families.hdvila import (
     tiny_cpu_stage1,
     tiny_cpu_stage2,
 )
+from train.families.hdvila.data import video_inputs
 from train.families.hdvila.model import segment_consensus
 from train.families.hdvila.objectives import CONTRASTIVE, IGNORE, mask_tokens, mlm
 from train.objectives import ObjectiveContext
@@ -43,6 +44,11 @@ def _batch(cfg, B=4, L=12, seed=0):
     }
 
 
+def _video(batch):
+    """The model's video inputs (normalised floats), as the trainer makes them."""
+    return video_inputs(batch, torch.device("cpu"))
+
+
 def _ctx(train_cfg, model_cfg):
     return ObjectiveContext(0, 1, 0, torch.device("cpu"), train_cfg, model_cfg)
 
@@ -59,13 +65,13 @@ def test_shapes_and_unit_norm():
     model = build_model(cfg).eval()
     batch = _batch(cfg)
     B, S, (h, w), D = 4, cfg.num_segments, cfg.grid_size, cfg.hidden_size
-    assert model.video(batch["hr_BSCHW"], batch["lr_BSKCHW"]).shape == (B, S, h, w, D)
-    video = model.encode_video(batch["hr_BSCHW"], batch["lr_BSKCHW"])
+    assert model.video(**_video(batch)).shape == (B, S, h, w, D)
+    video = model.encode_video(**_video(batch))
     text = model.encode_text(batch["subtitle_ids"], batch["subtitle_mask"])
     assert video.shape == text.shape == (B, cfg.embed_dim)
     torch.testing.assert_close(video.norm(dim=-1), torch.ones(B))
     torch.testing.assert_close(text.norm(dim=-1), torch.ones(B))
-    logits = model.mlm_logits(batch["subtitle_ids"], batch["subtitle_mask"], batch["hr_BSCHW"], batch["lr_BSKCHW"])
+    logits = model.mlm_logits(batch["subtitle_ids"], batch["subtitle_mask"], **_video(batch))
     assert logits.shape == (B, 12, cfg.vocab_size)
 
 
@@ -75,7 +81,7 @@ def test_paper_sizes_give_the_10x16_grid():
     assert HDVILAConfig().frames_per_segment == 7
     model = build_model(cfg).eval()
     with torch.no_grad():
-        out = model.video(*[_batch(cfg, B=1)[k] for k in ("hr_BSCHW", "lr_BSKCHW")])
+        out = model.video(**_video(_batch(cfg, B=1)))
     assert out.shape == (1, cfg.num_segments, 10, 16, cfg.hidden_size)
 
 
@@ -98,7 +104,8 @@ def test_wrong_frame_sizes_are_a_clear_error():
     model = build_model(cfg)
     batch = _batch(cfg, B=2)
     with pytest.raises(ValueError, match="expected HR frames"):
-        model.encode_video(batch["hr_BSCHW"][..., :32], batch["lr_BSKCHW"])
+        video = _video(batch)
+        model.encode_video(video["hr_BSCHW"][..., :32], video["lr_BSKCHW"])
 
 
 def _dense_masked_attention(attn, x_BLD, allowed_LL):
@@ -135,16 +142,16 @@ def test_hr_stage3_features_enter_the_hybrid_transformer():
     with torch.no_grad():
         model.video.hr_adapter[0].weight.zero_()
     batch = _batch(cfg, B=1)
-    hr, lr = batch["hr_BSCHW"], batch["lr_BSKCHW"]
+    hr, lr = _video(batch).values()
     with torch.no_grad():
         base = model.video(hr, lr)
-        other_hr = model.video(255 - hr, lr)
-        other_lr = model.video(hr, 255 - lr)
+        other_hr = model.video(-hr, lr)
+        other_lr = model.video(hr, -lr)
         model.video.hybrid.blocks[0].temporal_attn.proj.weight.zero_()
         model.video.hybrid.blocks[0].temporal_attn.proj.bias.zero_()
         # without temporal attention the HR-position output no longer sees the LR frames
         no_time = model.video(hr, lr)
-        no_time_other_lr = model.video(hr, 255 - lr)
+        no_time_other_lr = model.video(hr, -lr)
     assert (base - other_hr).abs().max() > 1e-4
     assert (base - other_lr).abs().max() > 1e-4
     torch.testing.assert_close(no_time, no_time_other_lr)
@@ -323,8 +330,9 @@ def test_mlm_uses_the_video():
     batch = _batch(cfg)
     ids, mask = batch["subtitle_ids"], batch["subtitle_mask"]
     with torch.no_grad():
-        a = model.mlm_logits(ids, mask, batch["hr_BSCHW"], batch["lr_BSKCHW"])
-        b = model.mlm_logits(ids, mask, 255 - batch["hr_BSCHW"], batch["lr_BSKCHW"])
+        video = _video(batch)
+        a = model.mlm_logits(ids, mask, **video)
+        b = model.mlm_logits(ids, mask, -video["hr_BSCHW"], video["lr_BSKCHW"])
     assert (a - b).abs().max() > 1e-6  # small at init (0.02-std weights), exactly 0 if not connected
 
 

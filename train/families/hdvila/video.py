@@ -110,8 +110,8 @@ class HybridVideoEncoder(nn.Module):
         self.fuse = nn.Sequential(nn.Conv2d(2 * D, D, 1, bias=False), nn.GELU())
 
     def forward(self, hr_BSCHW: torch.Tensor, lr_BSKCHW: torch.Tensor) -> torch.Tensor:
-        """``hr_BSCHW``: (B, S, 3, H, W), ``lr_BSKCHW``: (B, S, 2N, 3, H/4, W/4); uint8 (normalised here)
-        or already-normalised float. Returns (B, S, h, w, D)."""
+        """``hr_BSCHW``: (B, S, 3, H, W), ``lr_BSKCHW``: (B, S, 2N, 3, H/4, W/4), normalised with
+        ``normalize_imagenet`` (the family's ``video_inputs``). Returns (B, S, h, w, D)."""
         cfg = self.cfg
         B, S = hr_BSCHW.shape[:2]
         K = lr_BSKCHW.shape[2]
@@ -123,9 +123,6 @@ class HybridVideoEncoder(nn.Module):
             )
         if lr_BSKCHW.shape[:3] != (B, S, 2 * cfg.num_neighbours):
             raise ValueError(f"LR frames {tuple(lr_BSKCHW.shape)} do not match {B} clips x {S} segments")
-        dtype = self.fuse[0].weight.dtype
-        if hr_BSCHW.dtype == torch.uint8:
-            hr_BSCHW, lr_BSKCHW = normalize_imagenet(hr_BSCHW, dtype), normalize_imagenet(lr_BSKCHW, dtype)
         h, w = cfg.grid_size
 
         hr_stages = self.hr_resnet(hr_BSCHW.flatten(0, 1))
