@@ -109,7 +109,9 @@ def test_paper_crops_from_a_720p_clip(tmp_path):
     sample = hybrid_sample(str(video), cfg, random.Random(5), hr_short_side=None)
     hr, lr = sample["hr_frames"], sample["lr_frames"]
     assert hr.shape == (2, 3, 640, 1024) and lr.shape == (2, 2, 3, 160, 256)
-    assert _misfit(lr[0, 1], hr[0], (0, 0)) < 0.5 * min(_misfit(lr[0, 1], hr[0], (0, 1)), _misfit(lr[0, 1], hr[0], (1, 0)))
+    assert _misfit(lr[0, 1], hr[0], (0, 0)) < 0.5 * min(
+        _misfit(lr[0, 1], hr[0], (0, 1)), _misfit(lr[0, 1], hr[0], (1, 0))
+    )
 
 
 def test_hybrid_sample_scales_hr_to_a_short_side(still_video):
@@ -127,7 +129,11 @@ def test_wordpiece_tokenizer_built_offline(tmp_path):
     tok = load_tokenizer(folder)
     assert tok.get_vocab() == load_tokenizer(again).get_vocab()
     assert (tok.pad_token_id, tok.unk_token_id, tok.cls_token_id, tok.sep_token_id, tok.mask_token_id) == (
-        0, 100, 101, 102, 103,
+        0,
+        100,
+        101,
+        102,
+        103,
     )
     ids = tok("The dog flies", padding="max_length", max_length=8)["input_ids"]
     assert ids[0] == 101 and 102 in ids and tok.unk_token_id not in ids

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-
 from train.families.hdvila import (
     STAGE1_PARAMETERS,
     STAGE2_PARAMETERS,
@@ -20,10 +19,10 @@ from train.families.hdvila import (
 from train.families.hdvila.data import video_inputs
 from train.families.hdvila.model import segment_consensus
 from train.families.hdvila.objectives import CONTRASTIVE, IGNORE, mask_tokens, mlm
-from train.objectives import ObjectiveContext
 from train.families.hdvila.video import DividedSpaceTimeBlock
 from train.families.hdvila.weights import load_weights
 from train.model.weights import CheckpointError
+from train.objectives import ObjectiveContext
 
 
 def _batch(cfg, B=4, L=12, seed=0):
@@ -311,7 +310,9 @@ def test_mlm_steps_decrease_the_loss_with_stage1_frozen():
     assert not model.video.training and model.text.fusion_layers.training
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     frozen.update((f"buffer {n}", b.clone()) for n, b in model.video.named_buffers())
-    assert any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
+    assert (
+        any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
+    )
     assert not any(n.startswith(("text.fusion_layers", "mlm_head", "visual_embeddings")) for n in frozen)
     batch = _batch(cfg)
     ctx = _ctx(tiny_cpu_stage2(), cfg)

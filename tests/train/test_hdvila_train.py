@@ -29,7 +29,9 @@ def stage1(hdvila_shards, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stage2(hdvila_shards, stage1, tmp_path_factory):
-    return _fit(hdvila_shards, tmp_path_factory.mktemp("stage2"), "hdvila-tiny-cpu-stage2", f"init_from={stage1}")
+    return _fit(
+        hdvila_shards, tmp_path_factory.mktemp("stage2"), "hdvila-tiny-cpu-stage2", f"init_from={stage1}"
+    )
 
 
 def test_stage1_trains_contrastively(stage1):
@@ -49,7 +51,9 @@ def test_stage2_starts_from_stage1_and_keeps_it_frozen(stage1, stage2):
     before = load_checkpoint(stage1 / "checkpoints" / "step_00000004.pt")["model"]
     after = load_checkpoint(stage2 / "checkpoints" / "step_00000004.pt")["model"]
     changed = [k for k in after if not torch.equal(after[k], before[k])]
-    assert changed and all(k.startswith(("text.fusion_layers.", "visual_embeddings.", "mlm_head.")) for k in changed)
+    assert changed and all(
+        k.startswith(("text.fusion_layers.", "visual_embeddings.", "mlm_head.")) for k in changed
+    )
     stage1_keys = [k for k in before if any(fnmatchcase(k, p) for p in STAGE1_PARAMETERS)]
     assert stage1_keys and not set(stage1_keys) & set(changed)
 
@@ -69,8 +73,20 @@ def test_resume_is_exact(hdvila_shards, stage1, stage2, tmp_path):
     """Stage 2 (random MLM masks, random HR frames and crops) stopped after 2 steps and resumed gives the
     losses and weights of the uninterrupted run."""
     run = tmp_path / "resumed"
-    args = ["fit", "--config", "hdvila-tiny-cpu-stage2", "--shards", str(hdvila_shards), "--output", str(run),
-            "--no-progress", "--steps", "4", "checkpoint_every=2", f"init_from={stage1}"]
+    args = [
+        "fit",
+        "--config",
+        "hdvila-tiny-cpu-stage2",
+        "--shards",
+        str(hdvila_shards),
+        "--output",
+        str(run),
+        "--no-progress",
+        "--steps",
+        "4",
+        "checkpoint_every=2",
+        f"init_from={stage1}",
+    ]
     assert main([*args, "--stop-after", "2"]) == 0
     assert main([*args, "--resume"]) == 0
     assert _losses(run, "mlm") == _losses(stage2, "mlm")

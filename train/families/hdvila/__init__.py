@@ -26,7 +26,15 @@ STAGE1_PARAMETERS = (
 )
 STAGE2_PARAMETERS = ("text.fusion_layers.*", "visual_embeddings.*", "mlm_head.*")
 
-__all__ = ["HDVILAConfig", "PRESETS", "STAGE1_PARAMETERS", "STAGE2_PARAMETERS", "build_model", "hdvila_paper", "tiny_cpu"]
+__all__ = [
+    "PRESETS",
+    "STAGE1_PARAMETERS",
+    "STAGE2_PARAMETERS",
+    "HDVILAConfig",
+    "build_model",
+    "hdvila_paper",
+    "tiny_cpu",
+]
 
 
 def build_model(cfg: HDVILAConfig):

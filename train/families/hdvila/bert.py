@@ -14,7 +14,15 @@ from torch import nn
 class Embeddings(nn.Module):
     """Word + learnable 1D position + token type embeddings, LayerNorm, dropout."""
 
-    def __init__(self, vocab_size: int, width: int, max_positions: int, type_vocab_size: int, eps: float, dropout: float):
+    def __init__(
+        self,
+        vocab_size: int,
+        width: int,
+        max_positions: int,
+        type_vocab_size: int,
+        eps: float,
+        dropout: float,
+    ):
         super().__init__()
         self.word_embeddings = nn.Embedding(vocab_size, width)
         self.position_embeddings = nn.Embedding(max_positions, width)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 CONSENSUS = ("mean", "max", "lse")
 GRID_STRIDE = 64  # HR pixels per cell of the feature grid (ResNet stride 32, then the adapter's 2x2 pool)
@@ -81,7 +82,9 @@ class HDVILAConfig:
         if not 0 < self.mlm_probability < 1:
             problems.append(f"mlm_probability {self.mlm_probability} must lie in (0, 1)")
         if not 0 <= self.mask_token_id < self.vocab_size:
-            problems.append(f"mask_token_id {self.mask_token_id} is outside the vocabulary of {self.vocab_size}")
+            problems.append(
+                f"mask_token_id {self.mask_token_id} is outside the vocabulary of {self.vocab_size}"
+            )
         if self.context_length > self.max_position_embeddings:
             problems.append(f"context_length {self.context_length} exceeds max_position_embeddings")
         if problems:
@@ -101,7 +104,7 @@ class HDVILAConfig:
     def frames_per_segment(self) -> int:
         return 2 * self.num_neighbours + 1
 
-    def replace(self, **changes) -> "HDVILAConfig":
+    def replace(self, **changes) -> HDVILAConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -43,7 +43,9 @@ def _resize(frame_CHW: torch.Tensor, size: tuple) -> torch.Tensor:
     if tuple(frame_CHW.shape[-2:]) == tuple(size):
         return frame_CHW
     shrink = size[0] < frame_CHW.shape[-2]
-    resized = F.interpolate(frame_CHW[None].float(), size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    resized = F.interpolate(
+        frame_CHW[None].float(), size=size, mode="bilinear", align_corners=False, antialias=shrink
+    )
     return resized[0].round_().clamp_(0, 255).to(torch.uint8)
 
 

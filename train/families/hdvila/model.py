@@ -23,6 +23,7 @@ from .bert import Embeddings, Layer, MLMHead, padding_bias
 from .config import HDVILAConfig
 from .video import HybridVideoEncoder
 
+
 class Pooler(nn.Module):
     def __init__(self, width: int):
         super().__init__()
@@ -38,7 +39,9 @@ class TextTransformer(nn.Module):
     def __init__(self, cfg: HDVILAConfig):
         super().__init__()
         D, eps, p = cfg.hidden_size, cfg.layer_norm_eps, cfg.dropout
-        self.embeddings = Embeddings(cfg.vocab_size, D, cfg.max_position_embeddings, cfg.type_vocab_size, eps, p)
+        self.embeddings = Embeddings(
+            cfg.vocab_size, D, cfg.max_position_embeddings, cfg.type_vocab_size, eps, p
+        )
 
         def layers(n: int) -> nn.ModuleList:
             return nn.ModuleList(Layer(D, cfg.num_heads, cfg.intermediate_size, eps, p) for _ in range(n))
@@ -82,12 +85,14 @@ class HDVILA(nn.Module):
         self.text = TextTransformer(cfg)
         self.video_projection = nn.Linear(D, cfg.embed_dim)
         self.text_projection = nn.Linear(D, cfg.embed_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init), requires_grad=cfg.learn_temperature)
+        self.logit_scale = nn.Parameter(
+            torch.tensor(cfg.logit_scale_init), requires_grad=cfg.learn_temperature
+        )
         self.visual_embeddings = VisualEmbeddings(cfg)
         self.mlm_head = MLMHead(D, cfg.vocab_size, cfg.layer_norm_eps)
         self.apply(_init_weights)
 
-    def train(self, mode: bool = True) -> "HDVILA":
+    def train(self, mode: bool = True) -> HDVILA:
         """Parts whose parameters are all frozen (``TrainConfig.freeze``: the stage-1 towers in stage 2)
         stay in eval mode, as the released code keeps them: no dropout, no BatchNorm statistics drift."""
         super().train(mode)

@@ -10,7 +10,7 @@ the shape changes, 4x channel reduction inside a bottleneck.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,9 @@ from torch import nn
 class ConvLayer(nn.Module):
     """Conv (no bias) + BatchNorm (+ ReLU)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, act: bool = True):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, act: bool = True
+    ):
         super().__init__()
         self.convolution = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
@@ -117,7 +119,7 @@ class ResNet(nn.Module):
             features.append(x)
         return features
 
-    def train(self, mode: bool = True) -> "ResNet":
+    def train(self, mode: bool = True) -> ResNet:
         """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics."""
         super().train(mode)
         if mode and self.norm_eval:
