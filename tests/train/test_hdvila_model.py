@@ -373,3 +373,34 @@ def test_paper_preset_has_resnet50_and_bert_large_layouts():
         ours[k] = v.shape
     assert ours == bert_shapes
     assert sum(p.numel() for p in model.text.parameters()) > 330e6  # BERT-large
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_gradient_checkpointing_gives_the_same_gradients(stage, monkeypatch):
+    from train.families.hdvila import resnet
+
+    recomputed = []
+
+    def counting_checkpoint(module, *args, **kwargs):
+        recomputed.append(type(module).__name__)
+        return torch.utils.checkpoint.checkpoint(module, *args, **kwargs)
+
+    monkeypatch.setattr(resnet, "checkpoint", counting_checkpoint)
+    cfg = tiny_cpu().replace(resnet_norm_eval=True)  # ResNet stages are recomputed only with frozen BN stats
+    batch = _batch(cfg)
+    grads = []
+    for recompute in (False, True):
+        torch.manual_seed(0)
+        model = build_model(cfg.replace(grad_checkpointing=recompute))
+        train_cfg = tiny_cpu_stage1() if stage == 1 else tiny_cpu_stage2()
+        _freeze(model, train_cfg.freeze)
+        model.train()
+        torch.manual_seed(1)
+        objective = CONTRASTIVE if stage == 1 else mlm
+        sum(objective(model, batch, _ctx(train_cfg, cfg)).values()).backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    # stage 1 recomputes the trained towers; stage 2 only the trained multi-modal layers
+    assert set(recomputed) == ({"Stage", "DividedSpaceTimeBlock", "Layer"} if stage == 1 else {"Layer"})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, atol=1e-6, rtol=1e-5, msg=name)

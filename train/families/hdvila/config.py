@@ -59,6 +59,9 @@ class HDVILAConfig:
     logit_scale_max: float = 100.0  # exp(logit_scale) is clamped to this where it is used
     mlm_probability: float = 0.15  # BERT's masking rate (80% [MASK], 10% random, 10% kept)
     segment_consensus: str = "lse"  # how MLM logits of the segments are aggregated (released: lse)
+    # --- memory ---
+    grad_checkpointing: bool = False  # recompute Transformer layers (and ResNet stages when
+    # resnet_norm_eval: BatchNorm must not update its statistics twice) in backward
     # --- initialisation ---
     resnet_weights: Optional[str] = None  # ResNetModel.save_pretrained folder (ResNet-50) for both encoders
     bert_weights: Optional[str] = None  # BertModel / BertForPreTraining save_pretrained folder (BERT-large)

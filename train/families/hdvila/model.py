@@ -21,6 +21,7 @@ from torch import nn
 
 from .bert import Embeddings, Layer, MLMHead, padding_bias
 from .config import HDVILAConfig
+from .resnet import run
 from .video import HybridVideoEncoder
 
 
@@ -103,6 +104,10 @@ class HDVILA(nn.Module):
                     module.eval()
         return self
 
+    @property
+    def _recompute(self) -> bool:
+        return self.cfg.grad_checkpointing and self.training
+
     # --- stage 1: the two-stream embeddings ---
     def encode_video(self, hr_BSCHW: torch.Tensor, lr_BSKCHW: torch.Tensor) -> torch.Tensor:
         """(B, embed_dim), unit norm."""
@@ -114,7 +119,7 @@ class HDVILA(nn.Module):
         bias_B11L = padding_bias(mask_BL)
         x_BLD = self.text.embeddings(ids_BL)
         for layer in self.text.language_layers:
-            x_BLD = layer(x_BLD, bias_B11L)
+            x_BLD = run(layer, x_BLD, bias_B11L, recompute=self._recompute)
         return x_BLD
 
     def encode_text(self, ids_BL: torch.Tensor, mask_BL: torch.Tensor) -> torch.Tensor:
@@ -138,7 +143,7 @@ class HDVILA(nn.Module):
         mask_BT = torch.cat([mask_BL.repeat_interleave(S, dim=0), mask_BL.new_ones(B * S, h * w)], dim=1)
         bias_B11T = padding_bias(mask_BT)
         for layer in self.text.fusion_layers:
-            x_BTD = layer(x_BTD, bias_B11T)
+            x_BTD = run(layer, x_BTD, bias_B11T, recompute=self._recompute)
         logits_BSLV = self.mlm_head(x_BTD[:, :L]).view(B, S, L, -1)
         return segment_consensus(logits_BSLV, self.cfg.segment_consensus)
 

@@ -14,6 +14,15 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+def run(module: nn.Module, *args, recompute: bool = False):
+    """``module(*args)``; with ``recompute`` (training with gradient checkpointing) its activations
+    are recomputed in backward instead of kept."""
+    if recompute and torch.is_grad_enabled():
+        return checkpoint(module, *args, use_reentrant=False)
+    return module(*args)
 
 
 class ConvLayer(nn.Module):
@@ -110,12 +119,13 @@ class ResNet(nn.Module):
         self.embedder = Embedder(embedding_size)
         self.encoder = Encoder(embedding_size, hidden_sizes[:num_stages], depths[:num_stages])
         self.norm_eval = norm_eval
+        self.grad_checkpointing = False  # recompute each stage in backward (only with norm_eval)
 
     def forward(self, x_BCHW: torch.Tensor) -> list:
         x = self.embedder(x_BCHW)
         features = []
         for stage in self.encoder.stages:
-            x = stage(x)
+            x = run(stage, x, recompute=self.grad_checkpointing and self.norm_eval and self.training)
             features.append(x)
         return features
 

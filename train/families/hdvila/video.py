@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import HDVILAConfig
-from .resnet import ResNet
+from .resnet import ResNet, run
 
 # ImageNet statistics: the ResNet-50 weights were trained with them.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -83,11 +83,12 @@ class HybridTransformer(nn.Module):
             DividedSpaceTimeBlock(cfg.hidden_size, cfg.hybrid_heads) for _ in range(cfg.hybrid_layers)
         )
         self.norm = nn.LayerNorm(cfg.hidden_size)
+        self.grad_checkpointing = cfg.grad_checkpointing
 
     def forward(self, x_BTND: torch.Tensor) -> torch.Tensor:
         x_BTND = x_BTND + self.spatial_embedding[None, None] + self.temporal_embedding[None, :, None]
         for block in self.blocks:
-            x_BTND = block(x_BTND)
+            x_BTND = run(block, x_BTND, recompute=self.grad_checkpointing and self.training)
         return self.norm(x_BTND)
 
 
@@ -100,6 +101,7 @@ class HybridVideoEncoder(nn.Module):
         sizes, depths, emb = cfg.resnet_hidden_sizes, cfg.resnet_depths, cfg.resnet_embedding_size
         self.hr_resnet = ResNet(emb, sizes, depths, num_stages=4, norm_eval=cfg.resnet_norm_eval)
         self.lr_resnet = ResNet(emb, sizes, depths, num_stages=3, norm_eval=cfg.resnet_norm_eval)
+        self.hr_resnet.grad_checkpointing = self.lr_resnet.grad_checkpointing = cfg.grad_checkpointing
         D = cfg.hidden_size
         # D_hr: channels of stage 4 -> D, then 2x2 max-pool to the LR grid
         self.hr_adapter = nn.Sequential(nn.Conv2d(sizes[3], D, 1, bias=False), nn.MaxPool2d(2), nn.GELU())
