@@ -61,10 +61,11 @@ def test_stage2_starts_from_stage1_and_keeps_it_frozen(stage1, stage2):
 def test_eval_prints_retrieval_json(stage1, stage2, hdvila_shards, capsys):
     results = []
     for run in (stage1, stage2):
-        assert main(["eval", "--checkpoint", str(run), "--shards", str(hdvila_shards)]) == 0
+        assert main(["eval", "--checkpoint", str(run), "--shards", str(hdvila_shards), "--dsl"]) == 0
         results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     first, second = results
     assert first["num_videos"] >= 6 and set(first["t2v"]) >= {"R@1", "R@5", "R@10", "MdR", "MnR"}
+    assert set(first["t2v_dsl"]) == set(first["t2v"])  # --dsl: dual-softmax metrics too
     # stage 2 trains only the multi-modal part: the retrieval embeddings are stage 1's
     assert first["t2v"] == second["t2v"] and first["v2t"] == second["v2t"]
 
@@ -93,3 +94,18 @@ def test_resume_is_exact(hdvila_shards, stage1, stage2, tmp_path):
     final = load_checkpoint(run / "checkpoints" / "step_00000004.pt")["model"]
     reference = load_checkpoint(stage2 / "checkpoints" / "step_00000004.pt")["model"]
     assert all(torch.equal(final[k], reference[k]) for k in reference)
+
+
+def test_command_line_sets_crops_weights_and_stages():
+    from train.config import apply_overrides, get_preset, model_config, parse_overrides
+
+    tokens = ["model.hr_size=128,256", "model.resnet_weights=/models/resnet-50", "grad_checkpointing=true"]
+    cfg = apply_overrides(get_preset("hdvila-tiny-cpu"), parse_overrides(tokens))
+    mcfg = model_config(cfg)
+    assert (mcfg.hr_size, mcfg.lr_size, mcfg.grid_size) == ((128, 256), (32, 64), (2, 4))
+    assert mcfg.resnet_weights == "/models/resnet-50" and mcfg.grad_checkpointing
+    paper1, paper2 = get_preset("hdvila"), get_preset("hdvila-stage2")
+    assert model_config(paper1).hr_size == (640, 1024) and paper1.decode_short_side is None
+    assert paper2.freeze == STAGE1_PARAMETERS and paper2.loss_weights == {"contrastive": 0.0, "mlm": 1.0}
+    with pytest.raises(ValueError, match="multiples of 64"):
+        model_config(apply_overrides(cfg, parse_overrides(["model.hr_size=100,256"])))

@@ -129,6 +129,10 @@ class HDVILA(nn.Module):
         mean_BD = (x_BLD * weights_BL1).sum(1) / weights_BL1.sum(1).clamp(min=1)
         return F.normalize(self.text_projection(self.text.pooler(mean_BD)), dim=-1)
 
+    def logit_scale_value(self) -> torch.Tensor:
+        """exp(logit_scale) clamped to cfg.logit_scale_max: 1 / temperature (eval's dual softmax)."""
+        return self.logit_scale.exp().clamp(max=self.cfg.logit_scale_max)
+
     # --- stage 2: the multi-modal Transformer ---
     def mlm_logits(
         self, ids_BL: torch.Tensor, mask_BL: torch.Tensor, hr_BSCHW: torch.Tensor, lr_BSKCHW: torch.Tensor
