@@ -404,3 +404,25 @@ def test_gradient_checkpointing_gives_the_same_gradients(stage, monkeypatch):
     assert set(recomputed) == ({"Stage", "DividedSpaceTimeBlock", "Layer"} if stage == 1 else {"Layer"})
     for name, grad in grads[0].items():
         torch.testing.assert_close(grads[1][name], grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_resnet_weights_from_an_image_classification_folder(tmp_path):
+    """microsoft/resnet-50 is saved as ResNetForImageClassification (tensors under ``resnet.``)."""
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    cfg = tiny_cpu()
+    torch.manual_seed(2)
+    classifier = ResNetForImageClassification(
+        ResNetConfig(
+            embedding_size=cfg.resnet_embedding_size,
+            hidden_sizes=list(cfg.resnet_hidden_sizes),
+            depths=list(cfg.resnet_depths),
+            num_labels=5,
+        )
+    ).eval()
+    classifier.save_pretrained(tmp_path / "classifier")
+    model = build_model(cfg.replace(resnet_weights=str(tmp_path / "classifier"))).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want = classifier.resnet(x).last_hidden_state
+        torch.testing.assert_close(model.video.hr_resnet(x)[3], want, atol=1e-5, rtol=1e-4)
