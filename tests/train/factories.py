@@ -316,6 +316,11 @@ def write_vatex(path, video_ids: Sequence[str], captions_per_video: Sequence[Seq
     return Path(path)
 
 
+def fit_args(shards, run, *extra, config: str = "vidla-tiny-cpu") -> list:
+    """``python -m train fit`` arguments for a tiny run without a progress bar (``extra``: overrides)."""
+    return ["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress", *extra]
+
+
 # --- fixtures ---------------------------------------------------------------------------------
 
 
