@@ -18,7 +18,7 @@ from train.families.hdvila import (
 )
 from train.families.hdvila.data import video_inputs
 from train.families.hdvila.model import segment_consensus
-from train.families.hdvila.objectives import CONTRASTIVE, IGNORE, mask_tokens, mlm
+from train.families.hdvila.objectives import CONTRASTIVE, IGNORE, MLM, mask_tokens
 from train.families.hdvila.video import DividedSpaceTimeBlock
 from train.families.hdvila.weights import load_weights
 from train.model.weights import CheckpointError
@@ -294,7 +294,7 @@ def test_contrastive_steps_decrease_the_loss():
     _freeze(model, STAGE2_PARAMETERS)
     batch = _batch(cfg)
     ctx = _ctx(tiny_cpu_stage1(), cfg)
-    assert float(mlm(model, batch, ctx)["mlm"]) == 0.0  # stage 1 does not run the MLM branch
+    assert float(MLM(model, batch, ctx)["mlm"]) == 0.0  # stage 1 does not run the MLM branch
     losses = _steps(model, CONTRASTIVE, "contrastive", batch, ctx)
     assert losses[-1] < losses[0] - 0.3, losses
     # the stage-1 loss gives every parameter it trains a gradient
@@ -317,7 +317,7 @@ def test_mlm_steps_decrease_the_loss_with_stage1_frozen():
     batch = _batch(cfg)
     ctx = _ctx(tiny_cpu_stage2(), cfg)
     assert CONTRASTIVE(model, batch, ctx) == {"contrastive": 0.0}  # stage 2 does not run the towers alone
-    losses = _steps(model, mlm, "mlm", batch, ctx)
+    losses = _steps(model, MLM, "mlm", batch, ctx)
     assert losses[-1] < losses[0] - 0.3, losses
     now = {**dict(model.named_parameters()), **{f"buffer {n}": b for n, b in model.video.named_buffers()}}
     for name, before in frozen.items():
@@ -341,7 +341,7 @@ def test_mlm_with_nothing_to_predict_is_zero():
     cfg = tiny_cpu()
     model = build_model(cfg)
     batch = _batch(cfg, B=2, L=2)  # [CLS] [SEP] only
-    loss = mlm(model, batch, _ctx(tiny_cpu_stage2(), cfg))["mlm"]
+    loss = MLM(model, batch, _ctx(tiny_cpu_stage2(), cfg))["mlm"]
     assert float(loss.detach()) == 0.0 and loss.requires_grad
 
 
@@ -396,7 +396,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(stage, monkeypatch):
         _freeze(model, train_cfg.freeze)
         model.train()
         torch.manual_seed(1)
-        objective = CONTRASTIVE if stage == 1 else mlm
+        objective = CONTRASTIVE if stage == 1 else MLM
         sum(objective(model, batch, _ctx(train_cfg, cfg)).values()).backward()
         grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
@@ -426,3 +426,31 @@ def test_resnet_weights_from_an_image_classification_folder(tmp_path):
     with torch.no_grad():
         want = classifier.resnet(x).last_hidden_state
         torch.testing.assert_close(model.video.hr_resnet(x)[3], want, atol=1e-5, rtol=1e-4)
+
+
+def test_accumulated_micro_batches_give_the_gradients_of_the_whole_batch():
+    """Both objectives are split into features + loss, so the trainer's GradCache applies: two
+    micro-batches of 2 give the stage-1 gradients of one batch of 4 (all 4 clips are negatives)."""
+    from train.fit import TrainStep, accumulate_contrastive
+
+    cfg = tiny_cpu().replace(resnet_norm_eval=True)  # BatchNorm statistics must not depend on the split
+    train_cfg = tiny_cpu_stage1()
+    objectives = {"contrastive": CONTRASTIVE, "mlm": MLM}
+    batch = _batch(cfg, B=4, L=12)
+    results = []
+    for parts in (1, 2):
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        _freeze(model, train_cfg.freeze)
+        step = TrainStep(model, objectives).train()
+        micro = [
+            {k: v[i * 4 // parts : (i + 1) * 4 // parts] for k, v in batch.items()} for i in range(parts)
+        ]
+        weights = {"contrastive": 1.0, "mlm": 0.0}
+        loss, _ = accumulate_contrastive(step, objectives, micro, _ctx(train_cfg, cfg), weights)
+        results.append((float(loss), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (whole, whole_grads), (split, split_grads) = results
+    assert split == pytest.approx(whole, rel=1e-5)
+    assert whole_grads.keys() == split_grads.keys()
+    for name, grad in whole_grads.items():
+        torch.testing.assert_close(split_grads[name], grad, atol=5e-5, rtol=1e-4, msg=name)

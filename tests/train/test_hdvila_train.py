@@ -11,6 +11,9 @@ from train.checkpoint import load_checkpoint
 from train.families.hdvila import STAGE1_PARAMETERS
 
 
+ACCUM = ("--batch-size", "2", "grad_accum=2")
+
+
 def _fit(shards, run, config, *extra):
     args = ["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress"]
     assert main([*args, "--steps", "4", "checkpoint_every=2", *extra]) == 0
@@ -29,9 +32,9 @@ def stage1(hdvila_shards, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stage2(hdvila_shards, stage1, tmp_path_factory):
-    return _fit(
-        hdvila_shards, tmp_path_factory.mktemp("stage2"), "hdvila-tiny-cpu-stage2", f"init_from={stage1}"
-    )
+    # two micro-batches per step, as the paper's stage-2 preset: GradCache over the MLM features
+    run = tmp_path_factory.mktemp("stage2")
+    return _fit(hdvila_shards, run, "hdvila-tiny-cpu-stage2", f"init_from={stage1}", *ACCUM)
 
 
 def test_stage1_trains_contrastively(stage1):
@@ -71,8 +74,8 @@ def test_eval_prints_retrieval_json(stage1, stage2, hdvila_shards, capsys):
 
 
 def test_resume_is_exact(hdvila_shards, stage1, stage2, tmp_path):
-    """Stage 2 (random MLM masks, random HR frames and crops) stopped after 2 steps and resumed gives the
-    losses and weights of the uninterrupted run."""
+    """Stage 2 (random MLM masks, random HR frames and crops, two accumulated micro-batches) stopped
+    after 2 steps and resumed gives the losses and weights of the uninterrupted run."""
     run = tmp_path / "resumed"
     args = [
         "fit",
@@ -87,6 +90,7 @@ def test_resume_is_exact(hdvila_shards, stage1, stage2, tmp_path):
         "4",
         "checkpoint_every=2",
         f"init_from={stage1}",
+        *ACCUM,
     ]
     assert main([*args, "--stop-after", "2"]) == 0
     assert main([*args, "--resume"]) == 0

@@ -131,7 +131,7 @@ HDVILA_FAMILY = register_family(
         video_inputs="train.families.hdvila.data:video_inputs",
         objectives={
             "contrastive": "train.families.hdvila.objectives:CONTRASTIVE",
-            "mlm": "train.families.hdvila.objectives:mlm",
+            "mlm": "train.families.hdvila.objectives:MLM",
         },
         loss_weights={"contrastive": 1.0, "mlm": 0.0},
     )

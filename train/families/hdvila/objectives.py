@@ -5,7 +5,7 @@
   gathered batch, the video embedding being the mean of its segment embeddings; split into features
   and a loss over features (``train.objectives.Contrastive``) so accumulation can use an accumulated
   batch as negatives;
-- ``mlm`` ("mlm"): masked language modelling, eq. 5, with BERT's masking (15% of the text tokens: 80%
+- ``MLM`` ("mlm"): masked language modelling, eq. 5, with BERT's masking (15% of the text tokens: 80%
   [MASK], 10% a random token, 10% unchanged), the segments' logits aggregated into one consensus.
 
 Stage 1 weights {"contrastive": 1, "mlm": 0}, stage 2 {"contrastive": 0, "mlm": 1}: an objective whose
@@ -66,7 +66,6 @@ def contrastive_loss(features: dict, ctx: ObjectiveContext) -> dict:
         features["has_subtitle"],
         ctx.rank,
         ctx.world_size,
-        logit_scale_max=ctx.model_config.logit_scale_max,
     )
     return {"contrastive": loss}
 
@@ -109,16 +108,30 @@ def mask_tokens(
     return masked_BL, labels_BL
 
 
-def mlm(model, batch: dict, ctx: ObjectiveContext) -> dict:
+def mlm_features(model, batch: dict, ctx: ObjectiveContext) -> dict:
+    """Vocabulary logits (B, L, V) of the masked text with the video, and their labels (B, L)
+    (nothing when the loss has weight 0)."""
     if not _weight("mlm", ctx):
-        return {"mlm": _zero(ctx)}
+        return {}
     cfg = model.cfg
     ids_BL, labels_BL = mask_tokens(
         batch["subtitle_ids"], batch["subtitle_mask"], cfg.vocab_size, cfg.mask_token_id, cfg.mlm_probability
     )
     with autocast(ctx):
         logits_BLV = model.mlm_logits(ids_BL, batch["subtitle_mask"], **video_inputs(batch, ctx.device))
+    return {"logits": logits_BLV.float(), "labels": labels_BL}
+
+
+def mlm_loss(features: dict, ctx: ObjectiveContext) -> dict:
+    """Cross-entropy over every masked token of the (accumulated) batch."""
+    if "logits" not in features:
+        return {"mlm": _zero(ctx)}
+    logits_BLV, labels_BL = features["logits"], features["labels"]
     if not (labels_BL != IGNORE).any():  # no text token to predict in this batch
-        return {"mlm": 0.0 * logits_BLV.float().sum()}
-    loss = F.cross_entropy(logits_BLV.float().flatten(0, 1), labels_BL.flatten(), ignore_index=IGNORE)
-    return {"mlm": loss}
+        return {"mlm": 0.0 * logits_BLV.sum()}
+    return {"mlm": F.cross_entropy(logits_BLV.flatten(0, 1), labels_BL.flatten(), ignore_index=IGNORE)}
+
+
+# Also split into features and a loss: with gradient accumulation the trainer then uses GradCache for
+# both objectives, so stage 1 scores the whole accumulated batch as negatives.
+MLM = Contrastive(mlm_features, mlm_loss)
