@@ -228,12 +228,24 @@ def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistI
 
     folder = run_dir / "tokenizer"
     if info.is_main and not (folder / "tokenizer_config.json").exists():
-        if cfg.tokenizer:
-            load_tokenizer(cfg.tokenizer).save_pretrained(str(folder))
+        inherited = _init_from_tokenizer(cfg)
+        if cfg.tokenizer or inherited:
+            load_tokenizer(cfg.tokenizer or str(inherited)).save_pretrained(str(folder))
         else:
             TOKENIZER_BUILDERS[cfg.tokenizer_kind](shard_texts(shards), folder, cfg.tokenizer_vocab_size)
     barrier(info)
     return folder
+
+
+def _init_from_tokenizer(cfg: TrainConfig) -> Optional[Path]:
+    """The tokenizer of the run that ``init_from`` starts from, when this config would otherwise train a
+    new BPE (tokenizer ""): the token ids the loaded text tower learned must keep their meaning."""
+    if cfg.tokenizer or not cfg.init_from or str(cfg.init_from).endswith(".safetensors"):
+        return None
+    source = Path(cfg.init_from)
+    run = source if source.is_dir() else source.resolve().parent.parent  # RUN/checkpoints/step_N.pt
+    folder = run / "tokenizer"
+    return folder if (folder / "tokenizer_config.json").exists() else None
 
 
 class MetricsLog:

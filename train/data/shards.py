@@ -344,7 +344,11 @@ class ClipBatches(torch.utils.data.IterableDataset):
                 sample = prepare_sample(raw, self.cfg, epoch, sample_fn)
                 if isinstance(sample, str):
                     skipped[sample] += 1
-                    log.warning("skipped sample %s (%s)", raw.get("__key__"), sample)
+                    # the first of each reason is a warning; the rest (a stage-2 run skips every short
+                    # clip, say) only count: metrics.jsonl's skipped_samples has them all
+                    level = logging.WARNING if skipped[sample] == 1 else logging.DEBUG
+                    log.log(level, "skipped sample %s (%s); later ones for this reason are counted in "
+                            "skipped_samples, not logged", raw.get("__key__"), sample)
                     continue
                 kept_this_epoch = True
                 pending.append(sample)

@@ -4,8 +4,7 @@ two stages: short clips (stage 1), then whole videos with 75% of the tokens mask
 frozen, starting from stage 1 (stage 2, ``init_from``). Torch-free: registering the family imports no torch.
 
     python -m train fit --config longvideo-tiny-cpu --shards DIR --output RUN1
-    python -m train fit --config longvideo-tiny-cpu-long --shards DIR --output RUN2 \\
-        init_from=RUN1 tokenizer=RUN1/tokenizer
+    python -m train fit --config longvideo-tiny-cpu-long --shards DIR --output RUN2 init_from=RUN1
 """
 from __future__ import annotations
 
@@ -46,7 +45,7 @@ def tiny_cpu() -> TrainConfig:
 
 def tiny_cpu_long() -> TrainConfig:
     """Stage 2 of the tiny recipe: 32 frames, 75% masking, video clips only, layer 0 frozen. Give it
-    ``init_from=RUN1`` (stage 1's run) and ``tokenizer=RUN1/tokenizer`` (the same token ids)."""
+    ``init_from=RUN1`` (stage 1's run; its tokenizer comes with it, so the token ids keep their meaning)."""
     return tiny_cpu().replace(model="longvideo-tiny-cpu-long", steps=10,
                               freeze=FROZEN_EMBEDDINGS + ("vision_model.encoder.layers.0.*",))
 

@@ -43,7 +43,7 @@ class LongVideoConfig:
     hidden_act: str = "quick_gelu"  # MLP activation: "quick_gelu" (OpenAI CLIP) or "gelu"
     layer_norm_eps: float = 1e-5  # LayerNorm epsilon (CLIP: 1e-5)
     logit_scale_init: float = math.log(1 / 0.07)  # log(1 / temperature) at init (CLIP)
-    logit_scale_max: float = 100.0  # exp(logit_scale) is clamped to this where it is used
+    logit_scale_max: float = 100.0  # the trainer keeps exp(logit_scale) <= this (CLIP: 100)
     # --- input masking (section 4, "Token masking"; training only) ---
     mask_ratio: float = 0.0  # fraction of the video's tubelet tokens dropped before the encoder
     mask_kind: str = "random"  # "random": any tokens; "tube": the same spatial positions at every time step
