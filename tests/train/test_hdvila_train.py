@@ -50,6 +50,12 @@ def test_stage2_starts_from_stage1_and_keeps_it_frozen(stage1, stage2):
     from fnmatch import fnmatchcase
 
     assert all(v > 0 for v in _losses(stage2, "mlm").values())
+    # stage 2 reads its text with stage 1's WordPiece vocabulary (init_from brings it)
+    vocab = [
+        json.loads((run / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+        for run in (stage1, stage2)
+    ]
+    assert vocab[0] == vocab[1]
     assert set(_losses(stage2, "contrastive").values()) == {0.0}
     before = load_checkpoint(stage1 / "checkpoints" / "step_00000004.pt")["model"]
     after = load_checkpoint(stage2 / "checkpoints" / "step_00000004.pt")["model"]
