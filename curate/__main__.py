@@ -30,10 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     # Beam pipeline options are passed through untouched: parse_known_args keeps them for the runner.
-    args, extra = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
     if extra and args.command != "run":
-        build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        from curate.run import check_pipeline_args
+
+        run_parser = parser._subparsers._group_actions[0].choices["run"]
+        check_pipeline_args(extra, [o for a in run_parser._actions for o in a.option_strings])
     return int(args._module.main(args) or 0)
 
 

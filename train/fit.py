@@ -76,12 +76,19 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 
 def shard_texts(shards: Iterable[str]) -> Iterable[str]:
-    """Every subtitle and caption in the shards (json members only; videos are not decoded)."""
-    from webdataset.tariterators import tarfile_samples
+    """Every subtitle and caption in the shards (json members only; videos are not decoded). A shard
+    that cannot be read (further) is left out here as the loader leaves it out of training."""
+    from train.data.shards import raw_samples
 
-    for sample in tarfile_samples([{"url": url} for url in shards]):
-        if "json" in sample:
-            meta = json.loads(sample["json"])
+    for url in shards:
+        for sample in raw_samples(url):
+            if "__error__" in sample:
+                log.warning("tokenizer texts: shard %s is unreadable (%s); skipped", url, sample["__detail__"])
+                continue
+            try:
+                meta = json.loads(sample["json"])
+            except (KeyError, ValueError):  # no or broken json: the loader skips this sample too
+                continue
             yield from (t for t in texts_of(meta) if t)
             yield from (s["text"] for s in meta.get("sentences") or [])
 

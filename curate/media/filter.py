@@ -27,6 +27,19 @@ class FilterConfig:
     allow_asr: bool = True
     category_hour_cap: Optional[float] = None  # HD-VILA used 30_000 hours; None: no cap
 
+    def __post_init__(self) -> None:
+        problems = []
+        if self.min_height < 0:
+            problems.append(f"min_height must be >= 0, got {self.min_height}")
+        if self.min_duration_s < 0:
+            problems.append(f"min_duration must be >= 0, got {self.min_duration_s}")
+        if self.max_duration_s is not None and self.max_duration_s < self.min_duration_s:
+            problems.append(f"max_duration {self.max_duration_s} is below min_duration {self.min_duration_s}")
+        if self.category_hour_cap is not None and self.category_hour_cap <= 0:
+            problems.append(f"category_hour_cap must be > 0 hours, got {self.category_hour_cap}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
 
 def check_video(meta: VideoMeta, cfg: FilterConfig) -> tuple[bool, str]:
     """(True, "") to keep the video, else (False, reason)."""

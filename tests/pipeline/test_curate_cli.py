@@ -86,9 +86,50 @@ def test_user_mistakes_are_clear_errors(tmp_path):
     assert unknown.returncode != 0 and "unrecognized arguments" in unknown.stderr
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--category-hour-cap", "-1"], "category_hour_cap must be > 0"),
+        (["--min-duration", "60", "--max-duration", "30"], "max_duration 30.0 is below min_duration 60.0"),
+        (["--min-height", "-720"], "min_height must be >= 0"),
+    ],
+)
+def test_impossible_filter_options_are_one_clear_line(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        parse("vidla", *argv)
+
+
+def test_misspelt_options_and_a_file_as_output_are_refused_before_running(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    argv = ["run", "--recipe", "vidla", "--input", str(videos), "--output", str(tmp_path / "o")]
+    typo = cli(*argv, "--shard-max-smples", "1")
+    assert typo.returncode != 0 and "--shard-max-smples (did you mean --shard-max-samples?)" in typo.stderr
+    assert "Traceback" not in typo.stderr and not (tmp_path / "o").exists()
+    recipe_typo = cli("--input", str(videos), "--output", str(tmp_path / "o"), "--runer", "x", module="dags.hdvila")
+    assert recipe_typo.returncode != 0 and "did you mean --runner?" in recipe_typo.stderr
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("not a folder")
+    as_file = cli("run", "--recipe", "vidla", "--input", str(videos), "--output", str(a_file))
+    assert as_file.returncode != 0 and "is a file, not a directory" in as_file.stderr
+    assert "Traceback" not in as_file.stderr and a_file.read_text() == "not a folder"
+
+
 def test_run_is_a_subcommand():
     parser = build_parser()
     args, extra = parser.parse_known_args(
         ["run", "--recipe", "hdvila", "--input", "a", "--output", "b", "--num_workers", "4"]
     )
     assert args._module.__name__ == "curate.run" and extra == ["--num_workers", "4"]
+
+
+def test_beam_pipeline_options_pass_the_unknown_option_check():
+    from curate.run import check_pipeline_args
+
+    check_pipeline_args(
+        ["--runner", "DataflowRunner", "--project", "p", "--region", "r", "--temp_location", "gs://b/t",
+         "--direct_num_workers=2", "--direct_running_mode", "multi_processing", "--experiments", "x"],
+        ["--output"],
+    )
+    with pytest.raises(SystemExit, match="--outptu .did you mean --output"):
+        check_pipeline_args(["--outptu", "x"], ["--output"])

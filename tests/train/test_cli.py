@@ -182,3 +182,18 @@ def test_compiled_training_step_gives_the_same_losses(tiny_shards, tmp_path):
     eager = losses(tmp_path / "eager")
     compiled = losses(tmp_path / "compiled", "compile=true")
     assert compiled == pytest.approx(eager, rel=1e-3)
+
+
+def test_fit_trains_past_a_truncated_shard_and_takes_a_quoted_glob(tiny_shards, tmp_path, capsys):
+    """A truncated tar among the shards: the tokenizer pre-pass (tiny-cpu trains its own BPE on the shard
+    texts) and the loader both skip what cannot be read, and training goes on."""
+    import shutil
+
+    shards = tmp_path / "shards"
+    shutil.copytree(tiny_shards / "shards", shards)
+    whole = (shards / "00001.tar").read_bytes()
+    (shards / "00001.tar").write_bytes(whole[: len(whole) // 3])
+    args = ["fit", "--config", "tiny-cpu", "--shards", str(shards / "*.tar"), "--output", str(tmp_path / "run")]
+    assert main(args + ["--steps", "2", "--batch-size", "2", "--no-progress"]) == 0
+    summary = _json_out(capsys)
+    assert summary["step"] == 2 and summary["skipped_samples"].get("unreadable_shard", 0) >= 1

@@ -156,8 +156,8 @@ def test_resume_reads_only_the_buffered_samples_shards(tmp_path, monkeypatch):
     state = LoaderState(1, 1)
     _take(iter(make_loader(shards, cfg)), 5, state)
     opened = []
-    real = shards_module._raw_samples
-    monkeypatch.setattr(shards_module, "_raw_samples", lambda url: opened.append(url) or real(url))
+    real = shards_module.raw_samples
+    monkeypatch.setattr(shards_module, "raw_samples", lambda url: opened.append(url) or real(url))
     resumed = next(iter(make_loader(shards, cfg, LoaderState.from_dict(state.to_dict()))))
     assert resumed["keys"] == reference[5]["keys"]
     stream = state.streams[0]
@@ -166,3 +166,10 @@ def test_resume_reads_only_the_buffered_samples_shards(tmp_path, monkeypatch):
     assert len(buffered) == 2 and stream["next"][0] >= 5
     assert set(opened) <= buffered | set(order[stream["next"][0] :])
     assert len(opened) <= 4
+
+
+def test_a_quoted_glob_lists_the_committed_shards(tiny_shards, tmp_path):
+    listed = expand_shards(str(tiny_shards / "shards" / "*.tar"))
+    assert listed == expand_shards(str(tiny_shards))
+    with pytest.raises(ValueError, match="matches no .tar"):
+        expand_shards(str(tmp_path / "nothing" / "*.tar"))

@@ -18,6 +18,7 @@ How the order is made:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -25,7 +26,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import torch
 import torch.utils.data
@@ -94,23 +95,27 @@ class LoaderState:
 
 def expand_shards(pattern: str) -> list:
     """Shard URLs from a pattern: brace expansion (``/data/shards/{00000..00099}.tar``), several
-    patterns joined by ``::``, a curation output folder (its committed ``shards/*.tar``: those whose
-    Parquet sidecar exists), or URLs: what webdataset opens itself (``pipe:``, ``http(s)://``,
-    ``gs://`` through gsutil) and any other scheme fsspec knows (``s3://``, ``gcs://``, ...)."""
+    patterns joined by ``::``, a local glob (``'DIR/shards/*.tar'``, quoted so that the shell leaves it
+    to us), a curation output folder (its committed ``shards/*.tar``: those whose Parquet sidecar
+    exists), or URLs: what webdataset opens itself (``pipe:``, ``http(s)://``, ``gs://`` through
+    gsutil) and any other scheme fsspec knows (``s3://``, ``gcs://``, ...)."""
     from webdataset.shardlists import expand_urls
 
     urls = []
     for part in pattern.split("::"):
-        if _is_url(part) or not Path(part).is_dir():
+        if not _is_url(part) and Path(part).is_dir():
+            folder = Path(part) / "shards" if (Path(part) / "shards").is_dir() else Path(part)
+            tars = _committed(folder.glob("*.tar"))
+            if not tars:
+                raise ValueError(f"no .tar shards in {folder}")
+            urls += tars
+        elif not _is_url(part) and glob.has_magic(part):
+            tars = _committed(Path(p) for p in glob.glob(part))
+            if not tars:
+                raise ValueError(f"shard glob {part!r} matches no .tar file")
+            urls += tars
+        else:
             urls += expand_urls(part)
-            continue
-        folder = Path(part) / "shards" if (Path(part) / "shards").is_dir() else Path(part)
-        tars = sorted(p for p in folder.glob("*.tar") if not p.name.startswith("."))
-        if any(folder.glob("*.parquet")):  # the curation layout: a shard is committed by its sidecar
-            tars = [p for p in tars if p.with_suffix(".parquet").exists()]
-        if not tars:
-            raise ValueError(f"no .tar shards in {folder}")
-        urls += [str(p) for p in tars]
     missing = [u for u in urls if not _is_url(u) and not Path(u).exists()]
     if missing:
         raise ValueError(f"{len(missing)} shard(s) not found, first: {missing[0]}")
@@ -118,6 +123,14 @@ def expand_shards(pattern: str) -> list:
         raise ValueError(f"shard pattern {pattern!r} matches nothing")
     _register_fsspec_schemes(urls)
     return urls
+
+
+def _committed(paths: Iterable[Path]) -> list:
+    """The shards among ``paths`` that are complete: hidden (temporary) names are not, and in the curation
+    layout (a folder with Parquet sidecars) a shard is committed by its sidecar."""
+    tars = sorted(p for p in paths if p.suffix == ".tar" and not p.name.startswith("."))
+    sidecar_layout = {folder: any(folder.glob("*.parquet")) for folder in {p.parent for p in tars}}
+    return [str(p) for p in tars if not sidecar_layout[p.parent] or p.with_suffix(".parquet").exists()]
 
 
 def _is_url(text: str) -> bool:
@@ -153,7 +166,7 @@ def _seeded_rng(*parts) -> random.Random:
     return random.Random(hashlib.sha256(repr(parts).encode()).hexdigest())
 
 
-def _raw_samples(url: str) -> Iterator[dict]:
+def raw_samples(url: str) -> Iterator[dict]:
     """{"__key__", "mp4", "json", "txt", ...} from one shard. A shard that cannot be read (further)
     ends in one {"__error__": "unreadable_shard"} item, which takes a place in the stream like a sample
     so that it is counted once, also across a resume; the samples read before the error are kept."""
@@ -183,7 +196,7 @@ class _Stream:
         return self.by_shard or (shard_pos + index) % self.num_splits == self.split
 
     def _shard_items(self, shard_pos: int, first: int = 0, last: Optional[int] = None) -> Iterator[tuple]:
-        for index, raw in enumerate(_raw_samples(self.shards[shard_pos])):
+        for index, raw in enumerate(raw_samples(self.shards[shard_pos])):
             if last is not None and index > last:
                 return
             if index >= first and self._mine(shard_pos, index):
