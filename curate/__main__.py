@@ -35,11 +35,9 @@ def main(argv=None) -> int:
     args.pipeline_args = extra
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:
-        from curate.run import check_pipeline_args
-
+    if args.command == "run":  # what is neither ours nor Beam's is refused by the recipe's run
         run_parser = parser._subparsers._group_actions[0].choices["run"]
-        check_pipeline_args(extra, [o for a in run_parser._actions for o in a.option_strings])
+        args.own_options = [o for a in run_parser._actions for o in a.option_strings]
     return int(args._module.main(args) or 0)
 
 

@@ -202,26 +202,6 @@ def check_paths(input_path: str, output: str) -> None:
         raise SystemExit(f"error: --output {output} is a file, not a directory")
 
 
-def check_pipeline_args(extra: list, own_options: list) -> None:
-    """Arguments that neither this command nor any Beam PipelineOptions class knows are an error: Beam
-    itself only warns and runs on with the default, so a misspelt option would silently do nothing."""
-    import difflib
-
-    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
-
-    parser = _BeamArgumentParser(allow_abbrev=False)
-    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
-        cls._add_argparse_args(parser)  # the same parser Beam builds in PipelineOptions.get_all_options
-    _, unknown = parser.parse_known_args(extra)
-    names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")]
-    if names or unknown:
-        known = own_options + [o for a in parser._actions for o in a.option_strings]
-        hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
-                 for n in names] or unknown
-        raise SystemExit(f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's "
-                         "pipeline options know them")
-
-
 def run(recipe: str, args: argparse.Namespace) -> dict:
     """Run the recipe; returns the stats of the output directory."""
     import logging
@@ -233,7 +213,7 @@ def run(recipe: str, args: argparse.Namespace) -> dict:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     module = importlib.import_module(RECIPES[recipe])
-    module.run(cfg, list(args.pipeline_args or []))
+    module.run(cfg, list(args.pipeline_args or []), own_options=getattr(args, "own_options", ()))
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
 
@@ -265,8 +245,8 @@ def main_for_recipe(recipe: str, argv=None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0])
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)
-    check_pipeline_args(extra, [o for a in parser._actions for o in a.option_strings])
     args.pipeline_args = extra
+    args.own_options = [o for a in parser._actions for o in a.option_strings]
     stats = run(recipe, args)
     _print_summary(args.output, stats)
     return 0

@@ -257,13 +257,36 @@ def pipeline_options(pipeline_args: list):
     return options
 
 
+def check_pipeline_args(extra: list, own_options=()) -> None:
+    """Arguments that neither the command line (its options: own_options) nor any Beam PipelineOptions
+    class knows are an error: Beam itself only warns and runs on with the default, so a misspelt option
+    would silently do nothing."""
+    import difflib
+
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # the same parser Beam builds in PipelineOptions.get_all_options
+    _, unknown = parser.parse_known_args(extra)
+    names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")]
+    if names or unknown:
+        known = list(own_options) + [o for a in parser._actions for o in a.option_strings]
+        hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
+                 for n in names] or unknown
+        raise SystemExit(f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's "
+                         "pipeline options know them")
+
+
 def check_tools() -> None:
     if shutil.which("ffmpeg") is None:
         raise SystemExit("ffmpeg is not on PATH: install it (apt-get install ffmpeg) to cut clips")
 
 
-def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bool = True):
-    """Build the recipe over a fresh or resumed output directory and run it. Returns the result."""
+def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, own_options=(), wait: bool = True):
+    """Build the recipe over a fresh or resumed output directory and run it. Returns the result.
+    own_options: the command line's options, for the hint when a pipeline argument is misspelt."""
+    check_pipeline_args(pipeline_args, own_options)  # before anything is written
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)

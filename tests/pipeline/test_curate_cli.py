@@ -124,7 +124,7 @@ def test_run_is_a_subcommand():
 
 
 def test_beam_pipeline_options_pass_the_unknown_option_check():
-    from curate.run import check_pipeline_args
+    from curate.beam.recipe import check_pipeline_args
 
     check_pipeline_args(
         ["--runner", "DataflowRunner", "--project", "p", "--region", "r", "--temp_location", "gs://b/t",
