@@ -35,9 +35,9 @@ def main(argv=None) -> int:
     args.pipeline_args = extra
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "run":  # what is neither ours nor Beam's is refused by the recipe's run
+    if args.command == "run":  # options it does not know are Beam's, or misspelt: say which with a hint
         run_parser = parser._subparsers._group_actions[0].choices["run"]
-        args.own_options = [o for a in run_parser._actions for o in a.option_strings]
+        return int(args._module.main(args, [o for a in run_parser._actions for o in a.option_strings]) or 0)
     return int(args._module.main(args) or 0)
 
 

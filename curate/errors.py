@@ -1,4 +1,4 @@
-"""The one error type that per-element curation functions raise.
+"""The one error type that per-element curation functions raise (and the run's own option error).
 
 A plain function raises StageError for anything wrong with its input (bad file, unusable video, model
 answer that cannot be used). The Beam wiring (curate.beam.stages) turns it into a Failure record on the
@@ -20,3 +20,12 @@ class StageError(Exception):
         self.detail = detail
         self.video_id = video_id
         self.key = key
+
+
+class UnknownOptionsError(ValueError):
+    """Pipeline arguments that no Beam PipelineOptions class knows (Beam itself only warns and runs on
+    with the defaults). ``known``: every option string Beam does know, for did-you-mean hints."""
+
+    def __init__(self, names: list, known: list):
+        super().__init__(f"unknown option(s): {', '.join(names)}; Beam's pipeline options do not know them")
+        self.names, self.known = names, known

@@ -202,9 +202,26 @@ def check_paths(input_path: str, output: str) -> None:
         raise SystemExit(f"error: --output {output} is a file, not a directory")
 
 
-def run(recipe: str, args: argparse.Namespace) -> dict:
-    """Run the recipe; returns the stats of the output directory."""
+def unknown_options_message(exc, own_options: list) -> str:
+    """The error line for options that neither this command nor Beam knows, with did-you-mean hints."""
+    import difflib
+
+    known = own_options + exc.known
+    hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
+             for n in exc.names]
+    return f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's pipeline options know them"
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list:
+    return [o for a in parser._actions for o in a.option_strings]
+
+
+def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
+    """Run the recipe; returns the stats of the output directory. ``own_options``: the command's option
+    strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
+
+    from curate.errors import UnknownOptionsError
 
     check_paths(args.input, args.output)
     cfg = config_from_args(recipe, args)
@@ -213,7 +230,10 @@ def run(recipe: str, args: argparse.Namespace) -> dict:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     module = importlib.import_module(RECIPES[recipe])
-    module.run(cfg, list(args.pipeline_args or []), own_options=getattr(args, "own_options", ()))
+    try:
+        module.run(cfg, list(args.pipeline_args or []))
+    except UnknownOptionsError as exc:
+        raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
 
@@ -233,8 +253,8 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"  dropped {n} clips: {reason}")
 
 
-def main(args: argparse.Namespace) -> int:
-    stats = run(args.recipe, args)
+def main(args: argparse.Namespace, own_options: list = ()) -> int:
+    stats = run(args.recipe, args, own_options)
     _print_summary(args.output, stats)
     return 0
 
@@ -246,7 +266,6 @@ def main_for_recipe(recipe: str, argv=None) -> int:
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
-    args.own_options = [o for a in parser._actions for o in a.option_strings]
-    stats = run(recipe, args)
+    stats = run(recipe, args, _option_strings(parser))
     _print_summary(args.output, stats)
     return 0

@@ -48,11 +48,11 @@ def build(p, cfg, resume):
     return write_staged_outputs(p, staged, failures + more_failures + [annotate_failures], num_read, cfg, resume)
 
 
-def run(cfg, pipeline_args: list, *, own_options=(), wait: bool = True):
+def run(cfg, pipeline_args: list, *, wait: bool = True):
     """Run this recipe with a curate.config.RunConfig on the runner the Beam options choose."""
     from curate.beam.recipe import run_recipe
 
-    return run_recipe(build, cfg, pipeline_args, own_options=own_options, wait=wait)
+    return run_recipe(build, cfg, pipeline_args, wait=wait)
 
 
 def main(argv=None) -> int:

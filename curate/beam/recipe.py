@@ -34,6 +34,7 @@ from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
 from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
 from curate.config import RunConfig
+from curate.errors import UnknownOptionsError
 from curate.files import _local, is_local, join
 from curate.media.cut import CutConfig, cut_video
 from curate.media.download import discard_download
@@ -246,9 +247,22 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
 
 
 def pipeline_options(pipeline_args: list):
-    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given."""
-    from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
+    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given. An
+    argument no PipelineOptions class knows raises UnknownOptionsError (Beam would only warn)."""
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        SetupOptions,
+        StandardOptions,
+        _BeamArgumentParser,
+    )
 
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # the parser Beam builds in PipelineOptions.get_all_options
+    _, unknown = parser.parse_known_args(pipeline_args)
+    if unknown:
+        names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")] or unknown
+        raise UnknownOptionsError(names, [o for a in parser._actions for o in a.option_strings])
     options = PipelineOptions(pipeline_args)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = "DirectRunner"
@@ -257,36 +271,14 @@ def pipeline_options(pipeline_args: list):
     return options
 
 
-def check_pipeline_args(extra: list, own_options=()) -> None:
-    """Arguments that neither the command line (its options: own_options) nor any Beam PipelineOptions
-    class knows are an error: Beam itself only warns and runs on with the default, so a misspelt option
-    would silently do nothing."""
-    import difflib
-
-    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
-
-    parser = _BeamArgumentParser(allow_abbrev=False)
-    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
-        cls._add_argparse_args(parser)  # the same parser Beam builds in PipelineOptions.get_all_options
-    _, unknown = parser.parse_known_args(extra)
-    names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")]
-    if names or unknown:
-        known = list(own_options) + [o for a in parser._actions for o in a.option_strings]
-        hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
-                 for n in names] or unknown
-        raise SystemExit(f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's "
-                         "pipeline options know them")
-
-
 def check_tools() -> None:
     if shutil.which("ffmpeg") is None:
         raise SystemExit("ffmpeg is not on PATH: install it (apt-get install ffmpeg) to cut clips")
 
 
-def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, own_options=(), wait: bool = True):
-    """Build the recipe over a fresh or resumed output directory and run it. Returns the result.
-    own_options: the command line's options, for the hint when a pipeline argument is misspelt."""
-    check_pipeline_args(pipeline_args, own_options)  # before anything is written
+def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bool = True):
+    """Build the recipe over a fresh or resumed output directory and run it. Returns the result."""
+    options = pipeline_options(pipeline_args)  # before anything is written
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)
@@ -299,7 +291,7 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, own_opti
             len(resume.staged),
             resume.next_shard_index,
         )
-    p = beam.Pipeline(options=pipeline_options(pipeline_args))
+    p = beam.Pipeline(options=options)
     build(p, cfg, resume)
     result = p.run()
     if wait:
