@@ -1,6 +1,6 @@
-"""``python -m train``: pretrain VidLA on curated shards (``fit``) and evaluate it (``eval``).
+"""``python -m train``: train a model family on curated shards (``fit``) and evaluate it (``eval``).
 
-python -m train fit --config tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
+python -m train fit --config vidla-tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
 torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
 python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
@@ -15,21 +15,38 @@ import logging
 import sys
 
 
-def _add_fit(sub) -> None:
-    from train.config import PRESETS
+def _presets_by_family() -> str:
+    from train.registry import families
 
+    header = (
+        "training presets by model family (--config; a model preset alone trains with the family's "
+        "default recipe):"
+    )
+    lines = [header]
+    for family in families().values():
+        aliases = ", ".join(f"{old} = {new}" for old, new in family.aliases.items())
+        lines.append(f"  {family.name}: {', '.join(family.train_presets)}" + (f" (aliases: {aliases})" if aliases else ""))
+        models = [m for m in family.model_presets if m not in family.train_presets]
+        lines.append(f"    model presets: {', '.join(models)}")
+    return "\n".join(lines)
+
+
+def _add_fit(sub) -> None:
     p = sub.add_parser(
         "fit",
         help="train on WebDataset shards",
-        description="Train VidLA on shards. Any TrainConfig field can be overridden after the options, as "
-        "--field-name VALUE or field_name=VALUE (e.g. --steps 20 --batch-size 4 lr=1e-4); "
-        "model fields as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5).",
+        description="Train a model family of the registry (train/registry.py) on shards. Any TrainConfig "
+        "field can be overridden after the options, as --field-name VALUE or field_name=VALUE (e.g. "
+        "--steps 20 --batch-size 4 lr=1e-4 loss_weights=caption:0.5 freeze=text_model.*); model fields "
+        "as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5). init_from=CHECKPOINT starts from another "
+        "run's weights (a second training stage).",
+        epilog=_presets_by_family(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--config",
         required=True,
-        help=f"training preset: {', '.join(PRESETS)}, or any model preset of train.model.PRESETS",
+        help="training preset (listed below by family), or a model preset",
     )
     p.add_argument(
         "--shards",

@@ -83,3 +83,24 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
+
+
+def init_weights_from(model, checkpoint) -> dict:
+    """Copy the model tensors of another run's checkpoint (file or run folder) into ``model`` by name
+    (``TrainConfig.init_from``: stage 2 of a recipe). Tensors the checkpoint lacks stay at their init;
+    tensors the model lacks are ignored; both are reported. A tensor of another shape is an error."""
+    source = load_checkpoint(checkpoint)["model"]
+    own = model.state_dict()
+    wrong = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+             for k, v in source.items() if k in own and v.shape != own[k].shape]
+    if wrong:
+        raise CheckpointError(f"init_from {checkpoint}: tensors of another shape: " + "; ".join(wrong))
+    loaded = {k: v for k, v in source.items() if k in own}
+    if not loaded:
+        raise CheckpointError(f"init_from {checkpoint}: no tensor of the checkpoint fits the model")
+    model.load_state_dict(loaded, strict=False)
+    return {
+        "loaded": len(loaded),
+        "left_at_init": sorted(k for k in own if k not in source),
+        "ignored": sorted(k for k in source if k not in own),
+    }

@@ -1,7 +1,8 @@
 """Training configuration: one dataclass, named presets as functions, and ``key=value`` overrides.
 
-Torch-free, so ``python -m train --help`` stays fast. The model itself is configured by a preset of
-``train.model.PRESETS`` named in ``TrainConfig.model`` plus ``model_overrides``.
+Torch-free, so ``python -m train --help`` stays fast. The model is configured by a model preset of a
+registered family (``train.registry``) named in ``TrainConfig.model`` plus ``model_overrides``; the
+presets of this config are the families' train presets.
 """
 
 from __future__ import annotations
@@ -9,19 +10,22 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # --- model ---
-    model: str = "vidla-b32"  # name of a ModelConfig preset in train.model.PRESETS
+    model: str = "vidla-b32"  # a model preset of a registered family (train.registry); picks the family
     model_overrides: dict = field(
         default_factory=dict
     )  # ModelConfig fields to change (CLI: model.FIELD=VALUE)
     clip_weights: Optional[str] = (
         None  # folder of OpenAI CLIP weights (CLIPModel.save_pretrained); None: random init
     )
+    init_from: Optional[str] = None  # weights-only start from this checkpoint (file or run folder) of
+    # another run: tensors matched by name and shape; optimizer, step and data start afresh
+    freeze: tuple = ()  # parameter-name glob patterns (fnmatch) kept frozen, e.g. text_model.*
     grad_checkpointing: bool = False  # recompute transformer layers in backward (memory for time)
     compile: bool = False  # torch.compile the training step (H100, B/16: 1.5x faster steps)
     # --- text ---
@@ -47,6 +51,9 @@ class TrainConfig:
     grad_clip: float = 10.0  # max global gradient norm
     precision: str = "bf16"  # "bf16": autocast on CUDA (CPU runs stay fp32); "fp32": never autocast
     seed: int = 0  # seeds model init, data order and augmentation
+    loss_weights: dict = field(
+        default_factory=dict
+    )  # loss name -> weight, over the family's defaults (CLI: loss_weights=caption:1,subtitle:0.5)
     # --- bookkeeping ---
     log_every: int = 10  # steps between TensorBoard / metrics.jsonl records
     checkpoint_every: int = 1000  # steps between checkpoints (one is always written at the end)
@@ -68,8 +75,12 @@ class TrainConfig:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.min_lr <= self.lr:
             problems.append(f"min_lr {self.min_lr} must lie in [0, lr={self.lr}]")
-        if not self.crop_scales or not all(0 < s <= 1 for s in self.crop_scales):
+        if not self.crop_scales or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in self.crop_scales):
             problems.append(f"crop_scales {self.crop_scales} must be in (0, 1]")
+        if not all(isinstance(w, (int, float)) and w >= 0 for w in self.loss_weights.values()):
+            problems.append(f"loss_weights {self.loss_weights} must be numbers >= 0")
+        if not all(isinstance(p, str) and p for p in self.freeze):
+            problems.append(f"freeze {self.freeze} must be parameter-name patterns")
         if problems:
             raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 
@@ -82,79 +93,45 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
-        for name in ("crop_scales", "betas"):
+        for name in ("crop_scales", "betas", "freeze"):
             if name in d:
                 d[name] = tuple(d[name])
         return cls(**d)
 
 
 def model_config(cfg: TrainConfig):
-    """The ModelConfig this training config trains."""
-    from train.model import PRESETS
+    """The model config (of the model preset's family) this training config trains."""
+    from train.registry import family_of_model, model_preset
 
-    if cfg.model not in PRESETS:
-        raise ValueError(f"unknown model preset {cfg.model!r}; expected one of {sorted(PRESETS)}")
-    mcfg = PRESETS[cfg.model]()
-    changes = {"grad_checkpointing": cfg.grad_checkpointing or mcfg.grad_checkpointing}
+    mcfg = model_preset(cfg.model)
+    changes = {}
+    if hasattr(mcfg, "grad_checkpointing"):
+        changes["grad_checkpointing"] = cfg.grad_checkpointing or mcfg.grad_checkpointing
     if cfg.clip_weights:
+        if not hasattr(mcfg, "clip_weights"):
+            raise ValueError(f"model {cfg.model!r} has no clip_weights to set")
         changes["clip_weights"] = cfg.clip_weights
-    return mcfg.replace(**{**changes, **_coerce_fields(type(mcfg), cfg.model_overrides)})
-
-
-def tiny_cpu() -> TrainConfig:
-    """A few seconds per step on a laptop CPU: the tiny model, a BPE tokenizer trained on the shards."""
-    return TrainConfig(
-        model="tiny-cpu",
-        tokenizer="",
-        tokenizer_vocab_size=600,
-        decode_short_side=96,
-        shuffle_buffer=16,
-        num_workers=0,
-        batch_size=4,
-        steps=20,
-        lr=1e-4,
-        min_lr=1e-6,
-        warmup_steps=2,
-        precision="fp32",
-        log_every=1,
-        checkpoint_every=10,
-    )
-
-
-def vidla_b32() -> TrainConfig:
-    """VidLA-B/32 pretraining (section 5, appendix A.1); set clip_weights to OpenAI's ViT-B/32."""
-    return TrainConfig(model="vidla-b32")
-
-
-def vidla_b16() -> TrainConfig:
-    """VidLA-B/16 pretraining, with gradient checkpointing (196 patches x 12 frames per clip)."""
-    return TrainConfig(model="vidla-b16", tokenizer="openai/clip-vit-base-patch16", grad_checkpointing=True)
-
-
-def meanp_b32() -> TrainConfig:
-    """The CLIP4Clip meanP baseline trained the same way as VidLA-B/32."""
-    return TrainConfig(model="meanp-b32")
-
-
-PRESETS: dict[str, Callable[[], TrainConfig]] = {
-    "tiny-cpu": tiny_cpu,
-    "vidla-b32": vidla_b32,
-    "vidla-b16": vidla_b16,
-    "meanp-b32": meanp_b32,
-}
+    overrides = _coerce_fields(family_of_model(cfg.model).model_config, cfg.model_overrides)
+    return dataclasses.replace(mcfg, **{**changes, **overrides})
 
 
 def get_preset(name: str) -> TrainConfig:
-    if name in PRESETS:
-        return PRESETS[name]()
-    from train.model import PRESETS as MODEL_PRESETS
+    """A train preset of any family by name; a bare model preset name trains with its family's
+    default recipe (every VidLA ablation with the VidLA-B/32 one)."""
+    from train.registry import families, family_of_model, resolve_alias, train_presets
 
-    if name in MODEL_PRESETS:  # every model preset (the ablations) trains with the VidLA-B/32 recipe
-        return vidla_b32().replace(model=name)
-    raise ValueError(
-        f"unknown config {name!r}; expected one of {sorted(PRESETS)} or a model preset "
-        f"({sorted(MODEL_PRESETS)})"
-    )
+    presets = train_presets()
+    name = resolve_alias(name)
+    if name in presets:
+        return presets[name]()
+    try:
+        family = family_of_model(name)
+    except ValueError:
+        models = sorted(m for f in families().values() for m in f.model_presets)
+        raise ValueError(
+            f"unknown config {name!r}; expected one of {sorted(presets)} or a model preset ({models})"
+        ) from None
+    return family.train_presets[family.default_preset]().replace(model=name)
 
 
 def _parse_value(text: str, annotation):
@@ -173,16 +150,24 @@ def _parse_value(text: str, annotation):
         raise ValueError(f"not a boolean: {text!r}")
     if annotation is tuple or origin is tuple:
         return tuple(_parse_number(part) for part in text.split(",") if part)
+    if annotation is dict or origin is dict:  # "name:value,name:value"
+        pairs = [part.split(":", 1) for part in text.split(",") if part]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(f"not name:value pairs: {text!r}")
+        return {name.strip(): _parse_number(value) for name, value in pairs}
     if annotation in (int, float):
         return annotation(float(text)) if annotation is int and "e" in text.lower() else annotation(text)
     return text
 
 
 def _parse_number(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    """An int, a float, or else the text itself (tuples of names such as freeze patterns)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _coerce_fields(cls, values: dict) -> dict:
@@ -227,8 +212,9 @@ def apply_overrides(cfg: TrainConfig, overrides: dict) -> TrainConfig:
     model_changes = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}
     changes = _coerce_fields(TrainConfig, {k: v for k, v in overrides.items() if not k.startswith("model.")})
     if model_changes:
-        from train.model import ModelConfig
+        from train.registry import family_of_model
 
-        typed = _coerce_fields(ModelConfig, model_changes)
+        family = family_of_model(changes.get("model", cfg.model))
+        typed = _coerce_fields(family.model_config, model_changes)
         changes["model_overrides"] = {**cfg.model_overrides, **typed}
     return cfg.replace(**changes)

@@ -19,8 +19,7 @@ from typing import Optional, Sequence
 import torch
 
 from train import checkpoint as ckpt
-from train.data.decode import DecodeError, decode_sampled_frames
-from train.data.transforms import center_crop, normalize
+from train.data.decode import DecodeError
 from train.metrics import multiple_choice_accuracy, retrieval_metrics
 
 
@@ -33,17 +32,37 @@ class EvalModel:
     context_length: int
     decode_short_side: Optional[int]
     device: torch.device
+    family: object  # the train.registry.Family of the model
+    model_config: object  # the family's model config
+
+    def loader_config(self, batch_size: int = 16, num_workers: int = 0):
+        """The eval ClipLoaderConfig (one ordered pass, centre crop) of this model's family."""
+        from train.data.shards import ClipLoaderConfig
+
+        return ClipLoaderConfig(
+            batch_size=batch_size,
+            num_frames=self.num_frames,
+            image_size=self.image_size,
+            train=False,
+            decode_short_side=self.decode_short_side,
+            num_workers=num_workers,
+            model_config=self.model_config,
+            sample=self.family.sample,
+        )
 
 
 def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optional[str] = None) -> EvalModel:
     """The model of a training checkpoint (a file or a run folder), in eval mode, with its tokenizer."""
     from train.config import TrainConfig
-    from train.model import ModelConfig, build_model
+    from train.registry import get_family, load
     from train.tokenizer import load_tokenizer
 
     state = ckpt.load_checkpoint(checkpoint)
-    mcfg = ModelConfig(**{**state["model_config"], "clip_weights": None, "grad_checkpointing": False})
-    model = build_model(mcfg)
+    family = get_family(state.get("family", "vidla"))  # checkpoints from before the registry are VidLA's
+    fields = {f.name for f in dataclasses.fields(family.model_config)}
+    no_init = {k: v for k, v in (("clip_weights", None), ("grad_checkpointing", False)) if k in fields}
+    mcfg = family.model_config(**{**state["model_config"], **no_init})
+    model = load(family.build)(mcfg)
     model.load_state_dict(state["model"])
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev).eval()
@@ -54,11 +73,13 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
     return EvalModel(
         model,
         load_tokenizer(str(tokenizer_dir)),
-        mcfg.num_frames,
-        mcfg.image_size,
+        getattr(mcfg, "num_frames", 0),
+        getattr(mcfg, "image_size", 0),
         mcfg.context_length,
         cfg.decode_short_side,
         dev,
+        family,
+        mcfg,
     )
 
 
@@ -78,37 +99,44 @@ def embed_texts(em: EvalModel, texts: Sequence[str], batch_size: int = 256) -> t
     return torch.cat(out) if out else torch.zeros(0)
 
 
+def video_inputs(em: EvalModel, batch: dict) -> dict:
+    """The keyword arguments of ``encode_video`` for a batch of the family's sample fields."""
+    from train.registry import load
+
+    return load(em.family.video_inputs)(batch, em.device)
+
+
 @torch.no_grad()
-def embed_frames(em: EvalModel, frames_BTCHW_uint8: torch.Tensor) -> torch.Tensor:
+def embed_videos(em: EvalModel, batch: dict) -> torch.Tensor:
+    """(B, D) video embeddings of a batch holding the family's stacked sample fields."""
     with _autocast(em.device):
-        return em.model.encode_video(normalize(frames_BTCHW_uint8.to(em.device))).float().cpu()
+        return em.model.encode_video(**video_inputs(em, batch)).float().cpu()
 
 
 class _VideoFiles(torch.utils.data.Dataset):
-    """Center-cropped sampled frames of local video files; None for a file that cannot be decoded."""
+    """The family's eval sample of each local video file; None for a file that cannot be decoded."""
 
-    def __init__(self, paths, num_frames, image_size, short_side):
-        self.paths, self.num_frames, self.image_size, self.short_side = (
-            paths,
-            num_frames,
-            image_size,
-            short_side,
-        )
+    def __init__(self, paths, loader_cfg):
+        from train.registry import load
+
+        self.paths, self.loader_cfg, self.sample_fn = paths, loader_cfg, load(loader_cfg.sample)
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
         try:
-            frames = decode_sampled_frames(self.paths[i], self.num_frames, short_side=self.short_side)
+            sample = self.sample_fn({"mp4": self.paths[i]}, {}, self.loader_cfg, None)
         except DecodeError:
             return i, None
-        return i, center_crop(torch.from_numpy(frames).permute(0, 3, 1, 2), self.image_size)
+        return i, None if isinstance(sample, str) else sample
 
 
 def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16, num_workers: int = 0):
     """(embeddings of the decodable videos (N, D), their indices into ``paths``, indices that failed)."""
-    dataset = _VideoFiles(list(paths), em.num_frames, em.image_size, em.decode_short_side)
+    from train.data.shards import batched_name
+
+    dataset = _VideoFiles(list(paths), em.loader_config(batch_size, num_workers))
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=lambda items: items
     )
@@ -117,7 +145,8 @@ def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16,
         good = [(i, f) for i, f in items if f is not None]
         failed += [i for i, f in items if f is None]
         if good:
-            feats.append(embed_frames(em, torch.stack([f for _, f in good])))
+            fields = {batched_name(k): torch.stack([f[k] for _, f in good]) for k in good[0][1]}
+            feats.append(embed_videos(em, fields))
             ok += [i for i, _ in good]
     return (torch.cat(feats) if feats else torch.zeros(0)), ok, failed
 
@@ -163,16 +192,9 @@ def evaluate_shards(
     num_workers: int = 0,
 ) -> dict:
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
-    from train.data.shards import ClipLoaderConfig, expand_shards, make_loader
+    from train.data.shards import expand_shards, make_loader
 
-    cfg = ClipLoaderConfig(
-        batch_size=batch_size,
-        num_frames=em.num_frames,
-        image_size=em.image_size,
-        train=False,
-        decode_short_side=em.decode_short_side,
-        num_workers=num_workers,
-    )
+    cfg = em.loader_config(batch_size, num_workers)
     video_feats, texts, owners, skipped = [], [], [], {}
     for batch in make_loader(expand_shards(shards_pattern), cfg):
         skipped[batch["stream"]["id"]] = batch["stream"]["skipped"]
@@ -184,7 +206,7 @@ def evaluate_shards(
             if query.strip():
                 texts.append(query)
                 owners.append(sum(f.shape[0] for f in video_feats) + j)
-        video_feats.append(embed_frames(em, batch["frames_BTCHW"]))
+        video_feats.append(embed_videos(em, batch))
     if not texts:
         raise ValueError(
             f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text"

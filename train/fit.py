@@ -21,8 +21,8 @@ from torch import nn
 
 from train import checkpoint as ckpt
 from train.config import TrainConfig, model_config
+from train.objectives import ObjectiveContext, loss_weights, weighted_total
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader, texts_of
-from train.data.transforms import normalize
 from train.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -37,17 +37,61 @@ log = logging.getLogger(__name__)
 
 
 class TrainStep(nn.Module):
-    """The forward pass DDP wraps: video, subtitle and caption features of a batch. Both texts go
-    through the text tower in one call."""
+    """The forward pass DDP wraps, once per micro-batch: every objective of the family on a batch,
+    merged into one dict of named losses."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, objectives: dict):
         super().__init__()
         self.model = model
+        self.objectives = objectives  # objective name -> objective (train.objectives)
 
-    def forward(self, frames_BTCHW, text_ids_2BL, text_mask_2BL):
-        video_BD = self.model.encode_video(frames_BTCHW)
-        subtitle_BD, caption_BD = self.model.encode_text(text_ids_2BL, text_mask_2BL).chunk(2)
-        return video_BD, subtitle_BD, caption_BD, self.model.logit_scale
+    def forward(self, batch: dict, ctx: ObjectiveContext) -> dict:
+        losses = {}
+        for name, objective in self.objectives.items():
+            named = objective(self.model, batch, ctx)
+            clash = set(named) & set(losses)
+            if clash:
+                raise ValueError(f"objective {name} returns losses {sorted(clash)} that another one returns too")
+            losses.update(named)
+        return losses
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """The batch with its tensors on ``device`` (lists of texts and keys stay)."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def build_family_model(family, mcfg, cfg: TrainConfig) -> nn.Module:
+    """The family's model with its weights (the family's loader, then ``cfg.init_from``) and
+    ``cfg.freeze`` applied. Seed the torch RNG before calling: the init draws from it."""
+    from train.registry import load
+
+    model = load(family.build)(mcfg)
+    if family.load_weights:
+        report = load(family.load_weights)(model, mcfg)
+        if report is not None:
+            log.info("%s weights: %s", family.name, report)
+    if cfg.init_from:
+        log.info("init_from %s: %s", cfg.init_from, ckpt.init_weights_from(model, cfg.init_from))
+    freeze_parameters(model, cfg.freeze)
+    return model
+
+
+def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
+    """requires_grad=False on the parameters whose name matches a glob pattern; returns their names.
+    A pattern that matches nothing is an error (a typo would silently train everything)."""
+    from fnmatch import fnmatchcase
+
+    frozen = []
+    for pattern in patterns:
+        matched = [name for name, _ in model.named_parameters() if fnmatchcase(name, pattern)]
+        if not matched:
+            raise ValueError(f"freeze pattern {pattern!r} matches no parameter of the model")
+        frozen += matched
+    named = dict(model.named_parameters())
+    for name in frozen:
+        named[name].requires_grad_(False)
+    return frozen
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list:
@@ -107,12 +151,6 @@ def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistI
     return folder
 
 
-def _autocast(cfg: TrainConfig, device: torch.device):
-    if cfg.precision == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 class MetricsLog:
     """metrics.jsonl (one line per logged step) and TensorBoard, on rank 0."""
 
@@ -155,8 +193,7 @@ def fit(
 ) -> dict:
     """Train; returns a summary. ``resume``: a checkpoint path, or "latest" for the run folder's last
     one. ``stop_after``: leave after this many steps of this invocation (a checkpoint is written)."""
-    from train.loss import vidla_loss
-    from train.model import build_model
+    from train.registry import family_of_model, load
 
     info = init_distributed()
     run_dir = Path(run_dir)
@@ -177,6 +214,9 @@ def fit(
     if info.is_main:
         (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
 
+    family = family_of_model(cfg.model)
+    weights = loss_weights(family, cfg)
+    objectives = {name: load(path) for name, path in family.objectives.items()}
     tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info)
     mcfg = model_config(cfg)
     from train.tokenizer import load_tokenizer
@@ -188,7 +228,7 @@ def fit(
         )
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = build_model(mcfg).to(info.device)
+    model = build_family_model(family, mcfg, cfg if state is None else cfg.replace(init_from=None)).to(info.device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank randomness in the steps (tube masking)
@@ -202,13 +242,13 @@ def fit(
         loader_state = LoaderState.from_dict(state["data"][info.rank])
         log.info("resumed from step %d", step)
 
-    train_step = wrap_model(TrainStep(model), info)
+    train_step = wrap_model(TrainStep(model, objectives), info)
     if cfg.compile:
         train_step = torch.compile(train_step)
     loader_cfg = ClipLoaderConfig(
         batch_size=cfg.batch_size,
-        num_frames=mcfg.num_frames,
-        image_size=mcfg.image_size,
+        num_frames=getattr(mcfg, "num_frames", 0),
+        image_size=getattr(mcfg, "image_size", 0),
         train=True,
         crop_scales=cfg.crop_scales,
         decode_short_side=cfg.decode_short_side,
@@ -219,6 +259,8 @@ def fit(
         num_workers=cfg.num_workers,
         tokenizer=str(tokenizer_dir),
         context_length=mcfg.context_length,
+        sample=family.sample,
+        model_config=mcfg,
     )
     batches = iter(make_loader(shards, loader_cfg, loader_state))
     if state is not None:
@@ -249,6 +291,7 @@ def fit(
                     "rng": rng_states,
                     "data": data_states,
                     "config": cfg.to_dict(),
+                    "family": family.name,
                     "model_config": _model_config_dict(mcfg),
                     "tokenizer": str(tokenizer_dir.resolve()),
                 },
@@ -263,30 +306,20 @@ def fit(
             started = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             loss_sum = torch.zeros((), device=info.device)
+            named_sums = {}
             for micro in range(cfg.grad_accum):
                 batch = next(batches)
                 loader_state.advance(batch)
-                frames = normalize(batch["frames_BTCHW"].to(info.device, non_blocking=True))
-                ids = torch.cat([batch["subtitle_ids"], batch["caption_ids"]]).to(info.device)
-                mask = torch.cat([batch["subtitle_mask"], batch["caption_mask"]]).to(info.device)
+                batch = to_device(batch, info.device)
+                ctx = ObjectiveContext(info.rank, info.world_size, step, info.device, cfg, mcfg)
                 sync = micro == cfg.grad_accum - 1 or info.world_size == 1
                 with nullcontext() if sync else train_step.no_sync():
-                    with _autocast(cfg, info.device):
-                        video, subtitle, caption, logit_scale = train_step(frames, ids, mask)
-                    # the similarity logits and softmax in fp32, outside autocast
-                    loss = vidla_loss(
-                        video.float(),
-                        subtitle.float(),
-                        caption.float(),
-                        logit_scale,
-                        has_subtitle=batch["has_subtitle"].to(info.device),
-                        has_caption=batch["has_caption"].to(info.device),
-                        rank=info.rank,
-                        world_size=info.world_size,
-                        logit_scale_max=mcfg.logit_scale_max,
-                    )
+                    losses = train_step(batch, ctx)
+                    loss = weighted_total(losses, weights)
                     (loss / cfg.grad_accum).backward()
                 loss_sum += loss.detach()
+                for name, value in losses.items():
+                    named_sums[name] = named_sums.get(name, 0.0) + value.detach()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             finite = all_true(bool(torch.isfinite(loss_sum)) and bool(torch.isfinite(grad_norm)), info)
             if finite:
@@ -306,6 +339,8 @@ def fit(
             steps_this_run += 1
             # each rank's loss is scaled so that DDP's gradient mean is the global one: its mean is the loss
             last_loss = float(all_reduce_mean(loss_sum / cfg.grad_accum, info))
+            named = all_reduce_mean(torch.stack(list(named_sums.values())) / cfg.grad_accum, info)
+            last_losses = dict(zip(named_sums, named.tolist()))
             seconds = time.perf_counter() - started
             if info.is_main:
                 skipped = dict(loader_state.skipped())
@@ -314,8 +349,9 @@ def fit(
                         step,
                         {
                             "loss": last_loss,
+                            "losses": last_losses,
                             "lr": lr,
-                            "logit_scale": float(model.logit_scale.detach().exp()),
+                            **_logit_scale(model),
                             "grad_norm": float(grad_norm),
                             "clips_per_s": clips_per_step / seconds,
                             "nan_skips": nan_skips,
@@ -371,6 +407,12 @@ def _catch_sigterm():
         yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _logit_scale(model: nn.Module) -> dict:
+    if not isinstance(getattr(model, "logit_scale", None), torch.Tensor):
+        return {}
+    return {"logit_scale": float(model.logit_scale.detach().exp())}
 
 
 def _memory(device: torch.device) -> dict:

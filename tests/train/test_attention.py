@@ -103,7 +103,7 @@ def randomized(model):
 
 
 def tiny(**changes):
-    return PRESETS["tiny-cpu"]().replace(**changes)
+    return PRESETS["vidla-tiny-cpu"]().replace(**changes)
 
 
 CASES = {

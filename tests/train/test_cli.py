@@ -6,8 +6,9 @@ import math
 import pytest
 from train_factories import write_msrvtt_1ka
 
-import train.loss
+import train.objectives.video_text
 from train.__main__ import main
+from train.objectives import Contrastive
 
 
 def _json_out(capsys) -> dict:
@@ -22,7 +23,7 @@ def tiny_run(tiny_shards, tmp_path_factory):
             [
                 "fit",
                 "--config",
-                "tiny-cpu",
+                "vidla-tiny-cpu",
                 "--shards",
                 str(tiny_shards / "shards" / "{00000..00001}.tar"),
                 "--output",
@@ -117,7 +118,7 @@ def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
             [
                 "fit",
                 "--config",
-                "tiny-cpu",
+                "vidla-tiny-cpu",
                 "--shards",
                 str(tmp_path / "none-{0..1}.tar"),
                 "--output",
@@ -134,22 +135,24 @@ def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
 
 
 def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, monkeypatch, capsys):
-    real_loss = train.loss.vidla_loss
+    real = train.objectives.video_text.VIDEO_TEXT
     calls = []
 
-    def loss_with_a_nan(*args, **kwargs):
+    def loss_with_a_nan(features, ctx):
         calls.append(1)
-        loss = real_loss(*args, **kwargs)
-        return loss * float("nan") if len(calls) == 3 else loss  # step 2's first micro-batch
+        losses = real.loss(features, ctx)
+        if len(calls) == 3:  # step 2's first micro-batch
+            losses["caption"] = losses["caption"] * float("nan")
+        return losses
 
-    monkeypatch.setattr(train.loss, "vidla_loss", loss_with_a_nan)
+    monkeypatch.setattr(train.objectives.video_text, "VIDEO_TEXT", Contrastive(real.features, loss_with_a_nan))
     run = tmp_path / "run"
     assert (
         main(
             [
                 "fit",
                 "--config",
-                "tiny-cpu",
+                "vidla-tiny-cpu",
                 "--shards",
                 str(tiny_shards),
                 "--output",
@@ -174,7 +177,7 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
 @pytest.mark.slow
 def test_compiled_training_step_gives_the_same_losses(tiny_shards, tmp_path):
     def losses(run, *extra):
-        argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards / "shards" / "{00000..00001}.tar"),
+        argv = ["fit", "--config", "vidla-tiny-cpu", "--shards", str(tiny_shards / "shards" / "{00000..00001}.tar"),
                 "--output", str(run), "--steps", "2", "--batch-size", "3", "--no-progress", "log_every=1", *extra]
         assert main(argv) == 0
         return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -2,12 +2,13 @@
 
 import pytest
 
-from train.config import PRESETS, TrainConfig, apply_overrides, get_preset, model_config, parse_overrides
+from train.config import TrainConfig, apply_overrides, get_preset, model_config, parse_overrides
 from train.fit import lr_factor, param_groups
+from train.registry import train_presets
 
 
 def test_presets_build_and_reference_model_presets():
-    for name, preset in PRESETS.items():
+    for name, preset in train_presets().items():
         cfg = preset()
         assert model_config(cfg).num_frames >= 1, name
     assert model_config(get_preset("vidla-b16")).grad_checkpointing
@@ -28,9 +29,13 @@ def test_overrides_in_every_spelling_are_typed():
         "model.tube_mask_ratio=0.5",
         "--model.num_frames",
         "8",
+        "loss_weights=caption:0.5,subtitle:2",
+        "freeze=text_model.*,logit_scale",
     ]
-    cfg = apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
+    cfg = apply_overrides(get_preset("vidla-tiny-cpu"), parse_overrides(tokens))
     assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.crop_scales) == (20, 4, 1e-4, (1.0, 0.9))
+    assert cfg.loss_weights == {"caption": 0.5, "subtitle": 2}
+    assert cfg.freeze == ("text_model.*", "logit_scale")
     assert cfg.grad_checkpointing is True and cfg.clip_weights is None
     mcfg = model_config(cfg)
     assert (mcfg.tube_mask_ratio, mcfg.num_frames, mcfg.grad_checkpointing) == (0.5, 8, True)
@@ -44,11 +49,14 @@ def test_overrides_in_every_spelling_are_typed():
         (["model.nope=1"], "unknown ModelConfig field"),
         (["--steps"], "has no value"),
         (["min_lr=1"], "min_lr"),
+        (["crop_scales=big"], "crop_scales"),
+        (["loss_weights=caption"], "name:value"),
+        (["loss_weights=caption:x"], "loss_weights"),
     ],
 )
 def test_bad_overrides_are_clear_errors(tokens, message):
     with pytest.raises(ValueError, match=message):
-        apply_overrides(get_preset("tiny-cpu"), parse_overrides(tokens))
+        apply_overrides(get_preset("vidla-tiny-cpu"), parse_overrides(tokens))
 
 
 def test_cosine_schedule_with_warmup_ends_at_min_lr():
@@ -63,7 +71,7 @@ def test_cosine_schedule_with_warmup_ends_at_min_lr():
 def test_no_weight_decay_on_norms_biases_embeddings_and_logit_scale():
     from train.model import build_model
 
-    model = build_model(model_config(get_preset("tiny-cpu")))
+    model = build_model(model_config(get_preset("vidla-tiny-cpu")))
     decay, no_decay = param_groups(model, 0.02)
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = {names[id(p)] for p in decay["params"]}

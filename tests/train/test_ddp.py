@@ -24,7 +24,7 @@ def test_two_process_ddp_fit(tiny_shards, tiny_tokenizer, tmp_path):
         "train",
         "fit",
         "--config",
-        "tiny-cpu",
+        "vidla-tiny-cpu",
         "--shards",
         str(tiny_shards),
         "--output",

@@ -14,7 +14,7 @@ from train.model.weights import CheckpointError, load_clip_weights
 
 
 def tiny(**changes) -> ModelConfig:
-    return PRESETS["tiny-cpu"]().replace(**changes)
+    return PRESETS["vidla-tiny-cpu"]().replace(**changes)
 
 
 def save_tiny_clip(directory, cfg: ModelConfig):

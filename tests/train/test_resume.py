@@ -20,7 +20,7 @@ def _args(shards, run, *extra):
     return [
         "fit",
         "--config",
-        "tiny-cpu",
+        "vidla-tiny-cpu",
         "--shards",
         str(shards),
         "--output",

@@ -26,13 +26,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import torch
 import torch.utils.data
 
-from train.data.decode import DecodeError, decode_sampled_frames
-from train.data.transforms import center_crop, random_multiscale_crop
+from train.data.decode import DecodeError
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,9 @@ SKIP_REASONS = ("unreadable_shard", "bad_json", "missing_video", "undecodable", 
 @dataclass(frozen=True)
 class ClipLoaderConfig:
     batch_size: int  # clips per batch of one rank
-    num_frames: int  # frames uniformly sampled per clip
-    image_size: int  # square crop side fed to the model
+    num_frames: int  # frames uniformly sampled per clip (VidLA's frames_sample; 0 where a family's
+    # sample function reads its sizes from model_config)
+    image_size: int  # square crop side fed to the model (as num_frames)
     # True: shuffled, random multi-scale crop + flip, endless epochs; False: one ordered pass, center crop
     train: bool = True
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop: crop side = scale * short side
@@ -55,6 +55,8 @@ class ClipLoaderConfig:
     num_workers: int = 0  # DataLoader worker processes (0: load in the trainer process)
     tokenizer: str = ""  # folder of a CLIP tokenizer; "" leaves texts untokenised
     context_length: int = 77
+    sample: str = "train.data.samples:frames_sample"  # the family's sample function (train.registry)
+    model_config: Any = None  # the family's model config, for sample functions that need its sizes
 
 
 @dataclass
@@ -236,8 +238,9 @@ def texts_of(meta: dict, fallback_subtitle: str = "") -> tuple:
     return subtitle.strip(), caption.strip()
 
 
-def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int):
-    """A decoded, augmented sample, or the reason it is skipped (one of SKIP_REASONS)."""
+def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int, sample_fn):
+    """A sample (texts + the tensors of the family's sample function), or the reason it is skipped
+    (one of SKIP_REASONS, or a reason the sample function returns)."""
     if "__error__" in raw:
         return raw["__error__"]
     try:
@@ -249,20 +252,17 @@ def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int):
         return "no_text"
     if "mp4" not in raw:
         return "missing_video"
+    # Augmentation depends only on (seed, epoch, key): the same on resume, whatever the worker.
+    rng = _seeded_rng(cfg.seed, "augment", epoch, raw["__key__"]) if cfg.train else None
     try:
-        frames_THWC = decode_sampled_frames(raw["mp4"], cfg.num_frames, short_side=cfg.decode_short_side)
+        tensors = sample_fn(raw, meta, cfg, rng)
     except DecodeError:
         return "undecodable"
-    frames_TCHW = torch.from_numpy(frames_THWC).permute(0, 3, 1, 2)
-    if cfg.train:
-        # Augmentation depends only on (seed, epoch, key): the same on resume, whatever the worker.
-        rng = _seeded_rng(cfg.seed, "augment", epoch, raw["__key__"])
-        frames_TCHW = random_multiscale_crop(frames_TCHW, cfg.image_size, cfg.crop_scales, rng)
-    else:
-        frames_TCHW = center_crop(frames_TCHW, cfg.image_size)
+    if isinstance(tensors, str):
+        return tensors
     return {
         "key": raw["__key__"],
-        "frames": frames_TCHW,
+        "tensors": tensors,
         "subtitle": subtitle,
         "caption": caption,
         "video_id": meta.get("video_id", ""),
@@ -270,12 +270,20 @@ def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int):
     }
 
 
+def batched_name(name: str) -> str:
+    """The batch field of a per-sample field: ``frames_TCHW`` -> ``frames_BTCHW`` (a name without a
+    shape suffix stays as it is)."""
+    stem, _, shape = name.rpartition("_")
+    return f"{stem}_B{shape}" if stem and shape.isupper() else name
+
+
 def collate(samples: list, tokenizer, context_length: int) -> dict:
-    """A batch: frames_BTCHW uint8, texts, tokens where a tokenizer is given, has_* masks."""
+    """A batch: the stacked tensors of the sample function (``frames_BTCHW``, ...), texts, tokens where
+    a tokenizer is given, has_* masks."""
     batch = {
         "keys": [s["key"] for s in samples],
         "video_ids": [s["video_id"] for s in samples],
-        "frames_BTCHW": torch.stack([s["frames"] for s in samples]),
+        **{batched_name(name): torch.stack([s["tensors"][name] for s in samples]) for name in samples[0]["tensors"]},
         "subtitle": [s["subtitle"] for s in samples],
         "caption": [s["caption"] for s in samples],
         "sentences": [s["sentences"] for s in samples],
@@ -323,13 +331,16 @@ class ClipBatches(torch.utils.data.IterableDataset):
         epoch = start["epoch"] if start else 0
         pending = []  # a batch may take samples from two epochs; a yielded batch always leaves it empty
         epochs_without_sample = 0
+        from train.registry import load
+
+        sample_fn = load(self.cfg.sample)
         while True:
             stream = _Stream(self.shards, self.cfg, epoch, stream_id)
             epoch_reader = _ShuffledEpoch(stream, self.cfg, epoch, start)
             start = None
             kept_this_epoch = epoch_reader.started
             for raw in epoch_reader.outputs():
-                sample = prepare_sample(raw, self.cfg, epoch)
+                sample = prepare_sample(raw, self.cfg, epoch, sample_fn)
                 if isinstance(sample, str):
                     skipped[sample] += 1
                     log.warning("skipped sample %s (%s)", raw.get("__key__"), sample)

@@ -1,7 +1,7 @@
 """The VidLA model library: configs, the two-tower model, CLIP weight loading. No torch.distributed here.
 
     from train.model import ModelConfig, build_model, PRESETS
-    model = build_model(PRESETS["tiny-cpu"]())
+    model = build_model(PRESETS["vidla-tiny-cpu"]())
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ __all__ = ["ModelConfig", "PRESETS", "build_model", "tiny_cpu", "vidla_b32", "vi
 def build_model(cfg: ModelConfig) -> "VidLA":
     """A VidLA model for `cfg`, initialised from `cfg.clip_weights` when set."""
     from .vidla import VidLA  # torch is imported only when a model is built
-    from .weights import load_clip_weights
+    from .weights import load_configured_clip_weights
 
     model = VidLA(cfg)
-    if cfg.clip_weights is not None:
-        load_clip_weights(model, cfg.clip_weights)
+    load_configured_clip_weights(model, cfg)
     return model

@@ -146,7 +146,7 @@ def mst_design(num_levels: int, tokens_per_level: int, temporal_scale: int) -> C
 
 
 PRESETS: dict[str, Callable[[], ModelConfig]] = {
-    "tiny-cpu": tiny_cpu,
+    "vidla-tiny-cpu": tiny_cpu,
     "vidla-b32": vidla_b32,
     "vidla-b16": vidla_b16,
     "meanp-b32": meanp_b32,

@@ -61,3 +61,10 @@ def load_clip_weights(model: nn.Module, directory: str | Path) -> list[str]:
         raise CheckpointError(f"{directory}: CLIP checkpoint does not fit the model config: " + "; ".join(problems))
     model.load_state_dict(state, strict=False)
     return missing
+
+
+def load_configured_clip_weights(model: nn.Module, cfg) -> dict | None:
+    """The registry's weight loader for VidLA: CLIP weights from ``cfg.clip_weights`` when set."""
+    if cfg.clip_weights is None:
+        return None
+    return {"clip_weights": str(cfg.clip_weights), "left_at_init": load_clip_weights(model, cfg.clip_weights)}
