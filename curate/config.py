@@ -28,6 +28,7 @@ class RunConfig:
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
     cut: CutConfig = field(default_factory=CutConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    retry_failed: bool = False  # redo the videos earlier runs into `output` dropped; accepts a changed input
     annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages
 
     def download_config(self):
