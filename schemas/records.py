@@ -12,8 +12,9 @@ from typing import NamedTuple, Optional
 # Parquet file so that readers can refuse data they do not understand.
 SCHEMA_VERSION = "1.0"
 
-# Clip scales: "sentence" is HD-VILA's single-scale recipe, the other three are VidLA's.
-SCALES = ("sentence", "short", "medium", "long")
+# Clip scales: "sentence" is HD-VILA's single-scale recipe, short/medium/long are VidLA's, "video" is a
+# whole video or a window of it (the long-video recipe of seed 003, curate.text.clips.with_video_scale).
+SCALES = ("sentence", "short", "medium", "long", "video")
 
 
 class VideoMeta(NamedTuple):
@@ -102,7 +103,7 @@ class Clip(NamedTuple):
     sentences: tuple  # tuple[Sentence, ...]
     num_words: int
     caption: Optional[str] = None  # LLM summary of the frame captions
-    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium and long clips)
+    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium, long and video clips)
     frame_captions: tuple = ()  # BLIP-2 captions of the sampled frames, in order of time
     frame_times: tuple = ()  # times (s, source video) of those frames
     category: str = ""

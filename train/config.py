@@ -36,6 +36,8 @@ class TrainConfig:
     tokenizer_vocab_size: int = 1000  # vocabulary of that small BPE
     # --- data ---
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop (VidLA section 5): crop side / short side
+    flip: bool = True  # random horizontal flip in training (the paper's default); false keeps "left" and
+    # "right" in the texts true of the frames
     decode_short_side: Optional[int] = 280  # scale frames at decode to this short side (>= image_size / 0.8)
     shuffle_buffer: int = 1000  # samples in each loader stream's shuffle buffer
     num_workers: int = 8  # DataLoader worker processes per rank

@@ -37,7 +37,8 @@ import; every module in ``train/families/`` is imported when the registry is fir
   ``train.objectives.ObjectiveContext`` (rank, world_size, step, device, cfg, model_config).
   A contrastive objective is a ``train.objectives.Contrastive(features, loss)``:
   ``features(model, batch, ctx) -> {name: Tensor (B, ...)}`` and ``loss(features, ctx) -> {loss
-  name: Tensor}``, so gradient accumulation can score the whole accumulated batch (GradCache).
+  name: Tensor}``, so gradient accumulation can score the whole accumulated batch (GradCache). A
+  model parameter named ``logit_scale`` is clamped to [0, ln ``logit_scale_max``] after every step.
 
 The batch every objective receives (tensors on ``ctx.device``): the family's stacked sample fields
 (``frames_BTCHW``, ...); ``subtitle_ids``/``caption_ids`` (B, L) and ``subtitle_mask``/``caption_mask``;

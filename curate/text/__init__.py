@@ -16,7 +16,16 @@ from typing import Optional
 
 from curate.text.align import align_sentences
 from curate.text.asr import transcript_from_asr
-from curate.text.clips import RECIPES, ClipRecipe, ScaleSpec, hdvila_recipe, plan_clips, vidla_recipe
+from curate.text.clips import (
+    RECIPES,
+    ClipRecipe,
+    ScaleSpec,
+    hdvila_recipe,
+    plan_clips,
+    video_scale,
+    vidla_recipe,
+    with_video_scale,
+)
 from curate.text.punctuation import Punctuator, PunctuatorError, load_punctuator
 from curate.text.sentences import PauseSegmenter, clamp_to_duration, make_sentences
 from curate.text.stats import clip_statistics, format_statistics
@@ -64,5 +73,7 @@ __all__ = [
     "plan_clips",
     "transcript_from_asr",
     "transcript_to_clips",
+    "video_scale",
     "vidla_recipe",
+    "with_video_scale",
 ]
