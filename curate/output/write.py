@@ -372,7 +372,7 @@ def finalize_outputs(out_dir: str, videos_in: int | None = None, run_id: str | N
     that no other run claimed out_dir meanwhile (curate.output.lock)."""
     import pyarrow.parquet as pq
 
-    if run_id is not None:
+    if run_id:
         from curate.output.lock import check_owner
 
         check_owner(out_dir, run_id)
