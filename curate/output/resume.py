@@ -37,14 +37,18 @@ def is_terminal(failure) -> bool:
 
 
 def clean_interrupted(out_dir: str) -> None:
-    """Remove what a killed run left half written: temporary files, shard tars without a sidecar,
-    shard work folders, staging folders without a manifest."""
+    """Remove what a killed run left half written: temporary files, shard tars without a sidecar and
+    the clip failures recorded with them, shard work folders, staging folders without a manifest."""
     shards_dir = files.join(out_dir, write.SHARDS)
     committed = set(write.committed_shards(out_dir))
     for name in files.listdir(shards_dir):
         stem = name.split(".", 1)[0]
         if name.startswith(".") or (name.endswith(".tar") and stem not in committed):
             files.remove_file(files.join(shards_dir, name))
+    failures_dir = files.join(out_dir, write.STATE_FAILURES)
+    for name in files.listdir(failures_dir):
+        if name.startswith("shard-") and name[len("shard-"):].split(".", 1)[0] not in committed:
+            files.remove_file(files.join(failures_dir, name))
     staging = files.join(out_dir, write.STAGING)
     for name in files.listdir(staging):
         folder = files.join(staging, name)

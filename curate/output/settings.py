@@ -21,7 +21,7 @@ import json
 import os
 
 from curate.errors import OutputConflictError
-from curate.files import exists, is_local, join, open_read, read_bytes, write_bytes_atomic, _local
+from curate.files import _local, exists, is_local, join, read_bytes, size_and_mtime, write_bytes_atomic
 
 SETTINGS = os.path.join(".state", "settings.json")
 # fields of each config that change nothing in the output
@@ -66,10 +66,15 @@ def _hash_stream(digest, f) -> None:
 
 
 def input_fingerprint(path: str) -> str:
-    """sha256 of a manifest's bytes, or of a folder's file names, sizes and (small files) contents."""
+    """sha256 of a local manifest's bytes, of a remote one's size and modification time (not read
+    here: it may be gigabytes on an object store), or of a folder's file names, sizes and the
+    contents of its small files."""
     digest = hashlib.sha256()
-    local = _local(path) if is_local(path) else None
-    if local is not None and os.path.isdir(local):
+    if not is_local(path):
+        digest.update(repr(size_and_mtime(path)).encode())
+        return digest.hexdigest()
+    local = _local(path)
+    if os.path.isdir(local):
         for name in sorted(os.listdir(local)):
             full = os.path.join(local, name)
             if not os.path.isfile(full):
@@ -80,7 +85,7 @@ def input_fingerprint(path: str) -> str:
                 with open(full, "rb") as f:
                     _hash_stream(digest, f)
         return digest.hexdigest()
-    with open_read(path) as f:
+    with open(local, "rb") as f:
         _hash_stream(digest, f)
     return digest.hexdigest()
 

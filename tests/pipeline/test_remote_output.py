@@ -145,3 +145,17 @@ def test_a_second_run_into_a_remote_output_is_detected_before_the_outputs_are_wr
         write.finalize_outputs(out, 0, run_id=first)
     assert not files.exists(files.join(out, "clips.parquet"))
     assert write.finalize_outputs(out, 0, run_id=second)["num_clips"] == 0
+
+
+def test_a_changed_remote_manifest_has_another_fingerprint(memfs):
+    """issue 9, fault 3: a manifest on an object store is fingerprinted by its metadata (not read)."""
+    from curate.output.settings import input_fingerprint
+
+    path = "memfs://bucket/videos.csv"
+    files.write_bytes_atomic(path, b"video_id\nabc\n")
+    first = input_fingerprint(path)
+    assert input_fingerprint(path) == first
+    files.write_bytes_atomic(path, b"video_id\nabc\ndef\n")
+    assert input_fingerprint(path) != first
+    with pytest.raises(FileNotFoundError):
+        input_fingerprint("memfs://bucket/missing.csv")
