@@ -275,24 +275,22 @@ def standing_failures(out_dir: str, videos_with_clips: set) -> list:
       were written; an earlier attempt's failures are void);
     - any other video: what its latest attempt recorded (the latest run that recorded anything
       for it).
-    Copies of one failure (a retried bundle, a rerun) are one."""
+    Copies of one failure (a retried bundle, a rerun; the detail may differ) are one."""
     rows, attempts = set(), {}
-    for attempt, f in _failure_attempts(out_dir):
-        if f.stage == "read":
+    for attempt, f in sorted(_failure_attempts(out_dir)):
+        if f.stage == "read":  # the detail names the row
             rows.add(f)
-        elif f.video_id in videos_with_clips:
-            if attempt == SHARD_ATTEMPT:
-                attempts.setdefault(f.video_id, {}).setdefault(attempt, set()).add(f)
-        else:
-            attempts.setdefault(f.video_id, {}).setdefault(attempt, set()).add(f)
-    standing = set(rows)
+        elif f.video_id not in videos_with_clips or attempt == SHARD_ATTEMPT:
+            same = attempts.setdefault(f.video_id, {}).setdefault(attempt, {})
+            same.setdefault((f.stage, f.key, f.reason), f)
+    standing = list(rows)
     for by_attempt in attempts.values():
-        standing |= by_attempt[max(by_attempt)]
+        standing += by_attempt[max(by_attempt)].values()
     return sorted(standing, key=lambda f: (f.video_id, f.key, f.stage, f.reason, f.detail))
 
 
 def recorded_failures(out_dir: str) -> list:
-    """The standing failures of the videos that have no clips yet (what resume decides on)."""
+    """The standing failures as if no video had clips (resume skips the videos in shards itself)."""
     return standing_failures(out_dir, set())
 
 

@@ -198,6 +198,7 @@ def test_every_input_row_is_accounted_for_once(tmp_path):
     ]
     write.record_failures(out, rows)
     write.record_failures(out, rows[:3])  # a rerun reads the same rows again: still one line each
+    write.record_failures(out, [rows[3]._replace(detail="the same, said again")])  # a retried bundle
     stats = write.finalize_outputs(out, videos_in=6)  # v1, v2, v1 again, two rows without id, v3
     assert sorted(failures_file(tmp_path)) == sorted(rows)
     counts = stats["counts"]
