@@ -224,7 +224,7 @@ def shard_texts(shards: Iterable[str]) -> Iterable[str]:
 
 def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo) -> Path:
     """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0."""
-    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+    from train.tokenizer import TOKENIZER_BUILDERS, load_tokenizer
 
     folder = run_dir / "tokenizer"
     if info.is_main and not (folder / "tokenizer_config.json").exists():
@@ -232,7 +232,7 @@ def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistI
         if cfg.tokenizer or inherited:
             load_tokenizer(cfg.tokenizer or str(inherited)).save_pretrained(str(folder))
         else:
-            build_bpe_tokenizer(shard_texts(shards), folder, cfg.tokenizer_vocab_size)
+            TOKENIZER_BUILDERS[cfg.tokenizer_kind](shard_texts(shards), folder, cfg.tokenizer_vocab_size)
     barrier(info)
     return folder
 

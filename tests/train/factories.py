@@ -185,6 +185,30 @@ def make_tiny_shards(
     return write_shards(root, samples, per_shard)
 
 
+def make_curated_shards(root, recipe: str = "hdvila", num_videos: int = 8, seconds: float = 12.0,
+                        short_side: int = 128) -> Path:
+    """Shards made by the real pipeline: ``python -m curate run --recipe RECIPE`` over a generated
+    yt-dlp folder of ``num_videos`` 720p videos with speech and subtitles, cut to ``short_side``."""
+    import os
+    import sys
+
+    from curate.samples import make_sample_video, sentences_for
+
+    root = Path(root)
+    for i in range(num_videos):
+        make_sample_video(root / "ytdlp", f"vid{i:02d}", sentences_for(seconds, seed=i), min_duration=seconds)
+    out = root / "curated"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "curate", "run", "--recipe", recipe, "--input", str(root / "ytdlp"),
+         "--output", str(out), "--short-side", str(short_side)],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )
+    if done.returncode:
+        raise RuntimeError(f"curate run failed: {done.stderr[-2000:]}")
+    return out
+
+
 def save_tiny_clip(directory, cfg):
     """A randomly initialised transformers CLIPModel with the tower shapes of `cfg` (a ModelConfig or any
     config with the same tower fields), saved with save_pretrained."""
@@ -311,3 +335,9 @@ def tiny_shards(tmp_path_factory) -> Path:
     return make_tiny_shards(
         tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3]
     )
+
+
+@pytest.fixture(scope="session")
+def hdvila_shards(tmp_path_factory) -> Path:
+    """A ``curate run --recipe hdvila`` output over 8 generated 720p videos (clips cut to 128p)."""
+    return make_curated_shards(tmp_path_factory.mktemp("hdvila_curated"))
