@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     parser.add_argument("--id-column", help="manifest column with the video id (default: detected)")
     parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="redo the videos earlier runs into --output dropped (e.g. after fixing their subtitles); "
+        "accepts a changed --input. Other settings than the recorded ones are always refused",
+    )
 
     g = parser.add_argument_group("filter")
     g.add_argument("--min-height", type=int, default=720, help="minimum video height (default %(default)s)")
@@ -68,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="where probed info jsons are kept, local or any Beam filesystem path (default: DIR/.probe)",
     )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
+    g.add_argument("--download-deadline", type=float, default=1800.0,
+                   help="seconds one video's download may take in all, retries included; past it the "
+                        "download is killed and the video fails with reason 'deadline' (default %(default)s)")
+    g.add_argument("--socket-timeout", type=float, default=30.0,
+                   help="seconds yt-dlp waits for data on a connection (default %(default)s)")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -90,6 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         default=None,
         help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
         "ignore for vidla",
+    )
+    g.add_argument(
+        "--video-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="also emit the 'video' scale (long-video recipe, seed 003): each whole video, or windows "
+        "of it of at most SECONDS cut at sentence boundaries (256 = 4.3 minutes); default: off",
     )
 
     d = CutConfig()
@@ -155,10 +174,16 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             output_dir=args.download_dir or join(args.output, ".downloads"),
             min_height=args.min_height,
             retries=args.retries,
+            deadline_s=args.download_deadline,
+            socket_timeout_s=args.socket_timeout,
             min_interval_s=args.min_interval,
             cookies_file=args.cookies,
             proxy=args.proxy,
         )
+        if args.video_seconds is not None:
+            from curate.text import video_scale
+
+            video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
@@ -185,8 +210,10 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         asr=AsrConfig(model=args.asr_model, device=args.asr_device),
         punctuator=args.punctuator,
         use_given_spans=given,
+        video_seconds=args.video_seconds,
         cut=cut,
         shards=shards,
+        retry_failed=args.retry_failed,
         annotate=annotate,
     )
 
@@ -226,7 +253,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
 
-    from curate.errors import UnknownOptionsError
+    from curate.errors import OutputConflictError, UnknownOptionsError
 
     check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
@@ -239,6 +266,8 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
         module.run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
+    except OutputConflictError as exc:
+        raise SystemExit(f"error: {exc}") from None
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
 

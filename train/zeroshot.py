@@ -2,7 +2,8 @@
 
 Every class name goes through each prompt template ("a video of a person {}."); a class's embedding is
 the re-normalised mean of its prompts' unit-norm text embeddings. A video is predicted as the class
-whose embedding is closest; the JSON reports top-1 and top-5 accuracy (percent).
+whose embedding is closest; the JSON reports top-1 and top-5 accuracy (percent). A fusion model
+(E-ViLM), which scores text-video pairs, ranks classes by the mean score of their prompts.
 
     python -m train eval --checkpoint RUN --zero-shot kinetics400/validate.csv --videos DIR
 """
@@ -46,13 +47,19 @@ def class_embeddings(em, class_names: Sequence[str], templates: Sequence[str]) -
 def evaluate_zero_shot(em, data, templates: Sequence[str] = KINETICS_TEMPLATES, batch_size: int = 16,
                        num_workers: int = 0) -> dict:
     """Top-1 / top-5 accuracy on a train.datasets.ClassificationSet."""
-    from train.eval import embed_video_files
+    from train.eval import _require_texts, embed_video_files, is_fusion, text_video_scores
     from train.metrics import topk_accuracy
 
+    _require_texts(em)
     video_feats, ok, failed = embed_video_files(em, data.video_paths, batch_size, num_workers)
     if not ok:
         raise ValueError("zero-shot: no video could be decoded")
-    scores_VC = video_feats @ class_embeddings(em, data.class_names, templates).T
+    if is_fusion(em):
+        prompts = [t.format(name) for name in data.class_names for t in templates]
+        scores_CPV = text_video_scores(em, prompts, video_feats).view(len(data.class_names), len(templates), -1)
+        scores_VC = scores_CPV.mean(dim=1).T
+    else:
+        scores_VC = video_feats @ class_embeddings(em, data.class_names, templates).T
     labels_V = torch.tensor([data.labels[i] for i in ok])
     return {
         "task": "zero_shot_classification",
