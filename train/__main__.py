@@ -100,7 +100,9 @@ def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot classification: one JSON object",
-        description="Evaluate a checkpoint; prints one JSON object.",
+        description="Evaluate a checkpoint (pretrained, or fine-tuned with fit --dataset NAME) on shards, a "
+        "retrieval benchmark, the hierarchical test set (--hierarchical), multiple choice or zero-shot "
+        "classification (--zero-shot); prints one JSON object.",
     )
     p.add_argument(
         "--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)"
