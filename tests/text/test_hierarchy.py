@@ -1,61 +1,56 @@
-"""Triplet selection of the hierarchical test set (VidLA appendix H) on clip rows worked out by hand."""
+"""Triplet planning of the hierarchical test set (VidLA appendix H) on clip rows worked out by hand."""
 
 import pytest
 
-from curate.text.hierarchy import select_triplets
+from curate.text.hierarchy import centred_window, plan_triplets
 
 
-def clip(video, scale, index, start, end, subtitle="some words"):
-    return {"key": f"{video}_{scale}_{index:05d}", "video_id": video, "scale": scale, "start": start,
-            "end": end, "subtitle": subtitle, "caption": None, "subtitle_summary": None}
+def sentences(*spans):
+    return [{"text": f"s{i}", "start": a, "end": b, "num_words": 2, "segmenter": "given"}
+            for i, (a, b) in enumerate(spans)]
 
 
-def test_nested_clips_centred_on_the_short_clip_make_a_triplet():
+def test_centred_window_grows_around_the_centre():
+    ss = sentences(*[(4.0 * i, 4.0 * i + 4) for i in range(10)])  # 0-40 s, 4 s each
+    # centre 20 is the boundary of s4 and s5; nearest sentence centre: s4 (18) and s5 (22) tie -> s4 first;
+    # then s5 (centre 20), s3 or s6 ... until 13.2 s: s3..s6 = 12-28 (16 s), centred on 20
+    window = centred_window(ss, 20.0, 13.2)
+    assert [s["text"] for s in window] == ["s3", "s4", "s5", "s6"]
+    assert centred_window(ss, 20.0, 100.0) == ss  # runs out of sentences
+    assert centred_window([], 20.0, 13.2) == []
+
+
+def long_clip(video, index, start, end, spans):
+    return {"key": f"{video}_long_{index:05d}", "video_id": video, "scale": "long", "index": index,
+            "start": start, "end": end, "sentences": sentences(*spans)}
+
+
+def test_each_long_clip_gets_a_centred_medium_and_short_window():
     rows = [
-        clip("a", "short", 0, 20, 32),  # centre 26
-        clip("a", "short", 1, 32, 44),  # centre 38
-        clip("a", "medium", 0, 12, 40),  # centre 26: holds short 0 only
-        clip("a", "long", 0, 0, 55),  # centre 27.5, within 6 s (half of short 0) of 26
-        clip("a", "long", 1, 0, 80),  # centre 40: too far from 26
+        long_clip("a", 0, 0.0, 60.0, [(2.0 * i, 2.0 * i + 2) for i in range(30)]),  # centre 30
+        {"key": "a_short_00000", "video_id": "a", "scale": "short", "start": 0.0, "end": 13.0, "sentences": []},
     ]
-    [t] = select_triplets(rows)
-    assert (t.short, t.medium, t.long) == ("a_short_00000", "a_medium_00000", "a_long_00000")
-    assert t.centre == 26 and t.offset == pytest.approx(1.5)
-    # a tighter bound (0.1 x 12 s = 1.2 s < 1.5 s) leaves nothing
-    assert select_triplets(rows, max_offset=0.1) == []
+    [(triplet, windows)] = plan_triplets(rows)
+    assert (triplet.long, triplet.medium, triplet.short) == ("a_long_00000", "a_long_00000-medium",
+                                                              "a_long_00000-short")
+    # medium: 16 sentences (32 s, the first group >= 30.4 s), centred on 30; short: 7 sentences (14 s
+    # >= 13.2 s), one more on the earlier side (ties go to the earlier sentence), so 1 s off centre
+    assert windows["medium"][:2] == (14.0, 46.0)
+    assert windows["short"][:2] == (22.0, 36.0)
+    assert triplet.centre == 30.0 and triplet.offset == 1.0
+    assert plan_triplets(rows, max_offset=0.05) == []  # 1 s > 0.05 x 14 s
 
 
-def test_not_nested_or_textless_clips_are_left_out():
-    rows = [
-        clip("a", "short", 0, 20, 32),
-        clip("a", "medium", 0, 21, 31),  # does not hold the short clip
-        clip("a", "long", 0, 0, 52),
-        clip("b", "short", 0, 20, 32, subtitle=""),  # no text
-        clip("b", "medium", 0, 12, 40),
-        clip("b", "long", 0, 0, 52),
-    ]
-    assert select_triplets(rows) == []
-
-
-def test_each_clip_is_in_one_triplet_the_best_centred_first():
-    rows = [
-        clip("a", "short", 0, 20, 30),  # centre 25
-        clip("a", "short", 1, 21, 31),  # centre 26 (overlapping plans can happen across recipes)
-        clip("a", "medium", 0, 10, 42),  # centre 26
-        clip("a", "long", 0, 0, 52),  # centre 26
-    ]
-    # short 0 is 1 s off both centres, short 1 is on them: short 1 takes the medium and long clips
-    [t] = select_triplets(rows)
-    assert t.short == "a_short_00001" and t.offset == 0
+def test_off_centre_or_too_short_long_clips_are_left_out():
+    lopsided = long_clip("b", 0, 0.0, 60.0, [(0.0, 40.0), (40.0, 41.0), (41.0, 60.0)])  # one 40 s sentence
+    short_long = long_clip("c", 0, 0.0, 20.0, [(2.0 * i, 2.0 * i + 2) for i in range(10)])  # medium = all
+    assert plan_triplets([lopsided, short_long]) == []
 
 
 def test_at_most_max_triplets_drawn_with_the_seed():
-    rows = []
-    for v in range(5):
-        rows += [clip(f"v{v}", "short", 0, 20, 32), clip(f"v{v}", "medium", 0, 12, 40),
-                 clip(f"v{v}", "long", 0, 0, 52)]
-    assert len(select_triplets(rows)) == 5
-    two = select_triplets(rows, max_triplets=2, seed=3)
-    assert len(two) == 2 and two == select_triplets(rows, max_triplets=2, seed=3)
+    rows = [long_clip(f"v{v}", 0, 0.0, 60.0, [(2.0 * i, 2.0 * i + 2) for i in range(30)]) for v in range(5)]
+    assert len(plan_triplets(rows)) == 5
+    two = plan_triplets(rows, max_triplets=2, seed=3)
+    assert len(two) == 2 and two == plan_triplets(rows, max_triplets=2, seed=3)
     with pytest.raises(ValueError):
-        select_triplets(rows, max_triplets=0)
+        plan_triplets(rows, max_triplets=0)

@@ -26,55 +26,53 @@ from train.zeroshot import KINETICS_TEMPLATES, evaluate_zero_shot, read_template
 
 # --- hierarchical test set ----------------------------------------------------------------------
 
-SPANS = {"short": (20.0, 32.0), "medium": (12.0, 40.0), "long": (0.0, 55.0)}  # nested, centres 26 / 26 / 27.5
-
-
 @pytest.fixture(scope="module")
 def hierarchical_curation(tmp_path_factory):
-    """A curation output: videos v0..v2 with a nested short/medium/long triplet each; v3 without a long
-    clip (no triplet); every clip its own picture and text."""
+    """A curation output: videos v0..v2 with a 40 s long clip each (40 sentences of 1 s, its own picture),
+    v3 with a short clip only (no triplet)."""
     root = tmp_path_factory.mktemp("curation")
-    samples, variant = [], 0
+    samples = []
     for v in range(4):
-        for scale, (start, end) in SPANS.items():
-            if v == 3 and scale == "long":
-                continue
-            mp4 = make_clip_video(root / f"clip{variant}.mp4", variant=variant).read_bytes()
-            clip = make_clip(f"video{v}", 0, caption=sentence(variant + 40), subtitle=sentence(variant),
-                             start=start, seconds=end - start)
-            clip = clip._replace(scale=scale, key=clip_key(f"video{v}", scale, 0))
-            samples.append((clip, mp4))
-            variant += 1
-    return write_shards(root, samples, per_shard=5)
+        seconds = 40.0 if v < 3 else 1.6
+        mp4 = make_clip_video(root / f"clip{v}.mp4", variant=v, seconds=seconds).read_bytes()
+        subtitle = " ".join(sentence(50 * v + i) for i in range(int(seconds)))
+        clip = make_clip(f"video{v}", 0, caption=sentence(v + 40), subtitle=subtitle, start=0.0, seconds=seconds)
+        if v < 3:
+            clip = clip._replace(scale="long", key=clip_key(f"video{v}", "long", 0))
+        samples.append((clip, mp4))
+    return write_shards(root, samples, per_shard=2)
 
 
 def test_hierarchical_testset_and_eval_per_scale(one_step_run, hierarchical_curation, tmp_path, capsys):
     out = tmp_path / "testset"
     assert curate_main(["hierarchical-testset", str(hierarchical_curation), "--output", str(out)]) == 0
     triplets = pq.read_table(out / "triplets.parquet").to_pylist()
-    assert [(t["video_id"], t["centre"], t["offset"]) for t in triplets] == [
-        (f"video{v}", 26.0, 1.5) for v in range(3)
-    ]
-    clips = pq.read_table(out / "clips.parquet").to_pylist()
-    assert len(clips) == 9 and {c["shard"] for c in clips} == {"00000.tar"}
+    assert [(t["video_id"], t["centre"]) for t in triplets] == [(f"video{v}", 20.0) for v in range(3)]
+    clips = {c["key"]: c for c in pq.read_table(out / "clips.parquet").to_pylist()}
+    assert len(clips) == 9 and {c["shard"] for c in clips.values()} == {"00000.tar"}
+    for t in triplets:  # nested windows of whole sentences, centred on the long clip's centre
+        short, medium, long = clips[t["short"]], clips[t["medium"]], clips[t["long"]]
+        assert long["start"] <= medium["start"] <= short["start"] < short["end"] <= medium["end"] <= long["end"]
+        assert 30.4 <= medium["duration"] < 32 and 13.2 <= short["duration"] < 15
+        assert abs((short["start"] + short["end"]) / 2 - 20.0) <= t["offset"] <= 0.5 * short["duration"]
+        assert short["subtitle"] == " ".join(s["text"] for s in short["sentences"])
+        assert short["caption"] is None and long["caption"]
     with tarfile.open(out / "shards" / "00000.tar") as tar:
         names = tar.getnames()
-    assert len(names) == 27 and "video0_long_00000.mp4" in names
+    assert len(names) == 18 and "video0_long_00000-short.mp4" in names
 
     assert main(["eval", "--checkpoint", str(one_step_run), "--shards", str(out), "--hierarchical"]) == 0
     result = last_json_line(capsys)
     assert result["task"] == "hierarchical" and result["num_triplets"] == 3
     assert set(result["t2v_R@1"]) == {"short", "medium", "long"}
 
-    # the same numbers from the source clips, scale by scale
+    # the same numbers from the test set's clip files, scale by scale
     em = load_eval_model(str(one_step_run))
-    by_key = {c["key"]: c for c in clips}
     for scale in ("short", "medium", "long"):
         keys = [t[scale] for t in triplets]
-        paths = [_source_path(hierarchical_curation, k) for k in keys]
-        video_feats, ok, _ = embed_video_files(em, paths)
+        video_feats, ok, _ = embed_video_files(em, [_source_path(out, k) for k in keys])
         assert ok == [0, 1, 2]
-        text_feats = embed_texts(em, [by_key[k]["subtitle"] for k in keys])
+        text_feats = embed_texts(em, [clips[k]["subtitle"] for k in keys])
         expected = retrieval_metrics(text_feats @ video_feats.T, torch.arange(3))
         assert result[scale]["t2v"] == pytest.approx(expected["t2v"])
         assert result["t2v_R@1"][scale] == pytest.approx(expected["t2v"]["R@1"])
@@ -93,7 +91,7 @@ def _source_path(curation, key):
 def test_hierarchical_testset_errors(hierarchical_curation, tiny_shards, tmp_path, capsys):
     # tiny_shards has short clips only: no triplet, a clear error and exit 2
     assert curate_main(["hierarchical-testset", str(tiny_shards), "--output", str(tmp_path / "o")]) == 2
-    assert "no short/medium/long triplet" in capsys.readouterr().err
+    assert "no long clip" in capsys.readouterr().err
     assert curate_main(["hierarchical-testset", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
     assert "clips.parquet" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path), "--hierarchical", "--dataset", "msrvtt"]) == 2
