@@ -28,7 +28,8 @@ from curate.beam.recipe import _CutVideo
 from curate.beam.stages import FAILURES
 from curate.errors import StageError
 from curate.files import remove_tree
-from curate.media.frames import attach_frame_captions, decode_frames, plan_frames
+from curate.media.download import discard_download
+from curate.media.frames import attach_frame_captions, iter_frames, plan_frames, prefetch
 from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig
@@ -40,17 +41,27 @@ FRAMES = "frames"
 FRAME_ERRORS = "frame_errors"
 
 
+# RunInference hands the captioner this many frames at once (it runs them in device-sized forward
+# passes, curate.models.caption), and the decoder works this many frames ahead of it.
+CAPTION_FRAMES_PER_CALL = 64
+# The summarizer gets up to this many prompts at once, all of a bundle in practice: vLLM schedules
+# them itself (continuous batching), the transformers backend sorts them by length into batches.
+SUMMARY_PROMPTS_PER_CALL = 4096
+
+
 class Blip2CaptionHandler(ModelHandler):
     """RunInference's view of the captioner: examples are RGB arrays, predictions caption strings."""
 
     def __init__(self, config: AnnotateConfig):
-        # fixed-size batches: Beam's adaptive batching would start at 1 and grow slowly
-        super().__init__(min_batch_size=config.caption_batch_size, max_batch_size=config.caption_batch_size)
+        # fixed-size batches (a bundle's end flushes a smaller one): Beam's adaptive batching would
+        # start at 1 and grow slowly; the forward-pass batch is chosen on the worker, by its device
+        frames = max(CAPTION_FRAMES_PER_CALL, config.caption_batch_size or 0)
+        super().__init__(min_batch_size=frames, max_batch_size=frames)
         self._config = config
 
     def load_model(self) -> Blip2Captioner:
         c = self._config
-        return Blip2Captioner.load(c.caption_model, device=c.device, dtype=c.dtype,
+        return Blip2Captioner.load(c.caption_model, device=c.device, dtype=c.dtype, batch_size=c.caption_batch_size,
                                    max_new_tokens=c.caption_max_new_tokens, num_beams=c.caption_num_beams)
 
     def run_inference(self, batch, model: Blip2Captioner, inference_args: Optional[dict] = None):
@@ -64,7 +75,7 @@ class SummaryHandler(ModelHandler):
     """RunInference's view of the summarizer: examples are prompts, predictions raw answers."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=config.summary_batch_size, max_batch_size=config.summary_batch_size)
+        super().__init__(min_batch_size=SUMMARY_PROMPTS_PER_CALL, max_batch_size=SUMMARY_PROMPTS_PER_CALL)
         self._config = config
 
     def load_model(self):
@@ -98,27 +109,47 @@ class CutAndDecodeFrames(beam.PTransform):
 
 
 class _CutAndDecode(_CutVideo):
+    """Frames are decoded in a background thread and handed on as they come (curate.media.frames
+    .prefetch): the captioner, fused downstream, runs on one batch while the next is decoded. The
+    download is discarded once the last frame is out, not when the cut is done."""
+
     commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
 
     def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
-        super().__init__(out_dir, cut, download)
-        self._fps, self._size = fps, size
+        super().__init__(out_dir, cut, None)
+        self._fps, self._size, self._download_after = fps, size, download
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
         self._failed = beam.metrics.Metrics.counter("caption", "frames_undecodable")
 
-    def after_cut(self, meta, staged) -> list:
+    def process(self, element):
+        try:
+            yield from super().process(element)
+        finally:
+            if self._download_after is not None:
+                discard_download(element[0].video_id, self._download_after)
+
+    def after_cut(self, meta, staged):
         if self._fps is None:
             return []
-        times = plan_frames(staged.clips, self._fps).times
-        out = []
-        for t, frame in decode_frames(meta.media_path, times, self._size):
-            if isinstance(frame, str):
-                self._failed.inc()
-                out.append(TaggedOutput(FRAME_ERRORS, (meta.video_id, (t, frame))))
-            else:
-                self._decoded.inc()
-                out.append(TaggedOutput(FRAMES, ((meta.video_id, t), frame)))
-        return out
+        return self._frames(meta.video_id, meta.media_path, plan_frames(staged.clips, self._fps).times)
+
+    def _frames(self, video_id: str, media_path: str, times: tuple):
+        done = set()
+        try:
+            for t, frame in prefetch(iter_frames(media_path, times, self._size), CAPTION_FRAMES_PER_CALL):
+                done.add(t)
+                if isinstance(frame, str):
+                    self._failed.inc()
+                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, frame)))
+                else:
+                    self._decoded.inc()
+                    yield TaggedOutput(FRAMES, ((video_id, t), frame))
+        except Exception as exc:  # noqa: BLE001 - the frames not decoded yet get the reason
+            why = f"decoding {media_path} stopped: {type(exc).__name__}: {exc}"
+            for t in times:
+                if t not in done:
+                    self._failed.inc()
+                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, why)))
 
 
 class CommitStaged(beam.PTransform):
