@@ -41,8 +41,11 @@ FRAMES = "frames"
 FRAME_ERRORS = "frame_errors"
 
 
-# RunInference hands the captioner this many frames at once (it runs them in device-sized forward
-# passes, curate.models.caption), and the decoder works this many frames ahead of it.
+# RunInference hands the captioner between these many frames at once, the size adapted to how long
+# the calls take (Beam's BatchElements); the captioner runs them in forward passes sized by its
+# device (curate.models.caption). Small first calls let the model start while the decoder, a
+# prefetch thread, works up to CAPTION_FRAMES_PER_CALL frames ahead.
+CAPTION_MIN_FRAMES_PER_CALL = 8
 CAPTION_FRAMES_PER_CALL = 64
 # The summarizer gets up to this many prompts at once, all of a bundle in practice: vLLM schedules
 # them itself (continuous batching), the transformers backend sorts them by length into batches.
@@ -53,10 +56,8 @@ class Blip2CaptionHandler(ModelHandler):
     """RunInference's view of the captioner: examples are RGB arrays, predictions caption strings."""
 
     def __init__(self, config: AnnotateConfig):
-        # fixed-size batches (a bundle's end flushes a smaller one): Beam's adaptive batching would
-        # start at 1 and grow slowly; the forward-pass batch is chosen on the worker, by its device
         frames = max(CAPTION_FRAMES_PER_CALL, config.caption_batch_size or 0)
-        super().__init__(min_batch_size=frames, max_batch_size=frames)
+        super().__init__(min_batch_size=min(CAPTION_MIN_FRAMES_PER_CALL, frames), max_batch_size=frames)
         self._config = config
 
     def load_model(self) -> Blip2Captioner:

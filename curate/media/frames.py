@@ -10,6 +10,7 @@ Plain functions, no Beam. PyAV is imported by iter_frames only.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import NamedTuple, Optional, Sequence
 
@@ -142,6 +143,15 @@ def prefetch(items, depth: int):
         thread.join()
 
 
+def _index_entries(stream) -> list:
+    """The stream's index (timestamps and keyframe flags of its packets); empty where PyAV or the
+    container has none."""
+    try:
+        return list(stream.index_entries)
+    except (AttributeError, NotImplementedError):
+        return []
+
+
 def frame_to_rgb(frame, size: Optional[tuple] = None):
     """A decoded PyAV frame as an RGB uint8 array (H, W, 3), scaled to size=(width, height) when given.
 
@@ -157,22 +167,31 @@ def frame_to_rgb(frame, size: Optional[tuple] = None):
 
 
 class _FrameReader:
-    """Frames at increasing times: decode forward from the previous frame when the next time is near
-    (dense sampling), else seek to the keyframe before it (VidLA's sparse 0.1 FPS)."""
+    """Frames at increasing times, decoding as few pictures as the stream allows: forward from the
+    previous frame when the next time is near (dense sampling) and no keyframe lies in between, else
+    from the keyframe before it (a seek: VidLA's sparse 0.1 FPS, or a new GOP starting before the
+    next time). Keyframe times come from the container's index when it has one (MP4 does)."""
 
     def __init__(self, container, stream, half_frame: float, size: Optional[tuple]):
         self._container = container
         self._stream = stream
         self._half_frame = half_frame
         self._size = size
+        self._keyframes = sorted(float(e.timestamp * stream.time_base) for e in _index_entries(stream)
+                                 if e.is_keyframe)
         self.reset()
 
     def reset(self):
         self._frames = None
         self._last_time = None
 
+    def _keyframe_between(self, after: float, upto: float) -> bool:
+        i = bisect.bisect_right(self._keyframes, after)
+        return i < len(self._keyframes) and self._keyframes[i] <= upto
+
     def frame_at(self, target: float):
-        if self._frames is None or self._last_time is None or not 0 <= target - self._last_time <= SEEK_AFTER_S:
+        if (self._frames is None or self._last_time is None or not 0 <= target - self._last_time <= SEEK_AFTER_S
+                or self._keyframe_between(self._last_time, target)):
             self._container.seek(max(0, int(target / self._stream.time_base)), stream=self._stream, backward=True)
             self._frames = self._container.decode(self._stream)
             self._last_time = None
