@@ -11,8 +11,9 @@ The source media is on the disk of the worker that downloaded it, so everything 
 fused with the download, per video, before the download is discarded: CutAndDecodeFrames cuts the
 clips into DIR/.staging (manifest not yet written) and decodes the frames they need on the per-video
 grid (curate.media.frames), resized to the captioner's input. After that only small records travel:
-frames to the captioner (each captioned once, for every clip and scale containing it), prompts to
-the summarizer, and results keyed by video id, joined back to the StagedVideo (JoinToVideos).
+frames to the captioner (each captioned once, for every clip and scale containing it), whose
+captions are joined back to the StagedVideo by video id (JoinToVideos); the summarizer takes the
+StagedVideos themselves, many in one call.
 CommitStaged writes a video's manifest once its clips are annotated, so resume never sees a staged
 video without its annotations.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 from typing import Optional
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.recipe import _CutVideo
@@ -72,18 +73,31 @@ class Blip2CaptionHandler(ModelHandler):
         return "caption"
 
 
+def _num_prompts(video) -> int:
+    return max(1, len(summary_jobs(video.clips, 1)))
+
+
 class SummaryHandler(ModelHandler):
-    """RunInference's view of the summarizer: examples are prompts, predictions raw answers."""
+    """RunInference's view of the summarizer: examples are StagedVideos, predictions the raw answers
+    to their ``summary_jobs`` prompts, in order. The prompts of all the videos of a call, up to
+    SUMMARY_PROMPTS_PER_CALL (all of a bundle in practice), go to the summarizer at once: vLLM
+    schedules them itself, the transformers backend sorts them by length into its batches."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=SUMMARY_PROMPTS_PER_CALL, max_batch_size=SUMMARY_PROMPTS_PER_CALL)
+        super().__init__(min_batch_size=SUMMARY_PROMPTS_PER_CALL, max_batch_size=SUMMARY_PROMPTS_PER_CALL,
+                         element_size_fn=_num_prompts)
         self._config = config
 
     def load_model(self):
         return load_summarizer(self._config)
 
     def run_inference(self, batch, model, inference_args: Optional[dict] = None):
-        return model.summarize(batch)
+        max_words = self._config.summary_max_words
+        prompts = [[prompt for _, _, prompt in summary_jobs(video.clips, max_words)] for video in batch]
+        flat = [prompt for video_prompts in prompts for prompt in video_prompts]
+        answers = iter(model.summarize(flat) if flat else [])
+        return [PredictionResult(video, [next(answers) for _ in video_prompts])
+                for video, video_prompts in zip(batch, prompts)]
 
     def get_metrics_namespace(self) -> str:
         return "summarize"
@@ -266,47 +280,67 @@ class CaptionClipFrames(beam.PTransform):
 # summaries
 
 
-def _jobs(video, max_words: int):
-    for key, field, prompt in summary_jobs(video.clips, max_words):
-        yield (video.video_id, key, field), prompt
+def _summarized(video, raw_answers, max_words: int):
+    """The video with its summaries, the clips whose answers are unusable dropped as Failures;
+    raw_answers: one per summary_jobs prompt, or a (reason, detail) error for all of them."""
+    answers = []
+    for i, (key, field, _) in enumerate(summary_jobs(video.clips, max_words)):
+        if isinstance(raw_answers, tuple):
+            answers.append((key, field, None, raw_answers))
+            continue
+        try:
+            answers.append((key, field, clean_summary(raw_answers[i], max_words), None))
+        except StageError as exc:
+            answers.append((key, field, None, (exc.reason, exc.detail)))
+    kept, failures = attach_summaries(video.video_id, video.clips, answers)
+    return write.replace_clips(video, kept, failures), failures
 
 
-def _clean(keyed_answer, max_words: int):
-    (video_id, key, field), raw = keyed_answer
-    try:
-        return video_id, (key, field, clean_summary(raw, max_words), None)
-    except StageError as exc:
-        return video_id, (key, field, None, (exc.reason, exc.detail))
+class _AttachSummaries(beam.DoFn):
+    """PredictionResult(video, raw answers) -> the summarized video (+ FAILURES); a failed call
+    ((batch of videos, exception), from RunInference's dead letters) -> its videos, every clip that
+    needed a summary dropped as a "summarizer_error" Failure."""
 
+    def __init__(self, max_words: int):
+        self._max_words = max_words
 
-def _failed_batch_answers(batch_and_exc):
-    batch, exc = batch_and_exc
-    detail = f"summarizer failed on a batch of {len(batch)}: {type(exc).__name__}: {exc}"
-    for (video_id, key, field), _ in batch:
-        yield video_id, (key, field, None, ("summarizer_error", detail))
-
-
-def _attach_answers(video_id, clips, groups):
-    return attach_summaries(video_id, clips, groups["answers"])
+    def process(self, element, failed_call: bool = False):
+        if failed_call:
+            videos, exc = element
+            detail = f"summarizer failed on a call for {len(videos)} videos: {type(exc).__name__}: {exc}"
+            items = [(video, ("summarizer_error", detail)) for video in videos]
+        else:
+            items = [(element.example, list(element.inference))]
+        for video, raw_answers in items:
+            try:
+                summarized, failures = _summarized(video, raw_answers, self._max_words)
+            except Exception as exc:  # noqa: BLE001 - never lose a video silently
+                yield TaggedOutput(FAILURES, Failure(video.video_id, "summarize", f"error:{type(exc).__name__}",
+                                                     str(exc)))
+                continue
+            for failure in failures:
+                yield TaggedOutput(FAILURES, failure)
+            yield summarized
 
 
 class SummarizeClips(beam.PTransform):
-    """``summarized, failures = staged | SummarizeClips(config)`` over StagedVideo."""
+    """``summarized, failures = staged | SummarizeClips(config)`` over StagedVideo: RunInference over
+    the videos themselves, so that a bundle's prompts reach the summarizer in one call and the
+    answers come back with their video (no per-prompt elements, no join)."""
 
     def __init__(self, config: AnnotateConfig, label: Optional[str] = None):
         super().__init__(label)
         self._config = config
 
     def expand(self, videos):
-        max_words = self._config.summary_max_words
-        jobs = videos | "Prompts" >> beam.FlatMap(_jobs, max_words)
-        answers, dead = (
-            jobs | "Summarize" >> RunInference(KeyedModelHandler(SummaryHandler(self._config))).with_exception_handling()
-        )
-        cleaned = answers | "Clean" >> beam.Map(_clean, max_words)
-        failed = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_answers)
-        all_answers = (cleaned, failed) | "AllAnswers" >> beam.Flatten()
-        return videos | "AttachSummaries" >> JoinToVideos("summarize", _attach_answers, {"answers": all_answers})
+        attach = _AttachSummaries(self._config.summary_max_words)
+        results, dead = videos | "Summarize" >> RunInference(SummaryHandler(self._config)).with_exception_handling()
+        ok = results | "Attach" >> beam.ParDo(attach).with_outputs(FAILURES, main="videos")
+        failed = dead.failed_inferences | "AttachFailed" >> beam.ParDo(attach, failed_call=True).with_outputs(
+            FAILURES, main="videos")
+        summarized = (ok.videos, failed.videos) | "AllVideos" >> beam.Flatten()
+        failures = (ok[FAILURES], failed[FAILURES]) | "AllFailures" >> beam.Flatten()
+        return summarized, failures
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.beam.models import FRAME_ERRORS, FRAMES, CutAndDecodeFrames, SummarizeClips
+from curate.beam.models import FRAME_ERRORS, FRAMES, CutAndDecodeFrames, SummarizeClips, _AttachSummaries
 from curate.media.cut import CutConfig
 from curate.media.download import DownloadConfig, video_dir
 from curate.media.frames import plan_frames
@@ -47,24 +47,40 @@ def _clips(video_id, n):
 
 
 def test_summarize_stage_hands_a_bundle_to_the_model_in_one_call(tiny_llama, tmp_path):
-    clips = _clips("vid", 7)
+    videos = [StagedVideo(video_id, clips, (0,) * len(clips))
+              for video_id, clips in (("vid1", _clips("vid1", 7)), ("vid2", _clips("vid2", 3)), ("vid3", ()))]
     config = AnnotateConfig(summary_model=tiny_llama, summary_backend="transformers", summary_max_new_tokens=8,
                             summary_batch_size=3, device="cpu")
     p = BeamTestPipeline()
-    summarized, failures = p | beam.Create([StagedVideo("vid", clips, (0,) * len(clips))]) | SummarizeClips(config)
+    summarized, failures = p | beam.Create(videos) | SummarizeClips(config)
     summarizer = TransformersSummarizer.load(tiny_llama, device="cpu", max_new_tokens=8)
-    jobs = summary_jobs(clips, config.summary_max_words)
-    answers = dict(zip([(key, field) for key, field, _ in jobs], summarizer.summarize([p for _, _, p in jobs])))
-    expected = sorted((key, field, " ".join(answers[(key, field)].split())) for key, field, _ in jobs)
+    jobs = [job for v in videos for job in summary_jobs(v.clips, config.summary_max_words)]
+    answers = summarizer.summarize([prompt for _, _, prompt in jobs])
+    expected = sorted((key, field, " ".join(answer.split())) for (key, field, _), answer in zip(jobs, answers))
     rows = summarized | beam.FlatMap(lambda v: [(c.key, f, getattr(c, f)) for c in v.clips
                                                 for f in ("caption", "subtitle_summary")])
     assert_that(rows, equal_to(expected))
+    assert_that(summarized | beam.Map(lambda v: v.video_id), equal_to(["vid1", "vid2", "vid3"]), label="AllVideos")
     assert_that(failures, equal_to([]), label="NoFailures")
     result = p.run()
     result.wait_until_finish()
-    [sizes] = result.metrics().query(MetricsFilter().with_namespace("summarize").with_name(
+    [videos_per_call] = result.metrics().query(MetricsFilter().with_namespace("summarize").with_name(
         "inference_request_batch_size"))["distributions"]
-    assert (sizes.committed.count, sizes.committed.sum) == (1, len(jobs)) and len(jobs) == 14
+    # one summarizer call for the three videos, i.e. for all their 20 prompts
+    assert (videos_per_call.committed.count, videos_per_call.committed.sum) == (1, 3) and len(jobs) == 20
+
+
+def test_a_failed_summarizer_call_drops_the_clips_it_had_to_summarize():
+    """What RunInference's dead letters hold when the summarizer raises: (the call's videos, error)."""
+    clips = _clips("vid", 2) + (Clip(clip_key("vid", "short", 0), "vid", "short", 0, 0.0, 10.0, 10.0, "a man", (), 2,
+                                     caption="a man is cooking."),)
+    out = list(_AttachSummaries(25).process(([StagedVideo("vid", clips, (1, 2, 3))], MemoryError("out of memory")),
+                                            failed_call=True))
+    [video] = [o for o in out if isinstance(o, StagedVideo)]
+    failures = [o.value for o in out if not isinstance(o, StagedVideo)]
+    assert [c.key for c in video.clips] == [clips[2].key] and video.num_bytes == (3,)
+    assert sorted(f.key for f in failures) == sorted(c.key for c in clips[:2])
+    assert all(f.reason == "summarizer_error" and "out of memory" in f.detail for f in failures)
 
 
 def test_frames_stream_and_the_download_goes_after_the_last(sample_video, tmp_path):
