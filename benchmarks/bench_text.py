@@ -1,12 +1,13 @@
 """Text path speed: parse + sentences + align + plan for a 10-minute video's automatic captions,
 and our banded DTW against dtw-python on the same token sequences.
 
-    python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5]
+    python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5 | --quick]
 
 The captions come from curate.samples (espeak-ng speech of generated sentences, written as YouTube
 rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
 in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
+With ../shared/realsubs there, the parse rate over its real subtitle files is printed too.
 """
 
 from __future__ import annotations
@@ -64,11 +65,43 @@ def dtw_python_path(a_ids, b_ids):
     return result.index1, result.index2
 
 
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realsubs", "files")
+
+
+def real_corpus(generated_mb_per_s: float, seconds: float) -> None:
+    """Parse rate over the real subtitle files (../shared/realsubs, when it is there), in MB of
+    subtitle text per CPU-second, against the generated captions' rate above."""
+    from curate.text import TranscriptError
+
+    if not os.path.isdir(CORPUS):
+        print(f"real subtitle corpus: not there ({CORPUS}), skipped")
+        return
+    usable, failed = [], 0
+    for name in sorted(os.listdir(CORPUS)):
+        try:
+            usable.append((os.path.join(CORPUS, name), parse_subtitle_file(os.path.join(CORPUS, name), name)))
+        except TranscriptError:
+            failed += 1
+    megabytes = sum(os.path.getsize(p) for p, _ in usable) / 1e6
+    words = sum(len(t.words) for _, t in usable)
+    repaired = sum(1 for _, t in usable if t.repairs)
+    per_second = rate(lambda: [parse_subtitle_file(p, "bench") for p, _ in usable], seconds)
+    real_mb_per_s = per_second * megabytes
+    print(
+        f"real subtitle corpus: {len(usable)} files parsed ({failed} not usable, as expected), "
+        f"{megabytes:.1f} MB, {words} words, {repaired} files repaired: {real_mb_per_s:.1f} MB/s "
+        f"({real_mb_per_s / generated_mb_per_s:.2f}x the generated captions' {generated_mb_per_s:.1f} MB/s)"
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seconds-per-figure", type=float, default=5.0)
+    parser.add_argument("--quick", action="store_true", help="1 s per figure (about 30 s in all)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds_per_figure = 1.0
 
     sentences = samples.sentences_for(args.minutes * 60, seed=11)
     _, truth = samples.synthesize_speech(sentences)
@@ -139,6 +172,7 @@ def main(argv=None) -> int:
         label = "parse + pause-fallback sentences + plan:"
         print(f"  {label:48s}  {fallback:7.1f}  ({fallback / 200:.2f}x target)")
         print(f"  parse alone:                                      {parse_only:7.1f}")
+        real_corpus(parse_only * os.path.getsize(path) / 1e6, args.seconds_per_figure)
         started = time.process_time()
         sum(range(10**7))
         print(f"machine speed reference: sum(range(10**7)) took {time.process_time() - started:.3f} CPU-s here")

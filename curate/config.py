@@ -26,6 +26,8 @@ class RunConfig:
     asr: object = None  # curate.models.asr.AsrConfig for videos without subtitles (None: its defaults)
     punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
+    # add the "video" scale: whole videos or windows of at most this many seconds (seed 003); None: off
+    video_seconds: Optional[float] = None
     cut: CutConfig = field(default_factory=CutConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages

@@ -68,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="where probed info jsons are kept, local or any Beam filesystem path (default: DIR/.probe)",
     )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
+    g.add_argument("--download-deadline", type=float, default=1800.0,
+                   help="seconds one video's download may take in all, retries included; past it the "
+                        "download is killed and the video fails with reason 'deadline' (default %(default)s)")
+    g.add_argument("--socket-timeout", type=float, default=30.0,
+                   help="seconds yt-dlp waits for data on a connection (default %(default)s)")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -90,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         default=None,
         help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
         "ignore for vidla",
+    )
+    g.add_argument(
+        "--video-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="also emit the 'video' scale (long-video recipe, seed 003): each whole video, or windows "
+        "of it of at most SECONDS cut at sentence boundaries (256 = 4.3 minutes); default: off",
     )
 
     d = CutConfig()
@@ -155,10 +168,16 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             output_dir=args.download_dir or join(args.output, ".downloads"),
             min_height=args.min_height,
             retries=args.retries,
+            deadline_s=args.download_deadline,
+            socket_timeout_s=args.socket_timeout,
             min_interval_s=args.min_interval,
             cookies_file=args.cookies,
             proxy=args.proxy,
         )
+        if args.video_seconds is not None:
+            from curate.text import video_scale
+
+            video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
@@ -185,18 +204,24 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         asr=AsrConfig(model=args.asr_model, device=args.asr_device),
         punctuator=args.punctuator,
         use_given_spans=given,
+        video_seconds=args.video_seconds,
         cut=cut,
         shards=shards,
         annotate=annotate,
     )
 
 
-def check_paths(input_path: str, output: str) -> None:
-    from curate.sources import local_path
+def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
+    from curate.sources import check_source, local_path
 
     local = local_path(input_path)
     if local is not None and not os.path.exists(local):
         raise SystemExit(f"error: --input {input_path} does not exist")
+    if local is not None:
+        try:
+            check_source(input_path, id_column=id_column, url_column=url_column)
+        except ValueError as exc:
+            raise SystemExit(f"error: --input {exc}") from None
     local = local_path(output)
     if local is not None and os.path.exists(local) and not os.path.isdir(local):
         raise SystemExit(f"error: --output {output} is a file, not a directory")
@@ -223,7 +248,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
 
     from curate.errors import UnknownOptionsError
 
-    check_paths(args.input, args.output)
+    check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
 
     from curate.files import exists, join, read_bytes

@@ -41,6 +41,7 @@ _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_URL = re.compile(
     r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class BadRow(ValueError):
@@ -183,15 +184,43 @@ def _open_text(path: str) -> io.TextIOBase:
         raw = open_read(path)
     if path.endswith(".gz"):
         raw = gzip.GzipFile(fileobj=raw)
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    # bytes that are not UTF-8 become lone surrogates instead of an exception that would end the whole
+    # read: the row holding them is reported (_undecodable) and the rows around it are kept
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _undecodable(values) -> Optional[ValueError]:
+    """An error naming the first byte that is not UTF-8 among ``values``, or None."""
+    for value in values:
+        match = _SURROGATE.search(value) if isinstance(value, str) else None
+        if match:
+            byte = ord(match.group()) - 0xDC00
+            return ValueError(f"not UTF-8: byte 0x{byte:02x} at {value[:match.start()][-20:]!r}")
+    return None
 
 
 def _csv_rows(path: str, delimiter: str):
     with _open_text(path) as f:
         reader = csv.DictReader(f, delimiter=delimiter)
-        yield "header", reader.fieldnames or []
-        for row in reader:
-            yield f"line {reader.line_num}", row
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            raise ValueError(f"{path}: cannot read the header line: {exc}") from exc
+        if not header:
+            raise ValueError(f"{path} is empty: no header line with an id or url column")
+        if _undecodable(header):
+            raise ValueError(f"{path}: header line is {_undecodable(header)}")
+        yield "header", header
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over csv's size limit: this row only
+                yield f"line {start}", ValueError(f"unreadable csv row: {exc}")
+                continue
+            yield f"line {start}", _undecodable(list(row.values()) + list(row)) or row
 
 
 def _jsonl_rows(path: str):
@@ -201,6 +230,9 @@ def _jsonl_rows(path: str):
             if not line.strip():
                 continue
             try:
+                bad = _undecodable([line])
+                if bad:
+                    raise bad
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
@@ -217,7 +249,7 @@ def _txt_rows(path: str):
     with _open_text(path) as f:
         for number, line in enumerate(f, 1):
             if line.strip() and not line.lstrip().startswith("#"):
-                yield f"line {number}", {"url": line.strip()}
+                yield f"line {number}", _undecodable([line]) or {"url": line.strip()}
 
 
 def _parquet_rows(path: str):
@@ -341,3 +373,11 @@ def read_sources(path: str, *, id_column: Optional[str] = None,
                 continue
             first_seen[record.video_id] = where
         yield record
+
+
+def check_source(path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None) -> None:
+    """Raise ValueError naming the problem when the source is unusable as a whole: missing, an unknown
+    format, empty, or without an id/url column (reading up to its first record tells). Bad rows are not
+    such a problem: they become Failures when the source is read."""
+    if next(iter(read_sources(path, id_column=id_column, url_column=url_column)), None) is None:
+        raise ValueError(f"{path}: no videos in it (empty manifest or folder)")

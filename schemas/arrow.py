@@ -1,4 +1,5 @@
 """Arrow schemas of the Parquet outputs, and conversion between records and tables."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -14,6 +15,8 @@ SENTENCE_TYPE = pa.struct(
         ("segmenter", pa.string()),
     ]
 )
+
+REPAIR_TYPE = pa.struct([("kind", pa.string()), ("count", pa.int32())])
 
 CLIP_SCHEMA = pa.schema(
     [
@@ -36,6 +39,7 @@ CLIP_SCHEMA = pa.schema(
         ("height", pa.int32()),
         ("width", pa.int32()),
         ("transcript_source", pa.string()),
+        ("transcript_repairs", pa.list_(REPAIR_TYPE)),
         ("url", pa.string()),
         ("shard", pa.string()),
         ("schema_version", pa.string()),
@@ -52,6 +56,7 @@ def clip_to_row(clip: Clip) -> dict:
     row["sentences"] = [s._asdict() for s in clip.sentences]
     row["frame_captions"] = list(clip.frame_captions)
     row["frame_times"] = list(clip.frame_times)
+    row["transcript_repairs"] = [{"kind": kind, "count": n} for kind, n in clip.transcript_repairs]
     return row
 
 
@@ -64,6 +69,7 @@ def row_to_clip(row: dict) -> Clip:
     row["sentences"] = tuple(Sentence(**s) for s in row["sentences"] or ())
     row["frame_captions"] = tuple(row["frame_captions"] or ())
     row["frame_times"] = tuple(row["frame_times"] or ())
+    row["transcript_repairs"] = tuple((r["kind"], r["count"]) for r in row.get("transcript_repairs") or ())
     return Clip(**row)
 
 

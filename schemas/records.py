@@ -10,10 +10,11 @@ from typing import NamedTuple, Optional
 
 # Bump when a field is added, removed or changes meaning; written into every shard sample and
 # Parquet file so that readers can refuse data they do not understand.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: Clip.transcript_repairs
 
-# Clip scales: "sentence" is HD-VILA's single-scale recipe, the other three are VidLA's.
-SCALES = ("sentence", "short", "medium", "long")
+# Clip scales: "sentence" is HD-VILA's single-scale recipe, short/medium/long are VidLA's, "video" is a
+# whole video or a window of it (the long-video recipe of seed 003, curate.text.clips.with_video_scale).
+SCALES = ("sentence", "short", "medium", "long", "video")
 
 
 class VideoMeta(NamedTuple):
@@ -49,10 +50,14 @@ class Transcript(NamedTuple):
 
     video_id: str
     words: tuple  # tuple[TimedWord, ...], ordered by start
-    # where the words came from: "vtt_auto", "vtt", "srt", "json3", "asr:<model>"
+    # where the words came from: "vtt_auto", "vtt", "srt", "srt_auto", "json3", "asr:<model>"
     source: str
     punctuated: bool  # True when the text already carries sentence punctuation
     language: str = ""
+    # local defects of the source that were repaired instead of dropping the video, as sorted
+    # (kind, count) pairs, e.g. (("overlap_trimmed", 12), ("word_start_clamped", 3))
+    repairs: tuple = ()
+    encoding: str = ""  # the subtitle file's text encoding ("utf-8", "cp1252", ...); "" for ASR
 
 
 class Sentence(NamedTuple):
@@ -102,7 +107,7 @@ class Clip(NamedTuple):
     sentences: tuple  # tuple[Sentence, ...]
     num_words: int
     caption: Optional[str] = None  # LLM summary of the frame captions
-    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium and long clips)
+    subtitle_summary: Optional[str] = None  # LLM summary of the subtitle (medium, long and video clips)
     frame_captions: tuple = ()  # BLIP-2 captions of the sampled frames, in order of time
     frame_times: tuple = ()  # times (s, source video) of those frames
     category: str = ""
@@ -110,6 +115,7 @@ class Clip(NamedTuple):
     height: Optional[int] = None  # of the cut clip
     width: Optional[int] = None
     transcript_source: str = ""
+    transcript_repairs: tuple = ()  # the video's Transcript.repairs: ((kind, count), ...)
     url: str = ""
     shard: str = ""
     schema_version: str = SCHEMA_VERSION

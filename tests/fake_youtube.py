@@ -7,6 +7,8 @@ can be told to fail a path the next N times: ``server.fail("/v.mp4", 429, 429)``
     an int (403, 404, 429, 500, 503, ...)  that HTTP status, with a short body
     "slow"       wait ``slow_seconds`` before answering (longer than the client's socket timeout)
     "truncate"   announce the full Content-Length, send half, close the connection
+    "trickle"    announce the full body, then send one byte every ``trickle_seconds`` (below any socket
+                 timeout) until the client goes away or the server stops: a stalled download
 
 ``hosted_info(server, sample)`` turns a curate.samples sample video into an info json whose format
 and subtitle URLs point at the server, the way the probe would have saved it.
@@ -54,10 +56,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._send(416, b"", "text/plain", extra={"Content-Range": f"bytes */{len(body)}"})
             status = 206
         extra = {"Content-Range": f"bytes {start}-{end - 1}/{len(body)}"} if status == 206 else {}
+        if fault == "trickle":
+            return self._trickle(body[start:end], self._type(path))
         if fault == "truncate":
             self._send(status, body[start:end], self._type(path), extra=extra, cut=True)
             return
         self._send(status, body[start:end], self._type(path), extra=extra)
+
+    def _trickle(self, body: bytes, ctype: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        fake = self.server.fake
+        for byte in body[:120]:  # bounded: the server thread ends within two minutes whatever happens
+            if fake._stopped.wait(fake.trickle_seconds):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+        self.close_connection = True
 
     @staticmethod
     def _type(path: str) -> str:
@@ -91,8 +111,10 @@ class _Server(http.server.ThreadingHTTPServer):
 class FakeYouTube:
     """A fault-injecting HTTP file server on 127.0.0.1; a context manager."""
 
-    def __init__(self, slow_seconds: float = 3.0):
+    def __init__(self, slow_seconds: float = 3.0, trickle_seconds: float = 1.0):
         self.slow_seconds = slow_seconds
+        self.trickle_seconds = trickle_seconds
+        self._stopped = threading.Event()
         self._files: dict[str, bytes] = {}
         self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.hits: collections.Counter = collections.Counter()  # path -> number of requests
@@ -127,6 +149,7 @@ class FakeYouTube:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

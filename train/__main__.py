@@ -5,6 +5,7 @@ torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --outpu
 python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
 python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
+python -m train export --checkpoint RUN --output model.safetensors
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def _add_fit(sub) -> None:
         "field can be overridden after the options, as --field-name VALUE or field_name=VALUE (e.g. "
         "--steps 20 --batch-size 4 lr=1e-4 loss_weights=caption:0.5 freeze=text_model.*); model fields "
         "as model.FIELD=VALUE (e.g. model.tube_mask_ratio=0.5). init_from=CHECKPOINT starts from another "
-        "run's weights (a second training stage).",
+        "run's weights (a second training stage). flip=false turns off the random horizontal flip of the "
+        "training crops (on by default, as in the paper; a flip contradicts texts that say left or right).",
         epilog=_presets_by_family(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -117,6 +119,17 @@ def _add_eval(sub) -> None:
     p.add_argument("--output", help="also write the JSON to this file")
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="a checkpoint's model weights as safetensors",
+        description="Write the model weights of a checkpoint as one safetensors file (the family and the "
+        "model config in its metadata); init_from= accepts it.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)")
+    p.add_argument("--output", required=True, help="the .safetensors file to write")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train",
@@ -127,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fit(sub)
     _add_eval(sub)
+    _add_export(sub)
     return parser
 
 
@@ -189,6 +203,11 @@ def main(argv=None) -> int:
     try:
         if args.command == "fit":
             return run_fit(args, extra)
+        if args.command == "export":
+            from train.checkpoint import export_safetensors
+
+            print(json.dumps({"output": str(export_safetensors(args.checkpoint, args.output))}))
+            return 0
         return run_eval(args)
     except ValueError as exc:  # what the user got wrong: one clear line, no traceback
         print(f"python -m train {args.command}: error: {exc}", file=sys.stderr)

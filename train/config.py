@@ -34,8 +34,11 @@ class TrainConfig:
     )
     # on the shard texts into RUN_DIR/tokenizer (offline tiny runs only)
     tokenizer_vocab_size: int = 1000  # vocabulary of that small BPE
+    tokenizer_kind: str = "clip"  # what tokenizer="" learns: "clip" (CLIP's BPE) or "wordpiece" (BERT's)
     # --- data ---
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop (VidLA section 5): crop side / short side
+    flip: bool = True  # random horizontal flip in training (the paper's default); false keeps "left" and
+    # "right" in the texts true of the frames
     decode_short_side: Optional[int] = 280  # scale frames at decode to this short side (>= image_size / 0.8)
     shuffle_buffer: int = 1000  # samples in each loader stream's shuffle buffer
     num_workers: int = 8  # DataLoader worker processes per rank
@@ -79,6 +82,8 @@ class TrainConfig:
             problems.append(f"crop_scales {self.crop_scales} must be in (0, 1]")
         if not all(isinstance(w, (int, float)) and w >= 0 for w in self.loss_weights.values()):
             problems.append(f"loss_weights {self.loss_weights} must be numbers >= 0")
+        if self.tokenizer_kind not in ("clip", "wordpiece"):
+            problems.append(f"tokenizer_kind {self.tokenizer_kind!r} is not 'clip' or 'wordpiece'")
         if not all(isinstance(p, str) and p for p in self.freeze):
             problems.append(f"freeze {self.freeze} must be parameter-name patterns")
         if problems:

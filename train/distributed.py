@@ -48,10 +48,14 @@ def shutdown() -> None:
 
 
 def wrap_model(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
-    """DDP across the group (a no-op for one process)."""
+    """DDP across the group (a no-op for one process). On GPUs, batch norms (VIMPAC's contrastive head)
+    become SyncBatchNorm: statistics over the global batch, as the paper trains them."""
     if info.world_size == 1:
         return module
     from torch.nn.parallel import DistributedDataParallel
+
+    if info.device.type == "cuda":
+        module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
 
     device_ids = [info.device.index] if info.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids)

@@ -6,6 +6,12 @@
 - zero-shot multiple choice (``--multiple-choice FILE --videos DIR``, VidLA appendix C).
 
 Text-to-video and video-to-text R@1/5/10, median and mean rank; with ``--dsl`` also after dual softmax.
+
+Three kinds of model: dual encoders (``encode_video``/``encode_text`` give unit-norm embeddings, scored
+by dot product); fusion models (E-ViLM: ``encode_video`` gives per-video states and
+``match_scores(video_states, ids_TL, mask_TL) -> (V, T)`` scores every pair); video-only models
+(VIMPAC: no ``encode_text``; on shards they are evaluated clip to clip, each clip's first view
+(``encode_views``) ranking all clips' second views).
 """
 
 from __future__ import annotations
@@ -160,8 +166,7 @@ def evaluate_retrieval_set(
     kept = [(t, new_index[v]) for t, v in zip(data.texts, data.video_of_text) if v in new_index]
     if not kept:
         raise ValueError(f"{data.name}: no video could be decoded")
-    text_feats = embed_texts(em, [t for t, _ in kept])
-    result = _metrics(em, text_feats, video_feats, [v for _, v in kept], dsl)
+    result = _metrics(em, [t for t, _ in kept], video_feats, [v for _, v in kept], dsl)
     result.update(
         {
             "dataset": data.name,
@@ -172,12 +177,39 @@ def evaluate_retrieval_set(
     return result
 
 
-def _metrics(em: EvalModel, text_feats, video_feats, video_of_text, dsl: bool) -> dict:
-    sim_TV = text_feats @ video_feats.T
+def is_fusion(em: EvalModel) -> bool:
+    return hasattr(em.model, "match_scores")
+
+
+def _require_texts(em: EvalModel) -> None:
+    if not is_fusion(em) and not hasattr(em.model, "encode_text"):
+        raise ValueError(f"the {em.family.name} model has no text encoder: evaluate it on shards "
+                         "(--shards), where it is scored clip to clip")
+
+
+@torch.no_grad()
+def text_video_scores(em: EvalModel, texts: Sequence[str], video_feats) -> torch.Tensor:
+    """(T, V) similarity of every text to every video: dot products of the embeddings, or the fusion
+    model's pair scores."""
+    _require_texts(em)
+    if not is_fusion(em):
+        return embed_texts(em, texts) @ video_feats.T
+    from train.tokenizer import tokenize
+
+    ids, mask = tokenize(em.tokenizer, list(texts), em.context_length)
+    with _autocast(em.device):
+        scores_VT = em.model.match_scores(video_feats.to(em.device), ids.to(em.device), mask.to(em.device))
+    return scores_VT.float().cpu().T
+
+
+def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dict:
+    if dsl and is_fusion(em):
+        raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
+    sim_TV = text_video_scores(em, texts, video_feats)
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
     return {
         "num_videos": int(video_feats.shape[0]),
-        "num_texts": int(text_feats.shape[0]),
+        "num_texts": len(texts),
         **retrieval_metrics(sim_TV, torch.tensor(video_of_text), dsl_scale=scale),
     }
 
@@ -194,6 +226,8 @@ def evaluate_shards(
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
     from train.data.shards import expand_shards, make_loader
 
+    if not hasattr(em.model, "encode_text") and not is_fusion(em):
+        return evaluate_clip_to_clip(em, shards_pattern, batch_size, num_workers)
     cfg = em.loader_config(batch_size, num_workers)
     video_feats, texts, owners, skipped = [], [], [], {}
     for batch in make_loader(expand_shards(shards_pattern), cfg):
@@ -216,7 +250,7 @@ def evaluate_shards(
     has_text = torch.zeros(video_BD.shape[0], dtype=torch.bool)
     has_text[owners] = True
     remap = torch.cumsum(has_text, 0) - 1
-    result = _metrics(em, embed_texts(em, texts), video_BD[has_text], remap[owners].tolist(), dsl)
+    result = _metrics(em, texts, video_BD[has_text], remap[owners].tolist(), dsl)
     total = Counter()
     for counts in skipped.values():
         total.update(counts)
@@ -224,7 +258,39 @@ def evaluate_shards(
     return result
 
 
+@torch.no_grad()
+def evaluate_clip_to_clip(em: EvalModel, shards_pattern: str, batch_size: int = 16, num_workers: int = 0) -> dict:
+    """A video-only model on shards: each clip's first view queries the second views of all clips
+    (VIMPAC: two windows of the clip); R@k, median and mean rank in both directions."""
+    from train.data.shards import expand_shards, make_loader
+
+    if not hasattr(em.model, "encode_views"):
+        raise ValueError("this model has neither encode_text nor encode_views: nothing to retrieve")
+    first, second, skipped = [], [], {}
+    for batch in make_loader(expand_shards(shards_pattern), em.loader_config(batch_size, num_workers)):
+        skipped[batch["stream"]["id"]] = batch["stream"]["skipped"]
+        with _autocast(em.device):
+            a, b = em.model.encode_views(**video_inputs(em, batch))
+        first.append(a.float().cpu())
+        second.append(b.float().cpu())
+    if not first:
+        raise ValueError(f"no clip of {shards_pattern} could be read")
+    first_ND, second_ND = torch.cat(first), torch.cat(second)
+    total = Counter()
+    for counts in skipped.values():
+        total.update(counts)
+    return {
+        "num_videos": int(first_ND.shape[0]),
+        "num_queries": int(first_ND.shape[0]),
+        **retrieval_metrics(first_ND @ second_ND.T, torch.arange(first_ND.shape[0])),
+        "dataset": "shards",
+        "mode": "clip_to_clip",
+        "skipped_samples": dict(total),
+    }
+
+
 def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_workers: int = 0) -> dict:
+    _require_texts(em)
     video_feats, ok, failed = embed_video_files(em, data.video_paths, batch_size, num_workers)
     if not ok:
         raise ValueError("multiple choice: no video could be decoded")
@@ -234,8 +300,13 @@ def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_work
             f"multiple choice: questions have different numbers of options {sorted(num_options)}"
         )
     options = [t for i in ok for t in data.candidates[i]]
-    text_QCD = embed_texts(em, options).view(len(ok), num_options.pop(), -1)
-    scores_QC = torch.einsum("qcd,qd->qc", text_QCD, video_feats)
+    C = num_options.pop()
+    if is_fusion(em):  # each video against its own options only
+        scores_QC = torch.stack([text_video_scores(em, options[q * C : (q + 1) * C], video_feats[q : q + 1])[:, 0]
+                                 for q in range(len(ok))])
+    else:
+        text_QCD = embed_texts(em, options).view(len(ok), C, -1)
+        scores_QC = torch.einsum("qcd,qd->qc", text_QCD, video_feats)
     answers = torch.tensor([data.answers[i] for i in ok])
     return {
         "task": "multiple_choice",

@@ -21,7 +21,7 @@ from torch import nn
 
 from train import checkpoint as ckpt
 from train.config import TrainConfig, model_config
-from train.objectives import ObjectiveContext, loss_weights, weighted_total
+from train.objectives import Contrastive, ObjectiveContext, loss_weights, weighted_total
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader, texts_of
 from train.distributed import (
     DistInfo,
@@ -45,7 +45,10 @@ class TrainStep(nn.Module):
         self.model = model
         self.objectives = objectives  # objective name -> objective (train.objectives)
 
-    def forward(self, batch: dict, ctx: ObjectiveContext) -> dict:
+    def forward(self, batch: dict, ctx: ObjectiveContext, features: bool = False) -> dict:
+        """{loss name: loss}; with ``features``: {objective name: its features} (contrastive objectives)."""
+        if features:
+            return {name: objective.features(self.model, batch, ctx) for name, objective in self.objectives.items()}
         losses = {}
         for name, objective in self.objectives.items():
             named = objective(self.model, batch, ctx)
@@ -54,6 +57,79 @@ class TrainStep(nn.Module):
                 raise ValueError(f"objective {name} returns losses {sorted(clash)} that another one returns too")
             losses.update(named)
         return losses
+
+
+def _sync(train_step: nn.Module, micro: int, num_micro: int):
+    """DDP all-reduces the gradients on the last micro-batch's backward only."""
+    last = micro == num_micro - 1
+    return nullcontext() if last or not hasattr(train_step, "no_sync") else train_step.no_sync()
+
+
+def accumulate_per_micro_batch(train_step, objectives, micro_batches, ctx, weights) -> tuple:
+    """Loss and backward of each micro-batch on its own (its samples are each other's only negatives);
+    returns the mean weighted loss and the mean named losses."""
+    loss_sum = torch.zeros((), device=ctx.device)
+    named_sums = {}
+    for micro, batch in enumerate(micro_batches):
+        with _sync(train_step, micro, len(micro_batches)):
+            losses = train_step(batch, ctx)
+            loss = weighted_total(losses, weights)
+            (loss / len(micro_batches)).backward()
+        loss_sum += loss.detach()
+        for name, value in losses.items():
+            named_sums[name] = named_sums.get(name, 0.0) + value.detach()
+    return loss_sum / len(micro_batches), {k: v / len(micro_batches) for k, v in named_sums.items()}
+
+
+def accumulate_contrastive(train_step, objectives, micro_batches, ctx, weights) -> tuple:
+    """GradCache (open_clip's accum_freq): the features of every micro-batch without gradients, the
+    losses over all of them (the whole accumulated batch are the negatives), then each micro-batch
+    again with gradients, back-propagating the cached gradients of its features. Gradients equal
+    those of one batch of all the micro-batches. The torch RNG is restored before each micro-batch
+    of the second pass, so it draws the same tube masks as the first."""
+    rng_states, leaves = [], []
+    with torch.no_grad():
+        for batch in micro_batches:
+            rng_states.append(_torch_rng_state(ctx.device))
+            feats = train_step(batch, ctx, features=True)
+            leaves.append(
+                {
+                    obj: {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in f.items()}
+                    for obj, f in feats.items()
+                }
+            )
+    losses = {}
+    for obj, objective in objectives.items():
+        first = leaves[0][obj]
+        # per-sample features along dim 0; 0-dim ones (the logit scale) are the model's, taken once
+        joined = {k: torch.cat([m[obj][k] for m in leaves]) if first[k].ndim else first[k] for k in first}
+        losses.update(objective.loss(joined, ctx))
+    total = weighted_total(losses, weights)
+    total.backward()
+    for micro, batch in enumerate(micro_batches):
+        _set_torch_rng_state(rng_states[micro], ctx.device)
+        with _sync(train_step, micro, len(micro_batches)):
+            feats = train_step(batch, ctx, features=True)
+            surrogate = None
+            for obj, f in feats.items():
+                for k, v in f.items():
+                    if v.requires_grad:  # every such feature, so that DDP sees each parameter used
+                        cached = leaves[micro][obj][k].grad
+                        term = (v * (cached if cached is not None else torch.zeros_like(v))).sum()
+                        surrogate = term if surrogate is None else surrogate + term
+            if surrogate is not None:
+                surrogate.backward()
+    return total.detach(), {k: v.detach() for k, v in losses.items()}
+
+
+def _torch_rng_state(device: torch.device) -> tuple:
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_torch_rng_state(state: tuple, device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -75,6 +151,15 @@ def build_family_model(family, mcfg, cfg: TrainConfig) -> nn.Module:
         log.info("init_from %s: %s", cfg.init_from, ckpt.init_weights_from(model, cfg.init_from))
     freeze_parameters(model, cfg.freeze)
     return model
+
+
+def clamp_logit_scale(model: nn.Module, mcfg) -> None:
+    """Keep a ``logit_scale`` parameter in [0, ln(logit_scale_max)] (open_clip): clamped here after the
+    update, not in the loss, so that its gradient is not zero at the bound and the temperature learns."""
+    scale = getattr(model, "logit_scale", None)
+    if isinstance(scale, nn.Parameter):
+        with torch.no_grad():
+            scale.clamp_(0.0, math.log(getattr(mcfg, "logit_scale_max", 100.0)))
 
 
 def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
@@ -139,16 +224,28 @@ def shard_texts(shards: Iterable[str]) -> Iterable[str]:
 
 def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo) -> Path:
     """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0."""
-    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+    from train.tokenizer import TOKENIZER_BUILDERS, load_tokenizer
 
     folder = run_dir / "tokenizer"
     if info.is_main and not (folder / "tokenizer_config.json").exists():
-        if cfg.tokenizer:
-            load_tokenizer(cfg.tokenizer).save_pretrained(str(folder))
+        inherited = _init_from_tokenizer(cfg)
+        if cfg.tokenizer or inherited:
+            load_tokenizer(cfg.tokenizer or str(inherited)).save_pretrained(str(folder))
         else:
-            build_bpe_tokenizer(shard_texts(shards), folder, cfg.tokenizer_vocab_size)
+            TOKENIZER_BUILDERS[cfg.tokenizer_kind](shard_texts(shards), folder, cfg.tokenizer_vocab_size)
     barrier(info)
     return folder
+
+
+def _init_from_tokenizer(cfg: TrainConfig) -> Optional[Path]:
+    """The tokenizer of the run that ``init_from`` starts from, when this config would otherwise train a
+    new BPE (tokenizer ""): the token ids the loaded text tower learned must keep their meaning."""
+    if cfg.tokenizer or not cfg.init_from or str(cfg.init_from).endswith(".safetensors"):
+        return None
+    source = Path(cfg.init_from)
+    run = source if source.is_dir() else source.resolve().parent.parent  # RUN/checkpoints/step_N.pt
+    folder = run / "tokenizer"
+    return folder if (folder / "tokenizer_config.json").exists() else None
 
 
 class MetricsLog:
@@ -242,6 +339,14 @@ def fit(
         loader_state = LoaderState.from_dict(state["data"][info.rank])
         log.info("resumed from step %d", step)
 
+    # whole-batch negatives under accumulation when every objective is contrastive (GradCache)
+    gradcache = cfg.grad_accum > 1 and all(isinstance(o, Contrastive) for o in objectives.values())
+    if cfg.grad_accum > 1 and not gradcache:
+        log.warning(
+            "grad_accum %d: objectives %s are not all contrastive; each micro-batch is its own loss",
+            cfg.grad_accum,
+            sorted(objectives),
+        )
     train_step = wrap_model(TrainStep(model, objectives), info)
     if cfg.compile:
         train_step = torch.compile(train_step)
@@ -251,6 +356,7 @@ def fit(
         image_size=getattr(mcfg, "image_size", 0),
         train=True,
         crop_scales=cfg.crop_scales,
+        flip=cfg.flip,
         decode_short_side=cfg.decode_short_side,
         shuffle_buffer=cfg.shuffle_buffer,
         seed=cfg.seed,
@@ -305,32 +411,26 @@ def fit(
         while step < cfg.steps and (stop_after is None or steps_this_run < stop_after):
             started = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            loss_sum = torch.zeros((), device=info.device)
-            named_sums = {}
-            for micro in range(cfg.grad_accum):
+            micro_batches = []
+            for _ in range(cfg.grad_accum):
                 batch = next(batches)
                 loader_state.advance(batch)
-                batch = to_device(batch, info.device)
-                ctx = ObjectiveContext(info.rank, info.world_size, step, info.device, cfg, mcfg)
-                sync = micro == cfg.grad_accum - 1 or info.world_size == 1
-                with nullcontext() if sync else train_step.no_sync():
-                    losses = train_step(batch, ctx)
-                    loss = weighted_total(losses, weights)
-                    (loss / cfg.grad_accum).backward()
-                loss_sum += loss.detach()
-                for name, value in losses.items():
-                    named_sums[name] = named_sums.get(name, 0.0) + value.detach()
+                micro_batches.append(to_device(batch, info.device))
+            ctx = ObjectiveContext(info.rank, info.world_size, step, info.device, cfg, mcfg)
+            accumulate = accumulate_contrastive if gradcache else accumulate_per_micro_batch
+            step_loss, step_losses = accumulate(train_step, objectives, micro_batches, ctx, weights)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            finite = all_true(bool(torch.isfinite(loss_sum)) and bool(torch.isfinite(grad_norm)), info)
+            finite = all_true(bool(torch.isfinite(step_loss)) and bool(torch.isfinite(grad_norm)), info)
             if finite:
                 optimizer.step()
+                clamp_logit_scale(model, mcfg)
             else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
                 nan_skips += 1
                 optimizer.zero_grad(set_to_none=True)
                 log.warning(
                     "step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
                     step,
-                    float(loss_sum),
+                    float(step_loss),
                     float(grad_norm),
                 )
             lr = scheduler.get_last_lr()[0]  # the rate this step used
@@ -338,9 +438,9 @@ def fit(
             step += 1
             steps_this_run += 1
             # each rank's loss is scaled so that DDP's gradient mean is the global one: its mean is the loss
-            last_loss = float(all_reduce_mean(loss_sum / cfg.grad_accum, info))
-            named = all_reduce_mean(torch.stack(list(named_sums.values())) / cfg.grad_accum, info)
-            last_losses = dict(zip(named_sums, named.tolist()))
+            last_loss = float(all_reduce_mean(step_loss, info))
+            named = all_reduce_mean(torch.stack(list(step_losses.values())), info)
+            last_losses = dict(zip(step_losses, named.tolist()))
             seconds = time.perf_counter() - started
             if info.is_main:
                 skipped = dict(loader_state.skipped())

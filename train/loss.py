@@ -4,7 +4,9 @@ With world_size > 1 every rank gathers the features of all ranks WITH gradients 
 its own rows only (open_clip's "local loss"). The per-rank loss is scaled so that DDP's gradient averaging
 gives exactly the gradient of the single-process loss on the concatenated global batch.
 
-`logit_scale` is always the model's parameter, log(1 / temperature); it is exponentiated and clamped here.
+`logit_scale` is always the model's parameter, log(1 / temperature); it is exponentiated here, never
+clamped: a clamp here would have zero gradient at the bound (CLIP checkpoints start at ln 100), so the
+trainer clamps the parameter after each optimizer step instead, as open_clip does.
 """
 from __future__ import annotations
 
@@ -13,9 +15,6 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-DEFAULT_LOGIT_SCALE_MAX = 100.0
-
 
 def _gather(x: torch.Tensor, world_size: int, with_grad: bool) -> torch.Tensor:
     """Concatenate `x` of every rank along dim 0 (rank order); gradients flow back to each rank's part."""
@@ -36,7 +35,6 @@ def info_nce(
     has_text_B: Optional[torch.Tensor] = None,
     rank: int = 0,
     world_size: int = 1,
-    logit_scale_max: float = DEFAULT_LOGIT_SCALE_MAX,
 ) -> torch.Tensor:
     """VidLA's per-sample L_vt = -log softmax_j(v_i.t_j / tau)[i] - log softmax_j(t_i.v_j / tau)[i],
     averaged over the samples that have a text (`has_text_B`, default all).
@@ -54,7 +52,7 @@ def info_nce(
     elif has_text_B.shape != (B,):
         raise ValueError(f"has_text mask {tuple(has_text_B.shape)} does not match the batch of {B}")
     has_text_B = has_text_B.to(device=video_BD.device, dtype=torch.bool)
-    scale = logit_scale.exp().clamp(max=logit_scale_max)
+    scale = logit_scale.exp()
 
     if world_size > 1:
         all_video_GD = _gather(video_BD, world_size, with_grad=True)
@@ -79,15 +77,14 @@ def info_nce(
 class ClipLoss(nn.Module):
     """open_clip's symmetric contrastive loss: (CE(video->text) + CE(text->video)) / 2 over the global batch."""
 
-    def __init__(self, rank: int = 0, world_size: int = 1, logit_scale_max: float = DEFAULT_LOGIT_SCALE_MAX):
+    def __init__(self, rank: int = 0, world_size: int = 1):
         super().__init__()
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
-        self.rank, self.world_size, self.logit_scale_max = rank, world_size, logit_scale_max
+        self.rank, self.world_size = rank, world_size
 
     def forward(self, video_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-        return 0.5 * info_nce(video_feats, text_feats, logit_scale, None, self.rank, self.world_size,
-                              self.logit_scale_max)
+        return 0.5 * info_nce(video_feats, text_feats, logit_scale, None, self.rank, self.world_size)
 
 
 def vidla_loss(
@@ -99,7 +96,6 @@ def vidla_loss(
     has_caption: Optional[torch.Tensor] = None,
     rank: int = 0,
     world_size: int = 1,
-    logit_scale_max: float = DEFAULT_LOGIT_SCALE_MAX,
 ) -> torch.Tensor:
     """VidLA equation 3: mean_i L_vs^i + mean_i L_vc^i, each mean over the samples having that text.
 
@@ -109,5 +105,5 @@ def vidla_loss(
     if has_subtitle is not None and has_caption is not None:
         if not bool((has_subtitle.bool() | has_caption.bool()).all()):
             raise ValueError("a sample has neither a subtitle nor a caption")
-    return (info_nce(video_feats, subtitle_feats, logit_scale, has_subtitle, rank, world_size, logit_scale_max)
-            + info_nce(video_feats, caption_feats, logit_scale, has_caption, rank, world_size, logit_scale_max))
+    return (info_nce(video_feats, subtitle_feats, logit_scale, has_subtitle, rank, world_size)
+            + info_nce(video_feats, caption_feats, logit_scale, has_caption, rank, world_size))

@@ -37,7 +37,8 @@ import; every module in ``train/families/`` is imported when the registry is fir
   ``train.objectives.ObjectiveContext`` (rank, world_size, step, device, cfg, model_config).
   A contrastive objective is a ``train.objectives.Contrastive(features, loss)``:
   ``features(model, batch, ctx) -> {name: Tensor (B, ...)}`` and ``loss(features, ctx) -> {loss
-  name: Tensor}``, so gradient accumulation can score the whole accumulated batch (GradCache).
+  name: Tensor}``, so gradient accumulation can score the whole accumulated batch (GradCache). A
+  model parameter named ``logit_scale`` is clamped to [0, ln ``logit_scale_max``] after every step.
 
 The batch every objective receives (tensors on ``ctx.device``): the family's stacked sample fields
 (``frames_BTCHW``, ...); ``subtitle_ids``/``caption_ids`` (B, L) and ``subtitle_mask``/``caption_mask``;
@@ -45,7 +46,8 @@ The batch every objective receives (tensors on ``ctx.device``): the family's sta
 ``caption``, ``sentences``.
 
 Models are evaluated by ``python -m train eval`` through ``model.encode_video(**video_inputs(batch,
-device)) -> (B, D)`` and ``model.encode_text(ids_BL, mask_BL) -> (B, D)``, both unit-norm.
+device)) -> (B, D)`` and ``model.encode_text(ids_BL, mask_BL) -> (B, D)``, both unit-norm; fusion and
+video-only models are scored through ``match_scores`` / ``encode_views`` instead (see train.eval).
 
 Shared ``TrainConfig`` fields every family gets: ``init_from`` (weights-only start from another run's
 checkpoint: tensors matched by name and shape, the rest left at init and listed in the log) and

@@ -92,6 +92,10 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
     """download -> transcript (subtitles or ASR) -> plan clips.
 
     Returns (PCollection[(VideoMeta, tuple[Clip])], [failures])."""
+    if cfg.video_seconds is not None:
+        from curate.text import with_video_scale
+
+        recipe = with_video_scale(recipe, cfg.video_seconds)
     download = cfg.download_config()
     downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(download)
     transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)

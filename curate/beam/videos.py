@@ -12,7 +12,7 @@ from curate.beam.stages import ApplyStage
 from curate.media.download import DownloadConfig, Downloader
 from curate.media.filter import FilterConfig, cap_failure, category_cutoff, keep_or_raise, within_cap
 from curate.media.probe import Prober
-from curate.sources import local_path, read_sources
+from curate.sources import check_source, local_path, read_sources
 from schemas import VideoMeta
 
 
@@ -31,7 +31,7 @@ class ReadSources(beam.PTransform):
         if local_path(self._path) is not None:
             # fail while the pipeline is built, not on a worker: a missing file, an unknown format,
             # a named column that is not there (reading the first record is enough to know)
-            next(iter(read_sources(self._path, id_column=self._id_column, url_column=self._url_column)), None)
+            check_source(self._path, id_column=self._id_column, url_column=self._url_column)
         records = (
             pbegin
             | "Source" >> beam.Create([self._path])

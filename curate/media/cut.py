@@ -76,13 +76,14 @@ class SourceInfo(NamedTuple):
     has_audio: bool
 
 
-def probe_media(path: str) -> SourceInfo:
-    """Duration, size and audio presence of a local video; decodes its first frame so that a file
-    whose header is fine but whose data is not is caught here. Raises StageError."""
+def probe_media(path: str, timeout: Optional[float] = None) -> SourceInfo:
+    """Duration, size and audio presence of a video (a local path, or an http(s) URL that FFmpeg reads
+    with ``timeout`` seconds for each wait); decodes its first frame so that a file whose header is
+    fine but whose data is not is caught here. Raises StageError."""
     import av  # lazy: PyAV is only needed where clips are cut
 
     try:
-        with av.open(path) as container:
+        with av.open(path, timeout=timeout) as container:
             if not container.streams.video:
                 raise StageError("no_video_stream", f"{path} has no video stream")
             stream = container.streams.video[0]

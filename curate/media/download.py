@@ -61,7 +61,10 @@ class DownloadConfig:
     jitter: float = 0.5  # each wait is scaled by a random factor in [1 - jitter, 1]
     min_interval_s: float = 0.0  # per-worker rate limit: at least this long between two downloads
     ratelimit_bytes_per_s: Optional[int] = None  # per-worker bandwidth cap (yt-dlp's ratelimit)
-    socket_timeout_s: float = 30.0
+    socket_timeout_s: float = 30.0  # each wait for data (a trickling server never trips it: deadline_s)
+    # wall-clock bound of one video's whole download, retries included; past it the download is
+    # killed and the video fails with reason "deadline"
+    deadline_s: float = 1800.0
     cookies_file: Optional[str] = None  # Netscape cookies.txt, for age/bot checks
     proxy: Optional[str] = None  # e.g. "socks5://127.0.0.1:1080"
     allow_file_urls: bool = True  # let file:// format URLs through (local mirrors, offline tests)
@@ -73,6 +76,8 @@ class DownloadConfig:
     def __post_init__(self):
         if self.retries < 0 or self.backoff_base_s < 0 or not 0 <= self.jitter <= 1:
             raise ValueError("retries and backoff_base_s must be >= 0 and jitter within [0, 1]")
+        if not self.deadline_s > 0:
+            raise ValueError(f"the download deadline must be > 0 seconds, got {self.deadline_s}")
         if self.cookies_file and not os.path.isfile(self.cookies_file):
             raise ValueError(f"cookies file {self.cookies_file} does not exist")
 
@@ -149,8 +154,22 @@ def _http_status(exc: BaseException) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
+class AttemptFailed(Exception):
+    """One download attempt's yt-dlp error, classified where it happened (in the download's child
+    process) so that it crosses back as plain values."""
+
+    def __init__(self, reason: str, retryable: bool, retry_after: Optional[float], text: str):
+        super().__init__(reason, retryable, retry_after, text)
+        self.reason, self.retryable, self.retry_after, self.text = reason, retryable, retry_after, text
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def classify_error(exc: BaseException) -> tuple[str, bool]:
     """(reason, retryable) of a yt-dlp failure: ("http_429", True), ("unavailable", False), ..."""
+    if isinstance(exc, AttemptFailed):
+        return exc.reason, exc.retryable
     # the message and the names of the wrapped errors (IncompleteRead, TimeoutError, ...)
     text = " ".join([str(exc)] + [type(e).__name__ for e in _chain(exc)])
     status = _http_status(exc)
@@ -171,6 +190,8 @@ def classify_error(exc: BaseException) -> tuple[str, bool]:
 
 def _retry_after(exc: BaseException) -> Optional[float]:
     """Seconds from a Retry-After header on the HTTP error, when the server sent one."""
+    if isinstance(exc, AttemptFailed):
+        return exc.retry_after
     for e in (getattr(exc, "exc_info", None) or (None, None))[1], exc:
         response = getattr(e, "response", None)
         value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
@@ -198,7 +219,7 @@ def with_retries(call: Callable, cfg: DownloadConfig, *, video_id: str, what: st
     while True:
         try:
             return call()
-        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError) as exc:
+        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError, AttemptFailed) as exc:
             reason, retryable = classify_error(exc)
             if not retryable or attempt >= cfg.retries:
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
@@ -311,11 +332,8 @@ class Downloader:
 
     def __init__(self, cfg: DownloadConfig, *, sleep: Callable = time.sleep,
                  rng: Optional[random.Random] = None, clock: Callable = time.monotonic):
-        import yt_dlp
-
         self.cfg = cfg
         self.sleep, self.rng, self.clock = sleep, rng or random.Random(), clock
-        self.ydl = yt_dlp.YoutubeDL(ytdlp_options(cfg))
         self._last_start: Optional[float] = None
 
     def _wait_for_rate_limit(self) -> None:
@@ -341,15 +359,24 @@ class Downloader:
                 os.unlink(done.media_path)  # damaged since: download it again
         info = read_info(meta.info_path, meta.video_id)
         template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
-        self.ydl.params["outtmpl"] = {"default": template}
         self._wait_for_rate_limit()
         page = info.get("webpage_url") or ""
         age_s = time.time() - (info.get("epoch") or time.time())
-        if age_s > self.cfg.info_max_age_s and page.startswith("http"):
-            download = lambda: self.ydl.extract_info(page, download=True)  # noqa: E731 - stale URLs
-        else:
-            download = lambda: self.ydl.process_ie_result(dict(info), download=True)  # noqa: E731
-        with_retries(download, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
+        stale_page = page if age_s > self.cfg.info_max_age_s and page.startswith("http") else ""
+        ends = time.monotonic() + self.cfg.deadline_s
+
+        def attempt():
+            from curate.media.deadline import DeadlineExceeded, call_with_deadline
+
+            try:
+                return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page),
+                                          ends - time.monotonic())
+            except DeadlineExceeded as exc:
+                shutil.rmtree(folder, ignore_errors=True)  # the partial download is of no use
+                raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
+                                 video_id=meta.video_id) from None
+
+        with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
                      rng=self.rng)
         done = _downloaded(folder)
         if done is None:
@@ -359,6 +386,21 @@ class Downloader:
         except StageError:
             os.unlink(done.media_path)  # a broken download is not kept (nor taken for done on resume)
             raise
+
+
+def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
+    """One yt-dlp download (run in a child process by Downloader, which kills it at the deadline):
+    from the saved info dict, or from the video's page again when the info's URLs have expired."""
+    import yt_dlp
+
+    ydl = yt_dlp.YoutubeDL({**ytdlp_options(cfg), "outtmpl": {"default": template}})
+    try:
+        if stale_page:
+            ydl.extract_info(stale_page, download=True)
+        else:
+            ydl.process_ie_result(dict(info), download=True)
+    except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, OSError) as exc:
+        raise AttemptFailed(*classify_error(exc), _retry_after(exc), _clean(str(exc))) from None
 
 
 def _downloaded(folder: Path) -> Optional[VideoMeta]:
@@ -381,8 +423,9 @@ def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> V
         measured = validate_media(media)
     except StageError as exc:
         raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+    # a subtitle file the manifest names is the user's choice: it wins over what the download brought
     return meta._replace(
-        media_path=media, subtitle_path=subtitle or "", info_path=info_path,
+        media_path=media, subtitle_path=meta.subtitle_path or subtitle or "", info_path=info_path,
         duration=meta.duration or measured.duration, has_audio=measured.has_audio,
         height=meta.height or measured.height, width=meta.width or measured.width,
     )

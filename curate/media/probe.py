@@ -161,9 +161,28 @@ class Prober:
             info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
                                 video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
             info = self.ydl.sanitize_info(info)
+            probed = meta_from_info(meta, info)
+            if probed.duration is None or probed.height is None:
+                info = self._measure_direct_url(info, meta)
             # complete or absent, even when the run is killed
             files.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))
-        return meta_from_info(meta, info)._replace(info_path=path)
+        out = meta_from_info(meta, info)._replace(info_path=path)
+        if meta.subtitle_path and not out.subtitle_kind:
+            out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
+        return out
+
+    def _measure_direct_url(self, info: dict, meta: VideoMeta) -> dict:
+        """A direct media URL (yt-dlp's generic extractor: a file:// or http(s) .mp4) comes without
+        duration or size: FFmpeg measures them from the URL itself, into the info that is saved."""
+        from curate.media.cut import probe_media
+
+        url = info.get("url") or meta.url
+        try:
+            measured = probe_media(local_path(url) or url, timeout=self.cfg.socket_timeout_s)
+        except StageError as exc:
+            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        return dict(info, duration=info.get("duration") or measured.duration, height=measured.height,
+                    width=measured.width, acodec="unknown" if measured.has_audio else "none")
 
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:
         from curate.media.cut import probe_media

@@ -1,5 +1,5 @@
-"""LLM summaries (VidLA section 3, appendix A.4): the frame captions of medium and long clips ->
-``caption``, their subtitle -> ``subtitle_summary``. Short and sentence clips keep their texts as they
+"""LLM summaries (VidLA section 3, appendix A.4): the frame captions of medium and long clips (and of
+the whole-video ``video`` scale, seed 003) -> ``caption``, their subtitle -> ``subtitle_summary``. Short and sentence clips keep their texts as they
 are (VidLA table 1: "for short video clips, texts are not summarized"): their ``caption`` is their
 frame captions joined (curate.media.frames.attach_frame_captions) and their subtitle stays the subtitle.
 
@@ -25,7 +25,7 @@ PROMPT_TEMPLATE = (
     "Summarize the following sentences into a single sentence, not exceeding {max_words} words. "
     "Do not output any additional text and use any external information.\n{text}"
 )
-SUMMARIZED_SCALES = ("medium", "long")  # captions and subtitles of these scales are summarized
+SUMMARIZED_SCALES = ("medium", "long", "video")  # captions and subtitles of these scales are summarized
 CAPTION, SUBTITLE = "caption", "subtitle_summary"  # the Clip fields that summaries fill
 
 

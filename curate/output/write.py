@@ -266,8 +266,21 @@ def collect_clips(out_dir: str):
     tables = [read_sidecar(out_dir, name) for name in committed_shards(out_dir)]
     if not tables:
         return CLIP_SCHEMA.empty_table()
-    table = pa.concat_tables(t.select(CLIP_SCHEMA.names).cast(CLIP_SCHEMA) for t in tables)
+    table = pa.concat_tables(_with_all_columns(t).select(CLIP_SCHEMA.names).cast(CLIP_SCHEMA) for t in tables)
     return table.sort_by([("shard", "ascending"), ("key", "ascending")])
+
+
+def _with_all_columns(table):
+    """A sidecar written before a column joined CLIP_SCHEMA (e.g. transcript_repairs, schema 1.1) gets
+    that column as nulls, so a resumed run over an older output still collects every shard."""
+    import pyarrow as pa
+
+    from schemas import CLIP_SCHEMA
+
+    for column in CLIP_SCHEMA:
+        if column.name not in table.column_names:
+            table = table.append_column(column.name, pa.nulls(len(table), column.type))
+    return table
 
 
 def final_failures(failures: Sequence[Failure], videos_with_clips: set) -> list:

@@ -16,7 +16,16 @@ from typing import Optional
 
 from curate.text.align import align_sentences
 from curate.text.asr import transcript_from_asr
-from curate.text.clips import RECIPES, ClipRecipe, ScaleSpec, hdvila_recipe, plan_clips, vidla_recipe
+from curate.text.clips import (
+    RECIPES,
+    ClipRecipe,
+    ScaleSpec,
+    hdvila_recipe,
+    plan_clips,
+    video_scale,
+    vidla_recipe,
+    with_video_scale,
+)
 from curate.text.punctuation import Punctuator, PunctuatorError, load_punctuator
 from curate.text.sentences import PauseSegmenter, clamp_to_duration, make_sentences
 from curate.text.stats import clip_statistics, format_statistics
@@ -24,19 +33,33 @@ from curate.text.subtitles import parse_subtitle_file
 from curate.text.words import TranscriptError
 from schemas import ClipSpan, Sentence, Transcript
 
+# A transcript whose words start past this many times the video's duration (plus a minute) is not
+# the video's: a typed error rather than clips from a few words that happen to fall inside.
+_FAR_PAST_END, _FAR_PAST_END_SECONDS = 2.0, 60.0
+
 
 def transcript_to_clips(
     transcript: Transcript,
     duration: Optional[float],
     recipe: ClipRecipe,
     punctuator: Optional[Punctuator] = None,
+    pause_config: PauseSegmenter = PauseSegmenter(),
 ) -> tuple[list[Sentence], list[ClipSpan]]:
     """(sentences with aligned times, planned clip spans of every scale of the recipe).
+    pause_config: the pause segmenter's settings and the length cap of given sentences.
 
     Sentences past the video's ``duration`` are dropped and ends cut at it (None: no limit).
-    Raises TranscriptError when the transcript has no words or no sentence inside the video.
+    Raises TranscriptError when the transcript has no words, runs far past the video's end (it is
+    another video's, or its clock is off) or has no sentence inside the video.
     """
-    sentences = clamp_to_duration(make_sentences(transcript, punctuator), duration)
+    last = transcript.words[-1].start if transcript.words else 0.0
+    if duration is not None and last > _FAR_PAST_END * duration + _FAR_PAST_END_SECONDS:
+        raise TranscriptError(
+            "bad_timestamps",
+            f"{transcript.source}: words run to {last:.0f}s, far past the video's end ({duration:.0f}s)",
+            video_id=transcript.video_id,
+        )
+    sentences = clamp_to_duration(make_sentences(transcript, punctuator, pause_config), duration)
     if not sentences:
         raise TranscriptError(
             "no_sentences",
@@ -64,5 +87,7 @@ __all__ = [
     "plan_clips",
     "transcript_from_asr",
     "transcript_to_clips",
+    "video_scale",
     "vidla_recipe",
+    "with_video_scale",
 ]

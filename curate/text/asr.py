@@ -19,7 +19,8 @@ def transcript_from_asr(
     ``.word/.start/.end/.probability``; dicts with those keys work too).
 
     A segment without words (word_timestamps off) has its text spread over the segment. Whisper
-    words may overlap a little; a word's end is cut at the next word's start. Whisper text is
+    words may overlap a little; a word's end is cut at the next word's start, a start before the
+    previous word's is moved up to it (counted in Transcript.repairs). Whisper text is
     punctuated, so the transcript is marked punctuated when its text carries sentence ends.
     """
     origin = f"asr:{model_name}"
@@ -37,7 +38,9 @@ def transcript_from_asr(
                         "bad_timestamps", f"{origin}: word {text!r} ends before it starts", video_id=video_id
                     )
                 # Whisper may give a word a start a few ms before the previous one's; keep the order.
-                start = max(start, previous_start)
+                if start < previous_start:
+                    collected.repairs["word_start_clamped"] += 1
+                    start = previous_start
                 if text:
                     collected.add([text], start, max(end, start))
                     previous_start = start
@@ -45,7 +48,9 @@ def transcript_from_asr(
             texts = str(_field(segment, "text", "")).split()
             start = check_time(_field(segment, "start"), f"segment {n}", source=origin, video_id=video_id)
             end = check_time(_field(segment, "end"), f"segment {n}", source=origin, video_id=video_id)
-            start = max(start, previous_start)
+            if start < previous_start:
+                collected.repairs["word_start_clamped"] += 1
+                start = previous_start
             if texts:
                 collected.add(texts, start, max(end, start))
                 previous_start = start
@@ -57,4 +62,5 @@ def transcript_from_asr(
         punctuated=looks_punctuated(words),
         language=language,
         origin=f"{origin} output for {video_id}",
+        repairs=collected.repairs,
     )

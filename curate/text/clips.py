@@ -3,7 +3,10 @@ boundaries, at one or more scales.
 
 HD-VILA-100M (section 3.2): one clip per sentence, short sentences merged with their neighbours;
 ~13.4 s per clip on average. YT-VidLA-800M (section 3, table 1): three scales, short (13.2 s mean),
-medium (30.4 s) and long (60.3 s), each cut at sentence boundaries.
+medium (30.4 s) and long (60.3 s), each cut at sentence boundaries. The long-video recipe (seed 003)
+trains its second stage on whole videos of up to 4.3 minutes: the ``video`` scale (``with_video_scale``)
+adds to any recipe the whole transcribed video, or consecutive windows of it, each at most
+``max_seconds`` long.
 
 Within a scale the planner walks the sentences in order and closes the current clip before the
 next sentence when the clip is already at least ``min_seconds`` long and adding the sentence would
@@ -64,6 +67,26 @@ def vidla_recipe() -> ClipRecipe:
 
 
 RECIPES = {"hdvila": hdvila_recipe, "vidla": vidla_recipe}
+
+VIDEO_SECONDS = 256.0  # seed 003: up to 4.3 minutes of video at 1 FPS (256 frames)
+
+
+def video_scale(max_seconds: float = VIDEO_SECONDS, min_seconds: float = 10.0) -> ScaleSpec:
+    """Whole videos, or windows of at most ``max_seconds`` cut at sentence boundaries.
+
+    The target is the maximum, so a window takes every next sentence that still fits: a video whose
+    speech spans at most ``max_seconds`` is one clip from its first sentence to its last, a longer one
+    is cut into consecutive full windows (a short remnant joins the window before it when that fits).
+    Windows shorter than ``min_seconds`` are left out."""
+    return ScaleSpec("video", max_seconds, min(min_seconds, max_seconds), max_seconds)
+
+
+def with_video_scale(recipe: ClipRecipe, max_seconds: float = VIDEO_SECONDS,
+                     min_seconds: float = 10.0) -> ClipRecipe:
+    """``recipe`` with the ``video`` scale added after its own scales."""
+    if any(spec.scale == "video" for spec in recipe.scales):
+        raise ValueError(f"recipe {recipe.name} already has a video scale")
+    return ClipRecipe(recipe.name, recipe.scales + (video_scale(max_seconds, min_seconds),))
 
 
 def group_sentences(sentences: Sequence[Sentence], spec: ScaleSpec) -> list[list[Sentence]]:

@@ -3,7 +3,10 @@
 Three segmenters, recorded in ``Sentence.segmenter``:
 
 * ``"given"``: the text is already punctuated (uploaded subtitles, Whisper): split after words
-  ending in ``.``, ``?``, ``!`` or ``…`` (not after common abbreviations such as "Mr." or "e.g.").
+  ending in ``.``, ``?``, ``!``, ``…`` or the Chinese and Japanese ``。！？`` (not after common
+  abbreviations such as "Mr." or "e.g."). A sentence longer than ``max_seconds`` (song lyrics,
+  sparsely punctuated captions) is cut at its longest silence if that is at least ``min_pause``,
+  else after the comma nearest its middle, else at its longest silence, until it fits.
 * ``"punctuators:<model>"``: a punctuation model restores punctuation and sentence boundaries of
   the whole text; the sentences are then DTW-aligned to the timed words (curate.text.align).
 * ``"pause"``: the documented fallback when the text is unpunctuated and no model is available.
@@ -25,28 +28,31 @@ from typing import Optional, Sequence
 import numpy as np
 
 from curate.text.align import align_sentences
-from curate.text.words import TranscriptError
+from curate.text.words import CLOSING_MARKS, SENTENCE_END_MARKS, TranscriptError, join_words
 from schemas import Sentence, TimedWord, Transcript
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr vs etc e.g i.e a.m p.m u.s no approx dept fig inc ltd co".split()
 )
-_CLOSERS = "\"')]}»”’"
+_COMMAS = (",", ";", ":", "，", "、", "；", "：")
 
 
 @dataclass(frozen=True)
 class PauseSegmenter:
-    """Settings of the fallback segmenter (see the module docstring)."""
+    """Settings of the fallback segmenter, and the length cap of given sentences (see the module
+    docstring)."""
 
     min_pause: float = 0.35  # seconds of silence that end a sentence
     min_words: int = 3  # shorter pieces join a neighbour (if the result is not too long)
     max_words: int = 40  # longer pieces are cut at their longest silence (HD-VILA: 32.5 words mean)
-    max_seconds: float = 20.0  # ... and so are pieces spoken for longer than this
+    # ... and so are pieces spoken for longer than this; given sentences longer than this are cut
+    # too (VidLA's short clips are at most 25 s)
+    max_seconds: float = 20.0
 
 
 def ends_sentence(text: str) -> bool:
-    text = text.rstrip(_CLOSERS)
-    if not text.endswith((".", "?", "!", "…")):
+    text = text.rstrip(CLOSING_MARKS)
+    if not text.endswith(SENTENCE_END_MARKS):
         return False
     if text.endswith("."):
         stem = text.lower().rstrip(".")
@@ -65,6 +71,30 @@ def punctuated_spans(words: Sequence[TimedWord]) -> list[tuple[int, int]]:
     if start < len(words):
         spans.append((start, len(words)))
     return spans
+
+
+def capped_spans(
+    words: Sequence[TimedWord], spans: list, config: PauseSegmenter = PauseSegmenter()
+) -> list[tuple[int, int]]:
+    """The spans, each longer than config.max_seconds cut (module docstring: "given")."""
+    if not any(words[b - 1].end - words[a].start > config.max_seconds for a, b in spans):
+        return spans
+    gaps = _gaps(words).tolist()
+    out: list[tuple[int, int]] = []
+    stack = spans[::-1]
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2 or words[b - 1].end - words[a].start <= config.max_seconds:
+            out.append((a, b))
+            continue
+        middle = (a + b - 2) / 2
+        inside = range(a, b - 1)  # cut after word i
+        longest = max(inside, key=lambda i: (gaps[i], -abs(i - middle)))
+        commas = [i for i in inside if words[i].text.rstrip(CLOSING_MARKS).endswith(_COMMAS)]
+        if gaps[longest] < config.min_pause and commas:
+            longest = min(commas, key=lambda i: abs(i - middle))
+        stack += [(longest + 1, b), (a, longest + 1)]
+    return out
 
 
 def _gaps(words: Sequence[TimedWord]) -> np.ndarray:
@@ -122,7 +152,7 @@ def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> l
     texts = list(map(operator.itemgetter(0), words))
     return [
         Sentence(
-            text=" ".join(texts[a:b]),
+            text=join_words(texts[a:b]),
             start=words[a].start,
             end=words[b - 1].end,
             num_words=b - a,
@@ -135,14 +165,17 @@ def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> l
 def make_sentences(
     transcript: Transcript, punctuator=None, pause_config: PauseSegmenter = PauseSegmenter()
 ) -> list[Sentence]:
-    """The transcript's sentences with start and end times, ordered and not overlapping."""
+    """The transcript's sentences with start and end times, ordered and not overlapping.
+    pause_config: the pause segmenter's settings, and the length cap of given sentences."""
     words = transcript.words
     if not words:
         raise TranscriptError(
             "no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id
         )
     if transcript.punctuated:
-        return sentences_from_spans(words, punctuated_spans(words), "given")
+        return sentences_from_spans(
+            words, capped_spans(words, punctuated_spans(words), pause_config), "given"
+        )
     if punctuator is not None:
         texts = punctuator.sentences(" ".join(map(operator.itemgetter(0), words)))
         sentences = align_sentences(texts, words, segmenter=punctuator.segmenter)

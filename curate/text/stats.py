@@ -7,7 +7,7 @@ Clips may be schemas.ClipSpan or schemas.Clip records, or rows of clips.parquet 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Iterable
 
 from schemas import SCALES
@@ -58,16 +58,41 @@ def _scale_stats(clips: list) -> dict:
     }
 
 
+def transcript_repairs(clips: Iterable) -> dict:
+    """{"videos": videos kept, "videos_repaired": those whose transcript needed repairs,
+    "by_kind": {kind: repairs over all videos}} from the clips' transcript_repairs (the same for
+    every clip of a video, so each video counts once)."""
+    per_video = {}
+    for clip in clips:
+        repairs = _get(clip, "transcript_repairs") or ()
+        per_video[_get(clip, "video_id")] = [
+            (r["kind"], r["count"]) if isinstance(r, dict) else tuple(r) for r in repairs
+        ]
+    by_kind = Counter()
+    for repairs in per_video.values():
+        for kind, n in repairs:
+            by_kind[kind] += int(n)
+    return {
+        "videos": len(per_video),
+        "videos_repaired": sum(1 for repairs in per_video.values() if repairs),
+        "by_kind": dict(sorted(by_kind.items())),
+    }
+
+
 def clip_statistics(clips: Iterable) -> dict:
-    """{"scales": {scale: stats}, "all": stats} (stats keys: see _scale_stats); scales in
-    schemas.SCALES order, only those present."""
+    """{"scales": {scale: stats}, "all": stats, "transcript_repairs": see transcript_repairs}
+    (stats keys: see _scale_stats); scales in schemas.SCALES order, only those present."""
     by_scale = defaultdict(list)
     everything = []
     for clip in clips:
         by_scale[_get(clip, "scale")].append(clip)
         everything.append(clip)
     order = [s for s in SCALES if s in by_scale] + sorted(s for s in by_scale if s not in SCALES)
-    return {"scales": {s: _scale_stats(by_scale[s]) for s in order}, "all": _scale_stats(everything)}
+    return {
+        "scales": {s: _scale_stats(by_scale[s]) for s in order},
+        "all": _scale_stats(everything),
+        "transcript_repairs": transcript_repairs(everything),
+    }
 
 
 def _cell(value, fmt: str) -> str:
@@ -96,4 +121,12 @@ def format_statistics(stats: dict) -> str:
         f"| {a['videos']} | {a['clips']} | {a['sentences']} | {a['mean_length_s']:.1f} "
         f"| {a['words_per_sentence']:.1f} | {a['hours']:.2f} |",
     ]
+    repairs = stats.get("transcript_repairs")
+    if repairs:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in repairs["by_kind"].items()) or "none"
+        lines += [
+            "",
+            f"Transcript repairs: {repairs['videos_repaired']} of {repairs['videos']} videos had local "
+            f"subtitle defects repaired instead of being dropped ({kinds}).",
+        ]
     return "\n".join(lines)

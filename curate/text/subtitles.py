@@ -1,9 +1,14 @@
 """Subtitle files -> timed words: YouTube automatic captions (WebVTT with rolling cues and word
-timings), uploaded WebVTT and SRT, and YouTube json3.
+timings, or exported as SRT), uploaded WebVTT and SRT, and YouTube json3.
 
-Every problem with a file (empty, not UTF-8, no header, a broken or reversed timing line, a file
-cut off mid-cue, overlapping cues, absurd times, no words at all) is a TranscriptError that names
-the file and the problem; nothing else escapes these functions.
+Real files carry local defects that players shrug off, so these parsers repair what is local and
+count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8, a
+stray line or block without a timing line, a cue with a broken or reversed timing line, cues out of
+order, cues shown together or overlapping (simultaneous styled cues are merged, overlaps trimmed:
+how automatic captions exported as SRT roll), a word timed before the word it follows (recognizer
+jitter). A file fails (a TranscriptError naming the file and the problem) only when it is not a
+subtitle file at all (no header, mostly unreadable blocks, not text), nothing usable is left, or it
+is absurd (times past a day, a speech rate no one reaches).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import itertools
 import json
 import operator
 import re
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -24,9 +30,10 @@ from curate.text.words import (
     TranscriptError,
     WordCollector,
     check_time,
+    fixed_stamps_to_seconds,
+    join_words,
     looks_punctuated,
     make_transcript,
-    fixed_stamps_to_seconds,
     parse_time,
     stamp_chars_to_seconds,
     stamps_to_seconds,
@@ -35,23 +42,47 @@ from schemas import Transcript
 
 _TIME = r"(?:\d+:)?\d{1,2}:\d{1,2}[.,]\d{1,3}"
 _TIMING_LINE = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$")
-_TIMING_LINES = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$", re.M)
 _INLINE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}\.\d{1,3})>")
 _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
-_ANNOTATION = re.compile(r"\[[^\[\]]*\]|\(\s*[A-Z][A-Z0-9 '\-]*\)|[♪♫♬]")
+_BRACE_TAG = re.compile(r"\{[^{}]*\}")  # SubStation / MicroDVD codes left in SRT files: {\an8}, {Y:i}
+# Sound annotations: [Music] (also across lines, and one left open or closed at the text's edge),
+# (APPLAUSE), a line that is all in parentheses ("(upbeat music)"), music notes.
+_ANNOTATION = re.compile(
+    r"\[[^\[\]]*\]|^[^\[\]]*\]|\[[^\[\]]*$|\(\s*[A-Z][A-Z0-9 '\-]*\)|^[ \t]*\([^()\n]*\)[ \t]*$|[♪♫♬]",
+    re.M,
+)
+_ANNOTATION_MARKS = ("[", "]", "(", "♪", "♫", "♬")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(
-    r"^\s*(?:(?:>>|--?(?=\s))\s*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?"
+    r"^[ \t]*(?:(?:>>|--?(?=\s))[ \t]*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?", re.M
 )
+# Tokens of punctuation alone ("-", "–", "...", a French "?") are not words: one after a word joins
+# it (keeping a sentence end), one at the start is dropped. "&", "%", "$" are spoken and stay.
+_PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・"
+_PUNCTUATION_TOKEN_AFTER_WORD = re.compile(rf" ([{_PUNCTUATION}]+)(?= |$)")
+_PUNCTUATION_TOKEN_AT_START = re.compile(rf"^(?:[{_PUNCTUATION}]+(?: |$))+")
+_EMPHASIS = re.compile(r"(?<!\S)\*+|\*+(?!\S)")  # *word*
+# a sentence end inside a run of Chinese or Japanese text ends a word, so sentences can end there
+_CJK_SENTENCE_END = re.compile(r"([。！？])(?=[^\s。！？」』）\"'”’])")
 # what _fixed_cue_times expects between and after the times, as ASCII codes
 _ARROW = np.frombuffer(b" --> ", np.uint8)
 _SPACE, _TAB = ord(" "), ord("\t")
 # A cue this short only shows lines that are already on screen (YouTube's transition cues).
 _TRANSITION_CUE_SECONDS = 0.02
-# Uploaded subtitles may overlap their neighbour a little (a cue kept on screen a moment longer);
-# more than this is a broken file.
-_MAX_CUE_OVERLAP_SECONDS = 1.0
+# Cues starting less than this apart are shown together (styled subtitles at several positions).
+_SIMULTANEOUS_SECONDS = 0.05
+# A timestamp this far outside its neighbours' range is a typo (see _out_of_line); a time replacing
+# it is estimated from the cue's text at subtitle reading speed.
+_TYPO_SECONDS = 1.0
+_SPOKEN_SECONDS, _SECONDS_PER_CHARACTER = 0.5, 0.06
+# A file with more unreadable blocks than this share (no timing line, a broken one) is not a
+# subtitle file that lost a line here and there; its times cannot be trusted.
+_MAX_UNREADABLE_SHARE = 0.1
+# Whole-file evidence of YouTube's automatic-caption shape (one repeated line proves nothing):
+_AUTO_TAGGED_SHARE = 0.1  # cues with <time> word tags
+_AUTO_TRANSITION_SHARE = 0.2  # 10 ms transition cues
+_AUTO_ROLLED_SHARE = 0.5  # cues whose first line is the line the cue before ended with
 
 
 class Cues(NamedTuple):
@@ -68,8 +99,9 @@ class Cues(NamedTuple):
 # reading
 
 
-def read_subtitle_text(path: str, video_id: str) -> str:
-    """The file's text: UTF-8 (a BOM is dropped), newlines normalised."""
+def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str, str]:
+    """(the file's text with newlines normalised, its encoding): UTF-8 (a BOM is dropped), else
+    what charset-normalizer finds (counted as a "decoded_as:<encoding>" repair)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -79,42 +111,53 @@ def read_subtitle_text(path: str, video_id: str) -> str:
     if not data.strip():
         raise TranscriptError("subtitle_empty", f"{path}: the file is empty", video_id=video_id)
     try:
-        text = data.decode("utf-8-sig")
+        text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
-        raise TranscriptError(
-            "subtitle_not_utf8", f"{path}: not UTF-8 (bad byte at offset {exc.start})", video_id=video_id
+        text, encoding = _decode_other(data, exc, path, video_id)
+        repairs[f"decoded_as:{encoding}"] += 1
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+_MAC_CODE_PAGES = ["mac_latin2", "mac_roman", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_turkish"]
+
+
+def _decode_other(data: bytes, error: UnicodeDecodeError, path: str, video_id: str) -> tuple[str, str]:
+    try:
+        import charset_normalizer  # lazy: only files that are not UTF-8 need it
+    except ImportError as exc:
+        raise ImportError(
+            "subtitles that are not UTF-8 need charset-normalizer: pip install 'vidlang[curate]'"
         ) from exc
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # Classic Mac OS code pages are not used for subtitles, yet win on short Western texts
+    best = charset_normalizer.from_bytes(data, cp_exclusion=_MAC_CODE_PAGES).best()
+    if best is None:
+        raise TranscriptError(
+            "subtitle_not_text",
+            f"{path}: not UTF-8 (bad byte at offset {error.start}) and no other text encoding fits",
+            video_id=video_id,
+        )
+    return str(best).lstrip("\ufeff"), best.encoding
 
 
 def clean_text(text: str) -> str:
-    """Spoken words of one line: markup tags and entities resolved, speaker marks (">>", "- ",
-    "NAME:") and sound annotations ("[Music]", "(APPLAUSE)", music notes) removed."""
-    text = html.unescape(_TAG.sub("", text)).replace("\xa0", " ")
-    text = _SPEAKER_AT_LINE_START.sub("", text)
-    text = _ANNOTATION.sub(" ", text).replace(">>", " ")
-    return " ".join(text.split())
-
-
-def cue_times(timing_lines: list[str], *, truncated_at_end: bool, origin: str, video_id: str):
-    """(starts, ends) arrays of the cues' timing lines, all checked: a broken line (at the end of the
-    file: a truncated file), an end before the start, absurd times, a cue lasting for ages."""
-    times = _fixed_cue_times(timing_lines)
-    if times is not None:
-        return _checked_cue_times(times[0], times[1], origin, video_id)
-    matches = _TIMING_LINES.findall("\n".join(timing_lines))
-    if len(matches) != len(timing_lines):
-        n = next(i for i, line in enumerate(timing_lines) if not _TIMING_LINE.match(line))
-        reason = (
-            "subtitle_truncated" if truncated_at_end and n == len(timing_lines) - 1 else "subtitle_malformed"
-        )
-        raise TranscriptError(
-            reason,
-            f"{origin}: cue {n + 1} has a broken timing line {timing_lines[n][:60]!r}",
-            video_id=video_id,
-        )
-    times = stamps_to_seconds([stamp for pair in matches for stamp in pair]).reshape(-1, 2)
-    return _checked_cue_times(times[:, 0], times[:, 1], origin, video_id)
+    """Spoken words of a cue's text (one or more lines): markup tags and entities resolved, speaker
+    marks (">>", "- ", "NAME:"), sound annotations ("[Music]", "(APPLAUSE)", music notes) and
+    tokens of punctuation alone removed; lines joined (without a space between Chinese or
+    Japanese characters)."""
+    if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
+        text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
+        if "-" in text or ">" in text or ":" in text:
+            text = _SPEAKER_AT_LINE_START.sub("", text)
+        if any(mark in text for mark in _ANNOTATION_MARKS):
+            text = _ANNOTATION.sub(" ", text)
+        if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
+            text = text.replace("<", " ").replace(">", " ")
+        if "*" in text:
+            text = _EMPHASIS.sub("", text)
+    text = join_words(text.split())
+    if not text.isascii():
+        text = _CJK_SENTENCE_END.sub(r"\1 ", text)
+    return _PUNCTUATION_TOKEN_AT_START.sub("", _PUNCTUATION_TOKEN_AFTER_WORD.sub(r"\1", text))
 
 
 def _fixed_cue_times(timing_lines: list[str]):
@@ -131,25 +174,152 @@ def _fixed_cue_times(timing_lines: list[str]):
     return None if starts is None or ends is None else (starts, ends)
 
 
-def _checked_cue_times(starts: np.ndarray, ends: np.ndarray, origin: str, video_id: str):
-    problems = [
-        (starts > MAX_TIME_SECONDS, "starts at an absurd time ({start:.0f}s)"),
-        (ends < starts, "ends ({end:.3f}s) before it starts ({start:.3f}s)"),
-        (ends - starts > MAX_CUE_SECONDS, "lasts {length:.0f}s"),
-    ]
-    for bad, message in problems:
-        if bad.any():
-            n = int(np.argmax(bad))
-            detail = message.format(start=starts[n], end=ends[n], length=ends[n] - starts[n])
-            raise TranscriptError("bad_timestamps", f"{origin}: cue {n + 1} {detail}", video_id=video_id)
-    return starts, ends
-
-
 def _blocks(text: str, separator: str) -> list[str]:
     return [b for b in re.split(separator, text.strip("\n")) if b.strip()]
 
 
-def vtt_cues(text: str, origin: str, video_id: str) -> tuple[Cues, str]:
+def _raw_cues(blocks: list[str], repairs: Counter) -> tuple[list, list, list, list]:
+    """(block number, timing line and text of each cue; unreadable blocks as (number, first line))
+    of the blank-line separated blocks (numbered from 1).
+
+    A block is an optional cue id (or number) and a timing line, then the text. Repaired on the
+    way and counted: whitespace-only lines before a cue (the WebVTT spec allows them), stray cue
+    numbers ("154\n155\n00:10:55,333 --> ..."), two cues without a blank line between them, and
+    text without a timing line (a cue's text broken by a blank line): it joins the cue before.
+    Parallel lists, not a record per cue: fewer objects for the garbage collector."""
+    numbers, timings, bodies, unreadable = [], [], [], []
+    orphan = ""  # text without a timing line before the first cue: it joins the first cue
+    for number, block in enumerate(blocks, 1):
+        first, _, rest = block.partition("\n")
+        if "-->" in first and "-->" not in rest:  # the usual block: timing line, text
+            numbers.append(number)
+            timings.append(first)
+            bodies.append(rest)
+            continue
+        lines = block.split("\n")
+        while not lines[0].strip():
+            lines.pop(0)
+        if lines[0].startswith(("NOTE", "STYLE", "REGION")):
+            continue
+        at = [i for i, line in enumerate(lines) if "-->" in line]
+        # what stands before the (first) timing line, its cue id aside: stray cue numbers, or text
+        # without a timing line of its own (all of a block without one)
+        stray = lines[: max(at[0] - 1, 0)] if at else lines
+        if stray and all(line.strip().isdigit() for line in stray):
+            repairs["stray_cue_number_skipped"] += 1
+        elif stray:
+            unreadable.append((number, stray[0]))
+            repairs["text_without_timing_joined"] += 1
+            if bodies:
+                bodies[-1] += "\n" + "\n".join(stray)
+            else:
+                orphan += "\n".join(stray) + "\n"
+        for k, t in enumerate(at):
+            stop = at[k + 1] if k + 1 < len(at) else len(lines)
+            if k + 1 < len(at):
+                repairs["cues_without_blank_line_split"] += 1
+                if stop - 1 > t and lines[stop - 1].strip().isdigit():
+                    stop -= 1  # the next cue's number
+            numbers.append(number)
+            timings.append(lines[t])
+            bodies.append("\n".join(lines[t + 1 : stop]))
+    if orphan and bodies:
+        bodies[0] = orphan + bodies[0]
+    return numbers, timings, bodies, unreadable
+
+
+def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> Cues:
+    """The cues of _raw_cues whose timing lines read, their times repaired (_repair_cue_times); the
+    text of a cue with a broken timing line joins the cue before (counted). Raises when more than
+    _MAX_UNREADABLE_SHARE of the blocks are unreadable, when a time is absurd, or when no cue is
+    left."""
+    numbers, timings, bodies, unreadable = raw
+    times = _fixed_cue_times(timings)
+    if times is None:
+        matches = [_TIMING_LINE.match(line) for line in timings]
+        if None in matches:  # the text of a cue with a broken timing line joins the cue before
+            broken = [(n, line) for n, line, m in zip(numbers, timings, matches) if m is None]
+            repairs["broken_timing_line_joined"] += len(broken)
+            unreadable = sorted(unreadable + broken)
+            kept = [k for k, m in enumerate(matches) if m is not None]
+            joined = [bodies[a:b] for a, b in zip(kept, kept[1:] + [len(bodies)])]
+            if kept and kept[0] > 0:
+                joined[0] = bodies[: kept[0]] + joined[0]
+            bodies = ["\n".join(texts) for texts in joined]
+            numbers = [numbers[k] for k in kept]
+            matches = [matches[k] for k in kept]
+        stamps = [stamp for m in matches for stamp in m.groups()]
+        times = stamps_to_seconds(stamps).reshape(-1, 2).T if stamps else (np.empty(0), np.empty(0))
+    total = len(numbers) + len(unreadable)
+    if unreadable and (len(unreadable) > _MAX_UNREADABLE_SHARE * total or not numbers):
+        number, line = unreadable[0]
+        last = max(numbers + [n for n, _ in unreadable])
+        raise TranscriptError(
+            "subtitle_truncated"
+            if number == last and len(unreadable) == 1 and numbers
+            else "subtitle_malformed",
+            f"{origin}: {len(unreadable)} of {total} blocks have no readable timing line "
+            f"(first: block {number}, {line[:60]!r})",
+            video_id=video_id,
+        )
+    starts, ends = np.asarray(times[0], np.float64), np.asarray(times[1], np.float64)
+    absurd = (starts > MAX_TIME_SECONDS) | (ends > MAX_TIME_SECONDS)
+    if absurd.any():
+        n = int(np.argmax(absurd))
+        raise TranscriptError(
+            "bad_timestamps",
+            f"{origin}: cue {n + 1} (block {numbers[n]}) has an absurd time ({starts[n]:.0f}-{ends[n]:.0f}s)",
+            video_id=video_id,
+        )
+    keep = _repair_cue_times(starts, ends, bodies, repairs)
+    if keep is not None:
+        if not keep.any():
+            n = int(np.argmin(keep))
+            raise TranscriptError(
+                "bad_timestamps",
+                f"{origin}: cue {n + 1} (block {numbers[n]}) has unusable times "
+                f"({starts[n]:.3f} --> {ends[n]:.3f}s)",
+                video_id=video_id,
+            )
+        bodies = [body for body, k in zip(bodies, keep.tolist()) if k]
+        starts, ends = starts[keep], ends[keep]
+    return Cues(starts.tolist(), ends.tolist(), bodies)
+
+
+def _out_of_line(times: np.ndarray) -> np.ndarray:
+    """Where a time is more than _TYPO_SECONDS outside the range of its two neighbours in file
+    order while those two are in order: a typo in one timestamp ("00:14,708 --> 00:03:16,415"
+    between cues at 3:02 and 3:18), not a cue in the wrong place (then both its times are)."""
+    out = np.zeros(len(times), bool)
+    if len(times) >= 3:
+        before, time, after = times[:-2], times[1:-1], times[2:]
+        out[1:-1] = (before <= after) & ((time < before - _TYPO_SECONDS) | (time > after + _TYPO_SECONDS))
+    return out
+
+
+def _repair_cue_times(starts: np.ndarray, ends: np.ndarray, texts: list, repairs: Counter) -> np.ndarray:
+    """Repairs (in place) cues with one broken time: an end before the start, a cue lasting longer
+    than MAX_CUE_SECONDS, or a time out of line with its neighbours (_out_of_line). The time that
+    fits is kept and the other estimated from it and the cue's text length ("cue_time_repaired").
+    Returns which cues to keep (None: all): a broken cue whose times are both out of line is
+    dropped ("broken_cue_dropped")."""
+    broken = (ends < starts) | (ends - starts > MAX_CUE_SECONDS)
+    bad_start, bad_end = _out_of_line(starts), _out_of_line(ends)
+    fix_start = bad_start & ~bad_end
+    fix_end = (bad_end | broken) & ~bad_start
+    drop = broken & bad_start & bad_end
+    if fix_start.any() or fix_end.any():
+        lengths = np.array([_SPOKEN_SECONDS + _SECONDS_PER_CHARACTER * len(t) for t in texts])
+        starts[fix_start] = np.maximum(ends[fix_start] - lengths[fix_start], 0.0)
+        ends[fix_end] = starts[fix_end] + lengths[fix_end]
+        repairs["cue_time_repaired"] += int(np.count_nonzero(fix_start | fix_end))
+    if not drop.any():
+        return None
+    repairs["broken_cue_dropped"] += int(np.count_nonzero(drop))
+    return ~drop
+
+
+def vtt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> tuple[Cues, str]:
     """(cues, language from the header) of a WebVTT file."""
     # The spec separates cues by empty lines only, and automatic captions rely on it (their cues hold
     # " " lines); other files also get split at whitespace-only lines, as players tolerate them.
@@ -159,43 +329,13 @@ def vtt_cues(text: str, origin: str, video_id: str) -> tuple[Cues, str]:
     if not header or not re.match(r"WEBVTT(?:$|[ \t])", header[0]):
         raise TranscriptError("subtitle_malformed", f"{origin}: no WEBVTT header", video_id=video_id)
     language = next((h.split(":", 1)[1].strip() for h in header if h.startswith("Language:")), "")
-    timing_lines, bodies = [], []
-    for n, block in enumerate(blocks[1:], 1):
-        first, _, rest = block.partition("\n")
-        if "-->" in first:
-            timing_lines.append(first)
-            bodies.append(rest)
-        elif "-->" in rest.partition("\n")[0]:  # after a cue identifier
-            second, _, rest = rest.partition("\n")
-            timing_lines.append(second)
-            bodies.append(rest)
-        elif not first.startswith(("NOTE", "STYLE", "REGION")):
-            reason = "subtitle_truncated" if n == len(blocks) - 1 else "subtitle_malformed"
-            raise TranscriptError(
-                reason, f"{origin}: block {n} has no timing line: {first[:60]!r}", video_id=video_id
-            )
-    starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
-    return Cues(starts.tolist(), ends.tolist(), bodies), language
+    raw = _raw_cues(blocks[1:], repairs)
+    return _timed_cues(raw, origin=origin, video_id=video_id, repairs=repairs), language
 
 
-def srt_cues(text: str, origin: str, video_id: str) -> Cues:
-    blocks = _blocks(text, r"\n[ \t]*\n")
-    timing_lines, bodies = [], []
-    for n, block in enumerate(blocks):
-        first, newline, rest = block.partition("\n")
-        if first.strip().isdigit() and newline:  # a cue number before the timing line
-            timing, _, body = rest.partition("\n")
-        else:
-            timing, body = first, rest
-        if "-->" not in timing:
-            reason = "subtitle_truncated" if n == len(blocks) - 1 and n else "subtitle_malformed"
-            raise TranscriptError(
-                reason, f"{origin}: block {n + 1} has no timing line: {first[:60]!r}", video_id=video_id
-            )
-        timing_lines.append(timing)
-        bodies.append(body)
-    starts, ends = cue_times(timing_lines, truncated_at_end=True, origin=origin, video_id=video_id)
-    return Cues(starts.tolist(), ends.tolist(), bodies)
+def srt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> Cues:
+    raw = _raw_cues(_blocks(text, r"\n[ \t]*\n"), repairs)
+    return _timed_cues(raw, origin=origin, video_id=video_id, repairs=repairs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,24 +343,41 @@ def srt_cues(text: str, origin: str, video_id: str) -> Cues:
 
 
 def is_automatic(cues: Cues) -> bool:
-    """YouTube automatic captions: word timing tags, or (a caption too short to have any) a cue
-    that repeats the previous cue's last line as its first, the roll-up that uploaded subtitles
-    never do."""
-    if any("<" in text and _INLINE_TIME.search(text) for text in cues.texts):
-        return True
+    """YouTube automatic captions, on evidence that holds for the whole file: word timing tags in
+    many cues, many 10 ms transition cues, or most cues rolling up (showing the line the cue before
+    ended with, then a new one). Uploaded subtitles may repeat a line now and then ("Hey." /
+    "Hey.")."""
+    n = len(cues.texts)
+    if not n:
+        return False
+    lengths = np.subtract(cues.ends, cues.starts)
+    if np.count_nonzero(lengths <= _TRANSITION_CUE_SECONDS) >= _AUTO_TRANSITION_SHARE * n:
+        return True  # checked first: the cheapest evidence
+    tagged = 0
+    for text in cues.texts:
+        if "<" in text and _INLINE_TIME.search(text):
+            tagged += 1
+            if tagged >= _AUTO_TAGGED_SHARE * n:
+                return True
+    if n < 2:
+        return False
     shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
-    return any(a and b and a[-1] == b[0] for a, b in zip(shown, shown[1:]))
+    # rolling up: a cue shows the line the cue before ended with, then a new one
+    rolled = sum(1 for a, b in zip(shown, shown[1:]) if a and len(b) >= 2 and a[-1] == b[0])
+    return rolled >= max(2, _AUTO_ROLLED_SHARE * (n - 1))
 
 
-def auto_caption_words(cues: Cues, origin: str, video_id: str) -> tuple:
+def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
     """One word sequence from YouTube's rolling automatic captions, each word exactly once.
 
     A line carrying ``<time><c>`` tags is new speech: its first word starts at the cue start, the
     others at their tags. A line without tags repeats the line before it (rolling up), except a
     line that differs from the last new line in a cue longer than a transition cue (a one-word
-    line has no tags): that is new speech spread over the cue.
+    line has no tags): that is new speech spread over the cue, until the next new line starts.
+    A cue showing the last new line twice ("Yeah." / "Yeah.", two speakers) has new speech in
+    the second.
     """
-    collected = WordCollector(origin, video_id)
+    collected = WordCollector(origin, video_id, repairs)
     _collect_caption_words(cues, collected)
     # finished here, once the per-line records above are gone: fewer objects alive for the garbage
     # collector to go through while the words are made
@@ -239,14 +396,20 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
             elif not transition and line.strip():
                 candidates.append((line, start, end, False))
     tagged = [entry for entry in candidates if entry[3]]
-    at_once = _tagged_lines_at_once(tagged) if tagged else None
+    at_once, fast = _tagged_lines_fast(tagged)
     if at_once is not None:
         words, starts, latest_ends, offsets = at_once
         plain_lines = [" ".join(words[a:b]) for a, b in zip(offsets, offsets[1:])]
+        if fast is not None:  # only some lines went at once: at_once line fast[k] is line k
+            plain_lines, joined = [_plain_caption_line(entry[0]) for entry in tagged], plain_lines
+            for k, line in enumerate(fast):
+                plain_lines[line] = joined[k]
+            fast = dict(zip(fast, range(len(fast))))
     else:
         plain_lines = [_plain_caption_line(entry[0]) for entry in tagged]
     new_lines = []  # (tagged line number, or the plain text of an untagged line, cue start, cue end)
     last_line: Optional[str] = None
+    repeat_start = repeat_end = None  # the cue whose line repeated last_line
     n_tagged = 0
     for line, start, end, is_tagged in candidates:
         if is_tagged:
@@ -254,20 +417,28 @@ def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
             last_line = plain_lines[n_tagged]
             n_tagged += 1
             continue
-        if line == last_line:
-            continue  # the rolled-up line (checked first: most untagged lines are)
-        plain = clean_text(line)
-        if plain and plain != last_line:
-            new_lines.append((plain, start, end))
-            last_line = plain
-    if at_once is not None and len(new_lines) == len(tagged):
+        plain = line if line == last_line else clean_text(line)  # most untagged lines are rolled up
+        if not plain:
+            continue
+        if plain == last_line:
+            if start != repeat_start or end != repeat_end:
+                repeat_start, repeat_end = start, end  # the rolled-up line
+                continue
+            # shown a second time in the same cue: said again
+        new_lines.append((plain, start, end))
+        last_line = plain
+    if at_once is not None and fast is None and len(new_lines) == len(tagged):
         collected.extend(words, starts, latest_ends)
         return
-    for what, start, end in new_lines:
+    for k, (what, start, end) in enumerate(new_lines):
         if isinstance(what, str):
-            collected.add(what.split(), start, end)
-        elif at_once is not None:
-            a, b = offsets[what], offsets[what + 1]
+            # an untagged line lasts until the next new line (cues exported as SRT overlap)
+            until = min(end, new_lines[k + 1][1]) if k + 1 < len(new_lines) else end
+            collected.add(what.split(), start, max(until, start))
+            continue
+        line = what if fast is None else fast.get(what)
+        if at_once is not None and line is not None:
+            a, b = offsets[line], offsets[line + 1]
             collected.extend(words[a:b], starts[a:b], latest_ends[a:b])
         else:
             _add_tagged_line(collected, tagged[what][0], start, end)
@@ -284,11 +455,27 @@ def _plain_caption_line(line: str) -> str:
 
 
 def _needs_cleaning(text: str) -> bool:
-    """Whether clean_text could change the text (str searches: much faster than a regex here)."""
+    """Whether clean_text could change the text (str searches first: much faster than a regex)."""
+    return _has_cleaned_mark(text) or bool(_PUNCTUATION_WORD.search(text))
+
+
+def _has_cleaned_mark(text: str) -> bool:
     return any(mark in text for mark in _CLEANED_MARKS)
 
 
-_CLEANED_MARKS = ("&", "[", "(", ">", ":", "-", "♪", "♫", "♬")
+def _has_punctuation_word(words: list) -> bool:
+    """Whether one of the words is punctuation alone (for ASCII words, bytes.translate deletes the
+    punctuation and an empty word shows as two adjacent newlines: faster than the regex)."""
+    joined = "\n".join(words)
+    if not joined.isascii():
+        return bool(_PUNCTUATION_WORD.search(joined))
+    bare = b"\n" + joined.encode("ascii").translate(None, _ASCII_PUNCTUATION) + b"\n"
+    return b"\n\n" in bare
+
+
+_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
+_PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
+_ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
 
 def _add_tagged_line(collected: WordCollector, line: str, cue_start: float, cue_end: float) -> None:
@@ -299,6 +486,37 @@ def _add_tagged_line(collected: WordCollector, line: str, cue_start: float, cue_
     last = len(texts) - 1
     for k, (piece, start) in enumerate(zip(texts, starts)):
         collected.add(piece.split(), start, starts[k + 1] if k < last else max(cue_end, start))
+
+
+def _tagged_lines_fast(tagged: list) -> tuple[Optional[tuple], Optional[list]]:
+    """(_tagged_lines_at_once of the tagged caption lines, None); when some line needs more (markup
+    to clean, two words at one time), (_tagged_lines_at_once of the other lines, their numbers), so
+    that real captions with a "[Music]" or a "-" here and there still take the fast path for most
+    lines; (None, None) when that fails too."""
+    if not tagged:
+        return None, None
+    at_once = _tagged_lines_at_once(tagged)
+    if at_once is not None:
+        return at_once, None
+    # without their <c> tags (and styling such as <c.colorE5E5E5>), as _add_tagged_line reads them
+    bare = _NON_TIME_TAG.sub("", "\n".join(map(operator.itemgetter(0), tagged)))
+    marks = [m.start() for m in _NEEDS_CARE.finditer(bare)]
+    newlines = [m.start() for m in _NEWLINE.finditer(bare)]
+    careful = set(np.searchsorted(newlines, marks).tolist())  # the lines the marks are on
+    fast = [k for k in range(len(tagged)) if k not in careful]
+    lines = bare.split("\n")
+    at_once = _tagged_lines_at_once([(lines[k], *tagged[k][1:]) for k in fast]) if fast else None
+    return (at_once, fast) if at_once is not None else (None, None)
+
+
+# what _tagged_lines_at_once cannot take in a line without its <c> and </c>: a tag other than
+# <hh:mm:ss.ttt>, a mark clean_text acts on, two words between tags, or none (or only punctuation)
+_NEEDS_CARE = re.compile(
+    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\xa0♪♫♬。！？]"
+    rf"|(?:^|>)[ \t]*[^<\s]+[ \t]+[^<\s]|(?:^|>)[ \t]*(?:[{_PUNCTUATION}]+[ \t]*)?(?:<|$)",
+    re.M,
+)
+_NEWLINE = re.compile("\n")
 
 
 def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
@@ -320,7 +538,8 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     pieces = "\n".join(texts).split("\n")
     if (
         len(words) != len(stamps) + len(entries)
-        or _needs_cleaning(text)
+        or _has_cleaned_mark(text)
+        or _has_punctuation_word(words)
         or not all(pieces)
         or any(map(str.isspace, pieces))
     ):
@@ -339,43 +558,89 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     return words, starts.tolist(), latest_ends.tolist(), offsets.tolist()
 
 
-def cue_words(cues: Cues, origin: str, video_id: str) -> tuple:
-    """Words of uploaded subtitles: each cue's words spread over the cue in proportion to their
-    length. A cue that overlaps the one before by up to a second shortens it; more is an error."""
-    kept: list[tuple[float, float, list[str], int]] = []
-    for number, (start, end, text) in enumerate(zip(*cues), 1):
-        words = " ".join(clean_text(line) for line in text.split("\n")).split()
+def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
+    """Words of uploaded subtitles (or automatic captions exported as SRT): each cue's words spread
+    over the cue in proportion to their length. Repaired and counted: cues out of order are put in
+    order ("cues_reordered"), cues starting together (styled subtitles at several positions on the
+    screen) are merged ("simultaneous_cues_merged"), and a cue still shown when the next one starts
+    ends there ("overlap_trimmed": how exported automatic captions roll, each cue shown twice)."""
+    starts, ends, texts = cues
+    order = range(len(starts))
+    if any(b < a for a, b in zip(starts, starts[1:])):
+        order = sorted(order, key=starts.__getitem__)
+        repairs["cues_reordered"] += sum(1 for a, b in zip(starts, starts[1:]) if b < a)
+    kept: list[list] = []  # [start, end, words]
+    for i in order:
+        words = clean_text(texts[i]).split()
         if not words:
             continue
+        start, end = starts[i], ends[i]
         if kept and start < kept[-1][1]:
-            prev_start, prev_end, prev_words, prev_number = kept[-1]
-            overlap = prev_end - start
-            if start < prev_start or overlap > _MAX_CUE_OVERLAP_SECONDS:
-                raise TranscriptError(
-                    "bad_timestamps",
-                    f"{origin}: cue {number} ({start:.3f}s) overlaps cue {prev_number} "
-                    f"({prev_start:.3f}-{prev_end:.3f}s)",
-                    video_id=video_id,
-                )
-            kept[-1] = (prev_start, start, prev_words, prev_number)
-        kept.append((start, end, words, number))
-    collected = WordCollector(origin, video_id)
-    for start, end, words, _ in kept:
+            previous = kept[-1]
+            if start - previous[0] < _SIMULTANEOUS_SECONDS:
+                previous[1] = max(previous[1], end)
+                previous[2] += words
+                repairs["simultaneous_cues_merged"] += 1
+                continue
+            previous[1] = start
+            repairs["overlap_trimmed"] += 1
+        kept.append([start, end, words])
+    collected = WordCollector(origin, video_id, repairs)
+    for start, end, words in kept:
         collected.add(words, start, end)
     return collected.finish(estimate_ends=False)
 
 
-def _json3_number(value, where: str, origin: str, video_id: str) -> float:
+def _json3_number(
+    value, where: str, origin: str, video_id: str, *, offset_from: Optional[float] = None
+) -> float:
+    """Seconds of a json3 time in ms, checked; an offset (from offset_from) may be negative (a word
+    timed a little before its event: recognizer jitter) as long as the time it gives is not."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TranscriptError(
             "subtitle_malformed", f"{origin}: {where} is {value!r}, not a number", video_id=video_id
         )
     seconds = value / 1000.0 if abs(value) < 1e300 else float("inf")
+    if offset_from is not None:
+        seconds += offset_from
     return check_time(seconds, where, source=origin, video_id=video_id)
 
 
-def json3_words(text: str, origin: str, video_id: str) -> tuple:
-    """Words of YouTube json3 (``events[].tStartMs/dDurationMs/segs[].utf8/tOffsetMs``)."""
+def _json3_event(event: dict, n: int, origin: str, video_id: str) -> tuple[list, bool]:
+    """([(words, start, latest end)] of one json3 event with segs, whether it is automatic)."""
+    segs = event["segs"]
+    if not isinstance(segs, list):
+        raise TranscriptError(
+            "subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id
+        )
+    start = _json3_number(event.get("tStartMs"), f"event {n} tStartMs", origin, video_id)
+    end = start + _json3_number(event.get("dDurationMs", 0), f"event {n} dDurationMs", origin, video_id)
+    if end - start > MAX_CUE_SECONDS:
+        raise TranscriptError(
+            "bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id
+        )
+    automatic = False
+    timed = []
+    for seg in segs:
+        if not isinstance(seg, dict) or not isinstance(seg.get("utf8", ""), str):
+            raise TranscriptError(
+                "subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}", video_id=video_id
+            )
+        automatic = automatic or "tOffsetMs" in seg or "acAsrConf" in seg
+        seg_start = _json3_number(
+            seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id, offset_from=start
+        )
+        timed.append((clean_text(seg.get("utf8", "")).split(), seg_start))
+    return [
+        (words, seg_start, timed[k + 1][1] if k + 1 < len(timed) else max(end, seg_start))
+        for k, (words, seg_start) in enumerate(timed)
+    ], automatic
+
+
+def json3_words(text: str, origin: str, video_id: str, repairs: Counter) -> tuple:
+    """Words of YouTube json3 (``events[].tStartMs/dDurationMs/segs[].utf8/tOffsetMs``). A bad
+    event is skipped and counted ("bad_event_skipped"), unless more than _MAX_UNREADABLE_SHARE of
+    them are bad or nothing else is left."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -393,33 +658,25 @@ def json3_words(text: str, origin: str, video_id: str) -> tuple:
     if not isinstance(events, list):
         raise TranscriptError("subtitle_malformed", f"{origin}: no 'events' list", video_id=video_id)
     automatic = False
-    collected = WordCollector(origin, video_id)
+    collected = WordCollector(origin, video_id, repairs)
+    with_text, bad = 0, []  # events with segs; the errors of those that were skipped
     for n, event in enumerate(events):
         segs = event.get("segs") if isinstance(event, dict) else None
         if not segs or event.get("aAppend"):
             continue
-        if not isinstance(segs, list):
-            raise TranscriptError(
-                "subtitle_malformed", f"{origin}: event {n} segs is not a list", video_id=video_id
-            )
-        start = _json3_number(event.get("tStartMs"), f"event {n} tStartMs", origin, video_id)
-        end = start + _json3_number(event.get("dDurationMs", 0), f"event {n} dDurationMs", origin, video_id)
-        if end - start > MAX_CUE_SECONDS:
-            raise TranscriptError(
-                "bad_timestamps", f"{origin}: event {n} lasts {end - start:.0f}s", video_id=video_id
-            )
-        timed = []
-        for seg in segs:
-            if not isinstance(seg, dict) or not isinstance(seg.get("utf8", ""), str):
-                raise TranscriptError(
-                    "subtitle_malformed", f"{origin}: event {n} has a bad seg {seg!r:.60}", video_id=video_id
-                )
-            automatic = automatic or "tOffsetMs" in seg or "acAsrConf" in seg
-            offset = _json3_number(seg.get("tOffsetMs", 0), f"event {n} tOffsetMs", origin, video_id)
-            timed.append((clean_text(seg.get("utf8", "")).split(), start + offset))
-        for k, (words, seg_start) in enumerate(timed):
-            latest_end = timed[k + 1][1] if k + 1 < len(timed) else max(end, seg_start)
+        with_text += 1
+        try:
+            timed, automatic_event = _json3_event(event, n, origin, video_id)
+        except TranscriptError as exc:
+            bad.append(exc)
+            continue
+        automatic = automatic or automatic_event
+        for words, seg_start, latest_end in timed:
             collected.add(words, seg_start, latest_end)
+    if bad:
+        if len(bad) > _MAX_UNREADABLE_SHARE * with_text or not collected.texts:
+            raise bad[0]
+        repairs["bad_event_skipped"] += len(bad)
     return collected.finish(estimate_ends=automatic)
 
 
@@ -449,29 +706,41 @@ def _language_from_name(path: str) -> str:
 
 
 def parse_subtitle_file(path: str, video_id: str) -> Transcript:
-    """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript.
+    """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript, with the
+    repairs made on the way and the text encoding recorded in it.
 
-    The format comes from the extension (else the content); automatic vs uploaded WebVTT from the
-    content (word timing tags). Raises TranscriptError naming the file and the problem.
+    The format comes from the extension (else the content); automatic captions vs uploaded
+    subtitles from the content of the whole file (is_automatic). Raises TranscriptError naming the
+    file and the problem.
     """
     path = str(path)
-    text = read_subtitle_text(path, video_id)
+    repairs: Counter = Counter()
+    text, encoding = read_subtitle_text(path, video_id, repairs)
     fmt = detect_format(path, text)
     language = _language_from_name(path)
-    if fmt == "vtt":
-        cues, header_language = vtt_cues(text, path, video_id)
-        language = header_language or language
+    if fmt in ("vtt", "srt"):
+        if fmt == "vtt":
+            cues, header_language = vtt_cues(text, path, video_id, repairs)
+            language = header_language or language
+        else:
+            cues = srt_cues(text, path, video_id, repairs)
         automatic = is_automatic(cues)
-        words = auto_caption_words(cues, path, video_id) if automatic else cue_words(cues, path, video_id)
-        source = "vtt_auto" if automatic else "vtt"
-    elif fmt == "srt":
-        words, source = cue_words(srt_cues(text, path, video_id), path, video_id), "srt"
+        parse = auto_caption_words if automatic else cue_words
+        words = parse(cues, path, video_id, repairs)
+        source = f"{fmt}_auto" if automatic else fmt
     elif fmt == "json3":
-        words, source = json3_words(text, path, video_id), "json3"
+        words, source = json3_words(text, path, video_id, repairs), "json3"
     else:
         raise TranscriptError(
             "subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id
         )
     return make_transcript(
-        words, video_id, source, punctuated=looks_punctuated(words), language=language, origin=path
+        words,
+        video_id,
+        source,
+        punctuated=looks_punctuated(words),
+        language=language,
+        origin=path,
+        repairs=repairs,
+        encoding=encoding,
     )

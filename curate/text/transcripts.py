@@ -48,6 +48,7 @@ def clip_from_span(span: ClipSpan, meta: VideoMeta, transcript: Transcript) -> C
         category=meta.category,
         source_height=meta.height,
         transcript_source=transcript.source,
+        transcript_repairs=transcript.repairs,
         url=meta.url,
     )
 
@@ -58,8 +59,9 @@ def plan_video_clips(element: tuple, punctuator, *, recipe, use_given_spans: boo
 
     meta, transcript = element
     sentences, spans = transcript_to_clips(transcript, meta.duration, recipe, punctuator=punctuator)
-    if use_given_spans and meta.given_spans:
-        spans = given_span_clips(meta.video_id, meta.given_spans, sentences, meta.duration)
+    if use_given_spans and meta.given_spans:  # they replace the planned clips, but not whole videos
+        given = given_span_clips(meta.video_id, meta.given_spans, sentences, meta.duration)
+        spans = given + [s for s in spans if s.scale == "video"]
     if not spans:
         raise StageError(
             "no_clips",

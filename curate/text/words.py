@@ -8,6 +8,7 @@ import math
 import operator
 import re
 import unicodedata
+from collections import Counter
 from typing import Optional, Sequence
 
 import numpy as np
@@ -25,9 +26,20 @@ MAX_CUE_SECONDS = 600.0
 _WORD_ONSET_SECONDS = 0.1
 _SECONDS_PER_LETTER = 0.07
 
+# No one speaks this many words per second for long (fast speech is 4-6): a transcript above it is
+# not speech but a broken or foreign file.
+MAX_WORDS_PER_SECOND = 15.0
+_RATE_CHECK_MIN_WORDS = 50
+
 _NON_WORD = re.compile(r"[^\w\n]+|_")
 _ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum() and chr(c) != "\n")
-_SENTENCE_END = re.compile(r"[.?!…][\"')\]]*(?:\s|$)")
+SENTENCE_END_MARKS = (".", "?", "!", "…", "。", "！", "？")
+CLOSING_MARKS = "\"')]}»”’」』）"
+_SENTENCE_END = re.compile(r"[.?!…。！？][\"')\]」』）]*(?:\s|$)")
+# Chinese and Japanese (Han, kana and their punctuation; not Hangul: Korean puts spaces between
+# words) are written without spaces between words.
+CJK_CHARS = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK_CHARS}]) (?=[{CJK_CHARS}])")
 
 
 class TranscriptError(StageError):
@@ -47,6 +59,13 @@ def normalize_tokens(texts: Sequence[str]) -> list[str]:
 
 def normalize_token(text: str) -> str:
     return normalize_tokens([" ".join(text.split())])[0]
+
+
+def join_words(texts: Sequence[str]) -> str:
+    """Words (or lines) as one text: joined by spaces, except between two Chinese or Japanese
+    characters, which are written without."""
+    text = " ".join(texts)
+    return text if text.isascii() else _SPACE_BETWEEN_CJK.sub("", text)
 
 
 def spread_times(texts: Sequence[str], start: float, end: float) -> list[tuple[float, float]]:
@@ -114,10 +133,11 @@ def stamps_to_seconds(stamps: Sequence[str]) -> np.ndarray:
 
 class WordCollector:
     """Words in spoken order, kept as parallel lists (the parsers' hot path); finish() checks them
-    and makes the TimedWords."""
+    and makes the TimedWords. Repairs it makes are counted in ``repairs`` (shared with the parser)."""
 
-    def __init__(self, source: str, video_id: str):
+    def __init__(self, source: str, video_id: str, repairs: Optional[Counter] = None):
         self.source, self.video_id = source, video_id
+        self.repairs = Counter() if repairs is None else repairs
         self.texts: list[str] = []
         self.starts: list[float] = []
         self.latest_ends: list[float] = []
@@ -157,10 +177,11 @@ class WordCollector:
         self.latest_ends.append(latest_end)
 
     def finish(self, *, estimate_ends: bool) -> tuple:
-        """TimedWords. Starts must be sane and must not go backwards (else a TranscriptError: a
-        broken file). A word ends at its latest end or at the next word's start, whichever is
-        first; with estimate_ends (automatic captions carry starts only) also no later than
-        max_word_seconds after its start."""
+        """TimedWords. Starts must be sane (else a TranscriptError: a broken file); a start before
+        the previous word's (recognizer timing jitter, overlapping cues) is moved up to it and
+        counted as a "word_start_clamped" repair. A word ends at its latest end or at the next
+        word's start, whichever is first; with estimate_ends (automatic captions carry starts
+        only) also no later than max_word_seconds after its start."""
         if not self.texts:
             return ()
         starts = np.asarray(self.starts, np.float64)
@@ -177,15 +198,11 @@ class WordCollector:
                 f"{self.source}: absurd time for word {self.texts[i]!r}: {starts[i]!r}",
                 video_id=self.video_id,
             )
-        back = np.flatnonzero(starts[1:] < starts[:-1] - 1e-6)
-        if back.size:
-            i = int(back[0]) + 1
-            raise TranscriptError(
-                "bad_timestamps",
-                f"{self.source}: word {self.texts[i]!r} starts at {starts[i]:.3f}s, before the previous word "
-                f"({self.texts[i - 1]!r} at {starts[i - 1]:.3f}s): overlapping or out-of-order timestamps",
-                video_id=self.video_id,
-            )
+        if (starts[1:] < starts[:-1]).any():
+            ordered = np.maximum.accumulate(starts)
+            # (a rounding error in a spread is no repair)
+            self.repairs["word_start_clamped"] += int(np.count_nonzero(ordered - starts > 1e-6))
+            starts = ordered
         ends[:-1] = np.minimum(ends[:-1], starts[1:])
         if estimate_ends:
             letters = np.fromiter(map(len, self.texts), np.float64, len(self.texts))
@@ -204,9 +221,42 @@ def looks_punctuated(words: Sequence[TimedWord]) -> bool:
     return ends >= max(1, len(words) // 60)
 
 
+def check_speech_rate(words: Sequence[TimedWord], origin: str, video_id: str) -> None:
+    """A TranscriptError when the words come faster than anyone speaks (MAX_WORDS_PER_SECOND)."""
+    if len(words) < _RATE_CHECK_MIN_WORDS:
+        return
+    seconds = max(words[-1].end - words[0].start, 1.0)
+    if len(words) > MAX_WORDS_PER_SECOND * seconds:
+        raise TranscriptError(
+            "absurd_speech_rate",
+            f"{origin}: {len(words)} words in {seconds:.1f}s ({len(words) / seconds:.0f} words/s; "
+            f"speech stays below {MAX_WORDS_PER_SECOND:.0f})",
+            video_id=video_id,
+        )
+
+
 def make_transcript(
-    words: tuple, video_id: str, source: str, *, punctuated: bool, language: str, origin: str
+    words: tuple,
+    video_id: str,
+    source: str,
+    *,
+    punctuated: bool,
+    language: str,
+    origin: str,
+    repairs: Optional[Counter] = None,
+    encoding: str = "",
 ) -> Transcript:
+    """The checked Transcript (no words or an absurd speech rate: a TranscriptError); ``repairs``
+    (kind -> count) is recorded in it, sorted by kind."""
     if not words:
         raise TranscriptError("no_words", f"{origin}: the transcript has no words", video_id=video_id)
-    return Transcript(video_id=video_id, words=words, source=source, punctuated=punctuated, language=language)
+    check_speech_rate(words, origin, video_id)
+    return Transcript(
+        video_id=video_id,
+        words=words,
+        source=source,
+        punctuated=punctuated,
+        language=language,
+        repairs=tuple(sorted((kind, n) for kind, n in (repairs or {}).items() if n)),
+        encoding=encoding,
+    )

@@ -23,14 +23,16 @@ def test_captions_become_sentences():
     assert captions_as_sentences(["a man in a kitchen", " a dog. ", ""]) == "a man in a kitchen. a dog."
 
 
-def test_only_medium_and_long_clips_are_summarized():
+def test_only_medium_long_and_video_clips_are_summarized():
     clips = [make_clip("short", 0, "short words", ["a cat"]), make_clip("sentence", 0, "one sentence", ["a cat"]),
              make_clip("medium", 0, "medium words", ["a cat", "a dog"]), make_clip("long", 0, "long words"),
-             make_clip("medium", 1, "   ")]
+             make_clip("medium", 1, "   "), make_clip("video", 0, "all the words", ["a cat"])]
     jobs = {(key, field): prompt for key, field, prompt in summary_jobs(clips, 25)}
-    # short and sentence clips keep their texts unsummarized (VidLA table 1)
+    # short and sentence clips keep their texts unsummarized (VidLA table 1); whole videos (seed 003's
+    # HowTo100M Summary) are summarized like long clips
     assert set(jobs) == {
         (clips[2].key, "caption"), (clips[2].key, "subtitle_summary"), (clips[3].key, "subtitle_summary"),
+        (clips[5].key, "caption"), (clips[5].key, "subtitle_summary"),
     }
     assert jobs[(clips[2].key, "caption")].endswith("\na cat. a dog.")
     assert jobs[(clips[3].key, "subtitle_summary")].endswith("\nlong words")

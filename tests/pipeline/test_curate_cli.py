@@ -36,6 +36,7 @@ def test_help_of_run_stats_and_the_recipe_modules():
         "--category-hour-cap",
         "--asr-model",
         "--given-spans",
+        "--video-seconds",
     ):
         assert option in run_help.stdout
     assert cli("stats", "--help").returncode == 0
@@ -63,6 +64,9 @@ def test_recipe_defaults_and_overrides():
     capped, extra = parse("hdvila", "--category-hour-cap", "30000", "--runner", "DirectRunner")
     assert capped.filter.category_hour_cap == 30000 and extra == ["--runner", "DirectRunner"]
     assert capped.download.output_dir == os.path.join("y", ".downloads")
+    assert capped.video_seconds is None
+    windows, _ = parse("vidla", "--video-seconds", "256")
+    assert windows.video_seconds == 256.0
 
 
 def test_user_mistakes_are_clear_errors(tmp_path):
@@ -92,6 +96,7 @@ def test_user_mistakes_are_clear_errors(tmp_path):
         (["--category-hour-cap", "-1"], "category_hour_cap must be > 0"),
         (["--min-duration", "60", "--max-duration", "30"], "max_duration 30.0 is below min_duration 60.0"),
         (["--min-height", "-720"], "min_height must be >= 0"),
+        (["--video-seconds", "0"], "scale video: need 0 < min <= target <= max"),
     ],
 )
 def test_impossible_filter_options_are_one_clear_line(argv, message):
@@ -100,8 +105,8 @@ def test_impossible_filter_options_are_one_clear_line(argv, message):
 
 
 def test_misspelt_options_and_a_file_as_output_are_refused_before_running(tmp_path):
-    videos = tmp_path / "videos"
-    videos.mkdir()
+    videos = tmp_path / "videos.txt"
+    videos.write_text("https://www.youtube.com/watch?v=aaaaaaaaaaa\n")
     argv = ["run", "--recipe", "vidla", "--input", str(videos), "--output", str(tmp_path / "o")]
     typo = cli(*argv, "--shard-max-smples", "1")
     assert typo.returncode != 0 and "--shard-max-smples (did you mean --shard-max-samples?)" in typo.stderr

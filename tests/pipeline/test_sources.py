@@ -178,3 +178,47 @@ def test_read_sources_transform_rejects_a_bad_source_while_the_pipeline_is_built
         _ = BeamTestPipeline() | ReadSources(path, id_column="vid")
     with pytest.raises(ValueError, match="does not exist"):
         _ = BeamTestPipeline() | ReadSources(str(tmp_path / "nope.csv"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".txt"])
+def test_a_non_utf8_byte_fails_its_row_only(tmp_path, suffix):
+    rows = [b"aaaaaaaaaa1", b"bb\xe9bbbbbbb2", b"ccccccccc\xff3", b"ddddddddd4"]
+    if suffix == ".jsonl":
+        lines = [b'{"video_id": "' + r + b'"}' for r in rows]
+        body = b"\n".join(lines) + b"\n"
+    elif suffix == ".txt":
+        body = b"\n".join(rows) + b"\n"
+    else:
+        body = b"video_id\n" + b"\n".join(rows) + b"\n"
+    path = tmp_path / f"m{suffix}"
+    path.write_bytes(body)
+    videos, failures = _split(read_sources(str(path)))
+    assert [v.video_id for v in videos] == ["aaaaaaaaaa1", "ddddddddd4"]
+    first = 1 if suffix in (".jsonl", ".txt") else 2
+    assert [f.detail.split(": ", 1)[0] for f in failures] == [f"{path}:line {first + 1}", f"{path}:line {first + 2}"]
+    assert "not UTF-8: byte 0xe9" in failures[0].detail and "byte 0xff" in failures[1].detail
+
+
+def test_a_huge_csv_field_fails_its_row_only(tmp_path):
+    path = tmp_path / "m.csv"
+    huge = "x" * 10_000_000
+    path.write_text(f'video_id,url\nv1,\nv2,"{huge}"\nv3,\n')
+    videos, failures = _split(read_sources(str(path)))
+    assert [v.video_id for v in videos] == ["v1", "v3"]
+    assert len(failures) == 1 and failures[0].detail.startswith(f"{path}:line 3: unreadable csv row")
+    assert len(failures[0].detail) < 500  # the field itself is not copied into the failure
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty: no header line"),
+    ("video_id,url\n", "no videos in it"),
+    ("title,views\nt,1\n", "found no id or url column"),
+])
+def test_an_unusable_manifest_is_one_clear_line(tmp_path, content, message):
+    from curate.__main__ import main
+
+    path = tmp_path / "m.csv"
+    path.write_text(content)
+    with pytest.raises(SystemExit, match=message):
+        main(["run", "--recipe", "vidla", "--input", str(path), "--output", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -179,3 +179,13 @@ def test_staging_names_are_safe(tmp_path):
         folder = write.staging_dir(str(tmp_path), video_id)
         assert os.path.dirname(folder) == os.path.join(str(tmp_path), ".staging")
         assert os.path.basename(folder) not in ("..", ".")
+
+
+def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
+    """A shard written before transcript_repairs joined the schema (1.0) is read with that column null."""
+    stage(tmp_path, "v1", 2)
+    write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
+    sidecar = tmp_path / "shards" / "00000.parquet"
+    pq.write_table(pq.read_table(sidecar).drop_columns(["transcript_repairs"]), sidecar)
+    table = write.collect_clips(str(tmp_path))
+    assert table.num_rows == 2 and table.column("transcript_repairs").null_count == 2

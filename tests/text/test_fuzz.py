@@ -13,6 +13,7 @@ from curate.text import TranscriptError, parse_subtitle_file, transcript_from_as
 from curate.text.words import MAX_TIME_SECONDS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_SHAPES = settings(FUZZ, max_examples=80)  # for the tests that build whole files of a shape
 _DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
 
 _EXAMPLE_WORDS = [
@@ -140,3 +141,66 @@ def test_random_asr_words(words):
         assert exc.reason
         return
     assert all(a.start <= b.start for a, b in zip(transcript.words, transcript.words[1:]))
+
+
+def _truth(words, gaps, jitter=None):
+    """One sentence of `words`, a word every gap seconds; jitter moves each word's start."""
+    t, sentence_words = 0.2, []
+    for k, (word, gap) in enumerate(zip(words, gaps)):
+        start = max(0.0, t + (jitter[k] if jitter else 0.0))
+        sentence_words.append(samples.TruthWord(word, start, start + gap * 0.8))
+        t += gap
+    return [
+        samples.TruthSentence(
+            " ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words)
+        )
+    ]
+
+
+@FUZZ_SHAPES
+@given(
+    words=st.lists(st.from_regex(r"[a-z]{1,9}", fullmatch=True), min_size=2, max_size=40),
+    gaps=st.lists(st.floats(0.05, 1.0), min_size=40, max_size=40),
+    jitter=st.lists(st.floats(-0.08, 0.08), min_size=40, max_size=40),
+)
+def test_automatic_captions_with_word_time_jitter_keep_every_word(words, gaps, jitter):
+    """Recognizer timing jitter (a word timed up to 80 ms off, so before the word it follows):
+    every word is kept once, starts stay in order and within the jitter of the truth."""
+    truth = _truth(words, gaps)
+    jittered = _truth(words, gaps, jitter)
+    files = (("jit.vtt", samples.auto_vtt(jittered)), ("jit.json3", samples.auto_json3(jittered)))
+    for name, content in files:
+        transcript = parse_bytes(content.encode(), name)
+        assert [w.text for w in transcript.words] == words
+        for got, want in zip(transcript.words, truth[0].words):
+            assert abs(got.start - want.start) <= 0.08 + 0.0011
+
+
+@FUZZ_SHAPES
+@given(
+    cues=st.lists(
+        st.tuples(
+            st.lists(st.from_regex(r"[a-z]{1,8}", fullmatch=True), min_size=1, max_size=6),
+            st.floats(0.0, 3.0),  # seconds after the previous cue's start (0: shown together)
+            st.floats(0.2, 6.0),  # how long it stays on screen (often past the next cues' starts)
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    fmt=st.sampled_from(["srt", "vtt"]),
+)
+def test_overlapping_and_simultaneous_uploaded_cues_keep_every_word(cues, fmt):
+    """Cues that overlap (exported automatic captions, cues kept on screen) or start together
+    (styled subtitles at several positions): every word kept once, in order of the cues' starts."""
+    def stamp(t):
+        h, rest = divmod(round(t * 1000), 3_600_000)
+        m, rest = divmod(rest, 60_000)
+        return f"{h:02d}:{m:02d}:{rest // 1000:02d}{',' if fmt == 'srt' else '.'}{rest % 1000:03d}"
+
+    t, blocks = 1.0, []
+    for k, (words, after, length) in enumerate(cues, 1):
+        t += after if k > 1 else 0.0
+        blocks.append(f"{k}\n{stamp(t)} --> {stamp(t + length)}\n{' '.join(words)}\n")
+    text = ("WEBVTT\n\n" if fmt == "vtt" else "") + "\n".join(blocks)
+    transcript = parse_bytes(text.encode(), f"overlap.{fmt}")
+    assert [w.text for w in transcript.words] == [w for words, _, _ in cues for w in words]

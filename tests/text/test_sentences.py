@@ -38,6 +38,10 @@ def timed(text, step=0.4, pauses=None):
         ("e.g.", False),
         ("A.", False),
         ("3.5", False),
+        ("好。", True),
+        ("本当？", True),
+        ("「行け！」", True),
+        ("但是，", False),
         ("word,", False),
         ("plain", False),
     ],
@@ -61,6 +65,23 @@ def test_pause_segmenter_cuts_at_pauses_merges_short_pieces_and_splits_long_ones
     assert all(b - a >= 3 for a, b in spans) and all(b - a <= 6 for a, b in spans)
     assert [i for span in spans for i in range(*span)] == list(range(16))  # every word once, in order
     assert (6, 11) in spans or (5, 11) in spans  # the long run was cut at its longest silence (after k)
+
+
+def test_over_long_given_sentences_are_cut_at_pauses_then_commas():
+    # 60 words of lyrics without a full stop: 24 s, one pause of 0.5 s after word 29, commas
+    # after words 9 and 44
+    text = " ".join(f"w{i}," if i in (9, 44) else f"w{i}" for i in range(60)) + "."
+    words = timed(text, pauses={29: 0.5})
+    transcript = Transcript("v", words, "srt", punctuated=True)
+    sentences = make_sentences(transcript, pause_config=PauseSegmenter(max_seconds=20.0))
+    assert [s.num_words for s in sentences] == [30, 30]  # at the pause
+    sentences = make_sentences(transcript, pause_config=PauseSegmenter(max_seconds=10.0))
+    # the halves are still too long and have no pause: cut after the comma nearest their middle
+    assert [s.text.split()[-1] for s in sentences][:2] == ["w9,", "w29"]
+    assert all(s.end - s.start <= 10.0 for s in sentences)
+    assert " ".join(s.text for s in sentences) == text
+    # within the cap nothing changes
+    assert len(make_sentences(transcript, pause_config=PauseSegmenter(max_seconds=30.0))) == 1
 
 
 def test_pause_segmenter_bounds_sentence_length_in_seconds():

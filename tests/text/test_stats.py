@@ -77,3 +77,39 @@ def test_empty_statistics():
     stats = clip_statistics([])
     assert stats["scales"] == {} and stats["all"]["clips"] == 0
     assert "# clips" in format_statistics(stats)
+
+
+def test_transcript_repairs_count_each_video_once_and_show_in_the_report():
+    from schemas import clips_to_table
+    from schemas.arrow import clip_to_row
+
+    repaired = {"a": (("overlap_trimmed", 12), ("word_start_clamped", 3)), "b": ()}
+    clips = [
+        Clip(
+            s.key,
+            s.video_id,
+            s.scale,
+            s.index,
+            s.start,
+            s.end,
+            s.duration,
+            s.subtitle,
+            s.sentences,
+            sum(x.num_words for x in s.sentences),
+            transcript_repairs=repaired[s.video_id],
+        )
+        for s in SPANS
+    ]
+    stats = clip_statistics(clips)
+    assert stats["transcript_repairs"] == {
+        "videos": 2,
+        "videos_repaired": 1,
+        "by_kind": {"overlap_trimmed": 12, "word_start_clamped": 3},
+    }
+    # the same from clips.parquet rows (repairs as {"kind", "count"} structs)
+    assert clip_statistics(clips_to_table(clips).to_pylist()) == stats
+    assert clip_to_row(clips[0])["transcript_repairs"][0] == {"kind": "overlap_trimmed", "count": 12}
+    assert (
+        "Transcript repairs: 1 of 2 videos had local subtitle defects repaired instead of being dropped "
+        "(overlap_trimmed 12, word_start_clamped 3)." in format_statistics(stats)
+    )

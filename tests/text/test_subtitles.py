@@ -219,7 +219,6 @@ def test_clean_text_keeps_only_spoken_words(text):
 BAD = {
     "empty": (b"", "subtitle_empty"),
     "blank": (b"\n  \n", "subtitle_empty"),
-    "latin1": ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\ncaf\xe9\n".encode("latin-1"), "subtitle_not_utf8"),
     "no_header": (b"00:00:01.000 --> 00:00:02.000\nhello\n", "subtitle_malformed"),
     "truncated": (
         b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhello\n\n00:00:02.000 --> 00:0",
@@ -229,22 +228,17 @@ BAD = {
         b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nhi\n\n00:00:03.000 --> 00:00:04.000\nyo\n",
         "subtitle_malformed",
     ),
-    "reversed": (b"WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nhello\n", "bad_timestamps"),
     "absurd": (b"WEBVTT\n\n99:00:00.000 --> 99:00:01.000\nhello\n", "bad_timestamps"),
-    "endless_cue": (b"WEBVTT\n\n00:00:00.000 --> 02:00:00.000\nhello\n", "bad_timestamps"),
-    "overlapping": (
-        b"WEBVTT\n\n00:00:01.000 --> 00:00:09.000\none\n\n00:00:02.000 --> 00:00:04.000\ntwo\n",
-        "bad_timestamps",
-    ),
-    "out_of_order": (
-        b"WEBVTT\n\n00:00:05.000 --> 00:00:06.000\none\n\n00:00:01.000 --> 00:00:02.000\ntwo\n",
-        "bad_timestamps",
-    ),
-    "tags_backwards": (
-        b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\na<00:00:03.000><c> b</c><00:00:02.000><c> c</c>\n",
-        "bad_timestamps",
-    ),
     "music_only": (b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n[Music]\n", "no_words"),
+    "mostly_unreadable": (
+        b"WEBVTT\n\n00:00:01.000 -> 00:00:02.000\nhi\n\n~00:00:03.000 --> 00:00:04.000\nyo\n\n"
+        b"00:00:05.000 --> 00:00:06.000\nok\n",
+        "subtitle_malformed",
+    ),
+    "fast_speech": (
+        ("WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n" + "word " * 400 + "\n").encode(),
+        "absurd_speech_rate",
+    ),
 }
 
 
@@ -256,6 +250,204 @@ def test_bad_vtt_is_a_typed_error_naming_file_and_problem(tmp_path, case):
         parse_subtitle_file(path, "vid42")
     assert info.value.reason == reason
     assert path in info.value.detail and info.value.video_id == "vid42"
+
+
+FRENCH = [
+    "Le café était très bon, déjà froid.",
+    "Où est la gare ? À gauche, après l'hôpital.",
+    "Ça m'étonnerait, répondit-il à sa sœur.",
+    "Il était une fois une fée très âgée.",
+    "Nous sommes allés à la fête élégante.",
+]
+# local defects: repaired, counted, no word lost
+REPAIRED = {
+    "reversed": (
+        "WEBVTT\n\n00:00:05.000 --> 00:00:02.000\nhello there\n",
+        "hello there",
+        {"cue_time_repaired": 1},
+    ),
+    "endless_cue": ("WEBVTT\n\n00:00:00.000 --> 02:00:00.000\nhello\n", "hello", {"cue_time_repaired": 1}),
+    "typo_in_a_start": (
+        "WEBVTT\n\n00:00:10.000 --> 00:00:11.000\none\n\n00:00:01.300 --> 00:00:13.000\ntwo\n\n"
+        "00:00:14.000 --> 00:00:15.000\nthree\n",
+        "one two three",
+        {"cue_time_repaired": 1},
+    ),
+    "out_of_order": (
+        "WEBVTT\n\n00:00:05.000 --> 00:00:06.000\none\n\n00:00:01.000 --> 00:00:02.000\ntwo\n",
+        "two one",
+        {"cues_reordered": 1},
+    ),
+    "overlapping": (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:09.000\none\n\n00:00:02.000 --> 00:00:04.000\ntwo\n",
+        "one two",
+        {"overlap_trimmed": 1},
+    ),
+    "simultaneous_styled_cues": (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000 line:10%\n{\\an8}A SIGN\n\n"
+        "00:00:01.000 --> 00:00:04.000\nhello there\n\n00:00:05.000 --> 00:00:06.000\nbye\n",
+        "A SIGN hello there bye",
+        {"simultaneous_cues_merged": 1},
+    ),
+    "tags_backwards": (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\na<00:00:03.000><c> b</c><00:00:02.000><c> c</c>\n",
+        "a b c",
+        {"word_start_clamped": 1},
+    ),
+    "whitespace_line_before_a_cue_number": (
+        "WEBVTT\n\nNOTE x\n\n   \n1\n00:00:01.000 --> 00:00:02.000\nhola\n\n"
+        " 2\n00:00:03.000 --> 00:00:04.000\nadios\n",
+        "hola adios",
+        {},
+    ),
+    "stray_cue_number": (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nuno\n\n2\n3\n00:00:03.000 --> 00:00:04.000\ntres\n\n"
+        + "".join(f"{n}\n00:00:{n:02d}.000 --> 00:00:{n:02d}.500\nw{n}\n\n" for n in range(5, 15)),
+        "uno tres " + " ".join(f"w{n}" for n in range(5, 15)),
+        {"stray_cue_number_skipped": 1},
+    ),
+    "a_broken_timing_line_among_many": (
+        "WEBVTT\n\n"
+        + "".join(f"00:00:{n:02d}.000 --> 00:00:{n:02d}.500\nw{n}\n\n" for n in range(1, 12))
+        + "~00:00:15.000 --> 00:00:16.000\nlost?\n\n00:00:20.000 --> 00:00:21.000\nend\n",
+        " ".join(f"w{n}" for n in range(1, 12)) + " lost? end",
+        {"broken_timing_line_joined": 1},
+    ),
+    "a_block_without_timing_among_many": (
+        "WEBVTT\n\n"
+        + "".join(f"00:00:{n:02d}.000 --> 00:00:{n:02d}.500\nw{n}\n\n" for n in range(1, 12))
+        + "just text\n\n00:00:20.000 --> 00:00:21.000\nend\n",
+        " ".join(f"w{n}" for n in range(1, 12)) + " just text end",
+        {"text_without_timing_joined": 1},
+    ),
+    "cues_without_a_blank_line": (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nuno\n2\n00:00:03.000 --> 00:00:04.000\ndos\n",
+        "uno dos",
+        {"cues_without_blank_line_split": 1},
+    ),
+    "latin1": (
+        "WEBVTT\n\n"
+        + "".join(f"00:00:{k:02d}.000 --> 00:00:{k:02d}.900\n{line}\n\n" for k, line in enumerate(FRENCH, 1)),
+        " ".join(FRENCH).replace(" ?", "?"),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPAIRED))
+def test_local_defects_are_repaired_and_counted(tmp_path, case):
+    content, text, repairs = REPAIRED[case]
+    data = content.encode("cp1252") if case == "latin1" else content.encode()
+    transcript = parse_subtitle_file(write(tmp_path, f"{case}.vtt", data), "v")
+    if case == "latin1":  # short texts leave charset-normalizer unsure between cp1250 and cp1252
+        text = text.encode("cp1252").decode(transcript.encoding)
+    assert " ".join(w.text for w in transcript.words) == text
+    assert all(
+        a.start <= b.start and a.end <= b.start + 1e-9 for a, b in zip(transcript.words, transcript.words[1:])
+    )
+    if repairs is None:  # the encoding that was found is recorded (and counted)
+        assert transcript.encoding in ("cp1252", "cp1250")
+        assert dict(transcript.repairs) == {f"decoded_as:{transcript.encoding}": 1}
+    else:
+        assert dict(transcript.repairs) == repairs and transcript.encoding == "utf-8"
+
+
+def test_a_typo_in_a_start_keeps_the_cue_in_its_place(tmp_path):
+    transcript = parse_subtitle_file(write(tmp_path, "t.vtt", REPAIRED["typo_in_a_start"][0]), "v")
+    two = transcript.words[1]
+    assert 11.0 <= two.start < 13.0 and two.end <= 14.0
+
+
+AUTO_WITH_TWO_YEAHS = """WEBVTT
+Kind: captions
+Language: en
+
+00:00:01.000 --> 00:00:02.000 align:start position:0%
+ 
+Yeah.
+
+00:00:02.000 --> 00:00:02.010 align:start position:0%
+Yeah.
+ 
+
+00:00:02.010 --> 00:00:03.000 align:start position:0%
+Yeah.
+Yeah.
+
+00:00:03.000 --> 00:00:03.010 align:start position:0%
+Yeah.
+ 
+
+00:00:03.010 --> 00:00:05.000 align:start position:0%
+Yeah.
+so<00:00:03.500><c> what</c><00:00:04.000><c> now</c>
+"""
+
+
+def test_a_one_word_line_said_twice_in_automatic_captions_is_kept_twice(tmp_path):
+    transcript = parse_subtitle_file(write(tmp_path, "a.en.vtt", AUTO_WITH_TWO_YEAHS), "a")
+    assert [w.text for w in transcript.words] == ["Yeah.", "Yeah.", "so", "what", "now"]
+    assert [w.start for w in transcript.words] == [1.0, 2.01, 3.01, 3.5, 4.0]
+    assert transcript.source == "vtt_auto"
+
+
+def test_an_uploaded_file_with_one_repeated_line_is_not_automatic(tmp_path):
+    cues = ["Hey.", "Hey.", "What's up?", "Nothing much.", "Really?", "Yes."]
+    text = "WEBVTT\n\n" + "".join(
+        f"{k}\n00:00:{2 * k:02d}.000 --> 00:00:{2 * k + 1:02d}.000\n{c}\n\n" for k, c in enumerate(cues, 1)
+    )
+    transcript = parse_subtitle_file(write(tmp_path, "m.vtt", text), "m")
+    assert transcript.source == "vtt" and [w.text for w in transcript.words][:2] == ["Hey.", "Hey."]
+
+
+def test_automatic_captions_exported_as_srt_are_de_rolled(tmp_path):
+    """YouTube's SRT export shows each cue until the one after next: every cue overlaps the next."""
+    lines = ["so from today", "we are going", "to start the", "automation part"]
+    starts = [3.12, 5.04, 5.839, 7.68]
+    ends = [*starts[2:], 10.0, 10.0]
+    text = "".join(
+        f"{k + 1}\n00:00:{starts[k]:06.3f} --> 00:00:{ends[k]:06.3f}\n{line}\n\n".replace(".", ",")
+        for k, line in enumerate(lines)
+    )
+    transcript = parse_subtitle_file(write(tmp_path, "r.en.srt", text), "r")
+    assert " ".join(w.text for w in transcript.words) == " ".join(lines)
+    assert dict(transcript.repairs) == {"overlap_trimmed": 3}
+    firsts = [w.start for w in transcript.words if w.text in ("so", "we", "to", "automation")]
+    assert firsts == pytest.approx(starts)
+
+
+def test_rolled_up_lines_exported_as_srt_keep_each_line_once(tmp_path):
+    cues = [
+        (1.0, 3.0, "hello there\nmy friend"),
+        (2.0, 4.0, "my friend\nhow are you"),
+        (3.0, 5.0, "how are you\ntoday"),
+    ]
+    text = "".join(
+        f"{k}\n00:00:0{a:.3f} --> 00:00:0{b:.3f}\n{t}\n\n".replace(".", ",")
+        for k, (a, b, t) in enumerate(cues, 1)
+    )
+    transcript = parse_subtitle_file(write(tmp_path, "rolled.srt", text), "r")
+    assert transcript.source == "srt_auto"
+    assert " ".join(w.text for w in transcript.words) == "hello there my friend how are you today"
+
+
+@pytest.mark.parametrize(
+    "raw, spoken",
+    [
+        ("[woman singing\nin foreign language]\nHello.", "Hello."),
+        ("{\\an8}Up here", "Up here"),
+        ("Quoi ?\n- Rien !", "Quoi? Rien!"),
+        ("- Hi – there ...", "Hi– there..."),
+        ("... – so", "so"),
+        ("(upbeat music)\nWelcome", "Welcome"),
+        ("*Really* good", "Really good"),
+        ("Tom & Jerry", "Tom & Jerry"),
+        ("今日は\nいい天気。明日も", "今日はいい天気。 明日も"),
+        ("안녕하세요\n여러분", "안녕하세요 여러분"),
+    ],
+)
+def test_clean_text_of_a_cue(raw, spoken):
+    assert clean_text(raw) == spoken
 
 
 @pytest.mark.parametrize(
@@ -276,6 +468,20 @@ def test_bad_srt_json3_and_unknown_files(tmp_path, name, content, reason):
     with pytest.raises(TranscriptError) as info:
         parse_subtitle_file(path, "v")
     assert info.value.reason == reason and path in info.value.detail
+
+
+def test_binary_data_is_not_text(tmp_path):
+    path = write(tmp_path, "b.srt", bytes(range(256)) * 8)
+    with pytest.raises(TranscriptError) as info:
+        parse_subtitle_file(path, "v")
+    assert info.value.reason == "subtitle_not_text" and path in info.value.detail
+
+
+def test_utf16_subtitles_are_read_and_their_encoding_recorded(tmp_path):
+    text = "1\n00:00:01,000 --> 00:00:02,000\nHallo Welt, schön.\n\n2\n00:00:02,500 --> 00:00:04,000\nJa!\n"
+    transcript = parse_subtitle_file(write(tmp_path, "u.srt", text.encode("utf-16")), "v")
+    assert [w.text for w in transcript.words] == ["Hallo", "Welt,", "schön.", "Ja!"]
+    assert transcript.encoding == "utf_16" and dict(transcript.repairs) == {"decoded_as:utf_16": 1}
 
 
 def test_missing_file_is_a_typed_error(tmp_path):

@@ -10,4 +10,4 @@ train_factories = importlib.util.module_from_spec(_spec)
 sys.modules["train_factories"] = train_factories
 _spec.loader.exec_module(train_factories)
 
-from train_factories import tiny_shards, tiny_tokenizer  # noqa: F401  (fixtures)
+from train_factories import hdvila_shards, tiny_shards, tiny_tokenizer  # noqa: F401  (fixtures)

@@ -185,6 +185,53 @@ def make_tiny_shards(
     return write_shards(root, samples, per_shard)
 
 
+def make_curated_shards(root, recipe: str = "hdvila", num_videos: int = 8, seconds: float = 12.0,
+                        short_side: int = 128) -> Path:
+    """Shards made by the real pipeline: ``python -m curate run --recipe RECIPE`` over a generated
+    yt-dlp folder of ``num_videos`` 720p videos with speech and subtitles, cut to ``short_side``."""
+    import os
+    import sys
+
+    from curate.samples import make_sample_video, sentences_for
+
+    root = Path(root)
+    for i in range(num_videos):
+        make_sample_video(root / "ytdlp", f"vid{i:02d}", sentences_for(seconds, seed=i), min_duration=seconds)
+    out = root / "curated"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "curate", "run", "--recipe", recipe, "--input", str(root / "ytdlp"),
+         "--output", str(out), "--short-side", str(short_side)],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )
+    if done.returncode:
+        raise RuntimeError(f"curate run failed: {done.stderr[-2000:]}")
+    return out
+
+
+def save_tiny_clip(directory, cfg):
+    """A randomly initialised transformers CLIPModel with the tower shapes of `cfg` (a ModelConfig or any
+    config with the same tower fields), saved with save_pretrained."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    common = dict(intermediate_size=None, hidden_act=cfg.hidden_act, layer_norm_eps=cfg.layer_norm_eps)
+    text = dict(common, hidden_size=cfg.text_width, num_hidden_layers=cfg.text_layers,
+                num_attention_heads=cfg.text_heads, intermediate_size=int(cfg.text_width * cfg.mlp_ratio),
+                vocab_size=cfg.vocab_size, max_position_embeddings=cfg.context_length,
+                bos_token_id=cfg.vocab_size - 2, eos_token_id=cfg.vocab_size - 1, pad_token_id=0)
+    vision = dict(common, hidden_size=cfg.vision_width, num_hidden_layers=cfg.vision_layers,
+                  num_attention_heads=cfg.vision_heads, intermediate_size=int(cfg.vision_width * cfg.mlp_ratio),
+                  image_size=cfg.image_size, patch_size=cfg.patch_size)
+    torch.manual_seed(123)
+    clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=cfg.embed_dim)).eval()
+    with torch.no_grad():  # HF zero-inits biases and uses unit LayerNorms: make every tensor distinctive
+        for p in clip.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    clip.save_pretrained(directory)
+    return clip
+
+
 def make_tiny_tokenizer(out_dir) -> Path:
     from train.tokenizer import build_bpe_tokenizer
 
@@ -269,6 +316,11 @@ def write_vatex(path, video_ids: Sequence[str], captions_per_video: Sequence[Seq
     return Path(path)
 
 
+def fit_args(shards, run, *extra, config: str = "vidla-tiny-cpu") -> list:
+    """``python -m train fit`` arguments for a tiny run without a progress bar (``extra``: overrides)."""
+    return ["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress", *extra]
+
+
 # --- fixtures ---------------------------------------------------------------------------------
 
 
@@ -283,3 +335,9 @@ def tiny_shards(tmp_path_factory) -> Path:
     return make_tiny_shards(
         tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3]
     )
+
+
+@pytest.fixture(scope="session")
+def hdvila_shards(tmp_path_factory) -> Path:
+    """A ``curate run --recipe hdvila`` output over 8 generated 720p videos (clips cut to 128p)."""
+    return make_curated_shards(tmp_path_factory.mktemp("hdvila_curated"))

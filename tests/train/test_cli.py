@@ -141,7 +141,7 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
     def loss_with_a_nan(features, ctx):
         calls.append(1)
         losses = real.loss(features, ctx)
-        if len(calls) == 3:  # step 2's first micro-batch
+        if len(calls) == 2:  # step 2 (one loss over both micro-batches: grad_accum uses GradCache)
             losses["caption"] = losses["caption"] * float("nan")
         return losses
 

@@ -11,31 +11,11 @@ import torch.nn.functional as F
 from train.model import PRESETS, ModelConfig, build_model
 from train.model.towers import tube_mask
 from train.model.weights import CheckpointError, load_clip_weights
+from train_factories import save_tiny_clip
 
 
 def tiny(**changes) -> ModelConfig:
     return PRESETS["vidla-tiny-cpu"]().replace(**changes)
-
-
-def save_tiny_clip(directory, cfg: ModelConfig):
-    """A randomly initialised transformers CLIPModel with `cfg`'s tower shapes, saved with save_pretrained."""
-    from transformers import CLIPConfig, CLIPModel
-
-    common = dict(intermediate_size=None, hidden_act=cfg.hidden_act, layer_norm_eps=cfg.layer_norm_eps)
-    text = dict(common, hidden_size=cfg.text_width, num_hidden_layers=cfg.text_layers,
-                num_attention_heads=cfg.text_heads, intermediate_size=int(cfg.text_width * cfg.mlp_ratio),
-                vocab_size=cfg.vocab_size, max_position_embeddings=cfg.context_length,
-                bos_token_id=cfg.vocab_size - 2, eos_token_id=cfg.vocab_size - 1, pad_token_id=0)
-    vision = dict(common, hidden_size=cfg.vision_width, num_hidden_layers=cfg.vision_layers,
-                  num_attention_heads=cfg.vision_heads, intermediate_size=int(cfg.vision_width * cfg.mlp_ratio),
-                  image_size=cfg.image_size, patch_size=cfg.patch_size)
-    torch.manual_seed(123)
-    clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=cfg.embed_dim)).eval()
-    with torch.no_grad():  # HF zero-inits biases and uses unit LayerNorms: make every tensor distinctive
-        for p in clip.parameters():
-            p.add_(torch.randn_like(p) * 0.02)
-    clip.save_pretrained(directory)
-    return clip
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from train_factories import fit_args
 
 from train import registry
 from train.__main__ import main
@@ -118,8 +119,7 @@ def _records(run):
 
 
 def _fit(shards, run, config, *extra):
-    argv = ["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress", *extra]
-    return main(argv)
+    return main(fit_args(shards, run, *extra, config=config))
 
 
 def test_a_second_family_trains_and_evaluates_through_the_shared_code(

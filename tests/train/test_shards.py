@@ -1,6 +1,7 @@
 """The shard loader: layout, texts, corrupt samples, splitting, and exact resume of the data position."""
 
 import pytest
+import torch
 from train_factories import make_tiny_shards
 
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader
@@ -78,6 +79,18 @@ def test_training_order_depends_on_seed_and_epoch(tiny_shards):
     other = [b["keys"] for b in _take(iter(make_loader(shards, _cfg(seed=4))), 8)]
     assert first == again and first != other
     assert first[:4] != first[4:]  # the next epoch is reshuffled
+
+
+def test_flip_off_gives_the_same_crops_never_mirrored(tiny_shards):
+    """flip=False (TrainConfig.flip, for texts that say left or right): the same random crops as with
+    the paper's flip, none of them mirrored."""
+    shards = expand_shards(str(tiny_shards))
+    flipped = _take(iter(make_loader(shards, _cfg(batch_size=8, decode_short_side=40))), 1)[0]["frames_BTCHW"]
+    plain = _take(iter(make_loader(shards, _cfg(batch_size=8, decode_short_side=40, flip=False))), 1)[0]
+    mirrored = [not torch.equal(a, b) for a, b in zip(flipped, plain["frames_BTCHW"])]
+    assert any(mirrored) and not all(mirrored)
+    for a, b, was_mirrored in zip(flipped, plain["frames_BTCHW"], mirrored):
+        assert torch.equal(a.flip(-1) if was_mirrored else a, b)
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import io
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 
 class DecodeError(ValueError):
@@ -60,23 +60,48 @@ def decode_sampled_frames(
     source: Union[bytes, str],
     num_frames: int,
     short_side: Optional[int] = None,
-    indices: Optional[Sequence[int]] = None,
+    indices: Union[Sequence[int], Callable[[int], Sequence[int]], None] = None,
 ):
     """Decode ``num_frames`` uniformly sampled frames (or the frames at ``indices``, in presentation
-    order) of a clip given as bytes or a path. Returns a (T, H, W, 3) uint8 numpy array."""
+    order) of a clip given as bytes or a path. ``indices`` may be a function of the clip's frame count
+    (sampling windows that depend on the clip's length). Returns a (T, H, W, 3) uint8 numpy array."""
     import numpy as np
 
+    def pick(num_available: int) -> list:
+        if indices is None:
+            return uniform_indices(num_available, num_frames)
+        return list(indices(num_available)) if callable(indices) else list(indices)
+
+    return np.stack(decode_frames(source, pick, lambda position, source_short_side: short_side))
+
+
+def decode_frames(
+    source: Union[bytes, str],
+    pick: Callable[[int], Sequence[int]],
+    short_side_of: Callable[[int, int], Optional[int]] = lambda position, source_short_side: None,
+) -> list:
+    """Decode, in one pass, the frames ``pick(number of frames in the clip)`` chooses; the frame at
+    position ``i`` of that list is scaled so its short side is at most
+    ``short_side_of(i, the video's short side)`` (None: as decoded), so one frame can come at full
+    resolution and its neighbours small. Returns a list of (H, W, 3) uint8 arrays in the order of
+    ``pick``'s indices."""
     container, stream = _open(source)
     try:
         packets = [p for p in container.demux(stream) if p.size and p.pts is not None]
         if not packets:
             raise DecodeError("clip has no video packets")
         frame_pts = sorted(p.pts for p in packets)  # presentation order
-        if indices is None:
-            indices = uniform_indices(len(frame_pts), num_frames)
-        elif max(indices) >= len(frame_pts) or min(indices) < 0:
+        indices = list(pick(len(frame_pts)))
+        if not indices:
+            raise DecodeError("no frame indices to decode")
+        if max(indices) >= len(frame_pts) or min(indices) < 0:
             raise DecodeError(f"frame index out of range 0..{len(frame_pts) - 1}")
+        source_short_side = min(stream.codec_context.width, stream.codec_context.height)
+        sides = [short_side_of(i, source_short_side) for i in range(len(indices))]
         wanted_pts = [frame_pts[i] for i in indices]
+        sides_by_pts = {}
+        for pts, side in zip(wanted_pts, sides):
+            sides_by_pts.setdefault(pts, set()).add(side)
         key_positions = [i for i, p in enumerate(packets) if p.is_keyframe]
         if not key_positions or packets[key_positions[0]].pts > frame_pts[0]:
             key_positions = [0] + key_positions  # no usable keyframe index: decode from the start
@@ -85,7 +110,7 @@ def decode_sampled_frames(
         for pts in wanted_pts:
             by_gop.setdefault(max(0, bisect.bisect_right(key_pts, pts) - 1), set()).add(pts)
         codec = stream.codec_context
-        rgb_by_pts = {}
+        rgb = {}  # (pts, short side) -> (H, W, 3)
         for gop, needed in sorted(by_gop.items()):
             codec.flush_buffers()  # drop frames buffered from the previous GOP
             end = key_positions[gop + 1] if gop + 1 < len(key_positions) else len(packets)
@@ -94,7 +119,8 @@ def decode_sampled_frames(
                 codec.skip_frame = "DEFAULT" if packet is None or packet.pts in needed else "NONREF"
                 for frame in codec.decode(packet):
                     if frame.pts in needed:
-                        rgb_by_pts[frame.pts] = _to_rgb(frame, short_side)
+                        for side in sides_by_pts[frame.pts]:
+                            rgb[frame.pts, side] = _to_rgb(frame, side)
                         needed.discard(frame.pts)
                 if not needed:
                     break
@@ -106,7 +132,7 @@ def decode_sampled_frames(
         raise DecodeError(f"decoding failed: {exc}") from exc
     finally:
         container.close()
-    return np.stack([rgb_by_pts[pts] for pts in wanted_pts])
+    return [rgb[pts, side] for pts, side in zip(wanted_pts, sides)]
 
 
 def decode_all_then_sample(source: Union[bytes, str], num_frames: int, short_side: Optional[int] = None):

@@ -17,7 +17,7 @@ def frames_sample(raw: dict, meta: dict, cfg, rng: random.Random | None) -> dict
     frames_THWC = decode_sampled_frames(raw["mp4"], cfg.num_frames, short_side=cfg.decode_short_side)
     frames_TCHW = torch.from_numpy(frames_THWC).permute(0, 3, 1, 2)
     if cfg.train:
-        frames_TCHW = random_multiscale_crop(frames_TCHW, cfg.image_size, cfg.crop_scales, rng)
+        frames_TCHW = random_multiscale_crop(frames_TCHW, cfg.image_size, cfg.crop_scales, rng, cfg.flip)
     else:
         frames_TCHW = center_crop(frames_TCHW, cfg.image_size)
     return {"frames_TCHW": frames_TCHW}

@@ -47,6 +47,7 @@ class ClipLoaderConfig:
     # True: shuffled, random multi-scale crop + flip, endless epochs; False: one ordered pass, center crop
     train: bool = True
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop: crop side = scale * short side
+    flip: bool = True  # train: flip horizontally with probability 1/2 (off: texts saying left/right stay true)
     decode_short_side: Optional[int] = 280  # frames are scaled at decode so the short side is at most this
     shuffle_buffer: int = 64  # samples held by each stream's shuffle buffer (train only)
     seed: int = 0
@@ -343,7 +344,11 @@ class ClipBatches(torch.utils.data.IterableDataset):
                 sample = prepare_sample(raw, self.cfg, epoch, sample_fn)
                 if isinstance(sample, str):
                     skipped[sample] += 1
-                    log.warning("skipped sample %s (%s)", raw.get("__key__"), sample)
+                    # the first of each reason is a warning; the rest (a stage-2 run skips every short
+                    # clip, say) only count: metrics.jsonl's skipped_samples has them all
+                    level = logging.WARNING if skipped[sample] == 1 else logging.DEBUG
+                    log.log(level, "skipped sample %s (%s); later ones for this reason are counted in "
+                            "skipped_samples, not logged", raw.get("__key__"), sample)
                     continue
                 kept_this_epoch = True
                 pending.append(sample)

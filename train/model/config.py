@@ -31,7 +31,7 @@ class ModelConfig:
     hidden_act: str = "quick_gelu"  # MLP activation: "quick_gelu" (OpenAI CLIP) or "gelu"
     layer_norm_eps: float = 1e-5  # LayerNorm epsilon (CLIP: 1e-5)
     logit_scale_init: float = math.log(1 / 0.07)  # log(1 / temperature) at init (CLIP)
-    logit_scale_max: float = 100.0  # exp(logit_scale) is clamped to this where it is used
+    logit_scale_max: float = 100.0  # logit_scale is clamped to [0, ln(this)] after every optimizer step
     # --- hierarchical temporal attention (VidLA section 4) ---
     num_levels: int = 3  # U temporal hierarchy levels of [MST] tokens
     tokens_per_level: int = 4  # V [MST] tokens per level

@@ -19,7 +19,7 @@ class VidLA(nn.Module):
         self.text_model = TextTransformer(cfg)
         self.visual_projection = nn.Linear(cfg.vision_width, cfg.embed_dim, bias=False)
         self.text_projection = nn.Linear(cfg.text_width, cfg.embed_dim, bias=False)
-        # log(1 / temperature); the loss uses exp() clamped to cfg.logit_scale_max
+        # log(1 / temperature); the trainer clamps it to [0, ln cfg.logit_scale_max] after every step
         self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init))
 
     def encode_video(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
@@ -34,5 +34,5 @@ class VidLA(nn.Module):
         return F.normalize(self.text_projection(self.text_model(input_ids_BL, attention_mask_BL)), dim=-1)
 
     def logit_scale_value(self) -> torch.Tensor:
-        """exp(logit_scale) clamped to cfg.logit_scale_max: 1 / temperature as the loss applies it."""
+        """1 / temperature, exp(logit_scale) within cfg.logit_scale_max (what the trainer's clamp keeps)."""
         return self.logit_scale.exp().clamp(max=self.cfg.logit_scale_max)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -46,17 +47,23 @@ def config_problems(directory: Path, cfg) -> list[str]:
             if config.get(tower, {}).get("hidden_act", cfg.hidden_act) != cfg.hidden_act]
 
 
-def load_clip_weights(model: nn.Module, directory: str | Path) -> list[str]:
-    """Copy every CLIP tensor into `model` by name; returns the VidLA parameters left at their init."""
+def load_clip_weights(model: nn.Module, directory: str | Path, *,
+                      adapt: Optional[Callable[[dict], dict]] = None,
+                      new_parameters: tuple = NEW_PARAMETER_MARKERS) -> list[str]:
+    """Copy every CLIP tensor into `model` by name; returns the parameters left at their init (those
+    whose names contain one of `new_parameters`). `adapt` maps the CLIP tensors to the model's first
+    (another family's embeddings: inflated kernels, dropped [CLS])."""
     directory = Path(directory)
     state = {k: v for k, v in read_state_dict(directory).items() if not k.endswith("position_ids")}
+    if adapt is not None:
+        state = adapt(state)
     own = model.state_dict()
     problems = config_problems(directory, getattr(model, "cfg", None))
     problems += [f"unexpected tensor {k}" for k in state if k not in own]
     problems += [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                  for k, v in state.items() if k in own and v.shape != own[k].shape]
     missing = [k for k in own if k not in state]
-    problems += [f"missing tensor {k}" for k in missing if not any(m in k for m in NEW_PARAMETER_MARKERS)]
+    problems += [f"missing tensor {k}" for k in missing if not any(m in k for m in new_parameters)]
     if problems:
         raise CheckpointError(f"{directory}: CLIP checkpoint does not fit the model config: " + "; ".join(problems))
     model.load_state_dict(state, strict=False)

@@ -40,13 +40,10 @@ def features(model, batch: dict, ctx: ObjectiveContext) -> dict:
 def loss(feats: dict, ctx: ObjectiveContext) -> dict:
     if not bool((feats["has_subtitle"] | feats["has_caption"]).all()):
         raise ValueError("a sample has neither a subtitle nor a caption")
-    common = {
-        "rank": ctx.rank,
-        "world_size": ctx.world_size,
-        "logit_scale_max": ctx.model_config.logit_scale_max,
-    }
     return {
-        name: info_nce(feats["video"], feats[name], feats["logit_scale"], feats[f"has_{name}"], **common)
+        name: info_nce(
+            feats["video"], feats[name], feats["logit_scale"], feats[f"has_{name}"], ctx.rank, ctx.world_size
+        )
         for name in ("subtitle", "caption")
     }
 

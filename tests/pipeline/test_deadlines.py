@@ -1,0 +1,61 @@
+"""A stalled download (a server that trickles a byte a second, below any socket timeout) is killed at
+its deadline and recorded as the video's failure; the run ends and the good videos are clipped."""
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.__main__ import main
+from curate.errors import StageError
+from curate.media.deadline import DeadlineExceeded, call_with_deadline
+from curate.media.download import DownloadConfig, Downloader
+from fake_youtube import FakeYouTube, hosted_info
+from schemas import VideoMeta
+
+
+def test_call_with_deadline_returns_raises_and_kills():
+    assert call_with_deadline(divmod, (7, 2), 30) == (3, 1)
+    with pytest.raises(ZeroDivisionError):
+        call_with_deadline(divmod, (1, 0), 30)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        call_with_deadline(time.sleep, (60,), 1.0)
+    assert time.monotonic() - started < 15
+
+
+def test_a_trickling_server_fails_the_download_at_its_deadline(sample_video, tmp_path):
+    with FakeYouTube(trickle_seconds=0.5) as server:
+        info = hosted_info(server, sample_video, tmp_path / "infos")
+        server.fail("/0/video.mp4", "trickle")
+        cfg = DownloadConfig(output_dir=str(tmp_path / "out"), socket_timeout_s=5.0, deadline_s=4.0)
+        started = time.monotonic()
+        with pytest.raises(StageError) as err:
+            Downloader(cfg)(VideoMeta(sample_video.video_id, "", info_path=info))
+    assert time.monotonic() - started < 20
+    assert err.value.reason == "deadline" and "deadline_s=4" in err.value.detail
+    assert not (tmp_path / "out" / "videos" / sample_video.video_id).exists()  # no partial file left
+
+
+def test_the_run_ends_with_the_stalled_video_failed_and_the_good_one_clipped(sample_video, tmp_path):
+    with FakeYouTube(trickle_seconds=0.5) as server:
+        stalled = hosted_info(server, sample_video, tmp_path / "infos", video_id="stalled")
+        good = hosted_info(server, sample_video, tmp_path / "infos", video_id="good")
+        server.fail("/0/video.mp4", *["trickle"] * 10)
+        manifest = tmp_path / "m.csv"
+        with open(manifest, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["video_id", "info_path"])
+            writer.writerows([["stalled", stalled], ["good", good]])
+        out = tmp_path / "out"
+        started = time.monotonic()
+        assert main(["run", "--recipe", "hdvila", "--input", str(manifest), "--output", str(out),
+                     "--cut-mode", "copy", "--download-deadline", "5", "--retries", "0"]) == 0
+        assert time.monotonic() - started < 120
+    clips = pq.read_table(out / "clips.parquet").to_pylist()
+    assert {c["video_id"] for c in clips} == {"good"}
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [(f["video_id"], f["stage"], f["reason"]) for f in failures] == [("stalled", "download", "deadline")]

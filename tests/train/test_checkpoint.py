@@ -1,0 +1,63 @@
+"""Checkpoints load with torch.load(weights_only=True): one carrying a malicious pickle is refused
+before it runs; the model weights export to safetensors and start another run."""
+
+import json
+
+import pytest
+import torch
+from train_factories import fit_args
+
+from train.__main__ import main
+from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+class _Payload:
+    """What a malicious checkpoint carries: unpickling it would create ``marker`` (it could run anything)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="module")
+def run(tiny_shards, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    argv = fit_args(tiny_shards, out, "--steps", "1", "--batch-size", "3")
+    assert main(argv) == 0
+    return out
+
+
+def test_a_checkpoint_carrying_code_is_refused_with_a_clear_error(run, tmp_path, capsys):
+    state = torch.load(run / "checkpoints" / "step_00000001.pt", weights_only=True)  # ours: plain data
+    marker = tmp_path / "pwned"
+    state["config"]["payload"] = _Payload(marker)
+    evil = save_checkpoint(state, tmp_path / "shared" / "checkpoints" / "step_00000001.pt")
+    with pytest.raises(CheckpointError, match="refusing to load checkpoint .* could run code"):
+        load_checkpoint(evil)
+    assert main(["eval", "--checkpoint", str(evil), "--shards", str(run)]) == 2
+    assert "refusing to load checkpoint" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_export_to_safetensors_and_start_a_run_from_it(run, tiny_shards, tmp_path, capsys):
+    from safetensors import safe_open
+
+    out = tmp_path / "model.safetensors"
+    assert main(["export", "--checkpoint", str(run), "--output", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"output": str(out)}
+    state = load_checkpoint(run)
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata()["family"] == "vidla"
+        assert json.loads(f.metadata()["model_config"]) == state["model_config"]
+        assert sorted(f.keys()) == sorted(state["model"])
+        for name in f.keys():
+            assert torch.equal(f.get_tensor(name), state["model"][name]), name
+    second = tmp_path / "second"
+    argv = fit_args(
+        tiny_shards, second, "--steps", "1", "--batch-size", "3", f"init_from={out}", "freeze=text_model.*"
+    )
+    assert main(argv) == 0
+    text = {k: v for k, v in load_checkpoint(second)["model"].items() if k.startswith("text_model.")}
+    assert text and all(torch.equal(v, state["model"][k]) for k, v in text.items())
