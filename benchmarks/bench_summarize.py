@@ -4,6 +4,7 @@ measured in one run.
     python benchmarks/bench_summarize.py [--backend transformers] [--model tiny|DIR] [--minutes 10] [--videos 1]
     VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_KVCACHE_SPACE=1 \\
         .venv-vllm/bin/python benchmarks/bench_summarize.py --backend vllm [--videos 20]
+    python benchmarks/bench_summarize.py --backend vllm --model llama-2-7b-size --device cuda --videos 50   # a GPU
 
 The clips are VidLA's three scales planned (curate.text) on espeak-ng speech of a `--minutes` video,
 repeated under `--videos` ids (more work against the stage's fixed cost of starting a pipeline and
@@ -56,10 +57,37 @@ def clips_with_captions(minutes: float, num_videos: int = 1) -> list:
     return videos
 
 
+def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, intermediate_size: int = 11008,
+                    num_layers: int = 32, num_heads: int = 32) -> str:
+    """Random weights at Llama-2-7B's sizes (the tests' word-level tokenizer and chat template),
+    initialised on `device` in bfloat16: GPU throughput without downloading weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from curate.models.config import torch_device_and_dtype
+    from tiny_models import LLAMA_CHAT_TEMPLATE, _silence_special_rows, _word_level_tokenizer, special_ids
+
+    tokenizer = _word_level_tokenizer(extra_special=("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"),
+                                      chat_template=LLAMA_CHAT_TEMPLATE)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
+                         num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
+                         max_position_embeddings=4096, tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, dtype="bfloat16")
+    torch.manual_seed(0)
+    with torch.device(torch_device_and_dtype(device, "auto")[0]):
+        model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    _silence_special_rows(model.lm_head.weight, special_ids(tokenizer), answer="words", eos_id=tokenizer.eos_token_id)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers")
-    parser.add_argument("--model", default="tiny", help="tiny (the tests' Llama) or a checkpoint directory")
+    parser.add_argument("--model", default="tiny",
+                        help="tiny (the tests' Llama), llama-2-7b-size (random weights, built on the device), "
+                             "or a checkpoint directory")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--videos", type=int, default=1, help="that many videos with the same clips, in one bundle")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -79,7 +107,12 @@ def main(argv=None) -> int:
     from tiny_models import make_tiny_llama
 
     work = tempfile.mkdtemp(prefix="bench-summarize-")
-    model_dir = make_tiny_llama(os.path.join(work, "llama"), max_positions=2048) if args.model == "tiny" else args.model
+    if args.model == "tiny":
+        model_dir = make_tiny_llama(os.path.join(work, "llama"), max_positions=2048)
+    elif args.model == "llama-2-7b-size":
+        model_dir = make_llama_size(os.path.join(work, "llama-2-7b-size"), args.device)
+    else:
+        model_dir = args.model
     videos = clips_with_captions(args.minutes, args.videos)
     config = AnnotateConfig(summary_model=model_dir, summary_backend=args.backend, summary_batch_size=args.batch_size,
                             summary_max_new_tokens=args.max_new_tokens, device=args.device,
