@@ -116,7 +116,8 @@ def main(argv=None) -> int:
     videos = clips_with_captions(args.minutes, args.videos)
     config = AnnotateConfig(summary_model=model_dir, summary_backend=args.backend, summary_batch_size=args.batch_size,
                             summary_max_new_tokens=args.max_new_tokens, device=args.device,
-                            vllm_gpu_memory_utilization=0.5, vllm_max_model_len=2048, vllm_enforce_eager=True)
+                            # two engines share the GPU: the baseline's and the one the stage loads
+                            vllm_gpu_memory_utilization=0.4, vllm_max_model_len=2048, vllm_enforce_eager=True)
     jobs = [(video_id, key, field, prompt) for video_id, clips in videos
             for key, field, prompt in summary_jobs(clips, config.summary_max_words)]
 
