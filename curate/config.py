@@ -30,6 +30,7 @@ class RunConfig:
     video_seconds: Optional[float] = None
     cut: CutConfig = field(default_factory=CutConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    retry_failed: bool = False  # redo the videos earlier runs into `output` dropped; accepts a changed input
     annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages
 
     def download_config(self):

@@ -29,3 +29,8 @@ class UnknownOptionsError(ValueError):
     def __init__(self, names: list, known: list):
         super().__init__(f"unknown option(s): {', '.join(names)}; Beam's pipeline options do not know them")
         self.names, self.known = names, known
+
+
+class OutputConflictError(ValueError):
+    """The output directory cannot take this run: another run is writing it, or it holds the work of a
+    run with other settings or another input (curate.output.settings, curate.output.lock)."""

@@ -45,6 +45,17 @@ def listdir(path: str) -> list:
     return sorted({m.path[len(prefix) :].split("/", 1)[0] for m in found})
 
 
+def size_and_mtime(path: str) -> tuple:
+    """(bytes, seconds since the epoch of the last change) of a file."""
+    if is_local(path):
+        stat = os.stat(_local(path))
+        return stat.st_size, stat.st_mtime
+    found = _fs().match([path])[0].metadata_list
+    if not found:
+        raise FileNotFoundError(path)
+    return found[0].size_in_bytes, found[0].last_updated_in_seconds
+
+
 def open_read(path: str):
     if is_local(path):
         return open(_local(path), "rb")

@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     parser.add_argument("--id-column", help="manifest column with the video id (default: detected)")
     parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="redo the videos earlier runs into --output dropped (e.g. after fixing their subtitles); "
+        "accepts a changed --input. Other settings than the recorded ones are always refused",
+    )
 
     g = parser.add_argument_group("filter")
     g.add_argument("--min-height", type=int, default=720, help="minimum video height (default %(default)s)")
@@ -207,6 +213,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         video_seconds=args.video_seconds,
         cut=cut,
         shards=shards,
+        retry_failed=args.retry_failed,
         annotate=annotate,
     )
 
@@ -246,7 +253,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
 
-    from curate.errors import UnknownOptionsError
+    from curate.errors import OutputConflictError, UnknownOptionsError
 
     check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
@@ -259,6 +266,8 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
         module.run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
+    except OutputConflictError as exc:
+        raise SystemExit(f"error: {exc}") from None
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}
 

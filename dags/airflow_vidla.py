@@ -27,6 +27,8 @@ PIPELINE_PYTHON = os.environ.get("VIDLANG_PIPELINE_PYTHON", "python3")
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
+    # one run at a time: two runs into one output (an object store has no lock) would be refused late
+    max_active_runs=1,
     tags=["curation", "beam"],
     params={
         "recipe": Param("vidla", enum=["vidla", "hdvila"]),

@@ -18,7 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # PyPI: torch first and pinned (an unpinned torch pulls several GB of CUDA packages), then the project
-# with every extra under the same pin.
+# with every extra under the same pin (`all` includes `gcp`: the Dataflow runner and the GCS
+# filesystem, which the Dataflow dry-run tests need).
 export PIP_ROOT_USER_ACTION=ignore
 PIP="python3 -m pip install -q --disable-pip-version-check"
 $PIP torch==2.13.0

@@ -39,7 +39,9 @@ from curate.files import _local, is_local, join
 from curate.media.cut import CutConfig, cut_video
 from curate.media.download import discard_download
 from curate.output import write
+from curate.output.lock import lock_output
 from curate.output.resume import ResumeState, load_resume_state
+from curate.output.settings import check_rerun
 from schemas import Failure
 
 log = logging.getLogger(__name__)
@@ -198,8 +200,8 @@ class WriteShards(beam.PTransform):
 class _RecordFailures(beam.DoFn):
     """Persist failures per bundle (DIR/.state/failures/run-*.jsonl) and pass them on."""
 
-    def __init__(self, out_dir: str):
-        self._out_dir = out_dir
+    def __init__(self, out_dir: str, run_id: str):
+        self._out_dir, self._run_id = out_dir, run_id
 
     def start_bundle(self):
         self._buffer = []
@@ -209,7 +211,7 @@ class _RecordFailures(beam.DoFn):
         yield failure
 
     def finish_bundle(self):
-        write.record_failures(self._out_dir, self._buffer)
+        write.record_failures(self._out_dir, self._buffer, self._run_id)
         self._buffer = []
 
 
@@ -230,7 +232,7 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
     recorded = (
         tuple(failures)
         | "AllFailures" >> beam.Flatten()
-        | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output))
+        | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output, resume.run_id))
     )
     out_dir = cfg.output
     return (
@@ -238,7 +240,7 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
         | "FinalizeTrigger" >> beam.Create([out_dir])
         | "FinalizeOutputs"
         >> beam.Map(
-            lambda d, _shards, _failures, videos_in: write.finalize_outputs(d, videos_in),
+            lambda d, _shards, _failures, videos_in: write.finalize_outputs(d, videos_in, resume.run_id),
             beam.pvalue.AsList(shards),
             beam.pvalue.AsList(recorded),
             beam.pvalue.AsSingleton(num_read),
@@ -286,18 +288,22 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)
-    resume = load_resume_state(cfg.output)
-    if resume.done_video_ids or resume.staged:
-        log.info(
-            "resuming %s: %d videos done, %d staged, next shard %05d",
-            cfg.output,
-            len(resume.done_video_ids),
-            len(resume.staged),
-            resume.next_shard_index,
-        )
-    p = beam.Pipeline(options=options)
-    build(p, cfg, resume)
-    result = p.run()
-    if wait:
-        result.wait_until_finish()
+    run_id = write.new_run_id()
+    # one run at a time (OutputConflictError otherwise), held until the pipeline ends when waiting
+    with lock_output(cfg.output, run_id):
+        check_rerun(cfg.output, cfg, retry_failed=cfg.retry_failed)  # same settings and input, or refused
+        resume = load_resume_state(cfg.output, run_id=run_id, retry_failed=cfg.retry_failed)
+        if resume.done_video_ids or resume.staged:
+            log.info(
+                "resuming %s: %d videos done, %d staged, next shard %05d",
+                cfg.output,
+                len(resume.done_video_ids),
+                len(resume.staged),
+                resume.next_shard_index,
+            )
+        p = beam.Pipeline(options=options)
+        build(p, cfg, resume)
+        result = p.run()
+        if wait:
+            result.wait_until_finish()
     return result

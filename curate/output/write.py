@@ -24,6 +24,7 @@ import json
 import os
 import tarfile
 import tempfile
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -232,25 +233,65 @@ def failures_jsonl(failures: Iterable[Failure]) -> bytes:
     return "".join(json.dumps(f._asdict(), ensure_ascii=False) + "\n" for f in failures).encode()
 
 
-def record_failures(out_dir: str, failures: Sequence[Failure]) -> None:
-    """Persist failures right away (one new file), so that a killed run does not redo terminal ones."""
+def new_run_id() -> str:
+    """An id for one run over an output directory; later runs get larger ids (ordered as strings)."""
+    return f"{time.time_ns():020d}"
+
+
+def record_failures(out_dir: str, failures: Sequence[Failure], run_id: str = "") -> None:
+    """Persist failures right away (one new file), so that a killed run does not redo terminal ones.
+    run_id (new_run_id) orders the attempts at a video: the latest one says why it failed."""
     if failures:
-        name = f"run-{uuid.uuid4().hex}.jsonl"
+        name = f"run-{run_id or '0'}-{uuid.uuid4().hex[:12]}.jsonl"
         write_bytes_atomic(join(out_dir, STATE_FAILURES, name), failures_jsonl(failures))
 
 
-def recorded_failures(out_dir: str) -> list:
-    """Every failure any run over `out_dir` recorded, deduplicated, in a stable order."""
-    seen = {}
+SHARD_ATTEMPT = "shard"  # the attempt of the failures committed with a shard (its videos' clips)
+
+
+def _failure_attempts(out_dir: str) -> list:
+    """(attempt, Failure) for every recorded failure: attempt is the run id of its file ("" for files
+    of runs before run ids), or SHARD_ATTEMPT for the clip failures committed with a shard."""
+    found = []
     folder = join(out_dir, STATE_FAILURES)
     for name in listdir(folder):
         if not name.endswith(".jsonl") or name.startswith("."):
             continue
+        parts = name[: -len(".jsonl")].split("-")
+        if parts[0] == "shard":
+            attempt = SHARD_ATTEMPT
+        else:
+            attempt = parts[1] if len(parts) == 3 and parts[1].isdigit() else ""
         for line in read_bytes(join(folder, name)).decode().splitlines():
             if line.strip():
-                failure = Failure(**json.loads(line))
-                seen.setdefault((failure.video_id, failure.stage, failure.key, failure.reason), failure)
-    return [seen[k] for k in sorted(seen)]
+                found.append((attempt, Failure(**json.loads(line))))
+    return found
+
+
+def standing_failures(out_dir: str, videos_with_clips: set) -> list:
+    """The failures that stand after every run so far, one account per input row, in a stable order:
+    - a bad or repeated manifest row (stage "read"): one line per row, however often it was read;
+    - a video with clips: only the clip failures committed with its shard (the attempt whose clips
+      were written; an earlier attempt's failures are void);
+    - any other video: what its latest attempt recorded (the latest run that recorded anything
+      for it).
+    Copies of one failure (a retried bundle, a rerun; the detail may differ) are one."""
+    rows, attempts = set(), {}
+    for attempt, f in sorted(_failure_attempts(out_dir)):
+        if f.stage == "read":  # the detail names the row
+            rows.add(f)
+        elif f.video_id not in videos_with_clips or attempt == SHARD_ATTEMPT:
+            same = attempts.setdefault(f.video_id, {}).setdefault(attempt, {})
+            same.setdefault((f.stage, f.key, f.reason), f)
+    standing = list(rows)
+    for by_attempt in attempts.values():
+        standing += by_attempt[max(by_attempt)].values()
+    return sorted(standing, key=lambda f: (f.video_id, f.key, f.stage, f.reason, f.detail))
+
+
+def recorded_failures(out_dir: str) -> list:
+    """The standing failures as if no video had clips (resume skips the videos in shards itself)."""
+    return standing_failures(out_dir, set())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,23 +324,24 @@ def _with_all_columns(table):
     return table
 
 
-def final_failures(failures: Sequence[Failure], videos_with_clips: set) -> list:
-    """Drop video-level failures of videos that did end up with clips (e.g. a download that failed
-    in an earlier run and succeeded on resume)."""
-    return [f for f in failures if f.key or f.video_id not in videos_with_clips]
-
-
 def video_counts(videos_in: int, videos_with_clips: set, failures: Sequence[Failure]) -> dict:
-    failed_videos = {}
+    """Counts that add up: videos_in (rows read) = videos_kept + videos_failed. A failed row is a bad
+    or repeated manifest row (each counts) or a video without clips (once, under its video-level
+    reason, or "<stage>:no_clip_written" when only its clips failed)."""
+    reason_of: dict = {}
+    failed_rows = Counter()
     for f in failures:
-        if not f.key:
-            failed_videos.setdefault(f"{f.stage}:{f.reason}", set()).add(f.video_id)
+        if f.stage == "read":
+            failed_rows[f"read:{f.reason}"] += 1
+        elif f.video_id not in videos_with_clips and (not f.key or f.video_id not in reason_of):
+            reason_of[f.video_id] = f"{f.stage}:{f.reason}" if not f.key else f"{f.stage}:no_clip_written"
+    failed_rows.update(reason_of.values())
     clip_failures = Counter(f"{f.stage}:{f.reason}" for f in failures if f.key)
     return {
         "videos_in": videos_in,
         "videos_kept": len(videos_with_clips),
-        "videos_failed": len({v for ids in failed_videos.values() for v in ids} - videos_with_clips),
-        "videos_failed_by_reason": {k: len(v) for k, v in sorted(failed_videos.items())},
+        "videos_failed": sum(failed_rows.values()),
+        "videos_failed_by_reason": dict(sorted(failed_rows.items())),
         "clips_failed_by_reason": dict(sorted(clip_failures.items())),
     }
 
@@ -335,13 +377,19 @@ def _category_hours(clips: Sequence[Clip]) -> dict:
     return {k: round(v, 6) for k, v in sorted(hours.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
-def finalize_outputs(out_dir: str, videos_in: int | None = None) -> dict:
+def finalize_outputs(out_dir: str, videos_in: int | None = None, run_id: str | None = None) -> dict:
     """Rebuild clips.parquet and failures.jsonl from every committed shard sidecar and every recorded
-    failure, then stats.json and report.md (write_stats). Returns the stats."""
+    failure, then stats.json and report.md (write_stats). Returns the stats. With run_id: first check
+    that no other run claimed out_dir meanwhile (curate.output.lock)."""
     import pyarrow.parquet as pq
 
+    if run_id:
+        from curate.output.lock import check_owner
+
+        check_owner(out_dir, run_id)
+
     table = collect_clips(out_dir)
-    failures = final_failures(recorded_failures(out_dir), set(table.column("video_id").to_pylist()))
+    failures = standing_failures(out_dir, set(table.column("video_id").to_pylist()))
     sink = io.BytesIO()
     pq.write_table(table, sink)
     write_bytes_atomic(join(out_dir, "clips.parquet"), sink.getvalue())

@@ -56,8 +56,9 @@ def test_vidla_recipe_writes_captions_and_summaries(tmp_path, tiny_blip2, tiny_l
 
 
 def test_vidla_recipe_refuses_a_missing_model_before_it_starts(tmp_path):
-    (tmp_path / "in").mkdir()
-    done = run_vidla("--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+    manifest = tmp_path / "in.csv"  # a usable input: the model check is what must stop the run
+    manifest.write_text("video_id\nabc\n")
+    done = run_vidla("--input", str(manifest), "--output", str(tmp_path / "out"),
                      "--caption-model", str(tmp_path / "nowhere" / "blip2"))
     assert done.returncode != 0
     assert "--caption-model" in done.stderr and "nowhere/blip2" in done.stderr and "no such directory" in done.stderr

@@ -123,11 +123,14 @@ def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     )
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "00004.tar").write_bytes(b"no sidecar: never committed")
+    uncommitted = tmp_path / ".state" / "failures" / "shard-00004.jsonl"  # written before the sidecar
+    uncommitted.write_text(json.dumps(Failure("v8", "cut", "cut_failed", key="v8_short_00000")._asdict()))
     (tmp_path / ".staging" / "half").mkdir(parents=True)  # no manifest: an interrupted cut
     state = resume.load_resume_state(out)
     assert state.done_video_ids == {"dropped"}
     assert state.staged == () and state.next_shard_index == 0
     assert not (tmp_path / "shards" / "00004.tar").exists() and not (tmp_path / ".staging" / "half").exists()
+    assert not uncommitted.exists()
 
 
 @pytest.fixture(scope="module")

@@ -128,3 +128,34 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
     run_recipe(hdvila.build, cfg, [])  # resume: every video is done, nothing is redone
     assert {p: v for p, v in memfs.items() if p.startswith(f"{out}/shards/")} == before
     assert json.loads(files.read_bytes(files.join(out, "stats.json")))["num_clips"] == stats["num_clips"]
+
+
+def test_a_second_run_into_a_remote_output_is_detected_before_the_outputs_are_written(memfs, tmp_path):
+    """issue 9, fault 5: an object store has no lock; a run that another run claimed the output from
+    fails its last step instead of publishing outputs mixed from both."""
+    from curate.errors import OutputConflictError
+    from curate.output.lock import lock_output
+
+    out = "memfs://bucket/out"
+    first, second = write.new_run_id(), write.new_run_id()
+    with lock_output(out, first):
+        with lock_output(out, second):  # no lock on an object store: both get in
+            pass
+    with pytest.raises(OutputConflictError, match=f"while run {first} was running"):
+        write.finalize_outputs(out, 0, run_id=first)
+    assert not files.exists(files.join(out, "clips.parquet"))
+    assert write.finalize_outputs(out, 0, run_id=second)["num_clips"] == 0
+
+
+def test_a_changed_remote_manifest_has_another_fingerprint(memfs):
+    """issue 9, fault 3: a manifest on an object store is fingerprinted by its metadata (not read)."""
+    from curate.output.settings import input_fingerprint
+
+    path = "memfs://bucket/videos.csv"
+    files.write_bytes_atomic(path, b"video_id\nabc\n")
+    first = input_fingerprint(path)
+    assert input_fingerprint(path) == first
+    files.write_bytes_atomic(path, b"video_id\nabc\ndef\n")
+    assert input_fingerprint(path) != first
+    with pytest.raises(FileNotFoundError):
+        input_fingerprint("memfs://bucket/missing.csv")

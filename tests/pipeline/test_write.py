@@ -181,6 +181,73 @@ def test_staging_names_are_safe(tmp_path):
         assert os.path.basename(folder) not in ("..", ".")
 
 
+def failures_file(out) -> list:
+    return [Failure(**json.loads(line)) for line in (out / "failures.jsonl").read_text().splitlines()]
+
+
+def test_every_input_row_is_accounted_for_once(tmp_path):
+    """issue 9, fault 4: a repeated id, several bad rows without an id, and videos dropped at other
+    stages each give one failure line, and the counts add up to the rows read."""
+    out = str(tmp_path)
+    write.write_shard(out, "00000", [stage(out, "v1", 1), stage(out, "v2", 1)])
+    rows = [
+        Failure("v1", "read", "duplicate_id", "m.csv:line 4: repeats the video first read at m.csv:line 2"),
+        Failure("", "read", "missing_id", "m.csv:line 5: no video id (and none in the url)"),
+        Failure("", "read", "missing_id", "m.csv:line 6: no video id (and none in the url)"),
+        Failure("v3", "filter", "below_720p", "height=360"),
+    ]
+    write.record_failures(out, rows)
+    write.record_failures(out, rows[:3])  # a rerun reads the same rows again: still one line each
+    write.record_failures(out, [rows[3]._replace(detail="the same, said again")])  # a retried bundle
+    stats = write.finalize_outputs(out, videos_in=6)  # v1, v2, v1 again, two rows without id, v3
+    assert sorted(failures_file(tmp_path)) == sorted(rows)
+    counts = stats["counts"]
+    assert (counts["videos_in"], counts["videos_kept"], counts["videos_failed"]) == (6, 2, 4)
+    assert counts["videos_failed_by_reason"] == {
+        "filter:below_720p": 1, "read:duplicate_id": 1, "read:missing_id": 2}
+    assert "(6 read, 4 dropped)" in (tmp_path / "report.md").read_text()
+
+
+def test_failures_of_an_earlier_attempt_give_way_to_the_last_one(tmp_path):
+    """issue 9, fault 4: a clip that failed in an earlier attempt and was written by the rerun is no
+    failure; a video without clips keeps only what its latest attempt said."""
+    out = str(tmp_path)
+    earlier = [
+        Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 0)),
+        Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 1)),
+        Failure("v2", "cut", "cut_failed", "ffmpeg: killed", clip_key("v2", "short", 0)),
+        Failure("v3", "download", "http_429", "Too Many Requests"),
+    ]
+    write.record_failures(out, earlier, run_id=write.new_run_id())
+    still_failing = Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 1))
+    clips = make_clips("v1", 2)[:1]
+    staged = stage(out, "v1", 2, failures=[still_failing])
+    write.write_shard(out, "00000", [write.replace_clips(staged, clips)])
+    write.record_failures(out, [Failure("v2", "download", "timeout", "no answer"),
+                                Failure("v3", "download", "http_429", "Too Many Requests")],
+                          run_id=write.new_run_id())
+    stats = write.finalize_outputs(out, videos_in=3)
+    assert sorted(failures_file(tmp_path)) == sorted([
+        still_failing,
+        Failure("v2", "download", "timeout", "no answer"),
+        Failure("v3", "download", "http_429", "Too Many Requests"),
+    ])
+    assert stats["counts"]["clips_failed_by_reason"] == {"cut:clip_duration_mismatch": 1}
+    assert stats["counts"]["videos_failed_by_reason"] == {"download:http_429": 1, "download:timeout": 1}
+
+
+def test_a_video_whose_every_clip_failed_counts_as_dropped(tmp_path):
+    out = str(tmp_path)
+    write.write_shard(out, "00000", [stage(out, "v1", 1)])
+    write.record_failures(out, [
+        Failure("v2", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v2", "short", 0)),
+        Failure("v2", "cut", "clip_duration_mismatch", "2.0 s vs 8.0 s", clip_key("v2", "short", 1)),
+    ])
+    counts = write.finalize_outputs(out, videos_in=2)["counts"]
+    assert (counts["videos_kept"], counts["videos_failed"]) == (1, 1)
+    assert counts["videos_failed_by_reason"] == {"cut:no_clip_written": 1}
+    assert counts["clips_failed_by_reason"] == {"cut:clip_duration_mismatch": 2}
+
 def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
     """A shard written before transcript_repairs joined the schema (1.0) is read with that column null."""
     stage(tmp_path, "v1", 2)

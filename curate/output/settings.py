@@ -1,0 +1,125 @@
+"""What the decisions stored in an output directory depend on, so that a rerun never reuses them under
+other settings.
+
+The first run into DIR records in DIR/.state/settings.json the recipe, every option that changes which
+videos are kept or what their clips are, and the identity of the input (its path and a fingerprint
+of its content). A rerun into DIR compares:
+- other settings: refused (OutputConflictError) naming each option that differs, whatever else is
+  asked: the clips already written were made under the recorded ones;
+- another input, or the same input with other content (a fixed subtitle file, an edited manifest):
+  refused unless the rerun retries the failed videos (``--retry-failed``), which redoes every video
+  without clips under the new input and keeps the written ones.
+Options that change only how the work is done (batch sizes, devices, retries, shard sizes, download
+folder) are not recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+
+from curate.errors import OutputConflictError
+from curate.files import _local, exists, is_local, join, read_bytes, size_and_mtime, write_bytes_atomic
+
+SETTINGS = os.path.join(".state", "settings.json")
+# fields of each config that change nothing in the output
+_WORK_ONLY = {
+    "cut": {"clips_per_process", "timeout_s", "ffmpeg"},
+    "asr": {"device", "compute_type", "cpu_threads", "download_root", "local_files_only"},
+    "annotate": {"caption_batch_size", "summary_batch_size", "summary_backend", "device", "dtype",
+                 "vllm_gpu_memory_utilization", "vllm_max_model_len", "vllm_enforce_eager"},
+}
+# files in a yt-dlp folder up to this size are fingerprinted by content (subtitles, info json);
+# larger ones (the videos) by name and size
+_HASHED_BYTES = 1 << 22
+
+
+def _fields(name: str, config) -> dict:
+    values = dataclasses.asdict(config)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(values.items())
+            if k not in _WORK_ONLY.get(name, ())}
+
+
+def run_settings(cfg) -> dict:
+    """The recorded settings of a curate.config.RunConfig."""
+    from curate.models.asr import AsrConfig
+    from curate.models.config import config_from_args
+
+    return {
+        "recipe": cfg.recipe,
+        "id_column": cfg.id_column,
+        "url_column": cfg.url_column,
+        "filter": _fields("filter", cfg.filter_config()),
+        "cut": _fields("cut", cfg.cut),
+        "use_given_spans": cfg.use_given_spans,
+        "punctuator": cfg.punctuator,
+        "asr": _fields("asr", cfg.asr or AsrConfig()),
+        "annotate": _fields("annotate", config_from_args(cfg.annotate)),
+    }
+
+
+def _hash_stream(digest, f) -> None:
+    while chunk := f.read(1 << 22):
+        digest.update(chunk)
+
+
+def input_fingerprint(path: str) -> str:
+    """sha256 of a local manifest's bytes, of a remote one's size and modification time (not read
+    here: it may be gigabytes on an object store), or of a folder's file names, sizes and the
+    contents of its small files."""
+    digest = hashlib.sha256()
+    if not is_local(path):
+        digest.update(repr(size_and_mtime(path)).encode())
+        return digest.hexdigest()
+    local = _local(path)
+    if os.path.isdir(local):
+        for name in sorted(os.listdir(local)):
+            full = os.path.join(local, name)
+            if not os.path.isfile(full):
+                continue
+            size = os.path.getsize(full)
+            digest.update(f"{name}\0{size}\0".encode())
+            if size <= _HASHED_BYTES:
+                with open(full, "rb") as f:
+                    _hash_stream(digest, f)
+        return digest.hexdigest()
+    with open(local, "rb") as f:
+        _hash_stream(digest, f)
+    return digest.hexdigest()
+
+
+def _differences(recorded: dict, current: dict, prefix: str = "") -> list:
+    out = []
+    for key in sorted(set(recorded) | set(current)):
+        then, now = recorded.get(key), current.get(key)
+        if isinstance(then, dict) and isinstance(now, dict):
+            out += _differences(then, now, f"{prefix}{key}.")
+        elif then != now:
+            out.append(f"{prefix}{key}: {then!r} then, {now!r} now")
+    return out
+
+
+def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
+    """Refuse (OutputConflictError) a run into `out_dir` whose settings or input differ from the ones
+    recorded there, as the module docstring says; record them when the run may go on."""
+    path = join(out_dir, SETTINGS)
+    current = {"settings": run_settings(cfg), "input": cfg.input,
+               "input_fingerprint": input_fingerprint(cfg.input)}
+    if exists(path):
+        recorded = json.loads(read_bytes(path))
+        changed = _differences(recorded["settings"], current["settings"])
+        if changed:
+            raise OutputConflictError(
+                f"{out_dir} holds a run made with other settings ({'; '.join(changed)}); its clips and "
+                "decisions depend on them. Rerun with the recorded settings, or write to a new --output")
+        same_input = recorded["input"] == current["input"]
+        if not same_input or recorded["input_fingerprint"] != current["input_fingerprint"]:
+            what = "the same --input with changed content" if same_input else "another --input"
+            if not retry_failed:
+                raise OutputConflictError(
+                    f"{out_dir} was curated from {recorded['input']}; this run reads {what}. Videos "
+                    "already written are kept and the dropped ones would keep their old decisions: add "
+                    "--retry-failed to redo the dropped videos with this input, or write to a new --output")
+    write_bytes_atomic(path, json.dumps(current, indent=2, sort_keys=True).encode())
