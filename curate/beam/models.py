@@ -11,8 +11,9 @@ The source media is on the disk of the worker that downloaded it, so everything 
 fused with the download, per video, before the download is discarded: CutAndDecodeFrames cuts the
 clips into DIR/.staging (manifest not yet written) and decodes the frames they need on the per-video
 grid (curate.media.frames), resized to the captioner's input. After that only small records travel:
-frames to the captioner (each captioned once, for every clip and scale containing it), prompts to
-the summarizer, and results keyed by video id, joined back to the StagedVideo (JoinToVideos).
+frames to the captioner (each captioned once, for every clip and scale containing it), whose
+captions are joined back to the StagedVideo by video id (JoinToVideos); the summarizer takes the
+StagedVideos themselves, many in one call.
 CommitStaged writes a video's manifest once its clips are annotated, so resume never sees a staged
 video without its annotations.
 """
@@ -21,14 +22,15 @@ from __future__ import annotations
 from typing import Optional
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, RunInference
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.recipe import _CutVideo
 from curate.beam.stages import FAILURES
 from curate.errors import StageError
 from curate.files import remove_tree
-from curate.media.frames import attach_frame_captions, decode_frames, plan_frames
+from curate.media.download import discard_download
+from curate.media.frames import attach_frame_captions, iter_frames, plan_frames, prefetch
 from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig
@@ -40,17 +42,28 @@ FRAMES = "frames"
 FRAME_ERRORS = "frame_errors"
 
 
+# RunInference hands the captioner between these many frames at once, the size adapted to how long
+# the calls take (Beam's BatchElements); the captioner runs them in forward passes sized by its
+# device (curate.models.caption). Small first calls let the model start while the decoder, a
+# prefetch thread, works up to CAPTION_FRAMES_PER_CALL frames ahead.
+CAPTION_MIN_FRAMES_PER_CALL = 8
+CAPTION_FRAMES_PER_CALL = 64
+# The summarizer gets up to this many prompts at once, all of a bundle in practice: vLLM schedules
+# them itself (continuous batching), the transformers backend sorts them by length into batches.
+SUMMARY_PROMPTS_PER_CALL = 4096
+
+
 class Blip2CaptionHandler(ModelHandler):
     """RunInference's view of the captioner: examples are RGB arrays, predictions caption strings."""
 
     def __init__(self, config: AnnotateConfig):
-        # fixed-size batches: Beam's adaptive batching would start at 1 and grow slowly
-        super().__init__(min_batch_size=config.caption_batch_size, max_batch_size=config.caption_batch_size)
+        frames = max(CAPTION_FRAMES_PER_CALL, config.caption_batch_size or 0)
+        super().__init__(min_batch_size=min(CAPTION_MIN_FRAMES_PER_CALL, frames), max_batch_size=frames)
         self._config = config
 
     def load_model(self) -> Blip2Captioner:
         c = self._config
-        return Blip2Captioner.load(c.caption_model, device=c.device, dtype=c.dtype,
+        return Blip2Captioner.load(c.caption_model, device=c.device, dtype=c.dtype, batch_size=c.caption_batch_size,
                                    max_new_tokens=c.caption_max_new_tokens, num_beams=c.caption_num_beams)
 
     def run_inference(self, batch, model: Blip2Captioner, inference_args: Optional[dict] = None):
@@ -60,18 +73,31 @@ class Blip2CaptionHandler(ModelHandler):
         return "caption"
 
 
+def _num_prompts(video) -> int:
+    return max(1, len(summary_jobs(video.clips, 1)))
+
+
 class SummaryHandler(ModelHandler):
-    """RunInference's view of the summarizer: examples are prompts, predictions raw answers."""
+    """RunInference's view of the summarizer: examples are StagedVideos, predictions the raw answers
+    to their ``summary_jobs`` prompts, in order. The prompts of all the videos of a call, up to
+    SUMMARY_PROMPTS_PER_CALL (all of a bundle in practice), go to the summarizer at once: vLLM
+    schedules them itself, the transformers backend sorts them by length into its batches."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=config.summary_batch_size, max_batch_size=config.summary_batch_size)
+        super().__init__(min_batch_size=SUMMARY_PROMPTS_PER_CALL, max_batch_size=SUMMARY_PROMPTS_PER_CALL,
+                         element_size_fn=_num_prompts)
         self._config = config
 
     def load_model(self):
         return load_summarizer(self._config)
 
     def run_inference(self, batch, model, inference_args: Optional[dict] = None):
-        return model.summarize(batch)
+        max_words = self._config.summary_max_words
+        prompts = [[prompt for _, _, prompt in summary_jobs(video.clips, max_words)] for video in batch]
+        flat = [prompt for video_prompts in prompts for prompt in video_prompts]
+        answers = iter(model.summarize(flat) if flat else [])
+        return [PredictionResult(video, [next(answers) for _ in video_prompts])
+                for video, video_prompts in zip(batch, prompts)]
 
     def get_metrics_namespace(self) -> str:
         return "summarize"
@@ -98,27 +124,47 @@ class CutAndDecodeFrames(beam.PTransform):
 
 
 class _CutAndDecode(_CutVideo):
+    """Frames are decoded in a background thread and handed on as they come (curate.media.frames
+    .prefetch): the captioner, fused downstream, runs on one batch while the next is decoded. The
+    download is discarded once the last frame is out, not when the cut is done."""
+
     commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
 
     def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
-        super().__init__(out_dir, cut, download)
-        self._fps, self._size = fps, size
+        super().__init__(out_dir, cut, None)
+        self._fps, self._size, self._download_after = fps, size, download
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
         self._failed = beam.metrics.Metrics.counter("caption", "frames_undecodable")
 
-    def after_cut(self, meta, staged) -> list:
+    def process(self, element):
+        try:
+            yield from super().process(element)
+        finally:
+            if self._download_after is not None:
+                discard_download(element[0].video_id, self._download_after)
+
+    def after_cut(self, meta, staged):
         if self._fps is None:
             return []
-        times = plan_frames(staged.clips, self._fps).times
-        out = []
-        for t, frame in decode_frames(meta.media_path, times, self._size):
-            if isinstance(frame, str):
-                self._failed.inc()
-                out.append(TaggedOutput(FRAME_ERRORS, (meta.video_id, (t, frame))))
-            else:
-                self._decoded.inc()
-                out.append(TaggedOutput(FRAMES, ((meta.video_id, t), frame)))
-        return out
+        return self._frames(meta.video_id, meta.media_path, plan_frames(staged.clips, self._fps).times)
+
+    def _frames(self, video_id: str, media_path: str, times: tuple):
+        done = set()
+        try:
+            for t, frame in prefetch(iter_frames(media_path, times, self._size), CAPTION_FRAMES_PER_CALL):
+                done.add(t)
+                if isinstance(frame, str):
+                    self._failed.inc()
+                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, frame)))
+                else:
+                    self._decoded.inc()
+                    yield TaggedOutput(FRAMES, ((video_id, t), frame))
+        except Exception as exc:  # noqa: BLE001 - the frames not decoded yet get the reason
+            why = f"decoding {media_path} stopped: {type(exc).__name__}: {exc}"
+            for t in times:
+                if t not in done:
+                    self._failed.inc()
+                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, why)))
 
 
 class CommitStaged(beam.PTransform):
@@ -234,47 +280,67 @@ class CaptionClipFrames(beam.PTransform):
 # summaries
 
 
-def _jobs(video, max_words: int):
-    for key, field, prompt in summary_jobs(video.clips, max_words):
-        yield (video.video_id, key, field), prompt
+def _summarized(video, raw_answers, max_words: int):
+    """The video with its summaries, the clips whose answers are unusable dropped as Failures;
+    raw_answers: one per summary_jobs prompt, or a (reason, detail) error for all of them."""
+    answers = []
+    for i, (key, field, _) in enumerate(summary_jobs(video.clips, max_words)):
+        if isinstance(raw_answers, tuple):
+            answers.append((key, field, None, raw_answers))
+            continue
+        try:
+            answers.append((key, field, clean_summary(raw_answers[i], max_words), None))
+        except StageError as exc:
+            answers.append((key, field, None, (exc.reason, exc.detail)))
+    kept, failures = attach_summaries(video.video_id, video.clips, answers)
+    return write.replace_clips(video, kept, failures), failures
 
 
-def _clean(keyed_answer, max_words: int):
-    (video_id, key, field), raw = keyed_answer
-    try:
-        return video_id, (key, field, clean_summary(raw, max_words), None)
-    except StageError as exc:
-        return video_id, (key, field, None, (exc.reason, exc.detail))
+class _AttachSummaries(beam.DoFn):
+    """PredictionResult(video, raw answers) -> the summarized video (+ FAILURES); a failed call
+    ((batch of videos, exception), from RunInference's dead letters) -> its videos, every clip that
+    needed a summary dropped as a "summarizer_error" Failure."""
 
+    def __init__(self, max_words: int):
+        self._max_words = max_words
 
-def _failed_batch_answers(batch_and_exc):
-    batch, exc = batch_and_exc
-    detail = f"summarizer failed on a batch of {len(batch)}: {type(exc).__name__}: {exc}"
-    for (video_id, key, field), _ in batch:
-        yield video_id, (key, field, None, ("summarizer_error", detail))
-
-
-def _attach_answers(video_id, clips, groups):
-    return attach_summaries(video_id, clips, groups["answers"])
+    def process(self, element, failed_call: bool = False):
+        if failed_call:
+            videos, exc = element
+            detail = f"summarizer failed on a call for {len(videos)} videos: {type(exc).__name__}: {exc}"
+            items = [(video, ("summarizer_error", detail)) for video in videos]
+        else:
+            items = [(element.example, list(element.inference))]
+        for video, raw_answers in items:
+            try:
+                summarized, failures = _summarized(video, raw_answers, self._max_words)
+            except Exception as exc:  # noqa: BLE001 - never lose a video silently
+                yield TaggedOutput(FAILURES, Failure(video.video_id, "summarize", f"error:{type(exc).__name__}",
+                                                     str(exc)))
+                continue
+            for failure in failures:
+                yield TaggedOutput(FAILURES, failure)
+            yield summarized
 
 
 class SummarizeClips(beam.PTransform):
-    """``summarized, failures = staged | SummarizeClips(config)`` over StagedVideo."""
+    """``summarized, failures = staged | SummarizeClips(config)`` over StagedVideo: RunInference over
+    the videos themselves, so that a bundle's prompts reach the summarizer in one call and the
+    answers come back with their video (no per-prompt elements, no join)."""
 
     def __init__(self, config: AnnotateConfig, label: Optional[str] = None):
         super().__init__(label)
         self._config = config
 
     def expand(self, videos):
-        max_words = self._config.summary_max_words
-        jobs = videos | "Prompts" >> beam.FlatMap(_jobs, max_words)
-        answers, dead = (
-            jobs | "Summarize" >> RunInference(KeyedModelHandler(SummaryHandler(self._config))).with_exception_handling()
-        )
-        cleaned = answers | "Clean" >> beam.Map(_clean, max_words)
-        failed = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_answers)
-        all_answers = (cleaned, failed) | "AllAnswers" >> beam.Flatten()
-        return videos | "AttachSummaries" >> JoinToVideos("summarize", _attach_answers, {"answers": all_answers})
+        attach = _AttachSummaries(self._config.summary_max_words)
+        results, dead = videos | "Summarize" >> RunInference(SummaryHandler(self._config)).with_exception_handling()
+        ok = results | "Attach" >> beam.ParDo(attach).with_outputs(FAILURES, main="videos")
+        failed = dead.failed_inferences | "AttachFailed" >> beam.ParDo(attach, failed_call=True).with_outputs(
+            FAILURES, main="videos")
+        summarized = (ok.videos, failed.videos) | "AllVideos" >> beam.Flatten()
+        failures = (ok[FAILURES], failed[FAILURES]) | "AllFailures" >> beam.Flatten()
+        return summarized, failures
 
 
 # ---------------------------------------------------------------------------------------------

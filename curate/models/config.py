@@ -24,8 +24,8 @@ class AnnotateConfig:
     caption_model: Optional[str] = None
     # frames per second of the per-video sampling grid (VidLA: ~0.1)
     caption_fps: float = 0.1
-    # frames per BLIP-2 forward pass
-    caption_batch_size: int = 16
+    # frames per BLIP-2 forward pass; None: sized by the device the model runs on (device_batch_size)
+    caption_batch_size: Optional[int] = None
     # generation settings of the captioner
     caption_max_new_tokens: int = 30
     caption_num_beams: int = 1
@@ -35,8 +35,10 @@ class AnnotateConfig:
     summary_backend: str = "vllm"
     # the paper's limit: a single sentence of at most 25 words (appendix A.4)
     summary_max_words: int = 25
-    # prompts per LLM call (vLLM schedules them itself; transformers pads them into one batch)
-    summary_batch_size: int = 32
+    # prompts per forward pass of the transformers backend, sorted by length so that similar lengths
+    # are padded together; None: sized by the device (device_batch_size). vLLM gets every prompt of a
+    # bundle in one call and schedules them itself
+    summary_batch_size: Optional[int] = None
     summary_max_new_tokens: int = 64
     # 0 is greedy decoding
     summary_temperature: float = 0.0
@@ -64,7 +66,7 @@ class AnnotateConfig:
             raise ValueError(f"--summary-max-words must be >= 1, got {self.summary_max_words}")
         for name in ("caption_batch_size", "caption_max_new_tokens", "caption_num_beams",
                      "summary_batch_size", "summary_max_new_tokens"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"--model-device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
@@ -81,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: no frame captions")
     g.add_argument("--caption-fps", type=float, default=d.caption_fps,
                    help="frames per second sampled for captioning, on one grid per video (default %(default)s)")
-    g.add_argument("--caption-batch-size", type=int, default=d.caption_batch_size)
+    g.add_argument("--caption-batch-size", type=int, default=d.caption_batch_size,
+                   help="frames per BLIP-2 forward pass (default: by device, see device_batch_size)")
     g.add_argument("--caption-max-new-tokens", type=int, default=d.caption_max_new_tokens)
     g.add_argument("--caption-num-beams", type=int, default=d.caption_num_beams)
     g.add_argument("--summary-model", default=d.summary_model, metavar="NAME_OR_DIR",
@@ -90,7 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--summary-backend", choices=SUMMARY_BACKENDS, default=d.summary_backend,
                    help="vllm (needs the vllm package) or transformers (default %(default)s)")
     g.add_argument("--summary-max-words", type=int, default=d.summary_max_words)
-    g.add_argument("--summary-batch-size", type=int, default=d.summary_batch_size)
+    g.add_argument("--summary-batch-size", type=int, default=d.summary_batch_size,
+                   help="prompts per transformers forward pass (default: by device); vLLM takes a bundle at once")
     g.add_argument("--summary-max-new-tokens", type=int, default=d.summary_max_new_tokens)
     g.add_argument("--summary-temperature", type=float, default=d.summary_temperature)
     g.add_argument("--model-device", dest="device", default=d.device, help="auto, cpu, cuda or cuda:N")
@@ -127,3 +131,24 @@ def torch_device_and_dtype(device: str, dtype: str):
     if dtype == "auto":
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
     return device, getattr(torch, dtype)
+
+
+# Forward-pass batch per model stage on a GPU of at least this much memory (GiB), largest first:
+# BLIP-2 OPT-2.7B and a 7-13B LLM in bfloat16 leave room for these activations and KV caches.
+_GPU_BATCH_SIZES = ((40, {"caption": 64, "summary": 64}), (16, {"caption": 32, "summary": 32}),
+                    (0, {"caption": 16, "summary": 8}))
+# On a CPU a pass costs about the same per item from small batches on: small batches keep the
+# memory low and the first results early.
+_CPU_BATCH_SIZES = {"caption": 16, "summary": 16}
+
+
+def device_batch_size(stage: str, device: str) -> int:
+    """The default forward-pass batch of a model stage ("caption", "summary") on a torch device
+    ("cpu", "cuda", "cuda:N"), used when --caption-batch-size / --summary-batch-size are not given.
+    Asked where the model is loaded, so it is the worker's device, not the launcher's."""
+    if not device.startswith("cuda"):
+        return _CPU_BATCH_SIZES[stage]
+    import torch
+
+    gib = torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
+    return next(sizes[stage] for least, sizes in _GPU_BATCH_SIZES if gib >= least)

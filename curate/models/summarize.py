@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from curate.models.config import AnnotateConfig, torch_device_and_dtype
+from curate.models.config import AnnotateConfig, device_batch_size, torch_device_and_dtype
 from curate.errors import StageError
 from schemas import Failure
 
@@ -122,13 +122,18 @@ def check_summarizer_deps(config: AnnotateConfig) -> None:
 
 
 class TransformersSummarizer:
-    """transformers ``generate``, the prompts of a call padded on the left into one batch."""
+    """transformers ``generate`` in batches of ``batch_size`` prompts (None: sized by the device,
+    curate.models.config.device_batch_size), padded on the left. The prompts of a call are sorted by
+    length first, so that each batch pads to about its own length, and the answers come back in the
+    order of the prompts."""
 
-    def __init__(self, model, tokenizer, *, max_new_tokens: int = 64, temperature: float = 0.0):
+    def __init__(self, model, tokenizer, *, max_new_tokens: int = 64, temperature: float = 0.0,
+                 batch_size: Optional[int] = None):
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.batch_size = batch_size or device_batch_size("summary", str(model.device))
 
     @classmethod
     def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", **generation) -> "TransformersSummarizer":
@@ -140,9 +145,19 @@ class TransformersSummarizer:
         return cls(model, tokenizer, **generation)
 
     def summarize(self, user_messages: Sequence[str]) -> list:
+        prompts = [prompt_token_ids(self.tokenizer, m) for m in user_messages]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        answers = [None] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for i, answer in zip(batch, self.generate([prompts[i] for i in batch])):
+                answers[i] = answer
+        return answers
+
+    def generate(self, prompts: Sequence[list]) -> list:
+        """Answers to prompt token ids, padded on the left into one batch."""
         import torch
 
-        prompts = [prompt_token_ids(self.tokenizer, m) for m in user_messages]
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
             pad_id = self.tokenizer.eos_token_id
@@ -158,7 +173,8 @@ class TransformersSummarizer:
 
 
 class VllmSummarizer:
-    """vLLM's offline engine: all prompts of a call go to ``LLM.generate``, which schedules them."""
+    """vLLM's offline engine: all prompts of a call go to one ``LLM.generate``, which schedules them
+    (continuous batching); the Beam stage hands it every prompt of a bundle at once."""
 
     def __init__(self, llm, tokenizer, sampling_params):
         self.llm = llm
@@ -193,7 +209,8 @@ def load_summarizer(config: AnnotateConfig):
                                    gpu_memory_utilization=config.vllm_gpu_memory_utilization,
                                    max_model_len=config.vllm_max_model_len,
                                    enforce_eager=config.vllm_enforce_eager, **generation)
-    return TransformersSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype, **generation)
+    return TransformersSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype,
+                                       batch_size=config.summary_batch_size, **generation)
 
 
 def attach_summaries(video_id: str, clips, answers) -> tuple:
