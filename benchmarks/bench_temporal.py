@@ -74,22 +74,47 @@ def direction_text(direction: str) -> str:
 
 def flip_direction(text: str) -> str:
     """The same text with the other direction (curated subtitles may have lost case and punctuation)."""
-    flipped, count = re.subn(r"\bmoves (up|down)\b", lambda m: "moves " + ("down" if m[1] == "up" else "up"), text)
+    flipped, count = re.subn(
+        r"\bmoves (up|down)\b", lambda m: "moves " + ("down" if m[1] == "up" else "up"), text
+    )
     if count != 1:
         raise ValueError(f"expected one direction in {text!r}")
     return flipped
 
 
-def render_motion(path: str, seconds: float, side: int, x: int, y_from: int, y_to: int, start: float,
-                  end: float) -> None:
+def render_motion(
+    path: str, seconds: float, side: int, x: int, y_from: int, y_to: int, start: float, end: float
+) -> None:
     """An H.264 clip of a white square moving linearly from row y_from to y_to between ``start`` and
     ``end`` seconds, still before and after."""
     fg = f"color=c=white:s={side}x{side}:r={FPS}:d={seconds:.3f}"
     bg = f"color=c=black:s={WIDTH}x{HEIGHT}:r={FPS}:d={seconds:.3f}"
     y = f"{y_from}+({y_to - y_from})*clip((t-{start:.3f})/{end - start:.3f},0,1)"
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", bg, "-f", "lavfi", "-i", fg,
-           "-filter_complex", f"[0][1]overlay=x={x}:y='{y}':eval=frame,format=yuv420p",
-           "-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS * 2), "-t", f"{seconds:.3f}", path]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        bg,
+        "-f",
+        "lavfi",
+        "-i",
+        fg,
+        "-filter_complex",
+        f"[0][1]overlay=x={x}:y='{y}':eval=frame,format=yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        str(FPS * 2),
+        "-t",
+        f"{seconds:.3f}",
+        path,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"ffmpeg failed writing {path}: {done.stderr[-1000:]}")
@@ -106,8 +131,18 @@ def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
         direction = DIRECTIONS[i % 2]
         text = direction_text(direction)
         video_id = f"dir{seed:02d}v{i:03d}"
-        sample = make_sample_video(folder, video_id, [text], width=WIDTH, height=HEIGHT, fps=FPS,
-                                   audio=False, pause=0.3, lead_in=0.2, title=f"motion {i}")
+        sample = make_sample_video(
+            folder,
+            video_id,
+            [text],
+            width=WIDTH,
+            height=HEIGHT,
+            fps=FPS,
+            audio=False,
+            pause=0.3,
+            lead_in=0.2,
+            title=f"motion {i}",
+        )
         side = round(rng.uniform(*SIDES) * HEIGHT)
         bottom = HEIGHT - side  # row of the top edge at the bottom of the frame
         y_from, y_to = (bottom, 0) if direction == "up" else (0, bottom)
@@ -125,8 +160,22 @@ def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
 
 
 def curate(folder: Path, out: Path) -> None:
-    cmd = [sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input", str(folder),
-           "--output", str(out), "--min-height", str(HEIGHT), "--min-duration", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "curate",
+        "run",
+        "--recipe",
+        "hdvila",
+        "--input",
+        str(folder),
+        "--output",
+        str(out),
+        "--min-height",
+        str(HEIGHT),
+        "--min-duration",
+        "2",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         raise RuntimeError(f"curation failed: {done.stderr[-3000:]}")
@@ -135,9 +184,23 @@ def curate(folder: Path, out: Path) -> None:
 def train(shards: Path, run: Path, steps: int, batch: int, extra: list) -> None:
     from train.__main__ import main
 
-    argv = ["fit", "--config", "tiny-cpu", "--shards", str(shards), "--output", str(run), "--steps",
-            str(steps), "--batch-size", str(batch), "--no-progress", f"checkpoint_every={steps}",
-            f"log_every={max(1, steps // 10)}", *extra]
+    argv = [
+        "fit",
+        "--config",
+        "tiny-cpu",
+        "--shards",
+        str(shards),
+        "--output",
+        str(run),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        str(batch),
+        "--no-progress",
+        f"checkpoint_every={steps}",
+        f"log_every={max(1, steps // 10)}",
+        *extra,
+    ]
     if main(argv) != 0:
         raise RuntimeError(f"training {run.name} failed")
 
@@ -164,7 +227,9 @@ def direction_accuracy(run: Path, shards: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer videos and steps (~5 min on 2 cores)")
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"which of {list(RUNS)} to train (default: all)")
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help=f"which of {list(RUNS)} to train (default: all)"
+    )
     parser.add_argument("--workdir", default="/tmp/bench_temporal", help="videos, shards and runs go here")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -196,17 +261,22 @@ def main(argv=None) -> int:
         run = work / f"run-{name}-{steps}-{args.seed}"
         started = time.perf_counter()
         shutil.rmtree(run, ignore_errors=True)
-        train(data["train"], run, steps, args.batch_size, [f"seed={args.seed}", *RECIPE, *extra, *args.overrides])
+        train(
+            data["train"],
+            run,
+            steps,
+            args.batch_size,
+            [f"seed={args.seed}", *RECIPE, *extra, *args.overrides],
+        )
         timings[f"train_{name}_s"] = time.perf_counter() - started
         results[name] = direction_accuracy(run, data["test"])
     report = {"steps": steps, "batch_size": args.batch_size, "train_videos": num_train, **results}
     for other in ("meanp", "vidla_zero_temporal_init"):
         if "vidla" in results and other in results:
-            report[f"vidla_over_{other}"] = (
-                results["vidla"]["direction_accuracy"] / max(results[other]["direction_accuracy"], 1e-9)
+            report[f"vidla_over_{other}"] = results["vidla"]["direction_accuracy"] / max(
+                results[other]["direction_accuracy"], 1e-9
             )
-    report.update({
-              "seconds": {k: round(v, 1) for k, v in timings.items()}})
+    report.update({"seconds": {k: round(v, 1) for k, v in timings.items()}})
     print(json.dumps(report, indent=1))
     return 0
 

@@ -2,12 +2,13 @@
 
 python -m train fit --config vidla-tiny-cpu --shards 'DIR/shards/{00000..00009}.tar' --output RUN [--steps 20 ...]
 torchrun --nproc-per-node 8 -m train fit --config vidla-b32 --shards ... --output RUN clip_weights=CLIP_DIR
-python -m train fit --config vidla-b32-finetune --dataset msrvtt --annotations MSRVTT_train.9k.csv --videos DIR --output FT init_from=RUN
+python -m train fit --config vidla-b32-finetune --dataset msrvtt --annotations A.csv --videos V --output FT
 python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph]
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
 python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
 python -m train eval --checkpoint RUN --zero-shot kinetics400/validate.csv --videos DIR
-python -m curate hierarchical-testset DIR --output TESTSET && python -m train eval --checkpoint RUN --shards TESTSET --hierarchical
+python -m curate hierarchical-testset DIR --output TESTSET
+python -m train eval --checkpoint RUN --shards TESTSET --hierarchical
 python -m train export --checkpoint RUN --output model.safetensors
 """
 
@@ -62,7 +63,8 @@ def _add_fit(sub) -> None:
     data.add_argument(
         "--dataset",
         choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
-        help="fine-tune on a retrieval benchmark's training split (VidLA appendix A.2) given by --annotations "
+        help="fine-tune on a retrieval benchmark's training split (VidLA appendix A.2) given by "
+        "--annotations "
         "and --videos (formats as for eval; written once as shards into RUN/benchmark); e.g. --config "
         "vidla-b32-finetune init_from=PRETRAIN_RUN (32 frames: a 12-frame checkpoint's temporal embedding is "
         "interpolated, its [MST] strides kept on the same moments)",
@@ -99,7 +101,8 @@ def _add_fit(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
-        help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot classification: one JSON object",
+        help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot "
+        "classification: one JSON object",
         description="Evaluate a checkpoint (pretrained, or fine-tuned with fit --dataset NAME) on shards, a "
         "retrieval benchmark, the hierarchical test set (--hierarchical), multiple choice or zero-shot "
         "classification (--zero-shot); prints one JSON object.",
@@ -196,7 +199,9 @@ def run_fit(args, overrides: list) -> int:
 
         if not args.annotations or not args.videos:
             raise ValueError("--dataset needs --annotations and --videos")
-        shards = str(prepare_benchmark(args.output, args.dataset, args.annotations, args.videos, args.mode, args.split))
+        shards = str(
+            prepare_benchmark(args.output, args.dataset, args.annotations, args.videos, args.mode, args.split)
+        )
     summary = fit(
         cfg,
         shards,
@@ -220,14 +225,18 @@ def run_eval(args) -> int:
     )
 
     if args.hierarchical and not args.shards:
-        raise ValueError("--hierarchical needs --shards OUT (a folder written by curate hierarchical-testset)")
+        raise ValueError(
+            "--hierarchical needs --shards OUT (a folder written by curate hierarchical-testset)"
+        )
     if (args.dataset or args.multiple_choice or args.zero_shot) and not args.videos:
         raise ValueError("--dataset, --multiple-choice and --zero-shot need --videos")
     if args.dataset and not args.annotations:
         raise ValueError("--dataset needs --annotations")
     em = load_eval_model(args.checkpoint, args.tokenizer)
     if args.hierarchical:
-        result = evaluate_hierarchical(em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers)
+        result = evaluate_hierarchical(
+            em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers
+        )
     elif args.shards:
         result = evaluate_shards(
             em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size, args.num_workers

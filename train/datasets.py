@@ -260,7 +260,8 @@ def load_classification(labels_file, videos_dir) -> ClassificationSet:
         label = str(row["label"]).strip()
         if kinetics:
             youtube_id = row["youtube_id"]
-            names = [f"{youtube_id}_{int(float(row['time_start'])):06d}_{int(float(row['time_end'])):06d}", youtube_id]
+            start, end = int(float(row["time_start"])), int(float(row["time_end"]))
+            names = [f"{youtube_id}_{start:06d}_{end:06d}", youtube_id]
         else:
             names = [str(row["video"])]
         if not label or not names[0]:

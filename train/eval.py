@@ -226,7 +226,8 @@ def _shard_clips(em: EvalModel, shards_pattern: str, batch_size: int, num_worker
     for batch in make_loader(expand_shards(shards_pattern), cfg):
         skipped[batch["stream"]["id"]] = batch["stream"]["skipped"]
         for j, key in enumerate(batch["keys"]):
-            clips.append({name: batch[name][j] for name in ("subtitle", "caption", "sentences")} | {"key": key})
+            texts = {name: batch[name][j] for name in ("subtitle", "caption", "sentences")}
+            clips.append({**texts, "key": key})
         video_feats.append(embed_videos(em, batch))
     total = Counter()
     for counts in skipped.values():

@@ -49,14 +49,26 @@ def write_benchmark_shards(data, out_dir, per_shard: int = 1000) -> Path:
         with tarfile.open(partial, "w") as tar:
             for v in videos[first : first + per_shard]:
                 key = f"{data.name}_{v:07d}_{safe_id(data.video_ids[v])}"
-                meta = {"video_id": data.video_ids[v], "subtitle": texts_of_video[v][0], "texts": texts_of_video[v]}
-                for suffix, payload in (("mp4", Path(data.video_paths[v]).read_bytes()),
-                                        ("json", json.dumps(meta).encode())):
+                meta = {
+                    "video_id": data.video_ids[v],
+                    "subtitle": texts_of_video[v][0],
+                    "texts": texts_of_video[v],
+                }
+                for suffix, payload in (
+                    ("mp4", Path(data.video_paths[v]).read_bytes()),
+                    ("json", json.dumps(meta).encode()),
+                ):
                     info = tarfile.TarInfo(f"{key}.{suffix}")
                     info.size = len(payload)
                     tar.addfile(info, fileobj=io.BytesIO(payload))
-                shard_rows.append({"key": key, "video_id": data.video_ids[v], "num_texts": len(texts_of_video[v]),
-                                   "shard": name})
+                shard_rows.append(
+                    {
+                        "key": key,
+                        "video_id": data.video_ids[v],
+                        "num_texts": len(texts_of_video[v]),
+                        "shard": name,
+                    }
+                )
         partial.replace(out / "shards" / name)
         pq.write_table(pa.Table.from_pylist(shard_rows), out / "shards" / name.replace(".tar", ".parquet"))
         rows += shard_rows

@@ -44,7 +44,9 @@ def video_to_text_ranks(
     """(V,) rank of each video's best own text: among the best texts of every video
     (``best_text_per_video``, CLIP4Clip) or among all texts (``all_texts``); see the module docstring."""
     if convention not in V2T_CONVENTIONS:
-        raise ValueError(f"unknown video-to-text convention {convention!r}; expected one of {V2T_CONVENTIONS}")
+        raise ValueError(
+            f"unknown video-to-text convention {convention!r}; expected one of {V2T_CONVENTIONS}"
+        )
     best_VV = best_text_per_video(sim_TV, video_of_text_T)
     best_own_V = best_VV.diagonal()
     candidates = best_VV if convention == "best_text_per_video" else sim_TV

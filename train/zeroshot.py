@@ -19,8 +19,15 @@ import torch
 KINETICS_TEMPLATES = tuple(
     f"a {medium} of {person}{{}}."
     for medium in ("photo", "video", "example", "demonstration")
-    for person in ("", "a person ", "a person using ", "a person doing ", "a person during ",
-                   "a person performing ", "a person practicing ")
+    for person in (
+        "",
+        "a person ",
+        "a person using ",
+        "a person doing ",
+        "a person during ",
+        "a person performing ",
+        "a person practicing ",
+    )
 )
 
 
@@ -28,7 +35,9 @@ def read_templates(path: Optional[str]) -> tuple:
     """Templates from a file (one a line, each with one ``{}`` for the class name); default Kinetics'."""
     if not path:
         return KINETICS_TEMPLATES
-    templates = tuple(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
+    templates = tuple(
+        line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
+    )
     bad = [t for t in templates if t.count("{}") != 1]
     if not templates or bad:
         raise ValueError(f"{path}: every template needs exactly one {{}} for the class name; bad: {bad[:3]}")
@@ -44,8 +53,9 @@ def class_embeddings(em, class_names: Sequence[str], templates: Sequence[str]) -
     return torch.nn.functional.normalize(prompt_CPD.mean(dim=1), dim=-1)
 
 
-def evaluate_zero_shot(em, data, templates: Sequence[str] = KINETICS_TEMPLATES, batch_size: int = 16,
-                       num_workers: int = 0) -> dict:
+def evaluate_zero_shot(
+    em, data, templates: Sequence[str] = KINETICS_TEMPLATES, batch_size: int = 16, num_workers: int = 0
+) -> dict:
     """Top-1 / top-5 accuracy on a train.datasets.ClassificationSet."""
     from train.eval import _require_texts, embed_video_files, is_fusion, text_video_scores
     from train.metrics import topk_accuracy
@@ -56,7 +66,9 @@ def evaluate_zero_shot(em, data, templates: Sequence[str] = KINETICS_TEMPLATES, 
         raise ValueError("zero-shot: no video could be decoded")
     if is_fusion(em):
         prompts = [t.format(name) for name in data.class_names for t in templates]
-        scores_CPV = text_video_scores(em, prompts, video_feats).view(len(data.class_names), len(templates), -1)
+        scores_CPV = text_video_scores(em, prompts, video_feats).view(
+            len(data.class_names), len(templates), -1
+        )
         scores_VC = scores_CPV.mean(dim=1).T
     else:
         scores_VC = video_feats @ class_embeddings(em, data.class_names, templates).T

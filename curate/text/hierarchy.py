@@ -49,7 +49,9 @@ def centred_window(sentences: Sequence[dict], centre: float, target: float) -> l
     ``target`` seconds or there is nothing left to add."""
     if not sentences:
         return []
-    first = last = min(range(len(sentences)), key=lambda i: abs((sentences[i]["start"] + sentences[i]["end"]) / 2 - centre))
+    first = last = min(
+        range(len(sentences)), key=lambda i: abs((sentences[i]["start"] + sentences[i]["end"]) / 2 - centre)
+    )
 
     def off(a, b):
         return abs((sentences[a]["start"] + sentences[b]["end"]) / 2 - centre)
@@ -63,7 +65,9 @@ def centred_window(sentences: Sequence[dict], centre: float, target: float) -> l
     return list(sentences[first : last + 1])
 
 
-def plan_triplets(clips: Sequence[dict], max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0) -> list:
+def plan_triplets(
+    clips: Sequence[dict], max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0
+) -> list:
     """(Triplet, {scale: (start, end, sentences)}) for the long clips of ``clips`` (rows with key,
     video_id, scale, index, start, end, sentences); ordered by video and time."""
     if max_offset < 0 or max_triplets < 1:
@@ -91,7 +95,9 @@ def plan_triplets(clips: Sequence[dict], max_offset: float = 0.5, max_triplets: 
         if offset > max_offset * short_span:
             continue
         base = f"{long_clip['key']}"
-        triplet = Triplet(long_clip["video_id"], centre, offset, f"{base}-short", f"{base}-medium", long_clip["key"])
+        triplet = Triplet(
+            long_clip["video_id"], centre, offset, f"{base}-short", f"{base}-medium", long_clip["key"]
+        )
         planned.append((triplet, windows))
     if len(planned) > max_triplets:
         planned = random.Random(seed).sample(planned, max_triplets)
@@ -119,14 +125,24 @@ def _window_clip(long_clip, scale: str, key: str, window: tuple):
     start, end, group = window
     sentences = tuple(Sentence(**s) for s in group)
     return long_clip._replace(
-        key=key, scale=scale, start=start, end=end, duration=end - start,
-        subtitle=" ".join(s.text for s in sentences), sentences=sentences,
-        num_words=sum(s.num_words for s in sentences), caption=None, subtitle_summary=None,
-        frame_captions=(), frame_times=(),
+        key=key,
+        scale=scale,
+        start=start,
+        end=end,
+        duration=end - start,
+        subtitle=" ".join(s.text for s in sentences),
+        sentences=sentences,
+        num_words=sum(s.num_words for s in sentences),
+        caption=None,
+        subtitle_summary=None,
+        frame_captions=(),
+        frame_times=(),
     )
 
 
-def write_testset(curation_dir, out_dir, max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0) -> dict:
+def write_testset(
+    curation_dir, out_dir, max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0
+) -> dict:
     """Plan the triplets of ``curation_dir``, cut their short and medium clips from the long clips'
     videos and write the test set to ``out_dir``; returns a summary."""
     import pyarrow as pa
@@ -144,7 +160,8 @@ def write_testset(curation_dir, out_dir, max_offset: float = 0.5, max_triplets: 
     if not planned:
         raise ValueError(
             f"no long clip in {src} holds a centred medium and short window (scales there: "
-            f"{sorted({c.scale for c in clips})}; curate with --recipe vidla and videos long enough for long clips)"
+            f"{sorted({c.scale for c in clips})}; curate with --recipe vidla and videos long enough "
+            "for long clips)"
         )
     by_key = {c.key: c for c in clips}
     wanted: dict = {}
@@ -164,8 +181,10 @@ def write_testset(curation_dir, out_dir, max_offset: float = 0.5, max_triplets: 
             source = Path(tmp) / f"{triplet.long}.mp4"
             source.write_bytes(members[triplet.long]["mp4"])
             keys = {"short": triplet.short, "medium": triplet.medium}
-            requests = [ClipRequest(keys[s], windows[s][0] - long_clip.start, windows[s][1] - long_clip.start)
-                        for s in ("short", "medium")]
+            requests = [
+                ClipRequest(keys[s], windows[s][0] - long_clip.start, windows[s][1] - long_clip.start)
+                for s in ("short", "medium")
+            ]
             results = cut_clips(str(source), requests, tmp, CutConfig(audio=False))
             if any(isinstance(r, Exception) for r in results):
                 continue

@@ -6,8 +6,10 @@ from curate.text.hierarchy import centred_window, plan_triplets
 
 
 def sentences(*spans):
-    return [{"text": f"s{i}", "start": a, "end": b, "num_words": 2, "segmenter": "given"}
-            for i, (a, b) in enumerate(spans)]
+    return [
+        {"text": f"s{i}", "start": a, "end": b, "num_words": 2, "segmenter": "given"}
+        for i, (a, b) in enumerate(spans)
+    ]
 
 
 def test_centred_window_grows_around_the_centre():
@@ -21,18 +23,35 @@ def test_centred_window_grows_around_the_centre():
 
 
 def long_clip(video, index, start, end, spans):
-    return {"key": f"{video}_long_{index:05d}", "video_id": video, "scale": "long", "index": index,
-            "start": start, "end": end, "sentences": sentences(*spans)}
+    return {
+        "key": f"{video}_long_{index:05d}",
+        "video_id": video,
+        "scale": "long",
+        "index": index,
+        "start": start,
+        "end": end,
+        "sentences": sentences(*spans),
+    }
 
 
 def test_each_long_clip_gets_a_centred_medium_and_short_window():
     rows = [
         long_clip("a", 0, 0.0, 60.0, [(2.0 * i, 2.0 * i + 2) for i in range(30)]),  # centre 30
-        {"key": "a_short_00000", "video_id": "a", "scale": "short", "start": 0.0, "end": 13.0, "sentences": []},
+        {
+            "key": "a_short_00000",
+            "video_id": "a",
+            "scale": "short",
+            "start": 0.0,
+            "end": 13.0,
+            "sentences": [],
+        },
     ]
     [(triplet, windows)] = plan_triplets(rows)
-    assert (triplet.long, triplet.medium, triplet.short) == ("a_long_00000", "a_long_00000-medium",
-                                                              "a_long_00000-short")
+    assert (triplet.long, triplet.medium, triplet.short) == (
+        "a_long_00000",
+        "a_long_00000-medium",
+        "a_long_00000-short",
+    )
     # medium: 16 sentences (32 s, the first group >= 30.4 s), centred on 30; short: 7 sentences (14 s
     # >= 13.2 s), one more on the earlier side (ties go to the earlier sentence), so 1 s off centre
     assert windows["medium"][:2] == (14.0, 46.0)

@@ -1,7 +1,6 @@
 """The hierarchical test set (VidLA appendix H) and zero-shot classification (appendix D), end to end
 through ``python -m curate hierarchical-testset`` and ``python -m train eval``."""
 
-import json
 import subprocess
 import tarfile
 
@@ -20,11 +19,8 @@ from train.registry import get_family, model_preset
 from train.tokenizer import load_tokenizer, tokenize
 from train.zeroshot import KINETICS_TEMPLATES, evaluate_zero_shot, read_templates
 
-
-
-
-
 # --- hierarchical test set ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def hierarchical_curation(tmp_path_factory):
@@ -36,7 +32,9 @@ def hierarchical_curation(tmp_path_factory):
         seconds = 40.0 if v < 3 else 1.6
         mp4 = make_clip_video(root / f"clip{v}.mp4", variant=v, seconds=seconds).read_bytes()
         subtitle = " ".join(sentence(50 * v + i) for i in range(int(seconds)))
-        clip = make_clip(f"video{v}", 0, caption=sentence(v + 40), subtitle=subtitle, start=0.0, seconds=seconds)
+        clip = make_clip(
+            f"video{v}", 0, caption=sentence(v + 40), subtitle=subtitle, start=0.0, seconds=seconds
+        )
         if v < 3:
             clip = clip._replace(scale="long", key=clip_key(f"video{v}", "long", 0))
         samples.append((clip, mp4))
@@ -52,7 +50,9 @@ def test_hierarchical_testset_and_eval_per_scale(one_step_run, hierarchical_cura
     assert len(clips) == 9 and {c["shard"] for c in clips.values()} == {"00000.tar"}
     for t in triplets:  # nested windows of whole sentences, centred on the long clip's centre
         short, medium, long = clips[t["short"]], clips[t["medium"]], clips[t["long"]]
-        assert long["start"] <= medium["start"] <= short["start"] < short["end"] <= medium["end"] <= long["end"]
+        assert (
+            long["start"] <= medium["start"] <= short["start"] < short["end"] <= medium["end"] <= long["end"]
+        )
         assert 30.4 <= medium["duration"] < 32 and 13.2 <= short["duration"] < 15
         assert abs((short["start"] + short["end"]) / 2 - 20.0) <= t["offset"] <= 0.5 * short["duration"]
         assert short["subtitle"] == " ".join(s["text"] for s in short["sentences"])
@@ -82,7 +82,9 @@ def _source_path(curation, key):
     """The mp4 of ``key`` in the curation's shards, written out to compare against."""
     path = curation / f"{key}.mp4"
     if not path.exists():
-        shard = next(c["shard"] for c in pq.read_table(curation / "clips.parquet").to_pylist() if c["key"] == key)
+        shard = next(
+            c["shard"] for c in pq.read_table(curation / "clips.parquet").to_pylist() if c["key"] == key
+        )
         with tarfile.open(curation / "shards" / shard) as tar:
             path.write_bytes(tar.extractfile(f"{key}.mp4").read())
     return str(path)
@@ -104,8 +106,23 @@ COLOURS = ("red", "green", "blue")
 
 
 def _colour_video(path, colour):
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=96x64:r=10:d=1",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c={colour}:s=96x64:r=10:d=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
 
 
@@ -147,9 +164,16 @@ def test_zero_shot_with_a_model_that_knows_the_colours_is_always_right(kinetics_
     assert [data.class_names[i] for i in data.labels] == list(COLOURS * 2)
     tokenizer = load_tokenizer(str(tiny_tokenizer))
     mcfg = model_preset("vidla-tiny-cpu")
-    em = EvalModel(ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"), get_family("vidla"), mcfg)
+    em = EvalModel(
+        ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"), get_family("vidla"), mcfg
+    )
     result = evaluate_zero_shot(em, data, KINETICS_TEMPLATES)
-    assert (result["top1"], result["top5"], result["num_videos"], result["missing_videos"]) == (100.0, 100.0, 6, 1)
+    assert (result["top1"], result["top5"], result["num_videos"], result["missing_videos"]) == (
+        100.0,
+        100.0,
+        6,
+        1,
+    )
     # the same model with the labels shuffled is wrong on every video
     wrong = data._replace(labels=tuple((i + 1) % 3 for i in data.labels))
     assert evaluate_zero_shot(em, wrong, ("a video of {}.",))["top1"] == 0.0
@@ -158,8 +182,17 @@ def test_zero_shot_with_a_model_that_knows_the_colours_is_always_right(kinetics_
 def test_zero_shot_cli_with_the_tiny_model(one_step_run, kinetics_folder, tmp_path, capsys):
     templates = tmp_path / "templates.txt"
     templates.write_text("a video of {}.\nsomething {} here\n")
-    argv = ["eval", "--checkpoint", str(one_step_run), "--zero-shot", str(kinetics_folder / "val.csv"),
-            "--videos", str(kinetics_folder / "videos"), "--templates", str(templates)]
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(one_step_run),
+        "--zero-shot",
+        str(kinetics_folder / "val.csv"),
+        "--videos",
+        str(kinetics_folder / "videos"),
+        "--templates",
+        str(templates),
+    ]
     assert main(argv) == 0
     result = last_json_line(capsys)
     assert (result["num_videos"], result["num_classes"], result["num_templates"]) == (6, 3, 2)
@@ -173,7 +206,9 @@ def test_zero_shot_cli_with_the_tiny_model(one_step_run, kinetics_folder, tmp_pa
 def test_label_files_flat_and_bad(tmp_path):
     (tmp_path / "v").mkdir()
     _colour_video(tmp_path / "v" / "a.mp4", "red")
-    (tmp_path / "labels.jsonl").write_text('{"video": "a.mp4", "label": "red"}\n{"video": "b", "label": "blue"}\n')
+    (tmp_path / "labels.jsonl").write_text(
+        '{"video": "a.mp4", "label": "red"}\n{"video": "b", "label": "blue"}\n'
+    )
     data = datasets.load_classification(tmp_path / "labels.jsonl", tmp_path / "v")
     assert (data.class_names, data.labels, data.missing) == (("blue", "red"), (1,), ("b",))
     (tmp_path / "bad.csv").write_text("name,class\na,red\n")

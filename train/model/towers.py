@@ -73,7 +73,8 @@ class VideoEmbeddings(nn.Module):
         if cfg.pooling == "cls":
             # random init (see ModelConfig.temporal_embedding_std); load_clip_weights zeroes it, so that
             # a CLIP-initialised model embeds frames exactly as CLIP embeds images
-            self.temporal_embedding = nn.Parameter(torch.randn(cfg.num_frames, width) * cfg.temporal_embedding_std)
+            temporal_TD = torch.randn(cfg.num_frames, width) * cfg.temporal_embedding_std
+            self.temporal_embedding = nn.Parameter(temporal_TD)
         num_levels, tokens_per_level, _ = cfg.mst_levels
         if num_levels:
             # [MST] = CLIP's [CLS] input embedding + a small learnable offset per token: in-distribution

@@ -67,7 +67,8 @@ def load_clip_weights(model: nn.Module, directory: str | Path, *,
     if problems:
         raise CheckpointError(f"{directory}: CLIP checkpoint does not fit the model config: " + "; ".join(problems))
     model.load_state_dict(state, strict=False)
-    temporal = getattr(getattr(getattr(model, "vision_model", None), "embeddings", None), "temporal_embedding", None)
+    embeddings = getattr(getattr(model, "vision_model", None), "embeddings", None)
+    temporal = getattr(embeddings, "temporal_embedding", None)
     if temporal is not None:  # VidLA section 5: start as CLIP (the local temporal projection is zero already)
         with torch.no_grad():
             temporal.zero_()
