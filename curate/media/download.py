@@ -370,7 +370,7 @@ class Downloader:
 
             try:
                 return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page),
-                                          ends - time.monotonic())
+                                          ends - time.monotonic(), preload=("yt_dlp", __name__))
             except DeadlineExceeded as exc:
                 shutil.rmtree(folder, ignore_errors=True)  # the partial download is of no use
                 raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
