@@ -76,6 +76,8 @@ def test_a_rerun_under_other_settings_is_refused(videos, tmp_path):
         main(["run", "--recipe", "vidla", "--short-side", "128", "--input", str(folder), "--output", str(out)])
     with pytest.raises(SystemExit, match="filter.min_height: 720 then, 360 now"):
         curate("--input", str(folder), "--output", str(out), "--min-height", "360")
+    with pytest.raises(SystemExit, match="video_seconds: None then, 60.0 now"):
+        curate("--input", str(folder), "--output", str(out), "--video-seconds", "60")
     assert (out / "clips.parquet").read_bytes() == before
     assert curate("--input", str(folder), "--output", str(out), "--shard-max-samples", "5") == 0  # work only
 
