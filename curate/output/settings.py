@@ -54,6 +54,7 @@ def run_settings(cfg) -> dict:
         "filter": _fields("filter", cfg.filter_config()),
         "cut": _fields("cut", cfg.cut),
         "use_given_spans": cfg.use_given_spans,
+        "video_seconds": cfg.video_seconds,  # adds the "video" scale (missing in older records: None)
         "punctuator": cfg.punctuator,
         "asr": _fields("asr", cfg.asr or AsrConfig()),
         "annotate": _fields("annotate", config_from_args(cfg.annotate)),

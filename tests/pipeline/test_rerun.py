@@ -127,3 +127,23 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(video
     assert curate("--input", str(folder), "--output", str(reference)) == 0
     assert clip_keys(out) == clip_keys(reference)
     assert curate("--input", str(folder), "--output", str(out)) == 0
+
+
+def test_a_rerun_that_adds_the_video_scale_is_refused(tmp_path):
+    """--video-seconds changes which clips a video gets (the "video" scale): it is a recorded setting,
+    and a record made before it was one reads as "off"."""
+    from curate.config import RunConfig
+    from curate.errors import OutputConflictError
+    from curate.output.settings import SETTINGS, check_rerun
+
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("abcdefghijk\n")
+    out = tmp_path / "out"
+    plain = RunConfig(recipe="hdvila", input=str(manifest), output=str(out))
+    check_rerun(str(out), plain)
+    with pytest.raises(OutputConflictError, match="video_seconds: None then, 256.0 now"):
+        check_rerun(str(out), RunConfig(recipe="hdvila", input=str(manifest), output=str(out), video_seconds=256.0))
+    recorded = json.loads((out / SETTINGS).read_text())
+    del recorded["settings"]["video_seconds"]  # as recorded before the option was
+    (out / SETTINGS).write_text(json.dumps(recorded))
+    check_rerun(str(out), plain)
