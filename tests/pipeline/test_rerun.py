@@ -147,3 +147,14 @@ def test_a_rerun_that_adds_the_video_scale_is_refused(tmp_path):
     del recorded["settings"]["video_seconds"]  # as recorded before the option was
     (out / SETTINGS).write_text(json.dumps(recorded))
     check_rerun(str(out), plain)
+
+
+def test_an_input_given_as_a_file_url_is_fingerprinted_like_its_path(tmp_path):
+    """A file:// URL is read as its unquoted path (curate.sources.local_path); its fingerprint too."""
+    from curate.output.settings import input_fingerprint
+
+    manifest = tmp_path / "my videos" / "m.txt"
+    manifest.parent.mkdir()
+    manifest.write_text("abcdefghijk\n")
+    assert input_fingerprint(manifest.as_uri()) == input_fingerprint(str(manifest))
+    assert "%20" in manifest.as_uri()
