@@ -5,7 +5,8 @@ process (no deadline possible), both from a local HTTP server.
     python benchmarks/bench_download.py [--videos 6] [--seconds 30]
 
 Prints videos/s of both and their ratio (stage / in-process); the difference is the child's start
-(a fresh interpreter that imports yt-dlp), paid once per video.
+(a fork of a forkserver that has yt-dlp imported already, see curate.media.deadline), paid once per
+video.
 """
 
 from __future__ import annotations

@@ -2,17 +2,20 @@
 
 Layout (the steps of the papers as plain modules; the Beam wiring in one package that imports them):
 
-    __main__.py, run.py, statscmd.py   the command line (``python -m curate run|stats|make-media``)
+    __main__.py, run.py, statscmd.py   the command line (``python -m curate run|stats|make-media|
+                   hierarchical-testset``)
     config.py      RunConfig: what a recipe run is configured by
     errors.py      StageError, the one error type of the per-element functions
     files.py       paths and atomic file operations, local or on any Beam filesystem (gs://, s3://)
     sources.py     read manifests and yt-dlp download folders into VideoMeta records
-    media/         probe.py filter.py download.py cut.py frames.py: yt-dlp, ffmpeg, PyAV
+    media/         probe.py filter.py download.py (deadline.py: its child processes) cut.py frames.py:
+                   yt-dlp, ffmpeg, PyAV
     text/          subtitles -> words -> sentences -> alignment -> clip plans; transcripts.py: a
-                   video's transcript and its Clip records
+                   video's transcript and its Clip records; hierarchy.py: the hierarchical test set
     models/        asr.py caption.py summarize.py (faster-whisper, BLIP-2, LLM); config.py (their
                    options, device and dtype); check.py (validate a config before a run)
-    output/        write.py (staging, shards, index, stats), resume.py, report.py
+    output/        write.py (staging, shards, index, stats), resume.py, report.py, lock.py (one run
+                   per output), settings.py (a rerun under other settings is refused)
     samples.py     test media with known ground truth (``make-media``)
     beam/          the Beam wiring only: stages.py (ApplyStage, failure outputs), videos.py
                    (ReadSources, ProbeVideos, FilterVideos, DownloadVideos), transcripts.py

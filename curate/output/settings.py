@@ -21,7 +21,7 @@ import json
 import os
 
 from curate.errors import OutputConflictError
-from curate.files import _local, exists, is_local, join, read_bytes, size_and_mtime, write_bytes_atomic
+from curate.files import exists, join, read_bytes, size_and_mtime, write_bytes_atomic
 
 SETTINGS = os.path.join(".state", "settings.json")
 # fields of each config that change nothing in the output
@@ -54,7 +54,7 @@ def run_settings(cfg) -> dict:
         "filter": _fields("filter", cfg.filter_config()),
         "cut": _fields("cut", cfg.cut),
         "use_given_spans": cfg.use_given_spans,
-        "video_seconds": cfg.video_seconds,
+        "video_seconds": cfg.video_seconds,  # adds the "video" scale (missing in older records: None)
         "punctuator": cfg.punctuator,
         "asr": _fields("asr", cfg.asr or AsrConfig()),
         "annotate": _fields("annotate", config_from_args(cfg.annotate)),
@@ -70,11 +70,13 @@ def input_fingerprint(path: str) -> str:
     """sha256 of a local manifest's bytes, of a remote one's size and modification time (not read
     here: it may be gigabytes on an object store), or of a folder's file names, sizes and the
     contents of its small files."""
+    from curate.sources import local_path  # a file:// URL's path unquoted, as the run reads it
+
     digest = hashlib.sha256()
-    if not is_local(path):
+    local = local_path(path)
+    if local is None:
         digest.update(repr(size_and_mtime(path)).encode())
         return digest.hexdigest()
-    local = _local(path)
     if os.path.isdir(local):
         for name in sorted(os.listdir(local)):
             full = os.path.join(local, name)

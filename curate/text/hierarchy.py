@@ -148,6 +148,7 @@ def write_testset(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from curate.errors import StageError
     from curate.media.cut import ClipRequest, CutConfig, cut_clips
     from schemas.arrow import clip_to_row, clips_to_table, table_to_clips
 
@@ -185,7 +186,10 @@ def write_testset(
                 ClipRequest(keys[s], windows[s][0] - long_clip.start, windows[s][1] - long_clip.start)
                 for s in ("short", "medium")
             ]
-            results = cut_clips(str(source), requests, tmp, CutConfig(audio=False))
+            try:
+                results = cut_clips(str(source), requests, tmp, CutConfig(audio=False))
+            except StageError:  # the long clip's own video is unusable: only this triplet is lost
+                continue
             if any(isinstance(r, Exception) for r in results):
                 continue
             triplet_clips = [_window_clip(long_clip, s, keys[s], windows[s]) for s in ("short", "medium")]

@@ -76,8 +76,6 @@ def test_a_rerun_under_other_settings_is_refused(videos, tmp_path):
         main(["run", "--recipe", "vidla", "--short-side", "128", "--input", str(folder), "--output", str(out)])
     with pytest.raises(SystemExit, match="filter.min_height: 720 then, 360 now"):
         curate("--input", str(folder), "--output", str(out), "--min-height", "360")
-    with pytest.raises(SystemExit, match="video_seconds: None then, 60.0 now"):
-        curate("--input", str(folder), "--output", str(out), "--video-seconds", "60")
     assert (out / "clips.parquet").read_bytes() == before
     assert curate("--input", str(folder), "--output", str(out), "--shard-max-samples", "5") == 0  # work only
 
@@ -129,3 +127,34 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(video
     assert curate("--input", str(folder), "--output", str(reference)) == 0
     assert clip_keys(out) == clip_keys(reference)
     assert curate("--input", str(folder), "--output", str(out)) == 0
+
+
+def test_a_rerun_that_adds_the_video_scale_is_refused(tmp_path):
+    """--video-seconds changes which clips a video gets (the "video" scale): it is a recorded setting,
+    and a record made before it was one reads as "off"."""
+    from curate.config import RunConfig
+    from curate.errors import OutputConflictError
+    from curate.output.settings import SETTINGS, check_rerun
+
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("abcdefghijk\n")
+    out = tmp_path / "out"
+    plain = RunConfig(recipe="hdvila", input=str(manifest), output=str(out))
+    check_rerun(str(out), plain)
+    with pytest.raises(OutputConflictError, match="video_seconds: None then, 256.0 now"):
+        check_rerun(str(out), RunConfig(recipe="hdvila", input=str(manifest), output=str(out), video_seconds=256.0))
+    recorded = json.loads((out / SETTINGS).read_text())
+    del recorded["settings"]["video_seconds"]  # as recorded before the option was
+    (out / SETTINGS).write_text(json.dumps(recorded))
+    check_rerun(str(out), plain)
+
+
+def test_an_input_given_as_a_file_url_is_fingerprinted_like_its_path(tmp_path):
+    """A file:// URL is read as its unquoted path (curate.sources.local_path); its fingerprint too."""
+    from curate.output.settings import input_fingerprint
+
+    manifest = tmp_path / "my videos" / "m.txt"
+    manifest.parent.mkdir()
+    manifest.write_text("abcdefghijk\n")
+    assert input_fingerprint(manifest.as_uri()) == input_fingerprint(str(manifest))
+    assert "%20" in manifest.as_uri()

@@ -73,3 +73,29 @@ def test_at_most_max_triplets_drawn_with_the_seed():
     assert len(two) == 2 and two == plan_triplets(rows, max_triplets=2, seed=3)
     with pytest.raises(ValueError):
         plan_triplets(rows, max_triplets=0)
+
+
+def test_a_long_clip_whose_video_is_unreadable_leaves_its_triplet_out(tmp_path):
+    """A shard member that is not a video fails that triplet, not the whole command: with nothing else
+    to cut, a ValueError says so and no partial shard is left behind."""
+    import io
+    import tarfile
+
+    import pyarrow.parquet as pq
+
+    from curate.text.hierarchy import write_testset
+    from schemas import Clip, Sentence, clips_to_table
+
+    spans = [(2.0 * i, 2.0 * i + 2) for i in range(30)]
+    clip = Clip(key="a_long_00000", video_id="a", scale="long", index=0, start=0.0, end=60.0, duration=60.0,
+                subtitle="", sentences=tuple(Sentence(**s) for s in sentences(*spans)), num_words=60,
+                shard="00000.tar")
+    (tmp_path / "src" / "shards").mkdir(parents=True)
+    with tarfile.open(tmp_path / "src" / "shards" / "00000.tar", "w") as tar:
+        info = tarfile.TarInfo(f"{clip.key}.mp4")
+        info.size = len(b"not a video")
+        tar.addfile(info, io.BytesIO(b"not a video"))
+    pq.write_table(clips_to_table([clip]), tmp_path / "src" / "clips.parquet")
+    with pytest.raises(ValueError, match="no triplet .* could be cut"):
+        write_testset(tmp_path / "src", tmp_path / "out")
+    assert list((tmp_path / "out" / "shards").iterdir()) == []
