@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -78,6 +79,11 @@ class DownloadConfig:
             raise ValueError("retries and backoff_base_s must be >= 0 and jitter within [0, 1]")
         if not self.deadline_s > 0:
             raise ValueError(f"the download deadline must be > 0 seconds, got {self.deadline_s}")
+        try:  # downloads run in a child process (so that the deadline can kill them): options must pickle
+            pickle.dumps(self.extra_ytdlp_options)
+        except Exception as exc:  # noqa: BLE001 - any pickling error says the same
+            raise ValueError(f"extra_ytdlp_options must be picklable (no lambdas or open handles; "
+                             f"downloads run in a child process): {exc}") from exc
         if self.cookies_file and not os.path.isfile(self.cookies_file):
             raise ValueError(f"cookies file {self.cookies_file} does not exist")
 
@@ -369,8 +375,11 @@ class Downloader:
             from curate.media.deadline import DeadlineExceeded, call_with_deadline
 
             try:
-                return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page),
-                                          ends - time.monotonic(), preload=("yt_dlp", __name__))
+                left = ends - time.monotonic()
+                if left <= 0:  # spent in earlier attempts and their backoff
+                    raise DeadlineExceeded("out of time after earlier attempts")
+                return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page), left,
+                                          preload=("yt_dlp", __name__))
             except DeadlineExceeded as exc:
                 shutil.rmtree(folder, ignore_errors=True)  # the partial download is of no use
                 raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",

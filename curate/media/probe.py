@@ -96,6 +96,8 @@ def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> 
 
 def _subtitle_kind_of_file(path: str) -> str:
     """auto or manual, from the file itself: YouTube's recognizer leaves word timing tags."""
+    if not os.path.isfile(path):
+        raise StageError("subtitle_missing", f"the subtitle file {path} does not exist")
     head = Path(path).read_text(encoding="utf-8", errors="replace")[:65536]
     return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
 
@@ -162,7 +164,7 @@ class Prober:
                                 video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
             info = self.ydl.sanitize_info(info)
             probed = meta_from_info(meta, info)
-            if probed.duration is None or probed.height is None:
+            if info.get("direct") and (probed.duration is None or probed.height is None):
                 info = self._measure_direct_url(info, meta)
             # complete or absent, even when the run is killed
             files.write_bytes_atomic(path, json.dumps(info).encode("utf-8"))

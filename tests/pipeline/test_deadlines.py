@@ -59,3 +59,21 @@ def test_the_run_ends_with_the_stalled_video_failed_and_the_good_one_clipped(sam
     assert {c["video_id"] for c in clips} == {"good"}
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert [(f["video_id"], f["stage"], f["reason"]) for f in failures] == [("stalled", "download", "deadline")]
+
+
+def test_retries_stop_at_the_deadline_with_its_reason(sample_video, tmp_path):
+    with FakeYouTube() as server:
+        info = hosted_info(server, sample_video, tmp_path / "infos")
+        server.fail("/0/video.mp4", *[429] * 20)
+        cfg = DownloadConfig(output_dir=str(tmp_path / "out"), retries=10, backoff_base_s=1.0, jitter=0.0,
+                             deadline_s=2.0)
+        with pytest.raises(StageError) as err:
+            Downloader(cfg)(VideoMeta(sample_video.video_id, "", info_path=info))
+    assert err.value.reason == "deadline" and "out of time after earlier attempts" in err.value.detail
+    assert 2 <= server.hits["/0/video.mp4"] < 10
+
+
+def test_ytdlp_options_that_cannot_reach_the_download_process_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="extra_ytdlp_options must be picklable"):
+        DownloadConfig(output_dir=str(tmp_path), extra_ytdlp_options={"progress_hooks": [lambda d: None]})
+    DownloadConfig(output_dir=str(tmp_path), extra_ytdlp_options={"geo_bypass": True})

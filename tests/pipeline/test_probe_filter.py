@@ -204,3 +204,11 @@ def test_filter_videos_emits_every_drop_as_a_failure_and_counts_it():
                 for c in result.metrics().query(MetricsFilter().with_namespace("filter"))["counters"]}
     assert counters["failed:below_720p"] == 2 and counters["failed:too_short"] == 1
     assert counters["failed:category_cap"] == 2
+
+
+def test_a_missing_manifest_subtitle_is_a_clear_failure(sample_video, tmp_path):
+    cfg = DownloadConfig(output_dir=str(tmp_path / "out"))
+    meta = VideoMeta("v", "", media_path=sample_video.media_path, subtitle_path=str(tmp_path / "gone.vtt"))
+    with pytest.raises(StageError) as err:
+        Prober(cfg, str(tmp_path / "probe"))(meta)
+    assert err.value.reason == "subtitle_missing" and "gone.vtt" in err.value.detail
