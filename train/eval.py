@@ -76,7 +76,9 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
     model.to(dev).eval()
     tokenizer_dir = tokenizer or state["tokenizer"]
     if not tokenizer and not Path(tokenizer_dir).exists():  # the run folder was moved: look beside it
-        tokenizer_dir = Path(checkpoint).resolve().parent.parent / "tokenizer"
+        source = Path(checkpoint).resolve()
+        run_dir = source if source.is_dir() else source.parent.parent  # RUN or RUN/checkpoints/step_N.pt
+        tokenizer_dir = run_dir / "tokenizer"
     cfg = TrainConfig.from_dict(state["config"])
     return EvalModel(
         model,

@@ -61,3 +61,19 @@ def test_export_to_safetensors_and_start_a_run_from_it(run, tiny_shards, tmp_pat
     assert main(argv) == 0
     text = {k: v for k, v in load_checkpoint(second)["model"].items() if k.startswith("text_model.")}
     assert text and all(torch.equal(v, state["model"][k]) for k, v in text.items())
+
+
+@pytest.mark.parametrize("given", ["run_folder", "checkpoint_file"])
+def test_eval_of_a_moved_run_finds_the_tokenizer_beside_it(run, tmp_path, given):
+    import shutil
+
+    from train.eval import load_eval_model
+
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    path = moved / "checkpoints" / "step_00000001.pt"
+    state = load_checkpoint(path)
+    state["tokenizer"] = str(tmp_path / "gone" / "tokenizer")  # where the run was written, now moved away
+    save_checkpoint(state, path)
+    em = load_eval_model(str(moved if given == "run_folder" else path))
+    assert len(em.tokenizer) == len(load_eval_model(str(run)).tokenizer)
