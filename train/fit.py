@@ -248,6 +248,15 @@ def _init_from_tokenizer(cfg: TrainConfig) -> Optional[Path]:
     return folder if (folder / "tokenizer_config.json").exists() else None
 
 
+def _step_of(line: str) -> float:
+    """The step of a metrics.jsonl line; infinity (dropped on resume) for a blank line or the partial
+    last line of a run killed while writing it."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
 class MetricsLog:
     """metrics.jsonl (one line per logged step) and TensorBoard, on rank 0."""
 
@@ -256,11 +265,7 @@ class MetricsLog:
 
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():  # a resumed run: drop records of steps after the checkpoint
-            kept = [
-                line
-                for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= start_step
-            ]
+            kept = [line for line in self.path.read_text().splitlines() if _step_of(line) <= start_step]
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text("".join(line + "\n" for line in kept))
             os.replace(tmp, self.path)
