@@ -240,7 +240,14 @@ def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistI
 def _init_from_tokenizer(cfg: TrainConfig) -> Optional[Path]:
     """The tokenizer of the run that ``init_from`` starts from, when this config would otherwise train a
     new BPE (tokenizer ""): the token ids the loaded text tower learned must keep their meaning."""
-    if cfg.tokenizer or not cfg.init_from or str(cfg.init_from).endswith(".safetensors"):
+    if cfg.tokenizer or not cfg.init_from:
+        return None
+    if str(cfg.init_from).endswith(".safetensors"):
+        log.warning(
+            "init_from %s: a safetensors export carries no tokenizer, so this run trains a new one whose "
+            "token ids need not match the loaded text weights; pass tokenizer=SOURCE_RUN/tokenizer",
+            cfg.init_from,
+        )
         return None
     source = Path(cfg.init_from)
     run = source if source.is_dir() else source.resolve().parent.parent  # RUN/checkpoints/step_N.pt

@@ -77,3 +77,22 @@ def test_eval_of_a_moved_run_finds_the_tokenizer_beside_it(run, tmp_path, given)
     save_checkpoint(state, path)
     em = load_eval_model(str(moved if given == "run_folder" else path))
     assert len(em.tokenizer) == len(load_eval_model(str(run)).tokenizer)
+
+
+def test_init_from_takes_the_source_runs_tokenizer_and_warns_for_a_safetensors_export(tmp_path, caplog):
+    import logging
+
+    from train.config import get_preset
+    from train.fit import _init_from_tokenizer
+
+    source = tmp_path / "source"
+    (source / "tokenizer").mkdir(parents=True)
+    (source / "tokenizer" / "tokenizer_config.json").write_text("{}")
+    checkpoint = save_checkpoint({}, source / "checkpoints" / "step_00000001.pt")
+    cfg = get_preset("vidla-tiny-cpu").replace(tokenizer="")
+    assert _init_from_tokenizer(cfg.replace(init_from=str(source))) == source / "tokenizer"
+    assert _init_from_tokenizer(cfg.replace(init_from=str(checkpoint))) == (source / "tokenizer").resolve()
+    assert _init_from_tokenizer(cfg.replace(init_from=str(source), tokenizer="/a/tokenizer")) is None
+    with caplog.at_level(logging.WARNING, logger="train.fit"):
+        assert _init_from_tokenizer(cfg.replace(init_from=str(tmp_path / "model.safetensors"))) is None
+    assert "carries no tokenizer" in caplog.text
