@@ -79,10 +79,16 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
         source = Path(checkpoint).resolve()
         run_dir = source if source.is_dir() else source.parent.parent  # RUN or RUN/checkpoints/step_N.pt
         tokenizer_dir = run_dir / "tokenizer"
+    text_tokenizer = load_tokenizer(str(tokenizer_dir))
+    if len(text_tokenizer) > mcfg.vocab_size:
+        raise ValueError(
+            f"tokenizer {tokenizer_dir} has {len(text_tokenizer)} tokens, more than the model's vocab_size "
+            f"{mcfg.vocab_size}: not the tokenizer this model was trained with"
+        )
     cfg = TrainConfig.from_dict(state["config"])
     return EvalModel(
         model,
-        load_tokenizer(str(tokenizer_dir)),
+        text_tokenizer,
         getattr(mcfg, "num_frames", 0),
         getattr(mcfg, "image_size", 0),
         mcfg.context_length,

@@ -96,3 +96,19 @@ def test_init_from_takes_the_source_runs_tokenizer_and_warns_for_a_safetensors_e
     with caplog.at_level(logging.WARNING, logger="train.fit"):
         assert _init_from_tokenizer(cfg.replace(init_from=str(tmp_path / "model.safetensors"))) is None
     assert "carries no tokenizer" in caplog.text
+
+
+def test_eval_with_a_tokenizer_larger_than_the_models_vocabulary_is_a_clear_error(
+    tiny_shards, tiny_tokenizer, tmp_path, capsys
+):
+    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+
+    small = build_bpe_tokenizer(["red dog runs", "blue car"], tmp_path / "small", vocab_size=300)
+    vocab = len(load_tokenizer(str(small)))
+    assert vocab < len(load_tokenizer(str(tiny_tokenizer)))
+    run = tmp_path / "run"
+    argv = fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={small}",
+                    f"model.vocab_size={vocab}")
+    assert main(argv) == 0
+    assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--tokenizer", str(tiny_tokenizer)]) == 2
+    assert f"more than the model's vocab_size {vocab}" in capsys.readouterr().err
