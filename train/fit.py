@@ -312,6 +312,12 @@ def fit(
     path = (ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)) if resume else None
     if resume == "latest" and path is None:  # so that a restarted job can always pass --resume
         log.info("--resume: no checkpoint in %s yet, starting from step 0", run_dir)
+    if not resume and ckpt.latest_checkpoint(run_dir) is not None:
+        # a new run here would reuse the old tokenizer and have its checkpoints pruned by the old ones
+        raise ValueError(
+            f"{run_dir} already holds the checkpoints of a run (latest: {ckpt.latest_checkpoint(run_dir).name}); "
+            "pass --resume to continue it, or another --output"
+        )
     if path is not None:
         state = ckpt.load_checkpoint(path)
         if state["world_size"] != info.world_size:

@@ -112,3 +112,10 @@ def test_eval_with_a_tokenizer_larger_than_the_models_vocabulary_is_a_clear_erro
     assert main(argv) == 0
     assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--tokenizer", str(tiny_tokenizer)]) == 2
     assert f"more than the model's vocab_size {vocab}" in capsys.readouterr().err
+
+
+def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(run, tiny_shards, capsys):
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "3")) == 2
+    assert "already holds the checkpoints of a run (latest: step_00000001.pt); pass --resume" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
