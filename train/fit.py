@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from collections import Counter
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterable, Optional
@@ -398,6 +399,7 @@ def fit(
         bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
     clips_per_step = cfg.batch_size * cfg.grad_accum * info.world_size
     last_loss = float("nan")
+    skipped = {}  # skipped samples of all ranks, as of the last logged step
     steps_this_run = 0
 
     def save() -> None:
@@ -460,9 +462,11 @@ def fit(
             named = all_reduce_mean(torch.stack(list(step_losses.values())), info)
             last_losses = dict(zip(step_losses, named.tolist()))
             seconds = time.perf_counter() - started
+            log_now = step % cfg.log_every == 0 or step == cfg.steps or not finite  # the same on every rank
+            if log_now:
+                skipped = _skipped_on_all_ranks(loader_state, info)
             if info.is_main:
-                skipped = dict(loader_state.skipped())
-                if step % cfg.log_every == 0 or step == cfg.steps or not finite:
+                if log_now:
                     metrics.write(
                         step,
                         {
@@ -500,7 +504,7 @@ def fit(
         "loss": last_loss,
         "nan_skips": nan_skips,
         "terminated": bool(terminated),
-        "skipped_samples": dict(loader_state.skipped()),
+        "skipped_samples": _skipped_on_all_ranks(loader_state, info),
         "checkpoint": str(ckpt.checkpoint_path(run_dir, step)),
     }
     if metrics is not None:
@@ -525,6 +529,14 @@ def _catch_sigterm():
         yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _skipped_on_all_ranks(loader_state: LoaderState, info: DistInfo) -> dict:
+    """Skipped samples by reason, summed over the loaders of every rank (a collective: call on all)."""
+    total = Counter()
+    for counts in gather_objects(dict(loader_state.skipped()), info):
+        total.update(counts)
+    return dict(total)
 
 
 def _logit_scale(model: nn.Module) -> dict:
