@@ -260,6 +260,9 @@ def evaluate_shards(
 ) -> dict:
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
     if not hasattr(em.model, "encode_text") and not is_fusion(em):
+        if dsl or mode == "paragraph":  # asked for, it would be silently left out
+            raise ValueError(f"the {em.family.name} model has no text encoder: it is evaluated clip to clip, "
+                             "without --dsl or --mode paragraph")
         return evaluate_clip_to_clip(em, shards_pattern, batch_size, num_workers)
     video_BD, clips, skipped = _shard_clips(em, shards_pattern, batch_size, num_workers)
     # clips without the chosen text leave the gallery (video-to-text needs a text for every video)
