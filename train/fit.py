@@ -223,11 +223,19 @@ def shard_texts(shards: Iterable[str]) -> Iterable[str]:
             yield from (s["text"] for s in meta.get("sentences") or [])
 
 
-def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo) -> Path:
-    """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0."""
+def prepare_tokenizer(
+    cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo, resuming: bool = False
+) -> Path:
+    """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0.
+    A resumed run keeps it; a run from step 0 writes it anew (one left by an earlier attempt that
+    stopped before its first checkpoint may come from another config)."""
+    import shutil
+
     from train.tokenizer import TOKENIZER_BUILDERS, load_tokenizer
 
     folder = run_dir / "tokenizer"
+    if info.is_main and not resuming:
+        shutil.rmtree(folder, ignore_errors=True)
     if info.is_main and not (folder / "tokenizer_config.json").exists():
         inherited = _init_from_tokenizer(cfg)
         if cfg.tokenizer or inherited:
@@ -333,7 +341,7 @@ def fit(
     family = family_of_model(cfg.model)
     weights = loss_weights(family, cfg)
     objectives = {name: load(path) for name, path in family.objectives.items()}
-    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info)
+    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info, resuming=state is not None)
     mcfg = model_config(cfg)
     from train.tokenizer import load_tokenizer
 

@@ -119,3 +119,14 @@ def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(run, tiny_shards
     assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "3")) == 2
     assert "already holds the checkpoints of a run (latest: step_00000001.pt); pass --resume" in capsys.readouterr().err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_a_run_from_step_0_replaces_a_tokenizer_left_by_an_earlier_attempt(tiny_shards, tiny_tokenizer, tmp_path):
+    """An attempt that stopped before its first checkpoint left RUN/tokenizer (a BPE of its own); the
+    run started again with tokenizer= must train and evaluate with that tokenizer, not the stale one."""
+    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+
+    run = tmp_path / "run"
+    build_bpe_tokenizer(["red dog runs", "blue car"], run / "tokenizer", vocab_size=300)
+    assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={tiny_tokenizer}")) == 0
+    assert len(load_tokenizer(str(run / "tokenizer"))) == len(load_tokenizer(str(tiny_tokenizer)))
