@@ -215,6 +215,9 @@ def text_video_scores(em: EvalModel, texts: Sequence[str], video_feats) -> torch
 def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dict:
     if dsl and is_fusion(em):
         raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
+    if dsl and not hasattr(em.model, "logit_scale_value"):
+        raise ValueError(f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} "
+                         "model has none")
     sim_TV = text_video_scores(em, texts, video_feats)
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
     return {
