@@ -181,8 +181,10 @@ def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list:
-    """AdamW groups: no weight decay on norms, biases, embeddings (token, position, temporal, [CLS],
-    [MST]) and the logit scale; decay on every other matrix (including the patch projection)."""
+    """AdamW groups: no weight decay on norms, biases (every parameter of fewer than 2 dims), embeddings
+    (``nn.Embedding`` weights and parameters named ``*_embedding``: VidLA's token, position, temporal,
+    [CLS], [MST]) and the logit scale; decay on every other matrix, including the patch projection and
+    position tables named otherwise (VIMPAC's ``pos_t``/``pos_h``/``pos_w``, E-ViLM's ``video_pos``)."""
     embedding_params = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
     decay, no_decay = [], []
     for name, p in model.named_parameters():
