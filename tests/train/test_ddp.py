@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from train_factories import make_tiny_shards
 
 from train.checkpoint import load_checkpoint
