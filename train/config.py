@@ -76,6 +76,10 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.grad_clip > 0:  # 0 would scale every gradient to 0: a run that silently learns nothing
+            problems.append(f"grad_clip must be > 0 (inf: no clipping), got {self.grad_clip}")
+        if self.warmup_steps < 0:
+            problems.append(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if not 0 <= self.min_lr <= self.lr:
             problems.append(f"min_lr {self.min_lr} must lie in [0, lr={self.lr}]")
         if not self.crop_scales or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in self.crop_scales):

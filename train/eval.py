@@ -76,11 +76,19 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
     model.to(dev).eval()
     tokenizer_dir = tokenizer or state["tokenizer"]
     if not tokenizer and not Path(tokenizer_dir).exists():  # the run folder was moved: look beside it
-        tokenizer_dir = Path(checkpoint).resolve().parent.parent / "tokenizer"
+        source = Path(checkpoint).resolve()
+        run_dir = source if source.is_dir() else source.parent.parent  # RUN or RUN/checkpoints/step_N.pt
+        tokenizer_dir = run_dir / "tokenizer"
+    text_tokenizer = load_tokenizer(str(tokenizer_dir))
+    if len(text_tokenizer) > mcfg.vocab_size:
+        raise ValueError(
+            f"tokenizer {tokenizer_dir} has {len(text_tokenizer)} tokens, more than the model's vocab_size "
+            f"{mcfg.vocab_size}: not the tokenizer this model was trained with"
+        )
     cfg = TrainConfig.from_dict(state["config"])
     return EvalModel(
         model,
-        load_tokenizer(str(tokenizer_dir)),
+        text_tokenizer,
         getattr(mcfg, "num_frames", 0),
         getattr(mcfg, "image_size", 0),
         mcfg.context_length,
@@ -207,6 +215,9 @@ def text_video_scores(em: EvalModel, texts: Sequence[str], video_feats) -> torch
 def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dict:
     if dsl and is_fusion(em):
         raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
+    if dsl and not hasattr(em.model, "logit_scale_value"):
+        raise ValueError(f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} "
+                         "model has none")
     sim_TV = text_video_scores(em, texts, video_feats)
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
     return {
@@ -252,6 +263,9 @@ def evaluate_shards(
 ) -> dict:
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
     if not hasattr(em.model, "encode_text") and not is_fusion(em):
+        if dsl or mode == "paragraph":  # asked for, it would be silently left out
+            raise ValueError(f"the {em.family.name} model has no text encoder: it is evaluated clip to clip, "
+                             "without --dsl or --mode paragraph")
         return evaluate_clip_to_clip(em, shards_pattern, batch_size, num_workers)
     video_BD, clips, skipped = _shard_clips(em, shards_pattern, batch_size, num_workers)
     # clips without the chosen text leave the gallery (video-to-text needs a text for every video)

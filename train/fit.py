@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from collections import Counter
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterable, Optional
@@ -180,8 +181,10 @@ def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list:
-    """AdamW groups: no weight decay on norms, biases, embeddings (token, position, temporal, [CLS],
-    [MST]) and the logit scale; decay on every other matrix (including the patch projection)."""
+    """AdamW groups: no weight decay on norms, biases (every parameter of fewer than 2 dims), embeddings
+    (``nn.Embedding`` weights and parameters named ``*_embedding``: VidLA's token, position, temporal,
+    [CLS], [MST]) and the logit scale; decay on every other matrix, including the patch projection and
+    position tables named otherwise (VIMPAC's ``pos_t``/``pos_h``/``pos_w``, E-ViLM's ``video_pos``)."""
     embedding_params = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -222,11 +225,19 @@ def shard_texts(shards: Iterable[str]) -> Iterable[str]:
             yield from (s["text"] for s in meta.get("sentences") or [])
 
 
-def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo) -> Path:
-    """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0."""
+def prepare_tokenizer(
+    cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo, resuming: bool = False
+) -> Path:
+    """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0.
+    A resumed run keeps it; a run from step 0 writes it anew (one left by an earlier attempt that
+    stopped before its first checkpoint may come from another config)."""
+    import shutil
+
     from train.tokenizer import TOKENIZER_BUILDERS, load_tokenizer
 
     folder = run_dir / "tokenizer"
+    if info.is_main and not resuming:
+        shutil.rmtree(folder, ignore_errors=True)
     if info.is_main and not (folder / "tokenizer_config.json").exists():
         inherited = _init_from_tokenizer(cfg)
         if cfg.tokenizer or inherited:
@@ -240,12 +251,28 @@ def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistI
 def _init_from_tokenizer(cfg: TrainConfig) -> Optional[Path]:
     """The tokenizer of the run that ``init_from`` starts from, when this config would otherwise train a
     new BPE (tokenizer ""): the token ids the loaded text tower learned must keep their meaning."""
-    if cfg.tokenizer or not cfg.init_from or str(cfg.init_from).endswith(".safetensors"):
+    if cfg.tokenizer or not cfg.init_from:
+        return None
+    if str(cfg.init_from).endswith(".safetensors"):
+        log.warning(
+            "init_from %s: a safetensors export carries no tokenizer, so this run trains a new one whose "
+            "token ids need not match the loaded text weights; pass tokenizer=SOURCE_RUN/tokenizer",
+            cfg.init_from,
+        )
         return None
     source = Path(cfg.init_from)
     run = source if source.is_dir() else source.resolve().parent.parent  # RUN/checkpoints/step_N.pt
     folder = run / "tokenizer"
     return folder if (folder / "tokenizer_config.json").exists() else None
+
+
+def _step_of(line: str) -> float:
+    """The step of a metrics.jsonl line; infinity (dropped on resume) for a blank line or the partial
+    last line of a run killed while writing it."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
 
 
 class MetricsLog:
@@ -256,11 +283,7 @@ class MetricsLog:
 
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():  # a resumed run: drop records of steps after the checkpoint
-            kept = [
-                line
-                for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= start_step
-            ]
+            kept = [line for line in self.path.read_text().splitlines() if _step_of(line) <= start_step]
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text("".join(line + "\n" for line in kept))
             os.replace(tmp, self.path)
@@ -300,6 +323,12 @@ def fit(
     path = (ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)) if resume else None
     if resume == "latest" and path is None:  # so that a restarted job can always pass --resume
         log.info("--resume: no checkpoint in %s yet, starting from step 0", run_dir)
+    if not resume and ckpt.latest_checkpoint(run_dir) is not None:
+        # a new run here would reuse the old tokenizer and have its checkpoints pruned by the old ones
+        raise ValueError(
+            f"{run_dir} already holds the checkpoints of a run (latest: {ckpt.latest_checkpoint(run_dir).name}); "
+            "pass --resume to continue it, or another --output"
+        )
     if path is not None:
         state = ckpt.load_checkpoint(path)
         if state["world_size"] != info.world_size:
@@ -314,7 +343,7 @@ def fit(
     family = family_of_model(cfg.model)
     weights = loss_weights(family, cfg)
     objectives = {name: load(path) for name, path in family.objectives.items()}
-    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info)
+    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info, resuming=state is not None)
     mcfg = model_config(cfg)
     from train.tokenizer import load_tokenizer
 
@@ -380,6 +409,7 @@ def fit(
         bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
     clips_per_step = cfg.batch_size * cfg.grad_accum * info.world_size
     last_loss = float("nan")
+    skipped = {}  # skipped samples of all ranks, as of the last logged step
     steps_this_run = 0
 
     def save() -> None:
@@ -442,9 +472,11 @@ def fit(
             named = all_reduce_mean(torch.stack(list(step_losses.values())), info)
             last_losses = dict(zip(step_losses, named.tolist()))
             seconds = time.perf_counter() - started
+            log_now = step % cfg.log_every == 0 or step == cfg.steps or not finite  # the same on every rank
+            if log_now:
+                skipped = _skipped_on_all_ranks(loader_state, info)
             if info.is_main:
-                skipped = dict(loader_state.skipped())
-                if step % cfg.log_every == 0 or step == cfg.steps or not finite:
+                if log_now:
                     metrics.write(
                         step,
                         {
@@ -482,7 +514,7 @@ def fit(
         "loss": last_loss,
         "nan_skips": nan_skips,
         "terminated": bool(terminated),
-        "skipped_samples": dict(loader_state.skipped()),
+        "skipped_samples": _skipped_on_all_ranks(loader_state, info),
         "checkpoint": str(ckpt.checkpoint_path(run_dir, step)),
     }
     if metrics is not None:
@@ -507,6 +539,14 @@ def _catch_sigterm():
         yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _skipped_on_all_ranks(loader_state: LoaderState, info: DistInfo) -> dict:
+    """Skipped samples by reason, summed over the loaders of every rank (a collective: call on all)."""
+    total = Counter()
+    for counts in gather_objects(dict(loader_state.skipped()), info):
+        total.update(counts)
+    return dict(total)
 
 
 def _logit_scale(model: nn.Module) -> dict:

@@ -46,8 +46,9 @@ The batch every objective receives (tensors on ``ctx.device``): the family's sta
 ``caption``, ``sentences``.
 
 Models are evaluated by ``python -m train eval`` through ``model.encode_video(**video_inputs(batch,
-device)) -> (B, D)`` and ``model.encode_text(ids_BL, mask_BL) -> (B, D)``, both unit-norm; fusion and
-video-only models are scored through ``match_scores`` / ``encode_views`` instead (see train.eval).
+device)) -> (B, D)`` and ``model.encode_text(ids_BL, mask_BL) -> (B, D)``, both unit-norm (``--dsl``
+also needs ``model.logit_scale_value()``, 1 / temperature); fusion and video-only models are scored
+through ``match_scores`` / ``encode_views`` instead (see train.eval).
 
 Shared ``TrainConfig`` fields every family gets: ``init_from`` (weights-only start from another run's
 checkpoint: tensors matched by name and shape, the rest left at init and listed in the log) and

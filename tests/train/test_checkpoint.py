@@ -61,3 +61,72 @@ def test_export_to_safetensors_and_start_a_run_from_it(run, tiny_shards, tmp_pat
     assert main(argv) == 0
     text = {k: v for k, v in load_checkpoint(second)["model"].items() if k.startswith("text_model.")}
     assert text and all(torch.equal(v, state["model"][k]) for k, v in text.items())
+
+
+@pytest.mark.parametrize("given", ["run_folder", "checkpoint_file"])
+def test_eval_of_a_moved_run_finds_the_tokenizer_beside_it(run, tmp_path, given):
+    import shutil
+
+    from train.eval import load_eval_model
+
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    path = moved / "checkpoints" / "step_00000001.pt"
+    state = load_checkpoint(path)
+    state["tokenizer"] = str(tmp_path / "gone" / "tokenizer")  # where the run was written, now moved away
+    save_checkpoint(state, path)
+    em = load_eval_model(str(moved if given == "run_folder" else path))
+    assert len(em.tokenizer) == len(load_eval_model(str(run)).tokenizer)
+
+
+def test_init_from_takes_the_source_runs_tokenizer_and_warns_for_a_safetensors_export(tmp_path, caplog):
+    import logging
+
+    from train.config import get_preset
+    from train.fit import _init_from_tokenizer
+
+    source = tmp_path / "source"
+    (source / "tokenizer").mkdir(parents=True)
+    (source / "tokenizer" / "tokenizer_config.json").write_text("{}")
+    checkpoint = save_checkpoint({}, source / "checkpoints" / "step_00000001.pt")
+    cfg = get_preset("vidla-tiny-cpu").replace(tokenizer="")
+    assert _init_from_tokenizer(cfg.replace(init_from=str(source))) == source / "tokenizer"
+    assert _init_from_tokenizer(cfg.replace(init_from=str(checkpoint))) == (source / "tokenizer").resolve()
+    assert _init_from_tokenizer(cfg.replace(init_from=str(source), tokenizer="/a/tokenizer")) is None
+    with caplog.at_level(logging.WARNING, logger="train.fit"):
+        assert _init_from_tokenizer(cfg.replace(init_from=str(tmp_path / "model.safetensors"))) is None
+    assert "carries no tokenizer" in caplog.text
+
+
+def test_eval_with_a_tokenizer_larger_than_the_models_vocabulary_is_a_clear_error(
+    tiny_shards, tiny_tokenizer, tmp_path, capsys
+):
+    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+
+    small = build_bpe_tokenizer(["red dog runs", "blue car"], tmp_path / "small", vocab_size=300)
+    vocab = len(load_tokenizer(str(small)))
+    assert vocab < len(load_tokenizer(str(tiny_tokenizer)))
+    run = tmp_path / "run"
+    argv = fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={small}",
+                    f"model.vocab_size={vocab}")
+    assert main(argv) == 0
+    assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--tokenizer", str(tiny_tokenizer)]) == 2
+    assert f"more than the model's vocab_size {vocab}" in capsys.readouterr().err
+
+
+def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(run, tiny_shards, capsys):
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "3")) == 2
+    assert "already holds the checkpoints of a run (latest: step_00000001.pt); pass --resume" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+def test_a_run_from_step_0_replaces_a_tokenizer_left_by_an_earlier_attempt(tiny_shards, tiny_tokenizer, tmp_path):
+    """An attempt that stopped before its first checkpoint left RUN/tokenizer (a BPE of its own); the
+    run started again with tokenizer= must train and evaluate with that tokenizer, not the stale one."""
+    from train.tokenizer import build_bpe_tokenizer, load_tokenizer
+
+    run = tmp_path / "run"
+    build_bpe_tokenizer(["red dog runs", "blue car"], run / "tokenizer", vocab_size=300)
+    assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={tiny_tokenizer}")) == 0
+    assert len(load_tokenizer(str(run / "tokenizer"))) == len(load_tokenizer(str(tiny_tokenizer)))

@@ -50,6 +50,8 @@ def test_overrides_in_every_spelling_are_typed():
         (["--steps"], "has no value"),
         (["min_lr=1"], "min_lr"),
         (["crop_scales=big"], "crop_scales"),
+        (["grad_clip=0"], "grad_clip must be > 0"),
+        (["warmup_steps=-1"], "warmup_steps must be >= 0"),
         (["loss_weights=caption"], "name:value"),
         (["loss_weights=caption:x"], "loss_weights"),
     ],

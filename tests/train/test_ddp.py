@@ -6,12 +6,16 @@ import subprocess
 import sys
 
 import pytest
+from train_factories import make_tiny_shards
 
 from train.checkpoint import load_checkpoint
+from train.data.shards import LoaderState
 
 
 @pytest.mark.slow
-def test_two_process_ddp_fit(tiny_shards, tiny_tokenizer, tmp_path):
+def test_two_process_ddp_fit(tiny_tokenizer, tmp_path):
+    # a corrupt clip in each shard: each rank (a shard of its own per epoch) skips some
+    shards = make_tiny_shards(tmp_path / "data", 8, 4, corrupt=[0, 4])
     run = tmp_path / "run"
     cmd = [
         sys.executable,
@@ -26,7 +30,7 @@ def test_two_process_ddp_fit(tiny_shards, tiny_tokenizer, tmp_path):
         "--config",
         "vidla-tiny-cpu",
         "--shards",
-        str(tiny_shards),
+        str(shards),
         "--output",
         str(run),
         "--steps",
@@ -46,3 +50,9 @@ def test_two_process_ddp_fit(tiny_shards, tiny_tokenizer, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2] and all(math.isfinite(r["loss"]) for r in records)
     assert records[0]["clips_per_s"] > 0
+    # skipped samples are those of both ranks' loaders, not rank 0's alone
+    per_rank = [LoaderState.from_dict(d).skipped()["undecodable"] for d in state["data"]]
+    assert all(n > 0 for n in per_rank)
+    assert records[-1]["skipped_samples"] == {"undecodable": sum(per_rank)}
+    # each rank prints its summary (the lines may interleave), both with the count of all ranks
+    assert done.stdout.count('"skipped_samples": ' + json.dumps({"undecodable": sum(per_rank)})) == 2

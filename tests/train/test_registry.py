@@ -137,6 +137,8 @@ def test_a_second_family_trains_and_evaluates_through_the_shared_code(
     assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["num_videos"] == result["num_texts"] == 7 and result["t2v"]["R@10"] == 100.0
+    assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--text", "caption", "--dsl"]) == 2
+    assert "--dsl needs the model's logit scale" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     assert "probe: probe-tiny-cpu" in capsys.readouterr().out

@@ -115,3 +115,20 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_shards, tmp_path, r
     assert load_checkpoint(stopped)["step"] == summary["step"]
     assert main(_args(tiny_shards, stopped, "--resume")) == 0
     assert _losses(stopped) == _losses(reference)
+
+
+def test_resume_drops_later_and_partial_metrics_lines(tmp_path):
+    """A run killed while writing metrics.jsonl leaves a partial last line: resuming drops it with the
+    records of steps after the checkpoint, instead of failing to parse it."""
+    from train.fit import MetricsLog
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": 2.0}\n\n{"step": 2, "loss": 1.5}\n{"step": 3, "loss": 1.2}\n{"step": 4, "lo')
+    log = MetricsLog(tmp_path, start_step=2)
+    log.write(3, {"loss": 1.0})
+    log.close()
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [
+        {"step": 1, "loss": 2.0},
+        {"step": 2, "loss": 1.5},
+        {"step": 3, "loss": 1.0},
+    ]

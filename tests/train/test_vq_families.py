@@ -42,6 +42,9 @@ def test_vimpac_fits_resumes_exactly_and_evaluates_clip_to_clip(tiny_shards, tmp
     result = _json_out(capsys)
     assert result["mode"] == "clip_to_clip" and result["num_videos"] == result["num_queries"] == 8
     assert 0 <= result["t2v"]["R@1"] <= result["t2v"]["R@10"] == 100.0
+    for flag in (["--dsl"], ["--mode", "paragraph"]):  # text-only options: an error, not silently ignored
+        assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), *flag]) == 2
+        assert "evaluated clip to clip, without --dsl or --mode paragraph" in capsys.readouterr().err
     mc = tmp_path / "mc.jsonl"
     mc.write_text(json.dumps({"video": "v000", "options": ["red", "blue"], "answer": 0}) + "\n")
     assert main(["eval", "--checkpoint", str(run), "--multiple-choice", str(mc), "--videos",
