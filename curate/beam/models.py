@@ -30,7 +30,7 @@ from curate.beam.stages import FAILURES
 from curate.errors import StageError
 from curate.files import remove_tree
 from curate.media.download import discard_download
-from curate.media.frames import attach_frame_captions, iter_frames, plan_frames, prefetch
+from curate.media.frames import attach_frame_captions, iter_frames, plan_frames, plan_of, prefetch, read_keyframes
 from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig
@@ -108,16 +108,18 @@ class SummaryHandler(ModelHandler):
 
 
 class CutAndDecodeFrames(beam.PTransform):
-    """``out = videos | CutAndDecodeFrames(out_dir, cut, download, fps, size)`` over
+    """``out = videos | CutAndDecodeFrames(out_dir, cut, download, fps, size, keyframes)`` over
     (VideoMeta, tuple[Clip]), fused with the download: cuts each video's clips into DIR/.staging
-    WITHOUT its manifest (the annotations still change it), decodes the frames its clips need (fps
-    None: none) resized to `size`, and discards the download. Returns a DoOutputsTuple: main
-    "staged" (StagedVideo), FRAMES ((video_id, t), RGB array), FRAME_ERRORS (video_id, (t, why)),
-    FAILURES (Failure)."""
+    WITHOUT its manifest (the annotations still change it), plans the frames its clips need (fps
+    None: none; keyframes: moved to the nearest keyframe, curate.media.frames.plan_frames) into
+    each clip's frame_times, decodes them resized to `size`, and discards the download. Returns a
+    DoOutputsTuple: main "staged" (StagedVideo), FRAMES ((video_id, t), RGB array), FRAME_ERRORS
+    (video_id, (t, why)), FAILURES (Failure)."""
 
-    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
+    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple],
+                 keyframes: bool = True):
         super().__init__()
-        self._cut = _CutAndDecode(out_dir, cut, download, fps, size)
+        self._cut = _CutAndDecode(out_dir, cut, download, fps, size, keyframes)
 
     def expand(self, videos):
         return videos | beam.ParDo(self._cut).with_outputs(FAILURES, FRAMES, FRAME_ERRORS, main="staged")
@@ -130,9 +132,10 @@ class _CutAndDecode(_CutVideo):
 
     commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
 
-    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple]):
+    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple],
+                 keyframes: bool = True):
         super().__init__(out_dir, cut, None)
-        self._fps, self._size, self._download_after = fps, size, download
+        self._fps, self._size, self._keyframes, self._download_after = fps, size, keyframes, download
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
         self._failed = beam.metrics.Metrics.counter("caption", "frames_undecodable")
 
@@ -145,8 +148,11 @@ class _CutAndDecode(_CutVideo):
 
     def after_cut(self, meta, staged):
         if self._fps is None:
-            return []
-        return self._frames(meta.video_id, meta.media_path, plan_frames(staged.clips, self._fps).times)
+            return staged, []
+        keyframes = read_keyframes(meta.media_path) if self._keyframes else ()
+        plan = plan_frames(staged.clips, self._fps, keyframes)
+        clips = tuple(c._replace(frame_times=plan.clip_times[c.key]) for c in staged.clips)
+        return staged._replace(clips=clips), self._frames(meta.video_id, meta.media_path, plan.times)
 
     def _frames(self, video_id: str, media_path: str, times: tuple):
         done = set()
@@ -246,12 +252,9 @@ class _AttachToVideo(beam.DoFn):
 # captions
 
 
-def _attach_captions(fps: float):
-    def attach(video_id, clips, groups):
-        plan = plan_frames(clips, fps)
-        return attach_frame_captions(video_id, clips, plan, dict(groups["captions"]), dict(groups["errors"]))
-
-    return attach
+def _attach_captions(video_id, clips, groups):
+    """The clips carry their planned frame times (CutAndDecodeFrames)."""
+    return attach_frame_captions(video_id, clips, plan_of(clips), dict(groups["captions"]), dict(groups["errors"]))
 
 
 class CaptionClipFrames(beam.PTransform):
@@ -273,7 +276,7 @@ class CaptionClipFrames(beam.PTransform):
         batch_errors = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_errors)
         errors = (frame_errors, batch_errors) | "AllFrameErrors" >> beam.Flatten()
         return staged | "AttachCaptions" >> JoinToVideos(
-            "caption", _attach_captions(self._config.caption_fps), {"captions": captions, "errors": errors})
+            "caption", _attach_captions, {"captions": captions, "errors": errors})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +382,7 @@ class AnnotateClips(beam.PTransform):
             # frames are decoded straight to the captioner's input size: small elements, one resize
             fps, size = config.caption_fps, captioner_input_size(config.caption_model)
         cut = videos | "CutAndDecodeFrames" >> CutAndDecodeFrames(self._out_dir, self._cut, self._download,
-                                                                  fps, size)
+                                                                  fps, size, config.caption_frames == "keyframe")
         staged, all_failures = cut.staged, [cut[FAILURES]]
         if config.caption_model:
             staged, failures = (staged, cut[FRAMES], cut[FRAME_ERRORS]) | "CaptionClipFrames" >> (

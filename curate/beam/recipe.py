@@ -136,15 +136,16 @@ class _CutVideo(beam.DoFn):
         self._clips_ok = beam.metrics.Metrics.counter("cut", "clips_ok")
         self._clips_failed = beam.metrics.Metrics.counter("cut", "clips_failed")
 
-    def after_cut(self, meta, staged) -> list:
-        """More outputs (tagged or not) made from the source media of a video with staged clips."""
-        return []
+    def after_cut(self, meta, staged) -> tuple:
+        """(staged, more): the staged video, which this may annotate from the source media (a video
+        with staged clips), and more outputs (tagged or not) made from that media."""
+        return staged, []
 
     def process(self, element):
         meta, clips = element
         try:
             staged = cut_video(meta, clips, self._out_dir, self._config, commit=self.commit)
-            more = self.after_cut(meta, staged) if staged.clips else []
+            staged, more = self.after_cut(meta, staged) if staged.clips else (staged, [])
         except Exception as exc:  # noqa: BLE001 - the whole video failed: one record, nothing dropped
             yield TaggedOutput(FAILURES, to_failure(exc, "cut", meta))
             return

@@ -16,6 +16,7 @@ from typing import Optional
 
 
 SUMMARY_BACKENDS = ("vllm", "transformers")
+CAPTION_FRAMES = ("keyframe", "exact")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class AnnotateConfig:
     caption_model: Optional[str] = None
     # frames per second of the per-video sampling grid (VidLA: ~0.1)
     caption_fps: float = 0.1
+    # "keyframe": each grid time moves to the nearest keyframe in its cell and clips, which decodes
+    # alone (~15x fewer pictures decoded at 0.1 FPS); "exact": the grid times themselves
+    caption_frames: str = "keyframe"
     # frames per BLIP-2 forward pass; None: sized by the device the model runs on (device_batch_size)
     caption_batch_size: Optional[int] = None
     # generation settings of the captioner
@@ -60,6 +64,8 @@ class AnnotateConfig:
     def __post_init__(self):
         if self.caption_fps <= 0:
             raise ValueError(f"--caption-fps must be > 0, got {self.caption_fps}")
+        if self.caption_frames not in CAPTION_FRAMES:
+            raise ValueError(f"--caption-frames must be one of {CAPTION_FRAMES}, got {self.caption_frames!r}")
         if self.summary_backend not in SUMMARY_BACKENDS:
             raise ValueError(f"--summary-backend must be one of {SUMMARY_BACKENDS}, got {self.summary_backend!r}")
         if self.summary_max_words < 1:
@@ -83,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: no frame captions")
     g.add_argument("--caption-fps", type=float, default=d.caption_fps,
                    help="frames per second sampled for captioning, on one grid per video (default %(default)s)")
+    g.add_argument("--caption-frames", choices=CAPTION_FRAMES, default=d.caption_frames,
+                   help="keyframe: each grid time moves to the nearest keyframe inside its 1/fps cell and its "
+                        "clips (decoded alone; about 15x less decoding at 0.1 FPS), else stays; exact: the grid "
+                        "times, decoded forward from the keyframe before each (default %(default)s)")
     g.add_argument("--caption-batch-size", type=int, default=d.caption_batch_size,
                    help="frames per BLIP-2 forward pass (default: by device, see device_batch_size)")
     g.add_argument("--caption-max-new-tokens", type=int, default=d.caption_max_new_tokens)

@@ -104,6 +104,17 @@ def _differences(recorded: dict, current: dict, prefix: str = "") -> list:
     return out
 
 
+def _fill_older_record(recorded: dict, current: dict) -> dict:
+    """Settings recorded before an option existed, read with what the run did then: frames were
+    captioned at the grid times ("exact") before --caption-frames (which matters only with a
+    caption model)."""
+    annotate = dict(recorded.get("annotate", {}))
+    if "caption_frames" not in annotate:
+        then = "exact" if annotate.get("caption_model") else current.get("annotate", {}).get("caption_frames")
+        annotate["caption_frames"] = then
+    return {**recorded, "annotate": annotate}
+
+
 def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
     """Refuse (OutputConflictError) a run into `out_dir` whose settings or input differ from the ones
     recorded there, as the module docstring says; record them when the run may go on."""
@@ -112,7 +123,7 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
                "input_fingerprint": input_fingerprint(cfg.input)}
     if exists(path):
         recorded = json.loads(read_bytes(path))
-        changed = _differences(recorded["settings"], current["settings"])
+        changed = _differences(_fill_older_record(recorded["settings"], current["settings"]), current["settings"])
         if changed:
             raise OutputConflictError(
                 f"{out_dir} holds a run made with other settings ({'; '.join(changed)}); its clips and "

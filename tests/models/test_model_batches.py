@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from curate.beam.models import FRAME_ERRORS, FRAMES, CutAndDecodeFrames, SummarizeClips, _AttachSummaries
 from curate.media.cut import CutConfig
 from curate.media.download import DownloadConfig, video_dir
-from curate.media.frames import plan_frames
+from curate.media.frames import plan_frames, read_keyframes
 from curate.models.config import AnnotateConfig, device_batch_size
 from curate.models.summarize import TransformersSummarizer, summary_jobs, summary_prompt
 from curate.output.write import StagedVideo
@@ -90,7 +90,9 @@ def test_frames_stream_and_the_download_goes_after_the_last(sample_video, tmp_pa
     media = shutil.copy(sample_video.media_path, folder / "vid.mp4")
     clips = tuple(Clip(clip_key("vid", "short", i), "vid", "short", i, 4.0 * i, 4.0 * i + 4, 4.0, "", (), 0)
                   for i in range(5))
-    times = plan_frames(clips, 1.0).times
+    times = plan_frames(clips, 1.0, read_keyframes(str(media))).times
+    # keyframes every 2 s: every other 1 s cell holds one, and its frame moves there
+    assert sum(t != g for t, g in zip(times, plan_frames(clips, 1.0).times)) == 10
     p = BeamTestPipeline()
     cut = (p | beam.Create([(VideoMeta("vid", "u", media_path=str(media)), clips)])
            | CutAndDecodeFrames(str(tmp_path / "out"), CutConfig(mode="reencode", short_side=64), download, 1.0,
