@@ -241,7 +241,12 @@ def mode_functions(elements, config, size, captioner, device: str):
     gives the processor's captions, {name: function}, the list the stage's runs add their model load to)."""
     import torch
 
-    from curate.beam.models import CAPTION_FRAMES_PER_CALL, _attach_captions, _CutAndDecode
+    from curate.beam.models import (
+        CAPTION_FRAMES_PER_CALL,
+        CAPTION_MIN_FRAMES_PER_CALL,
+        _attach_captions,
+        _CutAndDecode,
+    )
     from curate.media.frames import read_keyframes
     from curate.output.write import StagedVideo
 
@@ -288,16 +293,17 @@ def mode_functions(elements, config, size, captioner, device: str):
 
     def path():
         # what the stage does per video, without Beam: plan and stream decoded frames (the stage's
-        # own after_cut), caption them in the handler's calls, attach
+        # own after_cut), caption them in calls like the handler's (RunInference's BatchElements
+        # adapts between its smallest and largest call: here doubling from one to the other), attach
         out = []
         for meta, clips in elements:
             clips, outputs = planned(meta, clips)
-            captions, batch = {}, []
+            captions, batch, call_size = {}, [], CAPTION_MIN_FRAMES_PER_CALL
             for (_, t), frame in outputs:
                 batch.append((t, frame))
-                if len(batch) == CAPTION_FRAMES_PER_CALL:
+                if len(batch) == call_size:
                     captions.update(zip([t for t, _ in batch], captioner.caption([f for _, f in batch])))
-                    batch = []
+                    batch, call_size = [], min(2 * call_size, CAPTION_FRAMES_PER_CALL)
             if batch:
                 captions.update(zip([t for t, _ in batch], captioner.caption([f for _, f in batch])))
             out.append(_attach_captions(meta.video_id, clips, {"captions": captions.items(), "errors": ()}))
