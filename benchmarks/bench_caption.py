@@ -311,6 +311,10 @@ def mode_functions(elements, config, size, captioner, device: str):
         return out
 
     same = captioner.caption(frames) == [c.strip() for c in direct()]
+    annotated = path()
+    kept, failed = sum(len(k) for k, _ in annotated), sum(len(f) for _, f in annotated)
+    if failed or kept != sum(len(clips) for _, clips in elements):
+        raise RuntimeError(f"the stage's functions captioned {kept} clips, {failed} failed: {annotated[0][1][:3]}")
     loads = []
     # one frame: the first model call of a freshly loaded model is part of its fixed cost
     meta, clips = elements[0]
