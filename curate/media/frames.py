@@ -5,6 +5,8 @@ middle of each 1/fps-second cell. A clip takes the grid times inside [start, end
 hold one gets its own midpoint instead. Clips of every scale overlap in time, so they share grid
 frames: each time is decoded and captioned once per video, and the number of captioner calls grows
 with the video's duration, not with its number of clips (VidLA captions at ~0.1 FPS, section 3).
+Given the video's keyframes, each time moves to the keyframe nearest it in its cell and clips
+(plan_frames), since a keyframe decodes alone.
 
 Plain functions, no Beam. PyAV is imported by iter_frames only.
 """
