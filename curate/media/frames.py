@@ -272,6 +272,7 @@ class _FrameReader:
         self._frames = None
         self._last_time = None
         self._last_frame = None
+        self._earliest = float("-inf")
 
     def frame_at(self, target: float):
         earliest = target - self._half_frame
@@ -285,6 +286,7 @@ class _FrameReader:
                 or (key is not None and self._last_time < key.time)):
             self._frames = self._decode_from(key)
             self._last_time = self._last_frame = None
+        self._earliest = earliest
         for frame in self._frames:
             if frame.time is None:
                 continue
@@ -315,13 +317,22 @@ class _FrameReader:
                     break  # landed after it
 
     def _decode_from(self, key):
+        """Decoded frames from `key` on. A picture no other picture refers to (a B-frame, mostly) is
+        not decoded at all when it is shown before the frame looked for (self._earliest, which
+        frame_at moves forward): the decoder skips it (AVDISCARD_NONREF, set as each packet is
+        sent, so frame threads see it too) and every picture after it decodes the same. About a
+        third less decoding on x264 uploads with B-frames."""
         self._codec.flush_buffers()
+        base = self._stream.time_base
         for packet in self._packets_from(key):
+            shown_before = packet.pts is not None and float(packet.pts * base) < self._earliest - self._half_frame
+            self._codec.skip_frame = "NONREF" if shown_before else "DEFAULT"
             yield from self._codec.decode(packet)  # the flush packet at the end drains the decoder
 
     def _keyframe_alone(self, key):
         self.reset()
         self._codec.flush_buffers()
+        self._codec.skip_frame = "DEFAULT"
         for packet in self._packets_from(key):
             frames = self._codec.decode(packet) + self._codec.decode(None)  # send it, then drain
             self._codec.flush_buffers()
