@@ -13,7 +13,10 @@ Plain functions, no Beam. PyAV is imported by iter_frames only.
 from __future__ import annotations
 
 import bisect
+import collections
 import math
+import os
+import threading
 from typing import NamedTuple, Optional, Sequence
 
 from schemas import Clip, Failure
@@ -120,7 +123,7 @@ def iter_frames(media_path: str, times: Sequence[float], size: Optional[tuple] =
             return
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        reader = _FrameReader(container, stream, size)
+        reader = _FrameReader(container, stream, size, _keyframes(media_path, container, stream))
         for t in times:
             try:
                 frame = reader.frame_at(reader.offset + t)
@@ -142,7 +145,7 @@ def read_keyframes(media_path: str) -> tuple:
                 return ()
             stream = container.streams.video[0]
             offset = _start_time(stream)
-            return tuple(k.time - offset for k in _scan_keyframes(container, stream))
+            return tuple(k.time - offset for k in _keyframes(media_path, container, stream))
     except Exception:  # noqa: BLE001 - no keyframes known: every frame is decoded at its exact time
         return ()
 
@@ -230,6 +233,30 @@ def _start_time(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
+_SCANNED = collections.OrderedDict()  # (path, size, mtime) -> keyframes, the latest few videos
+_SCANNED_LOCK = threading.Lock()
+
+
+def _keyframes(media_path: str, container, stream) -> list:
+    """_scan_keyframes of a file, scanned once for planning (read_keyframes) and decoding
+    (iter_frames, in the prefetch thread) alike."""
+    try:
+        st = os.stat(media_path)
+        key = (os.path.abspath(media_path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return _scan_keyframes(container, stream)
+    with _SCANNED_LOCK:
+        if key in _SCANNED:
+            _SCANNED.move_to_end(key)
+            return _SCANNED[key]
+    keys = _scan_keyframes(container, stream)
+    with _SCANNED_LOCK:
+        _SCANNED[key] = keys
+        while len(_SCANNED) > 4:
+            _SCANNED.popitem(last=False)
+    return keys
+
+
 def _scan_keyframes(container, stream) -> list:
     """The stream's keyframes from its packets (not the container's index: MP4's holds decode times,
     which run ahead of display times by the B-frame delay). A read error ends the scan with the
@@ -255,7 +282,7 @@ class _FrameReader:
     before it are skipped undecoded, so a demuxer that seeks short (floating point, an index of
     decode times) costs no decoding."""
 
-    def __init__(self, container, stream, size: Optional[tuple]):
+    def __init__(self, container, stream, size: Optional[tuple], keyframes: list):
         self._container = container
         self._stream = stream
         self._size = size
@@ -263,7 +290,7 @@ class _FrameReader:
         self.offset = _start_time(stream)
         rate = float(stream.average_rate) if stream.average_rate else 25.0
         self._half_frame = 0.5 / rate
-        self._keys = _scan_keyframes(container, stream)
+        self._keys = keyframes  # _scan_keyframes
         self._key_times = [k.time for k in self._keys]
         self._scalers = None
         self.reset()

@@ -89,7 +89,7 @@ def reader_for(path):
     container = av.open(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    reader = frames_module._FrameReader(container, stream, SIZE)
+    reader = frames_module._FrameReader(container, stream, SIZE, frames_module._keyframes(path, container, stream))
     reader._codec = CountingCodec(reader._codec)
     return container, reader
 
@@ -132,3 +132,14 @@ def test_read_keyframes_of_an_unreadable_file_is_empty(tmp_path):
     garbage.write_bytes(b"\x00not a video" * 1000)
     assert read_keyframes(str(garbage)) == ()
     assert read_keyframes(str(tmp_path / "missing.mp4")) == ()
+
+
+def test_a_video_is_scanned_once_for_planning_and_decoding(sample_video, monkeypatch):
+    scans = []
+    scan = frames_module._scan_keyframes
+    monkeypatch.setattr(frames_module, "_scan_keyframes", lambda *a: scans.append(1) or scan(*a))
+    frames_module._SCANNED.clear()
+    path = sample_video.media_path
+    keyframes = read_keyframes(path)
+    assert [t for t, f in iter_frames(path, keyframes[:3], SIZE) if not isinstance(f, str)] == list(keyframes[:3])
+    assert len(scans) == 1
