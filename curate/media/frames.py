@@ -23,9 +23,6 @@ from schemas import Clip, Failure
 
 # Times are rounded to the millisecond so that they are exact dictionary keys everywhere.
 _TIME_DECIMALS = 3
-# Decode forward instead of seeking when the next frame is at most this far ahead: decoding a couple
-# of seconds costs less than going back to a keyframe.
-SEEK_AFTER_S = 2.0
 
 
 class FramePlan(NamedTuple):
@@ -277,8 +274,8 @@ class _FrameReader:
 
     The frame shown at T is the first, in display order, at or after T less half a frame. A keyframe
     that is that frame is decoded alone (no picture before or after it); any other frame is decoded
-    forward from the keyframe before it, or from the previous frame when that is near (dense
-    sampling) and no keyframe lies in between. Every seek lands on a known keyframe: the packets
+    forward from the keyframe before it, or on from the previous frame when no keyframe lies in
+    between. Every seek lands on a known keyframe: the packets
     before it are skipped undecoded, so a demuxer that seeks short (floating point, an index of
     decode times) costs no decoding."""
 
@@ -309,8 +306,10 @@ class _FrameReader:
             return self._convert(self._last_frame)  # two times within one frame: the same picture
         if key is not None and key.time >= earliest:
             return self._convert(self._keyframe_alone(key))
-        if (self._frames is None or self._last_time is None or not 0 <= target - self._last_time <= SEEK_AFTER_S
-                or (key is not None and self._last_time < key.time)):
+        # decoding on from the last frame never costs more than starting again at a keyframe at or
+        # before it; a keyframe after it is where to start
+        if (self._frames is None or self._last_time is None or target < self._last_time
+                or (key is not None and key.time > self._last_time)):
             self._frames = self._decode_from(key)
             self._last_time = self._last_frame = None
         self._earliest = earliest

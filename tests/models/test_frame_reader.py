@@ -143,3 +143,17 @@ def test_a_video_is_scanned_once_for_planning_and_decoding(sample_video, monkeyp
     keyframes = read_keyframes(path)
     assert [t for t, f in iter_frames(path, keyframes[:3], SIZE) if not isinstance(f, str)] == list(keyframes[:3])
     assert len(scans) == 1
+
+
+def test_without_keyframes_known_the_reader_decodes_once_from_the_start():
+    """A file whose keyframes could not be scanned: one pass from the start, never back to it."""
+    bikes = footage_path("bikes")
+    pictures, half_frame = full_decode(bikes)
+    container = av.open(bikes)
+    with container:
+        stream = container.streams.video[0]
+        reader = frames_module._FrameReader(container, stream, SIZE, [])
+        reader._codec = CountingCodec(reader._codec)
+        for t in (0.5, 3.3, 7.9, 9.5):
+            assert np.array_equal(reader.frame_at(reader.offset + t), shown_at(pictures, half_frame, t))
+        assert reader._codec.sent <= len(pictures)
