@@ -51,6 +51,10 @@ def test_cli_options_map_to_the_config():
     assert config_from_args(None) == AnnotateConfig()
     with pytest.raises(ValueError, match="--caption-fps"):
         AnnotateConfig(caption_fps=0)
+    assert config.caption_frames == "keyframe"
+    assert config_from_args(parser.parse_args(["--caption-frames", "exact"])).caption_frames == "exact"
+    with pytest.raises(ValueError, match="--caption-frames must be one of .*'nearest'"):
+        AnnotateConfig(caption_frames="nearest")
 
 
 def test_validate_models_accepts_the_tiny_models(tiny_blip2, tiny_llama):

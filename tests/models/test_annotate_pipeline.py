@@ -13,7 +13,8 @@ from curate.output import write
 from curate.beam.models import AnnotateClips
 from curate.models.config import AnnotateConfig
 from curate.media.cut import CutConfig
-from curate.media.frames import plan_frames
+from curate.media.frames import decode_frames, plan_frames, read_keyframes
+from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.beam.models import FRAMES, CutAndDecodeFrames
 from curate.output.resume import load_resume_state
 from curate.models.summarize import captions_as_sentences
@@ -106,6 +107,41 @@ def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, t
             else:
                 assert clip.caption and len(clip.caption.split()) <= config.summary_max_words
                 assert clip.subtitle_summary and len(clip.subtitle_summary.split()) <= config.summary_max_words
+
+
+@pytest.mark.parametrize("mode", ["keyframe", "exact"])
+def test_captions_are_the_captioners_on_the_planned_frames(videos, tiny_blip2, tmp_path, mode):
+    """What the stage writes is what BLIP-2 says of the frames at each clip's frame_times, decoded
+    on their own; keyframe mode moves frames to keyframes (inside their cell and clips), exact mode
+    keeps the grid."""
+    elements = [(VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path),
+                 clips_of(v)) for v in videos]
+    config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=8, device="cpu",
+                            caption_frames=mode)
+    ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
+    assert failed == [] and len(ok) == 2
+    captioner = Blip2Captioner.load(tiny_blip2, device="cpu", max_new_tokens=8)
+    size = captioner_input_size(tiny_blip2)
+    distinct, seen = 0, set()
+    for video in ok:
+        [(meta, source)] = [(m, c) for m, c in elements if m.video_id == video.video_id]
+        keyframes = read_keyframes(meta.media_path)
+        expected = plan_frames(source, FPS, keyframes if mode == "keyframe" else ())
+        distinct += len(expected.times)
+        times = sorted({t for clip in video.clips for t in clip.frame_times})
+        assert times == list(expected.times)
+        grid = plan_frames(source, FPS).times
+        keys = {round(k, 3) for k in keyframes}
+        if mode == "keyframe":
+            assert set(times) <= keys | set(grid) and len(set(times) & keys) >= len(times) // 2
+        else:
+            assert tuple(times) == grid
+        caption_at = dict(zip(times, captioner.caption([f for _, f in decode_frames(meta.media_path, times, size)])))
+        seen |= set(caption_at.values())
+        for clip in video.clips:
+            assert clip.frame_times == expected.clip_times[clip.key]
+            assert clip.frame_captions == tuple(caption_at[t] for t in clip.frame_times)
+    assert num_inferences == distinct and len(seen) >= 2  # the captions tell frames apart
 
 
 def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):

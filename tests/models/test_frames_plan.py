@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from curate.media.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames
+from curate.media.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames, plan_of
 from schemas import Clip, clip_key
 
 
@@ -93,3 +93,34 @@ def test_decoding_forward_and_seeking_give_the_same_frames(sample_video):
     for t in (2.5, 9.0):  # 2.5: decoded forward from 2.0; alone: after a seek
         [(_, alone)] = decode_frames(sample_video.media_path, [t], size=(96, 96))
         assert np.array_equal(dense[t], alone)
+
+
+def test_keyframes_move_each_frame_within_its_cell_and_its_clips():
+    clips = [make_clip("v", "short", i, 12 * i, 12 * i + 12) for i in range(5)]
+    clips += [make_clip("v", "medium", 0, 0, 30), make_clip("v", "medium", 1, 30, 60),
+              make_clip("v", "short", 9, 61.0, 62.5)]
+    keyframes = [0, 2, 4, 6, 8, 10, 12, 14, 16.5, 18, 20, 22, 24, 26, 28, 30, 35.2, 44.9, 50, 58, 61.2, 61.9]
+    plan = plan_frames(clips, 0.1, keyframes)
+    by_key = {c.key: plan.clip_times[c.key] for c in clips}
+    assert by_key[clips[0].key] == (4.0,)  # 5 s: 4 and 6 as near, the earlier wins
+    assert by_key[clips[1].key] == (14.0,)  # 15 s: the cell [10, 20) cut to the clip [12, 24)
+    assert by_key[clips[2].key] == (24.0, 35.2)  # 25 s: [24, 30), the medium clip ends at 30
+    assert by_key[clips[4].key] == (58.0,)  # 55 s: [50, 60); 58 is nearer than 50
+    assert by_key[clips[5].key] == (4.0, 14.0, 24.0)  # a frame shared by clips of both scales stays shared
+    assert by_key[clips[6].key] == (35.2, 44.9, 58.0)
+    assert by_key[clips[7].key] == (61.9,)  # a short clip's midpoint 61.75: its own window, clip-bounded
+    assert plan.times == (4.0, 14.0, 24.0, 35.2, 44.9, 58.0, 61.9)
+    assert all(clip.start <= t < clip.end for clip in clips for t in by_key[clip.key])
+    assert all(isinstance(t, float) for t in plan.times)
+    # no keyframe in a cell: the grid time stays; no keyframes at all: the grid
+    assert plan_frames(clips[:1], 0.1, [20.0]).times == (5.0,)
+    assert plan_frames(clips, 0.1, ()) == plan_frames(clips, 0.1)
+
+
+def test_attach_reads_the_plan_the_clips_carry():
+    clips = [make_clip("v", "short", 0, 0, 13), make_clip("v", "medium", 0, 0, 30)]
+    plan = plan_frames(clips, 0.1, [4.0, 14.0, 26.5])
+    carried = [c._replace(frame_times=plan.clip_times[c.key]) for c in clips]
+    assert plan_of(carried) == plan
+    kept, failures = attach_frame_captions("v", carried, plan_of(carried), {4.0: "a dog", 26.5: "a cat"}, {})
+    assert failures == [] and [c.frame_times for c in kept] == [(4.0,), (4.0, 26.5)]

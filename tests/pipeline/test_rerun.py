@@ -149,6 +149,31 @@ def test_a_rerun_that_adds_the_video_scale_is_refused(tmp_path):
     check_rerun(str(out), plain)
 
 
+def test_a_record_from_before_caption_frames_reads_as_exact_frames(tmp_path):
+    """--caption-frames moves the captioned frames: a recorded setting. A record made before it was
+    one captioned the grid ("exact"), which matters only where a caption model ran."""
+    from curate.config import RunConfig
+    from curate.errors import OutputConflictError
+    from curate.output.settings import SETTINGS, check_rerun
+
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("abcdefghijk\n")
+    for caption_model, then in ((None, None), ("Salesforce/blip2-opt-2.7b", "exact")):
+        out = tmp_path / f"out-{then}"
+        cfg = {"recipe": "vidla", "input": str(manifest), "output": str(out)}
+        annotate = {"caption_model": caption_model}
+        check_rerun(str(out), RunConfig(**cfg, annotate=annotate))
+        recorded = json.loads((out / SETTINGS).read_text())
+        assert recorded["settings"]["annotate"].pop("caption_frames") == "keyframe"
+        (out / SETTINGS).write_text(json.dumps(recorded))  # as recorded before the option was
+        if then is None:
+            check_rerun(str(out), RunConfig(**cfg, annotate=annotate))
+            continue
+        with pytest.raises(OutputConflictError, match="caption_frames: 'exact' then, 'keyframe' now"):
+            check_rerun(str(out), RunConfig(**cfg, annotate=annotate))
+        check_rerun(str(out), RunConfig(**cfg, annotate={**annotate, "caption_frames": "exact"}))
+
+
 def test_an_input_given_as_a_file_url_is_fingerprinted_like_its_path(tmp_path):
     """A file:// URL is read as its unquoted path (curate.sources.local_path); its fingerprint too."""
     from curate.output.settings import input_fingerprint
