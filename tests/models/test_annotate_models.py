@@ -8,7 +8,8 @@ import pytest
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig, add_arguments, config_from_args
 from curate.models.caption import Blip2Captioner, captioner_input_size
-from curate.models.summarize import TransformersSummarizer, prompt_token_ids, summary_prompt
+from curate.models.summarize import (PromptsTokenizedOnRead, TransformersSummarizer, prompt_token_ids,
+                                     summary_prompt)
 
 
 def test_blip2_loads_from_disk_and_captions_a_batch(tiny_blip2):
@@ -37,6 +38,23 @@ def test_llama_summarizer_uses_the_chat_template(tiny_llama, tiny_llama_no_templ
     plain = TransformersSummarizer.load(tiny_llama_no_template, device="cpu", max_new_tokens=4)
     plain_text = plain.tokenizer.decode(prompt_token_ids(plain.tokenizer, "a man is cooking"))
     assert "[INST]" not in plain_text and plain_text.startswith("<s> a man is cooking")
+
+
+def test_vllm_prompts_are_tokenized_one_at_a_time_as_read(tiny_llama):
+    """What VllmSummarizer hands LLM.generate: the prompt_token_ids of each message, built when vLLM
+    reads it (vLLM adds each request to the engine as it reads it), none before."""
+    tokenizer = TransformersSummarizer.load(tiny_llama, device="cpu").tokenizer
+    messages = [summary_prompt(t) for t in ("A man cooks fish.", "Two dogs run on a beach.", "A child rides a bike.")]
+    expected = [{"prompt_token_ids": prompt_token_ids(tokenizer, m)} for m in messages]
+    calls = []
+    apply_chat_template = tokenizer.apply_chat_template
+    tokenizer.apply_chat_template = lambda *args, **kwargs: calls.append(1) or apply_chat_template(*args, **kwargs)
+    prompts = PromptsTokenizedOnRead(tokenizer, messages)
+    assert len(prompts) == 3 and not calls
+    read = iter(prompts)
+    assert next(read) == expected[0] and len(calls) == 1
+    assert list(read) == expected[1:] and len(calls) == 3
+    assert prompts[1:] == expected[1:] and prompts[-1] == expected[-1]
 
 
 def test_cli_options_map_to_the_config():
