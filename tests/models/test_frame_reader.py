@@ -157,3 +157,18 @@ def test_without_keyframes_known_the_reader_decodes_once_from_the_start():
         for t in (0.5, 3.3, 7.9, 9.5):
             assert np.array_equal(reader.frame_at(reader.offset + t), shown_at(pictures, half_frame, t))
         assert reader._codec.sent <= len(pictures)
+
+
+def test_keyframes_decode_without_frame_threads(monkeypatch):
+    """Frame threads only cost a hand-off and a flush for a keyframe decoded alone: slice threads
+    when most times are keyframes, frame threads (AUTO) for runs of pictures."""
+    bikes = footage_path("bikes")
+    seen = []
+    init = frames_module._FrameReader.__init__
+    monkeypatch.setattr(frames_module._FrameReader, "__init__",
+                        lambda self, container, stream, *a: seen.append(stream.thread_type.name)
+                        or init(self, container, stream, *a))
+    keyframes = read_keyframes(bikes)
+    list(iter_frames(bikes, keyframes, SIZE))
+    list(iter_frames(bikes, [0.5, 2.5, 4.5], SIZE))
+    assert seen == ["SLICE", "AUTO"]
