@@ -365,14 +365,15 @@ class _FrameReader:
         self.reset()
         self._codec.flush_buffers()
         self._codec.skip_frame = "DEFAULT"
-        for packet in self._packets_from(key):
-            frames = self._codec.decode(packet) + self._codec.decode(None)  # send it, then drain
-            self._codec.flush_buffers()
-            for frame in frames:
-                if frame.pts == key.pts:
-                    return frame
-            raise ValueError(f"the keyframe at {key.time:.3f}s decoded to no picture")
-        raise ValueError(f"the keyframe at {key.time:.3f}s could not be read")
+        packet = next(self._packets_from(key), None)
+        if packet is None:
+            raise ValueError(f"the keyframe at {key.time:.3f}s could not be read")
+        frames = self._codec.decode(packet) + self._codec.decode(None)  # send it, then drain
+        self._codec.flush_buffers()
+        for frame in frames:
+            if frame.pts == key.pts:
+                return frame
+        raise ValueError(f"the keyframe at {key.time:.3f}s decoded to no picture")
 
     def _convert(self, frame):
         if self._scalers is None:
