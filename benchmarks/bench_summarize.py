@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -42,11 +43,35 @@ CAPTIONS = ("a man is cooking fish in the kitchen", "a woman is walking near the
             "a close up of a plate of food on a table", "a group of people standing in a park")
 
 
-def clips_with_captions(minutes: float, num_videos: int = 1) -> list:
-    """[(video id, clips)]: one planned video's clips with frame captions, under `num_videos` ids."""
+def clips_with_captions(minutes: float, num_videos: int = 1, saved: str | None = None) -> list:
+    """[(video id, clips)]: one planned video's clips with frame captions (those of
+    `save_clips(saved, ...)` where given), under `num_videos` ids."""
+    from schemas import clip_key
+
+    if saved:
+        with open(saved, "rb") as f:
+            clips = pickle.load(f)
+    else:
+        clips = planned_clips_with_captions(minutes)
+    videos = []
+    for v in range(num_videos):
+        video_id = f"sumvid{v}"
+        videos.append((video_id, tuple(c._replace(video_id=video_id, key=clip_key(video_id, c.scale, c.index))
+                                       for c in clips)))
+    return videos
+
+
+def save_clips(path: str, minutes: float) -> None:
+    """One video's clips with frame captions, planned here (espeak-ng), for a machine without espeak-ng
+    (``--clips``)."""
+    with open(path, "wb") as f:
+        pickle.dump(planned_clips_with_captions(minutes), f)
+
+
+def planned_clips_with_captions(minutes: float) -> list:
     from bench_caption import planned_clips
     from curate.text.transcripts import clip_from_span
-    from schemas import Transcript, VideoMeta, clip_key
+    from schemas import Transcript, VideoMeta
 
     spans, duration = planned_clips("sumvid", minutes, seed=7)
     meta = VideoMeta("sumvid", "file://sumvid.mp4", duration=duration)
@@ -56,12 +81,7 @@ def clips_with_captions(minutes: float, num_videos: int = 1) -> list:
         n = max(1, int(span.duration // 10))
         captions = tuple(CAPTIONS[(i + k) % len(CAPTIONS)] for k in range(n))
         clips.append(clip_from_span(span, meta, transcript)._replace(frame_captions=captions))
-    videos = []
-    for v in range(num_videos):
-        video_id = f"sumvid{v}"
-        videos.append((video_id, tuple(c._replace(video_id=video_id, key=clip_key(video_id, c.scale, c.index))
-                                       for c in clips)))
-    return videos
+    return clips
 
 
 def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, intermediate_size: int = 11008,
@@ -102,7 +122,12 @@ def main(argv=None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clips", help="one video's clips saved with --save-clips, instead of planning them here")
+    parser.add_argument("--save-clips", metavar="PATH", help="save the planned clips to PATH (for --clips) and stop")
     args = parser.parse_args(argv)
+    if args.save_clips:
+        save_clips(args.save_clips, args.minutes)
+        return 0
 
     from bench_caption import best_times, print_figures, run_pipeline
     from curate.models.config import AnnotateConfig
@@ -120,7 +145,7 @@ def main(argv=None) -> int:
         model_dir = make_llama_size(os.path.join(work, "llama-2-7b-size"), args.device)
     else:
         model_dir = args.model
-    videos = clips_with_captions(args.minutes, args.videos)
+    videos = clips_with_captions(args.minutes, args.videos, args.clips)
     config = AnnotateConfig(summary_model=model_dir, summary_backend=args.backend, summary_batch_size=args.batch_size,
                             summary_max_new_tokens=args.max_new_tokens, device=args.device,
                             # two engines share the GPU: the baseline's and the one the stage loads
