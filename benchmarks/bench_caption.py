@@ -20,9 +20,10 @@ it), distinct frames captioned per second by
   bare    - model.generate on pixel_values made beforehand from the same frames, on the device (the
             GPU goal's baseline),
   decode  - the stage's decoder side alone, no model: read_keyframes (keyframe mode), plan_frames and
-            decoding at the captioner's input size, prefetched in a thread (_CutAndDecode.after_cut);
-            every timed run scans each video's keyframes once, as a worker does a new video,
-  path    - the stage's own functions without Beam: that same after_cut, Blip2Captioner on the
+            decoding at the captioner's input size in a thread, ahead across videos (_CutAndDecode
+            .after_cut and finish_bundle, the videos as one bundle); every timed run scans each
+            video's keyframes once, as a worker does a new video,
+  path    - the stage's own functions without Beam: that same decoding, Blip2Captioner on the
             handler's calls (tensor preprocessing on the device), attach (_attach_captions),
   stage   - decode (CutAndDecodeFrames without its ffmpeg cut) + CaptionClipFrames in a Beam pipeline
             (DirectRunner): everything, less the model load, less Beam's own start/teardown (an
@@ -102,6 +103,9 @@ def build_model(name: str, device: str, work: str) -> str:
 
     if name == "tiny":
         return make_tiny_blip2(os.path.join(work, "blip2-tiny"))
+    if name == "small":  # ~15 ms a frame on one core: slower than decoding a 720p keyframe, as on a GPU
+        return make_tiny_blip2(os.path.join(work, "blip2-small"), vision_hidden=192, vision_layers=4,
+                               text_hidden=128, text_layers=2)
     if name == "blip2-opt-2.7b-size":
         return make_blip2_opt27_size(os.path.join(work, "blip2-opt-2.7b-size"), device)
     return name
@@ -255,18 +259,24 @@ def mode_functions(elements, config, size, captioner, device: str):
 
     decoder = _CutAndDecode(None, None, None, config.caption_fps, size, config.caption_frames == "keyframe")
 
-    def planned(meta, clips):
-        """The stage's own planning and decoding (CutAndDecodeFrames less its cut): (clips with their
-        frame_times, the stream of ((video_id, t), frame) and (video_id, (t, error)) outputs)."""
-        staged, outputs = decoder.after_cut(meta, StagedVideo(meta.video_id, tuple(clips), (0,) * len(clips)))
-        return staged.clips, (out.value for out in outputs)
+    def planned():
+        """The stage's own planning and decoding over all the videos as one bundle (CutAndDecodeFrames
+        less its cut): StagedVideo (with the clips' frame_times) and ((video_id, t), frame) /
+        (video_id, (t, error)) outputs, as the stage hands them on."""
+        decoder.start_bundle()
+        for meta, clips in elements:
+            staged, outputs = decoder.after_cut(meta, StagedVideo(meta.video_id, tuple(clips), (0,) * len(clips)))
+            yield staged
+            yield from (out.value.value for out in outputs)
+        yield from (out.value.value for out in decoder.finish_bundle())
 
-    decoded = [(key, frame) for meta, clips in elements for key, frame in planned(meta, clips)[1]]
+    decoded = [item for item in planned() if not isinstance(item, StagedVideo)]
+    errors = [why for key, why in decoded if not isinstance(key, tuple)]
+    if errors:
+        raise ValueError(f"frames that could not be decoded: {errors[:3]}")
     frames = [frame for _, frame in decoded]
     keyframes = {(meta.video_id, round(k, 3)) for meta, _ in elements for k in read_keyframes(meta.media_path)}
     on_keyframes = sum(key in keyframes for key, _ in decoded)
-    if any(isinstance(f, str) for f in frames):
-        raise ValueError(f"frames that could not be decoded: {[f for f in frames if isinstance(f, str)][:3]}")
     model, processor = captioner.model, captioner.processor
     batch_size, max_new_tokens = captioner.batch_size, captioner.max_new_tokens
     ready = [processor(images=frames[i:i + batch_size], return_tensors="pt")["pixel_values"].to(device, model.dtype)
@@ -292,26 +302,33 @@ def mode_functions(elements, config, size, captioner, device: str):
         return out
 
     def decode():
-        return [len(list(planned(meta, clips)[1])) for meta, clips in elements]
+        return sum(1 for _ in planned())
 
     def path():
-        # what the stage does per video, without Beam: plan and stream decoded frames (the stage's
-        # own after_cut), caption them in calls like the handler's (RunInference's BatchElements
-        # adapts between its smallest and largest call: here doubling from one to the other), attach
-        out = []
-        for meta, clips in elements:
-            clips, outputs = planned(meta, clips)
-            captions, batch, call_size = {}, [], CAPTION_MIN_FRAMES_PER_CALL
-            for (_, t), frame in outputs:
-                batch.append((t, frame))
-                if len(batch) == call_size:
-                    captions.update(zip([t for t, _ in batch], captioner.caption([f for _, f in batch])))
-                    batch, call_size = [], min(2 * call_size, CAPTION_FRAMES_PER_CALL)
-            if batch:
-                captions.update(zip([t for t, _ in batch], captioner.caption([f for _, f in batch])))
-            out.append(_attach_captions(meta.video_id, clips, {"captions": captions.items(), "errors": ()}))
+        # what the stage does, without Beam: plan and stream decoded frames (the stage's own
+        # after_cut and finish_bundle), caption them in calls like the handler's (RunInference's
+        # BatchElements adapts between its smallest and largest call: here doubling from one to the
+        # other, across videos), attach
+        clips_of, captions, batch, call_size = {}, {meta.video_id: {} for meta, _ in elements}, [], \
+            CAPTION_MIN_FRAMES_PER_CALL
+
+        def caption(batch):
+            for ((video_id, t), _), text in zip(batch, captioner.caption([f for _, f in batch])):
+                captions[video_id][t] = text
+
+        for item in planned():
+            if isinstance(item, StagedVideo):
+                clips_of[item.video_id] = item.clips
+                continue
+            batch.append(item)
+            if len(batch) == call_size:
+                caption(batch)
+                batch, call_size = [], min(2 * call_size, CAPTION_FRAMES_PER_CALL)
+        if batch:
+            caption(batch)
         sync(device)
-        return out
+        return [_attach_captions(video_id, clips_of[video_id], {"captions": captions[video_id].items(), "errors": ()})
+                for video_id in captions]
 
     same = captioner.caption(frames) == [c.strip() for c in direct()]
     annotated = path()
@@ -363,8 +380,9 @@ def _decode_and_caption(config, size):
     from curate.output.write import StagedVideo
 
     class DecodeOnly(_CutAndDecode):
-        def process(self, element):
+        def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
             meta, clips = element
+            self._where = (timestamp, window)
             staged, frames = self.after_cut(meta, StagedVideo(meta.video_id, tuple(clips), (0,) * len(clips)))
             yield staged
             yield from frames
@@ -511,7 +529,9 @@ def main(argv=None) -> int:
     calls.add_argument("--minutes", type=float, default=10.0)
     calls.add_argument("--fps", type=float, default=0.1)
     tp = sub.add_parser("throughput", help="frames/s of the stage vs direct model calls")
-    tp.add_argument("--model", default="tiny", help="tiny, blip2-opt-2.7b-size, or a checkpoint directory")
+    tp.add_argument("--model", default="tiny",
+                    help="tiny, small (on a CPU, slower per frame than the decoder, as BLIP-2 is on a GPU), "
+                         "blip2-opt-2.7b-size, or a checkpoint directory")
     tp.add_argument("--device", default="auto")
     tp.add_argument("--dtype", default="auto")
     tp.add_argument("--frames", choices=("keyframe", "exact", "both"), default="both",

@@ -24,13 +24,16 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from curate.beam.recipe import _CutVideo
 from curate.beam.stages import FAILURES
 from curate.errors import StageError
 from curate.files import remove_tree
 from curate.media.download import discard_download
-from curate.media.frames import attach_frame_captions, iter_frames, plan_frames, plan_of, prefetch, read_keyframes
+from curate.media.frames import DecodeAhead, attach_frame_captions, plan_frames, plan_of, read_keyframes
 from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig
@@ -45,9 +48,11 @@ FRAME_ERRORS = "frame_errors"
 # RunInference hands the captioner between these many frames at once, the size adapted to how long
 # the calls take (Beam's BatchElements); the captioner runs them in forward passes sized by its
 # device (curate.models.caption). Small first calls let the model start while the decoder, a
-# prefetch thread, works up to CAPTION_FRAMES_PER_CALL frames ahead.
+# thread, works up to CAPTION_FRAMES_PER_CALL frames ahead, across videos; the decode step takes
+# new videos until FRAMES_AHEAD of their frames wait to be decoded or handed on.
 CAPTION_MIN_FRAMES_PER_CALL = 8
 CAPTION_FRAMES_PER_CALL = 64
+FRAMES_AHEAD = 2 * CAPTION_FRAMES_PER_CALL
 # The summarizer gets up to this many prompts at once, all of a bundle in practice: vLLM schedules
 # them itself (continuous batching), the transformers backend sorts them by length into batches.
 SUMMARY_PROMPTS_PER_CALL = 4096
@@ -126,9 +131,12 @@ class CutAndDecodeFrames(beam.PTransform):
 
 
 class _CutAndDecode(_CutVideo):
-    """Frames are decoded in a background thread and handed on as they come (curate.media.frames
-    .prefetch): the captioner, fused downstream, runs on one batch while the next is decoded. The
-    download is discarded once the last frame is out, not when the cut is done."""
+    """Frames are decoded in a background thread (curate.media.frames.DecodeAhead) and handed on as
+    they come: the captioner, fused downstream, runs on frames already decoded while the next
+    ones are, those of the next videos too (a batch spans several short videos). Each process()
+    call queues its video's frames and hands on the oldest ones until at most FRAMES_AHEAD are
+    left queued; finish_bundle hands on the rest. A download is discarded once its frames are
+    decoded, not when the cut is done."""
 
     commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
 
@@ -138,13 +146,23 @@ class _CutAndDecode(_CutVideo):
         self._fps, self._size, self._keyframes, self._download_after = fps, size, keyframes, download
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
         self._failed = beam.metrics.Metrics.counter("caption", "frames_undecodable")
+        self._ahead = None
 
-    def process(self, element):
-        try:
-            yield from super().process(element)
-        finally:
-            if self._download_after is not None:
-                discard_download(element[0].video_id, self._download_after)
+    def start_bundle(self):
+        if self._ahead is not None and self._ahead.untaken:  # a failed bundle's frames: not this one's
+            self._ahead.close()
+            self._ahead = None
+        if self._fps is not None and self._ahead is None:
+            self._ahead = DecodeAhead(self._size, CAPTION_FRAMES_PER_CALL)
+        self._where = (MIN_TIMESTAMP, GlobalWindow())  # process() sets its element's
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        # the frames of a video may be handed on while a later one is processed, or at the bundle's
+        # end: each goes out as a WindowedValue in its own video's window
+        self._where, self._queued = (timestamp, window), False
+        yield from super().process(element)
+        if not self._queued and self._download_after is not None:
+            discard_download(element[0].video_id, self._download_after)
 
     def after_cut(self, meta, staged):
         if self._fps is None:
@@ -152,25 +170,28 @@ class _CutAndDecode(_CutVideo):
         keyframes = read_keyframes(meta.media_path) if self._keyframes else ()
         plan = plan_frames(staged.clips, self._fps, keyframes)
         clips = tuple(c._replace(frame_times=plan.clip_times[c.key]) for c in staged.clips)
-        return staged._replace(clips=clips), self._frames(meta.video_id, meta.media_path, plan.times)
+        video_id, download = meta.video_id, self._download_after
+        done = None if download is None else (lambda: discard_download(video_id, download))
+        self._ahead.add((video_id, *self._where), meta.media_path, plan.times, done)
+        self._queued = True
+        return staged._replace(clips=clips), self._handed(self._ahead.take(FRAMES_AHEAD))
 
-    def _frames(self, video_id: str, media_path: str, times: tuple):
-        done = set()
-        try:
-            for t, frame in prefetch(iter_frames(media_path, times, self._size), CAPTION_FRAMES_PER_CALL):
-                done.add(t)
-                if isinstance(frame, str):
-                    self._failed.inc()
-                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, frame)))
-                else:
-                    self._decoded.inc()
-                    yield TaggedOutput(FRAMES, ((video_id, t), frame))
-        except Exception as exc:  # noqa: BLE001 - the frames not decoded yet get the reason
-            why = f"decoding {media_path} stopped: {type(exc).__name__}: {exc}"
-            for t in times:
-                if t not in done:
-                    self._failed.inc()
-                    yield TaggedOutput(FRAME_ERRORS, (video_id, (t, why)))
+    def finish_bundle(self):
+        if self._ahead is not None:
+            yield from self._handed(self._ahead.take(0))
+
+    def teardown(self):
+        if self._ahead is not None:
+            self._ahead.close()
+
+    def _handed(self, taken):
+        for (video_id, timestamp, window), t, frame in taken:
+            if isinstance(frame, str):
+                self._failed.inc()
+                yield TaggedOutput(FRAME_ERRORS, WindowedValue((video_id, (t, frame)), timestamp, (window,)))
+            else:
+                self._decoded.inc()
+                yield TaggedOutput(FRAMES, WindowedValue(((video_id, t), frame), timestamp, (window,)))
 
 
 class CommitStaged(beam.PTransform):

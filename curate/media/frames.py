@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import logging
 import math
 import os
 import threading
@@ -153,55 +154,131 @@ def read_keyframes(media_path: str) -> tuple:
         return ()
 
 
-def prefetch(items, depth: int):
-    """Iterate `items` in a background thread, at most `depth` ahead of the consumer: the decoder
-    (PyAV releases the GIL while it decodes and scales) keeps working while the consumer runs the
-    model on frames already decoded. An exception in the producer is raised in the consumer; a
-    consumer that stops early stops the producer at its next item."""
-    import queue
-    import threading
+class DecodeAhead:
+    """Decodes the frames of one video after another in a background thread, `depth` frames ahead
+    of the consumer at most, on across videos: a consumer running a model on batches that span
+    several videos is not kept waiting at each video's first frames (PyAV releases the GIL while
+    it decodes and scales). One consumer; frames come out in the order their videos were added.
 
-    if depth < 1:
-        raise ValueError(f"prefetch depth must be >= 1, got {depth}")
-    buffer = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
+    add(key, media_path, times, done) queues a video (iter_frames of its distinct times); `done`,
+    where given, runs in the decoding thread once that video is decoded or has failed (to discard
+    the download, say), before the video's last frame is handed on. take(ahead) yields (key, t,
+    frame or error text): first, blocking, until no more than `ahead` frames are added and not yet
+    taken, then those already decoded. A video that stops decoding midway gives the reason for each
+    of its frames not decoded. close() stops the thread and runs `done` of the videos it never
+    reached."""
 
-    def put(entry) -> bool:
-        while not stop.is_set():
+    def __init__(self, size: Optional[tuple], depth: int):
+        import queue
+
+        if depth < 1:
+            raise ValueError(f"DecodeAhead depth must be >= 1, got {depth}")
+        self._size = size
+        self._jobs = queue.SimpleQueue()
+        self._decoded = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._untaken = 0
+        self._thread = threading.Thread(target=self._decode_jobs, name="decode-ahead", daemon=True)
+        self._thread.start()
+
+    @property
+    def untaken(self) -> int:
+        """Frames added and not yet taken."""
+        return self._untaken
+
+    def add(self, key, media_path: str, times: Sequence[float], done=None) -> None:
+        times = sorted(set(times))
+        self._untaken += len(times)
+        self._jobs.put((key, media_path, times, done))
+
+    def take(self, ahead: int = 0):
+        while self._untaken > ahead:
+            yield self._next(block=True)
+        while self._untaken:
+            item = self._next(block=False)
+            if item is None:
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        self._thread.join()
+        while not self._jobs.empty():
+            job = self._jobs.get()
+            if job is not None:
+                _run_done(job[3])
+
+    def _next(self, block: bool):
+        import queue
+
+        while True:
             try:
-                buffer.put(entry, timeout=0.1)
+                item = self._decoded.get(timeout=0.5) if block else self._decoded.get_nowait()
+            except queue.Empty:
+                if not block:
+                    return None
+                if not self._thread.is_alive():
+                    raise RuntimeError("the decoding thread has stopped") from None
+                continue
+            self._untaken -= 1
+            return item
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._decoded.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce():
-        iterator = iter(items)
-        try:
-            for item in iterator:
-                if not put((item, None)):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put((done, exc))
-            return
-        finally:
-            getattr(iterator, "close", lambda: None)()  # a generator's files close in this thread
-        put((done, None))
-
-    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, exc = buffer.get()
-            if exc is not None:
-                raise exc
-            if item is done:
+    def _decode_jobs(self) -> None:
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is None:
                 return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+            key, media_path, times, done = job
+            # a video's last answer goes out after `done`: whoever has all of a video's frames
+            # knows its media is done with (discarded, where that is what `done` does)
+            answers, last = self._answers(key, media_path, times), None
+            try:
+                for answer in answers:
+                    if last is not None and not self._put(last):
+                        return
+                    last = answer
+            finally:
+                answers.close()
+                _run_done(done)
+            if last is not None and not self._put(last):
+                return
+
+    def _answers(self, key, media_path: str, times: list):
+        """(key, t, frame or error text) for every time, in order."""
+        from contextlib import closing
+
+        handed = 0  # iter_frames gives the sorted times in order: the first `handed` of them
+        try:
+            with closing(iter_frames(media_path, times, self._size)) as frames:
+                for t, frame in frames:
+                    yield key, t, frame
+                    handed += 1
+            why = f"no frame was decoded at this time of {media_path}"  # every time gets an answer
+        except Exception as exc:  # noqa: BLE001 - the frames not decoded yet get the reason
+            why = f"decoding {media_path} stopped: {type(exc).__name__}: {exc}"
+        for t in times[handed:]:
+            yield key, t, why
+
+
+def _run_done(done) -> None:
+    if done is None:
+        return
+    try:
+        done()
+    except Exception:  # noqa: BLE001 - a failed clean-up must not stop the frames of other videos
+        logging.getLogger(__name__).warning("after decoding a video: %s failed", done, exc_info=True)
 
 
 def frame_to_rgb(frame, size: Optional[tuple] = None, scalers: Optional[tuple] = None):
@@ -242,7 +319,7 @@ _SCANNED_LOCK = threading.Lock()
 
 def _keyframes(media_path: str, container, stream) -> list:
     """_scan_keyframes of a file, scanned once for planning (read_keyframes) and decoding
-    (iter_frames, in the prefetch thread) alike."""
+    (iter_frames, in DecodeAhead's thread) alike."""
     try:
         st = os.stat(media_path)
         key = (os.path.abspath(media_path), st.st_size, st.st_mtime_ns)

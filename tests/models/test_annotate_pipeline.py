@@ -164,6 +164,32 @@ def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
     assert not os.path.exists(folder)
 
 
+def test_frames_go_out_in_their_own_videos_window(videos, tmp_path):
+    """The decoder hands a video's frames on while later videos are processed, or at the bundle's
+    end: each must still carry its own video's window, or a windowed join would lose it."""
+    from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+    elements = [(VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",))) for v in videos]
+    starts = {v.video_id: 1000.0 * i for i, v in enumerate(videos)}
+    p = BeamTestPipeline()
+    cut = (p | beam.Create(elements) | beam.Map(lambda e: TimestampedValue(e, starts[e[0].video_id]))
+           | beam.WindowInto(FixedWindows(100)) | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32)))
+
+    def where(key, window=beam.DoFn.WindowParam):
+        return key, window.start.micros // 1_000_000
+
+    frames = cut[FRAMES] | "FrameWindows" >> beam.Map(lambda kv, w=beam.DoFn.WindowParam: where(kv[0][0], w))
+    staged = cut.staged | "StagedWindows" >> beam.Map(lambda s, w=beam.DoFn.WindowParam: where(s.video_id, w))
+    for name, pcoll in (("frames", frames), ("staged", staged)):
+        (pcoll | f"Global{name}" >> beam.WindowInto(beam.window.GlobalWindows())
+         | f"All{name}" >> beam.combiners.ToList() | f"Dump{name}" >> beam.Map(_dump, str(tmp_path / f"{name}.pkl")))
+    p.run().wait_until_finish()
+    seen = {name: pickle.load(open(tmp_path / f"{name}.pkl", "rb")) for name in ("frames", "staged")}
+    assert sorted(seen["staged"]) == sorted((v.video_id, int(starts[v.video_id])) for v in videos)
+    assert {video_id for video_id, _ in seen["frames"]} == set(starts)
+    assert all(start == int(starts[video_id]) for video_id, start in seen["frames"]), seen["frames"]
+
+
 def test_bad_media_and_unusable_answers_become_failures(videos, tiny_blip2, tiny_llama_eos, tmp_path):
     good = videos[1]
     clips = clips_of(good, ("short",))

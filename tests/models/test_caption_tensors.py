@@ -10,7 +10,7 @@ Blip2Processor on real decoded frames (test pattern and camera footage):
 import numpy as np
 import pytest
 
-from curate.media.frames import decode_frames, frame_to_rgb, iter_frames, prefetch
+from curate.media.frames import decode_frames, frame_to_rgb
 from curate.models.caption import Blip2Captioner, captioner_input_size
 
 TIMES = [0.5, 2.2, 4.9, 7.1, 9.6, 12.3]
@@ -58,36 +58,6 @@ def test_caption_runs_in_forward_passes_of_batch_size(tiny_blip2, sample_video):
     assert split.caption(frames) == whole.caption(frames)
     assert passes == [4, 2]
     assert Blip2Captioner.load(tiny_blip2, device="cpu").batch_size == 16  # the CPU default
-
-
-def test_iter_frames_streams_what_decode_frames_returns(sample_video):
-    times = [9.0, 1.0, 3.5, 1.0]
-    listed = dict(decode_frames(sample_video.media_path, times, (64, 64)))
-    streamed = list(prefetch(iter_frames(sample_video.media_path, times, (64, 64)), depth=2))
-    assert [t for t, _ in streamed] == [1.0, 3.5, 9.0]
-    assert all(np.array_equal(frame, listed[t]) for t, frame in streamed)
-
-
-def test_prefetch_raises_the_producers_error_and_stops_early():
-    def broken():
-        yield 1
-        raise OSError("disk gone")
-
-    with pytest.raises(OSError, match="disk gone"):
-        list(prefetch(broken(), depth=1))
-    produced = []
-
-    def counting():
-        for i in range(1000):
-            produced.append(i)
-            yield i
-
-    stream = prefetch(counting(), depth=3)
-    assert [next(stream) for _ in range(2)] == [0, 1]
-    stream.close()  # the producer stops, its thread is joined
-    assert len(produced) <= 2 + 3 + 1
-    with pytest.raises(ValueError, match="depth"):
-        list(prefetch([], depth=0))
 
 
 def test_frame_to_rgb_keeps_colour_edges_like_pil():
