@@ -48,7 +48,7 @@ SKIPPED = ("__pycache__", "examples")  # folders left out of the unpacked packag
 
 FOOTAGE, CLIPS, SITE = "bikes-60s.mp4", "summary-clips.pkl", "site.tar.xz"
 STEPS = ("train-step", "caption", "summarize", "vllm")
-LIMITS = {"train-step": 60, "caption": 240, "summarize": 200, "vllm": 120}  # seconds; guesses for an H100/H200
+LIMITS = {"train-step": 90, "caption": 240, "summarize": 170, "vllm": 120}  # seconds; guesses for an H100/H200
 
 
 def build(kit: Path, python: str) -> None:
