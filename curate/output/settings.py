@@ -29,7 +29,8 @@ _WORK_ONLY = {
     "cut": {"clips_per_process", "timeout_s", "ffmpeg"},
     "asr": {"device", "compute_type", "cpu_threads", "download_root", "local_files_only"},
     "annotate": {"caption_batch_size", "summary_batch_size", "summary_backend", "device", "dtype",
-                 "vllm_gpu_memory_utilization", "vllm_max_model_len", "vllm_enforce_eager"},
+                 "vllm_gpu_memory_utilization", "vllm_max_model_len", "vllm_enforce_eager",
+                 "model_accelerator"},
 }
 # files in a yt-dlp folder up to this size are fingerprinted by content (subtitles, info json);
 # larger ones (the videos) by name and size

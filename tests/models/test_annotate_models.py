@@ -69,7 +69,9 @@ def test_cli_options_map_to_the_config():
     assert config_from_args(None) == AnnotateConfig()
     with pytest.raises(ValueError, match="--caption-fps"):
         AnnotateConfig(caption_fps=0)
-    assert config.caption_frames == "keyframe"
+    assert config.caption_frames == "keyframe" and config.model_accelerator is None
+    hint = "type:nvidia-l4;count:1;install-nvidia-driver"
+    assert config_from_args(parser.parse_args(["--model-accelerator", hint])).model_accelerator == hint
     assert config_from_args(parser.parse_args(["--caption-frames", "exact"])).caption_frames == "exact"
     with pytest.raises(ValueError, match="--caption-frames must be one of .*'nearest'"):
         AnnotateConfig(caption_frames="nearest")

@@ -27,6 +27,7 @@ SCALE_SECONDS = {"short": 7.0, "medium": 15.0, "long": 30.0}
 FPS = 0.2
 # exact cuts at a small size: the tests look at the metadata, cheap to encode
 CUT = CutConfig(mode="reencode", short_side=64)
+GPU_HINT = "type:nvidia-l4;count:1;install-nvidia-driver"
 
 
 def clips_of(video, scales=("short", "medium", "long")) -> tuple:
@@ -75,9 +76,10 @@ def run_annotate(elements, config, out_dir):
 def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, tmp_path):
     elements = [(VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path),
                  clips_of(v)) for v in videos]
+    # the accelerator hint is Dataflow's to act on: this runner runs the same pipeline without it
     config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_batch_size=8, caption_max_new_tokens=8,
                             summary_model=tiny_llama, summary_backend="transformers", summary_max_new_tokens=10,
-                            summary_batch_size=8, device="cpu")
+                            summary_batch_size=8, device="cpu", model_accelerator=GPU_HINT)
     ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
     assert failed == []
     assert sorted(v.video_id for v in ok) == ["annot15", "annot32"]
@@ -107,6 +109,33 @@ def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, t
             else:
                 assert clip.caption and len(clip.caption.split()) <= config.summary_max_words
                 assert clip.subtitle_summary and len(clip.subtitle_summary.split()) <= config.summary_max_words
+
+
+def test_only_the_model_steps_ask_for_the_accelerator(videos, tiny_blip2, tiny_llama, tmp_path):
+    """--model-accelerator: Dataflow's right fitting gives GPU workers to the steps whose environment
+    carries the hint. The two RunInference steps must carry it; the download's worker steps (cut,
+    decode) and the rest must not, or they would run on GPU workers too."""
+    config = AnnotateConfig(caption_model=tiny_blip2, summary_model=tiny_llama, summary_backend="transformers",
+                            device="cpu", model_accelerator=GPU_HINT)
+    p = BeamTestPipeline()
+    _ = p | beam.Create([]) | "Annotate" >> AnnotateClips(config, str(tmp_path), CUT)
+    proto = p.to_runner_api()
+    environments = proto.components.environments
+
+    def hinted(transform) -> bool:
+        hints = environments[transform.environment_id].resource_hints if transform.environment_id else {}
+        return hints.get("beam:resources:accelerator:v1") == GPU_HINT.encode()
+
+    leaves = [t for t in proto.components.transforms.values() if t.unique_name.startswith("Annotate/")
+              and not t.subtransforms]
+    on_gpu = {t.unique_name for t in leaves if hinted(t)}
+    assert on_gpu and all(name.startswith(("Annotate/CaptionClipFrames/Caption/",
+                                           "Annotate/SummarizeClips/Summarize/")) for name in on_gpu), on_gpu
+    assert any("RunInference" in name and "Caption/" in name for name in on_gpu)
+    assert any("RunInference" in name and "Summarize/" in name for name in on_gpu)
+    assert any(t.unique_name.startswith("Annotate/CutAndDecodeFrames/") and not hinted(t) for t in leaves)
+    with pytest.raises(ValueError, match="--model-accelerator is a Dataflow accelerator hint"):
+        AnnotateConfig(model_accelerator="nvidia-l4")
 
 
 @pytest.mark.parametrize("mode", ["keyframe", "exact"])

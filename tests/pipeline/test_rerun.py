@@ -183,3 +183,22 @@ def test_an_input_given_as_a_file_url_is_fingerprinted_like_its_path(tmp_path):
     manifest.write_text("abcdefghijk\n")
     assert input_fingerprint(manifest.as_uri()) == input_fingerprint(str(manifest))
     assert "%20" in manifest.as_uri()
+
+
+def test_a_rerun_on_other_hardware_is_accepted(tmp_path):
+    """Where the models run (device, dtype, batch sizes, the accelerator hint) changes no output:
+    a rerun that moves them is not refused, one that changes a model is."""
+    from curate.config import RunConfig
+    from curate.errors import OutputConflictError
+    from curate.output.settings import check_rerun
+
+    manifest = tmp_path / "m.txt"
+    manifest.write_text("abcdefghijk\n")
+    cfg = {"recipe": "vidla", "input": str(manifest), "output": str(tmp_path / "out")}
+    model = {"caption_model": "Salesforce/blip2-opt-2.7b"}
+    check_rerun(cfg["output"], RunConfig(**cfg, annotate={**model, "device": "cpu"}))
+    check_rerun(cfg["output"], RunConfig(**cfg, annotate={**model, "device": "cuda", "dtype": "bfloat16",
+                                                          "caption_batch_size": 64,
+                                                          "model_accelerator": "type:nvidia-l4;count:1"}))
+    with pytest.raises(OutputConflictError, match="caption_model"):
+        check_rerun(cfg["output"], RunConfig(**cfg, annotate={"caption_model": "Salesforce/blip2-flan-t5-xl"}))
