@@ -125,7 +125,10 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
 
 def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
     """Under Dataflow options (dry run, nothing submitted) the graph with the model stages pickles and
-    its coders resolve; the source media is read only by the fused CutAndDecodeFrames."""
+    its coders resolve; the source media is read only by the fused CutAndDecodeFrames; the
+    --model-accelerator hint reaches the job on the model steps alone (right fitting)."""
+    import dataclasses
+
     import apache_beam as beam
     import apache_beam.runners.dataflow.internal.apiclient  # noqa: F401 - the gcp extra (scripts/setup.sh)
 
@@ -135,10 +138,18 @@ def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
 
     options = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1", "--job_name=vidla-models",
                "--temp_location=gs://my-bucket/tmp", "--no_auth", "--dry_run=True"]
-    cfg = remote_run_config("gs://my-bucket/out", "gs://my-bucket/videos.jsonl", tiny_config(tiny_blip2, tiny_llama))
+    hint = "type:nvidia-l4;count:1;install-nvidia-driver"
+    annotate = dataclasses.replace(tiny_config(tiny_blip2, tiny_llama), model_accelerator=hint)
+    cfg = remote_run_config("gs://my-bucket/out", "gs://my-bucket/videos.jsonl", annotate)
     p = beam.Pipeline(options=pipeline_options(options))
     vidla.build(p, cfg, ResumeState(frozenset(), (), 0))
-    names = {t.unique_name for t in p.run().job.proto_pipeline.components.transforms.values()}
+    proto = p.run().job.proto_pipeline
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    environments = proto.components.environments
+    on_gpu = {t.unique_name for t in proto.components.transforms.values() if t.environment_id and
+              environments[t.environment_id].resource_hints.get("beam:resources:accelerator:v1") == hint.encode()}
+    assert on_gpu and all(name.startswith(("AnnotateClips/CaptionClipFrames/Caption",
+                                           "AnnotateClips/SummarizeClips/Summarize")) for name in on_gpu), on_gpu
     for stage in ("DownloadVideos", "AnnotateClips/CutAndDecodeFrames", "AnnotateClips/CaptionClipFrames",
                   "AnnotateClips/SummarizeClips", "AnnotateClips/CommitStaged", "WriteShards", "FinalizeOutputs"):
         assert stage in names, stage
