@@ -8,8 +8,11 @@ measured in one run.
 
 The clips are VidLA's three scales planned (curate.text) on espeak-ng speech of a `--minutes` video,
 repeated under `--videos` ids (more work against the stage's fixed cost of starting a pipeline and
-loading the model, large next to one video's prompts with vLLM); each clip gets frame captions (a
-fixed rotation of caption-like sentences) so that both kinds of summary are asked for. Prompts
+loading the model, large next to one video's prompts with vLLM), each clip of each copy with its
+texts' words shuffled (prompts of the same lengths that vLLM's prefix cache cannot answer from another
+clip's); each
+clip gets frame captions (a fixed rotation of caption-like sentences) so that both kinds of summary
+are asked for. Prompts
 answered per second by
   direct  - the bare backend on prompt token ids built beforehand (the baseline): transformers
             generate in batches of the same size in the order of the prompts, vLLM one generate call
@@ -56,9 +59,26 @@ def clips_with_captions(minutes: float, num_videos: int = 1, saved: str | None =
     videos = []
     for v in range(num_videos):
         video_id = f"sumvid{v}"
-        videos.append((video_id, tuple(c._replace(video_id=video_id, key=clip_key(video_id, c.scale, c.index))
-                                       for c in clips)))
+        videos.append((video_id, tuple(
+            _variant(c, v * len(clips) + i)._replace(video_id=video_id, key=clip_key(video_id, c.scale, c.index))
+            for i, c in enumerate(clips))))
     return videos
+
+
+def _variant(clip, n: int):
+    """The clip with each text's words shuffled by seed n (n differs for every clip of every copy):
+    prompts of the same lengths that differ between clips and copies. Repeated prompts would let
+    vLLM's prefix cache answer from the first one; real clips share only the prompt template."""
+    import random
+
+    shuffle = random.Random(n).shuffle
+
+    def shuffled(text: str) -> str:
+        words = text.split()
+        shuffle(words)
+        return " ".join(words)
+
+    return clip._replace(subtitle=shuffled(clip.subtitle), frame_captions=tuple(map(shuffled, clip.frame_captions)))
 
 
 def save_clips(path: str, minutes: float) -> None:
