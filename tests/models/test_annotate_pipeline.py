@@ -173,6 +173,35 @@ def test_captions_are_the_captioners_on_the_planned_frames(videos, tiny_blip2, t
     assert num_inferences == distinct and len(seen) >= 2  # the captions tell frames apart
 
 
+def test_worker_threads_of_one_machine_share_one_model(videos, tiny_blip2, tmp_path, monkeypatch):
+    """One machine, one GPU: --direct_num_workers N --direct_running_mode multi_threading runs N
+    threads that each cut and decode their own videos, and RunInference gives them one copy of the
+    model between them (multi_processing would load one per process)."""
+    import threading
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from curate.beam import models
+
+    loads, decoding_threads = [], set()
+    load, after_cut = Blip2Captioner.load.__func__, models._CutAndDecode.after_cut
+    monkeypatch.setattr(Blip2Captioner, "load", classmethod(lambda cls, *a, **k: loads.append(1) or load(cls, *a, **k)))
+    monkeypatch.setattr(models._CutAndDecode, "after_cut", lambda self, meta, staged: (
+        decoding_threads.add(threading.current_thread().name), after_cut(self, meta, staged))[1])
+    elements = [(VideoMeta(f"{v.video_id}-{i}", "u", media_path=v.media_path), clips_of(v, ("short",)))
+                for i in range(4) for v in videos]
+    config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=4, device="cpu")
+    p = BeamTestPipeline(options=PipelineOptions(["--direct_num_workers", "2",
+                                                  "--direct_running_mode", "multi_threading"]))
+    staged, failures = p | beam.Create(elements) | AnnotateClips(config, str(tmp_path), CUT)
+    staged | "Captions" >> beam.Map(lambda s: (s.video_id, all(c.frame_captions for c in s.clips))) | (
+        beam.combiners.ToList()) | beam.Map(_dump, str(tmp_path / "captioned.pkl"))
+    p.run().wait_until_finish()
+    captioned = pickle.load(open(tmp_path / "captioned.pkl", "rb"))
+    assert sorted(captioned) == sorted((meta.video_id, True) for meta, _ in elements)
+    assert len(decoding_threads) == 2 and len(loads) == 1, (decoding_threads, loads)
+
+
 def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
     """What a run killed between staging and annotation leaves: clip files without a manifest. Resume
     must not put them into shards without captions: it removes them and redoes the video."""
