@@ -17,6 +17,7 @@ import collections
 import logging
 import math
 import os
+import queue
 import threading
 from typing import NamedTuple, Optional, Sequence
 
@@ -169,8 +170,6 @@ class DecodeAhead:
     reached."""
 
     def __init__(self, size: Optional[tuple], depth: int):
-        import queue
-
         if depth < 1:
             raise ValueError(f"DecodeAhead depth must be >= 1, got {depth}")
         self._size = size
@@ -210,8 +209,6 @@ class DecodeAhead:
                 _run_done(job[3])
 
     def _next(self, block: bool):
-        import queue
-
         while True:
             try:
                 item = self._decoded.get(timeout=0.5) if block else self._decoded.get_nowait()
@@ -225,8 +222,6 @@ class DecodeAhead:
             return item
 
     def _put(self, item) -> bool:
-        import queue
-
         while not self._stop.is_set():
             try:
                 self._decoded.put(item, timeout=0.1)
