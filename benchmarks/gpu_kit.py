@@ -11,12 +11,13 @@ The kit holds
                       installed here, for --python (default 3.12) on x86-64 Linux, unpacked without their
                       tests and packed with xz (about 48 MB); `run` unpacks it when `import av,
                       apache_beam` fails and puts it on the benchmarks' PYTHONPATH;
-  bikes-60s.mp4       bench_caption's camera footage (a minute; `--copies` repeats it);
+  bikes-60s.mp4       bench_caption's camera footage (a minute; `--loop` and `--copies` make more of it);
   summary-clips.pkl   bench_summarize's planned clips (--save-clips), planned on espeak-ng speech here.
 
 `run` times, in this order, each under its own limit (--limits), writing each log to --out:
   train-step   bench_train_step.py: VidLA's step against meanP (bf16 autocast on a GPU);
-  caption      bench_caption.py throughput: BLIP-2 at blip2-opt-2.7b's sizes (tiny on CPU), both frame modes;
+  caption      bench_caption.py throughput: BLIP-2 at blip2-opt-2.7b's sizes (tiny on CPU), both frame modes,
+               on four 7-minute videos (the footage looped);
   summarize    bench_summarize.py, transformers backend, Llama-2-7B's sizes (tiny on CPU);
   vllm         bench_summarize.py --backend vllm, where vllm imports (it is not in the kit: its CUDA wheel
                is larger than most transfer limits).
@@ -92,9 +93,10 @@ def run(kit: Path, out: Path, device: str, steps: list, limits: dict) -> int:
     cpu = device == "cpu"
     commands = {
         "train-step": ["bench_train_step.py", "--cases", "vidla,meanp"] + (["--device", "cpu"] if cpu else []),
+        # videos of about HD-VILA-100M's average length (6.7 min): 4 x 7 minutes, 168 frames at 0.1 FPS
         "caption": ["bench_caption.py", "throughput", "--device", device, "--video", str(kit / FOOTAGE),
-                    "--model", "tiny" if cpu else "blip2-opt-2.7b-size", "--copies", "2" if cpu else "30",
-                    "--repeats", "1" if cpu else "2"],
+                    "--model", "tiny" if cpu else "blip2-opt-2.7b-size", "--loop", "2" if cpu else "7",
+                    "--copies", "2" if cpu else "4", "--repeats", "1" if cpu else "2"],
         "summarize": ["bench_summarize.py", "--device", device, "--clips", str(kit / CLIPS),
                       "--model", "tiny" if cpu else "llama-2-7b-size", "--videos", "1" if cpu else "4",
                       "--repeats", "1" if cpu else "2"],
