@@ -308,8 +308,11 @@ def _start_time(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
-_SCANNED = collections.OrderedDict()  # (path, size, mtime) -> keyframes, the latest few videos
+_SCANNED = collections.OrderedDict()  # (path, size, mtime) -> keyframes, the latest videos
 _SCANNED_LOCK = threading.Lock()
+# more videos than a decode step plans and queues ahead of its DecodeAhead thread (at most
+# curate.beam.models.FRAMES_AHEAD, a frame each at least), so that none is scanned twice
+_SCANNED_VIDEOS = 256
 
 
 def _keyframes(media_path: str, container, stream) -> list:
@@ -327,7 +330,7 @@ def _keyframes(media_path: str, container, stream) -> list:
     keys = _scan_keyframes(container, stream)
     with _SCANNED_LOCK:
         _SCANNED[key] = keys
-        while len(_SCANNED) > 4:
+        while len(_SCANNED) > _SCANNED_VIDEOS:
             _SCANNED.popitem(last=False)
     return keys
 

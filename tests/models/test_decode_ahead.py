@@ -97,3 +97,28 @@ def test_the_decoder_runs_at_most_depth_frames_ahead_and_close_stops_it(monkeypa
     assert done == ["long", "never"]
     with pytest.raises(ValueError, match="depth"):
         DecodeAhead(SIZE, depth=0)
+
+
+def test_videos_planned_ahead_of_the_decoder_are_scanned_once(sample_video, tmp_path, monkeypatch):
+    """The decode step plans a video (read_keyframes) well before DecodeAhead decodes it, up to
+    FRAMES_AHEAD frames of other videos later: the keyframe scan must still be there by then."""
+    import os
+
+    from curate.beam.models import FRAMES_AHEAD
+    from curate.media.frames import read_keyframes
+
+    scans, scan = [], frames._scan_keyframes
+    monkeypatch.setattr(frames, "_scan_keyframes", lambda *a: scans.append(1) or scan(*a))
+    frames._SCANNED.clear()
+    paths = []
+    for i in range(20):  # videos of their own, as the decode step sees them
+        paths.append(str(tmp_path / f"copy{i}.mp4"))
+        os.symlink(sample_video.media_path, paths[-1])
+    ahead = DecodeAhead(SIZE, depth=2)
+    try:
+        for path in paths:
+            ahead.add(path, path, read_keyframes(path)[:1])
+        assert sum(not isinstance(frame, str) for _, _, frame in ahead.take(0)) == len(paths)
+    finally:
+        ahead.close()
+    assert len(scans) == len(paths) and FRAMES_AHEAD < frames._SCANNED_VIDEOS
