@@ -32,6 +32,7 @@ class RunConfig:
     shards: ShardConfig = field(default_factory=ShardConfig)
     retry_failed: bool = False  # redo the videos earlier runs into `output` dropped; accepts a changed input
     annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages
+    index_file: bool = True  # also write DIR/clips.parquet (the index is the shards' sidecars either way)
 
     def download_config(self):
         from curate.media.download import DownloadConfig

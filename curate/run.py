@@ -131,6 +131,13 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     s = ShardConfig()
     g.add_argument("--shard-max-samples", type=int, default=s.max_samples, help="clips per shard")
     g.add_argument("--shard-max-bytes", type=int, default=s.max_bytes, help="bytes per shard")
+    g.add_argument(
+        "--no-clips-parquet",
+        dest="index_file",
+        action="store_false",
+        help="do not write DIR/clips.parquet, the whole index in one file (convenient for small and "
+        "medium runs); the index is the shards' Parquet sidecars either way (docs/scale.md)",
+    )
 
     if recipe in (None, "vidla"):
         from curate.models.config import add_arguments as add_model_arguments
@@ -215,6 +222,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         shards=shards,
         retry_failed=args.retry_failed,
         annotate=annotate,
+        index_file=args.index_file,
     )
 
 

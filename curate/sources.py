@@ -353,23 +353,34 @@ def _read_folder(folder: str):
 # ---------------------------------------------------------------------------------------------
 
 
-def read_sources(path: str, *, id_column: Optional[str] = None,
-                 url_column: Optional[str] = None) -> Iterator[Union[VideoMeta, Failure]]:
-    """Every video of a manifest or yt-dlp folder, in source order, as a VideoMeta, and every bad or
-    repeated row as a Failure (stage "read"). Raises ValueError when the source itself is unusable."""
+def source_records(path: str, *, id_column: Optional[str] = None,
+                   url_column: Optional[str] = None) -> Iterator[tuple]:
+    """(where, VideoMeta or Failure) for every row of a manifest or yt-dlp folder, in source order,
+    repeats included (where: the file and line, or the folder entry). Raises ValueError when the
+    source itself is unusable."""
     local = local_path(path)
     if local is not None and not os.path.exists(local):
         raise ValueError(f"{path} does not exist")
     if local is not None and os.path.isdir(local):
-        records = _read_folder(local)
-    else:
-        records = _read_table(path, id_column, url_column)
+        return _read_folder(local)
+    return _read_table(path, id_column, url_column)
+
+
+def duplicate_of(meta: VideoMeta, where: str, first_where: str) -> Failure:
+    """The failure of a row that repeats a video id first read at `first_where`."""
+    return Failure(meta.video_id, "read", "duplicate_id", f"{where}: repeats the video first read at {first_where}")
+
+
+def read_sources(path: str, *, id_column: Optional[str] = None,
+                 url_column: Optional[str] = None) -> Iterator[Union[VideoMeta, Failure]]:
+    """Every video of a manifest or yt-dlp folder, in source order, as a VideoMeta, and every bad or
+    repeated row as a Failure (stage "read"), in memory (the pipeline deduplicates by key instead:
+    curate.beam.videos.ReadSources). Raises ValueError when the source itself is unusable."""
     first_seen: dict = {}
-    for where, record in records:
+    for where, record in source_records(path, id_column=id_column, url_column=url_column):
         if isinstance(record, VideoMeta):
             if record.video_id in first_seen:
-                yield Failure(record.video_id, "read", "duplicate_id",
-                              f"{where}: repeats the video first read at {first_seen[record.video_id]}")
+                yield duplicate_of(record, where, first_seen[record.video_id])
                 continue
             first_seen[record.video_id] = where
         yield record

@@ -27,9 +27,9 @@ def build(p, cfg, resume):
     """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write."""
     from curate.beam.recipe import prepare_clips, select_videos, write_outputs
 
-    videos, failures, num_read = select_videos(p, cfg, resume)
-    ready, more_failures = prepare_clips(videos, cfg, clip_recipe())
-    return write_outputs(p, ready, failures + more_failures, num_read, cfg, resume)
+    selected = select_videos(p, cfg, resume)
+    ready, more_failures = prepare_clips(selected.videos, cfg, clip_recipe())
+    return write_outputs(p, ready, selected.failures + more_failures, selected, cfg, resume)
 
 
 def run(cfg, pipeline_args: list, *, wait: bool = True):

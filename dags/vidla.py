@@ -35,17 +35,18 @@ def build(p, cfg, resume):
     models: ... plan clips -> cut + decode frames -> caption -> summarize -> commit -> write."""
     from curate.beam.recipe import prepare_clips, select_videos, write_outputs, write_staged_outputs
 
-    videos, failures, num_read = select_videos(p, cfg, resume)
-    planned, more_failures = prepare_clips(videos, cfg, clip_recipe())
+    selected = select_videos(p, cfg, resume)
+    planned, more_failures = prepare_clips(selected.videos, cfg, clip_recipe())
     config = annotation_config(cfg)
     if not config.enabled:  # subtitle-only: the same cut and write as every recipe
-        return write_outputs(p, planned, failures + more_failures, num_read, cfg, resume)
+        return write_outputs(p, planned, selected.failures + more_failures, selected, cfg, resume)
     from curate.beam.models import AnnotateClips
 
     # cuts and decodes the frames on the download's worker; the manifest is written once annotated
     staged, annotate_failures = planned | "AnnotateClips" >> AnnotateClips(
         config, cfg.output, cfg.cut, cfg.download_config())
-    return write_staged_outputs(p, staged, failures + more_failures + [annotate_failures], num_read, cfg, resume)
+    failures = selected.failures + more_failures + [annotate_failures]
+    return write_staged_outputs(p, staged, failures, selected, cfg, resume)
 
 
 def run(cfg, pipeline_args: list, *, wait: bool = True):

@@ -6,6 +6,8 @@ Fixtures here are registered for the whole suite by tests/conftest.py. Media is 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from curate.samples import SampleVideo, make_sample_video, sentences_for
@@ -154,3 +156,132 @@ def json_list(items) -> str:
 @pytest.fixture(scope="session")
 def tiny_punctuator_dir(tmp_path_factory) -> str:
     return make_tiny_punctuator(tmp_path_factory.mktemp("punct") / "tiny-punct")
+
+
+def resume_sets(out_dir: str, *, retry_failed: bool = False) -> tuple:
+    """(video ids a run over `out_dir` would skip, {video_id: ShardEntry} staged by earlier runs),
+    from the pipeline's own resume step (curate.beam.resume.ReadResume) on the DirectRunner."""
+    import pickle
+    import tempfile
+
+    import apache_beam as beam
+
+    from curate.beam.resume import ReadResume
+    from curate.output.resume import load_resume_state
+
+    state = load_resume_state(out_dir, retry_failed=retry_failed)
+    with tempfile.TemporaryDirectory() as tmp:
+        with beam.Pipeline() as p:
+            skip, staged = p | ReadResume(out_dir, state)
+            for name, pcoll in (("skip", skip), ("staged", staged)):
+                _ = (pcoll | f"All{name}" >> beam.combiners.ToList()
+                     | f"Dump{name}" >> beam.Map(lambda items, path: pickle.dump(items, open(path, "wb")),
+                                                 os.path.join(tmp, name)))
+        skip = set(pickle.load(open(os.path.join(tmp, "skip"), "rb")))
+        staged = {e.video_id: e for e in pickle.load(open(os.path.join(tmp, "staged"), "rb"))}
+    return skip, staged
+
+
+def committed_output(out_dir, num_clips: int, *, clips_per_video: int = 25, clips_per_shard: int = 1000,
+                     scale: str = "sentence") -> list:
+    """An output folder with `num_clips` committed clips and no media, as a large run leaves it:
+    shard sidecars of realistic rows (five subtitle sentences per clip, a category) beside empty tars.
+    Videos are never split across shards. Returns the video ids, in shard order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas import CLIP_SCHEMA, Clip, Sentence, clip_key, clips_to_table
+
+    shards = os.path.join(out_dir, "shards")
+    os.makedirs(shards, exist_ok=True)
+    videos_per_shard = max(1, clips_per_shard // clips_per_video)
+    words = "the quick brown fox jumps over the lazy dog while we talk about bikes".split()
+    template = []
+    for i in range(videos_per_shard * clips_per_video):
+        start = 13.4 * (i % clips_per_video)
+        sentences = tuple(Sentence(" ".join(words[(i + k) % 7:][:8]), start + 2.6 * k, start + 2.6 * k + 2.4, 8)
+                          for k in range(5))
+        template.append(Clip("", "", scale, i % clips_per_video, start, start + 13.4, 13.4,
+                             " ".join(s.text for s in sentences), sentences, 40, category="Education",
+                             source_height=720, height=720, width=1280, transcript_source="subtitles"))
+    template = clips_to_table(template)
+    video_ids, made, shard = [], 0, 0
+    while made < num_clips:
+        n_videos = min(videos_per_shard, -(-(num_clips - made) // clips_per_video))
+        ids = [f"v{shard:06d}{j:03d}" for j in range(n_videos)]
+        rows = min(n_videos * clips_per_video, num_clips - made)
+        table = template.slice(0, rows)
+        vid = [ids[i // clips_per_video] for i in range(rows)]
+        keys = [clip_key(vid[i], scale, i % clips_per_video) for i in range(rows)]
+        name = f"{shard:05d}"
+        table = table.set_column(CLIP_SCHEMA.get_field_index("key"), "key", pa.array(keys))
+        table = table.set_column(CLIP_SCHEMA.get_field_index("video_id"), "video_id", pa.array(vid))
+        table = table.set_column(CLIP_SCHEMA.get_field_index("shard"), "shard", pa.array([f"{name}.tar"] * rows))
+        open(os.path.join(shards, f"{name}.tar"), "wb").close()
+        pq.write_table(table, os.path.join(shards, f"{name}.parquet"))
+        video_ids += ids
+        made, shard = made + rows, shard + 1
+    return video_ids
+
+
+# ---- peak memory of a command and every process under it (Linux /proc)
+
+
+def _children(pid: int) -> list:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _peak_kb(pid: int):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+        return " ".join(a.decode(errors="replace") for a in args[:4])[:70]
+    except OSError:
+        return "?"
+
+
+def run_measured(cmd: list) -> tuple:
+    """(seconds, {pid: (peak MB, command)}) of a command and every process under it (sampled)."""
+    import subprocess
+    import time
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peaks: dict = {}
+    while proc.poll() is None:
+        todo, seen = [proc.pid], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            kb = _peak_kb(pid)
+            if kb is not None:
+                peaks[pid] = (max(kb / 1024, peaks.get(pid, (0, ""))[0]), peaks.get(pid, (0, _name(pid)))[1])
+            todo += _children(pid)
+        time.sleep(0.1)
+    seconds = time.perf_counter() - start
+    out = proc.stdout.read().decode(errors="replace")
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}")
+    return seconds, peaks

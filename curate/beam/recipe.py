@@ -2,12 +2,16 @@
 
 A recipe (dags/hdvila.py, dags/vidla.py) is::
 
-    videos   = select_videos(p, cfg, resume)       read -> probe -> filter (+ category cap) -> skip done
-    ready    = videos | DownloadVideos | MakeTranscripts | PlanClips     -> (VideoMeta, tuple[Clip])
-    write_outputs(ready, failures, cfg, resume)   cut -> stage -> shards -> clips.parquet, stats, report
+    selected = select_videos(p, cfg, resume)       read -> probe -> filter (+ category cap) -> skip done
+    ready    = selected.videos | DownloadVideos | MakeTranscripts | PlanClips -> (VideoMeta, tuple[Clip])
+    write_outputs(p, ready, failures, selected, cfg, resume)   cut -> stage -> shards -> summary files
   or, with the vidla model stages (curate.beam.models.AnnotateClips does the cut itself):
     staged   = ready | AnnotateClips     cut + decode frames -> caption -> summarize -> commit staging
-    write_staged_outputs(staged, failures, cfg, resume)               shards -> clips.parquet, ...
+    write_staged_outputs(p, staged, failures, selected, cfg, resume)      shards -> summary files
+
+Nothing holds the whole dataset in one worker (docs/scale.md): what an earlier run finished is joined
+with the inputs by video id (curate.beam.resume), shards are packed per hash bucket
+(curate.beam.shards), and the summary files are rebuilt from mergeable totals (curate.beam.finalize).
 
 A video's files (download, subtitles) are on the disk of the worker that downloaded it, so there is
 no shuffle from DownloadVideos to the cut: Beam fuses them into one chain per video, and the cut
@@ -15,8 +19,8 @@ deletes the download folder once the clips are staged (DIR/.staging, through cur
 small records and files on the output filesystem travel after that.
 
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
-happen (so a killed run does not redo terminal decisions), and written to DIR/failures.jsonl at the
-end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
+happen (so a killed run does not redo terminal decisions), and the standing ones are written to
+DIR/failures.jsonl at the end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
 Spark are chosen with Beam's own pipeline options, passed through untouched.
 """
 
@@ -25,11 +29,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
+from curate.beam.finalize import Finalize
+from curate.beam.resume import ReadResume, SkipDone
+from curate.beam.shards import WriteShards
 from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
 from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
@@ -38,7 +45,7 @@ from curate.errors import UnknownOptionsError
 from curate.files import _local, is_local, join
 from curate.media.cut import CutConfig, cut_video
 from curate.media.download import discard_download
-from curate.output import write
+from curate.output import failures as fail
 from curate.output.lock import lock_output
 from curate.output.resume import ResumeState, load_resume_state
 from curate.output.settings import check_rerun
@@ -51,43 +58,39 @@ log = logging.getLogger(__name__)
 # selecting the videos
 
 
-def skip_finished(videos, resume: ResumeState):
-    """Drop the videos an earlier run over the same output finished (counted as resume/skipped_videos)."""
-    skip = resume.skip_video_ids
-    skipped = beam.metrics.Metrics.counter("resume", "skipped_videos")
+class Selected(NamedTuple):
+    """What select_videos gives a recipe."""
 
-    def not_done(meta) -> bool:
-        if meta.video_id in skip:
-            skipped.inc()
-            return False
-        return True
-
-    return videos | "SkipFinishedVideos" >> beam.Filter(not_done)
+    videos: object  # PCollection[VideoMeta]: to do in this run
+    failures: list  # [PCollection[Failure]]
+    num_read: object  # PCollection of one number: the input rows read
+    staged_earlier: object  # PCollection[write.ShardEntry]: staged by an earlier run, not yet in a shard
 
 
-def select_videos(p, cfg: RunConfig, resume: ResumeState):
+def select_videos(p, cfg: RunConfig, resume: ResumeState) -> Selected:
     """read -> probe -> filter (+ category cap), without what an earlier run finished.
 
-    Returns (videos, failures, num_read). Finished videos are skipped before the probe (no yt-dlp
-    call for them), except under a category hour cap: the cap must see every video to keep the same
-    ones as the first run, so they are skipped after it."""
+    Finished videos are skipped before the probe (no yt-dlp call for them), except under a category
+    hour cap: the cap must see every video to keep the same ones as the first run, so they are
+    skipped after it."""
+    skip, earlier = p | "Resume" >> ReadResume(cfg.output, resume)
     sources, read_failures = p | "ReadSources" >> ReadSources(
         cfg.input, id_column=cfg.id_column, url_column=cfg.url_column
     )
     capped = cfg.filter_config().category_hour_cap is not None
     download = cfg.download_config()
-    to_probe = sources if capped else skip_finished(sources, resume)
+    to_probe = sources if capped else sources | "SkipFinishedVideos" >> SkipDone(skip)
     probed, probe_failures = to_probe | "ProbeVideos" >> ProbeVideos(
         download, cfg.probe_dir or join(cfg.output, ".probe")
     )
     kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
-    todo = skip_finished(kept, resume) if capped else kept
+    todo = kept | "SkipFinishedVideos" >> SkipDone(skip) if capped else kept
     num_read = (
         (sources, read_failures)
         | "AllRead" >> beam.Flatten()
         | "CountRead" >> beam.combiners.Count.Globally()
     )
-    return todo, [read_failures, probe_failures, filter_failures], num_read
+    return Selected(todo, [read_failures, probe_failures, filter_failures], num_read, earlier)
 
 
 def prepare_clips(videos, cfg: RunConfig, recipe):
@@ -177,27 +180,6 @@ class CutClips(beam.PTransform):
         return out.ok, out[FAILURES]
 
 
-class WriteShards(beam.PTransform):
-    """``names = staged | WriteShards(out_dir, shard_config, first_index)``.
-
-    Only the small manifests meet on one worker, to pack videos into shards in order of video id;
-    each shard is then written where it lands (the clip files are read from DIR/.staging)."""
-
-    def __init__(self, out_dir: str, config: write.ShardConfig, first_index: int):
-        super().__init__()
-        self._out_dir, self._config, self._first = out_dir, config, first_index
-
-    def expand(self, staged):
-        out_dir, config, first = self._out_dir, self._config, self._first
-        return (
-            staged
-            | "AllStaged" >> beam.combiners.ToList()
-            | "PackShards" >> beam.FlatMap(lambda videos: write.pack_shards(videos, config, first))
-            | "SpreadShards" >> beam.Reshuffle()
-            | "WriteShard" >> beam.MapTuple(lambda name, videos: write.write_shard(out_dir, name, videos))
-        )
-
-
 class _RecordFailures(beam.DoFn):
     """Persist failures per bundle (DIR/.state/failures/run-*.jsonl) and pass them on."""
 
@@ -212,21 +194,20 @@ class _RecordFailures(beam.DoFn):
         yield failure
 
     def finish_bundle(self):
-        write.record_failures(self._out_dir, self._buffer, self._run_id)
+        fail.record_failures(self._out_dir, self._buffer, self._run_id)
         self._buffer = []
 
 
-def write_outputs(p, ready, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
+def write_outputs(p, ready, failures: list, selected: Selected, cfg: RunConfig, resume: ResumeState):
     """cut -> stage -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
     staged, cut_failures = ready | "CutClips" >> CutClips(cfg.output, cfg.cut, cfg.download_config())
-    return write_staged_outputs(p, staged, failures + [cut_failures], num_read, cfg, resume)
+    return write_staged_outputs(p, staged, failures + [cut_failures], selected, cfg, resume)
 
 
-def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, resume: ResumeState):
+def write_staged_outputs(p, staged, failures: list, selected: Selected, cfg: RunConfig, resume: ResumeState):
     """Committed staged videos -> shards -> clips.parquet, failures.jsonl, stats.json, report.md."""
-    earlier = p | "StagedEarlier" >> beam.Create(list(resume.staged), reshuffle=False)
     shards = (
-        (staged, earlier)
+        (staged, selected.staged_earlier)
         | "AllStagedVideos" >> beam.Flatten()
         | "WriteShards" >> WriteShards(cfg.output, cfg.shards, resume.next_shard_index)
     )
@@ -235,18 +216,9 @@ def write_staged_outputs(p, staged, failures: list, num_read, cfg: RunConfig, re
         | "AllFailures" >> beam.Flatten()
         | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output, resume.run_id))
     )
-    out_dir = cfg.output
-    return (
-        p
-        | "FinalizeTrigger" >> beam.Create([out_dir])
-        | "FinalizeOutputs"
-        >> beam.Map(
-            lambda d, _shards, _failures, videos_in: write.finalize_outputs(d, videos_in, resume.run_id),
-            beam.pvalue.AsList(shards),
-            beam.pvalue.AsList(recorded),
-            beam.pvalue.AsSingleton(num_read),
-        )
-    )
+    return p | "FinalizeOutputs" >> Finalize(
+        cfg.output, after=[shards, recorded], videos_in=selected.num_read, run_id=resume.run_id,
+        index_file=cfg.index_file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,19 +261,11 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)
-    run_id = write.new_run_id()
+    run_id = fail.new_run_id()
     # one run at a time (OutputConflictError otherwise), held until the pipeline ends when waiting
     with lock_output(cfg.output, run_id):
         check_rerun(cfg.output, cfg, retry_failed=cfg.retry_failed)  # same settings and input, or refused
         resume = load_resume_state(cfg.output, run_id=run_id, retry_failed=cfg.retry_failed)
-        if resume.done_video_ids or resume.staged:
-            log.info(
-                "resuming %s: %d videos done, %d staged, next shard %05d",
-                cfg.output,
-                len(resume.done_video_ids),
-                len(resume.staged),
-                resume.next_shard_index,
-            )
         p = beam.Pipeline(options=options)
         build(p, cfg, resume)
         result = p.run()

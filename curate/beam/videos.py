@@ -7,20 +7,38 @@ import functools
 from typing import Optional
 
 import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
 
-from curate.beam.stages import ApplyStage
+from curate.beam.stages import FAILURES, ApplyStage
 from curate.media.download import DownloadConfig, Downloader
 from curate.media.filter import FilterConfig, cap_failure, category_cutoff, keep_or_raise, within_cap
 from curate.media.probe import Prober
-from curate.sources import check_source, local_path, read_sources
+from curate.sources import check_source, duplicate_of, local_path, source_records
 from schemas import VideoMeta
+
+
+def _numbered_records(path: str, id_column, url_column):
+    for number, (where, record) in enumerate(source_records(path, id_column=id_column, url_column=url_column)):
+        if isinstance(record, VideoMeta):
+            yield record.video_id, (number, where, record)
+        else:
+            yield TaggedOutput(FAILURES, record)
+
+
+def _first_of_each_id(element):
+    """The first row of a video id (in source order) is the video; each repeat is a failure."""
+    _, rows = element
+    (_, first_where, meta), *repeats = sorted(rows, key=lambda row: row[0])
+    yield meta
+    for _, where, repeat in repeats:
+        yield TaggedOutput(FAILURES, duplicate_of(repeat, where, first_where))
 
 
 class ReadSources(beam.PTransform):
     """``videos, failures = pipeline | ReadSources(path)``: VideoMeta and Failure PCollections.
 
-    The source is read by one worker (ids are deduplicated there), then the videos are reshuffled so
-    that the stages after it run in parallel.
+    The source is streamed by one worker; repeated ids are found by grouping the rows by video id
+    (no worker holds every id), so the stages after it run in parallel.
     """
 
     def __init__(self, path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None):
@@ -32,13 +50,19 @@ class ReadSources(beam.PTransform):
             # fail while the pipeline is built, not on a worker: a missing file, an unknown format,
             # a named column that is not there (reading the first record is enough to know)
             check_source(self._path, id_column=self._id_column, url_column=self._url_column)
-        records = (
+        rows = (
             pbegin
             | "Source" >> beam.Create([self._path])
-            | "Read" >> beam.FlatMap(read_sources, id_column=self._id_column, url_column=self._url_column)
+            | "Read" >> beam.FlatMap(_numbered_records, self._id_column, self._url_column).with_outputs(
+                FAILURES, main="videos")
         )
-        split = records | "Split" >> beam.Partition(lambda r, n: 0 if isinstance(r, VideoMeta) else 1, 2)
-        return split[0] | "Reshuffle" >> beam.Reshuffle(), split[1]
+        unique = (
+            rows.videos
+            | "ById" >> beam.GroupByKey()
+            | "FirstOfEachId" >> beam.FlatMap(_first_of_each_id).with_outputs(FAILURES, main="videos")
+        )
+        failures = (rows[FAILURES], unique[FAILURES]) | "ReadFailures" >> beam.Flatten()
+        return unique.videos, failures
 
 
 def _probe(meta: VideoMeta, prober: Prober) -> VideoMeta:

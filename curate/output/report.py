@@ -27,15 +27,18 @@ def _png(fig) -> bytes:
     return sink.getvalue()
 
 
-def clip_length_plot(durations_by_scale: dict) -> bytes:
-    """One histogram of clip durations (s) per scale, side by side."""
+def clip_length_plot(histogram: dict) -> bytes:
+    """One histogram of clip durations per scale, side by side, from stats.json's
+    clip_length_histogram ({"bin_s": width, "clips": {scale: {bin: clips}}})."""
     plt = _pyplot()
-    scales = [s for s in SCALES if durations_by_scale.get(s)] or ["sentence"]
+    width, by_scale = histogram["bin_s"], histogram["clips"]
+    scales = [s for s in SCALES if by_scale.get(s)] + sorted(s for s in by_scale if s not in SCALES)
+    scales = scales or ["sentence"]
     fig, axes = plt.subplots(1, len(scales), figsize=(4 * len(scales), 3), squeeze=False)
     for ax, scale in zip(axes[0], scales):
-        values = durations_by_scale.get(scale, [])
-        ax.hist(values, bins=min(30, max(1, len(values))), color="#4477aa")
-        ax.set_title(f"{scale} ({len(values)} clips)")
+        bins = by_scale.get(scale, {})
+        ax.bar([int(b) * width for b in bins], list(bins.values()), width=width, align="edge", color="#4477aa")
+        ax.set_title(f"{scale} ({sum(bins.values())} clips)")
         ax.set_xlabel("clip length (s)")
     axes[0][0].set_ylabel("clips")
     return _png(fig)
@@ -97,13 +100,10 @@ def _clip_table(clip_stats: dict) -> str:
         return "```\n" + json.dumps(clip_stats, indent=2) + "\n```"
 
 
-def write_report(out_dir: str, stats: dict, table) -> None:
-    """DIR/report.md and DIR/plots/*.png from the stats and the clips table."""
+def write_report(out_dir: str, stats: dict) -> None:
+    """DIR/report.md and DIR/plots/*.png from the stats."""
     from curate.files import join, write_bytes_atomic
 
-    durations = {}
-    for scale, duration in zip(table.column("scale").to_pylist(), table.column("duration").to_pylist()):
-        durations.setdefault(scale, []).append(duration)
-    write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), clip_length_plot(durations))
+    write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), clip_length_plot(stats["clip_length_histogram"]))
     write_bytes_atomic(join(out_dir, PLOTS, "categories.png"), category_plot(stats["categories"]))
     write_bytes_atomic(join(out_dir, "report.md"), report_markdown(stats).encode())

@@ -2,7 +2,7 @@
 and a long clip of one video, nested and centred on the same timestamp.
 
 ``python -m curate hierarchical-testset DIR --output OUT`` reads a VidLA-recipe curation output
-(``DIR/clips.parquet`` and its shards) and writes OUT in the same layout (``OUT/shards/*.tar`` with
+(the index of ``DIR``: its shards' Parquet sidecars) and writes OUT in the same layout (``OUT/shards/*.tar`` with
 their Parquet sidecars, ``OUT/clips.parquet``) holding only the clips of the triplets, plus
 ``OUT/triplets.parquet`` (one row per triplet). ``python -m train eval --shards OUT --hierarchical``
 then reports text-to-video R@1 per scale, as table 16 does.
@@ -152,11 +152,13 @@ def write_testset(
     from curate.media.cut import ClipRequest, CutConfig, cut_clips
     from schemas.arrow import clip_to_row, clips_to_table, table_to_clips
 
+    from curate.output.index import open_index
+
     src, out = Path(curation_dir), Path(out_dir)
-    index = src / "clips.parquet"
-    if not index.is_file():
-        raise ValueError(f"{index} not found: expected a curation output folder")
-    clips = table_to_clips(pq.read_table(index))
+    index = open_index(str(src))
+    if not index.files:
+        raise ValueError(f"{src} has no index (shards/*.parquet beside shards/*.tar): expected a curation output folder")
+    clips = table_to_clips(index.to_table())
     planned = plan_triplets([clip_to_row(c) for c in clips], max_offset, max_triplets, seed)
     if not planned:
         raise ValueError(

@@ -16,7 +16,7 @@ from curate.media.cut import CutConfig
 from curate.media.frames import decode_frames, plan_frames, read_keyframes
 from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.beam.models import FRAMES, CutAndDecodeFrames
-from curate.output.resume import load_resume_state
+from factories import resume_sets
 from curate.models.summarize import captions_as_sentences
 from curate.samples import make_sample_video, sentences_for
 from schemas import Clip, Sentence, VideoMeta, clip_key
@@ -217,8 +217,8 @@ def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
     assert not os.path.exists(os.path.join(folder, write.MANIFEST))
     shapes = pickle.load(open(tmp_path / "shapes.pkl", "rb"))
     assert shapes and set(shapes) == {(32, 32, 3)}  # decoded at the captioner's input size
-    resume = load_resume_state(str(tmp_path))
-    assert resume.staged == () and v.video_id not in resume.skip_video_ids
+    skip, staged = resume_sets(str(tmp_path))
+    assert staged == {} and v.video_id not in skip
     assert not os.path.exists(folder)
 
 

@@ -24,7 +24,7 @@ from memfs import MemoryFileSystem  # noqa: E402 - registers memfs://
 
 from curate import files  # noqa: E402
 
-from curate.output import write
+from curate.output import failures
 from curate.models.config import AnnotateConfig  # noqa: E402
 from curate.media.download import DownloadConfig, download_root  # noqa: E402
 from curate.samples import make_sample_video, sentences_for  # noqa: E402
@@ -89,7 +89,7 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
     run_recipe(vidla.build, cfg, [])
     assert downloads_seen and all(seen == [] for seen in downloads_seen), downloads_seen
 
-    assert write.read_failures_jsonl(files.join(out, "failures.jsonl")) == []
+    assert failures.read_failures_jsonl(files.join(out, "failures.jsonl")) == []
     table = pq.read_table(io.BytesIO(files.read_bytes(files.join(out, "clips.parquet"))))
     rows = table.to_pylist()
     assert {r["video_id"] for r in rows} == {"vid_a", "vid b;$(x)"}
@@ -142,7 +142,7 @@ def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
     annotate = dataclasses.replace(tiny_config(tiny_blip2, tiny_llama), model_accelerator=hint)
     cfg = remote_run_config("gs://my-bucket/out", "gs://my-bucket/videos.jsonl", annotate)
     p = beam.Pipeline(options=pipeline_options(options))
-    vidla.build(p, cfg, ResumeState(frozenset(), (), 0))
+    vidla.build(p, cfg, ResumeState(0))
     proto = p.run().job.proto_pipeline
     names = {t.unique_name for t in proto.components.transforms.values()}
     environments = proto.components.environments

@@ -85,7 +85,7 @@ def test_user_mistakes_are_clear_errors(tmp_path):
     assert missing.returncode != 0 and "does not exist" in missing.stderr
     assert not (tmp_path / "o").exists()
     no_run = cli("stats", str(tmp_path))
-    assert no_run.returncode != 0 and "no clips.parquet" in no_run.stderr
+    assert no_run.returncode != 0 and "not a finished curation run" in no_run.stderr
     unknown = cli("stats", str(tmp_path), "--runner", "DirectRunner")
     assert unknown.returncode != 0 and "unrecognized arguments" in unknown.stderr
 

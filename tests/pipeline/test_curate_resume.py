@@ -16,7 +16,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from curate.output import resume, write
+from factories import resume_sets
+
+from curate.output import failures, resume
 from curate.samples import make_sample_folder
 from schemas import Failure
 
@@ -86,8 +88,8 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
     run_to_end(folder, reference)
 
     run_until(folder, out, ".staging/*/manifest.json")  # killed while cutting
-    state = resume.load_resume_state(str(out))
-    assert state.staged and not state.done_video_ids
+    skip, staged = resume_sets(str(out))
+    assert staged and skip == set(staged)
     run_until(folder, out, "shards/*.parquet")  # killed while writing shards
     first = sorted(glob.glob(os.path.join(out, "shards", "*.parquet")))
     committed = {p: os.stat(p).st_mtime_ns for p in first}
@@ -112,7 +114,7 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
 
 def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     out = str(tmp_path)
-    write.record_failures(
+    failures.record_failures(
         out,
         [
             Failure("dropped", "filter", "below_720p"),
@@ -127,8 +129,8 @@ def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     uncommitted.write_text(json.dumps(Failure("v8", "cut", "cut_failed", key="v8_short_00000")._asdict()))
     (tmp_path / ".staging" / "half").mkdir(parents=True)  # no manifest: an interrupted cut
     state = resume.load_resume_state(out)
-    assert state.done_video_ids == {"dropped"}
-    assert state.staged == () and state.next_shard_index == 0
+    assert state.next_shard_index == 0
+    assert resume_sets(out) == ({"dropped"}, {})
     assert not (tmp_path / "shards" / "00004.tar").exists() and not (tmp_path / ".staging" / "half").exists()
     assert not uncommitted.exists()
 
@@ -152,8 +154,10 @@ def test_finished_videos_are_skipped_with_and_without_a_category_cap(three_video
     folder, videos = three_videos
     cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"),
                     filter=FilterConfig(category_hour_cap=cap_hours))
-    state = resume.ResumeState(frozenset({videos[0].video_id}), (), 0)
+    out = tmp_path / "out"
+    failures.record_failures(str(out), [Failure(videos[0].video_id, "transcript", "no_speech")])
+    state = resume.load_resume_state(str(out))
     with TestPipeline() as p:
-        todo, _, num_read = select_videos(p, cfg, state)
+        todo, _, num_read, _ = select_videos(p, cfg, state)
         assert_that(todo | beam.Map(lambda m: m.video_id), equal_to([v.video_id for v in videos[1:]]))
         assert_that(num_read, equal_to([3]), label="AllThreeRead")

@@ -53,7 +53,7 @@ def test_recipe_translates_to_a_dataflow_job(recipe):
     from curate.beam.recipe import pipeline_options
 
     p = beam.Pipeline(options=pipeline_options(beam_args))
-    module.build(p, cfg, ResumeState(frozenset(), (), 0))
+    module.build(p, cfg, ResumeState(0))
     result = p.run()  # dry_run: translated into a Dataflow job, not submitted
     job = result.job
     assert job.options.view_as(PipelineOptions).get_all_options()["sdk_container_image"] == IMAGE

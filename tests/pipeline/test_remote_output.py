@@ -19,6 +19,8 @@ from memfs import MemoryFileSystem
 
 from curate import files
 
+from curate.beam.finalize import rebuild
+from curate.output import failures as failures_io
 from curate.output import write
 from curate.media.download import DownloadConfig, Downloader, discard_download, download_root
 from curate.media.probe import Prober
@@ -107,7 +109,7 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
 
     stats = json.loads(files.read_bytes(files.join(out, "stats.json")))
     assert stats["counts"]["videos_kept"] == 2 and stats["num_clips"] > 0, stats
-    failures = write.read_failures_jsonl(files.join(out, "failures.jsonl"))
+    failures = failures_io.read_failures_jsonl(files.join(out, "failures.jsonl"))
     assert [(f.video_id, f.stage, f.reason) for f in failures] == [("silent", "asr", "no_audio")]
     table = pq.read_table(io.BytesIO(files.read_bytes(files.join(out, "clips.parquet"))))
     assert sorted(set(table.column("video_id").to_pylist())) == ["vid b;$(x)", "vid_a"]
@@ -137,14 +139,14 @@ def test_a_second_run_into_a_remote_output_is_detected_before_the_outputs_are_wr
     from curate.output.lock import lock_output
 
     out = "memfs://bucket/out"
-    first, second = write.new_run_id(), write.new_run_id()
+    first, second = failures_io.new_run_id(), failures_io.new_run_id()
     with lock_output(out, first):
         with lock_output(out, second):  # no lock on an object store: both get in
             pass
     with pytest.raises(OutputConflictError, match=f"while run {first} was running"):
-        write.finalize_outputs(out, 0, run_id=first)
+        rebuild(out, videos_in=0, run_id=first)
     assert not files.exists(files.join(out, "clips.parquet"))
-    assert write.finalize_outputs(out, 0, run_id=second)["num_clips"] == 0
+    assert rebuild(out, videos_in=0, run_id=second)["num_clips"] == 0
 
 
 def test_a_changed_remote_manifest_has_another_fingerprint(memfs):

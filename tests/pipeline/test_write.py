@@ -11,7 +11,9 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from curate.output import write
+from curate.beam.finalize import FILE, rebuild
+from curate.output import failures as failures_io
+from curate.output import index, write
 from schemas import CLIP_SCHEMA, Clip, Failure, Sentence, clip_key
 
 
@@ -108,11 +110,11 @@ def test_the_sidecar_is_the_commit(tmp_path):
     stage(tmp_path, "v1", 1)
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "00003.tar").write_bytes(b"half written")
-    assert write.committed_shards(str(tmp_path)) == []
+    assert index.committed_shards(str(tmp_path)) == []
     write.write_shard(
         str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))]
     )
-    assert write.committed_shards(str(tmp_path)) == ["00000"]
+    assert index.committed_shards(str(tmp_path)) == ["00000"]
 
 
 def test_finalize_builds_the_index_failures_and_stats(tmp_path):
@@ -122,7 +124,7 @@ def test_finalize_builds_the_index_failures_and_stats(tmp_path):
     )
     write.write_shard(out, "00000", [stage(out, "v1", 2, failures=[clip_failure]), stage(out, "v2", 1)])
     write.write_shard(out, "00001", [stage(out, "v3", 2)])
-    write.record_failures(
+    failures_io.record_failures(
         out,
         [
             Failure("v2", "download", "http_429", "Too Many Requests"),  # retried: ok later
@@ -130,11 +132,11 @@ def test_finalize_builds_the_index_failures_and_stats(tmp_path):
             Failure("bad2", "download", "truncated_video", "only 3 of 9 packets"),
         ],
     )
-    write.record_failures(
+    failures_io.record_failures(
         out, [Failure("bad1", "filter", "below_720p", "height=360")]
     )  # a rerun says it again
 
-    stats = write.finalize_outputs(out, videos_in=5)
+    stats = rebuild(out, videos_in=5)
     table = pq.read_table(tmp_path / "clips.parquet")
     assert table.column("key").to_pylist() == sorted(table.column("key").to_pylist())
     assert table.num_rows == 5 and set(table.column("shard").to_pylist()) == {"00000.tar", "00001.tar"}
@@ -166,10 +168,10 @@ def test_finalize_builds_the_index_failures_and_stats(tmp_path):
 def test_stats_alone_rebuild_from_the_contract_files(tmp_path):
     out = str(tmp_path)
     write.write_shard(out, "00000", [stage(out, "v1", 2)])
-    first = write.finalize_outputs(out, videos_in=4)
+    first = rebuild(out, videos_in=4)
     os.remove(tmp_path / "stats.json")
     (tmp_path / "report.md").unlink()
-    again = write.write_stats(out)
+    again = rebuild(out, source=FILE)
     assert again["num_clips"] == first["num_clips"] and again["counts"]["videos_in"] == 1
     assert (tmp_path / "report.md").exists()
 
@@ -196,10 +198,10 @@ def test_every_input_row_is_accounted_for_once(tmp_path):
         Failure("", "read", "missing_id", "m.csv:line 6: no video id (and none in the url)"),
         Failure("v3", "filter", "below_720p", "height=360"),
     ]
-    write.record_failures(out, rows)
-    write.record_failures(out, rows[:3])  # a rerun reads the same rows again: still one line each
-    write.record_failures(out, [rows[3]._replace(detail="the same, said again")])  # a retried bundle
-    stats = write.finalize_outputs(out, videos_in=6)  # v1, v2, v1 again, two rows without id, v3
+    failures_io.record_failures(out, rows)
+    failures_io.record_failures(out, rows[:3])  # a rerun reads the same rows again: still one line each
+    failures_io.record_failures(out, [rows[3]._replace(detail="the same, said again")])  # a retried bundle
+    stats = rebuild(out, videos_in=6)  # v1, v2, v1 again, two rows without id, v3
     assert sorted(failures_file(tmp_path)) == sorted(rows)
     counts = stats["counts"]
     assert (counts["videos_in"], counts["videos_kept"], counts["videos_failed"]) == (6, 2, 4)
@@ -218,15 +220,15 @@ def test_failures_of_an_earlier_attempt_give_way_to_the_last_one(tmp_path):
         Failure("v2", "cut", "cut_failed", "ffmpeg: killed", clip_key("v2", "short", 0)),
         Failure("v3", "download", "http_429", "Too Many Requests"),
     ]
-    write.record_failures(out, earlier, run_id=write.new_run_id())
+    failures_io.record_failures(out, earlier, run_id=failures_io.new_run_id())
     still_failing = Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 1))
     clips = make_clips("v1", 2)[:1]
     staged = stage(out, "v1", 2, failures=[still_failing])
     write.write_shard(out, "00000", [write.replace_clips(staged, clips)])
-    write.record_failures(out, [Failure("v2", "download", "timeout", "no answer"),
+    failures_io.record_failures(out, [Failure("v2", "download", "timeout", "no answer"),
                                 Failure("v3", "download", "http_429", "Too Many Requests")],
-                          run_id=write.new_run_id())
-    stats = write.finalize_outputs(out, videos_in=3)
+                          run_id=failures_io.new_run_id())
+    stats = rebuild(out, videos_in=3)
     assert sorted(failures_file(tmp_path)) == sorted([
         still_failing,
         Failure("v2", "download", "timeout", "no answer"),
@@ -239,11 +241,11 @@ def test_failures_of_an_earlier_attempt_give_way_to_the_last_one(tmp_path):
 def test_a_video_whose_every_clip_failed_counts_as_dropped(tmp_path):
     out = str(tmp_path)
     write.write_shard(out, "00000", [stage(out, "v1", 1)])
-    write.record_failures(out, [
+    failures_io.record_failures(out, [
         Failure("v2", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v2", "short", 0)),
         Failure("v2", "cut", "clip_duration_mismatch", "2.0 s vs 8.0 s", clip_key("v2", "short", 1)),
     ])
-    counts = write.finalize_outputs(out, videos_in=2)["counts"]
+    counts = rebuild(out, videos_in=2)["counts"]
     assert (counts["videos_kept"], counts["videos_failed"]) == (1, 1)
     assert counts["videos_failed_by_reason"] == {"cut:no_clip_written": 1}
     assert counts["clips_failed_by_reason"] == {"cut:clip_duration_mismatch": 2}
@@ -254,5 +256,7 @@ def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
     write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
     sidecar = tmp_path / "shards" / "00000.parquet"
     pq.write_table(pq.read_table(sidecar).drop_columns(["transcript_repairs"]), sidecar)
-    table = write.collect_clips(str(tmp_path))
+    table = index.read_partition(str(sidecar))
     assert table.num_rows == 2 and table.column("transcript_repairs").null_count == 2
+    assert index.open_index(str(tmp_path)).to_table().column("transcript_repairs").null_count == 2
+    assert rebuild(str(tmp_path), videos_in=1)["num_clips"] == 2

@@ -95,7 +95,7 @@ def test_hierarchical_testset_errors(hierarchical_curation, tiny_shards, tmp_pat
     assert curate_main(["hierarchical-testset", str(tiny_shards), "--output", str(tmp_path / "o")]) == 2
     assert "no long clip" in capsys.readouterr().err
     assert curate_main(["hierarchical-testset", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
-    assert "clips.parquet" in capsys.readouterr().err
+    assert "has no index (shards/*.parquet" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path), "--hierarchical", "--dataset", "msrvtt"]) == 2
     assert "--hierarchical needs --shards" in capsys.readouterr().err
 
