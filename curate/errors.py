@@ -6,6 +6,8 @@ dead-letter output, so one bad video never takes down the others.
 """
 from __future__ import annotations
 
+import errno
+
 
 class StageError(Exception):
     """What went wrong with one element, in words a user can act on.
@@ -34,3 +36,28 @@ class UnknownOptionsError(ValueError):
 class OutputConflictError(ValueError):
     """The output directory cannot take this run: another run is writing it, or it holds the work of a
     run with other settings or another input (curate.output.settings, curate.output.lock)."""
+
+
+class EnvironmentFault(Exception):
+    """The machine failed, not the video: no space left, a disk quota, an I/O error, a read-only
+    filesystem. It is never recorded as a failure of a video (that would drop the video for good):
+    the run stops with this message, and a rerun redoes the work once the cause is fixed."""
+
+
+# errno values of an OSError that say the environment failed
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+# what a tool (ffmpeg) prints for them
+_ENVIRONMENT_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def environment_fault(exc: BaseException):
+    """The EnvironmentFault that `exc` is or stands for (an OSError with such an errno, a tool's
+    error text naming one), else None."""
+    if isinstance(exc, EnvironmentFault):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        return EnvironmentFault(f"{exc}; free the space or fix the disk, then rerun: nothing is lost")
+    text = exc.detail if isinstance(exc, StageError) else ""
+    if any(t in text for t in _ENVIRONMENT_TEXTS):
+        return EnvironmentFault(f"{text}; free the space or fix the disk, then rerun: nothing is lost")
+    return None

@@ -136,3 +136,24 @@ def remove_file(path: str) -> None:
             pass
     elif _fs().exists(path):
         _fs().delete([path])
+
+
+def ensure_free_space(path: str) -> None:
+    """Raise curate.errors.EnvironmentFault when the local disk of `path` has less free space than
+    the margin (CURATE_MIN_FREE_BYTES, default 512 MiB): better to stop cleanly than to have a tool
+    fail half way through a file. Remote paths are not checked."""
+    if not is_local(path):
+        return
+    import shutil
+
+    from curate.errors import EnvironmentFault
+
+    margin = int(os.environ.get("CURATE_MIN_FREE_BYTES", 512 << 20))
+    existing = os.path.abspath(_local(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    free = shutil.disk_usage(existing).free
+    if free < margin:
+        raise EnvironmentFault(
+            f"only {free / 2**20:.0f} MiB free on the disk of {path}, below the margin of "
+            f"{margin / 2**20:.0f} MiB (CURATE_MIN_FREE_BYTES): free space, then rerun; nothing is lost")

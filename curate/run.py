@@ -261,7 +261,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
 
-    from curate.errors import OutputConflictError, UnknownOptionsError
+    from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
 
     check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
@@ -274,7 +274,7 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
         module.run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
-    except OutputConflictError as exc:
+    except (OutputConflictError, EnvironmentFault) as exc:
         raise SystemExit(f"error: {exc}") from None
     stats_path = join(cfg.output, "stats.json")
     return json.loads(read_bytes(stats_path)) if exists(stats_path) else {}

@@ -172,7 +172,7 @@ def resume_sets(out_dir: str, *, retry_failed: bool = False) -> tuple:
     state = load_resume_state(out_dir, retry_failed=retry_failed)
     with tempfile.TemporaryDirectory() as tmp:
         with beam.Pipeline() as p:
-            skip, staged = p | ReadResume(out_dir, state)
+            skip, staged, _ = p | ReadResume(out_dir, state)
             for name, pcoll in (("skip", skip), ("staged", staged)):
                 _ = (pcoll | f"All{name}" >> beam.combiners.ToList()
                      | f"Dump{name}" >> beam.Map(lambda items, path: pickle.dump(items, open(path, "wb")),

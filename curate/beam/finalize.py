@@ -14,6 +14,7 @@ in the last step is the merged totals, the failure counts and one number per sid
 from __future__ import annotations
 
 import json
+import logging
 import math
 import zlib
 
@@ -24,6 +25,8 @@ from curate.beam.resume import set_aside_damaged
 from curate.files import exists, join, read_bytes
 from curate.output import failures as fail
 from curate.output import index, summary
+
+log = logging.getLogger(__name__)
 
 VIDEOS, OUTCOME = "videos", "outcome"
 FAILURES_PER_PART = 50_000  # failures.jsonl is written in sorted parts of about this many lines
@@ -89,12 +92,23 @@ def _recorded(path: str):
 
 
 def _published(out_dir: str):
-    """The lines of an existing failures.jsonl, as standing records (attempt "")."""
+    """The lines of an existing failures.jsonl, streamed, as standing records (attempt "")."""
+    from curate.files import open_read
+
     path = join(out_dir, summary.FAILURES_FILE)
-    if exists(path):
-        found, _ = fail.parse_failure_lines(read_bytes(path), path)
-        for failure in found:
-            yield failure.video_id, ("", failure)
+    if not exists(path):
+        return
+    damaged = beam.metrics.Metrics.counter("finalize", "damaged_failure_lines")
+    with open_read(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                failure = fail.parse_failure_line(line, f"{path} line {number}")
+            except ValueError as exc:
+                log.warning("%s: skipped", exc)
+                damaged.inc()
+                continue
+            if failure is not None:
+                yield failure.video_id, ("", failure)
 
 
 class _StandingOfVideo(beam.DoFn):

@@ -35,14 +35,14 @@ import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.finalize import Finalize
-from curate.beam.resume import ReadResume, SkipDone
+from curate.beam.resume import NotRecorded, ReadResume, SkipDone
 from curate.beam.shards import WriteShards
 from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
 from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
 from curate.config import RunConfig
 from curate.errors import UnknownOptionsError
-from curate.files import _local, is_local, join
+from curate.files import _local, ensure_free_space, is_local, join
 from curate.media.cut import CutConfig, cut_video
 from curate.media.download import discard_download
 from curate.output import failures as fail
@@ -73,10 +73,12 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState) -> Selected:
     Finished videos are skipped before the probe (no yt-dlp call for them), except under a category
     hour cap: the cap must see every video to keep the same ones as the first run, so they are
     skipped after it."""
-    skip, earlier = p | "Resume" >> ReadResume(cfg.output, resume)
+    skip, earlier, recorded = p | "Resume" >> ReadResume(cfg.output, resume)
     sources, read_failures = p | "ReadSources" >> ReadSources(
         cfg.input, id_column=cfg.id_column, url_column=cfg.url_column
     )
+    # the same input read again gives the same bad rows: write only those not yet recorded
+    new_read_failures = read_failures | "NewReadFailures" >> NotRecorded(recorded)
     capped = cfg.filter_config().category_hour_cap is not None
     download = cfg.download_config()
     to_probe = sources if capped else sources | "SkipFinishedVideos" >> SkipDone(skip)
@@ -90,7 +92,10 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState) -> Selected:
         | "AllRead" >> beam.Flatten()
         | "CountRead" >> beam.combiners.Count.Globally()
     )
-    return Selected(todo, [read_failures, probe_failures, filter_failures], num_read, earlier)
+    if capped:  # the finished videos were probed and filtered again: only new decisions are written
+        probe_failures = probe_failures | "NewProbeFailures" >> NotRecorded(recorded)
+        filter_failures = filter_failures | "NewFilterFailures" >> NotRecorded(recorded)
+    return Selected(todo, [new_read_failures, probe_failures, filter_failures], num_read, earlier)
 
 
 def prepare_clips(videos, cfg: RunConfig, recipe):
@@ -261,6 +266,7 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
     check_tools()
     if is_local(cfg.output):
         os.makedirs(_local(cfg.output), exist_ok=True)
+    ensure_free_space(cfg.output)  # fail before the first video, not in the middle of a shard
     run_id = fail.new_run_id()
     # one run at a time (OutputConflictError otherwise), held until the pipeline ends when waiting
     with lock_output(cfg.output, run_id):

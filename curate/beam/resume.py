@@ -1,9 +1,10 @@
 """Resume inside the pipeline: which videos an earlier run over the output finished, decided per video
 id by a join, never gathered in one process nor captured in the pipeline graph.
 
-    skip, earlier = p | ReadResume(out_dir, state)     from the index partitions, the staging
+    skip, earlier, recorded = p | ReadResume(out_dir, state)   from the index partitions, the staging
                                                         manifests and the failure records
     todo = videos | SkipDone(skip)                      CoGroupByKey of the inputs with `skip`
+    new = failures | NotRecorded(recorded)              what a rerun finds again is not written again
 
 `earlier` holds the write.ShardEntry of each video staged by an earlier run and not yet in a shard.
 Every read happens before any video passes SkipDone (a join waits for all of `skip`), so this run's
@@ -25,7 +26,7 @@ from schemas import Failure
 
 log = logging.getLogger(__name__)
 
-STAGED = "staged"
+STAGED, RECORDED = "staged", "recorded"
 
 
 class VideosOfPartition(beam.DoFn):
@@ -104,11 +105,15 @@ class _Resolve(beam.DoFn):
             self._counters[name].inc()
         if resume.staged is not None:
             yield TaggedOutput(STAGED, resume.staged)
+        records = list(found["failures"])
+        if records:
+            yield TaggedOutput(RECORDED, (video_id, fail.recorded_keys(records)))
 
 
 class ReadResume(beam.PTransform):
-    """``skip, earlier = p | ReadResume(out_dir, state)``: the video ids this run skips and the
-    ShardEntry of each video staged by an earlier run (see the module docstring)."""
+    """``skip, earlier, recorded = p | ReadResume(out_dir, state)``: the video ids this run skips, the
+    ShardEntry of each video staged by an earlier run, and (video_id, failures.recorded_keys) of each
+    video with recorded failures (see the module docstring)."""
 
     def __init__(self, out_dir: str, state: ResumeState):
         super().__init__()
@@ -138,9 +143,10 @@ class ReadResume(beam.PTransform):
         resolved = (
             {"shards": in_shards, "staged": staged, "failures": recorded}
             | "ByVideo" >> beam.CoGroupByKey()
-            | "Resolve" >> beam.ParDo(_Resolve(out_dir, self._state.retry_failed)).with_outputs(STAGED, main="skip")
+            | "Resolve" >> beam.ParDo(_Resolve(out_dir, self._state.retry_failed)).with_outputs(
+                STAGED, RECORDED, main="skip")
         )
-        return resolved.skip, resolved[STAGED]
+        return resolved.skip, resolved[STAGED], resolved[RECORDED]
 
 
 class SkipDone(beam.PTransform):
@@ -165,3 +171,23 @@ class SkipDone(beam.PTransform):
         keyed = videos | "KeyById" >> beam.Map(lambda meta: (meta.video_id, meta))
         done = self._skip | "MarkDone" >> beam.Map(lambda video_id: (video_id, True))
         return {"video": keyed, "done": done} | "JoinDone" >> beam.CoGroupByKey() | "NotDone" >> beam.FlatMap(not_done)
+
+
+class NotRecorded(beam.PTransform):
+    """``new = failures | NotRecorded(recorded)``: the failures that the records of earlier runs do not
+    already say (failures.is_recorded), so that a rerun that reads the same bad rows, or probes and
+    filters the same videos again, does not append another copy of them."""
+
+    def __init__(self, recorded):
+        super().__init__()
+        self._recorded = recorded
+
+    def expand(self, failures):
+        def new_ones(element):
+            _, found = element
+            keys = next(iter(found["recorded"]), None)
+            return [f for f in found["failure"] if keys is None or not fail.is_recorded(f, keys)]
+
+        keyed = failures | "KeyById" >> beam.Map(lambda f: (f.video_id, f))
+        return ({"failure": keyed, "recorded": self._recorded} | "JoinRecorded" >> beam.CoGroupByKey()
+                | "NewOnly" >> beam.FlatMap(new_ones))

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Optional
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
-from curate.errors import StageError
+from curate.errors import StageError, environment_fault
 from schemas import Failure
 
 FAILURES = "failures"
@@ -23,6 +23,11 @@ def element_ids(element) -> tuple[str, str]:
 
 
 def to_failure(exc: BaseException, stage: str, element) -> Failure:
+    """The Failure record of `exc` for `element`. An environment fault (no space left, an I/O error)
+    is raised instead: it is no property of the video, and the run must stop rather than drop it."""
+    fault = environment_fault(exc)
+    if fault is not None:
+        raise fault from exc
     video_id, key = element_ids(element)
     if isinstance(exc, StageError):
         return Failure(exc.video_id or video_id, stage, exc.reason, exc.detail, exc.key or key)

@@ -21,7 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Sequence
 
-from curate.errors import StageError
+from curate.errors import StageError, environment_fault
+from curate.files import ensure_free_space
 
 MODES = ("copy", "reencode")
 
@@ -231,6 +232,9 @@ def _cut_one(media_path, clip, out_dir, config, source):
         run_ffmpeg(clip_ffmpeg_args(media_path, [clip], out_dir, config, source), config.timeout_s)
     except StageError as exc:
         _remove(os.path.join(out_dir, f"{clip.key}.mp4"))
+        fault = environment_fault(exc)
+        if fault is not None:  # the disk, not the clip: the run stops, the clip is redone by a rerun
+            raise fault from exc
         return StageError(exc.reason, exc.detail, key=clip.key)
     return _checked(clip, out_dir, config)
 
@@ -241,6 +245,7 @@ def _checked(clip, out_dir, config):
         return check_clip(path, clip, config)
     except StageError as exc:
         _remove(path)
+        ensure_free_space(out_dir)  # a file cut short by a full disk is no defect of the clip
         return exc
 
 
@@ -269,6 +274,8 @@ def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bo
         raise StageError("no_media", "the video was not downloaded", video_id=meta.video_id)
     work = write.local_work_dir(out_dir, "cut")
     try:
+        ensure_free_space(work)
+        ensure_free_space(out_dir)
         requests = [ClipRequest(c.key, c.start, c.end) for c in clips]
         results = cut_clips(meta.media_path, requests, work, config)
         ok, paths, sizes, failures = [], [], [], []

@@ -71,19 +71,33 @@ def _attempt(path: str) -> str:
     return parts[1] if len(parts) == 3 and parts[1].isdigit() else ""
 
 
+def parse_failure_line(line, where: str):
+    """The Failure of one jsonl line (bytes or str), None for a blank one. A damaged line raises
+    ValueError naming `where` (the file and line): callers skip and count it, since it must not stop
+    every later rerun."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+        return Failure(**{k: str(v) for k, v in record.items()})
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{where} is no failure record ({exc})") from None
+
+
 def parse_failure_lines(data: bytes, where: str) -> tuple:
-    """([Failure], number of lines that are no failure record). A damaged line is skipped with a
-    warning naming the file and line: it must not stop every later rerun."""
+    """([Failure], number of lines that are no failure record, each skipped with a warning)."""
     found, bad = [], 0
     for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
         try:
-            record = json.loads(line)
-            found.append(Failure(**{k: str(v) for k, v in record.items()}))
-        except (ValueError, TypeError, AttributeError) as exc:
+            failure = parse_failure_line(line, f"{where} line {number}")
+        except ValueError as exc:
             bad += 1
-            log.warning("%s line %d is no failure record (%s): skipped", where, number, exc)
+            log.warning("%s: skipped", exc)
+            continue
+        if failure is not None:
+            found.append(failure)
     return found, bad
 
 
@@ -112,6 +126,24 @@ def standing_of_video(attempts: Iterable, has_clips: bool) -> list:
     if by_attempt:
         standing += by_attempt[max(by_attempt)].values()
     return sorted(standing, key=sort_key)
+
+
+def recorded_keys(attempts: Iterable) -> tuple:
+    """What the records of one video id already say, from its (attempt, Failure) records: (its read
+    rows, the (stage, key, reason) of its latest attempt)."""
+    standing = standing_of_video(attempts, has_clips=False)
+    rows = frozenset(f for f in standing if f.stage in ("read", INDEX_STAGE))
+    latest = frozenset((f.stage, f.key, f.reason) for f in standing if f not in rows)
+    return rows, latest
+
+
+def is_recorded(failure: Failure, keys: tuple) -> bool:
+    """Whether writing `failure` again would change nothing that stands (keys: recorded_keys): the
+    same read row, or what the video's latest attempt already says."""
+    rows, latest = keys
+    if failure.stage == "read":
+        return failure in rows
+    return (failure.stage, failure.key, failure.reason) in latest
 
 
 def is_terminal(failure: Failure) -> bool:

@@ -119,23 +119,41 @@ def open_index(out_dir: str):
     return ds.dataset(paths, schema=CLIP_SCHEMA, format="parquet", filesystem=PyFileSystem(_BeamFiles()))
 
 
+# clips.parquet's row groups gather partitions up to this many rows: one row group per partition
+# would grow the file's footer (and the writer's memory) with every shard
+INDEX_FILE_ROW_GROUP = 32_768
+# min/max statistics only where a reader filters (long texts would fill the footer)
+INDEX_FILE_STATISTICS = ["key", "video_id", "scale", "index", "start", "end", "duration", "num_words",
+                         "category", "source_height", "height", "width", "shard"]
+
+
 def write_index_file(out_dir: str) -> int:
-    """DIR/clips.parquet from the partitions, in shard and key order, one row group per partition:
-    one partition in memory at a time. Returns the number of rows."""
+    """DIR/clips.parquet from the partitions, in shard and key order, streamed: at most one row
+    group's worth of partitions in memory. Returns the number of rows."""
     import tempfile
 
     import pyarrow.parquet as pq
 
-    rows = 0
+    rows, pending = 0, []
     with tempfile.TemporaryDirectory(prefix="curate-index-") as tmp:
         local = os.path.join(tmp, INDEX_FILE)
-        with pq.ParquetWriter(local, CLIP_SCHEMA) as writer:
+        with pq.ParquetWriter(local, CLIP_SCHEMA, write_statistics=INDEX_FILE_STATISTICS) as writer:
             for path in partition_paths(out_dir):
-                table = read_partition(path)
-                writer.write_table(table)
-                rows += table.num_rows
+                pending.append(read_partition(path))
+                if sum(t.num_rows for t in pending) >= INDEX_FILE_ROW_GROUP:
+                    rows += _write_row_group(writer, pending)
+                    pending = []
+            rows += _write_row_group(writer, pending)
         put_file_atomic(local, join(out_dir, INDEX_FILE))
     return rows
+
+
+def _write_row_group(writer, tables: list) -> int:
+    if not tables:
+        return 0
+    table = pa.concat_tables(tables)
+    writer.write_table(table, row_group_size=max(1, table.num_rows))
+    return table.num_rows
 
 
 # ---------------------------------------------------------------------------------------------

@@ -123,7 +123,15 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
     current = {"settings": run_settings(cfg), "input": cfg.input,
                "input_fingerprint": input_fingerprint(cfg.input)}
     if exists(path):
-        recorded = json.loads(read_bytes(path))
+        try:
+            recorded = json.loads(read_bytes(path))
+            recorded["settings"], recorded["input"], recorded["input_fingerprint"]  # noqa: B018
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OutputConflictError(
+                f"{path} is damaged ({type(exc).__name__}: {exc}). It records the settings and input "
+                f"{out_dir} was made with, which a rerun must match. Restore it from a backup; or, if you "
+                "know this run uses the same settings and input, delete it and rerun (this run's are "
+                "then recorded); or write to a new --output") from None
         changed = _differences(_fill_older_record(recorded["settings"], current["settings"]), current["settings"])
         if changed:
             raise OutputConflictError(

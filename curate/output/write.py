@@ -31,6 +31,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 from curate.files import (
     _local,
+    ensure_free_space,
     is_local,
     join,
     open_read,
@@ -201,6 +202,7 @@ def write_shard(out_dir: str, name: str, videos: Sequence) -> str:
     clips = [c._replace(shard=shard) for v in videos for c in v.clips]
     sizes = [n for v in videos for n in v.num_bytes]
     work = local_work_dir(out_dir, f"shard-{name}")
+    ensure_free_space(work)
     tar_path, sidecar_path = os.path.join(work, shard), os.path.join(work, f"{name}.parquet")
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
         for clip, size in zip(clips, sizes):

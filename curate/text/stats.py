@@ -67,10 +67,10 @@ def clip_totals(table: pa.Table) -> dict:
         return {"scales": {}, "all": dict.fromkeys(_SUMS, 0), "repairs": _no_repairs()}
     sentences = table.column("sentences").combine_chunks()
     flat = pc.list_flatten(sentences)
-    counted = pc.struct_field(flat, "num_words")
-    sentence_words = pc.fill_null(pc.cast(counted, pa.int64()),
-                                  pc.cast(pc.count_substring_regex(pc.struct_field(flat, "text"), _WORD),
-                                          pa.int64()))
+    sentence_words = pc.cast(pc.struct_field(flat, "num_words"), pa.int64())
+    if sentence_words.null_count:  # rows written without the count: count the text's words
+        counted = pc.cast(pc.count_substring_regex(pc.struct_field(flat, "text"), _WORD), pa.int64())
+        sentence_words = pc.fill_null(sentence_words, counted)
     captions = table.column("frame_captions").combine_chunks()
     subtitle_summary = table.column("subtitle_summary").combine_chunks()
     caption = table.column("caption").combine_chunks()

@@ -1,0 +1,96 @@
+"""Faults of the machine are not faults of a video (issue 22, items 2 and 3): a full disk stops the run
+without recording anything against the videos, and a rerun with space brings every clip; damaged
+hidden state is redone, skipped or named, never a traceback on every rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from curate.__main__ import main
+from curate.errors import EnvironmentFault
+from curate.media.cut import ClipRequest, CutConfig, cut_clips
+from curate.samples import make_sample_folder
+
+
+def test_a_clip_written_to_a_full_disk_is_an_environment_fault_not_a_bad_clip(sample_video, tmp_path):
+    out = tmp_path / "work"
+    out.mkdir()
+    good, full = ClipRequest("good", 1.0, 4.0), ClipRequest("full", 5.0, 8.0)
+    os.symlink("/dev/full", out / "full.mp4")  # every write there fails with ENOSPC, as on a full disk
+    with pytest.raises(EnvironmentFault, match="No space left on device"):
+        cut_clips(sample_video.media_path, [good, full], str(out), CutConfig())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    make_sample_folder(folder, 2, seconds=(20, 22), seed=3)
+    return folder
+
+
+def run(folder, out, *extra) -> int:
+    return main(["run", "--recipe", "hdvila", "--input", str(folder), "--output", str(out), *extra])
+
+
+def test_a_run_below_the_free_space_margin_stops_and_the_rerun_loses_nothing(folder, tmp_path, monkeypatch):
+    reference = tmp_path / "reference"
+    assert run(folder, reference) == 0
+    out = tmp_path / "out"
+    monkeypatch.setenv("CURATE_MIN_FREE_BYTES", str(1 << 60))  # no disk has that much free: "full"
+    with pytest.raises(SystemExit, match="below the margin.*CURATE_MIN_FREE_BYTES"):
+        run(folder, out)
+    monkeypatch.delenv("CURATE_MIN_FREE_BYTES")
+    assert run(folder, out) == 0
+    expected = json.loads((reference / "stats.json").read_text())
+    got = json.loads((out / "stats.json").read_text())
+    assert got["num_clips"] == expected["num_clips"] > 0
+    assert got["counts"] == expected["counts"]  # no video or clip was dropped by the full disk
+    assert (out / "failures.jsonl").read_text() == (reference / "failures.jsonl").read_text()
+
+
+def test_damaged_settings_name_the_file_and_damaged_records_are_skipped(folder, tmp_path):
+    out = tmp_path / "out"
+    assert run(folder, out) == 0
+    settings = out / ".state" / "settings.json"
+    good = settings.read_bytes()
+    settings.write_bytes(good[: len(good) // 2])
+    with pytest.raises(SystemExit, match=r"settings\.json.*damaged.*--output"):
+        run(folder, out)
+    settings.write_bytes(good)
+    failures_dir = out / ".state" / "failures"
+    failures_dir.mkdir(parents=True, exist_ok=True)
+    (failures_dir / "run-1-garbage.jsonl").write_text('{"video_id": "x", "stage": "filter"\nnot json\n')
+    staged = out / ".staging" / "half-written"
+    staged.mkdir(parents=True)
+    (staged / "manifest.json").write_text('{"video_id": "half-wri')
+    assert run(folder, out) == 0  # the bad lines are skipped, the damaged staging is redone
+    assert not staged.exists()
+    assert json.loads((out / "stats.json").read_text())["num_clips"] > 0
+
+
+def recorded_lines(out) -> list:
+    folder = out / ".state" / "failures"
+    return sorted(line for p in folder.glob("run-*.jsonl") for line in p.read_text().splitlines())
+
+
+@pytest.mark.parametrize("cap", [[], ["--category-hour-cap", "0.004"]])
+def test_a_rerun_records_no_copy_of_what_earlier_runs_recorded(folder, tmp_path, cap):
+    """A rerun reads the same bad rows (and, under a category cap, probes and filters every video
+    again): what the records already say is not appended again."""
+    import shutil
+
+    videos = tmp_path / "videos"
+    shutil.copytree(folder, videos)
+    (videos / "orphan.en.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n")  # a row without media
+    out = tmp_path / "out"
+    assert run(videos, out, *cap) == 0
+    first, published = recorded_lines(out), (out / "failures.jsonl").read_text()
+    assert any('"orphan"' in line for line in first)
+    if cap:
+        assert any('"filter"' in line for line in first)  # the cap dropped a video
+    assert run(videos, out, *cap) == 0
+    assert recorded_lines(out) == first
+    assert (out / "failures.jsonl").read_text() == published
