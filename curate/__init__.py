@@ -14,15 +14,20 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
                    video's transcript and its Clip records; hierarchy.py: the hierarchical test set
     models/        asr.py caption.py summarize.py (faster-whisper, BLIP-2, LLM); config.py (their
                    options, device and dtype); check.py (validate a config before a run)
-    output/        write.py (staging, shards, index, stats), resume.py, report.py, lock.py (one run
-                   per output), settings.py (a rerun under other settings is refused)
+    output/        write.py (staging, shards), index.py (the index: one Parquet partition per shard,
+                   clips.parquet), failures.py (records, which stand), summary.py (failures.jsonl,
+                   stats.json), resume.py, report.py, lock.py (one run per output), settings.py (a
+                   rerun under other settings is refused)
     samples.py     test media with known ground truth (``make-media``)
     beam/          the Beam wiring only: stages.py (ApplyStage, failure outputs), videos.py
                    (ReadSources, ProbeVideos, FilterVideos, DownloadVideos), transcripts.py
                    (MakeTranscripts, TranscribeAudio, PlanClips), models.py (RunInference handlers,
-                   AnnotateClips), recipe.py (select, prepare, cut, write, run_recipe)
+                   AnnotateClips), resume.py (Resume: resume as one join), shards.py
+                   (WriteShards per hash bucket), finalize.py (Finalize: the summary files from
+                   merged totals), recipe.py (select, prepare, cut, write, run_recipe)
 
 Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's
-FileSystems registry for remote paths, nothing else of Beam); there are no import cycles
+FileSystems registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize);
+there are no import cycles
 (tests/test_layout.py checks both). The recipes in dags/ compose curate.beam.
 """

@@ -368,7 +368,8 @@ def source_records(path: str, *, id_column: Optional[str] = None,
 
 def duplicate_of(meta: VideoMeta, where: str, first_where: str) -> Failure:
     """The failure of a row that repeats a video id first read at `first_where`."""
-    return Failure(meta.video_id, "read", "duplicate_id", f"{where}: repeats the video first read at {first_where}")
+    return Failure(meta.video_id, "read", "duplicate_id",
+                   f"{where}: repeats the video first read at {first_where}")
 
 
 def read_sources(path: str, *, id_column: Optional[str] = None,

@@ -158,28 +158,31 @@ def tiny_punctuator_dir(tmp_path_factory) -> str:
     return make_tiny_punctuator(tmp_path_factory.mktemp("punct") / "tiny-punct")
 
 
-def resume_sets(out_dir: str, *, retry_failed: bool = False) -> tuple:
-    """(video ids a run over `out_dir` would skip, {video_id: ShardEntry} staged by earlier runs),
-    from the pipeline's own resume step (curate.beam.resume.ReadResume) on the DirectRunner."""
+def resume_sets(out_dir: str, video_ids=(), *, retry_failed: bool = False) -> tuple:
+    """(which of `video_ids` a run over `out_dir` would skip, {video_id: ShardEntry} staged by earlier
+    runs), from the pipeline's own resume join (curate.beam.resume.Resume) on the DirectRunner."""
     import pickle
     import tempfile
 
     import apache_beam as beam
 
-    from curate.beam.resume import ReadResume
+    from curate.beam.resume import Resume
     from curate.output.resume import load_resume_state
+    from schemas import VideoMeta
 
     state = load_resume_state(out_dir, retry_failed=retry_failed)
     with tempfile.TemporaryDirectory() as tmp:
         with beam.Pipeline() as p:
-            skip, staged, _ = p | ReadResume(out_dir, state)
-            for name, pcoll in (("skip", skip), ("staged", staged)):
+            videos = p | beam.Create([VideoMeta(v, "") for v in video_ids] or [VideoMeta("-", "")])
+            todo, staged, _ = videos | Resume(out_dir, state)
+            todo = todo | beam.Map(lambda meta: meta.video_id)
+            for name, pcoll in (("todo", todo), ("staged", staged)):
                 _ = (pcoll | f"All{name}" >> beam.combiners.ToList()
                      | f"Dump{name}" >> beam.Map(lambda items, path: pickle.dump(items, open(path, "wb")),
                                                  os.path.join(tmp, name)))
-        skip = set(pickle.load(open(os.path.join(tmp, "skip"), "rb")))
+        todo = set(pickle.load(open(os.path.join(tmp, "todo"), "rb")))
         staged = {e.video_id: e for e in pickle.load(open(os.path.join(tmp, "staged"), "rb"))}
-    return skip, staged
+    return set(video_ids) - todo, staged
 
 
 def committed_output(out_dir, num_clips: int, *, clips_per_video: int = 25, clips_per_shard: int = 1000,

@@ -51,34 +51,22 @@ class _ReadPartition(beam.DoFn):
             yield TaggedOutput(VIDEOS, (video_id, True))
 
 
-class _MergeTotals(beam.CombineFn):
-    def create_accumulator(self):
-        return index.empty_totals()
+class _Merge(beam.CombineFn):
+    """Merges mergeable values: totals (curate.output.index) or failure outcomes (failures)."""
 
-    def add_input(self, acc, totals):
-        return index.merge_totals(acc, totals)
+    def __init__(self, empty, merge):
+        self._empty, self._merge = empty, merge
+
+    def create_accumulator(self):
+        return self._empty()
+
+    def add_input(self, acc, value):
+        return self._merge(acc, value)
 
     def merge_accumulators(self, accs):
-        merged = index.empty_totals()
+        merged = self._empty()
         for acc in accs:
-            merged = index.merge_totals(merged, acc)
-        return merged
-
-    def extract_output(self, acc):
-        return acc
-
-
-class _MergeOutcomes(beam.CombineFn):
-    def create_accumulator(self):
-        return fail.empty_outcome()
-
-    def add_input(self, acc, outcome):
-        return fail.add_outcomes(acc, outcome)
-
-    def merge_accumulators(self, accs):
-        merged = fail.empty_outcome()
-        for acc in accs:
-            merged = fail.add_outcomes(merged, acc)
+            merged = self._merge(merged, acc)
         return merged
 
     def extract_output(self, acc):
@@ -190,9 +178,11 @@ class Finalize(beam.PTransform):
             root
             | "ListPartitions" >> beam.FlatMap(index.partition_paths)
             | "SpreadPartitions" >> beam.Reshuffle()
-            | "ReadPartitions" >> beam.ParDo(_ReadPartition(out_dir, self._run_id)).with_outputs(VIDEOS, main="totals")
+            | "ReadPartitions" >> beam.ParDo(_ReadPartition(out_dir, self._run_id)).with_outputs(
+                VIDEOS, main="totals")
         )
-        totals = read.totals | "MergeTotals" >> beam.CombineGlobally(_MergeTotals())
+        merge_totals = _Merge(index.empty_totals, index.merge_totals)
+        totals = read.totals | "MergeTotals" >> beam.CombineGlobally(merge_totals)
         partitions_read = AsSingleton(read.totals | "PartitionsRead" >> beam.combiners.Count.Globally())
         if self._source == STATE:  # after the partitions: a damaged one is recorded as a failure
             records = (
@@ -207,9 +197,11 @@ class Finalize(beam.PTransform):
         standing = (
             {"failures": records, "clips": read[VIDEOS]}
             | "ByVideo" >> beam.CoGroupByKey()
-            | "Standing" >> beam.ParDo(_StandingOfVideo(self._source == STATE)).with_outputs(OUTCOME, main="failures")
+            | "Standing" >> beam.ParDo(_StandingOfVideo(self._source == STATE)).with_outputs(
+                OUTCOME, main="failures")
         )
-        outcome = standing[OUTCOME] | "MergeOutcomes" >> beam.CombineGlobally(_MergeOutcomes())
+        merge_outcomes = _Merge(fail.empty_outcome, fail.add_outcomes)
+        outcome = standing[OUTCOME] | "MergeOutcomes" >> beam.CombineGlobally(merge_outcomes)
         summary_inputs = [AsSingleton(totals), AsSingleton(outcome), self._videos_in_view(pbegin)]
         if self._source == STATE:
             count = AsSingleton(standing.failures | "CountStanding" >> beam.combiners.Count.Globally())
@@ -217,11 +209,13 @@ class Finalize(beam.PTransform):
                 standing.failures
                 | "ToParts" >> beam.Map(lambda f, n: (_part_of(f, n), f), count)
                 | "ByPart" >> beam.GroupByKey()
-                | "WritePart" >> beam.MapTuple(lambda part, fs: summary.write_failure_part(out_dir, f"part-{part:05d}", fs))
+                | "WritePart" >> beam.MapTuple(
+                    lambda part, fs: summary.write_failure_part(out_dir, f"part-{part:05d}", fs))
             )
             summary_inputs.append(AsSingleton(parts | "PartsWritten" >> beam.combiners.Count.Globally()))
         return root | "WriteSummary" >> beam.Map(
-            _write_summary, *summary_inputs, run_id=self._run_id, source=self._source, index_file=self._index_file)
+            _write_summary, *summary_inputs, run_id=self._run_id, source=self._source,
+            index_file=self._index_file)
 
     def _videos_in_view(self, pbegin):
         if isinstance(self._videos_in, beam.pvalue.PCollection):
@@ -229,7 +223,8 @@ class Finalize(beam.PTransform):
         return AsSingleton(pbegin | "VideosIn" >> beam.Create([self._videos_in]))
 
 
-def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE, index_file: bool = True) -> dict:
+def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE,
+            index_file: bool = True) -> dict:
     """Run Finalize alone on the DirectRunner over `out_dir`; returns the stats."""
     from apache_beam.options.pipeline_options import PipelineOptions
 

@@ -20,7 +20,8 @@ small records and files on the output filesystem travel after that.
 
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
 happen (so a killed run does not redo terminal decisions), and the standing ones are written to
-DIR/failures.jsonl at the end. The whole pipeline runs on any Beam runner: the default is the DirectRunner; Dataflow, Flink or
+DIR/failures.jsonl at the end. The whole pipeline runs on any Beam runner: the default is the
+DirectRunner; Dataflow, Flink or
 Spark are chosen with Beam's own pipeline options, passed through untouched.
 """
 
@@ -35,7 +36,7 @@ import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.finalize import Finalize
-from curate.beam.resume import NotRecorded, ReadResume, SkipDone
+from curate.beam.resume import NotRecorded, Resume
 from curate.beam.shards import WriteShards
 from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
@@ -73,28 +74,33 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState) -> Selected:
     Finished videos are skipped before the probe (no yt-dlp call for them), except under a category
     hour cap: the cap must see every video to keep the same ones as the first run, so they are
     skipped after it."""
-    skip, earlier, recorded = p | "Resume" >> ReadResume(cfg.output, resume)
     sources, read_failures = p | "ReadSources" >> ReadSources(
         cfg.input, id_column=cfg.id_column, url_column=cfg.url_column
     )
-    # the same input read again gives the same bad rows: write only those not yet recorded
-    new_read_failures = read_failures | "NewReadFailures" >> NotRecorded(recorded)
     capped = cfg.filter_config().category_hour_cap is not None
     download = cfg.download_config()
-    to_probe = sources if capped else sources | "SkipFinishedVideos" >> SkipDone(skip)
+    if capped:
+        to_probe = sources
+    else:
+        to_probe, earlier, recorded = sources | "Resume" >> Resume(cfg.output, resume)
     probed, probe_failures = to_probe | "ProbeVideos" >> ProbeVideos(
         download, cfg.probe_dir or join(cfg.output, ".probe")
     )
     kept, filter_failures = probed | "FilterVideos" >> FilterVideos(cfg.filter_config())
-    todo = kept | "SkipFinishedVideos" >> SkipDone(skip) if capped else kept
+    if capped:
+        todo, earlier, recorded = kept | "Resume" >> Resume(cfg.output, resume)
+        # the finished videos were probed and filtered again: only new decisions are written
+        probe_failures = probe_failures | "NewProbeFailures" >> NotRecorded(recorded)
+        filter_failures = filter_failures | "NewFilterFailures" >> NotRecorded(recorded)
+    else:
+        todo = kept
+    # the same input read again gives the same bad rows: write only those not yet recorded
+    new_read_failures = read_failures | "NewReadFailures" >> NotRecorded(recorded)
     num_read = (
         (sources, read_failures)
         | "AllRead" >> beam.Flatten()
         | "CountRead" >> beam.combiners.Count.Globally()
     )
-    if capped:  # the finished videos were probed and filtered again: only new decisions are written
-        probe_failures = probe_failures | "NewProbeFailures" >> NotRecorded(recorded)
-        filter_failures = filter_failures | "NewFilterFailures" >> NotRecorded(recorded)
     return Selected(todo, [new_read_failures, probe_failures, filter_failures], num_read, earlier)
 
 

@@ -1,13 +1,13 @@
 """Resume inside the pipeline: which videos an earlier run over the output finished, decided per video
-id by a join, never gathered in one process nor captured in the pipeline graph.
+id by one join, never gathered in one process nor captured in the pipeline graph.
 
-    skip, earlier, recorded = p | ReadResume(out_dir, state)   from the index partitions, the staging
-                                                        manifests and the failure records
-    todo = videos | SkipDone(skip)                      CoGroupByKey of the inputs with `skip`
-    new = failures | NotRecorded(recorded)              what a rerun finds again is not written again
+    todo, earlier, recorded = videos | Resume(out_dir, state)
+        a CoGroupByKey of the input videos with what the index partitions, the staging manifests and
+        the failure records say of each video id: the videos to do, the write.ShardEntry of each
+        video staged by an earlier run and not yet in a shard, and what the records say per video
+    new = failures | NotRecorded(recorded)     what a rerun finds again is not written again
 
-`earlier` holds the write.ShardEntry of each video staged by an earlier run and not yet in a shard.
-Every read happens before any video passes SkipDone (a join waits for all of `skip`), so this run's
+Every read happens before any video leaves the join (a join waits for all its inputs), so this run's
 own staging never mixes with what it reads.
 """
 
@@ -86,42 +86,45 @@ def _failure_records(path: str):
 
 
 class _Resolve(beam.DoFn):
-    """(video_id, {shards, staged, failures}) -> video_id to skip, and TaggedOutput(STAGED, entry)."""
+    """(video_id, {video, shards, staged, failures}) -> the input rows to do, TaggedOutput(STAGED,
+    entry) and TaggedOutput(RECORDED, (video_id, recorded keys))."""
 
     def __init__(self, out_dir: str, retry_failed: bool):
         self._out_dir, self._retry_failed = out_dir, retry_failed
-        self._counters = {name: beam.metrics.Metrics.counter("resume", name)
-                          for name in ("videos_in_shards", "staged_videos", "dropped_videos")}
+        names = ("videos_in_shards", "staged_videos", "dropped_videos", "skipped_videos")
+        self._counters = {name: beam.metrics.Metrics.counter("resume", name) for name in names}
 
     def process(self, element):
         video_id, found = element
         in_shards = bool(list(found["shards"]))
-        resume = video_resume(in_shards, found["staged"], found["failures"], self._retry_failed)
+        records = list(found["failures"])
+        resume = video_resume(in_shards, found["staged"], records, self._retry_failed)
         if resume.drop_staging:
             files.remove_tree(write.staging_dir(self._out_dir, video_id))
+        rows = list(found["video"])
         if resume.skip:
-            yield video_id
             name = "videos_in_shards" if in_shards else "staged_videos" if resume.staged else "dropped_videos"
             self._counters[name].inc()
+            self._counters["skipped_videos"].inc(len(rows))
+        else:
+            yield from rows
         if resume.staged is not None:
             yield TaggedOutput(STAGED, resume.staged)
-        records = list(found["failures"])
         if records:
             yield TaggedOutput(RECORDED, (video_id, fail.recorded_keys(records)))
 
 
-class ReadResume(beam.PTransform):
-    """``skip, earlier, recorded = p | ReadResume(out_dir, state)``: the video ids this run skips, the
-    ShardEntry of each video staged by an earlier run, and (video_id, failures.recorded_keys) of each
-    video with recorded failures (see the module docstring)."""
+class Resume(beam.PTransform):
+    """``todo, earlier, recorded = videos | Resume(out_dir, state)`` over VideoMeta records (see the
+    module docstring)."""
 
     def __init__(self, out_dir: str, state: ResumeState):
         super().__init__()
         self._out_dir, self._state = out_dir, state
 
-    def expand(self, pbegin):
+    def expand(self, videos):
         out_dir = self._out_dir
-        root = pbegin | "Output" >> beam.Create([out_dir])
+        root = videos.pipeline | "Output" >> beam.Create([out_dir])
         in_shards = (
             root
             | "ListPartitions" >> beam.FlatMap(index.partition_paths)
@@ -140,37 +143,14 @@ class ReadResume(beam.PTransform):
             | "SpreadFailureFiles" >> beam.Reshuffle()
             | "ReadFailures" >> beam.FlatMap(_failure_records)
         )
+        keyed = videos | "KeyById" >> beam.Map(lambda meta: (meta.video_id, meta))
         resolved = (
-            {"shards": in_shards, "staged": staged, "failures": recorded}
+            {"video": keyed, "shards": in_shards, "staged": staged, "failures": recorded}
             | "ByVideo" >> beam.CoGroupByKey()
             | "Resolve" >> beam.ParDo(_Resolve(out_dir, self._state.retry_failed)).with_outputs(
-                STAGED, RECORDED, main="skip")
+                STAGED, RECORDED, main="todo")
         )
-        return resolved.skip, resolved[STAGED], resolved[RECORDED]
-
-
-class SkipDone(beam.PTransform):
-    """``todo = videos | SkipDone(skip)``: the VideoMeta inputs whose id is not in `skip` (counted as
-    resume/skipped_videos when they are)."""
-
-    def __init__(self, skip):
-        super().__init__()
-        self._skip = skip
-
-    def expand(self, videos):
-        skipped = beam.metrics.Metrics.counter("resume", "skipped_videos")
-
-        def not_done(element):
-            _, found = element
-            rows = list(found["video"])
-            if list(found["done"]):
-                skipped.inc(len(rows))
-                return []
-            return rows
-
-        keyed = videos | "KeyById" >> beam.Map(lambda meta: (meta.video_id, meta))
-        done = self._skip | "MarkDone" >> beam.Map(lambda video_id: (video_id, True))
-        return {"video": keyed, "done": done} | "JoinDone" >> beam.CoGroupByKey() | "NotDone" >> beam.FlatMap(not_done)
+        return resolved.todo, resolved[STAGED], resolved[RECORDED]
 
 
 class NotRecorded(beam.PTransform):

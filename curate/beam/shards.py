@@ -105,8 +105,9 @@ class WriteShards(beam.PTransform):
         )
         return (
             packed
-            | "NameShards" >> beam.Map(lambda shard, off: (write.shard_name(first + off[shard[0]] + shard[1]), shard[2]),
-                                       beam.pvalue.AsSingleton(offsets))
+            | "NameShards" >> beam.Map(
+                lambda shard, off: (write.shard_name(first + off[shard[0]] + shard[1]), shard[2]),
+                beam.pvalue.AsSingleton(offsets))
             | "SpreadShards" >> beam.Reshuffle()
             | "WriteShard" >> beam.MapTuple(lambda name, videos: write.write_shard(out_dir, name, videos))
         )

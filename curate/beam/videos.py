@@ -18,7 +18,8 @@ from schemas import VideoMeta
 
 
 def _numbered_records(path: str, id_column, url_column):
-    for number, (where, record) in enumerate(source_records(path, id_column=id_column, url_column=url_column)):
+    records = source_records(path, id_column=id_column, url_column=url_column)
+    for number, (where, record) in enumerate(records):
         if isinstance(record, VideoMeta):
             yield record.video_id, (number, where, record)
         else:

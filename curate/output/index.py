@@ -185,8 +185,8 @@ def empty_totals() -> dict:
 def merge_totals(a: dict, b: dict) -> dict:
     from curate.text.stats import merge_totals as merge_clips
 
-    histogram = {s: dict(Counter(a["length_histogram"].get(s, {})) + Counter(b["length_histogram"].get(s, {})))
-                 for s in a["length_histogram"].keys() | b["length_histogram"].keys()}
+    ha, hb = a["length_histogram"], b["length_histogram"]
+    histogram = {s: dict(Counter(ha.get(s, {})) + Counter(hb.get(s, {}))) for s in ha.keys() | hb.keys()}
     return {
         "clips": merge_clips(a["clips"], b["clips"]),
         "category_hours": dict(Counter(a["category_hours"]) + Counter(b["category_hours"])),

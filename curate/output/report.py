@@ -37,7 +37,8 @@ def clip_length_plot(histogram: dict) -> bytes:
     fig, axes = plt.subplots(1, len(scales), figsize=(4 * len(scales), 3), squeeze=False)
     for ax, scale in zip(axes[0], scales):
         bins = by_scale.get(scale, {})
-        ax.bar([int(b) * width for b in bins], list(bins.values()), width=width, align="edge", color="#4477aa")
+        edges = [int(b) * width for b in bins]
+        ax.bar(edges, list(bins.values()), width=width, align="edge", color="#4477aa")
         ax.set_title(f"{scale} ({sum(bins.values())} clips)")
         ax.set_xlabel("clip length (s)")
     axes[0][0].set_ylabel("clips")
@@ -88,6 +89,9 @@ def report_markdown(stats: dict) -> str:
         _table(["clips dropped at stage:reason", "clips"], list(counts["clips_failed_by_reason"].items())),
         "",
     ]
+    if counts.get("damaged_shards"):
+        parts += [f"{counts['damaged_shards']} shard(s) had a sidecar that could not be read: set aside into "
+                  ".state/damaged/ and their videos redone (failures.jsonl, stage index).", ""]
     return "\n".join(parts)
 
 
@@ -104,6 +108,7 @@ def write_report(out_dir: str, stats: dict) -> None:
     """DIR/report.md and DIR/plots/*.png from the stats."""
     from curate.files import join, write_bytes_atomic
 
-    write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), clip_length_plot(stats["clip_length_histogram"]))
+    lengths = clip_length_plot(stats["clip_length_histogram"])
+    write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), lengths)
     write_bytes_atomic(join(out_dir, PLOTS, "categories.png"), category_plot(stats["categories"]))
     write_bytes_atomic(join(out_dir, "report.md"), report_markdown(stats).encode())

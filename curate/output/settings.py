@@ -132,7 +132,8 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
                 f"{out_dir} was made with, which a rerun must match. Restore it from a backup; or, if you "
                 "know this run uses the same settings and input, delete it and rerun (this run's are "
                 "then recorded); or write to a new --output") from None
-        changed = _differences(_fill_older_record(recorded["settings"], current["settings"]), current["settings"])
+        older = _fill_older_record(recorded["settings"], current["settings"])
+        changed = _differences(older, current["settings"])
         if changed:
             raise OutputConflictError(
                 f"{out_dir} holds a run made with other settings ({'; '.join(changed)}); its clips and "

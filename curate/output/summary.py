@@ -26,7 +26,8 @@ def build_stats(totals: dict, outcome: dict, videos_in: int) -> dict:
     from curate.text.stats import statistics
 
     clip_stats = statistics(totals["clips"])
-    categories = {k: round(v, 6) for k, v in sorted(totals["category_hours"].items(), key=lambda kv: (-kv[1], kv[0]))}
+    by_hours = sorted(totals["category_hours"].items(), key=lambda kv: (-kv[1], kv[0]))
+    categories = {k: round(v, 6) for k, v in by_hours}
     histogram = {s: dict(sorted(bins.items(), key=lambda kv: int(kv[0])))
                  for s, bins in sorted(totals["length_histogram"].items())}
     return {

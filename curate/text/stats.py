@@ -96,7 +96,8 @@ def clip_totals(table: pa.Table) -> dict:
         out["videos"] = pc.count_distinct(video_ids.filter(pa.array(mask))).as_py()
         return out
 
-    by_scale = {s: sums(pc.equal(scales, s).to_numpy(zero_copy_only=False)) for s in pc.unique(scales).to_pylist()}
+    by_scale = {s: sums(pc.equal(scales, s).to_numpy(zero_copy_only=False))
+                for s in pc.unique(scales).to_pylist()}
     return {"scales": by_scale, "all": sums(np.ones(rows, bool)), "repairs": _repairs(table, video_ids)}
 
 
@@ -123,7 +124,8 @@ def _add(a: dict, b: dict) -> dict:
 
 def merge_totals(a: dict, b: dict) -> dict:
     """The totals of two disjoint sets of clips (no video in both)."""
-    scales = {s: _add(a["scales"].get(s, {}), b["scales"].get(s, {})) for s in a["scales"].keys() | b["scales"].keys()}
+    scales = {s: _add(a["scales"].get(s, {}), b["scales"].get(s, {}))
+              for s in a["scales"].keys() | b["scales"].keys()}
     repairs = {
         "videos": a["repairs"]["videos"] + b["repairs"]["videos"],
         "videos_repaired": a["repairs"]["videos_repaired"] + b["repairs"]["videos_repaired"],

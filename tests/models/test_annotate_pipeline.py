@@ -217,7 +217,7 @@ def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
     assert not os.path.exists(os.path.join(folder, write.MANIFEST))
     shapes = pickle.load(open(tmp_path / "shapes.pkl", "rb"))
     assert shapes and set(shapes) == {(32, 32, 3)}  # decoded at the captioner's input size
-    skip, staged = resume_sets(str(tmp_path))
+    skip, staged = resume_sets(str(tmp_path), [v.video_id])
     assert staged == {} and v.video_id not in skip
     assert not os.path.exists(folder)
 

@@ -88,7 +88,8 @@ def test_killed_runs_resume_to_the_same_clips_exactly_once(tmp_path):
     run_to_end(folder, reference)
 
     run_until(folder, out, ".staging/*/manifest.json")  # killed while cutting
-    skip, staged = resume_sets(str(out))
+    ids = [os.path.basename(p)[: -len(".mp4")] for p in glob.glob(os.path.join(folder, "*.mp4"))]
+    skip, staged = resume_sets(str(out), ids)
     assert staged and skip == set(staged)
     run_until(folder, out, "shards/*.parquet")  # killed while writing shards
     first = sorted(glob.glob(os.path.join(out, "shards", "*.parquet")))
@@ -130,7 +131,8 @@ def test_resume_state_skips_done_and_terminal_videos_only(tmp_path):
     (tmp_path / ".staging" / "half").mkdir(parents=True)  # no manifest: an interrupted cut
     state = resume.load_resume_state(out)
     assert state.next_shard_index == 0
-    assert resume_sets(out) == ({"dropped"}, {})
+    ids = ["dropped", "rate-limited", "crashed", "v9", "v8", "new"]
+    assert resume_sets(out, ids) == ({"dropped"}, {})
     assert not (tmp_path / "shards" / "00004.tar").exists() and not (tmp_path / ".staging" / "half").exists()
     assert not uncommitted.exists()
 

@@ -21,7 +21,6 @@ from curate import files
 
 from curate.beam.finalize import rebuild
 from curate.output import failures as failures_io
-from curate.output import write
 from curate.media.download import DownloadConfig, Downloader, discard_download, download_root
 from curate.media.probe import Prober
 from schemas import VideoMeta, safe_id

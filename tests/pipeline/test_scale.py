@@ -81,7 +81,8 @@ def test_statistics_merged_over_partitions_equal_those_of_the_whole():
 
 
 def test_words_are_counted_as_str_split_counts_them():
-    texts = ["", "  a  b ", "x\u00a0y\u2003z", "tab\there\nnew\x0bline\x1cfs", "\u3000\u3000", "nbsp\u202fnarrow"]
+    texts = ["", "  a  b ", "x\u00a0y\u2003z", "tab\there\nnew\x0bline\x1cfs", "\u3000\u3000",
+             "nbsp\u202fnarrow"]
     if os.path.isdir(SHARED):  # real subtitle text in many scripts
         for root, _, names in os.walk(SHARED):
             for name in sorted(names)[:40]:
@@ -131,7 +132,8 @@ def test_shards_are_packed_per_bucket_within_bounds_and_named_densely(tmp_path):
     assert all(1 <= t.num_rows <= 2 for t in tables)
     videos = [v for t in tables for v in t.column("video_id").to_pylist()]
     assert sorted(videos) == sorted(e.video_id for e in entries)  # each once
-    assert len(names) <= 150 + num_buckets((300, 10**6), config)  # only each bucket's last shard is partly full
+    # only each bucket's last shard is partly full
+    assert len(names) <= 150 + num_buckets((300, 10**6), config)
     assert not os.path.exists(tmp_path / "a" / ".staging") or not os.listdir(tmp_path / "a" / ".staging")
     # deterministic: the same staged videos give the same shards, byte for byte
     run_write_shards(tmp_path / "b", staged_entries(tmp_path / "b", 300), config, first=5)
@@ -244,7 +246,7 @@ def test_a_damaged_partition_is_set_aside_and_its_videos_redone(two_videos, tmp_
     assert len(damage) == 1 and os.path.basename(damaged) in damage[0]["detail"]
     assert os.path.exists(out / ".state" / "damaged" / os.path.basename(damaged))
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["counts"]["damaged_shards"] == 1
+    assert stats["counts"]["damaged_shards"] == 1 and "set aside" in (out / "report.md").read_text()
     assert stats["counts"]["videos_in"] == stats["counts"]["videos_kept"] + stats["counts"]["videos_failed"]
 
 
@@ -257,7 +259,8 @@ def test_rerun_memory_is_flat_in_every_process_of_the_multi_process_runner(tmp_p
         out = tmp_path / f"out{clips}"
         ids = committed_output(str(out), clips)
         manifest = tmp_path / f"m{clips}.csv"
-        manifest.write_text("video_id,url\n" + "".join(f"{v},https://www.youtube.com/watch?v={v}\n" for v in ids[:50]))
+        rows = "".join(f"{v},https://www.youtube.com/watch?v={v}\n" for v in ids[:50])
+        manifest.write_text("video_id,url\n" + rows)
         _, per_process = run_measured([sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input",
                                        str(manifest), "--output", str(out),
                                        "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
