@@ -12,8 +12,9 @@ Sources (the format is told by the file name; the flavour of a table by its colu
   videos are already downloaded, so media_path, info_path and subtitle_path are filled.
 Local paths and file:// URLs; other schemes (gs://, s3://) go through curate.files (Beam's FileSystems).
 
-A bad row becomes a Failure (stage "read") naming the file and line; a repeated id keeps its first
-occurrence and the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
+A bad row becomes a Failure (stage "read") naming the file and line, and so does a folder's file whose
+name is not UTF-8 ("undecodable_name", naming its bytes); a repeated id keeps its first occurrence and
+the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
 requested column that is missing, raises ValueError.
 """
 from __future__ import annotations
@@ -310,22 +311,44 @@ def _read_table(path: str, id_column: Optional[str], url_column: Optional[str]):
 # a yt-dlp download folder
 
 
+def _classify(name: str) -> Optional[tuple]:
+    """(video id, "info" | "media" | "subs", (lang, ext) of a subtitle) of a file name in a yt-dlp
+    folder; None for any other file."""
+    if name.endswith(".info.json"):
+        return name[: -len(".info.json")], "info", None
+    stem, ext = os.path.splitext(name)
+    if ext.lower() in MEDIA_EXTS and not name.endswith((".part", ".temp.mp4")):
+        return stem, "media", None
+    parts = name.rsplit(".", 2)
+    if len(parts) == 3 and parts[2] in SUBTITLE_EXTS:
+        return parts[0], "subs", (parts[1], parts[2])
+    return None
+
+
 def _folder_entries(folder: str):
-    """(id, {"media": path, "info": path, "subs": [(lang, ext, path)]}) sorted by id."""
+    """(id, {"media": path, "info": path, "subs": [(lang, ext, path)]}) sorted by id, and
+    {id or name: [names]} of the files whose names are not UTF-8 (os.listdir gives their bytes as
+    lone surrogates: no id, path or record may carry them on)."""
     entries: dict = {}
+    undecodable: dict = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        if not os.path.isfile(path):
+        found = _classify(name)
+        if found is None or not os.path.isfile(path):
             continue
-        if name.endswith(".info.json"):
-            entries.setdefault(name[: -len(".info.json")], {})["info"] = path
-        elif os.path.splitext(name)[1].lower() in MEDIA_EXTS and not name.endswith((".part", ".temp.mp4")):
-            entries.setdefault(os.path.splitext(name)[0], {})["media"] = path
+        video_id, kind, sub = found
+        if _SURROGATE.search(name):
+            undecodable.setdefault(video_id if _SURROGATE.search(video_id) else name, []).append(name)
+        elif kind == "subs":
+            entries.setdefault(video_id, {}).setdefault("subs", []).append((*sub, path))
         else:
-            parts = name.rsplit(".", 2)
-            if len(parts) == 3 and parts[2] in SUBTITLE_EXTS:
-                entries.setdefault(parts[0], {}).setdefault("subs", []).append((parts[1], parts[2], path))
-    return sorted(entries.items())
+            entries.setdefault(video_id, {})[kind] = path
+    return sorted(entries.items()), undecodable
+
+
+def _shown_name(name: str) -> str:
+    """A file name as text that any record can hold: bytes that are not UTF-8 as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def english_subtitle(subs) -> str:
@@ -336,7 +359,14 @@ def english_subtitle(subs) -> str:
 
 
 def _read_folder(folder: str):
-    for video_id, found in _folder_entries(folder):
+    entries, undecodable = _folder_entries(folder)
+    for key, names in sorted(undecodable.items()):
+        where = os.path.join(_shown_name(folder), _shown_name(key))
+        listed = ", ".join(_shown_name(n) for n in names)
+        yield where, Failure("", "read", "undecodable_name",
+                             f"{where}: the file name is {_undecodable([key])}; rename it to curate the "
+                             f"video (files: {listed})")
+    for video_id, found in entries:
         where = os.path.join(folder, video_id)
         if "media" not in found and "info" not in found:
             yield where, Failure(video_id, "read", "no_media_or_info",
