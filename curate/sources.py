@@ -104,23 +104,25 @@ def _id_from_url(url: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def _pick(columns: list, wanted: Optional[str], candidates: tuple, what: str, source: str) -> Optional[str]:
+def _pick(columns: list, wanted: Optional[str], candidates: tuple, what: str) -> Optional[str]:
     if wanted is not None:
         if wanted not in columns:
-            raise ValueError(f"{source}: no {what} column {wanted!r}; columns are {columns}")
+            raise ValueError(f"no {what} column {wanted!r}; columns are {columns}")
         return wanted
     lower = {c.lower(): c for c in columns}
     return next((lower[c] for c in candidates if c in lower), None)
 
 
 class _Columns:
-    """Which columns of a table hold what, decided once from its header."""
+    """Which columns of a table hold what: decided once from a header line, or for each row of a
+    jsonl from that row's own fields. Raises ValueError (without the source's name) when there is
+    no id or url column, or a requested one is missing."""
 
-    def __init__(self, columns: list, source: str, id_column: Optional[str], url_column: Optional[str]):
-        self.id = _pick(columns, id_column, ID_COLUMNS, "id", source)
-        self.url = _pick(columns, url_column, URL_COLUMNS, "url", source)
+    def __init__(self, columns: list, id_column: Optional[str], url_column: Optional[str]):
+        self.id = _pick(columns, id_column, ID_COLUMNS, "id")
+        self.url = _pick(columns, url_column, URL_COLUMNS, "url")
         if self.id is None and self.url is None:
-            raise ValueError(f"{source}: found no id or url column among {columns}; name them with "
+            raise ValueError(f"found no id or url column among {columns}; name them with "
                              f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})")
         lower = {c.lower(): c for c in columns}
         self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release (a list of {clip_id, span})
@@ -128,8 +130,15 @@ class _Columns:
         self.paths = {c: lower[c] for c in PATH_COLUMNS if c in lower}
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+def _text(row: dict, column: Optional[str], *, numbers: bool = False) -> str:
+    """A text field of a row ("" when absent or null); numbers only where they may stand for text
+    (an id column of a typed table). Raises BadRow for any other type (a list, an object, ...)."""
+    value = row.get(column) if column else None
+    if value is None:
+        return ""
+    if isinstance(value, str) or (numbers and isinstance(value, int) and not isinstance(value, bool)):
+        return str(value).strip()
+    raise BadRow("bad_field", f"field {column!r} is a {type(value).__name__} ({value!r:.60}), not text")
 
 
 def _resolve_path(value: str, base_dir: str) -> str:
@@ -143,8 +152,8 @@ def _resolve_path(value: str, base_dir: str) -> str:
 
 def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
     """One manifest row as a VideoMeta; raises BadRow."""
-    video_id = _text(row.get(cols.id)) if cols.id else ""
-    url = _text(row.get(cols.url)) if cols.url else ""
+    video_id = _text(row, cols.id, numbers=True)
+    url = _text(row, cols.url)
     if url and "://" not in url:  # a bare id in the url column
         video_id, url = video_id or url, ""
     if not video_id and url:
@@ -157,7 +166,10 @@ def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
         raise BadRow("bad_url", f"url {url!r} is not http(s) or file://", video_id)
     paths = {}
     for field, column in cols.paths.items():
-        value = _text(row.get(column))
+        try:
+            value = _text(row, column)
+        except BadRow as exc:
+            raise BadRow(exc.reason, str(exc), video_id) from None
         paths[field] = _resolve_path(value, base_dir) if value else ""
     if not url and not paths.get("info_path") and not paths.get("media_path"):
         url = watch_url(video_id)
@@ -225,8 +237,8 @@ def _csv_rows(path: str, delimiter: str):
 
 
 def _jsonl_rows(path: str):
+    """Rows without a header: each row's own fields say which columns it has."""
     with _open_text(path) as f:
-        header_sent = False
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -239,9 +251,6 @@ def _jsonl_rows(path: str):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
             except ValueError as exc:
                 row = exc
-            if not header_sent and isinstance(row, dict):
-                yield "header", list(row)
-                header_sent = True
             yield f"line {number}", row
 
 
@@ -287,21 +296,31 @@ def _table_rows(path: str):
                      f".txt (optionally .gz) or a yt-dlp download folder")
 
 
+def _row_columns(row: dict, id_column: Optional[str], url_column: Optional[str]) -> _Columns:
+    try:
+        return _Columns(list(row), id_column, url_column)
+    except ValueError as exc:
+        reason = "missing_id" if str(exc).startswith("found no id or url") else "missing_column"
+        raise BadRow(reason, f"row: {exc}") from None
+
+
 def _read_table(path: str, id_column: Optional[str], url_column: Optional[str]):
     rows = _table_rows(path)
     base_dir = os.path.dirname(local_path(path) or "")
-    cols = None
+    header = None  # a table with a header line: its columns hold for every row
     for location, row in rows:
         if location == "header":
-            cols = _Columns(list(row), path, id_column, url_column)
+            try:
+                header = _Columns(list(row), id_column, url_column)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
             continue
         where = f"{path}:{location}"
         if isinstance(row, Exception):
             yield where, Failure("", "read", "bad_row", f"{where}: {row}")
             continue
-        if cols is None:  # a jsonl whose first lines are all bad: decide from this row
-            cols = _Columns(list(row), path, id_column, url_column)
         try:
+            cols = header or _row_columns(row, id_column, url_column)
             yield where, meta_from_row(row, cols, base_dir)
         except BadRow as exc:
             yield where, Failure(exc.video_id, "read", exc.reason, f"{where}: {exc}")

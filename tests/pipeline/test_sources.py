@@ -250,3 +250,29 @@ def test_a_file_name_that_is_not_utf8_is_one_failure_naming_it(sample_video, tmp
     before = input_fingerprint(str(folder))
     os.rename(folder / f"{bad}.mp4", folder / os.fsdecode(b"caf\xe8_video.mp4"))
     assert input_fingerprint(str(folder)) != before
+
+
+def test_each_jsonl_row_brings_its_own_fields(tmp_path):
+    """Attack: a jsonl whose first row has no media_path, subtitle_path or url made every later row's
+    fields count for nothing (a local video was looked up online by its id). Each row is read with
+    its own fields and checked on its own."""
+    local = {"video_id": "local", "media_path": "v.mp4", "subtitle_path": "v.en.vtt", "info_path": "v.info.json"}
+    rows = [{"video_id": "dQw4w9WgXcQ"}, local, {"id": "other", "url": "https://host.example/other.mp4"},
+            {"video_id": "badpath", "media_path": ["a.mp4", "b.mp4"]}, {"title": "no id here"},
+            {"video_id": {"nested": 1}}, {"video_id": 12345, "link": WATCH + "9bZkp7q19f0"}]
+    path = _write_table(tmp_path / "m.jsonl", rows)
+    videos, failures = _split(read_sources(path))
+    assert videos == [
+        VideoMeta("dQw4w9WgXcQ", WATCH + "dQw4w9WgXcQ"),
+        VideoMeta("local", "", media_path=str(tmp_path / "v.mp4"), subtitle_path=str(tmp_path / "v.en.vtt"),
+                  info_path=str(tmp_path / "v.info.json")),
+        VideoMeta("other", "https://host.example/other.mp4"),
+        VideoMeta("12345", WATCH + "9bZkp7q19f0"),
+    ]
+    assert [(f.video_id, f.reason) for f in failures] == [
+        ("badpath", "bad_field"), ("", "missing_id"), ("", "bad_field")]
+    assert "line 4" in failures[0].detail and "'media_path' is a list" in failures[0].detail
+    assert "line 5" in failures[1].detail and "['title']" in failures[1].detail
+    named, missing = _split(read_sources(path, id_column="id"))
+    assert [v.video_id for v in named] == ["other"]
+    assert {f.reason for f in missing} == {"missing_column"} and len(missing) == 6
