@@ -3,7 +3,8 @@
 Sources (the format is told by the file name; the flavour of a table by its columns):
 - csv / tsv / jsonl / parquet manifests (optionally .gz, except parquet) with an id and/or URL column,
   detected among common names or given; bare YouTube ids become watch URLs; optional info_path,
-  media_path and subtitle_path columns (relative to the manifest) point at files already on disk;
+  media_path and subtitle_path columns (relative to the manifest) point at files already on disk.
+  A jsonl has no header: each row is read with its own fields;
 - the HD-VILA-100M release jsonl (``video_id, url, clip: [{clip_id, span: [start, end]}]``): the spans
   become VideoMeta.given_spans;
 - the Panda-70M csv (``videoID, url, timestamp, caption, matching_score``): its timestamps too;
@@ -14,8 +15,9 @@ Local paths and file:// URLs; other schemes (gs://, s3://) go through curate.fil
 
 A bad row becomes a Failure (stage "read") naming the file and line, and so does a folder's file whose
 name is not UTF-8 ("undecodable_name", naming its bytes); a repeated id keeps its first occurrence and
-the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
-requested column that is missing, raises ValueError.
+the repeats become Failures ("duplicate_id"). A field that is not text (a list, an object) fails its
+row ("bad_field"). A source that cannot be read at all, or a requested column missing from its header
+line, raises ValueError (a jsonl row without it is that row's failure).
 """
 from __future__ import annotations
 
