@@ -221,17 +221,40 @@ def config_from_args(recipe: str, args: argparse.Namespace):
 def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
     from curate.sources import check_source, local_path
 
-    local = local_path(input_path)
-    if local is not None and not os.path.exists(local):
+    local_input = local_path(input_path)
+    if local_input is not None and not os.path.exists(local_input):
         raise SystemExit(f"error: --input {input_path} does not exist")
-    if local is not None:
+    if local_input is not None:
         try:
             check_source(input_path, id_column=id_column, url_column=url_column)
         except ValueError as exc:
             raise SystemExit(f"error: --input {exc}") from None
     local = local_path(output)
-    if local is not None and os.path.exists(local) and not os.path.isdir(local):
-        raise SystemExit(f"error: --output {output} is a file, not a directory")
+    if local is not None:
+        problem = output_problem(local, local_input)
+        if problem:
+            raise SystemExit(f"error: --output {output} {problem}")
+
+
+def output_problem(local: str, local_input: str | None) -> str:
+    """Why a run cannot write the local output folder ``local`` (created later, not here), or "".
+    Nothing is written: a mistake found here leaves no trace."""
+    if os.path.exists(local) and not os.path.isdir(local):
+        return "is a file, not a directory"
+    if local_input is not None and os.path.realpath(local) == os.path.realpath(local_input):
+        # the run's own files (clips.parquet, stats.json, ...) would change its input's fingerprint,
+        # and every rerun would be refused as reading another input
+        return "is the --input folder; write the output to another folder"
+    existing = os.path.abspath(local)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"cannot be made: {existing} is a file, not a directory"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"cannot be written: {existing} is on a read-only file system"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot be written: no permission to write in {existing}"
+    return ""
 
 
 def unknown_options_message(exc, own_options: list) -> str:

@@ -7,12 +7,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
+import pytest
 
 from curate.__main__ import main
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAST = ["--recipe", "hdvila", "--cut-mode", "copy"]
+
+
+def curate_cli(*args, prefix=()) -> subprocess.CompletedProcess:
+    """``python -m curate run`` in a process of its own (``prefix``: a command to run it under)."""
+    return subprocess.run([*prefix, sys.executable, "-m", "curate", "run", *FAST, *args],
+                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=300)
 
 
 def curate(*args) -> int:
@@ -45,3 +55,37 @@ def test_a_file_name_that_is_not_utf8_fails_alone_and_the_rerun_works(sample_vid
     written = (out / "clips.parquet").read_bytes()
     assert curate("--input", str(folder), "--output", str(out)) == 0  # the rerun resumes
     assert (out / "clips.parquet").read_bytes() == written
+
+
+def test_the_input_folder_as_output_is_refused_up_front(sample_video, tmp_path):
+    """Item 9: the run's own files changed the input's fingerprint, so every rerun was refused."""
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video.folder, folder)
+    before = sorted(os.listdir(folder))
+    for output in (folder, tmp_path / "dl" / ".." / "dl"):
+        with pytest.raises(SystemExit, match="is the --input folder"):
+            curate("--input", str(folder), "--output", str(output))
+    assert sorted(os.listdir(folder)) == before
+
+
+def test_an_output_under_a_file_is_one_error_line(sample_video, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    done = curate_cli("--input", sample_video.folder, "--output", str(a_file / "out"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"error: --output {a_file / 'out'} cannot be made: {a_file} is a file" in done.stderr
+    assert a_file.read_text() == "keep me"
+
+
+def test_an_output_on_a_read_only_file_system_is_one_error_line(sample_video, tmp_path):
+    """The output's parent is bind-mounted read-only in a mount namespace of the run's own (unshare)."""
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    mount = f"mount --bind {readonly} {readonly} && mount -o remount,bind,ro {readonly} && exec \"$@\""
+    prefix = ["unshare", "-rm", "sh", "-c", mount, "sh"]
+    probe = subprocess.run([*prefix, "touch", str(readonly / "x")], capture_output=True, text=True)
+    if shutil.which("unshare") is None or "Read-only file system" not in probe.stderr:
+        pytest.skip(f"no read-only bind mount here (unshare: {probe.stderr.strip()[:200]})")
+    done = curate_cli("--input", sample_video.folder, "--output", str(readonly / "out"), prefix=prefix)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"cannot be written: {readonly} is on a read-only file system" in done.stderr
