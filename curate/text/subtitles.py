@@ -24,6 +24,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from curate.text.invisible import REPAIR as INVISIBLE_REPAIR
+from curate.text.invisible import strip_invisible
 from curate.text.words import (
     MAX_CUE_SECONDS,
     MAX_TIME_SECONDS,
@@ -100,8 +102,9 @@ class Cues(NamedTuple):
 
 
 def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str, str]:
-    """(the file's text with newlines normalised, its encoding): UTF-8 (a BOM is dropped), else
-    what charset-normalizer finds (counted as a "decoded_as:<encoding>" repair)."""
+    """(the file's text with newlines normalised and invisible characters taken out (counted,
+    curate.text.invisible), its encoding): UTF-8 (a BOM is dropped), else what charset-normalizer
+    finds (counted as a "decoded_as:<encoding>" repair)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -115,7 +118,10 @@ def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str,
     except UnicodeDecodeError as exc:
         text, encoding = _decode_other(data, exc, path, video_id)
         repairs[f"decoded_as:{encoding}"] += 1
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    text, invisible = strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if invisible:
+        repairs[INVISIBLE_REPAIR] += invisible
+    return text, encoding
 
 
 _MAC_CODE_PAGES = ["mac_latin2", "mac_roman", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_turkish"]

@@ -9,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import pyarrow.parquet as pq
 import pytest
 
 from curate.__main__ import main
+from curate.text.invisible import REPAIR, has_invisible
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAST = ["--recipe", "hdvila", "--cut-mode", "copy"]
@@ -89,3 +91,26 @@ def test_an_output_on_a_read_only_file_system_is_one_error_line(sample_video, tm
     done = curate_cli("--input", sample_video.folder, "--output", str(readonly / "out"), prefix=prefix)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"cannot be written: {readonly} is on a read-only file system" in done.stderr
+
+
+def test_control_and_format_characters_in_cues_never_reach_the_dataset(sample_video, tmp_path):
+    """Item 4: NUL, U+202E and U+200B inside cue text reached clips.parquet and the shards' .txt,
+    with no repair counted."""
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video.folder, folder)
+    subtitle = folder / os.path.basename(sample_video.subtitle_path)
+    text = subtitle.read_text(encoding="utf-8")
+    assert " fisherman<" in text and " boat<" in text
+    subtitle.write_text(text.replace(" fisherman<", " fish\u200berman\x00<").replace(" boat<", " \u202eboat<"),
+                        encoding="utf-8")
+    out = tmp_path / "out"
+    assert curate("--input", str(folder), "--output", str(out)) == 0
+    clips = pq.read_table(out / "clips.parquet").to_pylist()
+    texts = [c["subtitle"] for c in clips] + [s["text"] for c in clips for s in c["sentences"]]
+    with tarfile.open(next((out / "shards").glob("*.tar"))) as tar:
+        texts += [tar.extractfile(m).read().decode("utf-8") for m in tar.getmembers() if m.name.endswith(".txt")]
+    assert any("fisherman" in t for t in texts) and any("boat" in t for t in texts)
+    assert not [t for t in texts if has_invisible(t)]
+    repairs = json.loads((out / "stats.json").read_text())["clips"]["transcript_repairs"]["by_kind"]
+    occurrences = text.count(" fisherman<") * 2 + text.count(" boat<")
+    assert repairs[REPAIR] == occurrences
