@@ -91,6 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     )
     g.add_argument("--asr-device", default="cpu", help="cpu, cuda or auto")
     g.add_argument(
+        "--max-subtitle-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="the largest subtitle file read, in MiB; a larger one (or a path that is not a regular "
+        "file) fails its video (default 64)",
+    )
+    g.add_argument(
         "--punctuator",
         default=None,
         help="punctuators model (name or folder) for unpunctuated text; default: pause-based",
@@ -180,6 +188,8 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             cookies_file=args.cookies,
             proxy=args.proxy,
         )
+        if args.max_subtitle_mb is not None and not args.max_subtitle_mb > 0:
+            raise ValueError(f"--max-subtitle-mb must be > 0, got {args.max_subtitle_mb}")
         if args.video_seconds is not None:
             from curate.text import video_scale
 
@@ -209,6 +219,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         probe_dir=args.probe_dir,
         asr=AsrConfig(model=args.asr_model, device=args.asr_device),
         punctuator=args.punctuator,
+        max_subtitle_bytes=int(args.max_subtitle_mb * 2**20) if args.max_subtitle_mb else None,
         use_given_spans=given,
         video_seconds=args.video_seconds,
         cut=cut,
@@ -221,9 +232,16 @@ def config_from_args(recipe: str, args: argparse.Namespace):
 def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
     from curate.sources import check_source, local_path
 
+    from curate.files import UnsafeFile, check_regular
+
     local_input = local_path(input_path)
     if local_input is not None and not os.path.exists(local_input):
         raise SystemExit(f"error: --input {input_path} does not exist")
+    if local_input is not None and not os.path.isdir(local_input):
+        try:
+            check_regular(local_input)  # reading a named pipe would wait for a writer forever
+        except UnsafeFile as exc:
+            raise SystemExit(f"error: --input {exc}") from None
     if local_input is not None:
         try:
             check_source(input_path, id_column=id_column, url_column=url_column)

@@ -44,6 +44,8 @@ _TIMEOUT = re.compile(r"timed? ?out", re.IGNORECASE)
 _TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|"
                         r"remote end closed|retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
 _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
+# An info json lists a video's formats and subtitles: a few MiB at most, even with comments
+MAX_INFO_JSON_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -281,11 +283,15 @@ def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
 
 def read_info(path: str, video_id: str) -> dict:
     """The yt-dlp info dict saved at ``path`` (local or on any Beam filesystem, see curate.output.write).
-    Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object."""
+    Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object, and
+    "info_json_not_a_file" / "info_json_too_large" (unread) for a path that is not a regular file
+    or a file over MAX_INFO_JSON_BYTES."""
     from curate import files
 
     try:
-        info = json.loads(files.read_bytes(path))
+        info = json.loads(files.read_regular(path, MAX_INFO_JSON_BYTES))
+    except files.UnsafeFile as exc:
+        raise StageError(f"info_json_{exc.reason}", str(exc), video_id=video_id) from None
     except (OSError, ValueError) as exc:  # Beam's BeamIOError is an OSError
         raise StageError("bad_info_json", f"{path}: {exc}", video_id=video_id) from exc
     if not isinstance(info, dict):
@@ -299,10 +305,15 @@ def validate_media(path: str):
     "truncated_video" or curate.media.cut.probe_media's reasons."""
     import av
 
+    from curate.files import UnsafeFile, check_regular
     from curate.media.cut import probe_media
 
-    if not os.path.isfile(path):
-        raise StageError("missing_media", f"{path} does not exist")
+    try:
+        check_regular(path)  # ffmpeg would wait forever on a named pipe
+    except UnsafeFile as exc:
+        raise StageError("media_not_a_file", str(exc)) from None
+    except OSError:
+        raise StageError("missing_media", f"{path} does not exist") from None
     if os.path.getsize(path) == 0:
         raise StageError("zero_length", f"{path} is empty (0 bytes)")
     info = probe_media(path)  # opens it, needs a video stream, decodes the first frame

@@ -13,12 +13,11 @@ import json
 import os
 import random
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 from curate import files
-from curate.media.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
 from curate.errors import StageError
+from curate.media.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
 from curate.sources import local_path
 from schemas import VideoMeta, safe_id
 
@@ -96,9 +95,15 @@ def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> 
 
 def _subtitle_kind_of_file(path: str) -> str:
     """auto or manual, from the file itself: YouTube's recognizer leaves word timing tags."""
-    if not os.path.isfile(path):
-        raise StageError("subtitle_missing", f"the subtitle file {path} does not exist")
-    head = Path(path).read_text(encoding="utf-8", errors="replace")[:65536]
+    try:
+        with files.open_regular(path) as f:
+            head = f.read(65536).decode("utf-8", errors="replace")
+    except files.UnsafeFile as exc:
+        raise StageError(f"subtitle_{exc.reason}", str(exc)) from None
+    except FileNotFoundError:
+        raise StageError("subtitle_missing", f"the subtitle file {path} does not exist") from None
+    except OSError as exc:
+        raise StageError("subtitle_unreadable", f"{path}: {exc.strerror or exc}") from None
     return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
 
 

@@ -21,10 +21,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FAST = ["--recipe", "hdvila", "--cut-mode", "copy"]
 
 
-def curate_cli(*args, prefix=()) -> subprocess.CompletedProcess:
-    """``python -m curate run`` in a process of its own (``prefix``: a command to run it under)."""
+def curate_cli(*args, prefix=(), timeout=300) -> subprocess.CompletedProcess:
+    """``python -m curate run`` in a process of its own (``prefix``: a command to run it under), so
+    that a run that hangs fails the test at ``timeout`` seconds."""
     return subprocess.run([*prefix, sys.executable, "-m", "curate", "run", *FAST, *args],
-                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=300)
+                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def curate(*args) -> int:
@@ -85,7 +87,7 @@ def test_an_output_on_a_read_only_file_system_is_one_error_line(sample_video, tm
     readonly.mkdir()
     mount = f"mount --bind {readonly} {readonly} && mount -o remount,bind,ro {readonly} && exec \"$@\""
     prefix = ["unshare", "-rm", "sh", "-c", mount, "sh"]
-    probe = subprocess.run([*prefix, "touch", str(readonly / "x")], capture_output=True, text=True)
+    probe = subprocess.run([*prefix, "touch", str(readonly / "x")], capture_output=True, text=True, check=False)
     if shutil.which("unshare") is None or "Read-only file system" not in probe.stderr:
         pytest.skip(f"no read-only bind mount here (unshare: {probe.stderr.strip()[:200]})")
     done = curate_cli("--input", sample_video.folder, "--output", str(readonly / "out"), prefix=prefix)
@@ -114,3 +116,50 @@ def test_control_and_format_characters_in_cues_never_reach_the_dataset(sample_vi
     repairs = json.loads((out / "stats.json").read_text())["clips"]["transcript_repairs"]["by_kind"]
     occurrences = text.count(" fisherman<") * 2 + text.count(" boat<")
     assert repairs[REPAIR] == occurrences
+
+
+def _jsonl(path, rows) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_manifest_paths_that_are_no_regular_files_or_too_large_fail_their_videos_only(sample_video, tmp_path):
+    """Item 5: a subtitle_path that is a FIFO hung the run forever, /dev/zero was read until memory ran
+    out. Item 7 too: the first row names no media, subtitle or url, and the rows after it still
+    bring theirs."""
+    fifos = {name: tmp_path / name for name in ("sub.fifo", "info.fifo", "media.fifo")}
+    for fifo in fifos.values():
+        os.mkfifo(fifo)
+    big = tmp_path / "big.en.vtt"
+    text = open(sample_video.subtitle_path, encoding="utf-8").read()
+    big.write_text(text + "\nNOTE padding\n" + "x" * 20_000 + "\n", encoding="utf-8")
+    files = {"media_path": sample_video.media_path, "info_path": sample_video.info_path,
+             "subtitle_path": sample_video.subtitle_path}
+    manifest = _jsonl(tmp_path / "m.jsonl", [
+        {"video_id": "first", "info_path": "missing.info.json"},
+        {"video_id": "subfifo", **files, "subtitle_path": str(fifos["sub.fifo"])},
+        {"video_id": "devzero", **files, "subtitle_path": "/dev/zero"},
+        {"video_id": "infofifo", **files, "info_path": str(fifos["info.fifo"])},
+        {"video_id": "mediafifo", **files, "media_path": str(fifos["media.fifo"])},
+        {"video_id": "toolarge", **files, "subtitle_path": str(big)},
+        {"video_id": "good", **files},
+    ])
+    out = tmp_path / "out"
+    done = curate_cli("--input", manifest, "--output", str(out), "--max-subtitle-mb", "0.015", timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert clip_videos(out) == {"good"}
+    found = sorted((f["video_id"], f["stage"], f["reason"]) for f in failures(out))
+    assert found == [("devzero", "transcript", "subtitle_not_a_file"), ("first", "probe", "bad_info_json"),
+                     ("infofifo", "probe", "info_json_not_a_file"), ("mediafifo", "download", "media_not_a_file"),
+                     ("subfifo", "transcript", "subtitle_not_a_file"), ("toolarge", "transcript", "subtitle_too_large")]
+    detail = {f["video_id"]: f["detail"] for f in failures(out)}
+    assert "is a named pipe (FIFO), not a regular file" in detail["subfifo"]
+    assert "/dev/zero is a character device" in detail["devzero"]
+
+
+def test_an_input_that_is_a_named_pipe_is_refused_unread(tmp_path):
+    fifo = tmp_path / "m.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(SystemExit, match=r"--input .*m.csv is a named pipe \(FIFO\), not a regular file"):
+        curate("--input", str(fifo), "--output", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
