@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import random
@@ -24,12 +25,15 @@ import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from curate.errors import StageError
 from schemas import VideoMeta, safe_id
+
+log = logging.getLogger(__name__)
 
 # statuses worth another try: rate limiting, YouTube's throttling 403s, server trouble
 RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
@@ -352,6 +356,7 @@ class Downloader:
         self.cfg = cfg
         self.sleep, self.rng, self.clock = sleep, rng or random.Random(), clock
         self._last_start: Optional[float] = None
+        self.notes: Counter = Counter()  # what to count besides failures (curate.beam.videos counts it)
 
     def _wait_for_rate_limit(self) -> None:
         if self._last_start is not None and self.cfg.min_interval_s > 0:
@@ -360,9 +365,27 @@ class Downloader:
                 self.sleep(wait)
         self._last_start = self.clock()
 
+    def _with_media(self, meta: VideoMeta, found: VideoMeta) -> VideoMeta:
+        """``meta`` with the files of a download (or of the input: ``found`` is ``meta``), checked to
+        be a whole video, and what its stream measures; StageError below cfg.min_height."""
+        try:
+            measured = validate_media(found.media_path)
+        except StageError as exc:
+            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        declared = meta.height if found is meta else _declared_height(found.info_path)
+        # a subtitle file the manifest names is the user's choice: it wins over what the download brought
+        out = with_measured(meta._replace(height=declared), measured, self.notes)._replace(
+            media_path=found.media_path, subtitle_path=meta.subtitle_path or found.subtitle_path or "",
+            info_path=found.info_path or meta.info_path)
+        if out.height < self.cfg.min_height:  # what a server sent may be less than what it declared
+            raise StageError(f"below_{self.cfg.min_height}p",
+                             f"{found.media_path}: the video stream is {out.width}x{out.height} "
+                             f"(declared height: {declared})", video_id=meta.video_id)
+        return out
+
     def __call__(self, meta: VideoMeta) -> VideoMeta:
         if meta.media_path and os.path.exists(meta.media_path):
-            return _with_media(meta, meta.media_path, meta.subtitle_path, meta.info_path)
+            return self._with_media(meta, meta)
         if not meta.info_path:
             raise StageError("not_probed", "no saved info json to download from (run the probe first)",
                              video_id=meta.video_id)
@@ -370,8 +393,7 @@ class Downloader:
         done = _downloaded(folder)
         if done is not None:  # resume: yt-dlp renames a video into place only once it is complete
             try:
-                return _with_media(meta, done.media_path, done.subtitle_path,
-                                   done.info_path or meta.info_path)
+                return self._with_media(meta, done)
             except StageError:
                 os.unlink(done.media_path)  # damaged since: download it again
         info = read_info(meta.info_path, meta.video_id)
@@ -402,7 +424,7 @@ class Downloader:
         if done is None:
             raise StageError("missing_media", f"yt-dlp wrote no video into {folder}", video_id=meta.video_id)
         try:
-            return _with_media(meta, done.media_path, done.subtitle_path, done.info_path or meta.info_path)
+            return self._with_media(meta, done)
         except StageError:
             os.unlink(done.media_path)  # a broken download is not kept (nor taken for done on resume)
             raise
@@ -438,17 +460,26 @@ def _downloaded(folder: Path) -> Optional[VideoMeta]:
     return found
 
 
-def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> VideoMeta:
+def with_measured(meta: VideoMeta, measured, notes: Counter) -> VideoMeta:
+    """``meta`` with the size, duration and audio that its video stream measures
+    (curate.media.cut.SourceInfo): an info json may declare anything, and the filter and the dataset
+    (source_height) must hold what the file is. A declared height that differs is counted in
+    ``notes`` ("height_disagrees", a Beam counter of the stage) and logged."""
+    if meta.height is not None and meta.height != measured.height:
+        notes["height_disagrees"] += 1
+        log.warning("%s: its info json declares a height of %s, its video stream is %dx%d: the stream counts",
+                    meta.video_id, meta.height, measured.width, measured.height)
+    return meta._replace(height=measured.height, width=measured.width, duration=measured.duration,
+                         has_audio=measured.has_audio)
+
+
+def _declared_height(info_path: str) -> Optional[int]:
+    """The height the info json yt-dlp wrote beside a download gives its format, if any."""
     try:
-        measured = validate_media(media)
-    except StageError as exc:
-        raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
-    # a subtitle file the manifest names is the user's choice: it wins over what the download brought
-    return meta._replace(
-        media_path=media, subtitle_path=meta.subtitle_path or subtitle or "", info_path=info_path,
-        duration=meta.duration or measured.duration, has_audio=measured.has_audio,
-        height=meta.height or measured.height, width=meta.width or measured.width,
-    )
+        height = read_info(info_path, "").get("height") if info_path else None
+    except StageError:
+        return None
+    return height if isinstance(height, int) and not isinstance(height, bool) else None
 
 
 def download_video(meta: VideoMeta, cfg: DownloadConfig,

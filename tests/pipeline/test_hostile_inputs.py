@@ -150,7 +150,7 @@ def test_manifest_paths_that_are_no_regular_files_or_too_large_fail_their_videos
     assert clip_videos(out) == {"good"}
     found = sorted((f["video_id"], f["stage"], f["reason"]) for f in failures(out))
     assert found == [("devzero", "transcript", "subtitle_not_a_file"), ("first", "probe", "bad_info_json"),
-                     ("infofifo", "probe", "info_json_not_a_file"), ("mediafifo", "download", "media_not_a_file"),
+                     ("infofifo", "probe", "info_json_not_a_file"), ("mediafifo", "probe", "media_not_a_file"),
                      ("subfifo", "transcript", "subtitle_not_a_file"), ("toolarge", "transcript", "subtitle_too_large")]
     detail = {f["video_id"]: f["detail"] for f in failures(out)}
     assert "is a named pipe (FIFO), not a regular file" in detail["subfifo"]
@@ -163,3 +163,23 @@ def test_an_input_that_is_a_named_pipe_is_refused_unread(tmp_path):
     with pytest.raises(SystemExit, match=r"--input .*m.csv is a named pipe \(FIFO\), not a regular file"):
         curate("--input", str(fifo), "--output", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_measured_height_decides_what_is_kept_and_indexed(sample_video, sample_video_360p, tmp_path):
+    """Item 6: a 640x360 video whose info json says 720 passed --min-height 720 and was indexed with
+    source_height=720; a 720p video declaring 1080 was indexed as 1080."""
+    from factories import declare_height
+
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video.folder, folder)
+    shutil.copytree(sample_video_360p.folder, folder, dirs_exist_ok=True)
+    declare_height(folder / os.path.basename(sample_video_360p.info_path), 720)
+    declare_height(folder / os.path.basename(sample_video.info_path), 1080)
+    out = tmp_path / "out"
+    assert curate("--input", str(folder), "--output", str(out), "--min-height", "720") == 0
+    rows = pq.read_table(out / "clips.parquet").select(["video_id", "source_height"]).to_pylist()
+    assert {(r["video_id"], r["source_height"]) for r in rows} == {(sample_video.video_id, 720)}
+    [failure] = failures(out)
+    assert (failure["video_id"], failure["stage"], failure["reason"]) == (
+        sample_video_360p.video_id, "filter", "below_720p")
+    assert "height=360" in failure["detail"]
