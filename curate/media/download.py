@@ -6,7 +6,9 @@ The probe stage saved each video's info dict (VideoMeta.info_path); downloading 
 artefact. Transient errors (HTTP 429/403/5xx, timeouts, cut connections) are retried with
 exponential backoff and jitter; the last yt-dlp error text is kept in the failure. Files go to
 ``<output_dir>/videos/<safe id>/<safe id>.<ext>``: names come from schemas.safe_id, never from the
-id or title as given, and every path is checked to resolve inside the output directory.
+id or title as given, and every path is checked to resolve inside the output directory. A download
+is made in a staging folder of this run's own and renamed into place once it is checked, and runs
+that share the download folder never delete a video another one still uses (curate.media.sharing).
 
 yt-dlp writes only to a local disk, so when output_dir is remote (gs://, s3://, any Beam filesystem)
 a video goes to a scratch folder on the worker's own disk instead (download_root). The recipes keep
@@ -275,14 +277,14 @@ def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
 
 
 def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
-    """Delete the folder this stage downloaded a video into (video_dir), once nothing reads it: the
-    video's clips are staged, or it failed for good. Media that a source already had (a yt-dlp folder
-    input) is used where it is and never lands there. Returns whether a folder was deleted."""
-    folder = video_dir(cfg, video_id)
-    if not folder.is_dir():
-        return False
-    shutil.rmtree(folder, ignore_errors=True)
-    return True
+    """This run is done with the folder the download stage used for a video (video_dir): its clips
+    are staged, or it failed for good. The folder is deleted unless another run sharing the download
+    folder still uses it (curate.media.sharing: then that run deletes it). Media that a source already
+    had (a yt-dlp folder input) is used where it is and never lands there. Returns whether a folder
+    was deleted."""
+    from curate.media import sharing
+
+    return sharing.release(video_dir(cfg, video_id))
 
 
 def read_info(path: str, video_id: str) -> dict:
@@ -365,13 +367,12 @@ class Downloader:
                 self.sleep(wait)
         self._last_start = self.clock()
 
-    def _with_media(self, meta: VideoMeta, found: VideoMeta) -> VideoMeta:
+    def _with_media(self, meta: VideoMeta, found: VideoMeta, measured=None) -> VideoMeta:
         """``meta`` with the files of a download (or of the input: ``found`` is ``meta``), checked to
-        be a whole video, and what its stream measures; StageError below cfg.min_height."""
-        try:
-            measured = validate_media(found.media_path)
-        except StageError as exc:
-            raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+        be a whole video (unless ``measured`` already), and what its stream measures; StageError
+        below cfg.min_height."""
+        if measured is None:
+            measured = _validated(found.media_path, meta.video_id)
         declared = meta.height if found is meta else _declared_height(found.info_path)
         # a subtitle file the manifest names is the user's choice: it wins over what the download brought
         out = with_measured(meta._replace(height=declared), measured, self.notes)._replace(
@@ -384,20 +385,35 @@ class Downloader:
         return out
 
     def __call__(self, meta: VideoMeta) -> VideoMeta:
+        from curate.media import sharing
+
         if meta.media_path and os.path.exists(meta.media_path):
             return self._with_media(meta, meta)
         if not meta.info_path:
             raise StageError("not_probed", "no saved info json to download from (run the probe first)",
                              video_id=meta.video_id)
         folder = video_dir(self.cfg, meta.video_id)
+        sharing.hold(folder)  # until discard_download: no other run deletes it meanwhile
+        try:
+            return self._download(meta, folder)
+        except BaseException:
+            sharing.release(folder)  # this run is done with the video
+            raise
+
+    def _download(self, meta: VideoMeta, folder: Path) -> VideoMeta:
+        from curate.media import sharing
+
         done = _downloaded(folder)
-        if done is not None:  # resume: yt-dlp renames a video into place only once it is complete
+        if done is not None:  # published whole by an earlier run, or by another run now
             try:
-                return self._with_media(meta, done)
+                measured = _validated(done.media_path, meta.video_id)
             except StageError:
-                os.unlink(done.media_path)  # damaged since: download it again
+                shutil.rmtree(folder, ignore_errors=True)  # damaged since: download it again
+            else:
+                return self._with_media(meta, done, measured)
         info = read_info(meta.info_path, meta.video_id)
-        template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
+        staging = sharing.staging_folder(folder)
+        template = str(staging / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
         self._wait_for_rate_limit()
         page = info.get("webpage_url") or ""
         age_s = time.time() - (info.get("epoch") or time.time())
@@ -414,20 +430,24 @@ class Downloader:
                 return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page), left,
                                           preload=("yt_dlp", __name__))
             except DeadlineExceeded as exc:
-                shutil.rmtree(folder, ignore_errors=True)  # the partial download is of no use
                 raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
                                  video_id=meta.video_id) from None
 
-        with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
-                     rng=self.rng)
+        try:
+            with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
+                         rng=self.rng)
+            fetched = _downloaded(staging)
+            if fetched is None:
+                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}", video_id=meta.video_id)
+            measured = _validated(fetched.media_path, meta.video_id)  # a broken download is never published
+            if not sharing.publish(staging, folder):  # another run published it first: use that one
+                measured = None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # a partial download is of no use to any run
         done = _downloaded(folder)
         if done is None:
-            raise StageError("missing_media", f"yt-dlp wrote no video into {folder}", video_id=meta.video_id)
-        try:
-            return self._with_media(meta, done)
-        except StageError:
-            os.unlink(done.media_path)  # a broken download is not kept (nor taken for done on resume)
-            raise
+            raise StageError("missing_media", f"{folder} holds no video", video_id=meta.video_id)
+        return self._with_media(meta, done, measured)
 
 
 def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
@@ -471,6 +491,14 @@ def with_measured(meta: VideoMeta, measured, notes: Counter) -> VideoMeta:
                     meta.video_id, meta.height, measured.width, measured.height)
     return meta._replace(height=measured.height, width=measured.width, duration=measured.duration,
                          has_audio=measured.has_audio)
+
+
+def _validated(media: str, video_id: str):
+    """validate_media, its StageError naming the video."""
+    try:
+        return validate_media(media)
+    except StageError as exc:
+        raise StageError(exc.reason, exc.detail, video_id=video_id) from exc
 
 
 def _declared_height(info_path: str) -> Optional[int]:
