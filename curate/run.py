@@ -79,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
                         "download is killed and the video fails with reason 'deadline' (default %(default)s)")
     g.add_argument("--socket-timeout", type=float, default=30.0,
                    help="seconds yt-dlp waits for data on a connection (default %(default)s)")
+    g.add_argument("--min-rate", type=float, default=32.0, metavar="KIB_PER_S",
+                   help="a download slower than this over --rate-window is killed (and retried); the "
+                        "video fails with reason 'too_slow'. 0: no minimum (default %(default)s KiB/s)")
+    g.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds over which --min-rate is measured (default %(default)s)")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -184,6 +189,8 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             retries=args.retries,
             deadline_s=args.download_deadline,
             socket_timeout_s=args.socket_timeout,
+            min_rate_bytes_per_s=args.min_rate * 1024,
+            rate_window_s=args.rate_window,
             min_interval_s=args.min_interval,
             cookies_file=args.cookies,
             proxy=args.proxy,

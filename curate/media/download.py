@@ -70,7 +70,12 @@ class DownloadConfig:
     jitter: float = 0.5  # each wait is scaled by a random factor in [1 - jitter, 1]
     min_interval_s: float = 0.0  # per-worker rate limit: at least this long between two downloads
     ratelimit_bytes_per_s: Optional[int] = None  # per-worker bandwidth cap (yt-dlp's ratelimit)
-    socket_timeout_s: float = 30.0  # each wait for data (a trickling server never trips it: deadline_s)
+    socket_timeout_s: float = 30.0  # each wait for data (a trickling server never trips it: min_rate)
+    # A download that writes less than this many bytes per second over any rate_window_s is killed
+    # (a server trickling a few bytes a second; a retry may get a faster one) and fails "too_slow":
+    # at 32 KiB/s a 10-minute 720p video would not even be done by deadline_s. 0: no minimum.
+    min_rate_bytes_per_s: float = 32 * 1024
+    rate_window_s: float = 60.0
     # wall-clock bound of one video's whole download, retries included; past it the download is
     # killed and the video fails with reason "deadline"
     deadline_s: float = 1800.0
@@ -87,6 +92,9 @@ class DownloadConfig:
             raise ValueError("retries and backoff_base_s must be >= 0 and jitter within [0, 1]")
         if not self.deadline_s > 0:
             raise ValueError(f"the download deadline must be > 0 seconds, got {self.deadline_s}")
+        if not self.min_rate_bytes_per_s >= 0 or not self.rate_window_s > 0:
+            raise ValueError(f"the minimum download rate must be >= 0 and its window > 0 seconds, got "
+                             f"{self.min_rate_bytes_per_s} B/s over {self.rate_window_s} s")
         try:  # downloads run in a child process (so that the deadline can kill them): options must pickle
             pickle.dumps(self.extra_ytdlp_options)
         except Exception as exc:  # noqa: BLE001 - any pickling error says the same
@@ -421,14 +429,18 @@ class Downloader:
         ends = time.monotonic() + self.cfg.deadline_s
 
         def attempt():
-            from curate.media.deadline import DeadlineExceeded, call_with_deadline
+            from curate.media.deadline import DeadlineExceeded, Stalled, call_with_deadline
 
+            watch = RateWatch(staging, self.cfg.min_rate_bytes_per_s, self.cfg.rate_window_s)
             try:
                 left = ends - time.monotonic()
                 if left <= 0:  # spent in earlier attempts and their backoff
                     raise DeadlineExceeded("out of time after earlier attempts")
                 return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page), left,
-                                          preload=("yt_dlp", __name__))
+                                          preload=("yt_dlp", __name__),
+                                          watch=watch if self.cfg.min_rate_bytes_per_s > 0 else None)
+            except Stalled as exc:
+                raise AttemptFailed("too_slow", True, None, f"yt-dlp download killed: {exc}") from None
             except DeadlineExceeded as exc:
                 raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
                                  video_id=meta.video_id) from None
@@ -448,6 +460,36 @@ class Downloader:
         if done is None:
             raise StageError("missing_media", f"{folder} holds no video", video_id=meta.video_id)
         return self._with_media(meta, done, measured)
+
+
+class RateWatch:
+    """Called about once a second while a download runs (curate.media.deadline's ``watch``): a text
+    saying so when the bytes under ``folder`` grew by less than ``min_rate`` per second over the last
+    ``window_s`` seconds, else None."""
+
+    def __init__(self, folder: Path, min_rate: float, window_s: float, clock: Callable = time.monotonic):
+        self.folder, self.min_rate, self.window_s, self.clock = folder, min_rate, window_s, clock
+        self.samples = [(clock(), self._bytes())]  # (time, bytes written by then)
+
+    def _bytes(self) -> int:
+        try:
+            return sum(e.stat().st_size for e in os.scandir(self.folder) if e.is_file())
+        except OSError:  # not made yet, or a part renamed while this looked
+            return 0
+
+    def __call__(self) -> Optional[str]:
+        now, written = self.clock(), self._bytes()
+        self.samples.append((now, written))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window_s:
+            self.samples.pop(0)  # keep one sample at least window_s old
+        then, before = self.samples[0]
+        if now - then < self.window_s:
+            return None
+        rate = (written - before) / (now - then)
+        if rate >= self.min_rate:
+            return None
+        return (f"{rate:.0f} B/s over the last {now - then:.0f} s, below the minimum of "
+                f"{self.min_rate:.0f} B/s (min_rate_bytes_per_s)")
 
 
 def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
