@@ -308,10 +308,13 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
 
     from curate.files import exists, join, read_bytes
 
+    from curate.children import children_die_with_run
+
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     module = importlib.import_module(RECIPES[recipe])
     try:
-        module.run(cfg, list(args.pipeline_args or []))
+        with children_die_with_run():  # SIGTERM: ffmpeg and the downloads end before the run's lock goes
+            module.run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     except OutputConflictError as exc:

@@ -183,3 +183,61 @@ def test_the_measured_height_decides_what_is_kept_and_indexed(sample_video, samp
     assert (failure["video_id"], failure["stage"], failure["reason"]) == (
         sample_video_360p.video_id, "filter", "below_720p")
     assert "height=360" in failure["detail"]
+
+
+def _ffmpeg_writing_into(folder) -> list:
+    """Live ffmpeg processes whose command line names a path under ``folder``."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                zombie = f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except OSError:
+            continue
+        if not zombie and os.path.basename(args[0]) == b"ffmpeg" and any(str(folder).encode() in a for a in args):
+            found.append(int(entry))
+    return found
+
+
+def _tree(folder) -> dict:
+    return {str(p): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the run's ffmpeg in /proc")
+def test_sigterm_ends_the_runs_ffmpeg_before_its_lock_is_let_go(sample_video, tmp_path):
+    """SIGTERM to the launcher left its ffmpeg child writing into DIR/.staging after the lock was
+    released."""
+    import fcntl
+    import signal
+    import time
+
+    from curate.children import kill_descendants
+
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video.folder, folder)
+    out = tmp_path / "out"
+    slow_cut = ["--cut-mode", "reencode", "--short-side", "0", "--preset", "veryslow"]
+    run = subprocess.Popen([sys.executable, "-m", "curate", "run", *FAST, *slow_cut, "--input", str(folder),
+                            "--output", str(out)], env=dict(os.environ, PYTHONPATH=REPO),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _ffmpeg_writing_into(out):
+            assert run.poll() is None, run.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "no ffmpeg started"
+            time.sleep(0.02)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:  # whatever failed above, nothing of the run outlives the test
+        kill_descendants(run.pid)
+        run.kill()
+    stderr = run.stderr.read()
+    assert "error: stopped by SIGTERM" in stderr and "Traceback" not in stderr
+    assert _ffmpeg_writing_into(out) == []
+    with open(out / ".lock") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the run's lock is free
+    before = _tree(out)
+    time.sleep(1.0)
+    assert _tree(out) == before  # nothing of the run writes on
