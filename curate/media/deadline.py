@@ -38,8 +38,9 @@ def call_with_deadline(fn: Callable, args: tuple, deadline_s: float, preload: tu
     child.start()
     send.close()
     ends = time.monotonic() + deadline_s
+    every = watch_every_s if watch else deadline_s
     try:
-        while not receive.poll(max(0.0, min(ends - time.monotonic(), watch_every_s if watch else deadline_s))):
+        while not receive.poll(max(0.0, min(ends - time.monotonic(), every))):
             if time.monotonic() >= ends:
                 raise DeadlineExceeded(f"still running after {deadline_s:.0f} s")
             stalled = watch() if watch else None

@@ -450,7 +450,8 @@ class Downloader:
                          rng=self.rng)
             fetched = _downloaded(staging)
             if fetched is None:
-                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}", video_id=meta.video_id)
+                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}",
+                                 video_id=meta.video_id)
             measured = _validated(fetched.media_path, meta.video_id)  # a broken download is never published
             if not sharing.publish(staging, folder):  # another run published it first: use that one
                 measured = None
