@@ -313,23 +313,30 @@ def read_info(path: str, video_id: str) -> dict:
     return info
 
 
-def validate_media(path: str):
-    """Check that a downloaded file is a whole, playable video. Returns what was measured
-    (curate.media.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
-    "truncated_video" or curate.media.cut.probe_media's reasons."""
-    import av
-
+def check_media_file(path: str) -> None:
+    """StageError "missing_media", "media_not_a_file" or "zero_length" unless ``path`` is a regular
+    file with something in it (checked before FFmpeg opens it: it would wait forever on a pipe)."""
     from curate.files import UnsafeFile, check_regular
-    from curate.media.cut import probe_media
 
     try:
-        check_regular(path)  # ffmpeg would wait forever on a named pipe
+        check_regular(path)
     except UnsafeFile as exc:
         raise StageError("media_not_a_file", str(exc)) from None
     except OSError:
         raise StageError("missing_media", f"{path} does not exist") from None
     if os.path.getsize(path) == 0:
         raise StageError("zero_length", f"{path} is empty (0 bytes)")
+
+
+def validate_media(path: str):
+    """Check that a downloaded file is a whole, playable video. Returns what was measured
+    (curate.media.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
+    "truncated_video" or curate.media.cut.probe_media's reasons."""
+    import av
+
+    from curate.media.cut import probe_media
+
+    check_media_file(path)
     info = probe_media(path)  # opens it, needs a video stream, decodes the first frame
     if info.duration <= 0:
         raise StageError("zero_length", f"{path} has duration {info.duration}")
@@ -377,8 +384,8 @@ class Downloader:
 
     def _with_media(self, meta: VideoMeta, found: VideoMeta, measured=None) -> VideoMeta:
         """``meta`` with the files of a download (or of the input: ``found`` is ``meta``), checked to
-        be a whole video (unless ``measured`` already), and what its stream measures; StageError
-        below cfg.min_height."""
+        be a whole video (unless ``measured`` is given: it was), and what its stream measures;
+        StageError below cfg.min_height."""
         if measured is None:
             measured = _validated(found.media_path, meta.video_id)
         declared = meta.height if found is meta else _declared_height(found.info_path)

@@ -20,6 +20,7 @@ from curate import files
 from curate.errors import StageError
 from curate.media.download import (
     DownloadConfig,
+    check_media_file,
     inside,
     read_info,
     with_measured,
@@ -206,6 +207,7 @@ class Prober:
         from curate.media.cut import probe_media
 
         try:
+            check_media_file(meta.media_path)
             return probe_media(meta.media_path)
         except StageError as exc:
             raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
