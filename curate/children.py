@@ -75,7 +75,8 @@ def children_die_with_run():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    wanted = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) != signal.SIG_IGN]  # nohup stays nohup
+    previous = {sig: signal.signal(sig, _stop) for sig in wanted}
     try:
         yield
     finally:
