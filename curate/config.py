@@ -25,6 +25,9 @@ class RunConfig:
     probe_dir: Optional[str] = None  # where the probe keeps info jsons, any Beam path (None: DIR/.probe)
     asr: object = None  # curate.models.asr.AsrConfig for videos without subtitles (None: its defaults)
     punctuator: Optional[str] = None  # punctuators model for unpunctuated text (None: pause-based)
+    # the largest subtitle file read (None: curate.text.subtitles.MAX_SUBTITLE_BYTES); a larger one,
+    # or a path that is not a regular file, fails its video
+    max_subtitle_bytes: Optional[int] = None
     use_given_spans: bool = True  # clips given by the source (HD-VILA release, Panda-70M) replace planning
     # add the "video" scale: whole videos or windows of at most this many seconds (seed 003); None: off
     video_seconds: Optional[float] = None

@@ -8,6 +8,7 @@ layer the runners use for gs:// and the like, imported lazily), never the pipeli
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 
 
@@ -67,6 +68,56 @@ def open_read(path: str):
 def read_bytes(path: str) -> bytes:
     with open_read(path) as f:
         return f.read()
+
+
+class UnsafeFile(ValueError):
+    """A file named by an input that must not be read as given: ``reason`` is "not_a_file" (a named
+    pipe would block the reader forever, a device such as /dev/zero never ends) or "too_large"."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _check_regular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+        raise UnsafeFile("not_a_file", f"{path} is {kind}, not a regular file")
+
+
+def check_regular(path: str) -> None:
+    """UnsafeFile unless a local ``path`` (symlinks followed) is a regular file; OSError when it is
+    missing. Remote paths are objects: nothing to check."""
+    if is_local(path):
+        _check_regular(path, os.stat(_local(path)).st_mode)
+
+
+def open_regular(path: str):
+    """``open_read`` for a file an input names: a local one is opened without blocking (opening a
+    named pipe waits for a writer) and must be a regular file (UnsafeFile)."""
+    if not is_local(path):
+        return open_read(path)
+    fd = os.open(_local(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: str, max_bytes: int) -> bytes:
+    """The bytes of a file an input names, at most ``max_bytes`` of them (UnsafeFile "too_large"
+    beyond, and for what is not a regular file: see open_regular)."""
+    with open_regular(path) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeFile("too_large", f"{path} is larger than {max_bytes / 2**20:g} MiB, the limit for it")
+    return data
 
 
 def _tmp_name(path: str) -> str:

@@ -79,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
                         "download is killed and the video fails with reason 'deadline' (default %(default)s)")
     g.add_argument("--socket-timeout", type=float, default=30.0,
                    help="seconds yt-dlp waits for data on a connection (default %(default)s)")
+    g.add_argument("--min-rate", type=float, default=32.0, metavar="KIB_PER_S",
+                   help="a download slower than this over --rate-window is killed (and retried); the "
+                        "video fails with reason 'too_slow'. 0: no minimum (default %(default)s KiB/s)")
+    g.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds over which --min-rate is measured (default %(default)s)")
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -90,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="faster-whisper model name or local folder, for videos without subtitles",
     )
     g.add_argument("--asr-device", default="cpu", help="cpu, cuda or auto")
+    g.add_argument(
+        "--max-subtitle-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="the largest subtitle file read, in MiB; a larger one (or a path that is not a regular "
+        "file) fails its video (default 64)",
+    )
     g.add_argument(
         "--punctuator",
         default=None,
@@ -183,10 +196,14 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             retries=args.retries,
             deadline_s=args.download_deadline,
             socket_timeout_s=args.socket_timeout,
+            min_rate_bytes_per_s=args.min_rate * 1024,
+            rate_window_s=args.rate_window,
             min_interval_s=args.min_interval,
             cookies_file=args.cookies,
             proxy=args.proxy,
         )
+        if args.max_subtitle_mb is not None and not args.max_subtitle_mb > 0:
+            raise ValueError(f"--max-subtitle-mb must be > 0, got {args.max_subtitle_mb}")
         if args.video_seconds is not None:
             from curate.text import video_scale
 
@@ -216,6 +233,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         probe_dir=args.probe_dir,
         asr=AsrConfig(model=args.asr_model, device=args.asr_device),
         punctuator=args.punctuator,
+        max_subtitle_bytes=int(args.max_subtitle_mb * 2**20) if args.max_subtitle_mb else None,
         use_given_spans=given,
         video_seconds=args.video_seconds,
         cut=cut,
@@ -229,17 +247,47 @@ def config_from_args(recipe: str, args: argparse.Namespace):
 def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
     from curate.sources import check_source, local_path
 
-    local = local_path(input_path)
-    if local is not None and not os.path.exists(local):
+    from curate.files import UnsafeFile, check_regular
+
+    local_input = local_path(input_path)
+    if local_input is not None and not os.path.exists(local_input):
         raise SystemExit(f"error: --input {input_path} does not exist")
-    if local is not None:
+    if local_input is not None and not os.path.isdir(local_input):
+        try:
+            check_regular(local_input)  # reading a named pipe would wait for a writer forever
+        except UnsafeFile as exc:
+            raise SystemExit(f"error: --input {exc}") from None
+    if local_input is not None:
         try:
             check_source(input_path, id_column=id_column, url_column=url_column)
         except ValueError as exc:
             raise SystemExit(f"error: --input {exc}") from None
     local = local_path(output)
-    if local is not None and os.path.exists(local) and not os.path.isdir(local):
-        raise SystemExit(f"error: --output {output} is a file, not a directory")
+    if local is not None:
+        problem = output_problem(local, local_input)
+        if problem:
+            raise SystemExit(f"error: --output {output} {problem}")
+
+
+def output_problem(local: str, local_input: str | None) -> str:
+    """Why a run cannot write the local output folder ``local`` (created later, not here), or "".
+    Nothing is written: a mistake found here leaves no trace."""
+    if os.path.exists(local) and not os.path.isdir(local):
+        return "is a file, not a directory"
+    if local_input is not None and os.path.realpath(local) == os.path.realpath(local_input):
+        # the run's own files (clips.parquet, stats.json, ...) would change its input's fingerprint,
+        # and every rerun would be refused as reading another input
+        return "is the --input folder; write the output to another folder"
+    existing = os.path.abspath(local)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"cannot be made: {existing} is a file, not a directory"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"cannot be written: {existing} is on a read-only file system"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot be written: no permission to write in {existing}"
+    return ""
 
 
 def unknown_options_message(exc, own_options: list) -> str:
@@ -268,10 +316,13 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
 
     from curate.files import exists, join, read_bytes
 
+    from curate.children import children_die_with_run
+
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     module = importlib.import_module(RECIPES[recipe])
     try:
-        module.run(cfg, list(args.pipeline_args or []))
+        with children_die_with_run():  # SIGTERM: ffmpeg and the downloads end before the run's lock goes
+            module.run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     except (OutputConflictError, EnvironmentFault) as exc:

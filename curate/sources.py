@@ -3,7 +3,8 @@
 Sources (the format is told by the file name; the flavour of a table by its columns):
 - csv / tsv / jsonl / parquet manifests (optionally .gz, except parquet) with an id and/or URL column,
   detected among common names or given; bare YouTube ids become watch URLs; optional info_path,
-  media_path and subtitle_path columns (relative to the manifest) point at files already on disk;
+  media_path and subtitle_path columns (relative to the manifest) point at files already on disk.
+  A jsonl has no header: each row is read with its own fields;
 - the HD-VILA-100M release jsonl (``video_id, url, clip: [{clip_id, span: [start, end]}]``): the spans
   become VideoMeta.given_spans;
 - the Panda-70M csv (``videoID, url, timestamp, caption, matching_score``): its timestamps too;
@@ -12,9 +13,11 @@ Sources (the format is told by the file name; the flavour of a table by its colu
   videos are already downloaded, so media_path, info_path and subtitle_path are filled.
 Local paths and file:// URLs; other schemes (gs://, s3://) go through curate.files (Beam's FileSystems).
 
-A bad row becomes a Failure (stage "read") naming the file and line; a repeated id keeps its first
-occurrence and the repeats become Failures ("duplicate_id"). A source that cannot be read at all, or a
-requested column that is missing, raises ValueError.
+A bad row becomes a Failure (stage "read") naming the file and line, and so does a folder's file whose
+name is not UTF-8 ("undecodable_name", naming its bytes); a repeated id keeps its first occurrence and
+the repeats become Failures ("duplicate_id"). A field that is not text (a list, an object) fails its
+row ("bad_field"). A source that cannot be read at all, or a requested column missing from its header
+line, raises ValueError (a jsonl row without it is that row's failure).
 """
 from __future__ import annotations
 
@@ -103,23 +106,25 @@ def _id_from_url(url: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def _pick(columns: list, wanted: Optional[str], candidates: tuple, what: str, source: str) -> Optional[str]:
+def _pick(columns: list, wanted: Optional[str], candidates: tuple, what: str) -> Optional[str]:
     if wanted is not None:
         if wanted not in columns:
-            raise ValueError(f"{source}: no {what} column {wanted!r}; columns are {columns}")
+            raise ValueError(f"no {what} column {wanted!r}; columns are {columns}")
         return wanted
     lower = {c.lower(): c for c in columns}
     return next((lower[c] for c in candidates if c in lower), None)
 
 
 class _Columns:
-    """Which columns of a table hold what, decided once from its header."""
+    """Which columns of a table hold what: decided once from a header line, or for each row of a
+    jsonl from that row's own fields. Raises ValueError (without the source's name) when there is
+    no id or url column, or a requested one is missing."""
 
-    def __init__(self, columns: list, source: str, id_column: Optional[str], url_column: Optional[str]):
-        self.id = _pick(columns, id_column, ID_COLUMNS, "id", source)
-        self.url = _pick(columns, url_column, URL_COLUMNS, "url", source)
+    def __init__(self, columns: list, id_column: Optional[str], url_column: Optional[str]):
+        self.id = _pick(columns, id_column, ID_COLUMNS, "id")
+        self.url = _pick(columns, url_column, URL_COLUMNS, "url")
         if self.id is None and self.url is None:
-            raise ValueError(f"{source}: found no id or url column among {columns}; name them with "
+            raise ValueError(f"found no id or url column among {columns}; name them with "
                              f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})")
         lower = {c.lower(): c for c in columns}
         self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release (a list of {clip_id, span})
@@ -127,8 +132,15 @@ class _Columns:
         self.paths = {c: lower[c] for c in PATH_COLUMNS if c in lower}
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+def _text(row: dict, column: Optional[str], *, numbers: bool = False) -> str:
+    """A text field of a row ("" when absent or null); numbers only where they may stand for text
+    (an id column of a typed table). Raises BadRow for any other type (a list, an object, ...)."""
+    value = row.get(column) if column else None
+    if value is None:
+        return ""
+    if isinstance(value, str) or (numbers and isinstance(value, int) and not isinstance(value, bool)):
+        return str(value).strip()
+    raise BadRow("bad_field", f"field {column!r} is a {type(value).__name__} ({value!r:.60}), not text")
 
 
 def _resolve_path(value: str, base_dir: str) -> str:
@@ -142,8 +154,8 @@ def _resolve_path(value: str, base_dir: str) -> str:
 
 def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
     """One manifest row as a VideoMeta; raises BadRow."""
-    video_id = _text(row.get(cols.id)) if cols.id else ""
-    url = _text(row.get(cols.url)) if cols.url else ""
+    video_id = _text(row, cols.id, numbers=True)
+    url = _text(row, cols.url)
     if url and "://" not in url:  # a bare id in the url column
         video_id, url = video_id or url, ""
     if not video_id and url:
@@ -156,7 +168,10 @@ def meta_from_row(row: dict, cols: _Columns, base_dir: str) -> VideoMeta:
         raise BadRow("bad_url", f"url {url!r} is not http(s) or file://", video_id)
     paths = {}
     for field, column in cols.paths.items():
-        value = _text(row.get(column))
+        try:
+            value = _text(row, column)
+        except BadRow as exc:
+            raise BadRow(exc.reason, str(exc), video_id) from None
         paths[field] = _resolve_path(value, base_dir) if value else ""
     if not url and not paths.get("info_path") and not paths.get("media_path"):
         url = watch_url(video_id)
@@ -224,8 +239,8 @@ def _csv_rows(path: str, delimiter: str):
 
 
 def _jsonl_rows(path: str):
+    """Rows without a header: each row's own fields say which columns it has."""
     with _open_text(path) as f:
-        header_sent = False
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -238,9 +253,6 @@ def _jsonl_rows(path: str):
                     raise ValueError(f"expected a JSON object, got {type(row).__name__}")
             except ValueError as exc:
                 row = exc
-            if not header_sent and isinstance(row, dict):
-                yield "header", list(row)
-                header_sent = True
             yield f"line {number}", row
 
 
@@ -286,21 +298,31 @@ def _table_rows(path: str):
                      f".txt (optionally .gz) or a yt-dlp download folder")
 
 
+def _row_columns(row: dict, id_column: Optional[str], url_column: Optional[str]) -> _Columns:
+    try:
+        return _Columns(list(row), id_column, url_column)
+    except ValueError as exc:
+        reason = "missing_id" if str(exc).startswith("found no id or url") else "missing_column"
+        raise BadRow(reason, f"row: {exc}") from None
+
+
 def _read_table(path: str, id_column: Optional[str], url_column: Optional[str]):
     rows = _table_rows(path)
     base_dir = os.path.dirname(local_path(path) or "")
-    cols = None
+    header = None  # a table with a header line: its columns hold for every row
     for location, row in rows:
         if location == "header":
-            cols = _Columns(list(row), path, id_column, url_column)
+            try:
+                header = _Columns(list(row), id_column, url_column)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
             continue
         where = f"{path}:{location}"
         if isinstance(row, Exception):
             yield where, Failure("", "read", "bad_row", f"{where}: {row}")
             continue
-        if cols is None:  # a jsonl whose first lines are all bad: decide from this row
-            cols = _Columns(list(row), path, id_column, url_column)
         try:
+            cols = header or _row_columns(row, id_column, url_column)
             yield where, meta_from_row(row, cols, base_dir)
         except BadRow as exc:
             yield where, Failure(exc.video_id, "read", exc.reason, f"{where}: {exc}")
@@ -310,22 +332,44 @@ def _read_table(path: str, id_column: Optional[str], url_column: Optional[str]):
 # a yt-dlp download folder
 
 
+def _classify(name: str) -> Optional[tuple]:
+    """(video id, "info" | "media" | "subs", (lang, ext) of a subtitle) of a file name in a yt-dlp
+    folder; None for any other file."""
+    if name.endswith(".info.json"):
+        return name[: -len(".info.json")], "info", None
+    stem, ext = os.path.splitext(name)
+    if ext.lower() in MEDIA_EXTS and not name.endswith((".part", ".temp.mp4")):
+        return stem, "media", None
+    parts = name.rsplit(".", 2)
+    if len(parts) == 3 and parts[2] in SUBTITLE_EXTS:
+        return parts[0], "subs", (parts[1], parts[2])
+    return None
+
+
 def _folder_entries(folder: str):
-    """(id, {"media": path, "info": path, "subs": [(lang, ext, path)]}) sorted by id."""
+    """(id, {"media": path, "info": path, "subs": [(lang, ext, path)]}) sorted by id, and
+    {id or name: [names]} of the files whose names are not UTF-8 (os.listdir gives their bytes as
+    lone surrogates: no id, path or record may carry them on)."""
     entries: dict = {}
+    undecodable: dict = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        if not os.path.isfile(path):
+        found = _classify(name)
+        if found is None or not os.path.isfile(path):
             continue
-        if name.endswith(".info.json"):
-            entries.setdefault(name[: -len(".info.json")], {})["info"] = path
-        elif os.path.splitext(name)[1].lower() in MEDIA_EXTS and not name.endswith((".part", ".temp.mp4")):
-            entries.setdefault(os.path.splitext(name)[0], {})["media"] = path
+        video_id, kind, sub = found
+        if _SURROGATE.search(name):
+            undecodable.setdefault(video_id if _SURROGATE.search(video_id) else name, []).append(name)
+        elif kind == "subs":
+            entries.setdefault(video_id, {}).setdefault("subs", []).append((*sub, path))
         else:
-            parts = name.rsplit(".", 2)
-            if len(parts) == 3 and parts[2] in SUBTITLE_EXTS:
-                entries.setdefault(parts[0], {}).setdefault("subs", []).append((parts[1], parts[2], path))
-    return sorted(entries.items())
+            entries.setdefault(video_id, {})[kind] = path
+    return sorted(entries.items()), undecodable
+
+
+def _shown_name(name: str) -> str:
+    """A file name as text that any record can hold: bytes that are not UTF-8 as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def english_subtitle(subs) -> str:
@@ -336,7 +380,14 @@ def english_subtitle(subs) -> str:
 
 
 def _read_folder(folder: str):
-    for video_id, found in _folder_entries(folder):
+    entries, undecodable = _folder_entries(folder)
+    for key, names in sorted(undecodable.items()):
+        where = os.path.join(_shown_name(folder), _shown_name(key))
+        listed = ", ".join(_shown_name(n) for n in names)
+        yield where, Failure("", "read", "undecodable_name",
+                             f"{where}: the file name is {_undecodable([key])}; rename it to curate the "
+                             f"video (files: {listed})")
+    for video_id, found in entries:
         where = os.path.join(folder, video_id)
         if "media" not in found and "info" not in found:
             yield where, Failure(video_id, "read", "no_media_or_info",

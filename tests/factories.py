@@ -52,6 +52,26 @@ def sample_video_bikes(media_root) -> SampleVideo:
 
 
 @pytest.fixture(scope="session")
+def sample_video_360p(media_root) -> SampleVideo:
+    """640x360 (below the filter's 720p), 12 s, YouTube automatic captions as <id>.en.vtt."""
+    return make_sample_video(media_root / "small", "smallvid01", SAMPLE_SENTENCES[:2], width=640, height=360,
+                             min_duration=12.0)
+
+
+def declare_height(info_path, height: int) -> None:
+    """Make an info json declare ``height`` (and the matching width) for the video and its formats."""
+    import json
+    from pathlib import Path
+
+    info = json.loads(Path(info_path).read_text())
+    scale = height / info["height"]
+    for record in [info, *info.get("formats", ())]:
+        if record.get("height"):
+            record["width"], record["height"] = round(record["width"] * scale), round(record["height"] * scale)
+    Path(info_path).write_text(json.dumps(info))
+
+
+@pytest.fixture(scope="session")
 def sample_video_long(media_root) -> SampleVideo:
     """About 90 s of generated sentences (enough for several clips at every scale); 2 fps, since
     its tests read the speech and the subtitles, not the pictures."""

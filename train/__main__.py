@@ -158,6 +158,13 @@ def _add_eval(sub) -> None:
     )
     p.add_argument("--dsl", action="store_true", help="also report metrics after dual softmax")
     p.add_argument("--tokenizer", help="tokenizer folder (default: the one the run saved)")
+    p.add_argument(
+        "--config",
+        metavar="PRESET",
+        help="the train preset the model was trained with, for a --checkpoint that does not carry it: a "
+        "safetensors export (train export) or a state dict of weights alone (then also --tokenizer), or "
+        "a checkpoint that records no model family",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--num-workers", type=int, default=0, help="video decoding processes")
     p.add_argument("--output", help="also write the JSON to this file")
@@ -232,7 +239,7 @@ def run_eval(args) -> int:
         raise ValueError("--dataset, --multiple-choice and --zero-shot need --videos")
     if args.dataset and not args.annotations:
         raise ValueError("--dataset needs --annotations")
-    em = load_eval_model(args.checkpoint, args.tokenizer)
+    em = load_eval_model(args.checkpoint, args.tokenizer, config=args.config)
     if args.hierarchical:
         result = evaluate_hierarchical(
             em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers

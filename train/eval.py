@@ -59,42 +59,53 @@ class EvalModel:
         )
 
 
-def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optional[str] = None) -> EvalModel:
-    """The model of a training checkpoint (a file or a run folder), in eval mode, with its tokenizer."""
-    from train.config import TrainConfig
-    from train.registry import get_family, load
+def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optional[str] = None,
+                    config: Optional[str] = None) -> EvalModel:
+    """The model of a training checkpoint (a file or a run folder), in eval mode, with its tokenizer.
+    ``config``: the train preset that supplies what the file lacks (a safetensors export or a state
+    dict of weights alone, or a checkpoint without its model family: see train.model_file)."""
+    from train.model_file import read_model_file
+    from train.registry import load
     from train.tokenizer import load_tokenizer
 
-    state = ckpt.load_checkpoint(checkpoint)
-    family = get_family(state.get("family", "vidla"))  # checkpoints from before the registry are VidLA's
-    fields = {f.name for f in dataclasses.fields(family.model_config)}
-    no_init = {k: v for k, v in (("clip_weights", None), ("grad_checkpointing", False)) if k in fields}
-    mcfg = family.model_config(**{**state["model_config"], **no_init})
-    model = load(family.build)(mcfg)
-    model.load_state_dict(state["model"])
+    found = read_model_file(checkpoint, config)
+    mcfg = found.model_config
+    model = load(found.family.build)(mcfg)
+    try:
+        model.load_state_dict(found.weights)
+    except RuntimeError as exc:  # missing, unexpected or differently shaped tensors
+        first = str(exc).strip().splitlines()[:3]
+        raise ckpt.CheckpointError(
+            f"the weights of {checkpoint} ({found.what}) do not fit a {found.family.name} model of its "
+            f"config: {' '.join(first)[:400]}") from None
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev).eval()
-    tokenizer_dir = tokenizer or state["tokenizer"]
-    if not tokenizer and not Path(tokenizer_dir).exists():  # the run folder was moved: look beside it
+    tokenizer_dir = tokenizer or found.tokenizer
+    if not tokenizer and found.tokenizer and not Path(tokenizer_dir).exists():  # the run folder was moved
         source = Path(checkpoint).resolve()
         run_dir = source if source.is_dir() else source.parent.parent  # RUN or RUN/checkpoints/step_N.pt
         tokenizer_dir = run_dir / "tokenizer"
+    if not tokenizer_dir:
+        tokenizer_dir = found.config.tokenizer  # a preset's tokenizer by name (a CLIP folder or hub name)
+    if not tokenizer_dir:
+        raise ckpt.CheckpointError(
+            f"{checkpoint} is {found.what}, and --config {config} trains a tokenizer of its own: pass "
+            "--tokenizer DIR (the run's tokenizer folder, RUN/tokenizer)")
     text_tokenizer = load_tokenizer(str(tokenizer_dir))
     if len(text_tokenizer) > mcfg.vocab_size:
         raise ValueError(
             f"tokenizer {tokenizer_dir} has {len(text_tokenizer)} tokens, more than the model's vocab_size "
             f"{mcfg.vocab_size}: not the tokenizer this model was trained with"
         )
-    cfg = TrainConfig.from_dict(state["config"])
     return EvalModel(
         model,
         text_tokenizer,
         getattr(mcfg, "num_frames", 0),
         getattr(mcfg, "image_size", 0),
         mcfg.context_length,
-        cfg.decode_short_side,
+        found.config.decode_short_side,
         dev,
-        family,
+        found.family,
         mcfg,
     )
 

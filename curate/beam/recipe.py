@@ -114,7 +114,8 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
         recipe = with_video_scale(recipe, cfg.video_seconds)
     download = cfg.download_config()
     downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(download)
-    transcribed, transcript_failures = downloaded | "MakeTranscripts" >> MakeTranscripts(cfg.asr)
+    transcripts = MakeTranscripts(cfg.asr, cfg.max_subtitle_bytes)
+    transcribed, transcript_failures = downloaded | "MakeTranscripts" >> transcripts
     planned, plan_failures = transcribed | "PlanClips" >> PlanClips(
         recipe, punctuator=cfg.punctuator, use_given_spans=cfg.use_given_spans
     )

@@ -24,17 +24,17 @@ from schemas import VideoMeta
 class MakeTranscripts(beam.PTransform):
     """``transcribed, failures = downloaded | MakeTranscripts(asr_config)``: (VideoMeta, Transcript)
     per video; subtitle failures have stage "transcript", ASR failures stage "asr".
-    asr_config: a curate.models.asr.AsrConfig (None: its defaults)."""
+    asr_config: a curate.models.asr.AsrConfig (None: its defaults); max_subtitle_bytes: the largest
+    subtitle file read (None: curate.text.subtitles.MAX_SUBTITLE_BYTES)."""
 
-    def __init__(self, asr_config=None):
+    def __init__(self, asr_config=None, max_subtitle_bytes: Optional[int] = None):
         super().__init__()
-        self._asr = asr_config
+        self._asr, self._max_subtitle_bytes = asr_config, max_subtitle_bytes
 
     def expand(self, videos):
         with_subs, without = videos | "SubtitlesOrAsr" >> beam.Partition(lambda m, n: int(needs_asr(m)), 2)
-        parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage(
-            "transcript", transcript_from_subtitles
-        )
+        parse = functools.partial(transcript_from_subtitles, max_bytes=self._max_subtitle_bytes)
+        parsed, parse_failures = with_subs | "ParseSubtitles" >> ApplyStage("transcript", parse)
         heard, asr_failures = without | "TranscribeAudio" >> TranscribeAudio(self._asr or AsrConfig())
         return (
             (parsed, heard) | "AllTranscripts" >> beam.Flatten(),

@@ -66,8 +66,19 @@ class ReadSources(beam.PTransform):
         return unique.videos, failures
 
 
+def _counting_notes(stage: str, worker, meta: VideoMeta) -> VideoMeta:
+    """``worker(meta)``, counting what it noted on the way (``worker.notes``) as Beam counters of the
+    stage, e.g. probe/height_disagrees."""
+    try:
+        return worker(meta)
+    finally:
+        for name, n in worker.notes.items():
+            beam.metrics.Metrics.counter(stage, name).inc(n)
+        worker.notes.clear()
+
+
 def _probe(meta: VideoMeta, prober: Prober) -> VideoMeta:
-    return prober(meta)
+    return _counting_notes("probe", prober, meta)
 
 
 class ProbeVideos(beam.PTransform):
@@ -141,7 +152,7 @@ class CapCategoryHours(beam.PTransform):
 
 
 def _download(meta: VideoMeta, downloader: Downloader) -> VideoMeta:
-    return downloader(meta)
+    return _counting_notes("download", downloader, meta)
 
 
 class DownloadVideos(beam.PTransform):

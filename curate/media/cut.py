@@ -83,6 +83,15 @@ def probe_media(path: str, timeout: Optional[float] = None) -> SourceInfo:
     fine but whose data is not is caught here. Raises StageError."""
     import av  # lazy: PyAV is only needed where clips are cut
 
+    from curate.files import UnsafeFile, check_regular
+
+    if "://" not in path:
+        try:
+            check_regular(path)  # FFmpeg would wait forever on a named pipe, or read a device
+        except UnsafeFile as exc:
+            raise StageError("media_not_a_file", str(exc)) from None
+        except OSError:
+            pass  # missing: FFmpeg says so below
     try:
         with av.open(path, timeout=timeout) as container:
             if not container.streams.video:

@@ -10,18 +10,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from typing import Callable
+import time
+from typing import Callable, Optional
 
 
 class DeadlineExceeded(Exception):
     """The call was still running at its deadline and was killed."""
 
 
-def call_with_deadline(fn: Callable, args: tuple, deadline_s: float, preload: tuple = ()):
+class Stalled(Exception):
+    """The call's ``watch`` said it makes too little progress, and it was killed."""
+
+
+def call_with_deadline(fn: Callable, args: tuple, deadline_s: float, preload: tuple = (),
+                       watch: Optional[Callable[[], Optional[str]]] = None, watch_every_s: float = 1.0):
     """``fn(*args)`` in a child process: its return value, or the exception it raised (which must
     pickle), or DeadlineExceeded after ``deadline_s`` seconds. The child is forked from a forkserver
     (never from this process, which may run threads: Beam) that imports ``preload`` once, so that
-    each call does not pay for importing them again."""
+    each call does not pay for importing them again. ``watch`` is called every ``watch_every_s``
+    seconds while the child runs; when it returns a text, the child is killed and Stalled(text)
+    raised."""
     context = multiprocessing.get_context("forkserver")
     if preload:
         context.set_forkserver_preload(list(preload))  # takes effect when the forkserver starts
@@ -29,9 +37,15 @@ def call_with_deadline(fn: Callable, args: tuple, deadline_s: float, preload: tu
     child = context.Process(target=_run, args=(send, fn, args), daemon=False)
     child.start()
     send.close()
+    ends = time.monotonic() + deadline_s
+    every = watch_every_s if watch else deadline_s
     try:
-        if not receive.poll(max(0.0, deadline_s)):
-            raise DeadlineExceeded(f"still running after {deadline_s:.0f} s")
+        while not receive.poll(max(0.0, min(ends - time.monotonic(), every))):
+            if time.monotonic() >= ends:
+                raise DeadlineExceeded(f"still running after {deadline_s:.0f} s")
+            stalled = watch() if watch else None
+            if stalled:
+                raise Stalled(stalled)
         ok, value = receive.recv()
     except EOFError:
         raise RuntimeError(f"the child process died (exit code {child.exitcode})") from None

@@ -6,7 +6,9 @@ The probe stage saved each video's info dict (VideoMeta.info_path); downloading 
 artefact. Transient errors (HTTP 429/403/5xx, timeouts, cut connections) are retried with
 exponential backoff and jitter; the last yt-dlp error text is kept in the failure. Files go to
 ``<output_dir>/videos/<safe id>/<safe id>.<ext>``: names come from schemas.safe_id, never from the
-id or title as given, and every path is checked to resolve inside the output directory.
+id or title as given, and every path is checked to resolve inside the output directory. A download
+is made in a staging folder of this run's own and renamed into place once it is checked, and runs
+that share the download folder never delete a video another one still uses (curate.media.sharing).
 
 yt-dlp writes only to a local disk, so when output_dir is remote (gs://, s3://, any Beam filesystem)
 a video goes to a scratch folder on the worker's own disk instead (download_root). The recipes keep
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import random
@@ -24,12 +27,15 @@ import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from curate.errors import StageError
 from schemas import VideoMeta, safe_id
+
+log = logging.getLogger(__name__)
 
 # statuses worth another try: rate limiting, YouTube's throttling 403s, server trouble
 RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
@@ -44,6 +50,8 @@ _TIMEOUT = re.compile(r"timed? ?out", re.IGNORECASE)
 _TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|"
                         r"remote end closed|retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
 _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
+# An info json lists a video's formats and subtitles: a few MiB at most, even with comments
+MAX_INFO_JSON_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,12 @@ class DownloadConfig:
     jitter: float = 0.5  # each wait is scaled by a random factor in [1 - jitter, 1]
     min_interval_s: float = 0.0  # per-worker rate limit: at least this long between two downloads
     ratelimit_bytes_per_s: Optional[int] = None  # per-worker bandwidth cap (yt-dlp's ratelimit)
-    socket_timeout_s: float = 30.0  # each wait for data (a trickling server never trips it: deadline_s)
+    socket_timeout_s: float = 30.0  # each wait for data (a trickling server never trips it: min_rate)
+    # A download that writes less than this many bytes per second over any rate_window_s is killed
+    # (a server trickling a few bytes a second; a retry may get a faster one) and fails "too_slow":
+    # at 32 KiB/s a 10-minute 720p video would not even be done by deadline_s. 0: no minimum.
+    min_rate_bytes_per_s: float = 32 * 1024
+    rate_window_s: float = 60.0
     # wall-clock bound of one video's whole download, retries included; past it the download is
     # killed and the video fails with reason "deadline"
     deadline_s: float = 1800.0
@@ -79,6 +92,9 @@ class DownloadConfig:
             raise ValueError("retries and backoff_base_s must be >= 0 and jitter within [0, 1]")
         if not self.deadline_s > 0:
             raise ValueError(f"the download deadline must be > 0 seconds, got {self.deadline_s}")
+        if not self.min_rate_bytes_per_s >= 0 or not self.rate_window_s > 0:
+            raise ValueError(f"the minimum download rate must be >= 0 and its window > 0 seconds, got "
+                             f"{self.min_rate_bytes_per_s} B/s over {self.rate_window_s} s")
         try:  # downloads run in a child process (so that the deadline can kill them): options must pickle
             pickle.dumps(self.extra_ytdlp_options)
         except Exception as exc:  # noqa: BLE001 - any pickling error says the same
@@ -269,28 +285,47 @@ def video_dir(cfg: DownloadConfig, video_id: str) -> Path:
 
 
 def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
-    """Delete the folder this stage downloaded a video into (video_dir), once nothing reads it: the
-    video's clips are staged, or it failed for good. Media that a source already had (a yt-dlp folder
-    input) is used where it is and never lands there. Returns whether a folder was deleted."""
-    folder = video_dir(cfg, video_id)
-    if not folder.is_dir():
-        return False
-    shutil.rmtree(folder, ignore_errors=True)
-    return True
+    """This run is done with the folder the download stage used for a video (video_dir): its clips
+    are staged, or it failed for good. The folder is deleted unless another run sharing the download
+    folder still uses it (curate.media.sharing: then that run deletes it). Media that a source already
+    had (a yt-dlp folder input) is used where it is and never lands there. Returns whether a folder
+    was deleted."""
+    from curate.media import sharing
+
+    return sharing.release(video_dir(cfg, video_id))
 
 
 def read_info(path: str, video_id: str) -> dict:
     """The yt-dlp info dict saved at ``path`` (local or on any Beam filesystem, see curate.output.write).
-    Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object."""
+    Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object, and
+    "info_json_not_a_file" / "info_json_too_large" (unread) for a path that is not a regular file
+    or a file over MAX_INFO_JSON_BYTES."""
     from curate import files
 
     try:
-        info = json.loads(files.read_bytes(path))
+        info = json.loads(files.read_regular(path, MAX_INFO_JSON_BYTES))
+    except files.UnsafeFile as exc:
+        raise StageError(f"info_json_{exc.reason}", str(exc), video_id=video_id) from None
     except (OSError, ValueError) as exc:  # Beam's BeamIOError is an OSError
         raise StageError("bad_info_json", f"{path}: {exc}", video_id=video_id) from exc
     if not isinstance(info, dict):
         raise StageError("bad_info_json", f"{path} is not a JSON object", video_id=video_id)
     return info
+
+
+def check_media_file(path: str) -> None:
+    """StageError "missing_media", "media_not_a_file" or "zero_length" unless ``path`` is a regular
+    file with something in it (checked before FFmpeg opens it: it would wait forever on a pipe)."""
+    from curate.files import UnsafeFile, check_regular
+
+    try:
+        check_regular(path)
+    except UnsafeFile as exc:
+        raise StageError("media_not_a_file", str(exc)) from None
+    except OSError:
+        raise StageError("missing_media", f"{path} does not exist") from None
+    if os.path.getsize(path) == 0:
+        raise StageError("zero_length", f"{path} is empty (0 bytes)")
 
 
 def validate_media(path: str):
@@ -301,10 +336,7 @@ def validate_media(path: str):
 
     from curate.media.cut import probe_media
 
-    if not os.path.isfile(path):
-        raise StageError("missing_media", f"{path} does not exist")
-    if os.path.getsize(path) == 0:
-        raise StageError("zero_length", f"{path} is empty (0 bytes)")
+    check_media_file(path)
     info = probe_media(path)  # opens it, needs a video stream, decodes the first frame
     if info.duration <= 0:
         raise StageError("zero_length", f"{path} has duration {info.duration}")
@@ -341,6 +373,7 @@ class Downloader:
         self.cfg = cfg
         self.sleep, self.rng, self.clock = sleep, rng or random.Random(), clock
         self._last_start: Optional[float] = None
+        self.notes: Counter = Counter()  # what to count besides failures (curate.beam.videos counts it)
 
     def _wait_for_rate_limit(self) -> None:
         if self._last_start is not None and self.cfg.min_interval_s > 0:
@@ -349,22 +382,53 @@ class Downloader:
                 self.sleep(wait)
         self._last_start = self.clock()
 
+    def _with_media(self, meta: VideoMeta, found: VideoMeta, measured=None) -> VideoMeta:
+        """``meta`` with the files of a download (or of the input: ``found`` is ``meta``), checked to
+        be a whole video (unless ``measured`` is given: it was), and what its stream measures;
+        StageError below cfg.min_height."""
+        if measured is None:
+            measured = _validated(found.media_path, meta.video_id)
+        declared = meta.height if found is meta else _declared_height(found.info_path)
+        # a subtitle file the manifest names is the user's choice: it wins over what the download brought
+        out = with_measured(meta._replace(height=declared), measured, self.notes)._replace(
+            media_path=found.media_path, subtitle_path=meta.subtitle_path or found.subtitle_path or "",
+            info_path=found.info_path or meta.info_path)
+        if out.height < self.cfg.min_height:  # what a server sent may be less than what it declared
+            raise StageError(f"below_{self.cfg.min_height}p",
+                             f"{found.media_path}: the video stream is {out.width}x{out.height} "
+                             f"(declared height: {declared})", video_id=meta.video_id)
+        return out
+
     def __call__(self, meta: VideoMeta) -> VideoMeta:
+        from curate.media import sharing
+
         if meta.media_path and os.path.exists(meta.media_path):
-            return _with_media(meta, meta.media_path, meta.subtitle_path, meta.info_path)
+            return self._with_media(meta, meta)
         if not meta.info_path:
             raise StageError("not_probed", "no saved info json to download from (run the probe first)",
                              video_id=meta.video_id)
         folder = video_dir(self.cfg, meta.video_id)
+        sharing.hold(folder)  # until discard_download: no other run deletes it meanwhile
+        try:
+            return self._download(meta, folder)
+        except BaseException:
+            sharing.release(folder)  # this run is done with the video
+            raise
+
+    def _download(self, meta: VideoMeta, folder: Path) -> VideoMeta:
+        from curate.media import sharing
+
         done = _downloaded(folder)
-        if done is not None:  # resume: yt-dlp renames a video into place only once it is complete
+        if done is not None:  # published whole by an earlier run, or by another run now
             try:
-                return _with_media(meta, done.media_path, done.subtitle_path,
-                                   done.info_path or meta.info_path)
+                measured = _validated(done.media_path, meta.video_id)
             except StageError:
-                os.unlink(done.media_path)  # damaged since: download it again
+                shutil.rmtree(folder, ignore_errors=True)  # damaged since: download it again
+            else:
+                return self._with_media(meta, done, measured)
         info = read_info(meta.info_path, meta.video_id)
-        template = str(folder / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
+        staging = sharing.staging_folder(folder)
+        template = str(staging / f"{folder.name}.%(ext)s").replace("%", "%%").replace("%%(ext)s", "%(ext)s")
         self._wait_for_rate_limit()
         page = info.get("webpage_url") or ""
         age_s = time.time() - (info.get("epoch") or time.time())
@@ -372,29 +436,68 @@ class Downloader:
         ends = time.monotonic() + self.cfg.deadline_s
 
         def attempt():
-            from curate.media.deadline import DeadlineExceeded, call_with_deadline
+            from curate.media.deadline import DeadlineExceeded, Stalled, call_with_deadline
 
+            watch = RateWatch(staging, self.cfg.min_rate_bytes_per_s, self.cfg.rate_window_s)
             try:
                 left = ends - time.monotonic()
                 if left <= 0:  # spent in earlier attempts and their backoff
                     raise DeadlineExceeded("out of time after earlier attempts")
                 return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page), left,
-                                          preload=("yt_dlp", __name__))
+                                          preload=("yt_dlp", __name__),
+                                          watch=watch if self.cfg.min_rate_bytes_per_s > 0 else None)
+            except Stalled as exc:
+                raise AttemptFailed("too_slow", True, None, f"yt-dlp download killed: {exc}") from None
             except DeadlineExceeded as exc:
-                shutil.rmtree(folder, ignore_errors=True)  # the partial download is of no use
                 raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
                                  video_id=meta.video_id) from None
 
-        with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
-                     rng=self.rng)
+        try:
+            with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
+                         rng=self.rng)
+            fetched = _downloaded(staging)
+            if fetched is None:
+                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}",
+                                 video_id=meta.video_id)
+            measured = _validated(fetched.media_path, meta.video_id)  # a broken download is never published
+            if not sharing.publish(staging, folder):  # another run published it first: use that one
+                measured = None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # a partial download is of no use to any run
         done = _downloaded(folder)
         if done is None:
-            raise StageError("missing_media", f"yt-dlp wrote no video into {folder}", video_id=meta.video_id)
+            raise StageError("missing_media", f"{folder} holds no video", video_id=meta.video_id)
+        return self._with_media(meta, done, measured)
+
+
+class RateWatch:
+    """Called about once a second while a download runs (curate.media.deadline's ``watch``): a text
+    saying so when the bytes under ``folder`` grew by less than ``min_rate`` per second over the last
+    ``window_s`` seconds, else None."""
+
+    def __init__(self, folder: Path, min_rate: float, window_s: float, clock: Callable = time.monotonic):
+        self.folder, self.min_rate, self.window_s, self.clock = folder, min_rate, window_s, clock
+        self.samples = [(clock(), self._bytes())]  # (time, bytes written by then)
+
+    def _bytes(self) -> int:
         try:
-            return _with_media(meta, done.media_path, done.subtitle_path, done.info_path or meta.info_path)
-        except StageError:
-            os.unlink(done.media_path)  # a broken download is not kept (nor taken for done on resume)
-            raise
+            return sum(e.stat().st_size for e in os.scandir(self.folder) if e.is_file())
+        except OSError:  # not made yet, or a part renamed while this looked
+            return 0
+
+    def __call__(self) -> Optional[str]:
+        now, written = self.clock(), self._bytes()
+        self.samples.append((now, written))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window_s:
+            self.samples.pop(0)  # keep one sample at least window_s old
+        then, before = self.samples[0]
+        if now - then < self.window_s:
+            return None
+        rate = (written - before) / (now - then)
+        if rate >= self.min_rate:
+            return None
+        return (f"{rate:.0f} B/s over the last {now - then:.0f} s, below the minimum of "
+                f"{self.min_rate:.0f} B/s (min_rate_bytes_per_s)")
 
 
 def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
@@ -427,17 +530,34 @@ def _downloaded(folder: Path) -> Optional[VideoMeta]:
     return found
 
 
-def _with_media(meta: VideoMeta, media: str, subtitle: str, info_path: str) -> VideoMeta:
+def with_measured(meta: VideoMeta, measured, notes: Counter) -> VideoMeta:
+    """``meta`` with the size, duration and audio that its video stream measures
+    (curate.media.cut.SourceInfo): an info json may declare anything, and the filter and the dataset
+    (source_height) must hold what the file is. A declared height that differs is counted in
+    ``notes`` ("height_disagrees", a Beam counter of the stage) and logged."""
+    if meta.height is not None and meta.height != measured.height:
+        notes["height_disagrees"] += 1
+        log.warning("%s: its info json declares a height of %s, its video stream is %dx%d: the stream counts",
+                    meta.video_id, meta.height, measured.width, measured.height)
+    return meta._replace(height=measured.height, width=measured.width, duration=measured.duration,
+                         has_audio=measured.has_audio)
+
+
+def _validated(media: str, video_id: str):
+    """validate_media, its StageError naming the video."""
     try:
-        measured = validate_media(media)
+        return validate_media(media)
     except StageError as exc:
-        raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
-    # a subtitle file the manifest names is the user's choice: it wins over what the download brought
-    return meta._replace(
-        media_path=media, subtitle_path=meta.subtitle_path or subtitle or "", info_path=info_path,
-        duration=meta.duration or measured.duration, has_audio=measured.has_audio,
-        height=meta.height or measured.height, width=meta.width or measured.width,
-    )
+        raise StageError(exc.reason, exc.detail, video_id=video_id) from exc
+
+
+def _declared_height(info_path: str) -> Optional[int]:
+    """The height the info json yt-dlp wrote beside a download gives its format, if any."""
+    try:
+        height = read_info(info_path, "").get("height") if info_path else None
+    except StageError:
+        return None
+    return height if isinstance(height, int) and not isinstance(height, bool) else None
 
 
 def download_video(meta: VideoMeta, cfg: DownloadConfig,

@@ -13,12 +13,20 @@ import json
 import os
 import random
 import time
-from pathlib import Path
+from collections import Counter
 from typing import Callable, Optional
 
 from curate import files
-from curate.media.download import DownloadConfig, inside, read_info, with_retries, ytdlp_options
 from curate.errors import StageError
+from curate.media.download import (
+    DownloadConfig,
+    check_media_file,
+    inside,
+    read_info,
+    with_measured,
+    with_retries,
+    ytdlp_options,
+)
 from curate.sources import local_path
 from schemas import VideoMeta, safe_id
 
@@ -96,9 +104,15 @@ def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> 
 
 def _subtitle_kind_of_file(path: str) -> str:
     """auto or manual, from the file itself: YouTube's recognizer leaves word timing tags."""
-    if not os.path.isfile(path):
-        raise StageError("subtitle_missing", f"the subtitle file {path} does not exist")
-    head = Path(path).read_text(encoding="utf-8", errors="replace")[:65536]
+    try:
+        with files.open_regular(path) as f:
+            head = f.read(65536).decode("utf-8", errors="replace")
+    except files.UnsafeFile as exc:
+        raise StageError(f"subtitle_{exc.reason}", str(exc)) from None
+    except FileNotFoundError:
+        raise StageError("subtitle_missing", f"the subtitle file {path} does not exist") from None
+    except OSError as exc:
+        raise StageError("subtitle_unreadable", f"{path}: {exc.strerror or exc}") from None
     return "auto" if ("<c>" in head or "acAsrConf" in head) else "manual"
 
 
@@ -132,6 +146,7 @@ class Prober:
         self.cfg, self.work_dir = cfg, work_dir
         self.sleep, self.rng = sleep, rng or random.Random()
         self._ydl = None
+        self.notes: Counter = Counter()  # what to count besides failures (curate.beam.videos counts it)
 
     @property
     def ydl(self):
@@ -149,6 +164,8 @@ class Prober:
         if meta.info_path:
             info = read_info(meta.info_path, meta.video_id)
             out = meta_from_info(meta, info, downloaded=bool(meta.media_path))
+            if meta.media_path:  # the file is here: what it is decides, not what its info json says
+                out = with_measured(out, self._measure(meta), self.notes)
             if meta.subtitle_path and not out.subtitle_kind:
                 out = out._replace(subtitle_kind=_subtitle_kind_of_file(meta.subtitle_path))
             return out
@@ -186,13 +203,17 @@ class Prober:
         return dict(info, duration=info.get("duration") or measured.duration, height=measured.height,
                     width=measured.width, acodec="unknown" if measured.has_audio else "none")
 
-    def _probe_local(self, meta: VideoMeta) -> VideoMeta:
+    def _measure(self, meta: VideoMeta):
         from curate.media.cut import probe_media
 
         try:
-            measured = probe_media(meta.media_path)
+            check_media_file(meta.media_path)
+            return probe_media(meta.media_path)
         except StageError as exc:
             raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
+
+    def _probe_local(self, meta: VideoMeta) -> VideoMeta:
+        measured = self._measure(meta)
         kind = _subtitle_kind_of_file(meta.subtitle_path) if meta.subtitle_path else ""
         return meta._replace(duration=measured.duration, height=measured.height, width=measured.width,
                              has_audio=measured.has_audio, subtitle_kind=kind)

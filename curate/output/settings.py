@@ -84,7 +84,8 @@ def input_fingerprint(path: str) -> str:
             if not os.path.isfile(full):
                 continue
             size = os.path.getsize(full)
-            digest.update(f"{name}\0{size}\0".encode())
+            # the name's own bytes: a name that is not UTF-8 is listed as lone surrogates
+            digest.update(os.fsencode(name) + f"\0{size}\0".encode())
             if size <= _HASHED_BYTES:
                 with open(full, "rb") as f:
                     _hash_stream(digest, f)

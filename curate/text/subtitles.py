@@ -24,6 +24,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from curate.files import UnsafeFile, read_regular
+from curate.text.invisible import REPAIR as INVISIBLE_REPAIR
+from curate.text.invisible import strip_invisible
 from curate.text.words import (
     MAX_CUE_SECONDS,
     MAX_TIME_SECONDS,
@@ -99,11 +102,23 @@ class Cues(NamedTuple):
 # reading
 
 
-def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str, str]:
-    """(the file's text with newlines normalised, its encoding): UTF-8 (a BOM is dropped), else
-    what charset-normalizer finds (counted as a "decoded_as:<encoding>" repair)."""
+# Subtitle files stay far below this (json3 captions, the largest format, take about a MiB per hour
+# of speech, and a video lasts 12 hours at most); a file above it is not one, and would be held in
+# memory whole. curate run --max-subtitle-mb changes it.
+MAX_SUBTITLE_BYTES = 64 * 2**20
+
+
+def read_subtitle_text(
+    path: str, video_id: str, repairs: Counter, max_bytes: int = MAX_SUBTITLE_BYTES
+) -> tuple[str, str]:
+    """(the file's text with newlines normalised and invisible characters taken out (counted,
+    curate.text.invisible), its encoding): UTF-8 (a BOM is dropped), else what charset-normalizer
+    finds (counted as a "decoded_as:<encoding>" repair). A path that is not a regular file, or a
+    file over ``max_bytes``, fails ("subtitle_not_a_file", "subtitle_too_large") unread."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, max_bytes)
+    except UnsafeFile as exc:
+        raise TranscriptError(f"subtitle_{exc.reason}", str(exc), video_id=video_id) from None
     except OSError as exc:
         raise TranscriptError(
             "subtitle_unreadable", f"{path}: {exc.strerror or exc}", video_id=video_id
@@ -115,7 +130,10 @@ def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str,
     except UnicodeDecodeError as exc:
         text, encoding = _decode_other(data, exc, path, video_id)
         repairs[f"decoded_as:{encoding}"] += 1
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    text, invisible = strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if invisible:
+        repairs[INVISIBLE_REPAIR] += invisible
+    return text, encoding
 
 
 _MAC_CODE_PAGES = ["mac_latin2", "mac_roman", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_turkish"]
@@ -705,17 +723,17 @@ def _language_from_name(path: str) -> str:
     return parts[-2] if len(parts) >= 3 and re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]+)?", parts[-2]) else ""
 
 
-def parse_subtitle_file(path: str, video_id: str) -> Transcript:
+def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_BYTES) -> Transcript:
     """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript, with the
     repairs made on the way and the text encoding recorded in it.
 
     The format comes from the extension (else the content); automatic captions vs uploaded
     subtitles from the content of the whole file (is_automatic). Raises TranscriptError naming the
-    file and the problem.
+    file and the problem (also for a path that is not a regular file or a file over ``max_bytes``).
     """
     path = str(path)
     repairs: Counter = Counter()
-    text, encoding = read_subtitle_text(path, video_id, repairs)
+    text, encoding = read_subtitle_text(path, video_id, repairs, max_bytes)
     fmt = detect_format(path, text)
     language = _language_from_name(path)
     if fmt in ("vtt", "srt"):

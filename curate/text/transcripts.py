@@ -11,11 +11,13 @@ from curate.errors import StageError
 from schemas import Clip, ClipSpan, Sentence, Transcript, VideoMeta
 
 
-def transcript_from_subtitles(meta: VideoMeta) -> tuple:
-    """(meta, Transcript) from the video's downloaded subtitle file. Raises StageError."""
+def transcript_from_subtitles(meta: VideoMeta, max_bytes: Optional[int] = None) -> tuple:
+    """(meta, Transcript) from the video's downloaded subtitle file, read only when it is a regular
+    file of at most ``max_bytes`` (None: curate.text.subtitles.MAX_SUBTITLE_BYTES). Raises StageError."""
     from curate.text import parse_subtitle_file
+    from curate.text.subtitles import MAX_SUBTITLE_BYTES
 
-    return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id)
+    return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id, max_bytes or MAX_SUBTITLE_BYTES)
 
 
 def given_span_clips(

@@ -14,6 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from curate.errors import StageError
+from curate.text.invisible import REPAIR as INVISIBLE_REPAIR
+from curate.text.invisible import strip_invisible_words
 from schemas import TimedWord, Transcript
 
 # Times past this are not a video's (YouTube's limit is 12 h); they mean a broken file.
@@ -181,13 +183,25 @@ class WordCollector:
         the previous word's (recognizer timing jitter, overlapping cues) is moved up to it and
         counted as a "word_start_clamped" repair. A word ends at its latest end or at the next
         word's start, whichever is first; with estimate_ends (automatic captions carry starts
-        only) also no later than max_word_seconds after its start."""
+        only) also no later than max_word_seconds after its start. Invisible characters
+        (curate.text.invisible) are taken out of the words, and a word left empty is dropped (both
+        counted as the repair "invisible_characters_removed")."""
         if not self.texts:
             return ()
+        texts = self.texts
         starts = np.asarray(self.starts, np.float64)
         if self._stamps:
             starts[self._stamp_at] = stamps_to_seconds(self._stamps)
         ends = np.asarray(self.latest_ends, np.float64)  # inf: "by the next word's start"
+        # what only decoding made (json3 "\u200b" escapes, HTML entities, ASR text): the subtitle
+        # reader took the characters written as such out of the file already
+        visible = strip_invisible_words(texts)
+        if visible is not None:
+            texts, kept, removed = visible
+            self.repairs[INVISIBLE_REPAIR] += removed
+            starts, ends = starts[kept], ends[kept]
+            if not texts:
+                return ()
         bad = np.flatnonzero(
             ~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends)
         )
@@ -195,7 +209,7 @@ class WordCollector:
             i = int(bad[0])
             raise TranscriptError(
                 "bad_timestamps",
-                f"{self.source}: absurd time for word {self.texts[i]!r}: {starts[i]!r}",
+                f"{self.source}: absurd time for word {texts[i]!r}: {starts[i]!r}",
                 video_id=self.video_id,
             )
         if (starts[1:] < starts[:-1]).any():
@@ -205,12 +219,12 @@ class WordCollector:
             starts = ordered
         ends[:-1] = np.minimum(ends[:-1], starts[1:])
         if estimate_ends:
-            letters = np.fromiter(map(len, self.texts), np.float64, len(self.texts))
+            letters = np.fromiter(map(len, texts), np.float64, len(texts))
             ends = np.minimum(ends, starts + _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * letters)
         ends = np.maximum(ends, starts)
         # tuple.__new__ is what TimedWord._make does, without a Python call per word
         return tuple(
-            map(tuple.__new__, itertools.repeat(TimedWord), zip(self.texts, starts.tolist(), ends.tolist()))
+            map(tuple.__new__, itertools.repeat(TimedWord), zip(texts, starts.tolist(), ends.tolist()))
         )
 
 

@@ -12,7 +12,7 @@ import pytest
 from curate.__main__ import main
 from curate.errors import StageError
 from curate.media.deadline import DeadlineExceeded, call_with_deadline
-from curate.media.download import DownloadConfig, Downloader
+from curate.media.download import DownloadConfig, Downloader, RateWatch
 from fake_youtube import FakeYouTube, hosted_info
 from schemas import VideoMeta
 
@@ -77,3 +77,33 @@ def test_ytdlp_options_that_cannot_reach_the_download_process_are_refused(tmp_pa
     with pytest.raises(ValueError, match="extra_ytdlp_options must be picklable"):
         DownloadConfig(output_dir=str(tmp_path), extra_ytdlp_options={"progress_hooks": [lambda d: None]})
     DownloadConfig(output_dir=str(tmp_path), extra_ytdlp_options={"geo_bypass": True})
+
+
+def test_a_download_below_the_minimum_rate_fails_long_before_its_deadline(sample_video, tmp_path):
+    """Attack: a server sending a few bytes a second was caught only by the 1800 s deadline."""
+    with FakeYouTube(trickle_seconds=0.2) as server:
+        info = hosted_info(server, sample_video, tmp_path / "infos")
+        server.fail("/0/video.mp4", "trickle", "trickle")
+        cfg = DownloadConfig(output_dir=str(tmp_path / "out"), socket_timeout_s=5.0, deadline_s=120.0, retries=1,
+                             backoff_base_s=0.1, min_rate_bytes_per_s=1000, rate_window_s=2.0)
+        started = time.monotonic()
+        with pytest.raises(StageError) as err:
+            Downloader(cfg)(VideoMeta(sample_video.video_id, "", info_path=info))
+        assert time.monotonic() - started < 30
+        assert server.hits["/0/video.mp4"] == 2  # retried once: a new connection may be faster
+    assert err.value.reason == "too_slow" and "below the minimum of 1000 B/s" in err.value.detail
+    assert "after 2 attempts" in err.value.detail
+    assert not list((tmp_path / "out").rglob("*.mp4*"))  # no partial file left
+
+
+def test_the_rate_watch_measures_over_its_window(tmp_path):
+    now = [0.0]
+    watch = RateWatch(tmp_path, min_rate=100, window_s=10, clock=lambda: now[0])
+    part = tmp_path / "v.mp4.part"
+    for second in range(1, 40):
+        now[0] = float(second)
+        part.write_bytes(b"x" * (150 * second if second < 20 else 150 * 19 + 50 * (second - 19)))
+        verdict = watch()
+        # 150 B/s, then 50: the mean over the last 10 s falls below 100 B/s after second 24
+        assert (verdict is None) == (second <= 24), (second, verdict)
+    assert "50 B/s over the last 10 s" in verdict

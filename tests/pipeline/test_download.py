@@ -6,6 +6,7 @@ import json
 import os
 import random
 import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -258,6 +259,66 @@ def test_hostile_ids_and_urls_stay_inside_the_output_and_reach_no_shell(fake_you
     assert len({Path(o.media_path).parent for o in outputs}) == len(hostile)
     assert not any("pwned" in str(p) for p in Path("/").glob("*")) and not (tmp_path / "pwned").exists()
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# runs that share one download folder
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# another run, in a process of its own: downloads a video, says where, and discards it when told
+OTHER_RUN = """
+import sys
+from curate.media.download import DownloadConfig, Downloader, discard_download
+from schemas import VideoMeta
+cfg = DownloadConfig(output_dir=sys.argv[1], retries=0)
+meta = VideoMeta(sys.argv[2], "", info_path=sys.argv[3])
+print(Downloader(cfg)(meta).media_path, flush=True)
+sys.stdin.readline()
+print(discard_download(meta.video_id, cfg), flush=True)
+"""
+
+
+def test_runs_sharing_a_download_folder_never_delete_what_another_uses(fake_youtube, sample_video, tmp_path):
+    """Attack: two runs into different outputs with one --download-dir; the first to finish deleted
+    the video the other was still cutting (and its rerun took the loss for final)."""
+    from curate.media.download import discard_download
+
+    meta = _hosted_meta(fake_youtube, sample_video, tmp_path)
+    cfg = _config(tmp_path, retries=0)
+    mine = Downloader(cfg)(meta)
+    other = subprocess.Popen([sys.executable, "-c", OTHER_RUN, cfg.output_dir, meta.video_id, meta.info_path],
+                             env=dict(os.environ, PYTHONPATH=REPO), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        theirs = other.stdout.readline().strip()
+        assert theirs == mine.media_path, other.stderr.read()
+        assert fake_youtube.hits["/0/video.mp4"] == 1  # published whole by the first run: reused
+        assert discard_download(meta.video_id, cfg) is False  # the other run still uses it
+        assert validate_media(theirs).height == 720
+        other.stdin.write("done\n")
+        other.stdin.flush()
+        assert other.stdout.readline().strip() == "True"  # the last run done with it deletes it
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+    videos = tmp_path / "out" / "videos"
+    assert not videos.exists() or os.listdir(videos) == []  # no lock file, no staging folder left
+    again = Downloader(cfg)(meta)  # and a rerun downloads it again
+    assert validate_media(again.media_path).height == 720 and fake_youtube.hits["/0/video.mp4"] == 2
+
+
+def test_a_download_is_published_whole_and_once(tmp_path):
+    from curate.media import sharing
+
+    folder = tmp_path / "videos" / "vid"
+    first, second = tmp_path / "videos" / ".vid.1.part", tmp_path / "videos" / ".vid.2.part"
+    for staging, text in ((first, "first"), (second, "second")):
+        staging.mkdir(parents=True)
+        (staging / "vid.mp4").write_text(text)
+    assert sharing.publish(first, folder) and not first.exists()
+    assert not sharing.publish(second, folder) and (folder / "vid.mp4").read_text() == "first"
+    assert sharing.staging_folder(folder).parent == folder.parent
+    assert sharing.staging_folder(folder).name.startswith(".vid.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -212,3 +212,51 @@ def test_a_missing_manifest_subtitle_is_a_clear_failure(sample_video, tmp_path):
     with pytest.raises(StageError) as err:
         Prober(cfg, str(tmp_path / "probe"))(meta)
     assert err.value.reason == "subtitle_missing" and "gone.vtt" in err.value.detail
+
+
+def test_the_measured_stream_decides_the_height_and_a_disagreement_is_counted(sample_video_360p, tmp_path):
+    """Attack: a 640x360 video whose info json says 720 passed --min-height 720 and was indexed with
+    source_height=720."""
+    from factories import declare_height
+
+    from curate.beam.videos import ProbeVideos
+
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video_360p.folder, folder)
+    info = folder / Path(sample_video_360p.info_path).name
+    declare_height(info, 720)
+    meta = VideoMeta("liar", "", media_path=str(folder / Path(sample_video_360p.media_path).name),
+                     info_path=str(info))
+    prober = Prober(DownloadConfig(output_dir=str(tmp_path / "out")), str(tmp_path / "probe"))
+    out = prober(meta)
+    assert (out.height, out.width) == (360, 640) and prober.notes == {"height_disagrees": 1}
+    assert check_video(out, FilterConfig(min_height=720)) == (False, "below_720p")
+    honest = prober(VideoMeta("honest", "", media_path=sample_video_360p.media_path,
+                              info_path=sample_video_360p.info_path))
+    assert honest.height == 360 and prober.notes == {"height_disagrees": 1}
+    p = BeamTestPipeline()
+    probed, _ = p | beam.Create([meta]) | ProbeVideos(DownloadConfig(output_dir=str(tmp_path / "out")),
+                                                       str(tmp_path / "probe"))
+    assert_that(probed | beam.Map(lambda m: m.height), equal_to([360]))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed
+                for c in result.metrics().query(MetricsFilter().with_namespace("probe"))["counters"]}
+    assert counters["height_disagrees"] == 1
+
+
+def test_a_download_below_the_minimum_height_fails_whatever_its_format_declared(
+        fake_youtube, sample_video, sample_video_360p, tmp_path):
+    """The server sends a 640x360 file for a format its info json lists as 1280x720."""
+    from fake_youtube import hosted_info
+
+    small = Path(sample_video_360p.media_path).read_bytes()
+    info = hosted_info(fake_youtube, sample_video, tmp_path / "infos", media_bytes=small)
+    downloader = Downloader(DownloadConfig(output_dir=str(tmp_path / "out"), min_height=720))
+    with pytest.raises(StageError) as err:
+        downloader(VideoMeta(sample_video.video_id, "", info_path=info, height=720))
+    assert err.value.reason == "below_720p" and "640x360 (declared height: 720)" in err.value.detail
+    assert downloader.notes == {"height_disagrees": 1}
+    kept = Downloader(DownloadConfig(output_dir=str(tmp_path / "out0"), min_height=0))(
+        VideoMeta(sample_video.video_id, "", info_path=info, height=720))
+    assert kept.height == 360

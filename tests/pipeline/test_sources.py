@@ -3,6 +3,7 @@ download folder; bad rows become Failures naming file and line; repeated ids are
 from __future__ import annotations
 
 import gzip
+import os
 import json
 import shutil
 from pathlib import Path
@@ -222,3 +223,56 @@ def test_an_unusable_manifest_is_one_clear_line(tmp_path, content, message):
     with pytest.raises(SystemExit, match=message):
         main(["run", "--recipe", "vidla", "--input", str(path), "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_one_failure_naming_it(sample_video, tmp_path):
+    """Attack: a yt-dlp folder holding caf\\xe9_video.mp4 (+ .info.json, .en.vtt) beside a good video,
+    and a subtitle of the good video whose language is not UTF-8: each bad name is one failure that
+    names its bytes, the good video is read, and the input's fingerprint takes the names."""
+    from curate.output.settings import input_fingerprint
+
+    folder = tmp_path / "dl"
+    shutil.copytree(sample_video.folder, folder)
+    bad = os.fsdecode(b"caf\xe9_video")
+    for ext in (".mp4", ".info.json", ".en.vtt"):
+        shutil.copy(sample_video.media_path if ext == ".mp4" else sample_video.info_path
+                    if ext == ".info.json" else sample_video.subtitle_path, folder / f"{bad}{ext}")
+    odd_language = os.fsdecode(f"{sample_video.video_id}.e\xff.vtt".encode("latin-1"))
+    shutil.copy(sample_video.subtitle_path, folder / odd_language)
+    videos, failures = _split(read_sources(str(folder)))
+    assert [v.video_id for v in videos] == [sample_video.video_id]
+    assert videos[0].subtitle_path == str(folder / f"{sample_video.video_id}.en.vtt")
+    assert [(f.video_id, f.stage, f.reason) for f in failures] == [("", "read", "undecodable_name")] * 2
+    assert "caf\\xe9_video.mp4" in failures[0].detail and "byte 0xe9" in failures[0].detail
+    assert "caf\\xe9_video.info.json" in failures[0].detail and "caf\\xe9_video.en.vtt" in failures[0].detail
+    assert f"{sample_video.video_id}.e\\xff.vtt" in failures[1].detail
+    json.dumps([f._asdict() for f in failures]).encode("utf-8")  # the records take no lone surrogate
+    before = input_fingerprint(str(folder))
+    os.rename(folder / f"{bad}.mp4", folder / os.fsdecode(b"caf\xe8_video.mp4"))
+    assert input_fingerprint(str(folder)) != before
+
+
+def test_each_jsonl_row_brings_its_own_fields(tmp_path):
+    """Attack: a jsonl whose first row has no media_path, subtitle_path or url made every later row's
+    fields count for nothing (a local video was looked up online by its id). Each row is read with
+    its own fields and checked on its own."""
+    local = {"video_id": "local", "media_path": "v.mp4", "subtitle_path": "v.en.vtt", "info_path": "v.info.json"}
+    rows = [{"video_id": "dQw4w9WgXcQ"}, local, {"id": "other", "url": "https://host.example/other.mp4"},
+            {"video_id": "badpath", "media_path": ["a.mp4", "b.mp4"]}, {"title": "no id here"},
+            {"video_id": {"nested": 1}}, {"video_id": 12345, "link": WATCH + "9bZkp7q19f0"}]
+    path = _write_table(tmp_path / "m.jsonl", rows)
+    videos, failures = _split(read_sources(path))
+    assert videos == [
+        VideoMeta("dQw4w9WgXcQ", WATCH + "dQw4w9WgXcQ"),
+        VideoMeta("local", "", media_path=str(tmp_path / "v.mp4"), subtitle_path=str(tmp_path / "v.en.vtt"),
+                  info_path=str(tmp_path / "v.info.json")),
+        VideoMeta("other", "https://host.example/other.mp4"),
+        VideoMeta("12345", WATCH + "9bZkp7q19f0"),
+    ]
+    assert [(f.video_id, f.reason) for f in failures] == [
+        ("badpath", "bad_field"), ("", "missing_id"), ("", "bad_field")]
+    assert "line 4" in failures[0].detail and "'media_path' is a list" in failures[0].detail
+    assert "line 5" in failures[1].detail and "['title']" in failures[1].detail
+    named, missing = _split(read_sources(path, id_column="id"))
+    assert [v.video_id for v in named] == ["other"]
+    assert {f.reason for f in missing} == {"missing_column"} and len(missing) == 6

@@ -130,3 +130,53 @@ def test_a_run_from_step_0_replaces_a_tokenizer_left_by_an_earlier_attempt(tiny_
     build_bpe_tokenizer(["red dog runs", "blue car"], run / "tokenizer", vocab_size=300)
     assert main(fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={tiny_tokenizer}")) == 0
     assert len(load_tokenizer(str(run / "tokenizer"))) == len(load_tokenizer(str(tiny_tokenizer)))
+
+
+def _eval(checkpoint, shards, *extra) -> list:
+    return ["eval", "--checkpoint", str(checkpoint), "--shards", str(shards), *extra]
+
+
+def test_eval_of_a_weights_only_file_says_what_it_is_and_what_it_needs(run, tiny_shards, tmp_path, capsys):
+    """Attack: eval on a train export safetensors file (or a bare state dict) gave a raw traceback
+    (KeyError: 'model_config'). It says what the file is and what eval needs, and runs with it."""
+    from train_factories import last_json_line
+
+    export = tmp_path / "model.safetensors"
+    assert main(["export", "--checkpoint", str(run), "--output", str(export)]) == 0
+    bare = tmp_path / "weights.bin"  # any name: the content tells
+    torch.save(load_checkpoint(run)["model"], bare)
+    capsys.readouterr()
+    assert main(_eval(run, tiny_shards)) == 0
+    expected = last_json_line(capsys)
+    for path, what in ((export, "is a weights-only safetensors export (python -m train export)"),
+                       (bare, "is a state dict of")):
+        assert main(_eval(path, tiny_shards)) == 2
+        err = capsys.readouterr().err
+        assert f"{path} {what}" in err and "--config PRESET" in err and "run folder" in err, err
+        assert main(_eval(path, tiny_shards, "--config", "vidla-tiny-cpu")) == 2
+        assert "pass --tokenizer DIR" in capsys.readouterr().err
+        assert main(_eval(path, tiny_shards, "--config", "vidla-tiny-cpu", "--tokenizer", str(run / "tokenizer"))) == 0
+        result = last_json_line(capsys)
+        assert {**result, "checkpoint": ""} == {**expected, "checkpoint": ""}
+    assert main(_eval(export, tiny_shards, "--config", "hdvila-tiny-cpu", "--tokenizer", str(run / "tokenizer"))) == 2
+    assert "holds a vidla model; --config names a hdvila preset" in capsys.readouterr().err
+
+
+def test_eval_of_a_checkpoint_without_its_family_names_the_family_it_fits(run, tiny_shards, tmp_path, capsys):
+    """Attack: a VIMPAC checkpoint that records no family was read as VidLA's: TypeError 'sample_fps'."""
+    import dataclasses
+
+    from train.families.vimpac.config import vimpac_tiny
+
+    state = load_checkpoint(run)
+    del state["family"]
+    state["model_config"] = dataclasses.asdict(vimpac_tiny())
+    path = save_checkpoint(state, tmp_path / "unlabelled" / "checkpoints" / "step_00000001.pt")
+    capsys.readouterr()
+    assert main(_eval(path, tiny_shards)) == 2
+    err = capsys.readouterr().err
+    assert "a training checkpoint that records no model family" in err and "sample_fps" in err, err
+    assert "they are family vimpac's" in err and "--config PRESET" in err
+    # told its family, the weights (VidLA's here) are checked against that family's model
+    assert main(_eval(path, tiny_shards, "--config", "vimpac-tiny-cpu")) == 2
+    assert "do not fit a vimpac model" in capsys.readouterr().err
