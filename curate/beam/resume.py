@@ -66,6 +66,9 @@ class _LoadStaged(beam.DoFn):
     def process(self, folder: str):
         try:
             video = write.load_staged_video(folder)
+            missing = [c.key for c in video.clips if not files.exists(files.join(folder, f"{c.key}.mp4"))]
+            if missing:  # a clip file vanished (the environment's doing): the video is cut again
+                raise FileNotFoundError(f"clip files {missing} are gone")
         except (ValueError, KeyError, TypeError, OSError) as exc:
             log.warning("staged video %s is damaged (%s): it is redone", folder, exc)
             files.remove_tree(folder)

@@ -281,6 +281,9 @@ def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bo
 
     if not meta.media_path:
         raise StageError("no_media", "the video was not downloaded", video_id=meta.video_id)
+    if not os.path.exists(meta.media_path):  # read and probed before, gone now: not the video's fault
+        raise StageError("media_vanished", f"{meta.media_path} no longer exists; a rerun redoes the video",
+                         video_id=meta.video_id)
     work = write.local_work_dir(out_dir, "cut")
     try:
         ensure_free_space(work)

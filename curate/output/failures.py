@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 STATE_FAILURES = os.path.join(".state", "failures")
 SHARD_ATTEMPT = "shard"  # the attempt of the failures committed with a shard (its videos' clips)
-# Failures of these stages may succeed on a rerun, so they do not mark a video as done.
+# Failures of these stages, or for these reasons, may succeed on a rerun, so they do not mark a video
+# as done: a media file that vanished after it was read is the environment's doing, not the video's.
 RETRYABLE_STAGES = frozenset({"download", "asr"})
+RETRYABLE_REASONS = frozenset({"media_vanished"})
 # A committed shard whose sidecar cannot be read: the shard is set aside and its videos are redone.
 # It names no video, so it is reported (failures.jsonl, stats) but counts as no input row.
 INDEX_STAGE = "index"
@@ -149,7 +151,7 @@ def is_recorded(failure: Failure, keys: tuple) -> bool:
 def is_terminal(failure: Failure) -> bool:
     """Whether a standing failure marks its video as done (not redone by a plain rerun)."""
     return (not failure.key and failure.stage not in RETRYABLE_STAGES and failure.stage != INDEX_STAGE
-            and not failure.reason.startswith("error:"))
+            and failure.reason not in RETRYABLE_REASONS and not failure.reason.startswith("error:"))
 
 
 def video_outcome(standing: Sequence[Failure], has_clips: bool) -> dict:

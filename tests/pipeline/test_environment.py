@@ -94,3 +94,53 @@ def test_a_rerun_records_no_copy_of_what_earlier_runs_recorded(folder, tmp_path,
     assert run(videos, out, *cap) == 0
     assert recorded_lines(out) == first
     assert (out / "failures.jsonl").read_text() == published
+
+
+def test_files_that_vanish_are_redone_not_dropped(folder, tmp_path, sample_video):
+    """A media file gone between its probe and its cut, or a staged clip file gone before its shard,
+    is the environment's doing: the video is redone by the rerun, never dropped for good."""
+    from curate.errors import StageError
+    from curate.media.cut import cut_video
+    from curate.output.failures import is_terminal
+    from curate.beam.stages import to_failure
+    from schemas import VideoMeta
+
+    meta = VideoMeta("gone", "", media_path=str(tmp_path / "gone.mp4"))
+    with pytest.raises(StageError, match="no longer exists") as err:
+        cut_video(meta, [], str(tmp_path / "out"), CutConfig())
+    assert not is_terminal(to_failure(err.value, "cut", meta))
+
+    from factories import resume_sets
+
+    from curate.output import write
+
+    out = tmp_path / "killed"
+    assert run(folder, out) == 0
+    restage_one_clip(out)  # as if a run was killed after staging, before its shard
+    staged_folder = write.staging_dir(str(out), "restaged")
+    os.remove(next(p for p in (os.path.join(staged_folder, n) for n in os.listdir(staged_folder))
+                   if p.endswith(".mp4")))
+    skip, staged = resume_sets(str(out), ["restaged"])
+    assert skip == set() and staged == {} and not os.path.exists(staged_folder)
+
+
+def restage_one_clip(out):
+    """Stage one video of `out` again under the id "restaged" (its clips from the shard)."""
+    import tarfile
+
+    import pyarrow.parquet as pq
+
+    from curate.output import index, write
+    from schemas.arrow import row_to_clip
+
+    path = index.partition_paths(str(out))[0]
+    rows = pq.read_table(path).to_pylist()
+    clips = tuple(row_to_clip(dict(r, video_id="restaged")) for r in rows[:1])
+    work = write.local_work_dir(str(out), "t")
+    with tarfile.open(path[: -len(".parquet")] + ".tar") as tar:
+        data = tar.extractfile(f"{rows[0]['key']}.mp4").read()
+    local = os.path.join(work, "clip.mp4")
+    with open(local, "wb") as f:
+        f.write(data)
+    write.commit_staged_video(str(out), write.StagedVideo("restaged", clips, (len(data),)), [local])
+    os.rmdir(work)
