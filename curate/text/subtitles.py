@@ -13,6 +13,7 @@ is absurd (times past a day, a speech rate no one reaches).
 
 from __future__ import annotations
 
+import heapq
 import html
 import itertools
 import json
@@ -24,6 +25,10 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from curate.text.encodings import decode_other
+from curate.text.inline_times import INLINE_TIME, short_fractions, timed_words
+from curate.text.rtl import is_visual_order, to_logical_order
+from curate.text.turns import may_hold_turns, speaker_labels, split_turns
 from curate.text.words import (
     MAX_CUE_SECONDS,
     MAX_TIME_SECONDS,
@@ -35,14 +40,19 @@ from curate.text.words import (
     looks_punctuated,
     make_transcript,
     parse_time,
+    spread_times,
     stamp_chars_to_seconds,
     stamps_to_seconds,
 )
 from schemas import Transcript
 
 _TIME = r"(?:\d+:)?\d{1,2}:\d{1,2}[.,]\d{1,3}"
+# how a SubRip file starts: a cue number (or not) and a timing line with decimal commas
+_SRT_HEAD = re.compile(r"(?:\d+\n)?(?:\d+:)?\d{1,2}:\d{1,2},\d{1,3}[ \t]*-->")
 _TIMING_LINE = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$")
-_INLINE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}\.\d{1,3})>")
+_INLINE_TIME = INLINE_TIME
+# YouTube's word tags: a timestamp, then a <c> span that opens with the space before its word
+_NOT_A_WORD_TAG = re.compile(r"<\d[^<>]*>(?!<c[^<>]*> )")
 _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
 _BRACE_TAG = re.compile(r"\{[^{}]*\}")  # SubStation / MicroDVD codes left in SRT files: {\an8}, {Y:i}
@@ -57,9 +67,12 @@ _ANNOTATION_MARKS = ("[", "]", "(", "♪", "♫", "♬")
 _SPEAKER_AT_LINE_START = re.compile(
     r"^[ \t]*(?:(?:>>|--?(?=\s))[ \t]*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?", re.M
 )
-# Tokens of punctuation alone ("-", "–", "...", a French "?") are not words: one after a word joins
-# it (keeping a sentence end), one at the start is dropped. "&", "%", "$" are spoken and stay.
-_PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・"
+# Tokens of punctuation alone ("...", a French "?", an Arabic "؟") are not words: one after a word
+# joins it (keeping a sentence end), one at the start is dropped; a dash alone is dropped wherever
+# it stands. "&", "%", "$" are spoken and stay.
+_PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・．｡؟،؛۔।॥։።፣፤፧"
+# a dash standing alone between words is a pause, not part of the word before it
+_DASH_TOKEN = re.compile(r" [\-–—‐‑‒―]+(?= |$)")
 _PUNCTUATION_TOKEN_AFTER_WORD = re.compile(rf" ([{_PUNCTUATION}]+)(?= |$)")
 _PUNCTUATION_TOKEN_AT_START = re.compile(rf"^(?:[{_PUNCTUATION}]+(?: |$))+")
 _EMPHASIS = re.compile(r"(?<!\S)\*+|\*+(?!\S)")  # *word*
@@ -72,6 +85,7 @@ _SPACE, _TAB = ord(" "), ord("\t")
 _TRANSITION_CUE_SECONDS = 0.02
 # Cues starting less than this apart are shown together (styled subtitles at several positions).
 _SIMULTANEOUS_SECONDS = 0.05
+_SAME_TIME_SECONDS = 0.002  # two times written alike, up to rounding
 # A timestamp this far outside its neighbours' range is a typo (see _out_of_line); a time replacing
 # it is estimated from the cue's text at subtitle reading speed.
 _TYPO_SECONDS = 1.0
@@ -99,9 +113,10 @@ class Cues(NamedTuple):
 # reading
 
 
-def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str, str]:
-    """(the file's text with newlines normalised, its encoding): UTF-8 (a BOM is dropped), else
-    what charset-normalizer finds (counted as a "decoded_as:<encoding>" repair)."""
+def read_subtitle_text(path: str, video_id: str, repairs: Counter, language: str = "") -> tuple[str, str]:
+    """(the file's text with newlines normalised and invisible marks removed, its encoding): UTF-8
+    (a BOM is dropped), else the encoding curate.text.encodings picks, counted as a
+    "decoded_as:<encoding>" repair; ``language`` is the file's language hint."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -113,39 +128,37 @@ def read_subtitle_text(path: str, video_id: str, repairs: Counter) -> tuple[str,
     try:
         text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
-        text, encoding = _decode_other(data, exc, path, video_id)
-        repairs[f"decoded_as:{encoding}"] += 1
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+        text, encoding = decode_other(data, exc, path, video_id, language, repairs)
+    return strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n")), encoding
 
 
-_MAC_CODE_PAGES = ["mac_latin2", "mac_roman", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_turkish"]
+# Format characters no viewer sees, removed from cue text before words are cut (so that a dialogue
+# dash behind them is still a dash): the BiDi marks, embeddings and isolates (LRM, RLM, LRE..RLO,
+# LRI..PDI). The one place where invisible characters are dropped: extend it here.
+_INVISIBLE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# SubStation escapes left in SRT and WebVTT text: a forced line break, a hard space
+_ASS_ESCAPE = re.compile(r"\\[Nnh]")
+_ASS_ESCAPED = {"\\N": "\n", "\\n": "\n", "\\h": " "}
 
 
-def _decode_other(data: bytes, error: UnicodeDecodeError, path: str, video_id: str) -> tuple[str, str]:
-    try:
-        import charset_normalizer  # lazy: only files that are not UTF-8 need it
-    except ImportError as exc:
-        raise ImportError(
-            "subtitles that are not UTF-8 need charset-normalizer: pip install 'vidlang[curate]'"
-        ) from exc
-    # Classic Mac OS code pages are not used for subtitles, yet win on short Western texts
-    best = charset_normalizer.from_bytes(data, cp_exclusion=_MAC_CODE_PAGES).best()
-    if best is None:
-        raise TranscriptError(
-            "subtitle_not_text",
-            f"{path}: not UTF-8 (bad byte at offset {error.start}) and no other text encoding fits",
-            video_id=video_id,
-        )
-    return str(best).lstrip("\ufeff"), best.encoding
+def strip_invisible(text: str) -> str:
+    """The text without the characters no viewer sees (_INVISIBLE)."""
+    if text.isascii() or not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub("", text)
 
 
 def clean_text(text: str) -> str:
-    """Spoken words of a cue's text (one or more lines): markup tags and entities resolved, speaker
-    marks (">>", "- ", "NAME:"), sound annotations ("[Music]", "(APPLAUSE)", music notes) and
-    tokens of punctuation alone removed; lines joined (without a space between Chinese or
-    Japanese characters)."""
+    """Spoken words of a cue's text (one or more lines): invisible marks, markup tags, SubStation
+    codes and escapes and entities resolved, speaker marks (">>", "- ", "NAME:"), sound annotations
+    ("[Music]", "(APPLAUSE)", music notes) and tokens of punctuation alone removed; lines joined
+    (without a space between Chinese or Japanese characters)."""
+    if not text.isascii():
+        text = strip_invisible(text)
     if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
         text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
+        if "\\" in text:
+            text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
         if "-" in text or ">" in text or ":" in text:
             text = _SPEAKER_AT_LINE_START.sub("", text)
         if any(mark in text for mark in _ANNOTATION_MARKS):
@@ -157,6 +170,10 @@ def clean_text(text: str) -> str:
     text = join_words(text.split())
     if not text.isascii():
         text = _CJK_SENTENCE_END.sub(r"\1 ", text)
+        if _DASH_TOKEN.search(text):
+            text = _DASH_TOKEN.sub("", text)
+    elif " -" in text:
+        text = _DASH_TOKEN.sub("", text)
     return _PUNCTUATION_TOKEN_AT_START.sub("", _PUNCTUATION_TOKEN_AFTER_WORD.sub(r"\1", text))
 
 
@@ -249,6 +266,7 @@ def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> 
             numbers = [numbers[k] for k in kept]
             matches = [matches[k] for k in kept]
         stamps = [stamp for m in matches for stamp in m.groups()]
+        repairs["short_time_fraction"] += short_fractions(stamps)
         times = stamps_to_seconds(stamps).reshape(-1, 2).T if stamps else (np.empty(0), np.empty(0))
     total = len(numbers) + len(unreadable)
     if unreadable and (len(unreadable) > _MAX_UNREADABLE_SHARE * total or not numbers):
@@ -299,14 +317,17 @@ def _out_of_line(times: np.ndarray) -> np.ndarray:
 
 def _repair_cue_times(starts: np.ndarray, ends: np.ndarray, texts: list, repairs: Counter) -> np.ndarray:
     """Repairs (in place) cues with one broken time: an end before the start, a cue lasting longer
-    than MAX_CUE_SECONDS, or a time out of line with its neighbours (_out_of_line). The time that
+    than MAX_CUE_SECONDS, or a start out of line with its neighbours (_out_of_line). The time that
     fits is kept and the other estimated from it and the cue's text length ("cue_time_repaired").
     Returns which cues to keep (None: all): a broken cue whose times are both out of line is
-    dropped ("broken_cue_dropped")."""
+    dropped ("broken_cue_dropped"); a cue whose times are both out of line is in the wrong place.
+
+    An end out of line alone is no typo: a long cue shown while short ones come and go (a speaker
+    talking over another, a sign on screen) ends after them."""
     broken = (ends < starts) | (ends - starts > MAX_CUE_SECONDS)
     bad_start, bad_end = _out_of_line(starts), _out_of_line(ends)
     fix_start = bad_start & ~bad_end
-    fix_end = (bad_end | broken) & ~bad_start
+    fix_end = broken & ~bad_start
     drop = broken & bad_start & bad_end
     if fix_start.any() or fix_end.any():
         lengths = np.array([_SPOKEN_SECONDS + _SECONDS_PER_CHARACTER * len(t) for t in texts])
@@ -342,32 +363,60 @@ def srt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> Cues:
 # cues -> words
 
 
-def is_automatic(cues: Cues) -> bool:
-    """YouTube automatic captions, on evidence that holds for the whole file: word timing tags in
-    many cues, many 10 ms transition cues, or most cues rolling up (showing the line the cue before
-    ended with, then a new one). Uploaded subtitles may repeat a line now and then ("Hey." /
-    "Hey.")."""
+def caption_layout(cues: Cues) -> str:
+    """How a file shows its captions, on evidence that holds for the whole file:
+
+    * "automatic": YouTube's automatic captions: many 10 ms transition cues, many cues with word
+      tags (each timestamp opens a ``<c>`` span that starts with the space before its word), or
+      rolled-up lines in YouTube's SRT export (each cue shown until the one after next starts);
+    * "rolled": other roll-up captions (CEA-608 roll-up converted): most cues show the line the cue
+      before ended with, then a new one;
+    * "uploaded": everything else, karaoke and paint-on captions with timestamps inside words
+      included, and files that repeat a line now and then ("Hey." / "Hey.") or show two cues at
+      once (concurrent text, not rolled-up lines)."""
     n = len(cues.texts)
     if not n:
-        return False
+        return "uploaded"
     lengths = np.subtract(cues.ends, cues.starts)
     if np.count_nonzero(lengths <= _TRANSITION_CUE_SECONDS) >= _AUTO_TRANSITION_SHARE * n:
-        return True  # checked first: the cheapest evidence
+        return "automatic"  # checked first: the cheapest evidence
     tagged = 0
     for text in cues.texts:
-        if "<" in text and _INLINE_TIME.search(text):
+        if "<" in text and _INLINE_TIME.search(text) and not _NOT_A_WORD_TAG.search(text):
             tagged += 1
             if tagged >= _AUTO_TAGGED_SHARE * n:
-                return True
+                return "automatic"
     if n < 2:
-        return False
+        return "uploaded"
     shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
     # rolling up: a cue shows the line the cue before ended with, then a new one
-    rolled = sum(1 for a, b in zip(shown, shown[1:]) if a and len(b) >= 2 and a[-1] == b[0])
-    return rolled >= max(2, _AUTO_ROLLED_SHARE * (n - 1))
+    rolled = sum(
+        1
+        for a, b, gap in zip(shown, shown[1:], np.diff(cues.starts).tolist())
+        if a and len(b) >= 2 and a[-1] == b[0] and gap >= _SIMULTANEOUS_SECONDS
+    )
+    if rolled < max(2, _AUTO_ROLLED_SHARE * (n - 1)):
+        return "uploaded"
+    return "automatic" if _shown_until_next_but_one(cues) else "rolled"
 
 
-def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
+def is_automatic(cues: Cues) -> bool:
+    return caption_layout(cues) == "automatic"
+
+
+def _shown_until_next_but_one(cues: Cues) -> bool:
+    """Whether most cues end where the cue after next starts: YouTube's SRT export of automatic
+    captions, where each line is shown twice, rolling."""
+    if len(cues.starts) < 3:
+        return False
+    starts, ends = np.asarray(cues.starts), np.asarray(cues.ends)
+    rolling = (np.abs(ends[:-2] - starts[2:]) < _SAME_TIME_SECONDS) & (ends[:-2] > starts[1:-1])
+    return np.count_nonzero(rolling) >= _AUTO_ROLLED_SHARE * (len(starts) - 2)
+
+
+def auto_caption_words(
+    cues: Cues, origin: str, video_id: str, repairs: Counter, *, estimate_ends: bool = True
+) -> tuple:
     """One word sequence from YouTube's rolling automatic captions, each word exactly once.
 
     A line carrying ``<time><c>`` tags is new speech: its first word starts at the cue start, the
@@ -375,13 +424,14 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter)
     line that differs from the last new line in a cue longer than a transition cue (a one-word
     line has no tags): that is new speech spread over the cue, until the next new line starts.
     A cue showing the last new line twice ("Yeah." / "Yeah.", two speakers) has new speech in
-    the second.
+    the second. Other roll-up captions are read the same way (estimate_ends False: their words
+    are spread over their cues, not timed one by one).
     """
     collected = WordCollector(origin, video_id, repairs)
     _collect_caption_words(cues, collected)
     # finished here, once the per-line records above are gone: fewer objects alive for the garbage
     # collector to go through while the words are made
-    return collected.finish(estimate_ends=True)
+    return collected.finish(estimate_ends=estimate_ends)
 
 
 def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
@@ -473,7 +523,7 @@ def _has_punctuation_word(words: list) -> bool:
     return b"\n\n" in bare
 
 
-_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
+_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\\", "\xa0", "♪", "♫", "♬", "。", "！", "？")
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
 _ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
@@ -512,7 +562,7 @@ def _tagged_lines_fast(tagged: list) -> tuple[Optional[tuple], Optional[list]]:
 # what _tagged_lines_at_once cannot take in a line without its <c> and </c>: a tag other than
 # <hh:mm:ss.ttt>, a mark clean_text acts on, two words between tags, or none (or only punctuation)
 _NEEDS_CARE = re.compile(
-    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\xa0♪♫♬。！？]"
+    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\\\xa0♪♫♬。！？]"
     rf"|(?:^|>)[ \t]*[^<\s]+[ \t]+[^<\s]|(?:^|>)[ \t]*(?:[{_PUNCTUATION}]+[ \t]*)?(?:<|$)",
     re.M,
 )
@@ -558,37 +608,153 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     return words, starts.tolist(), latest_ends.tolist(), offsets.tolist()
 
 
-def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
-    """Words of uploaded subtitles (or automatic captions exported as SRT): each cue's words spread
-    over the cue in proportion to their length. Repaired and counted: cues out of order are put in
-    order ("cues_reordered"), cues starting together (styled subtitles at several positions on the
-    screen) are merged ("simultaneous_cues_merged"), and a cue still shown when the next one starts
-    ends there ("overlap_trimmed": how exported automatic captions roll, each cue shown twice)."""
+def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple[tuple, tuple]:
+    """(words, turns) of uploaded subtitles, or of automatic captions exported as SRT.
+
+    Each cue's words are spread over the cue in proportion to their length; in a cue with timing
+    tags (karaoke, paint-on) each word starts at the tag at or before its first letter
+    (curate.text.inline_times). Dialogue dashes, ">>", voice spans and speaker labels start turns
+    (curate.text.turns) and are not words; ``turns`` is ((index of a turn's first word, its
+    speaker or ""), ...) wherever the turn changes. Right-to-left lines typed in visual order get
+    their sentence ends back at their ends (curate.text.rtl, "visual_order_marks_moved").
+
+    Repaired and counted: cues out of order are put in order ("cues_reordered"); cues starting
+    together (styled subtitles at several positions on the screen) are merged
+    ("simultaneous_cues_merged"). Other overlapping cues are concurrent speech or text (a speaker
+    talking over another): each keeps its own start and end and their words are ordered by start.
+    Only in YouTube's SRT export of automatic captions, each cue shown until the one after next
+    starts, does a cue end where the next one starts ("overlap_trimmed")."""
     starts, ends, texts = cues
     order = range(len(starts))
     if any(b < a for a, b in zip(starts, starts[1:])):
         order = sorted(order, key=starts.__getitem__)
         repairs["cues_reordered"] += sum(1 for a, b in zip(starts, starts[1:]) if b < a)
-    kept: list[list] = []  # [start, end, words]
+    trim = _shown_until_next_but_one(cues)
+    visual = is_visual_order(texts)
+    turns = _TurnTracker(speaker_labels(texts))
+    kept: list[list] = []  # _CueWords as lists: [start, end, words, word starts, latest ends, turn in, marks]
+    concurrent = False
     for i in order:
-        words = clean_text(texts[i]).split()
-        if not words:
+        text, start, end = texts[i], starts[i], ends[i]
+        if visual:
+            logical = to_logical_order(text)
+            repairs["visual_order_marks_moved"] += logical != text
+            text = logical
+        cue = _cue_words(text, start, end, turns, repairs)
+        if not cue[2]:
             continue
-        start, end = starts[i], ends[i]
         if kept and start < kept[-1][1]:
             previous = kept[-1]
-            if start - previous[0] < _SIMULTANEOUS_SECONDS:
+            if start - previous[0] < _SIMULTANEOUS_SECONDS and previous[3] is None and cue[3] is None:
                 previous[1] = max(previous[1], end)
-                previous[2] += words
+                previous[6] += [(k + len(previous[2]), turn) for k, turn in cue[6]]
+                previous[2] += cue[2]
                 repairs["simultaneous_cues_merged"] += 1
                 continue
-            previous[1] = start
-            repairs["overlap_trimmed"] += 1
-        kept.append([start, end, words])
+            if trim:
+                previous[1] = start
+                repairs["overlap_trimmed"] += 1
+            else:
+                concurrent = True
+        kept.append(cue)
     collected = WordCollector(origin, video_id, repairs)
-    for start, end, words in kept:
-        collected.add(words, start, end)
-    return collected.finish(estimate_ends=False)
+    turn_ids = _emit_cue_words(kept, collected, concurrent, with_turns=len(turns.speakers) > 1)
+    words = collected.finish(estimate_ends=False)
+    return words, turns.changes(turn_ids)
+
+
+class _TurnTracker:
+    """The turns of a file as its cues are read in order: turn 0 is the one before any mark."""
+
+    def __init__(self, labels: frozenset):
+        self.labels = labels
+        self.speakers = [""]  # of each turn
+        self.current = 0
+
+    def enter(self, piece) -> bool:
+        """Whether the piece (curate.text.turns.Piece) starts a new turn (then the current one)."""
+        if piece.new_turn or (piece.speaker is not None and piece.speaker != self.speakers[self.current]):
+            self.speakers.append(piece.speaker or "")
+            self.current = len(self.speakers) - 1
+            return True
+        return False
+
+    def changes(self, turn_ids: Optional[list]) -> tuple:
+        """((index, speaker), ...) where the turn of the words changes (and at the first word when
+        its speaker is known)."""
+        if not turn_ids:
+            return ()
+        out = [(0, self.speakers[turn_ids[0]])] if self.speakers[turn_ids[0]] else []
+        out += [(k, self.speakers[b]) for k, (a, b) in enumerate(zip(turn_ids, turn_ids[1:]), 1) if a != b]
+        return tuple(out)
+
+
+def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs: Counter) -> list:
+    """[start, end, words, word starts (None: spread over the cue), latest ends, the turn the cue
+    starts in, [(index of a word, the turn it starts)]] of one cue."""
+    turn_in = turns.current
+    if "\\" in text:  # a forced line break ("\N") starts a line, where a dash or a label may stand
+        text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
+    pieces, marks = [text], []  # the text of each turn in the cue; (piece, turn it starts)
+    if may_hold_turns(text):
+        pieces = []
+        for piece in split_turns(text, turns.labels):
+            if turns.enter(piece):
+                marks.append((len(pieces), turns.current))
+                pieces.append(piece.text)
+            elif pieces:  # cleaned together, as an annotation may span lines
+                pieces[-1] += "\n" + piece.text
+            else:
+                pieces.append(piece.text)
+    timed = any("<" in p and _INLINE_TIME.search(p) for p in pieces)
+    if len(pieces) == 1 and not timed:  # the usual cue
+        return [start, end, clean_text(pieces[0]).split(), None, None, turn_in, marks]
+    words, word_starts, latest_ends, firsts = [], [], [], []
+    at = start  # the time of the last tag so far
+    for piece in pieces:
+        firsts.append(len(words))
+        if timed:
+            piece_words, piece_starts, piece_ends, at = timed_words(piece, at, end, clean_text, repairs)
+            word_starts += piece_starts
+            latest_ends += piece_ends
+        else:
+            piece_words = clean_text(piece).split()
+        words += piece_words
+    marks = [(firsts[k], turn) for k, turn in marks]
+    return [start, end, words, word_starts if timed else None, latest_ends if timed else None, turn_in, marks]
+
+
+def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, *, with_turns: bool) -> Optional[list]:
+    """Adds the words of the cues to collected (ordered by start when cues overlap: each cue's own
+    words stay in their order); returns the turn of each word (None without turns)."""
+    turn_ids: Optional[list] = [] if with_turns else None
+    if not concurrent:
+        for start, end, words, word_starts, latest_ends, turn_in, marks in kept:
+            if word_starts is None:
+                collected.add(words, start, end)
+            else:
+                collected.extend(words, word_starts, latest_ends)
+            if turn_ids is not None:
+                turn_ids += _word_turns(len(words), turn_in, marks)
+        return turn_ids
+    timed_cues = []
+    for start, end, words, word_starts, latest_ends, turn_in, marks in kept:
+        if word_starts is None:
+            spread = spread_times(words, start, end) if len(words) > 1 else [(start, end)]
+            word_starts, latest_ends = [a for a, _ in spread], [b for _, b in spread]
+        ids = _word_turns(len(words), turn_in, marks)
+        timed_cues.append(list(zip(word_starts, latest_ends, words, ids)))
+    merged = list(heapq.merge(*timed_cues, key=operator.itemgetter(0)))
+    collected.extend([w[2] for w in merged], [w[0] for w in merged], [w[1] for w in merged])
+    return [w[3] for w in merged] if turn_ids is not None else None
+
+
+def _word_turns(n: int, turn_in: int, marks: list) -> list:
+    ids, current, at = [], turn_in, 0
+    for index, turn in marks:
+        ids += [current] * (min(index, n) - at)
+        current, at = turn, min(index, n)
+    return ids + [current] * (n - at)
 
 
 def _json3_number(
@@ -707,27 +873,34 @@ def _language_from_name(path: str) -> str:
 
 def parse_subtitle_file(path: str, video_id: str) -> Transcript:
     """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript, with the
-    repairs made on the way and the text encoding recorded in it.
+    repairs made on the way, the text encoding and the dialogue turns recorded in it.
 
-    The format comes from the extension (else the content); automatic captions vs uploaded
-    subtitles from the content of the whole file (is_automatic). Raises TranscriptError naming the
-    file and the problem.
+    The format comes from the extension (else the content; a SubRip body under a .vtt name is read
+    as SRT, "srt_body_in_vtt_file"); automatic captions vs uploaded subtitles from the content of
+    the whole file (caption_layout). Raises TranscriptError naming the file and the problem.
     """
     path = str(path)
     repairs: Counter = Counter()
-    text, encoding = read_subtitle_text(path, video_id, repairs)
-    fmt = detect_format(path, text)
     language = _language_from_name(path)
+    text, encoding = read_subtitle_text(path, video_id, repairs, language)
+    fmt = detect_format(path, text)
+    turns: tuple = ()
+    if fmt == "vtt" and not text.lstrip().startswith("WEBVTT") and _SRT_HEAD.match(text.lstrip()):
+        fmt = "srt"
+        repairs["srt_body_in_vtt_file"] += 1
     if fmt in ("vtt", "srt"):
         if fmt == "vtt":
             cues, header_language = vtt_cues(text, path, video_id, repairs)
             language = header_language or language
         else:
             cues = srt_cues(text, path, video_id, repairs)
-        automatic = is_automatic(cues)
-        parse = auto_caption_words if automatic else cue_words
-        words = parse(cues, path, video_id, repairs)
-        source = f"{fmt}_auto" if automatic else fmt
+        layout = caption_layout(cues)
+        if layout == "uploaded":
+            words, turns = cue_words(cues, path, video_id, repairs)
+        else:
+            automatic = layout == "automatic"
+            words = auto_caption_words(cues, path, video_id, repairs, estimate_ends=automatic)
+        source = f"{fmt}_auto" if layout == "automatic" else fmt
     elif fmt == "json3":
         words, source = json3_words(text, path, video_id, repairs), "json3"
     else:
@@ -743,4 +916,5 @@ def parse_subtitle_file(path: str, video_id: str) -> Transcript:
         origin=path,
         repairs=repairs,
         encoding=encoding,
+        turns=turns,
     )

@@ -33,9 +33,15 @@ _RATE_CHECK_MIN_WORDS = 50
 
 _NON_WORD = re.compile(r"[^\w\n]+|_")
 _ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum() and chr(c) != "\n")
-SENTENCE_END_MARKS = (".", "?", "!", "…", "。", "！", "？")
+# Sentence ends of every script, used wherever sentences are cut: the Latin ones, the Chinese and
+# Japanese full-width ones (and the half-width and full-width full stops), the Arabic question mark,
+# the Urdu full stop, the Devanagari / Bengali danda and double danda, and the Armenian and Ethiopic
+# full stops (and the Ethiopic question mark).
+SENTENCE_END_MARKS = (".", "?", "!", "…", "。", "！", "？", "．", "｡", "؟", "۔", "।", "॥", "։", "።", "፧")
+# marks inside a sentence that a long one may be cut after: commas, semicolons and colons of those scripts
+COMMA_MARKS = (",", ";", ":", "，", "、", "；", "：", "،", "؛", "፣", "፤")
 CLOSING_MARKS = "\"')]}»”’」』）"
-_SENTENCE_END = re.compile(r"[.?!…。！？][\"')\]」』）]*(?:\s|$)")
+_SENTENCE_END = re.compile(rf"[{re.escape(''.join(SENTENCE_END_MARKS))}][\"')\]」』）]*(?:\s|$)")
 # Chinese and Japanese (Han, kana and their punctuation; not Hangul: Korean puts spaces between
 # words) are written without spaces between words.
 CJK_CHARS = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
@@ -245,6 +251,7 @@ def make_transcript(
     origin: str,
     repairs: Optional[Counter] = None,
     encoding: str = "",
+    turns: tuple = (),
 ) -> Transcript:
     """The checked Transcript (no words or an absurd speech rate: a TranscriptError); ``repairs``
     (kind -> count) is recorded in it, sorted by kind."""
@@ -259,4 +266,5 @@ def make_transcript(
         language=language,
         repairs=tuple(sorted((kind, n) for kind, n in (repairs or {}).items() if n)),
         encoding=encoding,
+        turns=turns,
     )
