@@ -40,7 +40,7 @@ from curate.text.words import (
     looks_punctuated,
     make_transcript,
     parse_time,
-    spread_times,
+    spread_over_cues,
     stamp_chars_to_seconds,
     stamps_to_seconds,
 )
@@ -62,7 +62,7 @@ _ANNOTATION = re.compile(
     r"\[[^\[\]]*\]|^[^\[\]]*\]|\[[^\[\]]*$|\(\s*[A-Z][A-Z0-9 '\-]*\)|^[ \t]*\([^()\n]*\)[ \t]*$|[♪♫♬]",
     re.M,
 )
-_ANNOTATION_MARKS = ("[", "]", "(", "♪", "♫", "♬")
+_ANNOTATION_MARK = re.compile("[][(♪♫♬]")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(
     r"^[ \t]*(?:(?:>>|--?(?=\s))[ \t]*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?", re.M
@@ -161,7 +161,7 @@ def clean_text(text: str) -> str:
             text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
         if "-" in text or ">" in text or ":" in text:
             text = _SPEAKER_AT_LINE_START.sub("", text)
-        if any(mark in text for mark in _ANNOTATION_MARKS):
+        if _ANNOTATION_MARK.search(text):
             text = _ANNOTATION.sub(" ", text)
         if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
             text = text.replace("<", " ").replace(">", " ")
@@ -505,12 +505,12 @@ def _plain_caption_line(line: str) -> str:
 
 
 def _needs_cleaning(text: str) -> bool:
-    """Whether clean_text could change the text (str searches first: much faster than a regex)."""
+    """Whether clean_text could change the text (a search for its marks first: faster)."""
     return _has_cleaned_mark(text) or bool(_PUNCTUATION_WORD.search(text))
 
 
 def _has_cleaned_mark(text: str) -> bool:
-    return any(mark in text for mark in _CLEANED_MARKS)
+    return _CLEANED_MARK.search(text) is not None
 
 
 def _has_punctuation_word(words: list) -> bool:
@@ -524,6 +524,7 @@ def _has_punctuation_word(words: list) -> bool:
 
 
 _CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\\", "\xa0", "♪", "♫", "♬", "。", "！", "？")
+_CLEANED_MARK = re.compile(f"[{re.escape(''.join(_CLEANED_MARKS))}]")  # a search: faster than str ones
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
 _ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
@@ -658,9 +659,8 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
                 concurrent = True
         kept.append(cue)
     collected = WordCollector(origin, video_id, repairs)
-    turn_ids = _emit_cue_words(kept, collected, concurrent, with_turns=len(turns.speakers) > 1)
-    words = collected.finish(estimate_ends=False)
-    return words, turns.changes(turn_ids)
+    word_turns = _emit_cue_words(kept, collected, concurrent, turns)
+    return collected.finish(estimate_ends=False), word_turns
 
 
 class _TurnTracker:
@@ -679,14 +679,16 @@ class _TurnTracker:
             return True
         return False
 
-    def changes(self, turn_ids: Optional[list]) -> tuple:
-        """((index, speaker), ...) where the turn of the words changes (and at the first word when
-        its speaker is known)."""
-        if not turn_ids:
+    def changes(self, starts: list, first: int, n: int) -> tuple:
+        """((index, speaker), ...) of n words whose first is in turn ``first`` and where
+        ``starts`` ((index, turn), in order; a later one at the same index wins) start turns: one
+        wherever the turn changes, and at the first word when its speaker is known."""
+        if len(self.speakers) == 1 or not n:
             return ()
-        out = [(0, self.speakers[turn_ids[0]])] if self.speakers[turn_ids[0]] else []
-        out += [(k, self.speakers[b]) for k, (a, b) in enumerate(zip(turn_ids, turn_ids[1:]), 1) if a != b]
-        return tuple(out)
+        at = dict((index, turn) for index, turn in starts if index < n)
+        turn = at.pop(0, first)
+        out = [(0, self.speakers[turn])] if self.speakers[turn] else []
+        return tuple(out + [(index, self.speakers[turn]) for index, turn in sorted(at.items())])
 
 
 def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs: Counter) -> list:
@@ -706,7 +708,7 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
                 pieces[-1] += "\n" + piece.text
             else:
                 pieces.append(piece.text)
-    timed = any("<" in p and _INLINE_TIME.search(p) for p in pieces)
+    timed = "<" in text and _INLINE_TIME.search(text) is not None
     if len(pieces) == 1 and not timed:  # the usual cue
         return [start, end, clean_text(pieces[0]).split(), None, None, turn_in, marks]
     words, word_starts, latest_ends, firsts = [], [], [], []
@@ -724,32 +726,41 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
     return [start, end, words, word_starts if timed else None, latest_ends if timed else None, turn_in, marks]
 
 
-def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, *, with_turns: bool) -> Optional[list]:
-    """Adds the words of the cues to collected (ordered by start when cues overlap: each cue's own
-    words stay in their order); returns the turn of each word (None without turns)."""
-    turn_ids: Optional[list] = [] if with_turns else None
+def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, turns: _TurnTracker) -> tuple:
+    """Adds the words of the cues to collected: in cue order, or, when cues overlap, ordered by
+    start (each cue's own words stay in their order). Returns the turns of the words."""
+    words, counts, changes = [], [], []  # changes: (index of a word, the turn it starts)
+    for cue in kept:
+        if cue[6]:
+            changes += [(len(words) + k, turn) for k, turn in cue[6]]
+        words += cue[2]
+        counts.append(len(cue[2]))
+    starts, latest_ends = spread_over_cues(words, counts, [c[0] for c in kept], [c[1] for c in kept])
+    first = 0
+    for cue, n in zip(kept, counts):  # words timed by their tags
+        if cue[3] is not None:
+            word_starts = cue[3]
+            if concurrent and any(b < a for a, b in zip(word_starts, word_starts[1:])):
+                # kept in order within the cue before the cues are merged (as finish() would)
+                word_starts = list(itertools.accumulate(word_starts, max))
+                collected.repairs["word_start_clamped"] += sum(a != b for a, b in zip(word_starts, cue[3]))
+            starts[first : first + n], latest_ends[first : first + n] = word_starts, cue[4]
+        first += n
     if not concurrent:
-        for start, end, words, word_starts, latest_ends, turn_in, marks in kept:
-            if word_starts is None:
-                collected.add(words, start, end)
-            else:
-                collected.extend(words, word_starts, latest_ends)
-            if turn_ids is not None:
-                turn_ids += _word_turns(len(words), turn_in, marks)
-        return turn_ids
-    timed_cues = []
-    for start, end, words, word_starts, latest_ends, turn_in, marks in kept:
-        if word_starts is None:
-            spread = spread_times(words, start, end) if len(words) > 1 else [(start, end)]
-            word_starts, latest_ends = [a for a, _ in spread], [b for _, b in spread]
-        ids = _word_turns(len(words), turn_in, marks)
-        timed_cues.append(list(zip(word_starts, latest_ends, words, ids)))
-    merged = list(heapq.merge(*timed_cues, key=operator.itemgetter(0)))
-    collected.extend([w[2] for w in merged], [w[0] for w in merged], [w[1] for w in merged])
-    return [w[3] for w in merged] if turn_ids is not None else None
+        collected.extend(words, starts.tolist(), latest_ends.tolist())
+        return turns.changes(changes, kept[0][5] if kept else 0, len(words))
+    order = np.argsort(starts, kind="stable")
+    collected.extend([words[k] for k in order.tolist()], starts[order].tolist(), latest_ends[order].tolist())
+    if len(turns.speakers) == 1:
+        return ()
+    ids = [turn for cue, n in zip(kept, counts) for turn in _word_turns(n, cue[5], cue[6])]
+    ids = [ids[k] for k in order.tolist()]
+    changes = [(k, b) for k, (a, b) in enumerate(zip(ids, ids[1:]), 1) if a != b]
+    return turns.changes(changes, ids[0] if ids else 0, len(ids))
 
 
 def _word_turns(n: int, turn_in: int, marks: list) -> list:
+    """The turn of each of a cue's n words."""
     ids, current, at = [], turn_in, 0
     for index, turn in marks:
         ids += [current] * (min(index, n) - at)

@@ -27,6 +27,7 @@ from curate.text.words import CLOSING_MARKS, SENTENCE_END_MARKS
 
 _DASHES = "-‐‑–—"
 _DASH = re.escape(_DASHES)  # as a regex character class body
+_DASH_ENDS = tuple(_DASHES)
 # what a line starts with before its text: spaces and timing tags (karaoke), then ">>" and dashes
 _LEAD = re.compile(
     rf"(?P<pre>(?:[ \t]|<\d[^<>]*>)*)(?P<marks>(?:(?:>>|&gt;&gt;|[{_DASH}]{{1,2}}(?![\d{_DASH}]))[ \t]*)*)"
@@ -39,11 +40,20 @@ _LABEL = re.compile(
 _BRACKET_LABEL = re.compile(r"\[(?P<name>[^\[\]\n]{1,40})\][ \t]*(?=\S)")
 _SOUNDS = frozenset("music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split())
 _LABEL_AT_LINE_START = re.compile("^" + _LEAD.pattern + _LABEL.pattern, re.M)
+_TURN_CHAR = re.compile(f"[{_DASH}>:：[]")  # a quicker search first
+_LINE_WITH_COLON = re.compile(r"^.*[:：].*$", re.M)
+_TAG = re.compile(r"<[^<>]*>")
 _VOICE = re.compile(r"<v(?:\.[^\s<>]*)?(?:[ \t]+([^<>]*))?>")
 # a spaced dash inside a line (whether it starts a turn is decided in _turn_dashes), and one ending it
 _MID_DASH = re.compile(rf"(?<=\S)([ \t]*)[{_DASH}]{{1,2}}[ \t]+(?=\S)")
 _TRAILING_DASH = re.compile(rf"(?:(?<=[^\w\s{_DASH}])|[ \t]+)[{_DASH}]{{1,2}}[ \t]*$")
-_TURN_MARKS = ("-", "–", "—", "‐", "‑", ">", ":", "：", "[")
+# where a turn mark may stand: a line that starts with a dash, ">>" or "[", a spaced dash, a dash
+# after punctuation, a colon before a space, a voice span (hyphenated words are not enough)
+_TURN_MARK = re.compile(
+    rf"^[ \t]*(?:<\d[^<>]*>[ \t]*)*(?:[{_DASH}]|>|&gt;|\[)|\s[{_DASH}]{{1,2}}(?=\s|$)"
+    rf"|[^\w\s{_DASH}][{_DASH}]{{1,2}}(?=\s|$)|:(?=[ \t]|$)|：|<v[\s.>]",
+    re.M,
+)
 
 
 class Piece(NamedTuple):
@@ -53,8 +63,8 @@ class Piece(NamedTuple):
 
 
 def may_hold_turns(text: str) -> bool:
-    """Whether split_turns could find a mark in the text (str searches: most cues have none)."""
-    return any(mark in text for mark in _TURN_MARKS)
+    """Whether split_turns could find a mark in the text (most cues have none)."""
+    return _TURN_CHAR.search(text) is not None and _TURN_MARK.search(text) is not None
 
 
 def speaker_labels(texts: Sequence[str]) -> frozenset:
@@ -63,7 +73,8 @@ def speaker_labels(texts: Sequence[str]) -> frozenset:
     joined = "\n".join(texts)
     if ":" not in joined and "：" not in joined:
         return frozenset()
-    counts = Counter(_label_name(m) for m in _LABEL_AT_LINE_START.finditer(joined))
+    lines = _LINE_WITH_COLON.findall(joined)  # a quick pass first: most lines have none
+    counts = Counter(_label_name(m) for m in map(_LABEL_AT_LINE_START.match, lines) if m)
     return frozenset(
         name for name, n in counts.items() if n >= (3 if _caseless(name) else 2) and _capitalised(name)
     )
@@ -76,7 +87,7 @@ def split_turns(text: str, labels: frozenset) -> list:
     for voice, part in _voice_parts(text):
         previous_line = None
         for line in part.split("\n"):
-            line_pieces = _line_pieces(line, labels, continues=_continues(previous_line))
+            line_pieces = _line_pieces(line, labels, previous_line)
             if voice is not None and line_pieces and previous_line is None:
                 first = line_pieces[0]
                 line_pieces[0] = first._replace(new_turn=True, speaker=first.speaker or voice)
@@ -101,22 +112,27 @@ def _continues(previous_line: Optional[str]) -> bool:
     """Whether a line after previous_line (in the same cue) continues its sentence."""
     if previous_line is None:
         return False
-    tail = re.sub(r"<[^<>]*>", "", previous_line).rstrip().rstrip(CLOSING_MARKS)
-    return bool(tail) and not tail.endswith(SENTENCE_END_MARKS) and not tail.endswith(tuple(_DASHES))
+    tail = _TAG.sub("", previous_line).rstrip().rstrip(CLOSING_MARKS)
+    return bool(tail) and not tail.endswith(SENTENCE_END_MARKS) and not tail.endswith(_DASH_ENDS)
 
 
-def _line_pieces(line: str, labels: frozenset, *, continues: bool) -> list:
-    trailing = _TRAILING_DASH.search(line) if line.rstrip().endswith(tuple(_DASHES)) else None
+def _line_pieces(line: str, labels: frozenset, previous_line: Optional[str]) -> list:
+    """The Pieces of one line (previous_line: the line before it in the cue, if any)."""
+    if not _TURN_MARK.search(line):
+        return [Piece(line, False, None)]
+    trailing = _TRAILING_DASH.search(line) if line.rstrip().endswith(_DASH_ENDS) else None
     if trailing is not None:
         line = line[: trailing.start()]
     out = []
-    for k, part in enumerate(_turn_dashes(line)):
+    for k, part in enumerate(_turn_dashes(line) if _MID_DASH.search(line) else (line,)):
         lead = _LEAD.match(part)
         new_turn = k > 0 or trailing is not None or bool(lead.group("marks"))
         rest = part[lead.end() :]
         speaker = None
-        label = _LABEL.match(rest)
-        if label is not None and _is_label(label, labels, after_mark=new_turn, continues=continues and k == 0):
+        label = _LABEL.match(rest) if ":" in rest or "：" in rest else None
+        if label is not None and _is_label(
+            label, labels, after_mark=new_turn, continues=k == 0 and _continues(previous_line)
+        ):
             speaker, rest = _label_name(label), rest[label.end() :]
         elif rest.startswith("["):
             bracket = _BRACKET_LABEL.match(rest)
@@ -130,8 +146,6 @@ def _line_pieces(line: str, labels: frozenset, *, continues: bool) -> list:
 def _turn_dashes(line: str) -> list:
     """The line cut at each spaced dash inside it that starts a turn: one after a sentence end
     (closing quotes aside), or before a capital."""
-    if not any(dash in line for dash in _DASHES):
-        return [line]
     parts, start = [], 0
     for m in _MID_DASH.finditer(line):
         before = line[: m.start()].rstrip(CLOSING_MARKS)
@@ -149,7 +163,7 @@ def _is_label(match: re.Match, labels: frozenset, *, after_mark: bool, continues
     name = match.group("name")
     if _capitals(name):
         return True
-    if continues or not _capitalised(name):
+    if not _capitalised(name) or continues:
         return False
     return after_mark or _label_name(match) in labels
 
