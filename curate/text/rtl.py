@@ -18,8 +18,10 @@ _HAS_RTL = re.compile(f"[{_RTL_LETTER}]")
 # sentence ends and commas of Latin and Arabic script, as typed at either end of a line
 _MARKS = ".!?…,:;؟،؛۔"
 # a line of RTL text that starts with marks (after markup and spaces), and one that ends with them
+# (markup, spaces and quotes may stand before the marks; quotes, markup and digits between them and
+# the first letter)
 _STARTS_WITH_MARKS = re.compile(
-    rf"^((?:[ \t]|<[^<>]*>)*)([{_MARKS}]+)[ \t]*(?=(?:<[^<>]*>|[^\w\s<])*[{_RTL_LETTER}])", re.M
+    rf"^((?:[ \t\"«»“”]|<[^<>]*>)*)([{_MARKS}]+)[ \t]*(?=(?:<[^<>]*>|[^\w\s<]|\d)*[{_RTL_LETTER}])", re.M
 )
 _ENDS_WITH_MARKS = re.compile(rf"[{_RTL_LETTER}][{_MARKS}]+(?:[ \t]|<[^<>]*>)*$", re.M)
 

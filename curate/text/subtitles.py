@@ -30,7 +30,9 @@ from curate.text.inline_times import INLINE_TIME, short_fractions, timed_words
 from curate.text.rtl import is_visual_order, to_logical_order
 from curate.text.turns import may_hold_turns, speaker_labels, split_turns
 from curate.text.words import (
+    CLOSING_MARKS,
     MAX_CUE_SECONDS,
+    SENTENCE_END_MARKS,
     MAX_TIME_SECONDS,
     TranscriptError,
     WordCollector,
@@ -55,6 +57,8 @@ _INLINE_TIME = INLINE_TIME
 _NOT_A_WORD_TAG = re.compile(r"<\d[^<>]*>(?!<c[^<>]*> )")
 _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
+# markup that only styles the text: every tag but timestamps and voice spans, SubStation codes
+_STYLE_MARKUP = re.compile(r"<(?!\d|v[\s.>])[^<>]*>|\{[^{}]*\}")
 _BRACE_TAG = re.compile(r"\{[^{}]*\}")  # SubStation / MicroDVD codes left in SRT files: {\an8}, {Y:i}
 # Sound annotations: [Music] (also across lines, and one left open or closed at the text's edge),
 # (APPLAUSE), a line that is all in parentheses ("(upbeat music)"), music notes.
@@ -72,12 +76,12 @@ _SPEAKER_AT_LINE_START = re.compile(
 # it stands. "&", "%", "$" are spoken and stay.
 _PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・．｡؟،؛۔।॥։።፣፤፧"
 # a dash standing alone between words is a pause, not part of the word before it
-_DASH_TOKEN = re.compile(r" [\-–—‐‑‒―]+(?= |$)")
+_DASH_TOKEN = re.compile(r" [\-–—‐‑‒―\[\]]+(?= |$)")  # (and a lone bracket left of an annotation)
 _PUNCTUATION_TOKEN_AFTER_WORD = re.compile(rf" ([{_PUNCTUATION}]+)(?= |$)")
 _PUNCTUATION_TOKEN_AT_START = re.compile(rf"^(?:[{_PUNCTUATION}]+(?: |$))+")
 _EMPHASIS = re.compile(r"(?<!\S)\*+|\*+(?!\S)")  # *word*
 # a sentence end inside a run of Chinese or Japanese text ends a word, so sentences can end there
-_CJK_SENTENCE_END = re.compile(r"([。！？])(?=[^\s。！？」』）\"'”’])")
+_CJK_SENTENCE_END = re.compile(r"([。！？．｡])(?=[^\s。！？．｡」』）\"'”’])")
 # what _fixed_cue_times expects between and after the times, as ASCII codes
 _ARROW = np.frombuffer(b" --> ", np.uint8)
 _SPACE, _TAB = ord(" "), ord("\t")
@@ -172,7 +176,7 @@ def clean_text(text: str) -> str:
         text = _CJK_SENTENCE_END.sub(r"\1 ", text)
         if _DASH_TOKEN.search(text):
             text = _DASH_TOKEN.sub("", text)
-    elif " -" in text:
+    elif " -" in text or " [" in text or " ]" in text:
         text = _DASH_TOKEN.sub("", text)
     return _PUNCTUATION_TOKEN_AT_START.sub("", _PUNCTUATION_TOKEN_AFTER_WORD.sub(r"\1", text))
 
@@ -632,8 +636,9 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
         repairs["cues_reordered"] += sum(1 for a, b in zip(starts, starts[1:]) if b < a)
     trim = _shown_until_next_but_one(cues)
     visual = is_visual_order(texts)
-    turns = _TurnTracker(speaker_labels(texts))
-    kept: list[list] = []  # _CueWords as lists: [start, end, words, word starts, latest ends, turn in, marks]
+    labels, labelled_throughout = speaker_labels(texts)
+    turns = _TurnTracker(labels)
+    kept: list[list] = []  # see _cue_words
     concurrent = False
     for i in order:
         text, start, end = texts[i], starts[i], ends[i]
@@ -644,6 +649,8 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
         cue = _cue_words(text, start, end, turns, repairs)
         if not cue[2]:
             continue
+        if not labelled_throughout and turns.speakers[cue[5]] and kept and not cue[7]:
+            _end_named_turn(cue, kept[-1], turns)
         if kept and start < kept[-1][1]:
             previous = kept[-1]
             if start - previous[0] < _SIMULTANEOUS_SECONDS and previous[3] is None and cue[3] is None:
@@ -661,6 +668,17 @@ def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple
     collected = WordCollector(origin, video_id, repairs)
     word_turns = _emit_cue_words(kept, collected, concurrent, turns)
     return collected.finish(estimate_ends=False), word_turns
+
+
+def _end_named_turn(cue: list, previous: list, turns: "_TurnTracker") -> None:
+    """A cue without a mark after a named turn: a label names the speaker of its own lines only
+    (unless the file labels every cue), so once the sentence ends the speaker is unknown."""
+    last = previous[2][-1].rstrip(CLOSING_MARKS)
+    if last.endswith(SENTENCE_END_MARKS):
+        turns.speakers.append("")
+        cue[6].insert(0, (0, len(turns.speakers) - 1))
+        if len(cue[6]) == 1:
+            turns.current = len(turns.speakers) - 1
 
 
 class _TurnTracker:
@@ -693,14 +711,19 @@ class _TurnTracker:
 
 def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs: Counter) -> list:
     """[start, end, words, word starts (None: spread over the cue), latest ends, the turn the cue
-    starts in, [(index of a word, the turn it starts)]] of one cue."""
+    starts in, [(index of a word, the turn it starts)], whether it starts with a mark or a
+    label] of one cue."""
     turn_in = turns.current
     if "\\" in text:  # a forced line break ("\N") starts a line, where a dash or a label may stand
         text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
+    if "<" in text or "{" in text:  # "<i>- Hi", "{\an8}- Hi": a dash behind markup is still a dash
+        text = _STYLE_MARKUP.sub("", text)
     pieces, marks = [text], []  # the text of each turn in the cue; (piece, turn it starts)
+    named = False  # whether the cue starts with a label or a voice span
     if may_hold_turns(text):
         pieces = []
         for piece in split_turns(text, turns.labels):
+            named = named or (not pieces and (piece.speaker is not None or piece.new_turn))
             if turns.enter(piece):
                 marks.append((len(pieces), turns.current))
                 pieces.append(piece.text)
@@ -710,7 +733,7 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
                 pieces.append(piece.text)
     timed = "<" in text and _INLINE_TIME.search(text) is not None
     if len(pieces) == 1 and not timed:  # the usual cue
-        return [start, end, clean_text(pieces[0]).split(), None, None, turn_in, marks]
+        return [start, end, clean_text(pieces[0]).split(), None, None, turn_in, marks, named]
     words, word_starts, latest_ends, firsts = [], [], [], []
     at = start  # the time of the last tag so far
     for piece in pieces:
@@ -723,7 +746,7 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
             piece_words = clean_text(piece).split()
         words += piece_words
     marks = [(firsts[k], turn) for k, turn in marks]
-    return [start, end, words, word_starts if timed else None, latest_ends if timed else None, turn_in, marks]
+    return [start, end, words, word_starts if timed else None, latest_ends if timed else None, turn_in, marks, named]
 
 
 def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, turns: _TurnTracker) -> tuple:

@@ -41,7 +41,6 @@ _BRACKET_LABEL = re.compile(r"\[(?P<name>[^\[\]\n]{1,40})\][ \t]*(?=\S)")
 _SOUNDS = frozenset("music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split())
 _LABEL_AT_LINE_START = re.compile("^" + _LEAD.pattern + _LABEL.pattern, re.M)
 _TURN_CHAR = re.compile(f"[{_DASH}>:：[]")  # a quicker search first
-_LINE_WITH_COLON = re.compile(r"^.*[:：].*$", re.M)
 _TAG = re.compile(r"<[^<>]*>")
 _VOICE = re.compile(r"<v(?:\.[^\s<>]*)?(?:[ \t]+([^<>]*))?>")
 # a spaced dash inside a line (whether it starts a turn is decided in _turn_dashes), and one ending it
@@ -67,30 +66,40 @@ def may_hold_turns(text: str) -> bool:
     return _TURN_CHAR.search(text) is not None and _TURN_MARK.search(text) is not None
 
 
-def speaker_labels(texts: Sequence[str]) -> frozenset:
-    """The mixed-case and caseless labels of a file that are labels by their number (see the
-    module docstring); capitals and labels after a dash need no such evidence."""
-    joined = "\n".join(texts)
-    if ":" not in joined and "：" not in joined:
-        return frozenset()
-    lines = _LINE_WITH_COLON.findall(joined)  # a quick pass first: most lines have none
-    counts = Counter(_label_name(m) for m in map(_LABEL_AT_LINE_START.match, lines) if m)
-    return frozenset(
+def speaker_labels(texts: Sequence[str]) -> tuple[frozenset, bool]:
+    """(the mixed-case and caseless labels of a file that are labels by their number (see the
+    module docstring; capitals and labels after a dash need no such evidence), whether the file
+    labels its cues throughout: most cues start with a label, as meeting transcripts do, so that
+    a cue without one goes on with the speaker before it)."""
+    counts: Counter = Counter()
+    for text in texts:
+        if ":" not in text and "：" not in text:
+            continue
+        previous = None
+        for line in text.split("\n"):
+            if (":" in line or "：" in line) and not _continues(previous):
+                label = _LABEL_AT_LINE_START.match(line)
+                if label is not None:
+                    counts[_label_name(label)] += 1
+            previous = line if line.strip() else previous
+    labels = frozenset(
         name for name, n in counts.items() if n >= (3 if _caseless(name) else 2) and _capitalised(name)
     )
+    labelled = sum(n for name, n in counts.items() if name in labels or _capitals(name))
+    return labels, labelled > len(texts) / 2
 
 
 def split_turns(text: str, labels: frozenset) -> list:
-    """The Pieces of a cue's text, in order: a new one at each voice span, at each line, and at
-    each dash inside a line that starts a turn."""
+    """The Pieces of a cue's text (markup other than timestamps and voice spans removed), in
+    order: a new one at each voice span, at each line, and at each dash inside a line that starts
+    a turn. A voice span names the speaker of its first line, as a label does."""
     pieces = []
     for voice, part in _voice_parts(text):
         previous_line = None
         for line in part.split("\n"):
             line_pieces = _line_pieces(line, labels, previous_line)
             if voice is not None and line_pieces and previous_line is None:
-                first = line_pieces[0]
-                line_pieces[0] = first._replace(new_turn=True, speaker=first.speaker or voice)
+                line_pieces[0] = line_pieces[0]._replace(speaker=line_pieces[0].speaker or voice)
             pieces += line_pieces
             if line.strip():
                 previous_line = line
