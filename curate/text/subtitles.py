@@ -1,14 +1,17 @@
 """Subtitle files -> timed words: YouTube automatic captions (WebVTT with rolling cues and word
-timings, or exported as SRT), uploaded WebVTT and SRT, and YouTube json3.
+timings, or exported as SRT), uploaded WebVTT and SRT (karaoke and meeting transcripts included),
+and YouTube json3.
 
 Real files carry local defects that players shrug off, so these parsers repair what is local and
-count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8, a
-stray line or block without a timing line, a cue with a broken or reversed timing line, cues out of
-order, cues shown together or overlapping (simultaneous styled cues are merged, overlaps trimmed:
-how automatic captions exported as SRT roll), a word timed before the word it follows (recognizer
-jitter). A file fails (a TranscriptError naming the file and the problem) only when it is not a
-subtitle file at all (no header, mostly unreadable blocks, not text), nothing usable is left, or it
-is absurd (times past a day, a speech rate no one reaches).
+count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8 (and
+which code page was picked when several read the file), a SubRip body under a .vtt name, a stray
+line or block without a timing line, a cue with a broken or reversed timing line, a time with one
+or two fraction digits, cues out of order, cues shown together (merged) or overlapping (trimmed only
+where automatic captions exported as SRT roll; elsewhere concurrent speech), sentence ends typed at
+the start of right-to-left lines, a word timed before the word it follows (recognizer jitter), a
+sentence said faster than anyone speaks (flagged). A file fails (a TranscriptError naming the file
+and the problem) only when it is not a subtitle file at all (no header, mostly unreadable blocks,
+not text), nothing usable is left, or it is absurd (times past a day, a speech rate no one reaches).
 """
 
 from __future__ import annotations
