@@ -5,9 +5,10 @@ Three segmenters, recorded in ``Sentence.segmenter``:
 * ``"given"``: the text is already punctuated (uploaded subtitles, Whisper): split after words
   ending in a sentence end of any script (curate.text.words.SENTENCE_END_MARKS: ``.``, ``?``,
   ``!``, ``…``, the Chinese and Japanese ``。！？``, the Arabic ``؟``, the danda ``।``, ...; not after
-  common abbreviations such as "Mr." or "e.g."), and where a dialogue turn starts. A sentence longer than ``max_seconds`` (song lyrics,
-  sparsely punctuated captions) is cut at its longest silence if that is at least ``min_pause``,
-  else after the comma nearest its middle, else at its longest silence, until it fits.
+  common abbreviations such as "Mr." or "e.g."), and where a dialogue turn starts. A sentence
+  longer than ``max_seconds`` (song lyrics, sparsely punctuated captions) is cut at its longest
+  silence if that is at least ``min_pause``, else after the comma nearest its middle, else at its
+  longest silence, until it fits.
 * ``"punctuators:<model>"``: a punctuation model restores punctuation and sentence boundaries of
   the whole text; the sentences are then DTW-aligned to the timed words (curate.text.align).
 * ``"pause"``: the documented fallback when the text is unpunctuated and no model is available.
@@ -72,7 +73,7 @@ def punctuated_spans(words: Sequence[TimedWord], breaks: Sequence[int] = ()) -> 
     spans, start = [], 0
     breaks = set(breaks)
     for i, word in enumerate(words):
-        if i in breaks and i > start:
+        if breaks and i in breaks and i > start:
             spans.append((start, i))
             start = i
         if ends_sentence(word.text):
@@ -162,7 +163,9 @@ def pause_spans(
     return merged
 
 
-def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str, turns: Sequence = ()) -> list[Sentence]:
+def sentences_from_spans(
+    words: Sequence[TimedWord], spans, segmenter: str, turns: Sequence = ()
+) -> list[Sentence]:
     """Sentences of the [start, stop) word spans; each gets the speaker of the turn (Transcript.turns)
     its first word is in."""
     texts = list(map(operator.itemgetter(0), words))

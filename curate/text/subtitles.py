@@ -16,7 +16,6 @@ not text), nothing usable is left, or it is absurd (times past a day, a speech r
 
 from __future__ import annotations
 
-import heapq
 import html
 import itertools
 import json
@@ -407,10 +406,6 @@ def caption_layout(cues: Cues) -> str:
     return "automatic" if _shown_until_next_but_one(cues) else "rolled"
 
 
-def is_automatic(cues: Cues) -> bool:
-    return caption_layout(cues) == "automatic"
-
-
 def _shown_until_next_but_one(cues: Cues) -> bool:
     """Whether most cues end where the cue after next starts: YouTube's SRT export of automatic
     captions, where each line is shown twice, rolling."""
@@ -530,8 +525,8 @@ def _has_punctuation_word(words: list) -> bool:
     return b"\n\n" in bare
 
 
-_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\\", "\xa0", "♪", "♫", "♬", "。", "！", "？")
-_CLEANED_MARK = re.compile(f"[{re.escape(''.join(_CLEANED_MARKS))}]")  # a search: faster than str ones
+_CLEANED_MARKS = "&<>[](:-{*\\\xa0♪♫♬。！？"
+_CLEANED_MARK = re.compile(f"[{re.escape(_CLEANED_MARKS)}]")  # a search: faster than str ones
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
 _ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
@@ -749,7 +744,18 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
             piece_words = clean_text(piece).split()
         words += piece_words
     marks = [(firsts[k], turn) for k, turn in marks]
-    return [start, end, words, word_starts if timed else None, latest_ends if timed else None, turn_in, marks, named]
+    timing = (word_starts, latest_ends) if timed else (None, None)
+    return [start, end, words, *timing, turn_in, marks, named]
+    return [
+        start,
+        end,
+        words,
+        word_starts if timed else None,
+        latest_ends if timed else None,
+        turn_in,
+        marks,
+        named,
+    ]
 
 
 def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, turns: _TurnTracker) -> tuple:

@@ -38,7 +38,9 @@ _LABEL = re.compile(
     r"[ \t]*(?:[:：][ \t]+(?=\S)|：|:[ \t]*$)"
 )
 _BRACKET_LABEL = re.compile(r"\[(?P<name>[^\[\]\n]{1,40})\][ \t]*(?=\S)")
-_SOUNDS = frozenset("music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split())
+_SOUNDS = frozenset(
+    "music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split()
+)
 _LABEL_AT_LINE_START = re.compile("^" + _LEAD.pattern + _LABEL.pattern, re.M)
 _TURN_CHAR = re.compile(f"[{_DASH}>:：[]")  # a quicker search first
 _TAG = re.compile(r"<[^<>]*>")

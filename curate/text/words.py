@@ -256,7 +256,9 @@ def _too_fast_sentences(texts: list, starts: np.ndarray, ends: np.ndarray) -> in
     # at most its length: said faster than 15 words/s, one of them is shorter than
     # (5q + 4) / (15q) <= 0.6 s. Only the sentences around such runs (rare) are looked at.
     m = _SENTENCE_RATE_MIN_WORDS
-    fast_runs = np.flatnonzero((ends[m - 1 :] - starts[: len(starts) - m + 1]) < (2 * m - 1) / MAX_WORDS_PER_SECOND)
+    fast_runs = np.flatnonzero(
+        (ends[m - 1 :] - starts[: len(starts) - m + 1]) < (2 * m - 1) / MAX_WORDS_PER_SECOND
+    )
     flagged, last_stop = 0, 0
     for run in fast_runs.tolist():
         if run < last_stop:

@@ -186,7 +186,9 @@ def test_real_subtitle_file(name):
     got = "".join(letters(w.text) for w in words)
     want = reference(name, read(path, transcript), transcript.source)
     repairs = dict(transcript.repairs)
-    if "cues_reordered" in repairs or (transcript.source in ("vtt", "srt") and concurrent(read(path, transcript))):
+    if "cues_reordered" in repairs or (
+        transcript.source in ("vtt", "srt") and concurrent(read(path, transcript))
+    ):
         # cues put in order, or concurrent cues (their words interleave by start): the same letters
         assert sorted(got) == sorted(want)
     else:

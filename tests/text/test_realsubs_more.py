@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from curate.text import TranscriptError, make_sentences, parse_subtitle_file, transcript_to_clips, vidla_recipe
+from curate.text import (
+    TranscriptError,
+    make_sentences,
+    parse_subtitle_file,
+    transcript_to_clips,
+    vidla_recipe,
+)
 from curate.text.words import SENTENCE_END_MARKS
 
 MORE = Path(__file__).resolve().parents[2] / ".." / "shared" / "realsubs" / "more"
@@ -145,7 +151,9 @@ def test_simultaneous_cues_are_concurrent_text_not_rolled_lines(tmp_path):
     )
     transcript = parse_subtitle_file(write(tmp_path, "s.vtt", "WEBVTT\n\n" + cues), "s")
     assert transcript.source == "vtt"
-    assert texts(transcript) == [w for k in range(4) for w in ("SIGN", str(k), "OPEN", "OPEN", "line", str(k))]
+    assert texts(transcript) == [
+        w for k in range(4) for w in ("SIGN", str(k), "OPEN", "OPEN", "line", str(k))
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +161,9 @@ def test_simultaneous_cues_are_concurrent_text_not_rolled_lines(tmp_path):
 
 
 @needs_more
-@pytest.mark.parametrize("name", ["meet01_aekupor_zoom_transcript.vtt", "meet02_vanderbilt_zoom_pre_event.vtt"])
+@pytest.mark.parametrize(
+    "name", ["meet01_aekupor_zoom_transcript.vtt", "meet02_vanderbilt_zoom_pre_event.vtt"]
+)
 def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
     meeting = parse(name)
     repairs = dict(meeting.repairs)
@@ -162,7 +172,10 @@ def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
     assert not {"Demszky:", "Kupor", "(SL):", "Spencer-Smith:", "Ellis:"} & set(texts(meeting))
     # no word shorter than 20 ms inside a cue of 10 s or more
     cues = re.findall(r"(\d+):(\d+):([\d.]+) --> (\d+):(\d+):([\d.]+)", (MORE / name).read_text())
-    long_cues = [(int(a) * 3600 + int(b) * 60 + float(c), int(d) * 3600 + int(e) * 60 + float(f)) for a, b, c, d, e, f in cues]
+    long_cues = [
+        (int(a) * 3600 + int(b) * 60 + float(c), int(d) * 3600 + int(e) * 60 + float(f))
+        for a, b, c, d, e, f in cues
+    ]
     long_cues = [(a, b) for a, b in long_cues if b - a >= 10]
     assert long_cues
     for a, b in long_cues:
@@ -171,7 +184,9 @@ def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
         assert max(w.end for w in inside) == pytest.approx(b)
     speakers = {s.speaker for s in make_sentences(meeting)}
     assert speakers >= (
-        {"Dora Demszky", "Ashlee Kupor (SL)"} if name.startswith("meet01") else {"John Ellis", "Jesse Spencer-Smith"}
+        {"Dora Demszky", "Ashlee Kupor (SL)"}
+        if name.startswith("meet01")
+        else {"John Ellis", "Jesse Spencer-Smith"}
     )
 
 
@@ -220,7 +235,10 @@ def test_a_sentence_faster_than_speech_is_flagged():
 
 
 def test_the_per_sentence_rate_check_flags_one_burst_in_an_ordinary_file(tmp_path):
-    cues = [f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\nThis is sentence {k}.\n" for k in range(1, 20)]
+    cues = [
+        f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\nThis is sentence {k}.\n"
+        for k in range(1, 20)
+    ]
     cues.append("20\n00:00:50,000 --> 00:00:50,200\nten words said in a fifth of a second here now.\n")
     transcript = parse_subtitle_file(write(tmp_path, "b.srt", "\n".join(cues)), "b")
     assert dict(transcript.repairs) == {"sentence_too_fast": 1}
@@ -244,7 +262,8 @@ def test_bidi_controls_are_gone_and_dashes_behind_them_are_dashes(name):
 
 def test_every_bidi_control_is_removed_before_words_are_cut(tmp_path):
     text = (
-        "1\n00:00:01,000 --> 00:00:03,000\n\u2067- \u200fسلام\u200e دوست.\u2069\n\u2066- Hi \u202atoo\u202c!\u2069\n\n"
+        "1\n00:00:01,000 --> 00:00:03,000\n"
+        "\u2067- \u200fسلام\u200e دوست.\u2069\n\u2066- Hi \u202atoo\u202c!\u2069\n\n"
         "2\n00:00:03,000 --> 00:00:05,000\n\u200f\u202bخداحافظ.\u202c\n"
     )
     transcript = parse_subtitle_file(write(tmp_path, "b.fa.srt", text), "b")
@@ -298,8 +317,17 @@ def test_right_to_left_lines_typed_in_visual_order_end_their_sentences_at_the_en
 
 
 def test_arabic_urdu_armenian_ethiopic_and_cjk_full_stops(tmp_path):
-    lines = ["کیا حال ہے؟ ٹھیک ہوں۔", "Բարև ձեզ։ Ինչպես եք։", "ሰላም ነው። እንዴት ነህ፧", "ＯＫです．はい。", "یک، دو ؟"]
-    text = "".join(f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\n{line}\n\n" for k, line in enumerate(lines, 1))
+    lines = [
+        "کیا حال ہے؟ ٹھیک ہوں۔",
+        "Բարև ձեզ։ Ինչպես եք։",
+        "ሰላም ነው። እንዴት ነህ፧",
+        "ＯＫです．はい。",
+        "یک، دو ؟",
+    ]
+    text = "".join(
+        f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\n{line}\n\n"
+        for k, line in enumerate(lines, 1)
+    )
     transcript = parse_subtitle_file(write(tmp_path, "s.srt", text), "s")
     assert transcript.punctuated
     assert [s.text for s in make_sentences(transcript)] == [
@@ -408,7 +436,9 @@ def test_speaker_labels_in_any_case_and_script_are_not_words(tmp_path):
 
 
 @needs_more
-@pytest.mark.parametrize("name", ["cp1252_01_nicolasprates_legenda.pt.srt", "cp1252_02_mauriciovidal_pokemon.pt.srt"])
+@pytest.mark.parametrize(
+    "name", ["cp1252_01_nicolasprates_legenda.pt.srt", "cp1252_02_mauriciovidal_pokemon.pt.srt"]
+)
 def test_cp1252_files_are_read_as_cp1252(name):
     transcript = parse(name)
     assert transcript.encoding == "cp1252"
@@ -419,7 +449,10 @@ def test_cp1252_files_are_read_as_cp1252(name):
 
 
 def test_the_language_hint_picks_between_code_pages_that_read_a_file_alike(tmp_path):
-    text = "1\n00:00:01,000 --> 00:00:02,000\nZażółć gęślą jaźń, proszę.\n\n2\n00:00:03,000 --> 00:00:04,000\nDziękuję.\n"
+    text = (
+        "1\n00:00:01,000 --> 00:00:02,000\nZażółć gęślą jaźń, proszę.\n\n"
+        "2\n00:00:03,000 --> 00:00:04,000\nDziękuję.\n"
+    )
     data = text.encode("cp1250")
     polish = parse_subtitle_file(write(tmp_path, "p.pl.srt", data), "p")
     assert polish.encoding == "cp1250" and texts(polish)[0] == "Zażółć"
@@ -437,7 +470,10 @@ def test_substation_line_breaks_split_words():
 
 
 def test_substation_escapes_and_override_blocks_never_reach_words(tmp_path):
-    text = "1\n00:00:01,000 --> 00:00:03,000\n{\\an8}{\\fad(200,200)}Hard\\hspace\\Nnew line\\nand {\\i1}more{\\i0}.\n"
+    text = (
+        "1\n00:00:01,000 --> 00:00:03,000\n"
+        "{\\an8}{\\fad(200,200)}Hard\\hspace\\Nnew line\\nand {\\i1}more{\\i0}.\n"
+    )
     transcript = parse_subtitle_file(write(tmp_path, "a.srt", text), "a")
     assert texts(transcript) == ["Hard", "space", "new", "line", "and", "more."]
 
