@@ -34,8 +34,8 @@ from curate.text.turns import may_hold_turns, speaker_labels, split_turns
 from curate.text.words import (
     CLOSING_MARKS,
     MAX_CUE_SECONDS,
-    SENTENCE_END_MARKS,
     MAX_TIME_SECONDS,
+    SENTENCE_END_MARKS,
     TranscriptError,
     WordCollector,
     check_time,
@@ -746,16 +746,6 @@ def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs
     marks = [(firsts[k], turn) for k, turn in marks]
     timing = (word_starts, latest_ends) if timed else (None, None)
     return [start, end, words, *timing, turn_in, marks, named]
-    return [
-        start,
-        end,
-        words,
-        word_starts if timed else None,
-        latest_ends if timed else None,
-        turn_in,
-        marks,
-        named,
-    ]
 
 
 def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, turns: _TurnTracker) -> tuple:
