@@ -6,6 +6,8 @@ import pyarrow as pa
 
 from schemas.records import SCHEMA_VERSION, Clip, Failure, Sentence
 
+# Sentence.speaker is not stored yet: old sidecars would need their nested sentence structs
+# widened, which pyarrow casts do only from version 19 on (this project supports 14+).
 SENTENCE_TYPE = pa.struct(
     [
         ("text", pa.string()),

@@ -58,6 +58,9 @@ class Transcript(NamedTuple):
     # (kind, count) pairs, e.g. (("overlap_trimmed", 12), ("word_start_clamped", 3))
     repairs: tuple = ()
     encoding: str = ""  # the subtitle file's text encoding ("utf-8", "cp1252", ...); "" for ASR
+    # dialogue turns (dashes, speaker labels, voice spans) of uploaded subtitles: sorted
+    # (index of the turn's first word, speaker or ""), one wherever the turn changes
+    turns: tuple = ()
 
 
 class Sentence(NamedTuple):
@@ -68,6 +71,7 @@ class Sentence(NamedTuple):
     # which segmenter produced the boundary: "given" (text was punctuated), "punctuators:<model>",
     # or "pause" (fallback on pauses and length, see curate.text.sentences)
     segmenter: str = "given"
+    speaker: str = ""  # who says it, where the subtitles name the speaker ("Name:", <v Name>), else ""
 
 
 class ClipSpan(NamedTuple):

@@ -3,10 +3,12 @@
 Three segmenters, recorded in ``Sentence.segmenter``:
 
 * ``"given"``: the text is already punctuated (uploaded subtitles, Whisper): split after words
-  ending in ``.``, ``?``, ``!``, ``…`` or the Chinese and Japanese ``。！？`` (not after common
-  abbreviations such as "Mr." or "e.g."). A sentence longer than ``max_seconds`` (song lyrics,
-  sparsely punctuated captions) is cut at its longest silence if that is at least ``min_pause``,
-  else after the comma nearest its middle, else at its longest silence, until it fits.
+  ending in a sentence end of any script (curate.text.words.SENTENCE_END_MARKS: ``.``, ``?``,
+  ``!``, ``…``, the Chinese and Japanese ``。！？``, the Arabic ``؟``, the danda ``।``, ...; not after
+  common abbreviations such as "Mr." or "e.g."), and where a dialogue turn starts. A sentence
+  longer than ``max_seconds`` (song lyrics, sparsely punctuated captions) is cut at its longest
+  silence if that is at least ``min_pause``, else after the comma nearest its middle, else at its
+  longest silence, until it fits.
 * ``"punctuators:<model>"``: a punctuation model restores punctuation and sentence boundaries of
   the whole text; the sentences are then DTW-aligned to the timed words (curate.text.align).
 * ``"pause"``: the documented fallback when the text is unpunctuated and no model is available.
@@ -14,13 +16,18 @@ Three segmenters, recorded in ``Sentence.segmenter``:
   2. a piece with more than ``max_words`` words or longer than ``max_seconds`` is cut at its
      longest silence, again and again, until it fits;
   3. a piece with fewer than ``min_words`` words joins the neighbour it is closer to in time
-     (unless that would break the bounds of step 2).
+     (unless that would break the bounds of step 2, or join two dialogue turns).
+  A dialogue turn (Transcript.turns) always starts a sentence here too.
   Silence is measured from a word's end to the next word's start; for automatic captions the end
   is estimated (see curate.text.words.WordCollector.finish).
+
+A sentence of the given and pause segmenters gets the speaker of the turn it starts in, where the
+subtitles name one (Transcript.turns); the punctuators path leaves it empty.
 """
 
 from __future__ import annotations
 
+import bisect
 import operator
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -28,13 +35,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from curate.text.align import align_sentences
-from curate.text.words import CLOSING_MARKS, SENTENCE_END_MARKS, TranscriptError, join_words
+from curate.text.words import CLOSING_MARKS, COMMA_MARKS, SENTENCE_END_MARKS, TranscriptError, join_words
 from schemas import Sentence, TimedWord, Transcript
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr vs etc e.g i.e a.m p.m u.s no approx dept fig inc ltd co".split()
 )
-_COMMAS = (",", ";", ":", "，", "、", "；", "：")
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,15 @@ def ends_sentence(text: str) -> bool:
     return True
 
 
-def punctuated_spans(words: Sequence[TimedWord]) -> list[tuple[int, int]]:
-    """[start, stop) word ranges of the sentences of punctuated text."""
+def punctuated_spans(words: Sequence[TimedWord], breaks: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """[start, stop) word ranges of the sentences of punctuated text; a sentence also ends before
+    each word index in ``breaks`` (where a dialogue turn starts)."""
     spans, start = [], 0
+    breaks = set(breaks)
     for i, word in enumerate(words):
+        if breaks and i in breaks and i > start:
+            spans.append((start, i))
+            start = i
         if ends_sentence(word.text):
             spans.append((start, i + 1))
             start = i + 1
@@ -90,7 +101,7 @@ def capped_spans(
         middle = (a + b - 2) / 2
         inside = range(a, b - 1)  # cut after word i
         longest = max(inside, key=lambda i: (gaps[i], -abs(i - middle)))
-        commas = [i for i in inside if words[i].text.rstrip(CLOSING_MARKS).endswith(_COMMAS)]
+        commas = [i for i in inside if words[i].text.rstrip(CLOSING_MARKS).endswith(COMMA_MARKS)]
         if gaps[longest] < config.min_pause and commas:
             longest = min(commas, key=lambda i: abs(i - middle))
         stack += [(longest + 1, b), (a, longest + 1)]
@@ -105,13 +116,17 @@ def _gaps(words: Sequence[TimedWord]) -> np.ndarray:
 
 
 def pause_spans(
-    words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmenter()
+    words: Sequence[TimedWord], config: PauseSegmenter = PauseSegmenter(), breaks: Sequence[int] = ()
 ) -> list[tuple[int, int]]:
-    """[start, stop) word ranges of the pause segmenter (module docstring)."""
+    """[start, stop) word ranges of the pause segmenter (module docstring); ``breaks``: word
+    indices where a dialogue turn starts."""
     if not words:
         return []
     gaps_array = _gaps(words)
     cuts = (np.flatnonzero(gaps_array >= config.min_pause) + 1).tolist()
+    if breaks:
+        cuts = sorted(set(cuts).union(b for b in breaks if 0 < b < len(words)))
+        gaps_array[np.asarray([b - 1 for b in breaks if 0 < b < len(words)], np.int64)] = np.inf
     gaps = gaps_array.tolist()
     spans = list(zip([0] + cuts, cuts + [len(words)]))
 
@@ -148,8 +163,13 @@ def pause_spans(
     return merged
 
 
-def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> list[Sentence]:
+def sentences_from_spans(
+    words: Sequence[TimedWord], spans, segmenter: str, turns: Sequence = ()
+) -> list[Sentence]:
+    """Sentences of the [start, stop) word spans; each gets the speaker of the turn (Transcript.turns)
+    its first word is in."""
     texts = list(map(operator.itemgetter(0), words))
+    turn_starts = [index for index, _ in turns]
     return [
         Sentence(
             text=join_words(texts[a:b]),
@@ -157,6 +177,7 @@ def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str) -> l
             end=words[b - 1].end,
             num_words=b - a,
             segmenter=segmenter,
+            speaker=turns[k][1] if (k := bisect.bisect_right(turn_starts, a) - 1) >= 0 else "",
         )
         for a, b in spans
     ]
@@ -172,9 +193,11 @@ def make_sentences(
         raise TranscriptError(
             "no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id
         )
+    turns = transcript.turns
+    breaks = [index for index, _ in turns]
     if transcript.punctuated:
         return sentences_from_spans(
-            words, capped_spans(words, punctuated_spans(words), pause_config), "given"
+            words, capped_spans(words, punctuated_spans(words, breaks), pause_config), "given", turns
         )
     if punctuator is not None:
         texts = punctuator.sentences(" ".join(map(operator.itemgetter(0), words)))
@@ -186,7 +209,7 @@ def make_sentences(
                 video_id=transcript.video_id,
             )
         return sentences
-    return sentences_from_spans(words, pause_spans(words, pause_config), "pause")
+    return sentences_from_spans(words, pause_spans(words, pause_config, breaks), "pause", turns)
 
 
 def clamp_to_duration(sentences: Sequence[Sentence], duration: Optional[float]) -> list[Sentence]:

@@ -1,14 +1,17 @@
 """Subtitle files -> timed words: YouTube automatic captions (WebVTT with rolling cues and word
-timings, or exported as SRT), uploaded WebVTT and SRT, and YouTube json3.
+timings, or exported as SRT), uploaded WebVTT and SRT (karaoke and meeting transcripts included),
+and YouTube json3.
 
 Real files carry local defects that players shrug off, so these parsers repair what is local and
-count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8, a
-stray line or block without a timing line, a cue with a broken or reversed timing line, cues out of
-order, cues shown together or overlapping (simultaneous styled cues are merged, overlaps trimmed:
-how automatic captions exported as SRT roll), a word timed before the word it follows (recognizer
-jitter). A file fails (a TranscriptError naming the file and the problem) only when it is not a
-subtitle file at all (no header, mostly unreadable blocks, not text), nothing usable is left, or it
-is absurd (times past a day, a speech rate no one reaches).
+count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8 (and
+which code page was picked when several read the file), a SubRip body under a .vtt name, a stray
+line or block without a timing line, a cue with a broken or reversed timing line, a time with one
+or two fraction digits, cues out of order, cues shown together (merged) or overlapping (trimmed only
+where automatic captions exported as SRT roll; elsewhere concurrent speech), sentence ends typed at
+the start of right-to-left lines, a word timed before the word it follows (recognizer jitter), a
+sentence said faster than anyone speaks (flagged). A file fails (a TranscriptError naming the file
+and the problem) only when it is not a subtitle file at all (no header, mostly unreadable blocks,
+not text), nothing usable is left, or it is absurd (times past a day, a speech rate no one reaches).
 """
 
 from __future__ import annotations
@@ -27,9 +30,15 @@ import numpy as np
 from curate.files import UnsafeFile, read_regular
 from curate.text.invisible import REPAIR as INVISIBLE_REPAIR
 from curate.text.invisible import strip_invisible
+from curate.text.encodings import decode_other
+from curate.text.inline_times import INLINE_TIME, short_fractions, timed_words
+from curate.text.rtl import is_visual_order, to_logical_order
+from curate.text.turns import may_hold_turns, speaker_labels, split_turns
 from curate.text.words import (
+    CLOSING_MARKS,
     MAX_CUE_SECONDS,
     MAX_TIME_SECONDS,
+    SENTENCE_END_MARKS,
     TranscriptError,
     WordCollector,
     check_time,
@@ -38,16 +47,23 @@ from curate.text.words import (
     looks_punctuated,
     make_transcript,
     parse_time,
+    spread_over_cues,
     stamp_chars_to_seconds,
     stamps_to_seconds,
 )
 from schemas import Transcript
 
 _TIME = r"(?:\d+:)?\d{1,2}:\d{1,2}[.,]\d{1,3}"
+# how a SubRip file starts: a cue number (or not) and a timing line with decimal commas
+_SRT_HEAD = re.compile(r"(?:\d+\n)?(?:\d+:)?\d{1,2}:\d{1,2},\d{1,3}[ \t]*-->")
 _TIMING_LINE = re.compile(rf"^[ \t]*({_TIME})[ \t]*-->[ \t]*({_TIME})(?:[ \t].*)?$")
-_INLINE_TIME = re.compile(r"<((?:\d+:)?\d{1,2}:\d{2}\.\d{1,3})>")
+_INLINE_TIME = INLINE_TIME
+# YouTube's word tags: a timestamp, then a <c> span that opens with the space before its word
+_NOT_A_WORD_TAG = re.compile(r"<\d[^<>]*>(?!<c[^<>]*> )")
 _TAG = re.compile(r"<[^<>]*>")
 _NON_TIME_TAG = re.compile(r"<(?![\d])[^<>]*>")  # <c>, </c>, <c.color>: every tag but a timestamp
+# markup that only styles the text: every tag but timestamps and voice spans, SubStation codes
+_STYLE_MARKUP = re.compile(r"<(?!\d|v[\s.>])[^<>]*>|\{[^{}]*\}")
 _BRACE_TAG = re.compile(r"\{[^{}]*\}")  # SubStation / MicroDVD codes left in SRT files: {\an8}, {Y:i}
 # Sound annotations: [Music] (also across lines, and one left open or closed at the text's edge),
 # (APPLAUSE), a line that is all in parentheses ("(upbeat music)"), music notes.
@@ -55,19 +71,22 @@ _ANNOTATION = re.compile(
     r"\[[^\[\]]*\]|^[^\[\]]*\]|\[[^\[\]]*$|\(\s*[A-Z][A-Z0-9 '\-]*\)|^[ \t]*\([^()\n]*\)[ \t]*$|[♪♫♬]",
     re.M,
 )
-_ANNOTATION_MARKS = ("[", "]", "(", "♪", "♫", "♬")
+_ANNOTATION_MARK = re.compile("[][(♪♫♬]")
 # ">>" (speaker change), "- " (dialogue dash) and "NAME:" labels at the start of a line
 _SPEAKER_AT_LINE_START = re.compile(
     r"^[ \t]*(?:(?:>>|--?(?=\s))[ \t]*)*(?:[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s+)?", re.M
 )
-# Tokens of punctuation alone ("-", "–", "...", a French "?") are not words: one after a word joins
-# it (keeping a sentence end), one at the start is dropped. "&", "%", "$" are spoken and stay.
-_PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・"
+# Tokens of punctuation alone ("...", a French "?", an Arabic "؟") are not words: one after a word
+# joins it (keeping a sentence end), one at the start is dropped; a dash alone is dropped wherever
+# it stands. "&", "%", "$" are spoken and stay.
+_PUNCTUATION = r"\-–—‐‑‒―.,;:!?¡¿…'\"«»“”„‘’()*·•~/\\。、，！？：；「」『』（）・．｡؟،؛۔।॥։።፣፤፧"
+# a dash standing alone between words is a pause, not part of the word before it
+_DASH_TOKEN = re.compile(r" [\-–—‐‑‒―\[\]]+(?= |$)")  # (and a lone bracket left of an annotation)
 _PUNCTUATION_TOKEN_AFTER_WORD = re.compile(rf" ([{_PUNCTUATION}]+)(?= |$)")
 _PUNCTUATION_TOKEN_AT_START = re.compile(rf"^(?:[{_PUNCTUATION}]+(?: |$))+")
 _EMPHASIS = re.compile(r"(?<!\S)\*+|\*+(?!\S)")  # *word*
 # a sentence end inside a run of Chinese or Japanese text ends a word, so sentences can end there
-_CJK_SENTENCE_END = re.compile(r"([。！？])(?=[^\s。！？」』）\"'”’])")
+_CJK_SENTENCE_END = re.compile(r"([。！？．｡])(?=[^\s。！？．｡」』）\"'”’])")
 # what _fixed_cue_times expects between and after the times, as ASCII codes
 _ARROW = np.frombuffer(b" --> ", np.uint8)
 _SPACE, _TAB = ord(" "), ord("\t")
@@ -75,6 +94,7 @@ _SPACE, _TAB = ord(" "), ord("\t")
 _TRANSITION_CUE_SECONDS = 0.02
 # Cues starting less than this apart are shown together (styled subtitles at several positions).
 _SIMULTANEOUS_SECONDS = 0.05
+_SAME_TIME_SECONDS = 0.002  # two times written alike, up to rounding
 # A timestamp this far outside its neighbours' range is a typo (see _out_of_line); a time replacing
 # it is estimated from the cue's text at subtitle reading speed.
 _TYPO_SECONDS = 1.0
@@ -109,12 +129,13 @@ MAX_SUBTITLE_BYTES = 64 * 2**20
 
 
 def read_subtitle_text(
-    path: str, video_id: str, repairs: Counter, max_bytes: int = MAX_SUBTITLE_BYTES
+    path: str, video_id: str, repairs: Counter, language: str = "", max_bytes: int = MAX_SUBTITLE_BYTES
 ) -> tuple[str, str]:
     """(the file's text with newlines normalised and invisible characters taken out (counted,
-    curate.text.invisible), its encoding): UTF-8 (a BOM is dropped), else what charset-normalizer
-    finds (counted as a "decoded_as:<encoding>" repair). A path that is not a regular file, or a
-    file over ``max_bytes``, fails ("subtitle_not_a_file", "subtitle_too_large") unread."""
+    curate.text.invisible), its encoding): UTF-8 (a BOM is dropped), else the encoding
+    curate.text.encodings picks, counted as a "decoded_as:<encoding>" repair; ``language`` is the
+    file's language hint. A path that is not a regular file, or a file over ``max_bytes``, fails
+    ("subtitle_not_a_file", "subtitle_too_large") unread."""
     try:
         data = read_regular(path, max_bytes)
     except UnsafeFile as exc:
@@ -128,45 +149,32 @@ def read_subtitle_text(
     try:
         text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
-        text, encoding = _decode_other(data, exc, path, video_id)
-        repairs[f"decoded_as:{encoding}"] += 1
+        text, encoding = decode_other(data, exc, path, video_id, language, repairs)
     text, invisible = strip_invisible(text.replace("\r\n", "\n").replace("\r", "\n"))
     if invisible:
         repairs[INVISIBLE_REPAIR] += invisible
     return text, encoding
 
 
-_MAC_CODE_PAGES = ["mac_latin2", "mac_roman", "mac_cyrillic", "mac_greek", "mac_iceland", "mac_turkish"]
-
-
-def _decode_other(data: bytes, error: UnicodeDecodeError, path: str, video_id: str) -> tuple[str, str]:
-    try:
-        import charset_normalizer  # lazy: only files that are not UTF-8 need it
-    except ImportError as exc:
-        raise ImportError(
-            "subtitles that are not UTF-8 need charset-normalizer: pip install 'vidlang[curate]'"
-        ) from exc
-    # Classic Mac OS code pages are not used for subtitles, yet win on short Western texts
-    best = charset_normalizer.from_bytes(data, cp_exclusion=_MAC_CODE_PAGES).best()
-    if best is None:
-        raise TranscriptError(
-            "subtitle_not_text",
-            f"{path}: not UTF-8 (bad byte at offset {error.start}) and no other text encoding fits",
-            video_id=video_id,
-        )
-    return str(best).lstrip("\ufeff"), best.encoding
+# SubStation escapes left in SRT and WebVTT text: a forced line break, a hard space
+_ASS_ESCAPE = re.compile(r"\\[Nnh]")
+_ASS_ESCAPED = {"\\N": "\n", "\\n": "\n", "\\h": " "}
 
 
 def clean_text(text: str) -> str:
-    """Spoken words of a cue's text (one or more lines): markup tags and entities resolved, speaker
-    marks (">>", "- ", "NAME:"), sound annotations ("[Music]", "(APPLAUSE)", music notes) and
-    tokens of punctuation alone removed; lines joined (without a space between Chinese or
-    Japanese characters)."""
+    """Spoken words of a cue's text (one or more lines): invisible marks, markup tags, SubStation
+    codes and escapes and entities resolved, speaker marks (">>", "- ", "NAME:"), sound annotations
+    ("[Music]", "(APPLAUSE)", music notes) and tokens of punctuation alone removed; lines joined
+    (without a space between Chinese or Japanese characters)."""
+    if not text.isascii():  # marks that decoding made (json3 escapes): before a dash is looked for
+        text = strip_invisible(text)[0]
     if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
         text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
+        if "\\" in text:
+            text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
         if "-" in text or ">" in text or ":" in text:
             text = _SPEAKER_AT_LINE_START.sub("", text)
-        if any(mark in text for mark in _ANNOTATION_MARKS):
+        if _ANNOTATION_MARK.search(text):
             text = _ANNOTATION.sub(" ", text)
         if "<" in text or ">" in text:  # ">>" (a speaker change), or what is left of a broken tag
             text = text.replace("<", " ").replace(">", " ")
@@ -175,6 +183,10 @@ def clean_text(text: str) -> str:
     text = join_words(text.split())
     if not text.isascii():
         text = _CJK_SENTENCE_END.sub(r"\1 ", text)
+        if _DASH_TOKEN.search(text):
+            text = _DASH_TOKEN.sub("", text)
+    elif " -" in text or " [" in text or " ]" in text:
+        text = _DASH_TOKEN.sub("", text)
     return _PUNCTUATION_TOKEN_AT_START.sub("", _PUNCTUATION_TOKEN_AFTER_WORD.sub(r"\1", text))
 
 
@@ -267,6 +279,7 @@ def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> 
             numbers = [numbers[k] for k in kept]
             matches = [matches[k] for k in kept]
         stamps = [stamp for m in matches for stamp in m.groups()]
+        repairs["short_time_fraction"] += short_fractions(stamps)
         times = stamps_to_seconds(stamps).reshape(-1, 2).T if stamps else (np.empty(0), np.empty(0))
     total = len(numbers) + len(unreadable)
     if unreadable and (len(unreadable) > _MAX_UNREADABLE_SHARE * total or not numbers):
@@ -317,14 +330,17 @@ def _out_of_line(times: np.ndarray) -> np.ndarray:
 
 def _repair_cue_times(starts: np.ndarray, ends: np.ndarray, texts: list, repairs: Counter) -> np.ndarray:
     """Repairs (in place) cues with one broken time: an end before the start, a cue lasting longer
-    than MAX_CUE_SECONDS, or a time out of line with its neighbours (_out_of_line). The time that
+    than MAX_CUE_SECONDS, or a start out of line with its neighbours (_out_of_line). The time that
     fits is kept and the other estimated from it and the cue's text length ("cue_time_repaired").
     Returns which cues to keep (None: all): a broken cue whose times are both out of line is
-    dropped ("broken_cue_dropped")."""
+    dropped ("broken_cue_dropped"); a cue whose times are both out of line is in the wrong place.
+
+    An end out of line alone is no typo: a long cue shown while short ones come and go (a speaker
+    talking over another, a sign on screen) ends after them."""
     broken = (ends < starts) | (ends - starts > MAX_CUE_SECONDS)
     bad_start, bad_end = _out_of_line(starts), _out_of_line(ends)
     fix_start = bad_start & ~bad_end
-    fix_end = (bad_end | broken) & ~bad_start
+    fix_end = broken & ~bad_start
     drop = broken & bad_start & bad_end
     if fix_start.any() or fix_end.any():
         lengths = np.array([_SPOKEN_SECONDS + _SECONDS_PER_CHARACTER * len(t) for t in texts])
@@ -360,32 +376,56 @@ def srt_cues(text: str, origin: str, video_id: str, repairs: Counter) -> Cues:
 # cues -> words
 
 
-def is_automatic(cues: Cues) -> bool:
-    """YouTube automatic captions, on evidence that holds for the whole file: word timing tags in
-    many cues, many 10 ms transition cues, or most cues rolling up (showing the line the cue before
-    ended with, then a new one). Uploaded subtitles may repeat a line now and then ("Hey." /
-    "Hey.")."""
+def caption_layout(cues: Cues) -> str:
+    """How a file shows its captions, on evidence that holds for the whole file:
+
+    * "automatic": YouTube's automatic captions: many 10 ms transition cues, many cues with word
+      tags (each timestamp opens a ``<c>`` span that starts with the space before its word), or
+      rolled-up lines in YouTube's SRT export (each cue shown until the one after next starts);
+    * "rolled": other roll-up captions (CEA-608 roll-up converted): most cues show the line the cue
+      before ended with, then a new one;
+    * "uploaded": everything else, karaoke and paint-on captions with timestamps inside words
+      included, and files that repeat a line now and then ("Hey." / "Hey.") or show two cues at
+      once (concurrent text, not rolled-up lines)."""
     n = len(cues.texts)
     if not n:
-        return False
+        return "uploaded"
     lengths = np.subtract(cues.ends, cues.starts)
     if np.count_nonzero(lengths <= _TRANSITION_CUE_SECONDS) >= _AUTO_TRANSITION_SHARE * n:
-        return True  # checked first: the cheapest evidence
+        return "automatic"  # checked first: the cheapest evidence
     tagged = 0
     for text in cues.texts:
-        if "<" in text and _INLINE_TIME.search(text):
+        if "<" in text and _INLINE_TIME.search(text) and not _NOT_A_WORD_TAG.search(text):
             tagged += 1
             if tagged >= _AUTO_TAGGED_SHARE * n:
-                return True
+                return "automatic"
     if n < 2:
-        return False
+        return "uploaded"
     shown = [[line.strip() for line in text.split("\n") if line.strip()] for text in cues.texts]
     # rolling up: a cue shows the line the cue before ended with, then a new one
-    rolled = sum(1 for a, b in zip(shown, shown[1:]) if a and len(b) >= 2 and a[-1] == b[0])
-    return rolled >= max(2, _AUTO_ROLLED_SHARE * (n - 1))
+    rolled = sum(
+        1
+        for a, b, gap in zip(shown, shown[1:], np.diff(cues.starts).tolist())
+        if a and len(b) >= 2 and a[-1] == b[0] and gap >= _SIMULTANEOUS_SECONDS
+    )
+    if rolled < max(2, _AUTO_ROLLED_SHARE * (n - 1)):
+        return "uploaded"
+    return "automatic" if _shown_until_next_but_one(cues) else "rolled"
 
 
-def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
+def _shown_until_next_but_one(cues: Cues) -> bool:
+    """Whether most cues end where the cue after next starts: YouTube's SRT export of automatic
+    captions, where each line is shown twice, rolling."""
+    if len(cues.starts) < 3:
+        return False
+    starts, ends = np.asarray(cues.starts), np.asarray(cues.ends)
+    rolling = (np.abs(ends[:-2] - starts[2:]) < _SAME_TIME_SECONDS) & (ends[:-2] > starts[1:-1])
+    return np.count_nonzero(rolling) >= _AUTO_ROLLED_SHARE * (len(starts) - 2)
+
+
+def auto_caption_words(
+    cues: Cues, origin: str, video_id: str, repairs: Counter, *, estimate_ends: bool = True
+) -> tuple:
     """One word sequence from YouTube's rolling automatic captions, each word exactly once.
 
     A line carrying ``<time><c>`` tags is new speech: its first word starts at the cue start, the
@@ -393,13 +433,14 @@ def auto_caption_words(cues: Cues, origin: str, video_id: str, repairs: Counter)
     line that differs from the last new line in a cue longer than a transition cue (a one-word
     line has no tags): that is new speech spread over the cue, until the next new line starts.
     A cue showing the last new line twice ("Yeah." / "Yeah.", two speakers) has new speech in
-    the second.
+    the second. Other roll-up captions are read the same way (estimate_ends False: their words
+    are spread over their cues, not timed one by one).
     """
     collected = WordCollector(origin, video_id, repairs)
     _collect_caption_words(cues, collected)
     # finished here, once the per-line records above are gone: fewer objects alive for the garbage
     # collector to go through while the words are made
-    return collected.finish(estimate_ends=True)
+    return collected.finish(estimate_ends=estimate_ends)
 
 
 def _collect_caption_words(cues: Cues, collected: WordCollector) -> None:
@@ -473,12 +514,12 @@ def _plain_caption_line(line: str) -> str:
 
 
 def _needs_cleaning(text: str) -> bool:
-    """Whether clean_text could change the text (str searches first: much faster than a regex)."""
+    """Whether clean_text could change the text (a search for its marks first: faster)."""
     return _has_cleaned_mark(text) or bool(_PUNCTUATION_WORD.search(text))
 
 
 def _has_cleaned_mark(text: str) -> bool:
-    return any(mark in text for mark in _CLEANED_MARKS)
+    return _CLEANED_MARK.search(text) is not None
 
 
 def _has_punctuation_word(words: list) -> bool:
@@ -491,7 +532,8 @@ def _has_punctuation_word(words: list) -> bool:
     return b"\n\n" in bare
 
 
-_CLEANED_MARKS = ("&", "<", ">", "[", "]", "(", ":", "-", "{", "*", "\xa0", "♪", "♫", "♬", "。", "！", "？")
+_CLEANED_MARKS = "&<>[](:-{*\\\xa0♪♫♬。！？"
+_CLEANED_MARK = re.compile(f"[{re.escape(_CLEANED_MARKS)}]")  # a search: faster than str ones
 _PUNCTUATION_WORD = re.compile(rf"(?<!\S)[{_PUNCTUATION}]+(?!\S)")
 _ASCII_PUNCTUATION = bytes(c for c in range(128) if re.fullmatch(rf"[{_PUNCTUATION}]", chr(c)))
 
@@ -530,7 +572,7 @@ def _tagged_lines_fast(tagged: list) -> tuple[Optional[tuple], Optional[list]]:
 # what _tagged_lines_at_once cannot take in a line without its <c> and </c>: a tag other than
 # <hh:mm:ss.ttt>, a mark clean_text acts on, two words between tags, or none (or only punctuation)
 _NEEDS_CARE = re.compile(
-    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\xa0♪♫♬。！？]"
+    r"<(?!\d\d:\d\d:\d\d\.\d\d\d>)|(?<!\.\d\d\d)>|:(?!\d\d[:.]\d)|[&\[\](){*\-\\\xa0♪♫♬。！？]"
     rf"|(?:^|>)[ \t]*[^<\s]+[ \t]+[^<\s]|(?:^|>)[ \t]*(?:[{_PUNCTUATION}]+[ \t]*)?(?:<|$)",
     re.M,
 )
@@ -576,37 +618,183 @@ def _tagged_lines_at_once(entries: list) -> Optional[tuple]:
     return words, starts.tolist(), latest_ends.tolist(), offsets.tolist()
 
 
-def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple:
-    """Words of uploaded subtitles (or automatic captions exported as SRT): each cue's words spread
-    over the cue in proportion to their length. Repaired and counted: cues out of order are put in
-    order ("cues_reordered"), cues starting together (styled subtitles at several positions on the
-    screen) are merged ("simultaneous_cues_merged"), and a cue still shown when the next one starts
-    ends there ("overlap_trimmed": how exported automatic captions roll, each cue shown twice)."""
+def cue_words(cues: Cues, origin: str, video_id: str, repairs: Counter) -> tuple[tuple, tuple]:
+    """(words, turns) of uploaded subtitles, or of automatic captions exported as SRT.
+
+    Each cue's words are spread over the cue in proportion to their length; in a cue with timing
+    tags (karaoke, paint-on) each word starts at the tag at or before its first letter
+    (curate.text.inline_times). Dialogue dashes, ">>", voice spans and speaker labels start turns
+    (curate.text.turns) and are not words; ``turns`` is ((index of a turn's first word, its
+    speaker or ""), ...) wherever the turn changes. Right-to-left lines typed in visual order get
+    their sentence ends back at their ends (curate.text.rtl, "visual_order_marks_moved").
+
+    Repaired and counted: cues out of order are put in order ("cues_reordered"); cues starting
+    together (styled subtitles at several positions on the screen) are merged
+    ("simultaneous_cues_merged"). Other overlapping cues are concurrent speech or text (a speaker
+    talking over another): each keeps its own start and end and their words are ordered by start.
+    Only in YouTube's SRT export of automatic captions, each cue shown until the one after next
+    starts, does a cue end where the next one starts ("overlap_trimmed")."""
     starts, ends, texts = cues
     order = range(len(starts))
     if any(b < a for a, b in zip(starts, starts[1:])):
         order = sorted(order, key=starts.__getitem__)
         repairs["cues_reordered"] += sum(1 for a, b in zip(starts, starts[1:]) if b < a)
-    kept: list[list] = []  # [start, end, words]
+    trim = _shown_until_next_but_one(cues)
+    visual = is_visual_order(texts)
+    labels, labelled_throughout = speaker_labels(texts)
+    turns = _TurnTracker(labels)
+    kept: list[list] = []  # see _cue_words
+    concurrent = False
     for i in order:
-        words = clean_text(texts[i]).split()
-        if not words:
+        text, start, end = texts[i], starts[i], ends[i]
+        if visual:
+            logical = to_logical_order(text)
+            repairs["visual_order_marks_moved"] += logical != text
+            text = logical
+        cue = _cue_words(text, start, end, turns, repairs)
+        if not cue[2]:
             continue
-        start, end = starts[i], ends[i]
+        if not labelled_throughout and turns.speakers[cue[5]] and kept and not cue[7]:
+            _end_named_turn(cue, kept[-1], turns)
         if kept and start < kept[-1][1]:
             previous = kept[-1]
-            if start - previous[0] < _SIMULTANEOUS_SECONDS:
+            if start - previous[0] < _SIMULTANEOUS_SECONDS and previous[3] is None and cue[3] is None:
                 previous[1] = max(previous[1], end)
-                previous[2] += words
+                previous[6] += [(k + len(previous[2]), turn) for k, turn in cue[6]]
+                previous[2] += cue[2]
                 repairs["simultaneous_cues_merged"] += 1
                 continue
-            previous[1] = start
-            repairs["overlap_trimmed"] += 1
-        kept.append([start, end, words])
+            if trim:
+                previous[1] = start
+                repairs["overlap_trimmed"] += 1
+            else:
+                concurrent = True
+        kept.append(cue)
     collected = WordCollector(origin, video_id, repairs)
-    for start, end, words in kept:
-        collected.add(words, start, end)
-    return collected.finish(estimate_ends=False)
+    word_turns = _emit_cue_words(kept, collected, concurrent, turns)
+    return collected.finish(estimate_ends=False), word_turns
+
+
+def _end_named_turn(cue: list, previous: list, turns: "_TurnTracker") -> None:
+    """A cue without a mark after a named turn: a label names the speaker of its own lines only
+    (unless the file labels every cue), so once the sentence ends the speaker is unknown."""
+    last = previous[2][-1].rstrip(CLOSING_MARKS)
+    if last.endswith(SENTENCE_END_MARKS):
+        turns.speakers.append("")
+        cue[6].insert(0, (0, len(turns.speakers) - 1))
+        if len(cue[6]) == 1:
+            turns.current = len(turns.speakers) - 1
+
+
+class _TurnTracker:
+    """The turns of a file as its cues are read in order: turn 0 is the one before any mark."""
+
+    def __init__(self, labels: frozenset):
+        self.labels = labels
+        self.speakers = [""]  # of each turn
+        self.current = 0
+
+    def enter(self, piece) -> bool:
+        """Whether the piece (curate.text.turns.Piece) starts a new turn (then the current one)."""
+        if piece.new_turn or (piece.speaker is not None and piece.speaker != self.speakers[self.current]):
+            self.speakers.append(piece.speaker or "")
+            self.current = len(self.speakers) - 1
+            return True
+        return False
+
+    def changes(self, starts: list, first: int, n: int) -> tuple:
+        """((index, speaker), ...) of n words whose first is in turn ``first`` and where
+        ``starts`` ((index, turn), in order; a later one at the same index wins) start turns: one
+        wherever the turn changes, and at the first word when its speaker is known."""
+        if len(self.speakers) == 1 or not n:
+            return ()
+        at = dict((index, turn) for index, turn in starts if index < n)
+        turn = at.pop(0, first)
+        out = [(0, self.speakers[turn])] if self.speakers[turn] else []
+        return tuple(out + [(index, self.speakers[turn]) for index, turn in sorted(at.items())])
+
+
+def _cue_words(text: str, start: float, end: float, turns: _TurnTracker, repairs: Counter) -> list:
+    """[start, end, words, word starts (None: spread over the cue), latest ends, the turn the cue
+    starts in, [(index of a word, the turn it starts)], whether it starts with a mark or a
+    label] of one cue."""
+    turn_in = turns.current
+    if "\\" in text:  # a forced line break ("\N") starts a line, where a dash or a label may stand
+        text = _ASS_ESCAPE.sub(lambda m: _ASS_ESCAPED[m.group()], text)
+    if "<" in text or "{" in text:  # "<i>- Hi", "{\an8}- Hi": a dash behind markup is still a dash
+        text = _STYLE_MARKUP.sub("", text)
+    pieces, marks = [text], []  # the text of each turn in the cue; (piece, turn it starts)
+    named = False  # whether the cue starts with a label or a voice span
+    if may_hold_turns(text):
+        pieces = []
+        for piece in split_turns(text, turns.labels):
+            named = named or (not pieces and (piece.speaker is not None or piece.new_turn))
+            if turns.enter(piece):
+                marks.append((len(pieces), turns.current))
+                pieces.append(piece.text)
+            elif pieces:  # cleaned together, as an annotation may span lines
+                pieces[-1] += "\n" + piece.text
+            else:
+                pieces.append(piece.text)
+    timed = "<" in text and _INLINE_TIME.search(text) is not None
+    if len(pieces) == 1 and not timed:  # the usual cue
+        return [start, end, clean_text(pieces[0]).split(), None, None, turn_in, marks, named]
+    words, word_starts, latest_ends, firsts = [], [], [], []
+    at = start  # the time of the last tag so far
+    for piece in pieces:
+        firsts.append(len(words))
+        if timed:
+            piece_words, piece_starts, piece_ends, at = timed_words(piece, at, end, clean_text, repairs)
+            word_starts += piece_starts
+            latest_ends += piece_ends
+        else:
+            piece_words = clean_text(piece).split()
+        words += piece_words
+    marks = [(firsts[k], turn) for k, turn in marks]
+    timing = (word_starts, latest_ends) if timed else (None, None)
+    return [start, end, words, *timing, turn_in, marks, named]
+
+
+def _emit_cue_words(kept: list, collected: WordCollector, concurrent: bool, turns: _TurnTracker) -> tuple:
+    """Adds the words of the cues to collected: in cue order, or, when cues overlap, ordered by
+    start (each cue's own words stay in their order). Returns the turns of the words."""
+    words, counts, changes = [], [], []  # changes: (index of a word, the turn it starts)
+    for cue in kept:
+        if cue[6]:
+            changes += [(len(words) + k, turn) for k, turn in cue[6]]
+        words += cue[2]
+        counts.append(len(cue[2]))
+    starts, latest_ends = spread_over_cues(words, counts, [c[0] for c in kept], [c[1] for c in kept])
+    first = 0
+    for cue, n in zip(kept, counts):  # words timed by their tags
+        if cue[3] is not None:
+            word_starts = cue[3]
+            if concurrent and any(b < a for a, b in zip(word_starts, word_starts[1:])):
+                # kept in order within the cue before the cues are merged (as finish() would)
+                word_starts = list(itertools.accumulate(word_starts, max))
+                collected.repairs["word_start_clamped"] += sum(a != b for a, b in zip(word_starts, cue[3]))
+            starts[first : first + n], latest_ends[first : first + n] = word_starts, cue[4]
+        first += n
+    if not concurrent:
+        collected.extend(words, starts.tolist(), latest_ends.tolist())
+        return turns.changes(changes, kept[0][5] if kept else 0, len(words))
+    order = np.argsort(starts, kind="stable")
+    collected.extend([words[k] for k in order.tolist()], starts[order].tolist(), latest_ends[order].tolist())
+    if len(turns.speakers) == 1:
+        return ()
+    ids = [turn for cue, n in zip(kept, counts) for turn in _word_turns(n, cue[5], cue[6])]
+    ids = [ids[k] for k in order.tolist()]
+    changes = [(k, b) for k, (a, b) in enumerate(zip(ids, ids[1:]), 1) if a != b]
+    return turns.changes(changes, ids[0] if ids else 0, len(ids))
+
+
+def _word_turns(n: int, turn_in: int, marks: list) -> list:
+    """The turn of each of a cue's n words."""
+    ids, current, at = [], turn_in, 0
+    for index, turn in marks:
+        ids += [current] * (min(index, n) - at)
+        current, at = turn, min(index, n)
+    return ids + [current] * (n - at)
 
 
 def _json3_number(
@@ -725,27 +913,35 @@ def _language_from_name(path: str) -> str:
 
 def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_BYTES) -> Transcript:
     """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript, with the
-    repairs made on the way and the text encoding recorded in it.
+    repairs made on the way, the text encoding and the dialogue turns recorded in it.
 
-    The format comes from the extension (else the content); automatic captions vs uploaded
-    subtitles from the content of the whole file (is_automatic). Raises TranscriptError naming the
-    file and the problem (also for a path that is not a regular file or a file over ``max_bytes``).
+    The format comes from the extension (else the content; a SubRip body under a .vtt name is read
+    as SRT, "srt_body_in_vtt_file"); automatic captions vs uploaded subtitles from the content of
+    the whole file (caption_layout). Raises TranscriptError naming the file and the problem (also
+    for a path that is not a regular file or a file over ``max_bytes``).
     """
     path = str(path)
     repairs: Counter = Counter()
-    text, encoding = read_subtitle_text(path, video_id, repairs, max_bytes)
-    fmt = detect_format(path, text)
     language = _language_from_name(path)
+    text, encoding = read_subtitle_text(path, video_id, repairs, language, max_bytes)
+    fmt = detect_format(path, text)
+    turns: tuple = ()
+    if fmt == "vtt" and not text.lstrip().startswith("WEBVTT") and _SRT_HEAD.match(text.lstrip()):
+        fmt = "srt"
+        repairs["srt_body_in_vtt_file"] += 1
     if fmt in ("vtt", "srt"):
         if fmt == "vtt":
             cues, header_language = vtt_cues(text, path, video_id, repairs)
             language = header_language or language
         else:
             cues = srt_cues(text, path, video_id, repairs)
-        automatic = is_automatic(cues)
-        parse = auto_caption_words if automatic else cue_words
-        words = parse(cues, path, video_id, repairs)
-        source = f"{fmt}_auto" if automatic else fmt
+        layout = caption_layout(cues)
+        if layout == "uploaded":
+            words, turns = cue_words(cues, path, video_id, repairs)
+        else:
+            automatic = layout == "automatic"
+            words = auto_caption_words(cues, path, video_id, repairs, estimate_ends=automatic)
+        source = f"{fmt}_auto" if layout == "automatic" else fmt
     elif fmt == "json3":
         words, source = json3_words(text, path, video_id, repairs), "json3"
     else:
@@ -761,4 +957,5 @@ def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_
         origin=path,
         repairs=repairs,
         encoding=encoding,
+        turns=turns,
     )

@@ -32,12 +32,21 @@ _SECONDS_PER_LETTER = 0.07
 # not speech but a broken or foreign file.
 MAX_WORDS_PER_SECOND = 15.0
 _RATE_CHECK_MIN_WORDS = 50
+# ... nor within one sentence of at least this many words: a faster one is flagged
+# ("sentence_too_fast"), as its words' times cannot be what was said
+_SENTENCE_RATE_MIN_WORDS = 5
 
 _NON_WORD = re.compile(r"[^\w\n]+|_")
 _ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum() and chr(c) != "\n")
-SENTENCE_END_MARKS = (".", "?", "!", "…", "。", "！", "？")
+# Sentence ends of every script, used wherever sentences are cut: the Latin ones, the Chinese and
+# Japanese full-width ones (and the half-width and full-width full stops), the Arabic question mark,
+# the Urdu full stop, the Devanagari / Bengali danda and double danda, and the Armenian and Ethiopic
+# full stops (and the Ethiopic question mark).
+SENTENCE_END_MARKS = (".", "?", "!", "…", "。", "！", "？", "．", "｡", "؟", "۔", "।", "॥", "։", "።", "፧")
+# marks inside a sentence that a long one may be cut after: commas, semicolons and colons of those scripts
+COMMA_MARKS = (",", ";", ":", "，", "、", "；", "：", "،", "؛", "፣", "፤")
 CLOSING_MARKS = "\"')]}»”’」』）"
-_SENTENCE_END = re.compile(r"[.?!…。！？][\"')\]」』）]*(?:\s|$)")
+_SENTENCE_END = re.compile(rf"[{re.escape(''.join(SENTENCE_END_MARKS))}][\"')\]」』）]*(?:\s|$)")
 # Chinese and Japanese (Han, kana and their punctuation; not Hangul: Korean puts spaces between
 # words) are written without spaces between words.
 CJK_CHARS = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
@@ -82,6 +91,28 @@ def spread_times(texts: Sequence[str], start: float, end: float) -> list[tuple[f
     if out:
         out[-1] = (out[-1][0], end)
     return out
+
+
+def spread_over_cues(texts: Sequence[str], counts: Sequence[int], starts, ends) -> tuple:
+    """spread_times of many cues at once (cue k holds the next counts[k] texts and lasts from
+    starts[k] to ends[k]): (starts, ends) arrays of the same values, without a Python step per
+    word."""
+    counts = np.asarray(counts, np.int64)
+    cue_starts, cue_ends = np.asarray(starts, np.float64), np.asarray(ends, np.float64)
+    weights = np.fromiter(map(len, texts), np.float64, len(texts)) + 2
+    after = np.cumsum(weights)  # whole numbers: exact, as spread_times' running sums are
+    filled = counts > 0
+    firsts, lasts = (np.cumsum(counts) - counts)[filled], (np.cumsum(counts) - 1)[filled]
+    base, total = np.zeros(len(counts)), np.zeros(len(counts))
+    base[filled] = after[firsts] - weights[firsts]
+    total[filled] = after[lasts] - base[filled]
+    after -= np.repeat(base, counts)
+    word_cue_starts = np.repeat(cue_starts, counts)
+    spans, total = np.repeat(cue_ends, counts) - word_cue_starts, np.repeat(total, counts)
+    word_starts = word_cue_starts + spans * (after - weights) / total
+    word_ends = word_cue_starts + spans * after / total
+    word_ends[lasts] = cue_ends[filled]
+    return word_starts, word_ends
 
 
 def check_time(t: float, where: str, *, source: str, video_id: str) -> float:
@@ -183,9 +214,11 @@ class WordCollector:
         the previous word's (recognizer timing jitter, overlapping cues) is moved up to it and
         counted as a "word_start_clamped" repair. A word ends at its latest end or at the next
         word's start, whichever is first; with estimate_ends (automatic captions carry starts
-        only) also no later than max_word_seconds after its start. Invisible characters
-        (curate.text.invisible) are taken out of the words, and a word left empty is dropped (both
-        counted as the repair "invisible_characters_removed")."""
+        only) also no later than max_word_seconds after its start. Without estimate_ends (words
+        spread over cues, or ASR), sentences said faster than anyone speaks are counted as
+        "sentence_too_fast" (_too_fast_sentences). Invisible characters (curate.text.invisible) are
+        taken out of the words, and a word left empty is dropped (both counted as the repair
+        "invisible_characters_removed")."""
         if not self.texts:
             return ()
         texts = self.texts
@@ -222,10 +255,38 @@ class WordCollector:
             letters = np.fromiter(map(len, texts), np.float64, len(texts))
             ends = np.minimum(ends, starts + _WORD_ONSET_SECONDS + _SECONDS_PER_LETTER * letters)
         ends = np.maximum(ends, starts)
+        if not estimate_ends and len(self.texts) >= _SENTENCE_RATE_MIN_WORDS:
+            self.repairs["sentence_too_fast"] += _too_fast_sentences(self.texts, starts, ends)
         # tuple.__new__ is what TimedWord._make does, without a Python call per word
         return tuple(
             map(tuple.__new__, itertools.repeat(TimedWord), zip(texts, starts.tolist(), ends.tolist()))
         )
+
+
+def _too_fast_sentences(texts: list, starts: np.ndarray, ends: np.ndarray) -> int:
+    """How many sentences (words up to one ending in a sentence mark) of _SENTENCE_RATE_MIN_WORDS
+    or more come faster than MAX_WORDS_PER_SECOND."""
+    # A sentence of n = 5q + r words (r < 5) holds q disjoint runs of 5 words whose spans add up to
+    # at most its length: said faster than 15 words/s, one of them is shorter than
+    # (5q + 4) / (15q) <= 0.6 s. Only the sentences around such runs (rare) are looked at.
+    m = _SENTENCE_RATE_MIN_WORDS
+    fast_runs = np.flatnonzero(
+        (ends[m - 1 :] - starts[: len(starts) - m + 1]) < (2 * m - 1) / MAX_WORDS_PER_SECOND
+    )
+    flagged, last_stop = 0, 0
+    for run in fast_runs.tolist():
+        if run < last_stop:
+            continue  # in the sentence looked at last
+        first = run
+        while first > last_stop and not texts[first - 1].rstrip(CLOSING_MARKS).endswith(SENTENCE_END_MARKS):
+            first -= 1
+        stop = run + 1
+        while stop < len(texts) and not texts[stop - 1].rstrip(CLOSING_MARKS).endswith(SENTENCE_END_MARKS):
+            stop += 1
+        n = stop - first
+        flagged += bool(n >= m and n > MAX_WORDS_PER_SECOND * (ends[stop - 1] - starts[first]))
+        last_stop = stop
+    return flagged
 
 
 def looks_punctuated(words: Sequence[TimedWord]) -> bool:
@@ -259,6 +320,7 @@ def make_transcript(
     origin: str,
     repairs: Optional[Counter] = None,
     encoding: str = "",
+    turns: tuple = (),
 ) -> Transcript:
     """The checked Transcript (no words or an absurd speech rate: a TranscriptError); ``repairs``
     (kind -> count) is recorded in it, sorted by kind."""
@@ -273,4 +335,5 @@ def make_transcript(
         language=language,
         repairs=tuple(sorted((kind, n) for kind, n in (repairs or {}).items() if n)),
         encoding=encoding,
+        turns=turns,
     )

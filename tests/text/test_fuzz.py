@@ -3,6 +3,7 @@ TranscriptError, never another exception. Bounded so the whole file runs in seco
 
 import json
 import os
+import re
 import tempfile
 
 from hypothesis import HealthCheck, given, settings
@@ -190,17 +191,29 @@ def test_automatic_captions_with_word_time_jitter_keep_every_word(words, gaps, j
     fmt=st.sampled_from(["srt", "vtt"]),
 )
 def test_overlapping_and_simultaneous_uploaded_cues_keep_every_word(cues, fmt):
-    """Cues that overlap (exported automatic captions, cues kept on screen) or start together
-    (styled subtitles at several positions): every word kept once, in order of the cues' starts."""
+    """Cues that overlap (a cue kept on screen while others come) are concurrent: every word kept
+    once, each within its own cue's time, the words ordered by start and each cue's words in their
+    order. Cues that start together (styled subtitles at several positions) are shown as one."""
     def stamp(t):
         h, rest = divmod(round(t * 1000), 3_600_000)
         m, rest = divmod(rest, 60_000)
         return f"{h:02d}:{m:02d}:{rest // 1000:02d}{',' if fmt == 'srt' else '.'}{rest % 1000:03d}"
 
-    t, blocks = 1.0, []
+    t, blocks, times = 1.0, [], {}
     for k, (words, after, length) in enumerate(cues, 1):
         t += after if k > 1 else 0.0
-        blocks.append(f"{k}\n{stamp(t)} --> {stamp(t + length)}\n{' '.join(words)}\n")
+        named = [f"{w}{k}Z{j}" for j, w in enumerate(words)]  # which cue, which place
+        times.update((w, (round(t, 3), round(t + length, 3))) for w in named)
+        blocks.append(f"{k}\n{stamp(t)} --> {stamp(t + length)}\n{' '.join(named)}\n")
     text = ("WEBVTT\n\n" if fmt == "vtt" else "") + "\n".join(blocks)
     transcript = parse_bytes(text.encode(), f"overlap.{fmt}")
-    assert [w.text for w in transcript.words] == [w for words, _, _ in cues for w in words]
+    got = [w.text for w in transcript.words]
+    assert sorted(got) == sorted(times)
+    cue_of = {w: int(re.search(r"(\d+)Z\d+$", w).group(1)) for w in got}
+    for k, (words, _, _) in enumerate(cues, 1):
+        assert [w for w in got if cue_of[w] == k] == [f"{w}{k}Z{j}" for j, w in enumerate(words)]
+    latest = max(end for _, end in times.values())
+    for w in transcript.words:
+        start, _ = times[w.text]
+        assert start - 0.05 - 1e-6 <= w.start <= latest + 1e-6
+    assert all(a.start <= b.start for a, b in zip(transcript.words, transcript.words[1:]))

@@ -4,6 +4,7 @@ written here; no markup is left; word starts never go backwards."""
 
 import html
 import json
+from collections import Counter
 import re
 import unicodedata
 from pathlib import Path
@@ -44,6 +45,7 @@ _TIMING = re.compile(
 _NON_SPEECH = [
     re.compile(r"<[^<>]*>|[<>]"),  # tags, and a stray bracket of a broken one
     re.compile(r"\{[^}]*\}"),  # {\an8}, {Y:i}
+    re.compile(r"\\[Nnh]"),  # SubStation line breaks and hard spaces
     re.compile(r"\[[^\]]*\]", re.S),  # [annotations], across lines too
     re.compile(r"^[^\[\n]*\]", re.M),  # the end of one opened in an earlier cue
     re.compile(r"\[[^\]]*$", re.S),  # ... or closed in a later one
@@ -51,6 +53,34 @@ _NON_SPEECH = [
     re.compile(r"^\s*-?\s*\([^()\n]*\)\s*$", re.M),  # a line that is all a parenthesis
     re.compile(r"^\s*(?:>>|-)?\s*[A-Z][A-Z0-9.'\-]*(?: [A-Z0-9][A-Z0-9.'\-]*){0,3}:\s", re.M),  # NAME:
 ]
+
+
+# "Barry:", "- Eddie:", "Ashlee Kupor (SL):" at a line start: a speaker label after a dash or ">>",
+# or when the same label starts lines twice or more in the file, unless the line continues the
+# sentence of the line before it
+_MIXED_LABEL = re.compile(
+    r"^[ \t]*(?P<mark>(?:-|>>)[ \t]*)?(?P<name>[A-Z][\w'.\-]*(?: [A-Z][\w'.\-]*){0,3}(?: \([^()\n]+\))?):"
+    r"(?=[ \t]+\S|[ \t]*$)",
+    re.M,
+)
+
+
+def file_labels(text):
+    counts = Counter(m.group("name") for m in _MIXED_LABEL.finditer(text))
+    return {name for name, n in counts.items() if n >= 2}
+
+
+def without_labels(body, labels):
+    lines, previous = [], ""
+    for line in body.split("\n"):
+        m = _MIXED_LABEL.match(line)
+        tail = re.sub(r"<[^<>]*>", "", previous).rstrip().rstrip("\"')]»”’")
+        continues = bool(tail) and not tail.endswith((".", "?", "!", "…", "-"))
+        if m and not continues and (m.group("mark") or m.group("name") in labels):
+            line = line[: m.start("name")] + line[m.end() :]
+        lines.append(line)
+        previous = line if line.strip() else previous
+    return "\n".join(lines)
 
 
 def seconds(stamp):
@@ -86,7 +116,15 @@ def cues_of(text):
 
 
 def reference_uploaded(text):
-    return "".join(letters(spoken(body)) for _, _, body in cues_of(text))
+    labels = file_labels(text)
+    return "".join(letters(spoken(without_labels(body, labels))) for _, _, body in cues_of(text))
+
+
+def concurrent(text):
+    """Whether a cue starts while the one before is still shown (not together with it): concurrent
+    cues, whose words are ordered by their own starts."""
+    cues = cues_of(text)
+    return any(b[0] < a[1] and b[0] - a[0] >= 0.05 for a, b in zip(cues, cues[1:]))
 
 
 def reference_auto(text):
@@ -148,7 +186,10 @@ def test_real_subtitle_file(name):
     got = "".join(letters(w.text) for w in words)
     want = reference(name, read(path, transcript), transcript.source)
     repairs = dict(transcript.repairs)
-    if "cues_reordered" in repairs:
+    if "cues_reordered" in repairs or (
+        transcript.source in ("vtt", "srt") and concurrent(read(path, transcript))
+    ):
+        # cues put in order, or concurrent cues (their words interleave by start): the same letters
         assert sorted(got) == sorted(want)
     else:
         assert got == want
