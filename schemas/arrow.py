@@ -6,8 +6,9 @@ import pyarrow as pa
 
 from schemas.records import SCHEMA_VERSION, Clip, Failure, Sentence
 
-# Sentence.speaker is not stored yet: old sidecars would need their nested sentence structs
-# widened, which pyarrow casts do only from version 19 on (this project supports 14+).
+# Sentence.speaker is not stored yet (not in the sidecars, nor in the shards' .json, which hold the
+# same row): old sidecars would need their nested sentence structs widened, which pyarrow casts do
+# only from version 19 on (this project supports 14+).
 SENTENCE_TYPE = pa.struct(
     [
         ("text", pa.string()),
@@ -53,9 +54,12 @@ assert CLIP_SCHEMA.names == list(Clip._fields)
 FAILURE_SCHEMA = pa.schema([(name, pa.string()) for name in Failure._fields])
 
 
+_SENTENCE_FIELDS = [field.name for field in SENTENCE_TYPE]
+
+
 def clip_to_row(clip: Clip) -> dict:
     row = clip._asdict()
-    row["sentences"] = [s._asdict() for s in clip.sentences]
+    row["sentences"] = [{name: getattr(s, name) for name in _SENTENCE_FIELDS} for s in clip.sentences]
     row["frame_captions"] = list(clip.frame_captions)
     row["frame_times"] = list(clip.frame_times)
     row["transcript_repairs"] = [{"kind": kind, "count": n} for kind, n in clip.transcript_repairs]

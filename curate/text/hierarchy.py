@@ -157,7 +157,8 @@ def write_testset(
     src, out = Path(curation_dir), Path(out_dir)
     index = open_index(str(src))
     if not index.files:
-        raise ValueError(f"{src} has no index (shards/*.parquet beside shards/*.tar): expected a curation output folder")
+        raise ValueError(f"{src} has no index (shards/*.parquet beside shards/*.tar): expected a curation "
+                         "output folder")
     clips = table_to_clips(index.to_table())
     planned = plan_triplets([clip_to_row(c) for c in clips], max_offset, max_triplets, seed)
     if not planned:

@@ -162,12 +162,11 @@ _ASS_ESCAPED = {"\\N": "\n", "\\n": "\n", "\\h": " "}
 
 
 def clean_text(text: str) -> str:
-    """Spoken words of a cue's text (one or more lines): invisible marks, markup tags, SubStation
+    """Spoken words of a cue's text (one or more lines; invisible characters are gone from the file's
+    text already, and those that decoding makes are taken out of the words): markup tags, SubStation
     codes and escapes and entities resolved, speaker marks (">>", "- ", "NAME:"), sound annotations
     ("[Music]", "(APPLAUSE)", music notes) and tokens of punctuation alone removed; lines joined
     (without a space between Chinese or Japanese characters)."""
-    if not text.isascii():  # marks that decoding made (json3 escapes): before a dash is looked for
-        text = strip_invisible(text)[0]
     if _has_cleaned_mark(text):  # else (most caption pieces) no markup: skip the regexes
         text = html.unescape(_BRACE_TAG.sub("", _TAG.sub("", text))).replace("\xa0", " ")
         if "\\" in text:

@@ -95,7 +95,7 @@ def test_a_long_clip_whose_video_is_unreadable_leaves_its_triplet_out(tmp_path):
         info = tarfile.TarInfo(f"{clip.key}.mp4")
         info.size = len(b"not a video")
         tar.addfile(info, io.BytesIO(b"not a video"))
-    pq.write_table(clips_to_table([clip]), tmp_path / "src" / "clips.parquet")
+    pq.write_table(clips_to_table([clip]), tmp_path / "src" / "shards" / "00000.parquet")  # the index
     with pytest.raises(ValueError, match="no triplet .* could be cut"):
         write_testset(tmp_path / "src", tmp_path / "out")
     assert list((tmp_path / "out" / "shards").iterdir()) == []
