@@ -9,7 +9,7 @@ this polls the committed records instead (the same ones resume trusts), in a thr
 
 A video is done once it is in a shard, staged, or has failed as a whole. The total is the number of
 input rows, counted in the background for a local manifest or folder ("?" until then, or for a remote
-one). On a terminal the display is a tqdm bar redrawn every POLL_S; otherwise a line per LOG_EVERY_S.
+one). On a terminal the display is one line redrawn every POLL_S; otherwise a line per LOG_EVERY_S.
 """
 
 from __future__ import annotations
@@ -152,7 +152,6 @@ class Progress:
         self._stop = threading.Event()
         self._threads: list = []
         self.total = None
-        self._bar = None
 
     def __enter__(self):
         if self._quiet:
@@ -177,37 +176,21 @@ class Progress:
     def _watch(self) -> None:
         is_tty = getattr(self._stream, "isatty", lambda: False)()
         last_log = time.monotonic()
-        self._open_bar() if is_tty else None
         while True:
             stopping = self._stop.wait(self._poll_s)
             try:
                 self.committed.poll()
             except OSError:
                 pass  # a file replaced while read: the next poll sees it
-            if is_tty:
-                self._draw()
+            if is_tty:  # one line redrawn in place, and left on screen at the end
+                self._stream.write("\r" + self.line() + "\x1b[K" + ("\n" if stopping else ""))
+                self._stream.flush()
             elif stopping or time.monotonic() - last_log >= self._log_every_s:
                 self._stream.write(self.line() + "\n")
                 self._stream.flush()
                 last_log = time.monotonic()
             if stopping:
                 break
-        if self._bar is not None:
-            self._bar.close()
-
-    def _open_bar(self) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=self.total, initial=self.committed.done, unit="video", desc="curate",
-                         file=self._stream, dynamic_ncols=True, mininterval=0, smoothing=0.1)
-
-    def _draw(self) -> None:
-        bar = self._bar
-        if self.total is not None and bar.total != self.total:
-            bar.total = self.total
-        bar.n = self.committed.done
-        bar.set_postfix_str(describe(self.committed), refresh=False)
-        bar.refresh()
 
     def line(self) -> str:
         """One log line: videos done of total, clips, failures by stage, rate and ETA."""
