@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tarfile
 from collections import defaultdict
 from fractions import Fraction
@@ -157,8 +158,9 @@ def _extract_clips(out_dir: str, shard: str, rows: list, media: str) -> list:
                 with tar.extractfile(member) as src, open(os.path.join(media, name + ".mp4"), "wb") as dst:
                     shutil.copyfileobj(src, dst)
                 found.add(member.name)
-    except (OSError, tarfile.TarError) as exc:
-        raise SystemExit(f"error: {tar_path}: {exc}") from None
+    except (OSError, tarfile.TarError) as exc:  # its cards say so; the rest of the gallery is still useful
+        print(f"warning: {tar_path} cannot be read ({exc}): its clips are shown without video",
+              file=sys.stderr)
     cards = []
     for member_name, row in wanted.items():
         name = _file_name(row["key"])
@@ -266,8 +268,9 @@ def _copy_plots(out_dir: str, gallery: str) -> list:
 
 
 def _write_page(path: str, data: dict) -> None:
-    # "</" inside a <script> would end it early: a subtitle may hold "</script>"
-    blob = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    # a "<" inside the <script> could end it early ("</script>" or "<!--" in a subtitle); "<" appears
+    # only inside JSON strings, where \u003c means the same
+    blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     html = TEMPLATE.read_text(encoding="utf-8").replace("/*GALLERY_DATA*/null", blob)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
