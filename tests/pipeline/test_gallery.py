@@ -53,7 +53,8 @@ def open_browser(pw, profile):
 def test_the_gallery_loads_plays_and_filters_in_headless_chromium(curated, capsys):
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium is not installed (apt-get install chromium; scripts/setup.sh does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra)")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (the test extra)")
     assert main(["gallery", str(curated), "--sample", "6"]) == 0
     index = curated / "gallery" / "index.html"
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(str(index))
@@ -103,7 +104,8 @@ def test_the_gallery_loads_plays_and_filters_in_headless_chromium(curated, capsy
             page.select_option("#scale", "")
             word = data["cards"][0]["video_id"]
             page.fill("#search", word)
-            assert page.locator("#cards .card:visible").count() == sum(c["video_id"] == word for c in data["cards"])
+            same_video = sum(c["video_id"] == word for c in data["cards"])
+            assert page.locator("#cards .card:visible").count() == same_video
             page.fill("#search", "no clip says this")
             assert page.locator("#cards .card:visible").count() == 0
 

@@ -18,7 +18,8 @@ from curate.progress import Committed, Progress
 from curate.samples import make_sample_folder
 from schemas import Failure
 
-LINE = re.compile(r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); ([\d.]+) videos/s, ETA ([\d:?]+)")
+LINE = re.compile(r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); "
+                  r"([\d.]+) videos/s, ETA ([\d:?]+)")
 
 
 class Terminal(io.StringIO):
@@ -101,7 +102,8 @@ def test_dataflow_gets_its_job_url_and_local_runners_the_display(capsys):
 
     assert _runs_locally(pipeline_options([]))
     assert _runs_locally(pipeline_options(["--runner", "PrismRunner"]))
-    options = pipeline_options(["--runner", "DataflowRunner", "--project", "proj", "--region", "europe-west4"])
+    options = pipeline_options(["--runner", "DataflowRunner", "--project", "proj",
+                                "--region", "europe-west4"])
     assert not _runs_locally(options)
 
     class Submitted:  # what DataflowPipelineResult offers
