@@ -171,7 +171,10 @@ class Progress:
         return False
 
     def _count(self) -> None:
-        self.total = count_inputs(*self._input)
+        try:
+            self.total = count_inputs(*self._input)
+        except Exception:  # noqa: BLE001 - the run reports a bad input itself; the display shows "?"
+            self.total = None
 
     def _watch(self) -> None:
         is_tty = getattr(self._stream, "isatty", lambda: False)()
@@ -180,8 +183,8 @@ class Progress:
             stopping = self._stop.wait(self._poll_s)
             try:
                 self.committed.poll()
-            except OSError:
-                pass  # a file replaced while read: the next poll sees it
+            except Exception:  # noqa: BLE001 - a file moved while read (set aside, renamed): next poll
+                pass
             if is_tty:  # one line redrawn in place, and left on screen at the end
                 self._stream.write("\r" + self.line() + "\x1b[K" + ("\n" if stopping else ""))
                 self._stream.flush()
