@@ -14,7 +14,6 @@ one). On a terminal the display is one line redrawn every POLL_S; otherwise a li
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -32,9 +31,11 @@ class Committed:
         self._dir, self._run_id = out_dir, run_id
         self._partitions: set = set()
         self._failure_files: set = set()
-        self._staged: set = set()  # staging folder names already counted
         self._failure_keys: set = set()  # a clip's failure is also committed with its shard: count it once
-        self.videos: set = set()
+        # a video is never split across shards: the videos of the index are a sum, with no set of ids
+        self.videos_in_shards = 0
+        self.staged: set = set()  # staged now (a video leaves staging once its shard is committed)
+        self.failed: set = set()  # videos that failed as a whole
         self.clips = 0
         self.failures_by_stage: Counter = Counter()
         self.unnamed_failed = 0  # input rows that failed without a video id (e.g. undecodable names)
@@ -45,6 +46,7 @@ class Committed:
         self._read_failures()
 
     def _read_partitions(self) -> None:
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         from curate.output.index import partition_paths
@@ -53,12 +55,12 @@ class Committed:
             if path in self._partitions:
                 continue
             try:
-                ids = pq.read_table(path, columns=["video_id"]).column("video_id").to_pylist()
+                ids = pq.read_table(path, columns=["video_id"]).column("video_id")
             except (OSError, ValueError):
                 continue  # set aside or damaged: the run reports it
             self._partitions.add(path)
             self.clips += len(ids)
-            self.videos.update(ids)
+            self.videos_in_shards += pc.count_distinct(ids).as_py()
 
     def _read_staging(self) -> None:
         from curate.output.write import MANIFEST, STAGING
@@ -67,18 +69,9 @@ class Committed:
         try:
             names = os.listdir(folder)
         except OSError:
-            return
-        for name in names:
-            if name in self._staged or name.startswith("."):
-                continue
-            manifest = os.path.join(folder, name, MANIFEST)
-            try:
-                with open(manifest, "rb") as f:
-                    video_id = json.load(f).get("video_id", name)
-            except (OSError, ValueError, AttributeError):
-                continue  # not committed yet, or already moved into a shard
-            self._staged.add(name)
-            self.videos.add(video_id)
+            names = []
+        self.staged = {name for name in names
+                       if not name.startswith(".") and os.path.exists(os.path.join(folder, name, MANIFEST))}
 
     def _read_failures(self) -> None:
         from curate.output.failures import RETRYABLE_STAGES, failure_files, parse_failure_line
@@ -112,13 +105,13 @@ class Committed:
                 if failure.key:
                     continue
                 if failure.video_id:
-                    self.videos.add(failure.video_id)
+                    self.failed.add(failure.video_id)
                 else:
                     self.unnamed_failed += 1
 
     @property
     def done(self) -> int:
-        return len(self.videos) + self.unnamed_failed
+        return self.videos_in_shards + len(self.staged) + len(self.failed) + self.unnamed_failed
 
 
 def count_inputs(input_path: str, id_column=None, url_column=None):
@@ -152,12 +145,11 @@ class Progress:
         self._stop = threading.Event()
         self._threads: list = []
         self.total = None
+        self._start_done, self._start_time = 0, time.monotonic()
 
     def __enter__(self):
         if self._quiet:
             return self
-        self.committed.poll()  # what earlier runs left: done already, not part of this run's rate
-        self._start_done, self._start_time = self.committed.done, time.monotonic()
         for target in (self._count, self._watch):
             thread = threading.Thread(target=target, name=f"curate-progress-{target.__name__}", daemon=True)
             thread.start()
@@ -178,13 +170,14 @@ class Progress:
 
     def _watch(self) -> None:
         is_tty = getattr(self._stream, "isatty", lambda: False)()
+        self._poll()  # what earlier runs left: done already, not part of this run's rate
+        self._start_done, self._start_time = self.committed.done, time.monotonic()
         last_log = time.monotonic()
         while True:
-            stopping = self._stop.wait(self._poll_s)
-            try:
-                self.committed.poll()
-            except Exception:  # noqa: BLE001 - a file moved while read (set aside, renamed): next poll
-                pass
+            # off a terminal the folder is read only when a line is due: the run's own work comes first
+            wait = self._poll_s if is_tty else max(0.0, self._log_every_s - (time.monotonic() - last_log))
+            stopping = self._stop.wait(wait)
+            self._poll()
             if is_tty:  # one line redrawn in place, and left on screen at the end
                 self._stream.write("\r" + self.line() + "\x1b[K" + ("\n" if stopping else ""))
                 self._stream.flush()
@@ -194,6 +187,12 @@ class Progress:
                 last_log = time.monotonic()
             if stopping:
                 break
+
+    def _poll(self) -> None:
+        try:
+            self.committed.poll()
+        except Exception:  # noqa: BLE001 - a file moved while read (set aside, renamed): the next poll
+            pass
 
     def line(self) -> str:
         """One log line: videos done of total, clips, failures by stage, rate and ETA."""

@@ -79,11 +79,11 @@ def test_a_clip_failure_committed_twice_counts_once_and_only_whole_video_failure
     seen = Committed(str(tmp_path), run_id="1")
     seen.poll()
     assert dict(seen.failures_by_stage) == {"cut": 1, "download": 1}
-    assert seen.videos == {"v2"} and seen.done == 1
+    assert seen.failed == {"v2"} and seen.done == 1
     # an earlier run's download failure is retried by this one: not done, not this run's failure
     later = Committed(str(tmp_path), run_id="2")
     later.poll()
-    assert later.videos == set() and dict(later.failures_by_stage) == {"cut": 1}
+    assert later.failed == set() and dict(later.failures_by_stage) == {"cut": 1}
 
 
 def test_quiet_is_an_option_of_run_and_no_setting_of_the_output(capsys):
