@@ -35,6 +35,7 @@ class Committed:
         # a video is never split across shards: the videos of the index are a sum, with no set of ids
         self.videos_in_shards = 0
         self.staged: set = set()  # staged now (a video leaves staging once its shard is committed)
+        self._sharded_still_staged: set = set()  # in a committed shard, its staging folder not yet deleted
         self.failed: set = set()  # videos that failed as a whole
         self.clips = 0
         self.failures_by_stage: Counter = Counter()
@@ -50,6 +51,7 @@ class Committed:
         import pyarrow.parquet as pq
 
         from curate.output.index import partition_paths
+        from schemas import safe_id
 
         for path in partition_paths(self._dir):
             if path in self._partitions:
@@ -61,6 +63,7 @@ class Committed:
             self._partitions.add(path)
             self.clips += len(ids)
             self.videos_in_shards += pc.count_distinct(ids).as_py()
+            self._sharded_still_staged.update(safe_id(v) for v in pc.unique(ids).to_pylist())
 
     def _read_staging(self) -> None:
         from curate.output.write import MANIFEST, STAGING
@@ -70,8 +73,10 @@ class Committed:
             names = os.listdir(folder)
         except OSError:
             names = []
-        self.staged = {name for name in names
-                       if not name.startswith(".") and os.path.exists(os.path.join(folder, name, MANIFEST))}
+        staged = {name for name in names
+                  if not name.startswith(".") and os.path.exists(os.path.join(folder, name, MANIFEST))}
+        self._sharded_still_staged &= staged  # bounded by the videos in flight
+        self.staged = staged - self._sharded_still_staged
 
     def _read_failures(self) -> None:
         from curate.output.failures import RETRYABLE_STAGES, failure_files, parse_failure_line

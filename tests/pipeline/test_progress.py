@@ -114,3 +114,22 @@ def test_dataflow_gets_its_job_url_and_local_runners_the_display(capsys):
     assert capsys.readouterr().out.strip() == (
         "Dataflow job 2026-12-07_01_02_03-123: https://console.cloud.google.com/dataflow/jobs/europe-west4/"
         "2026-12-07_01_02_03-123?project=proj")
+
+
+def test_a_video_still_staged_after_its_shard_is_committed_counts_once(tmp_path):
+    from factories import committed_output
+
+    from schemas import safe_id
+
+    [sharded] = committed_output(str(tmp_path), 10, clips_per_video=10)
+    for video in (sharded, "waiting"):
+        folder = tmp_path / ".staging" / safe_id(video)
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+    (tmp_path / ".staging" / "being_cut").mkdir()  # no manifest yet: not done
+    seen = Committed(str(tmp_path))
+    seen.poll()
+    assert (seen.clips, seen.videos_in_shards, seen.staged, seen.done) == (10, 1, {"waiting"}, 2)
+    (tmp_path / ".staging" / "waiting" / "manifest.json").unlink()
+    seen.poll()
+    assert seen.done == 1
