@@ -294,16 +294,16 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
     return result
 
 
-LOCAL_RUNNERS = {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner",
-                 "PrismRunner", "InteractiveRunner"}
+# runners that work in this machine's processes, as Beam names them (any case, "Runner" optional)
+LOCAL_RUNNERS = {"direct", "switchingdirect", "bundlebaseddirect", "fnapi", "prism", "interactive"}
 
 
 def _runs_locally(options) -> bool:
     from apache_beam.options.pipeline_options import StandardOptions
 
     runner = options.view_as(StandardOptions).runner
-    name = runner if isinstance(runner, str) else type(runner).__name__
-    return name.rsplit(".", 1)[-1] in LOCAL_RUNNERS
+    name = (runner if isinstance(runner, str) else type(runner).__name__).rsplit(".", 1)[-1].lower()
+    return name.removesuffix("runner") in LOCAL_RUNNERS
 
 
 def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
@@ -337,6 +337,8 @@ def _print_metrics(result) -> None:
     except Exception as exc:  # noqa: BLE001 - a runner without metrics must not fail a finished run
         log.warning("no Beam metrics from the runner: %s", exc)
         return
+    if counters:
+        print("Beam metrics of the job:", flush=True)
     for counter in sorted(counters, key=lambda c: (c.key.metric.namespace, c.key.metric.name)):
         value = counter.committed if counter.committed is not None else counter.attempted
         print(f"  {counter.key.metric.namespace}.{counter.key.metric.name}: {value}", flush=True)

@@ -102,6 +102,7 @@ def test_dataflow_gets_its_job_url_and_local_runners_the_display(capsys):
 
     assert _runs_locally(pipeline_options([]))
     assert _runs_locally(pipeline_options(["--runner", "PrismRunner"]))
+    assert _runs_locally(pipeline_options(["--runner", "direct"]))
     options = pipeline_options(["--runner", "DataflowRunner", "--project", "proj",
                                 "--region", "europe-west4"])
     assert not _runs_locally(options)
@@ -133,3 +134,24 @@ def test_a_video_still_staged_after_its_shard_is_committed_counts_once(tmp_path)
     (tmp_path / ".staging" / "waiting" / "manifest.json").unlink()
     seen.poll()
     assert seen.done == 1
+
+
+def test_the_metrics_of_a_finished_job_are_printed(capsys):
+    import apache_beam as beam
+
+    from curate.beam.recipe import _print_metrics, pipeline_options
+
+    class Count(beam.DoFn):
+        def __init__(self):
+            self.seen = beam.metrics.Metrics.counter("cut", "clips_ok")
+
+        def process(self, x):
+            self.seen.inc(x)
+            yield x
+
+    p = beam.Pipeline(options=pipeline_options([]))
+    _ = p | beam.Create([1, 2, 4]) | beam.ParDo(Count())
+    result = p.run()
+    result.wait_until_finish()
+    _print_metrics(result)
+    assert capsys.readouterr().out.splitlines() == ["Beam metrics of the job:", "  cut.clips_ok: 7"]
