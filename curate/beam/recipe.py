@@ -281,9 +281,10 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
         resume = load_resume_state(cfg.output, run_id=run_id, retry_failed=cfg.retry_failed)
         p = beam.Pipeline(options=options)
         build(p, cfg, resume)
-        local = _runs_locally(options) and is_local(cfg.output)
-        # the local runners do the work inside p.run(): the display watches from before it
-        with _local_progress(cfg, run_id, enabled=local and wait):
+        local = _runs_locally(options)
+        # the local runners do the work inside p.run(): the display watches from before it (it reads
+        # the output folder with os calls: a local one)
+        with _local_progress(cfg, run_id, enabled=local and wait and is_local(cfg.output)):
             result = p.run()
             if not local:
                 _print_job_url(result, options)
@@ -313,8 +314,8 @@ def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
         return contextlib.nullcontext()
     from curate.progress import Progress
 
-    return Progress(cfg.output, cfg.input, run_id=run_id, id_column=cfg.id_column, url_column=cfg.url_column,
-                    quiet=cfg.quiet)
+    return Progress(_local(cfg.output), cfg.input, run_id=run_id, id_column=cfg.id_column,
+                    url_column=cfg.url_column, quiet=cfg.quiet)
 
 
 def _print_job_url(result, options) -> None:
