@@ -42,14 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from curate.files import is_local
+    from curate.files import _local, is_local
 
     if not is_local(args.directory):
         raise SystemExit(f"error: {args.directory}: the gallery is written into a local output "
                          "directory; copy the run (or some of its shards) to a local folder first")
     if args.sample < 1:
         raise SystemExit(f"error: --sample must be >= 1, got {args.sample}")
-    out = os.path.abspath(args.directory)
+    out = os.path.abspath(_local(args.directory))
     if not os.path.isdir(os.path.join(out, "shards")):
         raise SystemExit(f"error: {args.directory} has no shards/ folder (not the output of `curate run`)")
     page = build_gallery(out, args.sample, seed=args.seed)
