@@ -187,3 +187,40 @@ def test_errors_name_what_is_wrong(tmp_path, capsys):
         main(["gallery", "--help"])
     assert exc.value.code == 0
     assert "--serve" in capsys.readouterr().out
+
+
+def test_captions_and_summaries_are_on_the_cards(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.output.index import partition_paths
+
+    committed_output(tmp_path, 4, clips_per_video=4)
+    [path] = partition_paths(str(tmp_path))
+    table = pq.read_table(path)
+    n = table.num_rows
+    for name, values in (("caption", ["a man rides a red bike"] * n),
+                         ("subtitle_summary", ["he talks about bikes"] * n),
+                         ("frame_captions", [["a bike", "a hill"]] * n),
+                         ("frame_times", [[1.5, 7.25]] * n)):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
+    pq.write_table(table, path)
+    page = gallery.build_gallery(str(tmp_path), 4)
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed (apt-get install chromium; scripts/setup.sh does it)")
+    from playwright import sync_api
+
+    with tempfile.TemporaryDirectory() as profile, sync_api.sync_playwright() as pw:
+        browser = open_browser(pw, profile)
+        try:
+            tab = browser.new_page()
+            tab.goto(f"file://{page['path']}")
+            text = tab.locator("#cards .card").first.inner_text()
+            tab.fill("#search", "red bike")  # captions are searched too
+            assert tab.locator("#cards .card:visible").count() == 4
+        finally:
+            browser.close()
+    for expected in ("a man rides a red bike", "he talks about bikes", "1.5s a bike", "7.3s a hill",
+                     "mp4 not found in shard"):
+        assert expected in text, text
