@@ -66,7 +66,8 @@ def build_gallery(out_dir: str, sample: int, *, seed: int = 0) -> dict:
     if os.path.isdir(media):  # a new sample replaces the old one
         shutil.rmtree(media)
     os.makedirs(media)
-    rows = sample_rows(out_dir, sample, seed)
+    sizes = _partition_sizes(out_dir)
+    rows = sample_rows(out_dir, sample, seed, sizes=sizes)
     cards = []
     for shard, shard_rows in _by_shard(rows).items():
         cards.extend(_extract_clips(out_dir, shard, shard_rows, media))
@@ -77,7 +78,7 @@ def build_gallery(out_dir: str, sample: int, *, seed: int = 0) -> dict:
         "stats": _read_json(os.path.join(out_dir, "stats.json")),
         "failures": failure_groups(os.path.join(out_dir, "failures.jsonl")),
         "plots": _copy_plots(out_dir, gallery),
-        "sampled_from": sum(n for _, n in _partition_sizes(out_dir)),
+        "sampled_from": sum(n for _, n in sizes),
     }
     path = os.path.join(gallery, "index.html")
     _write_page(path, data)
@@ -103,13 +104,14 @@ def _partition_sizes(out_dir: str) -> list:
     return sizes
 
 
-def sample_rows(out_dir: str, sample: int, seed: int = 0) -> list:
-    """Up to `sample` index rows (dicts of CARD_COLUMNS) chosen uniformly among all partitions' rows."""
+def sample_rows(out_dir: str, sample: int, seed: int = 0, *, sizes=None) -> list:
+    """Up to `sample` index rows (dicts of CARD_COLUMNS) chosen uniformly among all partitions' rows
+    (`sizes`: _partition_sizes, when already read)."""
     import pyarrow as pa
 
     from curate.output.index import DamagedPartition, read_partition
 
-    sizes = _partition_sizes(out_dir)
+    sizes = _partition_sizes(out_dir) if sizes is None else sizes
     total = sum(n for _, n in sizes)
     chosen = sorted(random.Random(seed).sample(range(total), min(sample, total)))
     rows, first, i = [], 0, 0
