@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "make-media": ("curate.samples", "write sample videos with speech, subtitles and true sentence times"),
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
+    "gallery": ("curate.gallery", "a static HTML page of sampled clips, plots and failures of a curation run"),
     "hierarchical-testset": (
         "curate.text.hierarchy",
         "short/medium/long clip triplets centred on one timestamp (VidLA appendix H) as a test set",

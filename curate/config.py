@@ -36,6 +36,7 @@ class RunConfig:
     retry_failed: bool = False  # redo the videos earlier runs into `output` dropped; accepts a changed input
     annotate: object = None  # curate.models.config's config or parsed args (vidla); None: no model stages
     index_file: bool = True  # also write DIR/clips.parquet (the index is the shards' sidecars either way)
+    quiet: bool = False  # no progress display on local runners (curate.progress); not an output setting
 
     def download_config(self):
         from curate.media.download import DownloadConfig

@@ -38,7 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     )
     parser.add_argument("--id-column", help="manifest column with the video id (default: detected)")
     parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress display (local runners show one on a terminal: videos done of total, clips, "
+        "failures by stage, videos/s and ETA; a line a minute when the output is not a terminal)",
+    )
     parser.add_argument(
         "--retry-failed",
         action="store_true",
@@ -241,6 +246,7 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         retry_failed=args.retry_failed,
         annotate=annotate,
         index_file=args.index_file,
+        quiet=getattr(args, "quiet", False),
     )
 
 

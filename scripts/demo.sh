@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on generated sample videos: install, make sample videos, curate them into
-# WebDataset shards (VidLA recipe), train a tiny VidLA on the shards, and evaluate retrieval.
+# WebDataset shards (VidLA recipe), train a tiny VidLA on the shards, evaluate retrieval, and write
+# the clip gallery (its path is the last line).
 #   bash scripts/demo.sh [OUTPUT_DIR]        (default: demo-out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +24,7 @@ python3 -m train fit --config tiny-cpu --shards "$OUT/dataset" --output "$OUT/ru
 
 echo "== 4/4 evaluate text-video retrieval on the same shards"
 python3 -m train eval --checkpoint "$OUT/run" --shards "$OUT/dataset" --dsl
+
+python3 -m curate gallery "$OUT/dataset" --sample 24 >/dev/null
+echo "== gallery of 24 sampled clips, plots and failures: open $OUT/dataset/gallery/index.html" \
+  "(or: python3 -m curate gallery $OUT/dataset --serve)"

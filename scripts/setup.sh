@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-# Debian: ffmpeg (cut, probe, test media), espeak-ng (generated speech), opencv-doc (real footage vtest.avi)
+# Debian: ffmpeg (cut, probe, test media), espeak-ng (generated speech), opencv-doc (real footage vtest.avi),
+# chromium (the gallery's browser test, driven by Playwright with this executable)
 need_apt=()
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 [ -d /usr/share/doc/opencv-doc ] || need_apt+=(opencv-doc)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

@@ -281,7 +281,65 @@ def run_recipe(build: Callable, cfg: RunConfig, pipeline_args: list, *, wait: bo
         resume = load_resume_state(cfg.output, run_id=run_id, retry_failed=cfg.retry_failed)
         p = beam.Pipeline(options=options)
         build(p, cfg, resume)
-        result = p.run()
-        if wait:
-            result.wait_until_finish()
+        local = _runs_locally(options)
+        # the local runners do the work inside p.run(): the display watches from before it (it reads
+        # the output folder with os calls: a local one)
+        with _local_progress(cfg, run_id, enabled=local and wait and is_local(cfg.output)):
+            result = p.run()
+            if not local:
+                _print_job_url(result, options)
+            if wait:
+                result.wait_until_finish()
+        if wait and not local:
+            _print_metrics(result)
     return result
+
+
+# runners that work in this machine's processes, as Beam names them (any case, "Runner" optional)
+LOCAL_RUNNERS = {"direct", "switchingdirect", "bundlebaseddirect", "fnapi", "prism", "interactive"}
+
+
+def _runs_locally(options) -> bool:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = options.view_as(StandardOptions).runner
+    name = (runner if isinstance(runner, str) else type(runner).__name__).rsplit(".", 1)[-1].lower()
+    return name.removesuffix("runner") in LOCAL_RUNNERS
+
+
+def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from curate.progress import Progress
+
+    return Progress(_local(cfg.output), cfg.input, run_id=run_id, id_column=cfg.id_column,
+                    url_column=cfg.url_column, quiet=cfg.quiet)
+
+
+def _print_job_url(result, options) -> None:
+    """Dataflow's console page of the job, as soon as it is submitted."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
+
+    job_id = getattr(result, "job_id", None)
+    job_id = job_id() if callable(job_id) else job_id
+    if not job_id:
+        return
+    gcp = options.view_as(GoogleCloudOptions)
+    print(f"Dataflow job {job_id}: https://console.cloud.google.com/dataflow/jobs/{gcp.region}/{job_id}"
+          f"?project={gcp.project}", flush=True)
+
+
+def _print_metrics(result) -> None:
+    """The job's Beam counters (clips cut, failed, ...) once it has finished."""
+    try:
+        counters = result.metrics().query()["counters"]
+    except Exception as exc:  # noqa: BLE001 - a runner without metrics must not fail a finished run
+        log.warning("no Beam metrics from the runner: %s", exc)
+        return
+    if counters:
+        print("Beam metrics of the job:", flush=True)
+    for counter in sorted(counters, key=lambda c: (c.key.metric.namespace, c.key.metric.name)):
+        value = counter.committed if counter.committed is not None else counter.attempted
+        print(f"  {counter.key.metric.namespace}.{counter.key.metric.name}: {value}", flush=True)
