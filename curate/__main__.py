@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "make-media": ("curate.samples", "write sample videos with speech, subtitles and true sentence times"),
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
+    "check": ("curate.checkcmd", "verify a finished output: shards, index, stats and members agree"),
+    "export": ("curate.export", "write the metadata-only release of an output (hdvila-jsonl, vidla-jsonl)"),
     "hierarchical-testset": (
         "curate.text.hierarchy",
         "short/medium/long clip triplets centred on one timestamp (VidLA appendix H) as a test set",
