@@ -64,6 +64,40 @@ def test_hugging_face_datasets_loads_the_shards(output, tmp_path, monkeypatch):
         assert first_frame(sample["mp4"]["bytes"]).shape[:2] == (rows[key]["height"], rows[key]["width"])
 
 
+def test_hugging_face_datasets_with_the_features_of_the_contract(output, tmp_path):
+    """A json field null in the first shards and text in a later one (a caption from a later run)
+    loads with schemas.hf.webdataset_features (inferred types would be null)."""
+    import shutil
+    import tarfile
+
+    from datasets import load_dataset
+
+    from schemas.hf import webdataset_features
+
+    _, shards, rows = output
+    copies = [str(tmp_path / f"{i:05d}.tar") for i in range(len(shards))]
+    for shard, copy in zip(shards[:-1], copies):
+        shutil.copy(shard, copy)
+    captioned = {}
+    with tarfile.open(shards[-1]) as src, tarfile.open(copies[-1], "w") as dst:
+        for member in src:
+            data = src.extractfile(member).read()
+            if member.name.endswith(".json"):
+                fields = json.loads(data)
+                fields["caption"] = captioned[fields["key"]] = f"a caption of {fields['key']}"
+                data = json.dumps(fields).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    data = load_dataset("webdataset", data_files={"train": copies}, split="train",
+                        cache_dir=str(tmp_path / "cache"), features=webdataset_features())
+    assert data.num_rows == len(rows)
+    for sample in data:
+        key = sample["__key__"]
+        assert sample["json"]["caption"] == captioned.get(key)
+        assert [s["text"] for s in sample["json"]["sentences"]] == [s["text"] for s in rows[key]["sentences"]]
+        assert sample["mp4"]["bytes"]
+
+
 def test_duckdb_queries_the_index_partitions(output):
     import duckdb
 
