@@ -3,8 +3,9 @@
 Builds committed outputs (tests/factories.committed_output: realistic shard sidecars, 1000 clips a
 shard) and fills each shard's tar with what a run writes: a real mp4 (1 s of 224x224 H.264, made once
 with ffmpeg), the clip's json and its subtitle; then writes the stats.json the index implies. Over each
-it runs ``curate check`` (every mp4 demuxed and its first frame decoded) and ``curate check --no-media``,
-and prints seconds, clips/s and the peak RSS. Goals: memory flat in the clips (largest <= 1.3x smallest).
+it runs ``curate check`` (every mp4 demuxed and its first frame decoded), the same with ``--jobs N``
+and ``curate check --no-media``, and prints seconds, clips/s and the peak RSS (of the largest process).
+Goal: memory flat in the clips (largest <= 1.3x smallest).
 
     python benchmarks/bench_check.py [--sizes 10000 100000] [--workdir /tmp/bench-check]
 """
@@ -65,6 +66,7 @@ def fill_output(out: str, mp4: bytes) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--jobs", type=int, default=2, help="also run check --jobs N (default %(default)s)")
     parser.add_argument("--workdir", default=None, help="where the outputs are built (default: a temp dir)")
     args = parser.parse_args()
     from factories import committed_output, run_measured
@@ -79,7 +81,7 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             committed_output(out, size)
             fill_output(out, mp4)
-            for extra in ([], ["--no-media"]):
+            for extra in ([], ["--jobs", str(args.jobs)], ["--no-media"]):
                 seconds, peaks = run_measured([sys.executable, "-m", "curate", "check", out, *extra])
                 what = "check " + " ".join(extra)
                 rows.append((size, what, seconds, max(mb for mb, _ in peaks.values())))

@@ -179,6 +179,25 @@ def member_problem(ext: str, data: bytes, row: dict) -> str:
     return f"differs from the index in {', '.join(differ)}" if differ else ""
 
 
+def check_failures(out_dir: str, problems: Problems) -> None:
+    """failures.jsonl exists and each line is a failure record (read line by line)."""
+    from curate.files import exists, join, open_read
+
+    path = join(out_dir, "failures.jsonl")
+    if not exists(path):
+        problems.add("missing", "failures.jsonl", "missing (an unfinished run)")
+        return
+    with open_read(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                record = json.loads(line)
+                ok = isinstance(record, dict) and all(k in record for k in ("video_id", "stage", "reason"))
+            except ValueError:
+                ok = False
+            if not ok:
+                problems.add("failures", f"failures.jsonl:line {number}", "is not a failure record")
+
+
 def check_stats(out_dir: str, totals: dict, problems: Problems) -> None:
     from curate.files import exists, join, read_bytes
 
@@ -206,13 +225,11 @@ def check(out_dir: str, *, media: bool = True, max_problems: int = 50, jobs: int
     import functools
     from concurrent.futures import ProcessPoolExecutor
 
-    from curate.files import exists, join
     from curate.output.index import committed_shards
 
     problems = Problems(max_problems)
     check_leftovers(out_dir, problems)
-    if not exists(join(out_dir, "failures.jsonl")):
-        problems.add("missing", "failures.jsonl", "missing (an unfinished run)")
+    check_failures(out_dir, problems)
     shards = committed_shards(out_dir)
     totals = {"num_clips": 0, "num_shards": len(shards), "clips per scale": Counter(), "videos_kept": 0}
     one = functools.partial(check_shard, out_dir, media=media, max_problems=max_problems)

@@ -116,6 +116,11 @@ def _truncated_sidecar(out, key):
         f.truncate(os.path.getsize(path) // 2)
 
 
+def _failure_line(out, key):
+    with open(out / "failures.jsonl", "a") as f:
+        f.write('{"video_id": "x", "stage": "cut", "reason": "ffmpeg"}\n{"video_id": "y", "sta\n')
+
+
 DAMAGES = {
     "mp4 missing": (_drop_member("mp4"), "no .mp4 member", True),
     "txt missing": (_drop_member("txt"), "no .txt member", True),
@@ -128,6 +133,7 @@ DAMAGES = {
                       ".txt differs from the indexed subtitle", True),
     "member not indexed": (_add_member, "member stranger_short_00000.txt is not in the index", False),
     "stats count": (_stats_count, "stats.json: num_clips is", False),
+    "failure record": (_failure_line, "failures.jsonl:line 2: is not a failure record", False),
     "temporary file": (_leftover_tmp, "shards/.00002.tar.tmp-0123abcd: temporary", False),
     "uncommitted shard": (_uncommitted_tar, "shards/00099.tar: shard without its index sidecar", False),
     "staging left": (_staging, ".staging: staged clips not yet in a shard", False),
@@ -159,7 +165,8 @@ def test_a_partial_file_is_reported_not_just_skipped(output, capsys):
 def test_parallel_check_finds_the_same_problems_in_shard_order(output, capsys):
     keys = [index.read_partition(p).column("key")[0].as_py() for p in index.partition_paths(str(output))]
     for shard, key in zip(index.committed_shards(str(output)), keys):
-        rewrite_tar(output / "shards" / f"{shard}.tar", lambda n, d, key=key: [] if n == f"{key}.json" else [(n, d)])
+        rewrite_tar(output / "shards" / f"{shard}.tar",
+                    lambda n, d, key=key: [] if n == f"{key}.json" else [(n, d)])
     serial, parallel = run_check(output, capsys), run_check(output, capsys, "--jobs", "2")
     assert serial == parallel and serial[0] == 1
     assert [line.split(": ")[1] for line in serial[2].splitlines()] == [f"clip {k}" for k in keys]
