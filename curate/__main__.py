@@ -15,6 +15,8 @@ SUBCOMMANDS = {
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
     "gallery": ("curate.gallery", "a static HTML page of sampled clips, plots and failures of a curation run"),
+    "check": ("curate.checkcmd", "verify a finished output: shards, index, stats and members agree"),
+    "export": ("curate.export", "write the metadata-only release of an output (hdvila-jsonl, vidla-jsonl)"),
     "hierarchical-testset": (
         "curate.text.hierarchy",
         "short/medium/long clip triplets centred on one timestamp (VidLA appendix H) as a test set",
@@ -23,11 +25,12 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__.splitlines()[0],
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import os
+import sys
 
 RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
 
@@ -306,6 +307,22 @@ def unknown_options_message(exc, own_options: list) -> str:
     return f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's pipeline options know them"
 
 
+def misspelt_options(pipeline_args: list, own_options: list) -> str:
+    """The error line for pass-through options that are near misses of this command's own (--short-sid
+    for --short-side), or "". Found before Beam is imported (seconds): Beam's own options are
+    underscored words (--temp_location, --runner) that are no near miss of these dashed names, as
+    tests/pipeline/test_curate_cli.py checks for every PipelineOptions class."""
+    import difflib
+
+    names = [a.split("=", 1)[0] for a in pipeline_args if a.startswith("--")]
+    hints = [f"{n} (did you mean {close[0]}?)" for n in names if n not in own_options
+             and (close := difflib.get_close_matches(n, own_options, 1, MISSPELT_CUTOFF))]
+    return f"error: unknown option(s): {', '.join(hints)}" if hints else ""
+
+
+MISSPELT_CUTOFF = 0.8  # difflib ratio: --short-sid/--short-side 0.96, --runner/--retries 0.59
+
+
 def _option_strings(parser: argparse.ArgumentParser) -> list:
     return [o for a in parser._actions for o in a.option_strings]
 
@@ -314,6 +331,10 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     """Run the recipe; returns the stats of the output directory. ``own_options``: the command's option
     strings, for hints when a pass-through argument is not a Beam option either."""
     import logging
+
+    misspelt = misspelt_options(list(args.pipeline_args or []), list(own_options))
+    if misspelt:
+        raise SystemExit(misspelt)
 
     from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
 
@@ -352,19 +373,30 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"  dropped {n} clips: {reason}")
 
 
+def _exit_status(output: str, stats: dict) -> int:
+    """1 when a non-empty input kept no clip (everything is in failures.jsonl, written by then)."""
+    counts = stats.get("counts", {})
+    if counts.get("videos_in") and not stats.get("num_clips"):
+        print(f"error: no clip kept from {counts['videos_in']} videos; why each was dropped is in "
+              f"{output}/failures.jsonl", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(args: argparse.Namespace, own_options: list = ()) -> int:
     stats = run(args.recipe, args, own_options)
     _print_summary(args.output, stats)
-    return 0
+    return _exit_status(args.output, stats)
 
 
 def main_for_recipe(recipe: str, argv=None) -> int:
     """The entry point of a recipe module (``python -m dags.vidla ...``)."""
     doc = importlib.import_module(RECIPES[recipe]).__doc__
-    parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0],
+                                     allow_abbrev=False)
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
     stats = run(recipe, args, _option_strings(parser))
     _print_summary(args.output, stats)
-    return 0
+    return _exit_status(args.output, stats)

@@ -39,6 +39,7 @@ def _presets_by_family() -> str:
 def _add_fit(sub) -> None:
     p = sub.add_parser(
         "fit",
+        allow_abbrev=False,
         help="train on WebDataset shards, or fine-tune on a retrieval benchmark",
         description="Train a model family of the registry (train/registry.py) on shards. Any TrainConfig "
         "field can be overridden after the options, as --field-name VALUE or field_name=VALUE (e.g. "
@@ -101,6 +102,7 @@ def _add_fit(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
+        allow_abbrev=False,
         help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot "
         "classification: one JSON object",
         description="Evaluate a checkpoint (pretrained, or fine-tuned with fit --dataset NAME) on shards, a "
@@ -173,6 +175,7 @@ def _add_eval(sub) -> None:
 def _add_export(sub) -> None:
     p = sub.add_parser(
         "export",
+        allow_abbrev=False,
         help="a checkpoint's model weights as safetensors",
         description="Write the model weights of a checkpoint as one safetensors file (the family and the "
         "model config in its metadata); init_from= accepts it.",
@@ -184,6 +187,7 @@ def _add_export(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train",
+        allow_abbrev=False,
         description=__doc__.splitlines()[0],
         epilog="\n".join(__doc__.splitlines()[2:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -136,9 +136,14 @@ def get_preset(name: str) -> TrainConfig:
     try:
         family = family_of_model(name)
     except ValueError:
+        import difflib
+
         models = sorted(m for f in families().values() for m in f.model_presets)
+        aliases = [a for f in families().values() for a in f.aliases]
+        close = difflib.get_close_matches(name, [*presets, *models, *aliases], 1, 0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(
-            f"unknown config {name!r}; expected one of {sorted(presets)} or a model preset ({models})"
+            f"unknown config {name!r}; {hint}expected one of {sorted(presets)} or a model preset ({models})"
         ) from None
     return family.train_presets[family.default_preset]().replace(model=name)
 

@@ -223,12 +223,21 @@ def text_video_scores(em: EvalModel, texts: Sequence[str], video_feats) -> torch
     return scores_VT.float().cpu().T
 
 
+MEANINGFUL_VIDEOS = 100  # below it, R@1/5/10 are too coarse to compare runs
+
+
 def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dict:
     if dsl and is_fusion(em):
         raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
     if dsl and not hasattr(em.model, "logit_scale_value"):
         raise ValueError(f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} "
                          "model has none")
+    if video_feats.shape[0] < MEANINGFUL_VIDEOS:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "retrieval over %d videos: recall is not meaningful below %d (R@10 of 10 videos is 100%% by "
+            "construction); evaluate on more clips", video_feats.shape[0], MEANINGFUL_VIDEOS)
     sim_TV = text_video_scores(em, texts, video_feats)
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
     return {

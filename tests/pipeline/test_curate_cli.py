@@ -4,6 +4,7 @@ clear errors for what a user got wrong (the end-to-end runs are in test_recipes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -118,6 +119,49 @@ def test_misspelt_options_and_a_file_as_output_are_refused_before_running(tmp_pa
     as_file = cli("run", "--recipe", "vidla", "--input", str(videos), "--output", str(a_file))
     assert as_file.returncode != 0 and "is a file, not a directory" in as_file.stderr
     assert "Traceback" not in as_file.stderr and a_file.read_text() == "not a folder"
+
+
+def test_an_abbreviation_is_no_option_and_a_near_miss_is_reported_before_beam_is_imported(tmp_path):
+    videos = tmp_path / "videos.txt"
+    videos.write_text("https://www.youtube.com/watch?v=aaaaaaaaaaa\n")
+    code = ("import sys\nfrom curate.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    print(exc, file=sys.stderr)\n"
+            "print('beam imported' if 'apache_beam' in sys.modules else 'beam not imported')\n")
+    done = subprocess.run(
+        [sys.executable, "-c", code, "run", "--recipe", "vidla", "--input", str(videos), "--output",
+         str(tmp_path / "o"), "--short-sid", "128"],
+        env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert "error: unknown option(s): --short-sid (did you mean --short-side?)" in done.stderr
+    assert done.stdout.strip() == "beam not imported" and not (tmp_path / "o").exists()
+
+
+def test_no_beam_pipeline_option_is_taken_for_a_near_miss_of_ours():
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    from curate.run import misspelt_options
+
+    beam = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(beam)
+    beam_options = [o for a in beam._actions for o in a.option_strings if o.startswith("--")]
+    assert len(beam_options) > 100
+    for recipe in ("hdvila", "vidla"):
+        parser = argparse.ArgumentParser()
+        add_arguments(parser, recipe=recipe)
+        own = [o for a in parser._actions for o in a.option_strings]
+        assert misspelt_options(beam_options, own) == ""
+        assert misspelt_options(["--no-clip-parquet"], own).endswith("(did you mean --no-clips-parquet?)")
+
+
+def test_a_run_that_keeps_no_clip_exits_1_after_writing_its_failures(sample_video, tmp_path, capsys):
+    from curate.__main__ import main
+
+    out = tmp_path / "out"
+    assert main(["run", "--recipe", "hdvila", "--input", sample_video.folder, "--output", str(out),
+                 "--min-height", "4000"]) == 1
+    assert "error: no clip kept from 1 videos" in capsys.readouterr().err
+    [failure] = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert (failure["video_id"], failure["reason"]) == (sample_video.video_id, "below_4000p")
 
 
 def test_run_is_a_subcommand():

@@ -54,9 +54,10 @@ def test_fit_writes_checkpoints_metrics_tensorboard_and_tokenizer(tiny_run):
     assert (tiny_run / "tokenizer" / "tokenizer.json").exists()
 
 
-def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shards, capsys):
+def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shards, capsys, caplog):
     assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--dsl"]) == 0
     result = _json_out(capsys)
+    assert "retrieval over 7 videos: recall is not meaningful below 100" in caplog.text
     # clip 2 has no subtitle: 8 clips, 7 subtitle queries, 7 videos ranked video-to-text
     assert (result["num_videos"], result["num_texts"]) == (7, 7)
     for direction in ("t2v", "v2t", "t2v_dsl", "v2t_dsl"):
@@ -132,6 +133,13 @@ def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
+    argv = ["fit", "--config", "vidla-tiny-cpuu", "--shards", str(tiny_shards),
+            "--output", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "unknown config 'vidla-tiny-cpuu'; did you mean 'vidla-tiny-cpu'?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # an abbreviation is no option: --shard is not --shards
+        main(["eval", "--checkpoint", str(tmp_path), "--shard", str(tiny_shards)])
+    assert "one of the arguments --shards" in capsys.readouterr().err
 
 
 def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, monkeypatch, capsys):

@@ -64,7 +64,8 @@ def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--shards", required=True, help="input shards (any pattern `train fit` accepts)")
     parser.add_argument("--output", required=True, help="folder for the shards with codes")
     parser.add_argument("--dvae-weights", required=True, help="DALL-E encoder state dict (train.vq)")
