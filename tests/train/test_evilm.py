@@ -1,6 +1,8 @@
 """E-ViLM: EdgeNeXt weights load by timm's names, the semantic tokenizer trains and round-trips, the
 three pre-training objectives learn, codes of a trained tokenizer feed MVM."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -27,44 +29,62 @@ def _batch(B=4, T=4, size=128, L=12, vocab=1000, seed=0):
     return frames, ids, mask
 
 
-def test_edgenext_small_has_the_published_size_and_stride():
-    model = EdgeNeXt(edgenext_small())
-    head = 304 * 1000 + 1000 + 2 * 304  # timm's classifier head, not part of the backbone
-    assert sum(p.numel() for p in model.parameters()) + head == pytest.approx(5.59e6, rel=0.005)
-    assert EdgeNeXt(edgenext_tiny_test())(torch.randn(1, 3, 96, 64)).shape == (1, 24, 3, 2)
+TIMM_REFERENCE = Path(__file__).with_name("data") / "timm_edgenext_tiny.safetensors"
 
 
-def _timm_state(model):
-    """The state dict timm's EdgeNeXt writes: our names plus the classifier head."""
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    dim = model.num_features
-    state.update({"head.norm.weight": torch.ones(dim), "head.norm.bias": torch.zeros(dim),
-                  "head.fc.weight": torch.zeros(1000, dim), "head.fc.bias": torch.zeros(1000)})
-    return state
+def test_edgenext_small_has_the_published_size_stride_and_cost():
+    """Against published numbers: timm's edgenext_small has 5,586,832 parameters with its 1000-class
+    head (5.59M in E-ViLM section 4.1), feature maps of 48/96/160/304 channels at strides 4/8/16/32
+    (timm's feature_info) and 1.26 GMACs at 256^2 (E-ViLM: "1.26G FLOPs for one 256x256 frame")."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = EdgeNeXt(edgenext_small()).eval()
+    head = 304 * 1000 + 1000 + 2 * 304  # timm's classifier head (norm + fc), not part of the backbone
+    assert sum(p.numel() for p in model.parameters()) + head == 5_586_832
+    x = model.stem(torch.randn(1, 3, 256, 256))
+    shapes = []
+    for stage in model.stages:
+        x = stage(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(48, 64, 64), (96, 32, 32), (160, 16, 16), (304, 8, 8)]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, 3, 256, 256))
+    assert counter.get_total_flops() / 2 == pytest.approx(1.26e9, rel=0.01)  # multiply-adds
 
 
-def test_edgenext_loads_timm_and_original_checkpoints(tmp_path):
-    torch.manual_seed(0)
-    source = EdgeNeXt(edgenext_tiny_test())
-    torch.save(_timm_state(source), tmp_path / "pytorch_model.bin")
-    target = EdgeNeXt(edgenext_tiny_test())
+def _timm_reference():
+    """timm's own EdgeNeXt at the tiny test sizes (tests/train/data/make_timm_edgenext.py wrote it with
+    timm 1.0.31): its state dict, an input and timm's forward_features of it."""
+    from safetensors import safe_open
+
+    with safe_open(str(TIMM_REFERENCE), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    state = {k.removeprefix("state."): v for k, v in tensors.items() if k.startswith("state.")}
+    return state, tensors["input"], tensors["features"]
+
+
+def test_edgenext_matches_timms_model_with_the_same_weights(tmp_path):
+    state, x, timm_features = _timm_reference()
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    target = EdgeNeXt(edgenext_tiny_test()).eval()
     report = load_edgenext_weights(target, str(tmp_path / "pytorch_model.bin"))
     assert report["skipped"] == ["head.fc.bias", "head.fc.weight", "head.norm.bias", "head.norm.weight"]
-    x = torch.randn(1, 3, 64, 64)
-    assert torch.equal(source(x), target(x))
+    with torch.no_grad():
+        torch.testing.assert_close(target(x), timm_features, rtol=1e-5, atol=1e-5)
     # the authors' release names (mmaaz60/EdgeNeXt), remapped as timm does
     import re
 
     original = {}
-    for k, v in source.state_dict().items():
+    for k, v in state.items():
         k = k.replace("stem.", "downsample_layers.0.")
         k = re.sub(r"stages\.([0-9]+)\.downsample\.([0-9]+)", r"downsample_layers.\1.\2", k)
         k = re.sub(r"stages\.([0-9]+)\.blocks\.([0-9]+)", r"stages.\1.\2", k)
         original[k.replace("conv_dw", "dwconv").replace("mlp.fc", "pwconv")] = v
     torch.save({"model": original}, tmp_path / "original.pth")
-    again = EdgeNeXt(edgenext_tiny_test())
+    again = EdgeNeXt(edgenext_tiny_test()).eval()
     load_edgenext_weights(again, str(tmp_path / "original.pth"))
-    assert torch.equal(source(x), again(x))
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), timm_features, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="do not match"):
         load_edgenext_weights(EdgeNeXt(edgenext_small()), str(tmp_path / "pytorch_model.bin"))
     with pytest.raises(ValueError, match="not found"):
@@ -73,9 +93,10 @@ def test_edgenext_loads_timm_and_original_checkpoints(tmp_path):
     from train.families.evilm.model import load_pretrained_weights
 
     cfg = evilm_tiny().replace(edgenext_weights=str(tmp_path / "pytorch_model.bin"))
-    model = Evilm(cfg)
-    assert load_pretrained_weights(model, cfg)["loaded"] == len(source.state_dict())
-    assert torch.equal(model.video_encoder(x), source(x))
+    model = Evilm(cfg).eval()
+    assert load_pretrained_weights(model, cfg)["loaded"] == len(target.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(model.video_encoder(x), timm_features, rtol=1e-5, atol=1e-5)
 
 
 def test_focal_loss_follows_equation_6():
