@@ -198,12 +198,17 @@ def param_groups(model: nn.Module, weight_decay: float) -> list:
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to min_lr / lr at the last step."""
+    """Linear warm-up to 1, then cosine or linear decay (``cfg.lr_schedule``) to min_lr / lr at the last
+    step of the schedule: ``cfg.steps``, or ``cfg.schedule_steps`` for a run that is one part of a longer
+    schedule, starting ``cfg.schedule_offset`` steps into it."""
+    step += cfg.schedule_offset
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
-    decay_steps = max(1, cfg.steps - cfg.warmup_steps)
+    decay_steps = max(1, (cfg.schedule_steps or cfg.steps) - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
     floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
+    if cfg.lr_schedule == "linear":
+        return floor + (1 - floor) * (1 - progress)
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 

@@ -174,3 +174,18 @@ def test_sync_batch_norms_converts_only_the_batch_norms_that_learn():
     frozen.requires_grad_(False)
     model = sync_batch_norms(torch.nn.Sequential(frozen, torch.nn.Sequential(learning)))
     assert model[0] is frozen and isinstance(model[1][0], torch.nn.SyncBatchNorm)
+
+
+def test_paper_presets_train_five_epochs_each_with_a_linear_decay():
+    from train.config import get_preset
+    from train.fit import lr_factor
+
+    clips_per_epoch = 100_000_000  # HD-VILA-100M
+    for name in ("hdvila", "hdvila-stage2"):
+        cfg = get_preset(name)
+        global_batch = cfg.batch_size * cfg.grad_accum * 64  # 64 GPUs
+        assert cfg.steps * global_batch / clips_per_epoch == pytest.approx(5.0, abs=1e-4), name
+        assert cfg.lr_schedule == "linear" and 0 < cfg.warmup_steps < cfg.steps / 50
+        halfway = cfg.warmup_steps + (cfg.steps - cfg.warmup_steps) // 2
+        assert lr_factor(halfway, cfg) == pytest.approx(0.5, abs=1e-4)
+    assert get_preset("hdvila-stage2").steps == 244_141 and get_preset("hdvila").steps == 976_562
