@@ -14,6 +14,7 @@ from typing import Optional
 
 
 LR_SCHEDULES = ("cosine", "linear")
+TRAIN_CROPS = ("multiscale", "center")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class TrainConfig:
     tokenizer_kind: str = "clip"  # what tokenizer="" learns: "clip" (CLIP's BPE) or "wordpiece" (BERT's)
     # --- data ---
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop (VidLA section 5): crop side / short side
+    train_crop: str = "multiscale"  # training crop: "multiscale" (random, crop_scales) or "center" (the
+    # eval crop: VidLA's fine-tuning, the long-video recipe)
     flip: bool = True  # random horizontal flip in training (the paper's default); false keeps "left" and
     # "right" in the texts true of the frames
     decode_short_side: Optional[int] = 280  # scale frames at decode to this short side (>= image_size / 0.8)
@@ -89,6 +92,8 @@ class TrainConfig:
             problems.append(f"grad_clip must be > 0 (inf: no clipping), got {self.grad_clip}")
         if self.warmup_steps < 0:
             problems.append(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.train_crop not in TRAIN_CROPS:
+            problems.append(f"train_crop {self.train_crop!r} is not one of {TRAIN_CROPS}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule {self.lr_schedule!r} is not one of {LR_SCHEDULES}")
         if self.schedule_offset < 0 or self.schedule_steps < 0:

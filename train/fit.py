@@ -391,6 +391,7 @@ def fit(
         train=True,
         crop_scales=cfg.crop_scales,
         flip=cfg.flip,
+        train_crop=cfg.train_crop,
         decode_short_side=cfg.decode_short_side,
         shuffle_buffer=cfg.shuffle_buffer,
         seed=cfg.seed,

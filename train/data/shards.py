@@ -48,6 +48,7 @@ class ClipLoaderConfig:
     train: bool = True
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop: crop side = scale * short side
     flip: bool = True  # train: flip horizontally with probability 1/2 (off: texts saying left/right stay true)
+    train_crop: str = "multiscale"  # train: "multiscale" random crop, or "center" (the eval crop)
     decode_short_side: Optional[int] = 280  # frames are scaled at decode so the short side is at most this
     shuffle_buffer: int = 64  # samples held by each stream's shuffle buffer (train only)
     seed: int = 0
