@@ -32,6 +32,9 @@ class VimpacConfig:
     head_hidden: int = 4096  # its hidden width (appendix C: 4096), with batch norm
     embed_dim: int = 256  # its output size: the clip embedding
     temperature: float = 0.2  # fixed contrastive temperature gamma (the loss is multiplied by it)
+    # largest distance (s) between the starts of the two positive windows (table 6's d_max); None: the
+    # paper's default, anywhere in the video (its clips in the shards); 0: the same window
+    positive_max_distance: Optional[float] = None
     # --- text (VIMPAC learns from video alone; the shared loader still tokenizes the clips' texts) ---
     vocab_size: int = 49408  # largest text vocabulary the run's tokenizer may have
     context_length: int = 77  # text tokens per clip in the batch (unused by the model)
@@ -46,6 +49,8 @@ class VimpacConfig:
             problems.append(f"attention width {self.attn_width} is not divisible by heads {self.heads}")
         if min(self.num_frames, self.layers, self.head_layers) < 1:
             problems.append("num_frames, layers and head_layers must be >= 1")
+        if self.positive_max_distance is not None and self.positive_max_distance < 0:
+            problems.append(f"positive_max_distance {self.positive_max_distance} must be >= 0 (or None)")
         if self.temperature <= 0:
             problems.append(f"temperature {self.temperature} must be > 0")
         if problems:
