@@ -83,6 +83,11 @@ def vimpac_large_half() -> VimpacConfig:
     return VimpacConfig(width=1024, layers=24, heads=16, attention_width=512, mlp_dim=2048)
 
 
+def vimpac_large_half_256() -> VimpacConfig:
+    """Large-Half for the last 10 of the 100 pre-training epochs (section 4.2): T=5 frames of S=256."""
+    return vimpac_large_half().replace(image_size=256)
+
+
 def vimpac_tiny() -> VimpacConfig:
     """CPU tests: 4 frames of 64^2 (8 x 8 tokens) at 10 FPS (so that the test clips of 1.6 s hold two
     distinct windows), 2 layers of 64, a small random frozen dVAE with the full 8192 codes."""
@@ -93,9 +98,16 @@ def vimpac_tiny() -> VimpacConfig:
     )
 
 
+def vimpac_tiny_hr() -> VimpacConfig:
+    """The tiny model's high-resolution stage: frames of 128^2 (16 x 16 tokens) instead of 64^2."""
+    return vimpac_tiny().replace(image_size=128)
+
+
 PRESETS = {
     "vimpac-tiny": vimpac_tiny,
+    "vimpac-tiny-hr": vimpac_tiny_hr,
     "vimpac-small": vimpac_small,
     "vimpac-base": vimpac_base,
     "vimpac-large-half": vimpac_large_half,
+    "vimpac-large-half-256": vimpac_large_half_256,
 }
