@@ -83,3 +83,12 @@ def evaluate_zero_shot(
         "missing_videos": len(data.missing),
         "undecodable_videos": [data.video_ids[i] for i in failed],
     }
+
+
+def run_task(em, args) -> dict:
+    """``--task zero-shot-classification``: the labels of ``--annotations`` (see
+    train.datasets.load_classification), the videos of ``--videos``, the templates of ``--templates``."""
+    from train import datasets
+
+    data = datasets.load_classification(args.annotations, args.videos)
+    return evaluate_zero_shot(em, data, read_templates(args.templates), args.batch_size, args.num_workers)
