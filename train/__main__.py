@@ -153,10 +153,12 @@ def _add_eval(sub) -> None:
                    help="--task: the action classification dataset's annotation layout")
     p.add_argument("--run-dir", help="--task: folder for what a task trains (checkpoints, metrics)")
     p.add_argument("--num-frames", type=int, help="--task: frames per video (default: the task's protocol)")
+    p.add_argument("--image-size", type=int, help="--task: frame side (default: the task's protocol)")
     p.add_argument("--epochs", type=float, help="--task: training epochs (default: the paper's)")
     p.add_argument("--lr", type=float, help="--task: peak learning rate (default: the paper's)")
     p.add_argument("--videos", help="folder of the benchmark's videos")
-    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list)")
+    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list); --task with "
+                   "--layout hmdb51: the split number (default 1)")
     p.add_argument(
         "--mode",
         choices=["clip", "paragraph"],

@@ -87,3 +87,99 @@ def test_long_video_retrieval_at_one_fps(longvideo_run, tmp_path, capsys):
     assert torch.equal(sample["frames_TCHW"], expected)
     # the default is the paper's 128 frames (a 12 s video: each second repeated)
     assert main(argv[:-2]) == 0 and last_json_line(capsys)["num_frames"] == 128
+
+
+# --- VIMPAC: action classification ---------------------------------------------------------------
+
+ACTIONS = {"Bars": 2, "Cells": 5, "Pattern": 0}  # class -> the test source its videos show
+
+
+@pytest.fixture(scope="module")
+def ucf101(tmp_path_factory):
+    """A UCF101-layout dataset: videos/<Class>/v_<Class>_gNN_c01.mp4, trainlist01.txt, testlist01.txt."""
+    root = tmp_path_factory.mktemp("ucf101")
+    train, test = [], []
+    for label, (name, variant) in enumerate(sorted(ACTIONS.items()), start=1):
+        (root / "videos" / name).mkdir(parents=True)
+        for group in range(6):
+            video = f"v_{name}_g{group:02d}_c01"
+            make_clip_video(root / "videos" / name / f"{video}.mp4", variant=variant, seconds=2.0 + 0.2 * group)
+            (train if group < 4 else test).append(f"{name}/{video}.avi" + (f" {label}" if group < 4 else ""))
+    (root / "trainlist01.txt").write_text("\r\n".join(train) + "\r\n")
+    (root / "testlist01.txt").write_text("\r\n".join(test) + "\r\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vimpac_run(tiny_shards, tmp_path_factory):
+    run = tmp_path_factory.mktemp("vimpac_run")
+    assert main(["fit", "--config", "vimpac-tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
+                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
+    return run
+
+
+def test_action_layouts(ucf101, tmp_path):
+    from train import datasets
+
+    train = datasets.load_action_split("ucf101", ucf101 / "trainlist01.txt", ucf101 / "videos", "train")
+    test = datasets.load_action_split("ucf101", ucf101 / "testlist01.txt", ucf101 / "videos", "test")
+    assert train.class_names == test.class_names == ("Bars", "Cells", "Pattern")
+    assert len(train.video_paths) == 12 and len(test.video_paths) == 6 and not test.missing
+    assert [train.class_names[i] for i in train.labels[:4]] == ["Bars"] * 4
+    # HMDB51: one split file per class, 1 = train, 2 = test, 0 = unused
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    (splits / "brush_hair_test_split1.txt").write_text("a.avi 1 \nb.avi 2 \nc.avi 0 \n")
+    (splits / "cartwheel_test_split1.txt").write_text("d.avi 2 \n")
+    (tmp_path / "hmdb").mkdir()
+    for name in "abcd":
+        make_clip_video(tmp_path / "hmdb" / f"{name}.mp4")
+    hmdb_test = datasets.load_action_split("hmdb51", splits, tmp_path / "hmdb", "test")
+    assert (hmdb_test.video_ids, hmdb_test.class_names) == (("b", "d"), ("brush_hair", "cartwheel"))
+    assert datasets.load_action_split("hmdb51", splits, tmp_path / "hmdb", "train").video_ids == ("a",)
+    # Something-Something v2: the class is the template without brackets; videos <id>.webm
+    (tmp_path / "ssv2.json").write_text(json.dumps([
+        {"id": "a", "template": "Pushing [something] from left to right", "label": "pushing a cup ..."},
+        {"id": "zz", "template": "Lifting [something] up"}]))
+    ssv2 = datasets.load_action_split("ssv2", tmp_path / "ssv2.json", tmp_path / "hmdb")
+    assert ssv2.class_names == ("Lifting something up", "Pushing something from left to right")
+    assert ssv2.missing == ("zz",) and ssv2.labels == (1,)
+    aligned = datasets.align_classes(ssv2, hmdb_test)
+    assert aligned[0].class_names == aligned[1].class_names and len(aligned[0].class_names) == 4
+    assert aligned[1].labels == (2, 3)  # brush_hair, cartwheel after the two (capitalised) SSv2 classes
+
+
+def test_action_views_follow_the_protocol(ucf101):
+    from train import datasets
+    from train.families.vimpac.downstream import ActionClips, clip_windows
+
+    data = datasets.load_action_split("ucf101", ucf101 / "testlist01.txt", ucf101 / "videos", "test")
+    # 2 FPS of a 10 FPS video: every 5th frame
+    windows = clip_windows(data.video_paths[0], 3, 2.0, 64, lambda n, span: [0, n - span])
+    full = clip_windows(data.video_paths[0], 11, 10.0, 64, lambda n, span: [0])[0]
+    assert torch.equal(windows[0], full[[0, 5, 10]])
+    test_views, label = ActionClips(data, 4, 48, 2.0, train=False)[0]
+    assert test_views.shape == (30, 4, 3, 48, 48) and label == data.labels[0]  # 10 windows x 3 crops
+    train_view, _ = ActionClips(data, 4, 48, 2.0, train=True)[0]
+    assert train_view.shape == (1, 4, 3, 48, 48)
+
+
+def test_vimpac_linear_probe_and_finetune(vimpac_run, ucf101, tmp_path, capsys):
+    common = ["eval", "--checkpoint", str(vimpac_run), "--layout", "ucf101", "--videos", str(ucf101 / "videos"),
+              "--train-annotations", str(ucf101 / "trainlist01.txt"), "--annotations", str(ucf101 / "testlist01.txt"),
+              "--batch-size", "4"]
+    assert main([*common, "--task", "action-linear-probe"]) == 0
+    probe = last_json_line(capsys)
+    assert (probe["num_videos"], probe["train_videos"], probe["num_classes"]) == (6, 12, 3)
+    assert probe["top1"] == 100.0  # each class is one picture: even random features separate them
+    run = tmp_path / "ft"
+    assert main([*common, "--task", "action-finetune", "--run-dir", str(run), "--num-frames", "6",
+                 "--image-size", "96", "--epochs", "2"]) == 0
+    result = last_json_line(capsys)
+    assert (result["num_frames"], result["image_size"], result["views"], result["fps"]) == (6, 96, 30, 2.0)
+    assert result["steps"] == 2 and result["num_videos"] == 6 and 0 <= result["top1"] <= 100  # 12 clips a step
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 2 and history[0]["loss"] == pytest.approx(torch.log(torch.tensor(3.0)).item())  # zero FC
+    state = torch.load(run / "finetuned.pt", weights_only=False)
+    assert state["model"]["pos_t"].shape[0] == 6 and state["model"]["pos_h"].shape[0] == 12  # interpolated
+    assert state["class_names"] == ["Bars", "Cells", "Pattern"]
