@@ -349,3 +349,44 @@ def align_classes(*sets: ClassificationSet) -> list:
     names = tuple(sorted({n for s in sets for n in s.class_names}))
     index = {n: i for i, n in enumerate(names)}
     return [s._replace(labels=tuple(index[s.class_names[i]] for i in s.labels), class_names=names) for s in sets]
+
+
+# --- open-ended video question answering (E-ViLM's MSRVTT-QA, MSVD-QA) --------------------------------
+
+
+class QuestionSet(NamedTuple):
+    video_ids: tuple  # one per question
+    video_paths: tuple
+    questions: tuple
+    answers: tuple  # the answer text of each question
+    missing: tuple = ()  # questions whose video is not local (their video ids)
+
+
+def load_video_qa(annotations, videos_dir) -> QuestionSet:
+    """MSRVTT-QA / MSVD-QA ``train_qa.json`` / ``test_qa.json`` ([{"question", "answer", "video_id"}]; a
+    numeric video id N is the file ``videoN.*`` (MSRVTT) or ``vidN.*`` (MSVD's renamed clips)), or JSON
+    lines with video, question, answer."""
+    path = Path(annotations)
+    if path.suffix == ".jsonl":
+        rows = _read_rows(path)
+    else:
+        rows = _read_json(path)
+    if not isinstance(rows, list) or not rows:
+        raise AnnotationError(f"{annotations}: expected a list of questions")
+    ids, paths, questions, answers, missing = [], [], [], [], []
+    for row in rows:
+        video = row.get("video_id", row.get("video"))
+        if video is None or "question" not in row or "answer" not in row:
+            raise AnnotationError(f"{annotations}: a question lacks video_id, question or answer: {row}")
+        names = [f"video{video}", f"vid{video}", str(video)] if str(video).isdigit() else [str(video)]
+        found = next((p for p in (find_video(videos_dir, n) for n in names) if p), None)
+        if found is None:
+            missing.append(str(video))
+            continue
+        ids.append(str(video))
+        paths.append(str(found))
+        questions.append(str(row["question"]).strip())
+        answers.append(str(row["answer"]).strip().lower())
+    if not ids:
+        raise AnnotationError(f"none of the videos of {annotations} is in {videos_dir}")
+    return QuestionSet(tuple(ids), tuple(paths), tuple(questions), tuple(answers), tuple(missing))

@@ -183,3 +183,42 @@ def test_vimpac_linear_probe_and_finetune(vimpac_run, ucf101, tmp_path, capsys):
     state = torch.load(run / "finetuned.pt", weights_only=False)
     assert state["model"]["pos_t"].shape[0] == 6 and state["model"]["pos_h"].shape[0] == 12  # interpolated
     assert state["class_names"] == ["Bars", "Cells", "Pattern"]
+
+
+# --- E-ViLM: open-ended video question answering -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def evilm_run(tiny_shards, tmp_path_factory):
+    run = tmp_path_factory.mktemp("evilm_run")
+    assert main(["fit", "--config", "evilm-tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
+                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
+    return run
+
+
+def test_video_qa_fine_tunes_an_answer_head(evilm_run, tmp_path, capsys):
+    from train.families.evilm.downstream import answer_vocabulary
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(4):
+        make_clip_video(videos / f"video{i}.mp4", variant=i)
+    colours = ["red", "green", "blue", "red"]
+    train = [{"video_id": i, "question": "what colour is it?", "answer": colours[i]} for i in range(4)]
+    train.append({"video_id": 1, "question": "what is shown?", "answer": "a rare answer"})
+    (tmp_path / "train_qa.json").write_text(json.dumps(train))
+    test = [{"video_id": i, "question": "what colour is it?", "answer": a} for i, a in ((0, "red"), (2, "purple"))]
+    test.append({"video_id": 9, "question": "what?", "answer": "red"})  # no such video
+    (tmp_path / "test_qa.json").write_text(json.dumps(test))
+    run = tmp_path / "qa"
+    assert main(["eval", "--checkpoint", str(evilm_run), "--task", "video-qa", "--train-annotations",
+                 str(tmp_path / "train_qa.json"), "--annotations", str(tmp_path / "test_qa.json"), "--videos",
+                 str(videos), "--run-dir", str(run), "--epochs", "3", "--batch-size", "5"]) == 0
+    result = last_json_line(capsys)
+    assert (result["num_questions"], result["missing_videos"], result["answer_vocabulary"]) == (2, 1, 4)
+    assert result["test_answers_in_vocabulary"] == 50.0 and result["accuracy"] in (0.0, 50.0)  # "purple": wrong
+    assert result["steps"] == 3 and result["train_questions"] == 5
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
+    assert torch.load(run / "finetuned.pt", weights_only=False)["answers"][0] == "red"  # most frequent first
+    assert answer_vocabulary(["b", "a", "b", "c", "a", "b"], 2) == ("b", "a")

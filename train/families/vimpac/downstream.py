@@ -18,7 +18,6 @@ frozen model at its pre-training size, [CLS] features of one centre view, a logi
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -188,7 +187,7 @@ def evaluate_views(model, head, dataset, batch_size: int, num_workers: int) -> d
 
 def finetune(em, args) -> dict:
     """``--task action-finetune`` (see the module docstring)."""
-    from train.fit import lr_factor, param_groups
+    from train.downstream import finetune_steps
 
     _require_vimpac(em)
     train_set, test_set = _splits(args)
@@ -204,42 +203,18 @@ def finetune(em, args) -> dict:
     micro = min(args.batch_size, batch)
     accum = math.ceil(batch / micro)
     steps = max(1, math.ceil(epochs * len(train_set.video_paths) / (micro * accum)))
-    from train.config import TrainConfig
-
-    schedule = TrainConfig(steps=steps, lr=lr, min_lr=0.0, warmup_steps=round(0.1 * steps), lr_schedule="linear")
-    parameters = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
-    groups = param_groups(model, 0.01)
-    groups[0]["params"] = groups[0]["params"] + [head.weight]
-    groups[1]["params"] = groups[1]["params"] + [head.bias]
-    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, schedule))
     dataset = ActionClips(train_set, T, S, fps, train=True)
+
+    def epoch_batches(epoch: int):
+        dataset.epoch = epoch
+        return _loader(dataset, micro, True, args.num_workers, seed=epoch)
+
+    def loss_of(batch):
+        views, labels = batch
+        return F.cross_entropy(head(cls_features(model, views[:, 0]).float()), labels.to(em.device))
+
     run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    step, micro_done, history = 0, 0, []
-    model.train()
-    head.train()
-    while step < steps:
-        for batch in _loader(dataset, micro, True, args.num_workers, seed=dataset.epoch):
-            if batch is None:
-                continue
-            views, labels = batch
-            loss = F.cross_entropy(head(cls_features(model, views[:, 0]).float()), labels.to(em.device))
-            (loss / accum).backward()
-            micro_done += 1
-            if micro_done % accum:
-                continue
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            history.append({"step": step, "loss": float(loss.detach()), "lr": scheduler.get_last_lr()[0]})
-            if step >= steps:
-                break
-        dataset.epoch += 1
-    with open(run_dir / "metrics.jsonl", "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in history)
+    finetune_steps(model, head, epoch_batches, loss_of, steps, accum, lr, 0.01, (0.9, 0.999), run_dir)
     torch.save({"model": model.state_dict(), "head": head.state_dict(), "model_config": vars(model.cfg),
                 "class_names": list(train_set.class_names)}, run_dir / "finetuned.pt")
     test = ActionClips(test_set, T, S, fps, train=False)
