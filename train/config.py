@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 
-LR_SCHEDULES = ("cosine", "linear")
+LR_SCHEDULES = ("cosine", "linear", "step")
 TRAIN_CROPS = ("multiscale", "center")
 
 
@@ -55,7 +55,9 @@ class TrainConfig:
     lr: float = 2e-5  # peak learning rate
     min_lr: float = 4e-8  # learning rate at the end of the decay
     warmup_steps: int = 2000  # linear warm-up from 0 to lr
-    lr_schedule: str = "cosine"  # decay after the warm-up: "cosine" (VidLA) or "linear" (HD-VILA, VIMPAC)
+    # decay after the warm-up: "cosine" (VidLA), "linear" (HD-VILA, VIMPAC) or "step" (x0.1 at half and
+    # again at three quarters of the decay: HD-VILA's "multi-step decay" for fine-tuning)
+    lr_schedule: str = "cosine"
     # a run that is one part of a longer schedule (VIMPAC's last epochs at a higher resolution, started
     # from the first part with init_from): the schedule's whole length (0: steps) and the step of it
     # this run starts at

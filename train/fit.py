@@ -209,6 +209,8 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
     if cfg.lr_schedule == "linear":
         return floor + (1 - floor) * (1 - progress)
+    if cfg.lr_schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 

@@ -100,4 +100,4 @@ def test_linear_schedule_and_a_run_that_is_part_of_a_longer_schedule():
     with pytest.raises(ValueError, match="run past"):
         cfg.replace(steps=30, schedule_steps=100, schedule_offset=80)
     with pytest.raises(ValueError, match="lr_schedule"):
-        cfg.replace(lr_schedule="step")
+        cfg.replace(lr_schedule="exponential")

@@ -222,3 +222,51 @@ def test_video_qa_fine_tunes_an_answer_head(evilm_run, tmp_path, capsys):
     assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
     assert torch.load(run / "finetuned.pt", weights_only=False)["answers"][0] == "red"  # most frequent first
     assert answer_vocabulary(["b", "a", "b", "c", "a", "b"], 2) == ("b", "a")
+
+
+# --- HD-VILA: retrieval fine-tuning ---------------------------------------------------------------
+
+
+def test_hdvila_retrieval_finetune(hdvila_shards, tmp_path, capsys):
+    from train import datasets
+    from train.checkpoint import load_checkpoint
+    from train.eval import evaluate_retrieval_set, load_eval_model
+    from train.families.hdvila import STAGE2_PARAMETERS
+    from train.fit import lr_factor
+    from train.config import TrainConfig
+    from train_factories import write_msrvtt_1ka
+
+    stage1 = tmp_path / "stage1"
+    assert main(["fit", "--config", "hdvila-tiny-cpu", "--shards", str(hdvila_shards), "--output", str(stage1),
+                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(5):  # 8 s each: 2 segments of 3 s cover half of one
+        make_clip_video(videos / f"video{i}.mp4", variant=i, seconds=8.0, width=192, height=128)
+    train = write_msrvtt_1ka(tmp_path / "train.csv", [f"video{i}" for i in range(3) for _ in range(2)],
+                             [f"{c} {i}" for i in range(3) for c in ("a red circle", "a dog runs")])
+    test = write_msrvtt_1ka(tmp_path / "test.csv", ["video3", "video4"], ["blue boat", "green tree"])
+    run = tmp_path / "ft"
+    assert main(["eval", "--checkpoint", str(stage1), "--task", "retrieval-finetune", "--benchmark", "msrvtt",
+                 "--train-annotations", str(train), "--annotations", str(test), "--videos", str(videos),
+                 "--run-dir", str(run), "--epochs", "2", "--batch-size", "2"]) == 0
+    result = last_json_line(capsys)
+    assert (result["train_segments"], result["eval_segments"], result["num_videos"]) == (1, 2, 2)
+    assert (result["steps"], result["lr"], result["lr_schedule"]) == (3, 5e-6, "step")  # 2 epochs of 3 videos, 2 a step
+    tuned = load_checkpoint(run / "finetune")
+    cfg = TrainConfig.from_dict(tuned["config"])
+    assert cfg.init_from == str(stage1) and cfg.freeze == STAGE2_PARAMETERS and cfg.lr == 5e-6
+    assert [lr_factor(s, cfg.replace(steps=8)) for s in (0, 4, 6)] == pytest.approx([1.0, 0.1, 0.01])
+    before = load_checkpoint(stage1)["model"]
+    assert not torch.equal(tuned["model"]["video_projection.weight"], before["video_projection.weight"])
+    from fnmatch import fnmatchcase
+
+    multimodal = [k for k in before if any(fnmatchcase(k, p) for p in STAGE2_PARAMETERS)]
+    assert multimodal and all(torch.equal(tuned["model"][k], before[k]) for k in multimodal)  # kept frozen
+    # the reported numbers are the fine-tuned model's at twice the segments
+    em = load_eval_model(run / "finetune")
+    import dataclasses
+
+    em = dataclasses.replace(em, model_config=em.model_config.replace(num_segments=2))
+    expected = evaluate_retrieval_set(em, datasets.load_msrvtt(test, videos), False)
+    assert result["t2v"] == pytest.approx(expected["t2v"])
