@@ -30,11 +30,11 @@ def make_data(folder: Path) -> dict:
     sys.path.insert(0, str(HERE.parent / "tests" / "train"))
     import factories  # noqa: E402  (tests/train/factories.py)
 
-    folders = {"clips": folder / "clips", "hdvila": folder / "hdvila", "videos": folder / "videos"}
+    folders = {"clips": folder / "clips", "hdvila": folder / "hdvila" / "curated", "videos": folder / "videos"}
     if not (folders["clips"] / "clips.parquet").exists():
         factories.make_tiny_shards(folders["clips"], 16, 8)
     if not (folders["hdvila"] / "clips.parquet").exists():
-        factories.make_curated_shards(folders["hdvila"])
+        factories.make_curated_shards(folders["hdvila"].parent)
     if not (folders["videos"] / "clips.parquet").exists():
         samples = []
         for v in range(4):
