@@ -7,6 +7,7 @@ python -m train eval --checkpoint RUN --shards PATTERN [--dsl] [--mode paragraph
 python -m train eval --checkpoint RUN --dataset msrvtt --annotations MSRVTT_JSFUSION_test.csv --videos DIR
 python -m train eval --checkpoint RUN --multiple-choice MSR_MC_test.csv --videos DIR
 python -m train eval --checkpoint RUN --zero-shot kinetics400/validate.csv --videos DIR
+python -m train eval --checkpoint RUN --task action-finetune --layout ucf101 --train-annotations ... (--help)
 python -m curate hierarchical-testset DIR --output TESTSET
 python -m train eval --checkpoint RUN --shards TESTSET --hierarchical
 python -m train export --checkpoint RUN --output model.safetensors
@@ -99,15 +100,23 @@ def _add_fit(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _tasks_epilog() -> str:
+    from train.tasks import describe
+
+    return "downstream tasks (--task NAME; train/tasks.py):\n" + describe()
+
+
 def _add_eval(sub) -> None:
     p = sub.add_parser(
         "eval",
         allow_abbrev=False,
         help="retrieval (benchmarks, shards, hierarchical test set), multiple choice, zero-shot "
-        "classification: one JSON object",
+        "classification, the papers' downstream tasks (--task): one JSON object",
         description="Evaluate a checkpoint (pretrained, or fine-tuned with fit --dataset NAME) on shards, a "
-        "retrieval benchmark, the hierarchical test set (--hierarchical), multiple choice or zero-shot "
-        "classification (--zero-shot); prints one JSON object.",
+        "retrieval benchmark, the hierarchical test set (--hierarchical), multiple choice, zero-shot "
+        "classification (--zero-shot) or a downstream task of the papers (--task); prints one JSON object.",
+        epilog=_tasks_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)"
@@ -131,14 +140,27 @@ def _add_eval(sub) -> None:
         "accuracy; LABELS is Kinetics' csv (label,youtube_id,time_start,time_end) or a csv/tsv/jsonl with "
         "video,label columns; the classes are its labels; needs --videos (flat or a folder per label)",
     )
+    src.add_argument("--task", help="a downstream task of the papers (listed below) with the options it needs")
     p.add_argument(
         "--templates",
         help="zero-shot: prompt templates, one a line with {} for the class name (default: CLIP's 28 "
         "Kinetics templates)",
     )
-    p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py)")
+    p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py); with "
+                   "--task, the split evaluated")
+    p.add_argument("--train-annotations", help="--task: the training split (fine-tuning, linear probes, QA)")
+    p.add_argument("--benchmark", choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
+                   help="--task: the retrieval benchmark whose annotation format --annotations is in")
+    p.add_argument("--layout", choices=["ucf101", "hmdb51", "ssv2", "kinetics400"],
+                   help="--task: the action classification dataset's annotation layout")
+    p.add_argument("--run-dir", help="--task: folder for what a task trains (checkpoints, metrics)")
+    p.add_argument("--num-frames", type=int, help="--task: frames per video (default: the task's protocol)")
+    p.add_argument("--image-size", type=int, help="--task: frame side (default: the task's protocol)")
+    p.add_argument("--epochs", type=float, help="--task: training epochs (default: the paper's)")
+    p.add_argument("--lr", type=float, help="--task: peak learning rate (default: the paper's)")
     p.add_argument("--videos", help="folder of the benchmark's videos")
-    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list)")
+    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list); --task with "
+                   "--layout hmdb51: the split number (default 1)")
     p.add_argument(
         "--mode",
         choices=["clip", "paragraph"],
@@ -243,6 +265,10 @@ def run_eval(args) -> int:
         raise ValueError("--dataset, --multiple-choice and --zero-shot need --videos")
     if args.dataset and not args.annotations:
         raise ValueError("--dataset needs --annotations")
+    if args.task:
+        from train.tasks import run_task
+
+        return _print_result(run_task(args.task, args), args)
     em = load_eval_model(args.checkpoint, args.tokenizer, config=args.config)
     if args.hierarchical:
         result = evaluate_hierarchical(
@@ -269,6 +295,10 @@ def run_eval(args) -> int:
     else:
         data = datasets.load_multiple_choice(args.multiple_choice, args.videos)
         result = evaluate_multiple_choice(em, data, args.batch_size, args.num_workers)
+    return _print_result(result, args)
+
+
+def _print_result(result: dict, args) -> int:
     result["checkpoint"] = str(args.checkpoint)
     text = json.dumps(result)
     print(text)

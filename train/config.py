@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 
+LR_SCHEDULES = ("cosine", "linear", "step")
+TRAIN_CROPS = ("multiscale", "center")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # --- model ---
@@ -37,6 +41,8 @@ class TrainConfig:
     tokenizer_kind: str = "clip"  # what tokenizer="" learns: "clip" (CLIP's BPE) or "wordpiece" (BERT's)
     # --- data ---
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop (VidLA section 5): crop side / short side
+    train_crop: str = "multiscale"  # training crop: "multiscale" (random, crop_scales) or "center" (the
+    # eval crop: VidLA's fine-tuning, the long-video recipe)
     flip: bool = True  # random horizontal flip in training (the paper's default); false keeps "left" and
     # "right" in the texts true of the frames
     decode_short_side: Optional[int] = 280  # scale frames at decode to this short side (>= image_size / 0.8)
@@ -47,8 +53,16 @@ class TrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step
     steps: int = 600_000  # optimizer steps (paper: 3 epochs of YT-VidLA-800M at batch 4096)
     lr: float = 2e-5  # peak learning rate
-    min_lr: float = 4e-8  # learning rate at the end of the cosine decay
+    min_lr: float = 4e-8  # learning rate at the end of the decay
     warmup_steps: int = 2000  # linear warm-up from 0 to lr
+    # decay after the warm-up: "cosine" (VidLA), "linear" (HD-VILA, VIMPAC) or "step" (x0.1 at half and
+    # again at three quarters of the decay: HD-VILA's "multi-step decay" for fine-tuning)
+    lr_schedule: str = "cosine"
+    # a run that is one part of a longer schedule (VIMPAC's last epochs at a higher resolution, started
+    # from the first part with init_from): the schedule's whole length (0: steps) and the step of it
+    # this run starts at
+    schedule_steps: int = 0
+    schedule_offset: int = 0
     weight_decay: float = 0.02  # AdamW weight decay (not on norms, biases, embeddings, logit_scale)
     betas: tuple = (0.9, 0.999)  # AdamW betas
     grad_clip: float = 10.0  # max global gradient norm
@@ -80,6 +94,15 @@ class TrainConfig:
             problems.append(f"grad_clip must be > 0 (inf: no clipping), got {self.grad_clip}")
         if self.warmup_steps < 0:
             problems.append(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.train_crop not in TRAIN_CROPS:
+            problems.append(f"train_crop {self.train_crop!r} is not one of {TRAIN_CROPS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule {self.lr_schedule!r} is not one of {LR_SCHEDULES}")
+        if self.schedule_offset < 0 or self.schedule_steps < 0:
+            problems.append("schedule_steps and schedule_offset must be >= 0")
+        elif self.schedule_steps and self.schedule_offset + self.steps > self.schedule_steps:
+            problems.append(f"schedule_offset {self.schedule_offset} + steps {self.steps} run past "
+                            f"schedule_steps {self.schedule_steps}")
         if not 0 <= self.min_lr <= self.lr:
             problems.append(f"min_lr {self.min_lr} must lie in [0, lr={self.lr}]")
         if not self.crop_scales or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in self.crop_scales):

@@ -278,3 +278,115 @@ def load_classification(labels_file, videos_dir) -> ClassificationSet:
         tuple(v for v, _, _ in found), tuple(p for _, _, p in found), tuple(i for _, i, _ in found),
         class_names, missing,
     )
+
+
+# --- action classification splits (VIMPAC's fine-tuning and linear-probe datasets) ---------------------
+
+ACTION_LAYOUTS = ("ucf101", "hmdb51", "ssv2", "kinetics400")
+
+
+def load_action_split(layout: str, annotations, videos_dir, role: str = "test", split: int = 1) -> ClassificationSet:
+    """One split of an action classification dataset in its published layout:
+
+    - ``ucf101``: ucfTrainTestlist's trainlist0N.txt / testlist0N.txt (``Class/v_..._gXX_cYY.avi [label]``);
+      the class is the folder; videos at ``videos_dir/Class/v_....avi`` or flat;
+    - ``hmdb51``: the folder of testTrainMulti_7030_splits (``<class>_test_split<N>.txt``, lines
+      ``<video>.avi 1|2|0``: 1 train, 2 test, 0 unused); ``role`` and ``split`` pick the videos; videos at
+      ``videos_dir/<class>/<video>.avi`` or flat;
+    - ``ssv2``: something-something-v2-train.json / -validation.json (``[{"id", "template"}]``; the class is
+      the template without brackets); videos ``<id>.webm``;
+    - ``kinetics400``: Kinetics' csv (``load_classification``).
+
+    Class names are sorted; indices are into them (``align_classes`` puts two splits on one list)."""
+    if layout not in ACTION_LAYOUTS:
+        raise AnnotationError(f"unknown layout {layout!r}; expected one of {ACTION_LAYOUTS}")
+    if layout == "kinetics400":
+        return load_classification(annotations, videos_dir)
+    items = []  # (video id, class, candidate paths)
+    if layout == "ucf101":
+        for line in Path(annotations).read_text(encoding="utf-8").split("\n"):
+            if not line.strip():
+                continue
+            relative = line.split()[0]
+            label, _, name = relative.rpartition("/")
+            if not label:
+                raise AnnotationError(f"{annotations}: {relative!r} is not Class/video")
+            items.append((Path(name).stem, label, [(label, name), ("", name)]))
+    elif layout == "hmdb51":
+        wanted = {"train": "1", "test": "2"}[role]
+        files = sorted(Path(annotations).glob(f"*_test_split{split}.txt"))
+        if not files:
+            raise AnnotationError(f"{annotations}: no <class>_test_split{split}.txt files")
+        for file in files:
+            label = file.name[: -len(f"_test_split{split}.txt")]
+            for line in file.read_text(encoding="utf-8").splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[1] == wanted:
+                    items.append((Path(parts[0]).stem, label, [(label, parts[0]), ("", parts[0])]))
+    else:  # ssv2
+        rows = _read_json(annotations)
+        if not isinstance(rows, list) or not all("id" in r and "template" in r for r in rows):
+            raise AnnotationError(f"{annotations}: expected Something-Something v2's [{{id, template, ...}}]")
+        for row in rows:
+            label = row["template"].replace("[", "").replace("]", "")
+            items.append((str(row["id"]), label, [("", f"{row['id']}.webm")]))
+    if not items:
+        raise AnnotationError(f"{annotations}: no videos for the {role} split")
+    class_names = tuple(sorted({label for _, label, _ in items}))
+    index = {name: i for i, name in enumerate(class_names)}
+    found, missing = [], []
+    for video, label, candidates in items:
+        path = next((p for p in (find_video(videos_dir, name, subfolder=sub) for sub, name in candidates) if p), None)
+        (found if path else missing).append((video, index[label], str(path)))
+    if not found:
+        raise AnnotationError(f"none of the {len(items)} videos of {annotations} is in {videos_dir}")
+    return ClassificationSet(tuple(v for v, _, _ in found), tuple(p for _, _, p in found),
+                             tuple(i for _, i, _ in found), class_names, tuple(v for v, _, _ in missing))
+
+
+def align_classes(*sets: ClassificationSet) -> list:
+    """The sets re-indexed on the sorted union of their class names (a test split may lack a class)."""
+    names = tuple(sorted({n for s in sets for n in s.class_names}))
+    index = {n: i for i, n in enumerate(names)}
+    return [s._replace(labels=tuple(index[s.class_names[i]] for i in s.labels), class_names=names) for s in sets]
+
+
+# --- open-ended video question answering (E-ViLM's MSRVTT-QA, MSVD-QA) --------------------------------
+
+
+class QuestionSet(NamedTuple):
+    video_ids: tuple  # one per question
+    video_paths: tuple
+    questions: tuple
+    answers: tuple  # the answer text of each question
+    missing: tuple = ()  # questions whose video is not local (their video ids)
+
+
+def load_video_qa(annotations, videos_dir) -> QuestionSet:
+    """MSRVTT-QA / MSVD-QA ``train_qa.json`` / ``test_qa.json`` ([{"question", "answer", "video_id"}]; a
+    numeric video id N is the file ``videoN.*`` (MSRVTT) or ``vidN.*`` (MSVD's renamed clips)), or JSON
+    lines with video, question, answer."""
+    path = Path(annotations)
+    if path.suffix == ".jsonl":
+        rows = _read_rows(path)
+    else:
+        rows = _read_json(path)
+    if not isinstance(rows, list) or not rows:
+        raise AnnotationError(f"{annotations}: expected a list of questions")
+    ids, paths, questions, answers, missing = [], [], [], [], []
+    for row in rows:
+        video = row.get("video_id", row.get("video"))
+        if video is None or "question" not in row or "answer" not in row:
+            raise AnnotationError(f"{annotations}: a question lacks video_id, question or answer: {row}")
+        names = [f"video{video}", f"vid{video}", str(video)] if str(video).isdigit() else [str(video)]
+        found = next((p for p in (find_video(videos_dir, n) for n in names) if p), None)
+        if found is None:
+            missing.append(str(video))
+            continue
+        ids.append(str(video))
+        paths.append(str(found))
+        questions.append(str(row["question"]).strip())
+        answers.append(str(row["answer"]).strip().lower())
+    if not ids:
+        raise AnnotationError(f"none of the videos of {annotations} is in {videos_dir}")
+    return QuestionSet(tuple(ids), tuple(paths), tuple(questions), tuple(answers), tuple(missing))

@@ -47,18 +47,40 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def wrap_model(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
-    """DDP across the group (a no-op for one process). On GPUs, batch norms (VIMPAC's contrastive head)
-    become SyncBatchNorm: statistics over the global batch, as the paper trains them."""
+def wrap_model(module: torch.nn.Module, info: DistInfo, sync_batch_norm: bool | None = None) -> torch.nn.Module:
+    """DDP across the group (a no-op for one process). With ``sync_batch_norm`` (default: on GPUs) the
+    batch norms that learn (VIMPAC's contrastive head) become SyncBatchNorm: statistics over the global
+    batch, as the paper trains them; frozen ones stay as they are (``sync_batch_norms``)."""
     if info.world_size == 1:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    if info.device.type == "cuda":
-        module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if info.device.type == "cuda" if sync_batch_norm is None else sync_batch_norm:
+        module = sync_batch_norms(module)
 
     device_ids = [info.device.index] if info.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids)
+
+
+def is_frozen_batch_norm(module: torch.nn.Module) -> bool:
+    """A batch norm that learns nothing: no trainable affine parameter. Its running statistics are fixed
+    too (HD-VILA's ResNets keep theirs: ``resnet.ResNet(norm_eval=True)``)."""
+    return isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
+        p.requires_grad for p in module.parameters(recurse=False)
+    )
+
+
+def sync_batch_norms(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its learning batch norms as SyncBatchNorm (``SyncBatchNorm.convert_sync_batchnorm``
+    for each). A frozen one is left alone: converted, it would leave the eval mode its owner keeps it in
+    (an owner's ``train()`` looks for its own BatchNorm2d) and compute and update batch statistics again."""
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return module if is_frozen_batch_norm(module) else torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        converted = sync_batch_norms(child)
+        if converted is not child:
+            module.add_module(name, converted)
+    return module
 
 
 def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -385,3 +385,26 @@ def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_work
         "missing_videos": len(data.missing),
         "undecodable_videos": [data.video_ids[i] for i in failed],
     }
+
+
+def run_multiple_choice(em: EvalModel, args) -> dict:
+    """``--task multiple-choice``: the questions of ``--annotations`` over the videos of ``--videos``."""
+    from train import datasets
+
+    return evaluate_multiple_choice(em, datasets.load_multiple_choice(args.annotations, args.videos),
+                                    args.batch_size, args.num_workers)
+
+
+def with_num_frames(em: EvalModel, num_frames: int) -> EvalModel:
+    """``em`` evaluating ``num_frames`` frames per video, for a model that takes any count (the long-video
+    encoder stretches its temporal table): the model config's ``num_frames`` (the sample functions read
+    it) and the configs the model's modules keep, where they check their input against it."""
+    if not dataclasses.is_dataclass(em.model_config) or not hasattr(em.model_config, "num_frames"):
+        raise ValueError(f"the {em.family.name} model has no frame count to change")
+    mcfg = dataclasses.replace(em.model_config, num_frames=num_frames)
+    for module in em.model.modules():
+        if getattr(module, "cfg", None) is em.model_config or (
+            dataclasses.is_dataclass(getattr(module, "cfg", None)) and type(module.cfg) is type(mcfg)
+        ):
+            module.cfg = dataclasses.replace(module.cfg, num_frames=num_frames)
+    return dataclasses.replace(em, num_frames=num_frames, model_config=mcfg)

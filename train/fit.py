@@ -198,12 +198,19 @@ def param_groups(model: nn.Module, weight_decay: float) -> list:
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to min_lr / lr at the last step."""
+    """Linear warm-up to 1, then cosine or linear decay (``cfg.lr_schedule``) to min_lr / lr at the last
+    step of the schedule: ``cfg.steps``, or ``cfg.schedule_steps`` for a run that is one part of a longer
+    schedule, starting ``cfg.schedule_offset`` steps into it."""
+    step += cfg.schedule_offset
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
-    decay_steps = max(1, cfg.steps - cfg.warmup_steps)
+    decay_steps = max(1, (cfg.schedule_steps or cfg.steps) - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
     floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
+    if cfg.lr_schedule == "linear":
+        return floor + (1 - floor) * (1 - progress)
+    if cfg.lr_schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -386,6 +393,7 @@ def fit(
         train=True,
         crop_scales=cfg.crop_scales,
         flip=cfg.flip,
+        train_crop=cfg.train_crop,
         decode_short_side=cfg.decode_short_side,
         shuffle_buffer=cfg.shuffle_buffer,
         seed=cfg.seed,

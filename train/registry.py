@@ -23,11 +23,14 @@ import; every module in ``train/families/`` is imported when the registry is fir
 - ``sample``: "module:function" that turns one shard sample into tensors, run in the loader workers:
   ``sample(raw, meta, cfg, rng) -> {field: Tensor} | skip reason``. ``raw["mp4"]`` is the clip's video
   (bytes, or a local path in eval), ``meta`` its parsed json, ``cfg`` the ``ClipLoaderConfig``
-  (``cfg.train``: random crops/flip vs. centre crop; ``cfg.flip``; ``cfg.model_config``: the family's
-  model config for its own sizes), ``rng`` a ``random.Random`` seeded by (seed, epoch, clip key) in
+  (``cfg.train``: random crops/flip vs. centre crop; ``cfg.flip``; ``cfg.train_crop``: "center" keeps the
+  centre crop in training too; ``cfg.model_config``: the family's model config for its own sizes),
+  ``rng`` a ``random.Random`` seeded by (seed, epoch, clip key) in
   training (``None`` in eval). A ``DecodeError`` counts the sample as "undecodable"; returning a string
   skips it with that reason. Field names carry the per-sample shape: ``frames_TCHW`` (T, C, H, W) is
-  stacked by the shared collate into the batch field ``frames_BTCHW``.
+  stacked by the shared collate into the batch field ``frames_BTCHW``. A sample without ``mp4`` is
+  skipped as "missing_video" unless the function has ``accepts_images = True`` and the sample holds an
+  image (``jpg``, ``png``, ...: image-text shards; the long-video family's first stage).
 - ``video_inputs``: "module:function", (batch, device) -> the keyword arguments of
   ``model.encode_video`` (moves the family's video fields to the device, normalises pixels).
 - ``objectives``: {objective name: "module:object"}; ``loss_weights``: default {loss name: weight}

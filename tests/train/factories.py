@@ -153,6 +153,30 @@ def write_shards(root, samples: Sequence[tuple], per_shard: int) -> Path:
     return Path(root)
 
 
+def make_image_shards(root, num_images: int = 8, size: tuple = (80, 120)) -> Path:
+    """Image-text shards as img2dataset writes them (``<key>.jpg``, ``<key>.txt``, ``<key>.json`` with its
+    caption), one picture per image (a colour field with a square in a different place), two shards."""
+    import io
+
+    import numpy as np
+    import webdataset as wds
+    from PIL import Image
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for shard in range(2):
+        with wds.TarWriter(str(root / f"images-{shard:05d}.tar")) as sink:
+            for i in range(shard, num_images, 2):
+                pixels = np.full((*size, 3), (40 * i % 256, 255 - 30 * i % 256, 90), dtype=np.uint8)
+                pixels[10 + 5 * i : 30 + 5 * i, 20:40] = 255
+                buf = io.BytesIO()
+                Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
+                caption = f"{WORDS[i % len(WORDS)]} {WORDS[(3 * i + 1) % len(WORDS)]} picture"
+                sink.write({"__key__": f"img{i:05d}", "jpg": buf.getvalue(), "txt": caption.encode(),
+                            "json": json.dumps({"caption": caption}).encode()})
+    return root
+
+
 def make_tiny_shards(
     root,
     num_clips: int = 8,

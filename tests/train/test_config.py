@@ -85,3 +85,19 @@ def test_no_weight_decay_on_norms_biases_embeddings_and_logit_scale():
             k in name for k in ("bias", "norm", "embedding.weight", "logit_scale", "mst_embedding")
         ) or name.endswith("patch_embedding.weight"), name
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_linear_schedule_and_a_run_that_is_part_of_a_longer_schedule():
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, min_lr=0.0, lr_schedule="linear")
+    assert lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(55, cfg) == pytest.approx(0.5)  # halfway through the decay
+    assert lr_factor(100, cfg) == pytest.approx(0.0)
+    # the last 20 steps of that schedule as a run of their own continue where the first 80 stop
+    first = cfg.replace(steps=80, schedule_steps=100)
+    last = cfg.replace(steps=20, schedule_steps=100, schedule_offset=80)
+    assert [lr_factor(s, first) for s in (0, 79)] == [lr_factor(s, cfg) for s in (0, 79)]
+    assert [lr_factor(s, last) for s in range(21)] == pytest.approx([lr_factor(80 + s, cfg) for s in range(21)])
+    with pytest.raises(ValueError, match="run past"):
+        cfg.replace(steps=30, schedule_steps=100, schedule_offset=80)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        cfg.replace(lr_schedule="exponential")

@@ -119,3 +119,73 @@ def test_command_line_sets_crops_weights_and_stages():
     assert paper2.freeze == STAGE1_PARAMETERS and paper2.loss_weights == {"contrastive": 0.0, "mlm": 1.0}
     with pytest.raises(ValueError, match="multiples of 64"):
         model_config(apply_overrides(cfg, parse_overrides(["model.hr_size=100,256"])))
+
+
+# Two gloo ranks train the tiny model with the paper's frozen BatchNorm; the model goes through the
+# trainer's SyncBatchNorm conversion as on GPUs (wrap_model(sync_batch_norm=True)). DDP refuses a
+# SyncBatchNorm on CPU, so a frozen batch norm converted by mistake fails here; one that learns changes.
+_DDP_FIT = """
+import functools, sys
+import train.fit
+from train.config import apply_overrides, get_preset, parse_overrides
+from train.distributed import wrap_model
+
+train.fit.wrap_model = functools.partial(wrap_model, sync_batch_norm=True)
+shards, run = sys.argv[1:3]
+cfg = apply_overrides(get_preset("hdvila-tiny-cpu"), parse_overrides(
+    ["--steps", "3", "--batch-size", "2", "model.resnet_norm_eval=true", "checkpoint_every=3"]))
+train.fit.fit(cfg, shards, run, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_frozen_resnet_batch_norm_stays_frozen_under_ddp(hdvila_shards, tmp_path):
+    import subprocess
+    import sys
+
+    from train.config import apply_overrides, get_preset, model_config, parse_overrides
+    from train.families.hdvila.model import HDVILA
+
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(_DDP_FIT)
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(script), str(hdvila_shards), str(run)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    final = load_checkpoint(run)
+    assert final["step"] == 3 and final["world_size"] == 2
+    cfg = apply_overrides(get_preset("hdvila-tiny-cpu"), parse_overrides(["model.resnet_norm_eval=true"]))
+    torch.manual_seed(cfg.seed)  # the initial weights, as fit builds them
+    initial = HDVILA(model_config(cfg)).state_dict()
+    bn = [k for k in initial if "resnet" in k and ".normalization." in k]
+    assert {k.rsplit(".", 1)[1] for k in bn} >= {"weight", "bias", "running_mean", "running_var"}
+    changed = [k for k in bn if not torch.equal(final["model"][k], initial[k])]
+    assert not changed, f"frozen BatchNorm tensors changed: {changed[:4]}"
+    # the steps did train the ResNets' convolutions
+    convs = [k for k in initial if "resnet" in k and k.endswith("convolution.weight")]
+    assert all(not torch.equal(final["model"][k], initial[k]) for k in convs)
+
+
+def test_sync_batch_norms_converts_only_the_batch_norms_that_learn():
+    from train.distributed import sync_batch_norms
+
+    frozen, learning = torch.nn.BatchNorm2d(4), torch.nn.BatchNorm1d(4)
+    frozen.requires_grad_(False)
+    model = sync_batch_norms(torch.nn.Sequential(frozen, torch.nn.Sequential(learning)))
+    assert model[0] is frozen and isinstance(model[1][0], torch.nn.SyncBatchNorm)
+
+
+def test_paper_presets_train_five_epochs_each_with_a_linear_decay():
+    from train.config import get_preset
+    from train.fit import lr_factor
+
+    clips_per_epoch = 100_000_000  # HD-VILA-100M
+    for name in ("hdvila", "hdvila-stage2"):
+        cfg = get_preset(name)
+        global_batch = cfg.batch_size * cfg.grad_accum * 64  # 64 GPUs
+        assert cfg.steps * global_batch / clips_per_epoch == pytest.approx(5.0, abs=1e-4), name
+        assert cfg.lr_schedule == "linear" and 0 < cfg.warmup_steps < cfg.steps / 50
+        halfway = cfg.warmup_steps + (cfg.steps - cfg.warmup_steps) // 2
+        assert lr_factor(halfway, cfg) == pytest.approx(0.5, abs=1e-4)
+    assert get_preset("hdvila-stage2").steps == 244_141 and get_preset("hdvila").steps == 976_562

@@ -72,7 +72,7 @@ def test_the_pipeline_writes_video_windows(pipeline_shards):
 def test_two_stages_train_and_stage_two_evaluates(pipeline_shards, stage1, tmp_path, capsys):
     records = _records(stage1)
     assert [r["step"] for r in records] == [1, 2, 3, 4]
-    assert set(records[0]["losses"]) == {"subtitle", "caption"}
+    assert set(records[0]["losses"]) == {"subtitle"}  # the caption loss is off unless weighted
     assert not records[-1].get("skipped_samples")  # stage 1 takes every clip
 
     run = tmp_path / "stage2"

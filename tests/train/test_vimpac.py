@@ -115,3 +115,58 @@ def test_model_sizes_match_table_10(preset, paper_millions):
     backbone = sum(p.numel() for name, p in model.named_parameters()
                    if not name.startswith(("tokenizer.", "contrastive_head.", "token_")))  # no heads
     assert backbone / 1e6 == pytest.approx(paper_millions, rel=0.003)
+
+
+def test_results_recipe_ends_with_ten_epochs_at_256_on_the_same_schedule():
+    from train.config import get_preset, model_config
+    from train.fit import lr_factor
+
+    low, high = get_preset("vimpac-large-half"), get_preset("vimpac-large-half-256")
+    assert (model_config(low).image_size, model_config(high).image_size) == (128, 256)
+    assert model_config(low).num_frames == model_config(high).num_frames == 5
+    assert low.steps + high.steps == low.schedule_steps == high.schedule_steps == 120_000  # 100 epochs
+    assert high.steps == 12_000 and high.schedule_offset == low.steps  # the last 10 epochs
+    for cfg in (low, high):  # 1024 clips an update on 8 GPUs, linear decay after 5% warm-up, lr 3e-4
+        assert cfg.batch_size * cfg.grad_accum * 8 == 1024 and cfg.lr_schedule == "linear"
+        assert cfg.warmup_steps == 6_000 and cfg.lr == 3e-4
+    # negatives per clip (section 4.2): 2B - 1 over the B clips of all 8 GPUs' micro-batches
+    assert (2 * 8 * low.batch_size - 1, 2 * 8 * high.batch_size - 1) == (255, 127)
+    # the second run continues the first one's learning rate
+    whole = low.replace(steps=120_000, schedule_steps=0)
+    assert lr_factor(low.steps - 1, low) == pytest.approx(lr_factor(low.steps - 1, whole))
+    assert [lr_factor(s, high) for s in (0, 6_000, 12_000)] == pytest.approx(
+        [lr_factor(108_000 + s, whole) for s in (0, 6_000, 12_000)])
+    assert lr_factor(12_000, high) == pytest.approx(0.0)
+    assert get_preset("vimpac-small").lr_schedule == "linear"  # "linear warm-up and linear decay"
+
+
+def test_high_resolution_stage_interpolates_the_position_tables(tiny_shards, tmp_path):
+    import json
+
+    import torch.nn.functional as F
+
+    from train.__main__ import main
+    from train.checkpoint import load_checkpoint
+
+    low = tmp_path / "low"
+    base = ["--shards", str(tiny_shards), "--no-progress", "--batch-size", "2"]
+    assert main(["fit", "--config", "vimpac-tiny-cpu", "--output", str(low), *base, "--steps", "2",
+                 "schedule_steps=3", "warmup_steps=1"]) == 0
+    high = tmp_path / "high"
+    assert main(["fit", "--config", "vimpac-tiny-cpu-hr", "--output", str(high), *base, "--steps", "1",
+                 "schedule_steps=3", "schedule_offset=2", "warmup_steps=1", f"init_from={low}"]) == 0
+    before, after = load_checkpoint(low)["model"], load_checkpoint(high)["model"]
+    assert before["pos_h"].shape[0] == 8 and after["pos_h"].shape[0] == 16  # 64 -> 128 pixels, 8 -> 16 tokens
+    expected = F.interpolate(before["pos_w"].T[None, :, :, None], size=(16, 1), mode="bicubic",
+                             align_corners=False)[0, :, :, 0].T
+    # after one step the table moved a little from the interpolated one, not from a random init
+    assert (after["pos_w"] - expected).abs().max() < 0.05 < (after["pos_w"] - after["pos_w"].roll(1, 0)).abs().max()
+    torch.testing.assert_close(after["pos_t"], before["pos_t"], atol=0.05, rtol=0)
+    # its step's learning rate is the 3-step schedule's at step 2, where the first run stopped
+    from train.config import get_preset
+    from train.fit import lr_factor
+
+    whole = get_preset("vimpac-tiny-cpu").replace(steps=3, warmup_steps=1)
+    rates = [json.loads(line)["lr"] for run in (low, high) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rates == pytest.approx([whole.lr * lr_factor(s, whole) for s in range(3)])
+    assert rates[0] > rates[2] > 0

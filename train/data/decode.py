@@ -135,6 +135,17 @@ def decode_frames(
     return [rgb[pts, side] for pts, side in zip(wanted_pts, sides)]
 
 
+def video_duration(source: Union[bytes, str]) -> Optional[float]:
+    """The video stream's duration in seconds from the container's header (None where it gives none)."""
+    container, stream = _open(source)
+    try:
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return container.duration / 1e6 if container.duration else None
+    finally:
+        container.close()
+
+
 def decode_all_then_sample(source: Union[bytes, str], num_frames: int, short_side: Optional[int] = None):
     """The baseline: decode and convert every frame, then take the uniformly sampled ones. Kept for
     the loader benchmark and as the reference in tests."""

@@ -36,6 +36,9 @@ from train.data.decode import DecodeError
 log = logging.getLogger(__name__)
 
 SKIP_REASONS = ("unreadable_shard", "bad_json", "missing_video", "undecodable", "no_text")
+# members that make an image sample (image-text shards, e.g. img2dataset's), for sample functions that
+# take images (``sample_fn.accepts_images``: the long-video family's mixed image and video stage)
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class ClipLoaderConfig:
     train: bool = True
     crop_scales: tuple = (1.0, 0.8)  # multi-scale random crop: crop side = scale * short side
     flip: bool = True  # train: flip horizontally with probability 1/2 (off: texts saying left/right stay true)
+    train_crop: str = "multiscale"  # train: "multiscale" random crop, or "center" (the eval crop)
     decode_short_side: Optional[int] = 280  # frames are scaled at decode so the short side is at most this
     shuffle_buffer: int = 64  # samples held by each stream's shuffle buffer (train only)
     seed: int = 0
@@ -254,7 +258,9 @@ def prepare_sample(raw: dict, cfg: ClipLoaderConfig, epoch: int, sample_fn):
         subtitle = _seeded_rng(cfg.seed, "text", epoch, raw["__key__"]).choice(texts)
     if not subtitle and not caption:
         return "no_text"
-    if "mp4" not in raw:
+    if "mp4" not in raw and not (
+        getattr(sample_fn, "accepts_images", False) and any(ext in raw for ext in IMAGE_EXTENSIONS)
+    ):
         return "missing_video"
     # Augmentation depends only on (seed, epoch, key): the same on resume, whatever the worker.
     rng = _seeded_rng(cfg.seed, "augment", epoch, raw["__key__"]) if cfg.train else None

@@ -36,7 +36,11 @@ class VidLA(nn.Module):
     def adapt_checkpoint_tensors(self, state: dict) -> dict:
         """Another run's tensors made to fit this model (``init_from``): a temporal embedding of another
         frame count is linearly interpolated over time (a 12-frame checkpoint starts a 32-frame
-        fine-tuning run, VidLA appendix A.2); the first and last frames keep their embeddings."""
+        fine-tuning run, VidLA appendix A.2). Frames are sampled at the centres of equal segments of the
+        clip, so frame j of T shows moment (j + 1/2) / T: each new frame gets the embedding of the moment
+        it shows, interpolated between the old frames around it (before the first old frame's moment
+        and after the last one's, theirs), as the [MST] levels keep their moments
+        (``mst_reference_frames``, train.model.attention.TokenLayout)."""
         name = "vision_model.embeddings.temporal_embedding"
         own = self.vision_model.embeddings.temporal_embedding
         if own is None or name not in state or state[name].shape == own.shape:
@@ -45,7 +49,7 @@ class VidLA(nn.Module):
         if source_TD.ndim != 2 or source_TD.shape[1] != own.shape[1]:
             return state  # a width mismatch is reported by the caller
         resized_TD = F.interpolate(source_TD.T[None].float(), size=own.shape[0], mode="linear",
-                                   align_corners=True)[0].T.to(source_TD.dtype)
+                                   align_corners=False)[0].T.to(source_TD.dtype)
         return {**state, name: resized_TD}
 
     def logit_scale_value(self) -> torch.Tensor:

@@ -39,10 +39,14 @@ def evilm_tiny_cpu() -> TrainConfig:
 
 
 def evilm_edgenext_small() -> TrainConfig:
-    """Stage 2 (section 4.1): lr 1e-4, weight decay 0.01, VTM + MLM + MVM; 20 epochs of WebVid in the
-    paper. Set model.tokenizer_checkpoint (stage 1) and model.edgenext_weights (ImageNet EdgeNeXt-small)."""
+    """Stage 2 (E-ViLM, arXiv:2311.17267, section 4.1): lr 1e-4, weight decay 0.01, VTM + MLM + MVM; 20
+    epochs of WebVid in the paper. Set model.tokenizer_checkpoint (stage 1), model.edgenext_weights
+    (ImageNet EdgeNeXt-small) and tokenizer=VOCAB, the paper's vocabulary: the 30% most frequent
+    WordPieces of COCO's captions (python -m train.families.evilm.vocab). Without it the run learns a
+    WordPiece vocabulary of the same 9,157 tokens from the shards' texts."""
     return TrainConfig(model="evilm-edgenext-small", lr=1e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
-                       steps=200_000, batch_size=64, decode_short_side=320)
+                       steps=200_000, batch_size=64, decode_short_side=320, tokenizer="",
+                       tokenizer_kind="wordpiece", tokenizer_vocab_size=9157)
 
 
 EVILM_TOKENIZER = register_family(

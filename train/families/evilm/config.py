@@ -54,10 +54,12 @@ class EvilmConfig:
     edgenext: str = "edgenext_small"  # variant name (train.families.evilm.edgenext.VARIANTS) or "tiny-test"
     edgenext_weights: Optional[str] = None  # timm checkpoint file or hub id (timm/edgenext_small.usi_in1k)
     # --- language encoder: a small BERT ---
-    vocab_size: int = 49408  # text token ids (+1 row for [MASK])
+    # text token ids (+1 row for [MASK]); the paper's: the 30% most frequent of BERT's 30,522 WordPieces
+    # in COCO's captions (section 4.1; python -m train.families.evilm.vocab)
+    vocab_size: int = 9157
     context_length: int = 77  # text tokens
     text_width: int = 128  # paper: hidden 128
-    text_layers: int = 4  # layers of the language encoder
+    text_layers: int = 12  # layers of the language encoder (table 8: 2.4M parameters at width 128)
     text_heads: int = 4  # paper: 4 heads
     # --- multi-modal fusion decoder ---
     fusion_width: int = 384  # paper: 384
@@ -104,7 +106,8 @@ def tokenizer_tiny() -> SemanticTokenizerConfig:
 
 
 def evilm_paper() -> EvilmConfig:
-    """E-ViLM: EdgeNeXt-small, 128-wide text encoder, 4 fusion blocks of 384 (about 16M parameters)."""
+    """E-ViLM (arXiv:2311.17267) section 4.1 and table 8: EdgeNeXt-small, a 12-layer BERT of width 128 with
+    4 heads over a 9,157-word vocabulary, 4 fusion blocks of 384: 16.3M parameters."""
     return EvilmConfig()
 
 

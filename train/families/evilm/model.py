@@ -18,7 +18,6 @@ from torch import nn
 
 from train.families.evilm.config import EvilmConfig
 from train.families.evilm.edgenext import VARIANTS, EdgeNeXt, edgenext_tiny_test, load_edgenext_weights
-from train.masking import blockwise_mask_frames
 from train.model.layers import Encoder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -55,6 +54,8 @@ class Evilm(nn.Module):
         self.fusion = Encoder(cfg.fusion_layers, False, width=cfg.fusion_width, num_heads=cfg.fusion_heads,
                               mlp_ratio=4.0, act="gelu", eps=cfg.layer_norm_eps)
         self.fusion_norm = nn.LayerNorm(cfg.fusion_width, eps=cfg.layer_norm_eps)
+        # the multi-modal pooling layer of table 8 (BERT's pooler on [CLS]) and the 2-way head on it
+        self.pooler = nn.Sequential(nn.Linear(cfg.fusion_width, cfg.fusion_width), nn.Tanh())
         self.vtm_head = nn.Linear(cfg.fusion_width, 2)
         self.mlm_head = _prediction_head(cfg.fusion_width, cfg.vocab_size)
         self.mvm_head = _prediction_head(cfg.fusion_width, cfg.num_codes)
@@ -107,8 +108,8 @@ class Evilm(nn.Module):
         return h[:, 0], h[:, 1 : 1 + L], h[:, 1 + L :]
 
     def match_logits(self, video_BND, text_BLD, text_mask_BL) -> torch.Tensor:
-        """VTM head on [CLS]: (B, 2) logits of (no match, match)."""
-        return self.vtm_head(self.fuse(video_BND, text_BLD, text_mask_BL)[0])
+        """VTM head on the pooled [CLS]: (B, 2) logits of (no match, match)."""
+        return self.vtm_head(self.pooler(self.fuse(video_BND, text_BLD, text_mask_BL)[0]))
 
     # --- masking ---
     def mask_words(self, ids_BL: torch.Tensor, words_BL: torch.Tensor):
@@ -145,6 +146,38 @@ class Evilm(nn.Module):
             v, t = chunk[:, 0], chunk[:, 1]
             out.append(F.log_softmax(self.match_logits(video_VND[v], text_TLD[t], mask_TL[t]).float(), -1)[:, 1])
         return torch.cat(out).view(V, T)
+
+
+# Table 8 of the paper: each part's parameters and the model attributes that hold it. The video position
+# table (T * h * w rows) is the fusion decoder's input embedding, so it counts with the decoder.
+TABLE_8 = (
+    ("Textual Embedding Layer", 1.2e6, ("word_embedding", "text_pos")),
+    ("Textual Encoder", 2.4e6, ("text_encoder", "text_norm")),
+    ("Textual MLP Layer", 49.5e3, ("text_proj",)),
+    ("Token Type Emb. Layer", 1.2e3, ("cls_embedding", "type_text", "type_video")),
+    ("Visual Encoder", 5.3e6, ("video_encoder",)),
+    ("Visual MLP Layer", 117e3, ("video_proj",)),
+    ("Multi-Modal Decoder", 7.1e6, ("fusion", "fusion_norm", "video_pos")),
+    ("Multi-modal Pooling Layer", 147e3, ("pooler",)),
+    ("CLS HEAD", 770, ("vtm_head",)),
+)
+PRETRAINING_ONLY = ("mlm_head", "mvm_head", "tokenizer")  # heads and the frozen tokenizer: not in table 8
+
+
+def parameter_breakdown(model: Evilm) -> dict:
+    """{table 8 part: parameters of this model} plus "pre-training only" (the MLM and MVM heads, the
+    frozen tokenizer) and "TOTAL" (the parts of table 8). Every parameter is in exactly one entry."""
+    owner = {attr: part for part, _, attrs in TABLE_8 for attr in attrs}
+    owner.update({attr: "pre-training only" for attr in PRETRAINING_ONLY})
+    counts = {part: 0 for part, _, _ in TABLE_8}
+    counts["pre-training only"] = 0
+    for name, p in model.named_parameters():
+        top = name.split(".", 1)[0]
+        if top not in owner:
+            raise ValueError(f"parameter {name} belongs to no part of table 8")
+        counts[owner[top]] += p.numel()
+    counts["TOTAL"] = sum(counts[part] for part, _, _ in TABLE_8)
+    return counts
 
 
 def load_pretrained_weights(model: Evilm, cfg: EvilmConfig):

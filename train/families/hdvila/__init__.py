@@ -79,38 +79,57 @@ def tiny_cpu_stage2() -> TrainConfig:
     return tiny_cpu_stage1().replace(freeze=STAGE1_PARAMETERS, loss_weights={"contrastive": 0.0, "mlm": 1.0})
 
 
+# Section 5.1: "trained with five epochs for stage one and five epochs for stage two" of HD-VILA-100M
+# ("100M video clip and sentence pairs", section 1) on 64 V100s.
+PAPER_EPOCHS = 5
+PAPER_CLIPS = 100_000_000
+PAPER_GPUS = 64
+
+
+def epochs_to_steps(cfg: TrainConfig, epochs: float = PAPER_EPOCHS, clips: int = PAPER_CLIPS,
+                    gpus: int = PAPER_GPUS) -> int:
+    """Optimizer steps that show ``clips`` ``epochs`` times at ``cfg``'s batch on ``gpus`` GPUs."""
+    return round(epochs * clips / (cfg.batch_size * cfg.grad_accum * gpus))
+
+
+def _paper_schedule(cfg: TrainConfig) -> TrainConfig:
+    """Five epochs at the config's global batch; warm-up 1% of them (the paper gives none), then the
+    paper's linear decay."""
+    steps = epochs_to_steps(cfg)
+    return cfg.replace(steps=steps, warmup_steps=steps // 100, lr_schedule="linear")
+
+
 def paper_stage1() -> TrainConfig:
-    """Section 5.1, stage 1: contrastive matching on HD-VILA-100M, AdamW at 5e-5, weight decay 1e-3,
-    batch 512 (8 per GPU on 64 GPUs), five epochs (~1M steps), HR frames at the source's 720p. Set
-    model.resnet_weights / model.bert_weights to local ResNet-50 and bert-large-uncased folders and
-    tokenizer to a bert-base-uncased folder (the same WordPiece vocabulary). The paper decays the rate
-    linearly; this trainer's schedule is the shared cosine one."""
-    return TrainConfig(
+    """HD-VILA (arXiv:2111.10337) section 5.1, stage 1: contrastive matching on HD-VILA-100M, AdamW at
+    5e-5 decayed linearly after a warm-up, weight decay 1e-3, batch 512 (8 per GPU on 64 GPUs), five
+    epochs (976,562 steps), HR frames at the source's 720p. Set model.resnet_weights /
+    model.bert_weights to local ResNet-50 and bert-large-uncased folders and tokenizer to a
+    bert-base-uncased folder (the same WordPiece vocabulary)."""
+    return _paper_schedule(TrainConfig(
         model="hdvila",
         tokenizer="bert-base-uncased",
         tokenizer_kind="wordpiece",
         decode_short_side=None,
         batch_size=8,
-        steps=1_000_000,
         lr=5e-5,
         min_lr=0.0,
-        warmup_steps=10_000,  # not given in the paper
         weight_decay=1e-3,
         betas=(0.9, 0.98),  # the released configs
         grad_clip=5.0,  # the released configs
         freeze=STAGE2_PARAMETERS,
-    )
+    ))
 
 
 def paper_stage2() -> TrainConfig:
-    """Section 5.1, stage 2: MLM, five epochs, the stage-1 weights loaded (init_from=STAGE1_RUN) and frozen
-    (the released code's freeze_s1); batch 16 x 2 accumulated per GPU as its stage-2 config."""
-    return paper_stage1().replace(
+    """HD-VILA section 5.1, stage 2: MLM, five epochs (244,141 steps of 2048 clips), the stage-1 weights
+    loaded (init_from=STAGE1_RUN) and frozen (the released code's freeze_s1); batch 16 x 2 accumulated
+    per GPU as its stage-2 config."""
+    return _paper_schedule(paper_stage1().replace(
         batch_size=16,
         grad_accum=2,
         freeze=STAGE1_PARAMETERS,
         loss_weights={"contrastive": 0.0, "mlm": 1.0},
-    )
+    ))
 
 
 HDVILA_FAMILY = register_family(

@@ -35,7 +35,7 @@ class HDVILAConfig:
     resnet_embedding_size: int = 64  # channels of the stem convolution
     resnet_hidden_sizes: tuple = (256, 512, 1024, 2048)  # output channels of stages 1-4
     resnet_depths: tuple = (3, 4, 6, 3)  # bottleneck blocks per stage
-    resnet_norm_eval: bool = True  # BatchNorm keeps its statistics (mmdetection's norm_eval): small batches
+    resnet_norm_eval: bool = True  # frozen BatchNorm (statistics: mmdetection's norm_eval; affine too): small batches
     # --- hybrid Transformer T_hy (divided space-time attention) ---
     hybrid_layers: int = 4  # layers of T_hy
     hybrid_heads: int = 16  # attention heads of T_hy (its width is hidden_size)

@@ -120,6 +120,10 @@ class ResNet(nn.Module):
         self.encoder = Encoder(embedding_size, hidden_sizes[:num_stages], depths[:num_stages])
         self.norm_eval = norm_eval
         self.grad_checkpointing = False  # recompute each stage in backward (only with norm_eval)
+        if norm_eval:  # frozen BatchNorm: fixed statistics and affine parameters (detectron's FrozenBN)
+            for module in self.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.requires_grad_(False)
 
     def forward(self, x_BCHW: torch.Tensor) -> list:
         x = self.embedder(x_BCHW)
@@ -130,10 +134,11 @@ class ResNet(nn.Module):
         return features
 
     def train(self, mode: bool = True) -> ResNet:
-        """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics."""
+        """With ``norm_eval`` BatchNorm always uses (and keeps) its running statistics; any batch norm
+        (a SyncBatchNorm too, should someone convert it)."""
         super().train(mode)
         if mode and self.norm_eval:
             for module in self.modules():
-                if isinstance(module, nn.BatchNorm2d):
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
         return self

@@ -3,8 +3,7 @@ over tubelets (section 3.1, appendix A), and CLIP's text tower (reused from trai
 
 Video path: (B, T, 3, H, W) frames -> Conv3d tubelets of t x P x P -> (B, T/t, N, width) tokens + spatial
 position (CLIP's, repeated over time) + temporal position (a zero-initialised table stretched over the
-video's T/t steps: frames are sampled uniformly over the clip, so positions are fractions of it, and a
-stage-2 model with more frames reads stage 1's table unchanged) -> random or tube masking
+video's T/t steps, so a stage-2 model with more frames reads stage 1's table unchanged) -> random or tube masking
 (training only) -> pre-LN -> the CLIP encoder over all kept tokens at once (no [CLS]) -> mean pool ->
 post-LN -> projection. Without a [CLS] token the encoder is invariant to duplicated tokens, so with the
 inflated kernel (2D weights / t, repeated over time) and zero temporal embeddings a static video
@@ -25,13 +24,16 @@ from .config import LongVideoConfig
 
 
 class TubeletEmbeddings(nn.Module):
-    """Conv3d tubelet embedding + factorised (spatial + temporal) position embeddings."""
+    """Conv3d tubelet embedding + factorised (spatial + temporal) position embeddings; images have a
+    Conv2d patch embedding of their own (section 3.1: "images are embedded with the original 2D
+    convolution and videos with a separate 3D convolution, with no weight sharing")."""
 
     def __init__(self, cfg: LongVideoConfig):
         super().__init__()
         width, t, P = cfg.vision_width, cfg.tubelet_frames, cfg.patch_size
         self.tubelet_frames = t
         self.tubelet_embedding = nn.Conv3d(3, width, (t, P, P), stride=(t, P, P), bias=False)
+        self.image_patch_embedding = nn.Conv2d(3, width, P, stride=P, bias=False)
         # CLIP's patch position embeddings without the [CLS] row, shared by every time step
         self.position_embedding = nn.Embedding(cfg.num_patches, width)
         nn.init.normal_(self.position_embedding.weight, std=0.01)
@@ -54,10 +56,9 @@ class TubeletEmbeddings(nn.Module):
         return x_BSND + self.position_embedding.weight + self.temporal(x_BSND.shape[1])[:, None]
 
     def image(self, images_BCHW: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, 1, N, width): an image as a static tubelet (the kernel summed over time)."""
-        weight = self.tubelet_embedding.weight.sum(dim=2)
-        x_BDHW = F.conv2d(images_BCHW.to(weight.dtype), weight, stride=self.tubelet_embedding.stride[1:])
-        return (x_BDHW.flatten(2).transpose(1, 2) + self.position_embedding.weight + self.temporal(1))[:, None]
+        """(B, 3, H, W) -> (B, 1, N, width): the image's patches with the spatial positions (no time)."""
+        x_BDHW = self.image_patch_embedding(images_BCHW.to(self.image_patch_embedding.weight.dtype))
+        return (x_BDHW.flatten(2).transpose(1, 2) + self.position_embedding.weight)[:, None]
 
 
 def random_kept_tokens(batch: int, num_tokens: int, num_kept: int, device=None,
@@ -145,9 +146,22 @@ class LongVideoCLIP(nn.Module):
         # log(1 / temperature); the trainer clamps it to [0, ln cfg.logit_scale_max] after every step
         self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init))
 
-    def encode_video(self, frames_BTCHW: torch.Tensor, kept_BK: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Frames normalised with CLIP's mean/std, (B, T, 3, H, W) -> (B, embed_dim), unit norm."""
-        return F.normalize(self.visual_projection(self.vision_model(frames_BTCHW, kept_BK)), dim=-1)
+    def encode_video(self, frames_BTCHW: torch.Tensor, kept_BK: Optional[torch.Tensor] = None,
+                     is_image_B: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Frames normalised with CLIP's mean/std, (B, T, 3, H, W) -> (B, embed_dim), unit norm. Rows
+        flagged in ``is_image_B`` (mixed image and video pre-training) are images: their first frame
+        goes through the image path (``encode_image``), the others through the video path."""
+        if is_image_B is None or not bool(is_image_B.any()):
+            return F.normalize(self.visual_projection(self.vision_model(frames_BTCHW, kept_BK)), dim=-1)
+        if kept_BK is not None:
+            raise ValueError("kept_BK selects video tokens: not with images in the batch")
+        is_image_B = is_image_B.bool()
+        out = frames_BTCHW.new_empty(frames_BTCHW.shape[0], self.cfg.embed_dim)
+        out[is_image_B] = self.encode_image(frames_BTCHW[is_image_B, 0]).to(out.dtype)
+        if not bool(is_image_B.all()):
+            videos = frames_BTCHW[~is_image_B]
+            out[~is_image_B] = F.normalize(self.visual_projection(self.vision_model(videos)), dim=-1).to(out.dtype)
+        return out
 
     def encode_image(self, images_BCHW: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, embed_dim), unit norm (the image path of mixed image/video pre-training)."""

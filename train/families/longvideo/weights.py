@@ -2,7 +2,8 @@
 
 The CLIP folder (transformers' CLIPModel.save_pretrained) loads through train.model.weights with two
 changes to the vision embeddings: the 2D patch kernel is inflated to a Conv3d tubelet kernel (repeated
-over the t frames of a tubelet and divided by t, as ViViT and I3D do, appendix A), and the [CLS]
+over the t frames of a tubelet and divided by t, as ViViT and I3D do, appendix A; the image path keeps
+a copy of the 2D kernel, section 3.1), and the [CLS]
 embedding and its position row are dropped (the video is mean-pooled). A model whose frames give another
 patch grid than CLIP's (the paper's 256x256 frames: 16x16 patches vs CLIP-B/16's 14x14) gets CLIP's position
 grid resized bicubically. The temporal position embedding is new and starts at zero.
@@ -19,6 +20,7 @@ from train.model.weights import CheckpointError, load_clip_weights
 
 PATCH = "vision_model.embeddings.patch_embedding.weight"
 TUBELET = "vision_model.embeddings.tubelet_embedding.weight"
+IMAGE_PATCH = "vision_model.embeddings.image_patch_embedding.weight"
 POSITION = "vision_model.embeddings.position_embedding.weight"
 CLASS = "vision_model.embeddings.class_embedding"
 NEW_PARAMETERS = ("temporal_embedding",)
@@ -48,6 +50,7 @@ def clip_to_longvideo(state: dict, tubelet_frames: int, num_patches: int) -> dic
     if missing:
         raise CheckpointError(f"not a CLIP vision checkpoint: missing {missing}")
     state = dict(state)
+    state[IMAGE_PATCH] = state[PATCH].clone()  # images keep CLIP's 2D kernel, untied from the videos'
     state[TUBELET] = inflate_patch_kernel(state.pop(PATCH), tubelet_frames)
     state[POSITION] = resize_position_grid(state[POSITION][1:], num_patches)  # row 0 belongs to [CLS]
     del state[CLASS]

@@ -32,6 +32,9 @@ class VimpacConfig:
     head_hidden: int = 4096  # its hidden width (appendix C: 4096), with batch norm
     embed_dim: int = 256  # its output size: the clip embedding
     temperature: float = 0.2  # fixed contrastive temperature gamma (the loss is multiplied by it)
+    # largest distance (s) between the starts of the two positive windows (table 6's d_max); None: the
+    # paper's default, anywhere in the video (its clips in the shards); 0: the same window
+    positive_max_distance: Optional[float] = None
     # --- text (VIMPAC learns from video alone; the shared loader still tokenizes the clips' texts) ---
     vocab_size: int = 49408  # largest text vocabulary the run's tokenizer may have
     context_length: int = 77  # text tokens per clip in the batch (unused by the model)
@@ -46,6 +49,8 @@ class VimpacConfig:
             problems.append(f"attention width {self.attn_width} is not divisible by heads {self.heads}")
         if min(self.num_frames, self.layers, self.head_layers) < 1:
             problems.append("num_frames, layers and head_layers must be >= 1")
+        if self.positive_max_distance is not None and self.positive_max_distance < 0:
+            problems.append(f"positive_max_distance {self.positive_max_distance} must be >= 0 (or None)")
         if self.temperature <= 0:
             problems.append(f"temperature {self.temperature} must be > 0")
         if problems:
@@ -78,6 +83,11 @@ def vimpac_large_half() -> VimpacConfig:
     return VimpacConfig(width=1024, layers=24, heads=16, attention_width=512, mlp_dim=2048)
 
 
+def vimpac_large_half_256() -> VimpacConfig:
+    """Large-Half for the last 10 of the 100 pre-training epochs (section 4.2): T=5 frames of S=256."""
+    return vimpac_large_half().replace(image_size=256)
+
+
 def vimpac_tiny() -> VimpacConfig:
     """CPU tests: 4 frames of 64^2 (8 x 8 tokens) at 10 FPS (so that the test clips of 1.6 s hold two
     distinct windows), 2 layers of 64, a small random frozen dVAE with the full 8192 codes."""
@@ -88,9 +98,16 @@ def vimpac_tiny() -> VimpacConfig:
     )
 
 
+def vimpac_tiny_hr() -> VimpacConfig:
+    """The tiny model's high-resolution stage: frames of 128^2 (16 x 16 tokens) instead of 64^2."""
+    return vimpac_tiny().replace(image_size=128)
+
+
 PRESETS = {
     "vimpac-tiny": vimpac_tiny,
+    "vimpac-tiny-hr": vimpac_tiny_hr,
     "vimpac-small": vimpac_small,
     "vimpac-base": vimpac_base,
     "vimpac-large-half": vimpac_large_half,
+    "vimpac-large-half-256": vimpac_large_half_256,
 }

@@ -141,6 +141,21 @@ class Vimpac(nn.Module):
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
+    def adapt_checkpoint_tensors(self, state: dict) -> dict:
+        """A checkpoint of another input size made to fit (``init_from``: the high-resolution stage starts
+        from the S=128 run, section 4.2): position tables of another length are interpolated, bicubic
+        over patch centres, "as in Dosovitskiy et al. (2021)"."""
+        state = dict(state)
+        for name in ("pos_t", "pos_h", "pos_w"):
+            own = getattr(self, name)
+            source = state.get(name)
+            if source is None or source.shape == own.shape or source.ndim != 2 or source.shape[1] != own.shape[1]:
+                continue
+            grid_1DL1 = source.float().T[None, :, :, None]
+            resized = F.interpolate(grid_1DL1, size=(own.shape[0], 1), mode="bicubic", align_corners=False)
+            state[name] = resized[0, :, :, 0].T.to(source.dtype)
+        return state
+
     # --- pieces ---
     def tokenize(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, T, 3, S, S) -> dVAE codes (B, T, S/8, S/8)."""
