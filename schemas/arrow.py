@@ -6,9 +6,6 @@ import pyarrow as pa
 
 from schemas.records import SCHEMA_VERSION, Clip, Failure, Sentence
 
-# Sentence.speaker is not stored yet (not in the sidecars, nor in the shards' .json, which hold the
-# same row): old sidecars would need their nested sentence structs widened, which pyarrow casts do
-# only from version 19 on (this project supports 14+).
 SENTENCE_TYPE = pa.struct(
     [
         ("text", pa.string()),
@@ -16,6 +13,7 @@ SENTENCE_TYPE = pa.struct(
         ("end", pa.float64()),
         ("num_words", pa.int32()),
         ("segmenter", pa.string()),
+        ("speaker", pa.string()),  # schema 1.2; older sidecars read it as null (curate.output.index.conform)
     ]
 )
 
@@ -72,7 +70,8 @@ def clips_to_table(clips) -> pa.Table:
 
 def row_to_clip(row: dict) -> Clip:
     row = dict(row)
-    row["sentences"] = tuple(Sentence(**s) for s in row["sentences"] or ())
+    sentences = row["sentences"] or ()  # a sidecar older than schema 1.2 has no speaker: ""
+    row["sentences"] = tuple(Sentence(**dict(s, speaker=s.get("speaker") or "")) for s in sentences)
     row["frame_captions"] = tuple(row["frame_captions"] or ())
     row["frame_times"] = tuple(row["frame_times"] or ())
     row["transcript_repairs"] = tuple((r["kind"], r["count"]) for r in row.get("transcript_repairs") or ())

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from schemas.arrow import CLIP_SCHEMA, SENTENCE_TYPE
-
-# a shard's json is clip_to_row(clip): its sentences also carry the speaker, which the index does not keep
-JSON_SENTENCE_TYPE = pa.struct([*SENTENCE_TYPE, ("speaker", pa.string())])
-
+from schemas.arrow import CLIP_SCHEMA
 
 def json_schema() -> pa.Schema:
-    """The Arrow schema of a shard's <key>.json members."""
-    return pa.schema([pa.field(f.name, pa.list_(JSON_SENTENCE_TYPE)) if f.name == "sentences" else f
-                      for f in CLIP_SCHEMA])
+    """The Arrow schema of a shard's <key>.json members: a json is clip_to_row(clip), one index row."""
+    return CLIP_SCHEMA
 
 
 def webdataset_features(decode_video: bool = False):

@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 
 # Bump when a field is added, removed or changes meaning; written into every shard sample and
 # Parquet file so that readers can refuse data they do not understand.
-SCHEMA_VERSION = "1.1"  # 1.1: Clip.transcript_repairs
+SCHEMA_VERSION = "1.2"  # 1.1: Clip.transcript_repairs; 1.2: Sentence.speaker
 
 # Clip scales: "sentence" is HD-VILA's single-scale recipe, short/medium/long are VidLA's, "video" is a
 # whole video or a window of it (the long-video recipe of seed 003, curate.text.clips.with_video_scale).

@@ -8,13 +8,15 @@ import json
 import os
 import tarfile
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from curate.beam.finalize import FILE, rebuild
 from curate.output import failures as failures_io
 from curate.output import index, write
-from schemas import CLIP_SCHEMA, Clip, Failure, Sentence, clip_key
+from schemas import CLIP_SCHEMA, Clip, Failure, Sentence, clip_key, table_to_clips
+from schemas.arrow import SENTENCE_TYPE
 
 
 def make_clips(video_id: str, n: int, category: str = "Education") -> tuple:
@@ -255,8 +257,24 @@ def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
     stage(tmp_path, "v1", 2)
     write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
     sidecar = tmp_path / "shards" / "00000.parquet"
-    pq.write_table(pq.read_table(sidecar).drop_columns(["transcript_repairs"]), sidecar)
+    old = pq.read_table(sidecar).drop_columns(["transcript_repairs"])
+    sentences_1_1 = pa.list_(pa.struct([f for f in SENTENCE_TYPE if f.name != "speaker"]))  # schema 1.1
+    old = old.set_column(old.schema.get_field_index("sentences"), "sentences",
+                         old.column("sentences").cast(sentences_1_1))
+    pq.write_table(old, sidecar)
     table = index.read_partition(str(sidecar))
     assert table.num_rows == 2 and table.column("transcript_repairs").null_count == 2
     assert index.open_index(str(tmp_path)).to_table().column("transcript_repairs").null_count == 2
+    assert {s.speaker for c in table_to_clips(table) for s in c.sentences} == {""}
     assert rebuild(str(tmp_path), videos_in=1)["num_clips"] == 2
+
+
+def test_sentence_speakers_are_stored_in_the_index_and_the_shard(tmp_path):
+    out = str(tmp_path)
+    staged = stage(out, "v1", 1)
+    said = staged.clips[0]._replace(sentences=(Sentence("Yeah.", 0.0, 0.4, 1, speaker="Bob Ray"),))
+    write.write_shard(out, "00000", [write.replace_clips(staged, [said])])
+    (row,) = index.read_partition(index.partition_paths(out)[0]).to_pylist()
+    assert row["sentences"][0]["speaker"] == "Bob Ray"
+    members = read_tar(tmp_path / "shards" / "00000.tar")
+    assert json.loads(members[f"{said.key}.json"])["sentences"][0]["speaker"] == "Bob Ray"
