@@ -371,6 +371,10 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"  dropped {n} videos: {reason}")
     for reason, n in counts["clips_failed_by_reason"].items():
         print(f"  dropped {n} clips: {reason}")
+    print(f"results: {output}/report.md (what the dataset holds and which models made it), stats.json, "
+          "failures.jsonl, shards/")
+    print(f"next: python -m curate gallery {output}    # look at sampled clips in the browser\n"
+          f"      python -m train fit --config vidla-tiny-cpu --shards {output} --output RUN")
 
 
 def _exit_status(output: str, stats: dict) -> int:

@@ -8,7 +8,8 @@ Nothing is gathered in one process: each index partition is read on its own into
 id with those ids (CoGroupByKey) to decide which failures stand; the standing failures are written in
 sorted parts and merged by streaming; clips.parquet is streamed one partition at a time. What meets
 in the last step is the merged totals, the failure counts and one number per side input.
-``rebuild(out_dir)`` runs the same on the DirectRunner over a finished output (``curate stats``).
+``rebuild(out_dir)`` runs the same in-process (curate.beam.recipe.LOCAL_RUNNER) over a finished output
+(``curate stats``).
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ def _write_summary(out_dir, totals, outcome, videos_in, *_barriers, run_id, sour
         videos_in = summary.previous_videos_in(out_dir)
     if videos_in is None:
         videos_in = totals["clips"]["all"]["videos"]
-    stats = summary.build_stats(totals, outcome, videos_in)
+    from curate.output.settings import made_with
+
+    stats = dict(summary.build_stats(totals, outcome, videos_in), made_with=made_with(out_dir))
     summary.write_stats(out_dir, stats)
     # every staged video is in a shard by now; what is left is work folders of failed attempts
     remove_tree(join(out_dir, write.STAGING))
@@ -225,14 +228,16 @@ class Finalize(beam.PTransform):
 
 def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE,
             index_file: bool = True) -> dict:
-    """Run Finalize alone on the DirectRunner over `out_dir`; returns the stats."""
+    """Run Finalize alone, in-process, over `out_dir`; returns the stats."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from curate.files import remove_tree
 
     if source == STATE:
         remove_tree(join(out_dir, summary.STANDING))  # parts of a finalize that was killed
-    with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
+    from curate.beam.recipe import LOCAL_RUNNER
+
+    with beam.Pipeline(options=PipelineOptions([f"--runner={LOCAL_RUNNER}"])) as p:
         _ = p | "FinalizeOutputs" >> Finalize(out_dir, videos_in=videos_in, run_id=run_id, source=source,
                                              index_file=index_file)
     return json.loads(read_bytes(join(out_dir, summary.STATS_FILE)))

@@ -20,8 +20,8 @@ small records and files on the output filesystem travel after that.
 
 Every stage returns (ok, failures); all failures are flattened, recorded under DIR/.state as they
 happen (so a killed run does not redo terminal decisions), and the standing ones are written to
-DIR/failures.jsonl at the end. The whole pipeline runs on any Beam runner: the default is the
-DirectRunner; Dataflow, Flink or
+DIR/failures.jsonl at the end. The whole pipeline runs on any Beam runner: the default is Beam's
+in-process FnApiRunner (LOCAL_RUNNER); Dataflow, Flink or
 Spark are chosen with Beam's own pipeline options, passed through untouched.
 """
 
@@ -237,8 +237,14 @@ def write_staged_outputs(p, staged, failures: list, selected: Selected, cfg: Run
 # running a recipe
 
 
+# The local default, named: Beam's DirectRunner first tries to download and start the Prism runner
+# (from the internet, on every run) and falls back to this in-process runner when that fails. This
+# is the engine the tests run on; --direct_num_workers and --direct_running_mode apply to it.
+LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+
+
 def pipeline_options(pipeline_args: list):
-    """Beam options from the pass-through arguments; the DirectRunner unless a runner is given. An
+    """Beam options from the pass-through arguments; LOCAL_RUNNER unless a runner is given. An
     argument no PipelineOptions class knows raises UnknownOptionsError (Beam would only warn)."""
     from apache_beam.options.pipeline_options import (
         PipelineOptions,
@@ -256,7 +262,7 @@ def pipeline_options(pipeline_args: list):
         raise UnknownOptionsError(names, [o for a in parser._actions for o in a.option_strings])
     options = PipelineOptions(pipeline_args)
     if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = "DirectRunner"
+        options.view_as(StandardOptions).runner = LOCAL_RUNNER
     # stages reference module-level functions and configs: the main session need not be pickled
     options.view_as(SetupOptions).save_main_session = False
     return options

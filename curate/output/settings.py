@@ -148,3 +148,20 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
                     "already written are kept and the dropped ones would keep their old decisions: add "
                     "--retry-failed to redo the dropped videos with this input, or write to a new --output")
     write_bytes_atomic(path, json.dumps(current, indent=2, sort_keys=True).encode())
+
+
+def made_with(out_dir: str) -> dict:
+    """The models that made the dataset in `out_dir`, from its recorded settings: {"punctuator",
+    "asr_model", "caption_model", "summary_model"}, None where none was used (or nothing is recorded)."""
+    path = join(out_dir, SETTINGS)
+    try:
+        settings = json.loads(read_bytes(path))["settings"] if exists(path) else {}
+    except (ValueError, KeyError, TypeError):
+        settings = {}
+    annotate = settings.get("annotate") or {}
+    return {
+        "punctuator": settings.get("punctuator"),
+        "asr_model": (settings.get("asr") or {}).get("model"),
+        "caption_model": annotate.get("caption_model"),
+        "summary_model": annotate.get("summary_model"),
+    }

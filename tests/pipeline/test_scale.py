@@ -205,11 +205,25 @@ def two_videos(tmp_path_factory):
     return folder
 
 
-def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, tmp_path):
-    from curate.text.hierarchy import write_testset  # noqa: F401 - reads the index without clips.parquet
+def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, tmp_path, capsys, caplog):
+    import logging
 
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from curate.beam.recipe import LOCAL_RUNNER, pipeline_options
+
+    assert pipeline_options([]).view_as(StandardOptions).runner == LOCAL_RUNNER
+    caplog.set_level(logging.INFO)
     out = tmp_path / "out"
     assert curate_run(two_videos, out, "--no-clips-parquet") == 0
+    assert "prism" not in caplog.text.lower()  # the local default fetches no runner from the internet
+    printed = capsys.readouterr().out  # the run ends saying where the results are and what is next
+    assert f"results: {out}/report.md" in printed and f"python -m curate gallery {out}" in printed
+    report = (out / "report.md").read_text()  # which models made the texts, or how to turn them on
+    assert "## Made with" in report and "--punctuator NAME_OR_DIR" in report and "--caption-model" in report
+    made_with = json.loads((out / "stats.json").read_text())["made_with"]
+    assert made_with == {"punctuator": None, "asr_model": "tiny.en", "caption_model": None,
+                         "summary_model": None}
     assert not (out / "clips.parquet").exists()
     rows = index.open_index(str(out)).to_table()
     stats = json.loads((out / "stats.json").read_text())
