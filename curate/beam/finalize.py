@@ -8,7 +8,7 @@ Nothing is gathered in one process: each index partition is read on its own into
 id with those ids (CoGroupByKey) to decide which failures stand; the standing failures are written in
 sorted parts and merged by streaming; clips.parquet is streamed one partition at a time. What meets
 in the last step is the merged totals, the failure counts and one number per side input.
-``rebuild(out_dir)`` runs the same in-process (curate.beam.recipe.LOCAL_RUNNER) over a finished output
+``rebuild(out_dir)`` runs the same in-process (curate.beam.runner.LOCAL_RUNNER) over a finished output
 (``curate stats``).
 """
 
@@ -235,7 +235,7 @@ def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STA
 
     if source == STATE:
         remove_tree(join(out_dir, summary.STANDING))  # parts of a finalize that was killed
-    from curate.beam.recipe import LOCAL_RUNNER
+    from curate.beam.runner import LOCAL_RUNNER
 
     with beam.Pipeline(options=PipelineOptions([f"--runner={LOCAL_RUNNER}"])) as p:
         _ = p | "FinalizeOutputs" >> Finalize(out_dir, videos_in=videos_in, run_id=run_id, source=source,

@@ -37,6 +37,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.finalize import Finalize
 from curate.beam.resume import NotRecorded, Resume
+from curate.beam.runner import LOCAL_RUNNER
 from curate.beam.shards import WriteShards
 from curate.beam.stages import FAILURES, to_failure
 from curate.beam.transcripts import MakeTranscripts, PlanClips
@@ -235,12 +236,6 @@ def write_staged_outputs(p, staged, failures: list, selected: Selected, cfg: Run
 
 # ---------------------------------------------------------------------------------------------
 # running a recipe
-
-
-# The local default, named: Beam's DirectRunner first tries to download and start the Prism runner
-# (from the internet, on every run) and falls back to this in-process runner when that fails. This
-# is the engine the tests run on; --direct_num_workers and --direct_running_mode apply to it.
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
 
 def pipeline_options(pipeline_args: list):

@@ -210,7 +210,8 @@ def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, t
 
     from apache_beam.options.pipeline_options import StandardOptions
 
-    from curate.beam.recipe import LOCAL_RUNNER, pipeline_options
+    from curate.beam.recipe import pipeline_options
+    from curate.beam.runner import LOCAL_RUNNER
 
     assert pipeline_options([]).view_as(StandardOptions).runner == LOCAL_RUNNER
     caplog.set_level(logging.INFO)
