@@ -61,11 +61,25 @@ WIDTH, HEIGHT, FPS = 160, 120, 12
 # crop (on by default) slows learning this cue about 3x at this scale (in-process runs: 56 % vs 72 %
 # after 50 steps); it is an override away: crop_scales=1.0,0.8.
 RECIPE = ["crop_scales=1.0"]
-RUNS = {  # name -> TrainConfig overrides on top of tiny-cpu + RECIPE
+RUNS = {  # name -> TrainConfig overrides on top of tiny-cpu (+ RECIPE in the direction variant)
     "vidla": [],
     "vidla_zero_temporal_init": ["model.temporal_embedding_std=0"],
+    "vidla_no_mst": ["model.use_mst=false"],  # table 4's ablations, one part at a time
+    "vidla_no_local": ["model.use_local_temporal=false"],
     "meanp": ["model.pooling=meanp", "model.use_mst=false", "model.use_local_temporal=false"],
 }
+
+
+COLOURS = ("red", "green", "blue", "yellow", "white")
+SHAPES = {"square": (1.0, 1.0), "bar": (2.0, 0.5), "pillar": (0.5, 2.0)}  # width, height per unit side
+SIZES = {"small": (0.12, 0.18), "big": (0.26, 0.34)}  # the unit side as a fraction of the frame height
+ALL_DIRECTIONS = ("up", "down", "left", "right")
+OPPOSITE = {"up": "down", "down": "up", "left": "right", "right": "left"}
+
+
+def realistic_text(size: str, colour: str, shape: str, direction: str) -> str:
+    """A caption that, like real ones, names what moves and how it looks as well as how it moves."""
+    return f"Here is a {size} {colour} {shape}. Watch it closely. The {shape} moves {direction}."
 
 
 def direction_text(direction: str) -> str:
@@ -73,24 +87,50 @@ def direction_text(direction: str) -> str:
     return f"Here is a white square. Watch it closely. The square moves {direction}."
 
 
-def flip_direction(text: str) -> str:
-    """The same text with the other direction (curated subtitles may have lost case and punctuation)."""
-    flipped, count = re.subn(
-        r"\bmoves (up|down)\b", lambda m: "moves " + ("down" if m[1] == "up" else "up"), text
-    )
-    if count != 1:
+def text_direction(text: str) -> str:
+    """The direction a (curated) text names: curated subtitles may have lost case and punctuation."""
+    found = re.findall(r"\bmoves (up|down|left|right)\b", text, flags=re.IGNORECASE)
+    if len(found) != 1:
         raise ValueError(f"expected one direction in {text!r}")
-    return flipped
+    return found[0].lower()
+
+
+def flip_direction(text: str) -> str:
+    """The same text with the opposite direction."""
+    return re.sub(
+        r"\bmoves (up|down|left|right)\b",
+        lambda m: "moves " + OPPOSITE[m[1].lower()],
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+def change_colour(text: str, rng: random.Random) -> str:
+    """The same text with another colour: how well the model tells the static attribute."""
+    found = [c for c in COLOURS if re.search(rf"\b{c}\b", text, flags=re.IGNORECASE)]
+    if len(found) != 1:
+        raise ValueError(f"expected one colour in {text!r}")
+    other = rng.choice([c for c in COLOURS if c != found[0]])
+    return re.sub(rf"\b{found[0]}\b", other, text, flags=re.IGNORECASE)
 
 
 def render_motion(
-    path: str, seconds: float, side: int, x: int, y_from: int, y_to: int, start: float, end: float
+    path: str,
+    seconds: float,
+    size: tuple,
+    start_xy: tuple,
+    end_xy: tuple,
+    start: float,
+    end: float,
+    colour: str = "white",
 ) -> None:
-    """An H.264 clip of a white square moving linearly from row y_from to y_to between ``start`` and
-    ``end`` seconds, still before and after."""
-    fg = f"color=c=white:s={side}x{side}:r={FPS}:d={seconds:.3f}"
+    """An H.264 clip of a ``size`` (w, h) rectangle of ``colour`` moving linearly from the top-left corner
+    ``start_xy`` to ``end_xy`` between ``start`` and ``end`` seconds, still before and after."""
+    fg = f"color=c={colour}:s={size[0]}x{size[1]}:r={FPS}:d={seconds:.3f}"
     bg = f"color=c=black:s={WIDTH}x{HEIGHT}:r={FPS}:d={seconds:.3f}"
-    y = f"{y_from}+({y_to - y_from})*clip((t-{start:.3f})/{end - start:.3f},0,1)"
+    ramp = f"clip((t-{start:.3f})/{end - start:.3f},0,1)"
+    x = f"{start_xy[0]}+({end_xy[0] - start_xy[0]})*{ramp}"
+    y = f"{start_xy[1]}+({end_xy[1] - start_xy[1]})*{ramp}"
     cmd = [
         "ffmpeg",
         "-v",
@@ -105,7 +145,7 @@ def render_motion(
         "-i",
         fg,
         "-filter_complex",
-        f"[0][1]overlay=x={x}:y='{y}':eval=frame,format=yuv420p",
+        f"[0][1]overlay=x='{x}':y='{y}':eval=frame,format=yuv420p",
         "-c:v",
         "libx264",
         "-preset",
@@ -121,17 +161,43 @@ def render_motion(
         raise RuntimeError(f"ffmpeg failed writing {path}: {done.stderr[-1000:]}")
 
 
-def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
-    """``num_videos`` videos, half moving up and half down; returns their (id, text, direction)."""
+def motion_path(direction: str, size: tuple, rng: random.Random) -> tuple:
+    """Start and end corners of a motion across the whole frame in ``direction`` at a random offset."""
+    w, h = size
+    if direction in ("up", "down"):
+        x = rng.randrange(0, WIDTH - w + 1)
+        bottom = HEIGHT - h  # the top edge's row at the bottom of the frame
+        return ((x, bottom), (x, 0)) if direction == "up" else ((x, 0), (x, bottom))
+    y = rng.randrange(0, HEIGHT - h + 1)
+    right = WIDTH - w
+    return ((right, y), (0, y)) if direction == "left" else ((0, y), (right, y))
+
+
+def video_plan(variant: str, i: int, rng: random.Random) -> tuple:
+    """(text, direction, colour, (w, h)) of video ``i``: "direction" is a white square moving up or
+    down, "realistic" a shape of a random colour and size moving in one of four directions."""
+    if variant == "direction":
+        direction = DIRECTIONS[i % 2]
+        side = round(rng.uniform(*SIDES) * HEIGHT)
+        return direction_text(direction), direction, "white", (side, side)
+    direction = ALL_DIRECTIONS[i % len(ALL_DIRECTIONS)]
+    colour, shape, size = rng.choice(COLOURS), rng.choice(list(SHAPES)), rng.choice(list(SIZES))
+    unit = rng.uniform(*SIZES[size]) * HEIGHT
+    w, h = (max(4, round(unit * k)) for k in SHAPES[shape])
+    return realistic_text(size, colour, shape, direction), direction, colour, (w, h)
+
+
+def make_direction_folder(folder: Path, num_videos: int, seed: int, variant: str = "direction") -> list:
+    """``num_videos`` videos of ``variant`` (see video_plan), the directions in turn; returns their
+    (id, text, direction)."""
     from curate.samples import make_sample_video
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     for i in range(num_videos):
-        direction = DIRECTIONS[i % 2]
-        text = direction_text(direction)
-        video_id = f"dir{seed:02d}v{i:03d}"
+        text, direction, colour, size = video_plan(variant, i, rng)
+        video_id = f"dir{seed:02d}v{i:04d}"
         sample = make_sample_video(
             folder,
             video_id,
@@ -144,10 +210,7 @@ def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
             lead_in=0.2,
             title=f"motion {i}",
         )
-        side = round(rng.uniform(*SIDES) * HEIGHT)
-        bottom = HEIGHT - side  # row of the top edge at the bottom of the frame
-        y_from, y_to = (bottom, 0) if direction == "up" else (0, bottom)
-        x = rng.randrange(0, WIDTH - side)
+        start_xy, end_xy = motion_path(direction, size, rng)
         # The curated clip spans the spoken sentence. The motion runs over it plus random margins: the
         # sentence of "down" is longer than that of "up", so a motion fitted to it would put the
         # sampled frames of all "up" clips at one fixed set of heights and all "down" clips at another
@@ -155,7 +218,7 @@ def make_direction_folder(folder: Path, num_videos: int, seed: int) -> list:
         spoken = sample.sentences[0]
         span = spoken.end - spoken.start
         start, end = spoken.start - rng.uniform(0, 0.3) * span, spoken.end + rng.uniform(0, 0.3) * span
-        render_motion(sample.media_path, sample.duration, side, x, y_from, y_to, start, end)
+        render_motion(sample.media_path, sample.duration, size, start_xy, end_xy, start, end, colour)
         made.append((video_id, text, direction))
     return made
 
@@ -206,8 +269,10 @@ def train(shards: Path, run: Path, steps: int, batch: int, extra: list) -> None:
         raise RuntimeError(f"training {run.name} failed")
 
 
-def direction_accuracy(run: Path, shards: Path) -> dict:
-    """Percent of held-out clips whose true text scores above the flipped one."""
+def judged(run, shards: Path) -> dict:
+    """On the held-out clips, how often the model scores the true text above the same text changed in one
+    word: "up_down" and "left_right" (the opposite direction, for clips moving that way; chance 50 %) and
+    "colour" (another colour, realistic variant). ``run`` is a run folder or one of its checkpoints."""
     import torch
 
     from train.data.shards import expand_shards, make_loader
@@ -216,20 +281,140 @@ def direction_accuracy(run: Path, shards: Path) -> dict:
     em = load_eval_model(str(run), device="cpu")
     cfg = em.loader_config(batch_size=32)
     videos, texts = [], []
-    for batch in make_loader(expand_shards(str(shards)), cfg):
-        videos.append(embed_videos(em, batch))
-        texts += batch["subtitle"]
-    video_BD = torch.cat(videos)
-    true_BD, flipped_BD = embed_texts(em, texts), embed_texts(em, [flip_direction(t) for t in texts])
-    margin_B = (video_BD * true_BD).sum(-1) - (video_BD * flipped_BD).sum(-1)
-    return {"direction_accuracy": 100.0 * float((margin_B > 0).double().mean()), "num_clips": len(texts)}
+    with torch.no_grad():
+        for batch in make_loader(expand_shards(str(shards)), cfg):
+            videos.append(embed_videos(em, batch))
+            texts += batch["subtitle"]
+        video_BD = torch.cat(videos)
+
+        def wins(changed: list) -> torch.Tensor:
+            margin_B = (video_BD * embed_texts(em, texts)).sum(-1) - (
+                video_BD * embed_texts(em, changed)
+            ).sum(-1)
+            return margin_B > 0
+
+        by_direction = wins([flip_direction(t) for t in texts])
+        directions = [text_direction(t) for t in texts]
+        scores = {"num_clips": len(texts)}
+        for name, axis in (("up_down", ("up", "down")), ("left_right", ("left", "right"))):
+            chosen = torch.tensor([d in axis for d in directions])
+            if chosen.any():
+                scores[name] = round(100.0 * float(by_direction[chosen].double().mean()), 1)
+        if any(c in t.lower() for t in texts[:1] for c in COLOURS if c != "white"):
+            rng = random.Random(0)
+            scores["colour"] = round(
+                100.0 * float(wins([change_colour(t, rng) for t in texts]).double().mean()), 1
+            )
+    return scores
+
+
+def run_name(name: str, variant: str, steps: int, batch: int, seed: int, overrides: list) -> str:
+    tag = "-".join(o.replace("model.", "").replace("=", "") for o in overrides)
+    return f"run-{variant}-{name}-{steps}-b{batch}-s{seed}" + (f"-{tag}" if tag else "")
+
+
+def train_and_judge(name, args, data, steps: int, variant: str) -> dict:
+    """Trains run ``name`` and judges ``args.points`` checkpoints evenly spaced over it."""
+    work = Path(args.workdir)
+    run = work / run_name(name, variant, steps, args.batch_size, args.seed, args.overrides)
+    shutil.rmtree(run, ignore_errors=True)
+    every = max(1, steps // args.points)
+    recipe = RECIPE if variant == "direction" else []  # the realistic variant keeps the default crop, flip
+    started = time.perf_counter()
+    train(
+        data["train"],
+        run,
+        steps,
+        args.batch_size,
+        [
+            f"seed={args.seed}",
+            f"checkpoint_every={every}",
+            f"keep_checkpoints={args.points + 1}",
+            *recipe,
+            *RUNS[name],
+            *args.overrides,
+        ],
+    )
+    seconds = time.perf_counter() - started
+    from train.checkpoint import list_checkpoints
+
+    curve = {}
+    for path in list_checkpoints(run):
+        step = int(re.search(r"(\d+)", path.stem)[1])
+        curve[step] = judged(path, data["test"])
+    final = curve[max(curve)]
+    return {
+        "variant": variant,
+        "run": name,
+        "seed": args.seed,
+        "steps": steps,
+        "batch_size": args.batch_size,
+        "overrides": args.overrides,
+        "train_seconds": round(seconds, 1),
+        **final,
+        "curve": curve,
+    }
+
+
+def summarise(results_file: Path) -> str:
+    """A markdown table of the runs in ``results_file`` (one JSON per line): mean and spread over seeds of
+    each (run, overrides, steps, batch) row, and the accuracy-against-steps plot beside it."""
+    import statistics
+
+    rows = {}
+    for line in results_file.read_text().splitlines():
+        r = json.loads(line)
+        key = (r["run"], " ".join(r["overrides"]), r["steps"], r["batch_size"])
+        rows.setdefault(key, []).append(r)
+    metrics = ("up_down", "left_right", "colour")
+    out = ["| run | overrides | steps | batch | seeds | " + " | ".join(metrics) + " | s/run |", "|" + "---|" * 9]
+    for (name, overrides, steps, batch), runs in sorted(rows.items()):
+        cells = []
+        for m in metrics:
+            values = [r[m] for r in runs if m in r]
+            if not values:
+                cells.append("")
+                continue
+            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+            cells.append(f"{statistics.mean(values):.1f}{spread}")
+        seconds = statistics.mean(r["train_seconds"] for r in runs)
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        out.append(f"| {name} | {overrides} | {steps} | {batch} | {seeds} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+    plot_curves(rows, results_file.with_suffix(".png"))
+    return "\n".join(out)
+
+
+def plot_curves(rows: dict, path: Path) -> None:
+    """Up/down accuracy against steps, one line per row (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (name, overrides, steps, batch), runs in sorted(rows.items()):
+        points = sorted({int(s) for r in runs for s in r["curve"]})
+        means = [
+            sum(r["curve"][str(s)]["up_down"] for r in runs if str(s) in r["curve"])
+            / max(1, sum(str(s) in r["curve"] for r in runs))
+            for s in points
+        ]
+        ax.plot(points, means, marker="o", label=f"{name} {overrides} b{batch} ({len(runs)} seeds)".strip())
+    ax.axhline(50, color="grey", lw=0.5)
+    ax.set_xlabel("optimizer steps")
+    ax.set_ylabel("up/down accuracy on held-out clips (%)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=("direction", "realistic"), default="direction")
     parser.add_argument("--quick", action="store_true", help="128 videos, 300 steps (~3.5 min on 2 cores)")
     parser.add_argument(
-        "--runs", default=",".join(RUNS), help=f"which of {list(RUNS)} to train (default: all)"
+        "--runs", default="vidla,vidla_zero_temporal_init,meanp", help=f"which of {list(RUNS)} to train"
     )
     parser.add_argument("--workdir", default="/tmp/bench_temporal", help="videos, shards and runs go here")
     parser.add_argument("--steps", type=int, default=None)
@@ -237,48 +422,41 @@ def main(argv=None) -> int:
     parser.add_argument("--train-videos", type=int, default=None)
     parser.add_argument("--test-videos", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("overrides", nargs="*", help="TrainConfig overrides for both runs (field=value)")
+    parser.add_argument("--points", type=int, default=1, help="checkpoints judged along each run (the curve)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--summarise", action="store_true", help="only print the table of the results so far")
+    parser.add_argument("overrides", nargs="*", help="TrainConfig overrides for the runs (field=value)")
     args = parser.parse_args(argv)
-    steps = args.steps or (300 if args.quick else 600)
-    runs = args.runs.split(",")
-    num_train = args.train_videos or (128 if args.quick else 256)
-    num_test = args.test_videos or (96 if args.quick else 128)
     work = Path(args.workdir)
-    timings = {}
+    results_file = work / f"results-{args.variant}.jsonl"
+    if args.summarise:
+        print(summarise(results_file))
+        return 0
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    realistic = args.variant == "realistic"
+    steps = args.steps or (300 if args.quick else 600)
+    num_train = args.train_videos or (1024 if realistic else 128 if args.quick else 256)
+    num_test = args.test_videos or (192 if realistic else 96 if args.quick else 128)
 
     started = time.perf_counter()
     data = {}
-    for split, count, seed in (("train", num_train, 1 + args.seed), ("test", num_test, 50 + args.seed)):
-        data[split] = work / f"{split}-shards-{count}-{seed}-v3"
-        if not (data[split] / "clips.parquet").exists():  # the data are reused across runs
-            videos = work / f"{split}-videos-{count}-{seed}-v3"
-            make_direction_folder(videos, count, seed)
+    for split, count, seed in (("train", num_train, 1), ("test", num_test, 50)):
+        name = f"{args.variant}-{split}-{count}-{seed}-v4"
+        data[split] = work / f"shards-{name}"
+        if not (data[split] / "stats.json").exists():  # the data are reused across runs and seeds
+            videos = work / f"videos-{name}"
+            make_direction_folder(videos, count, seed, args.variant)
             curate(videos, data[split])
-    timings["data_s"] = time.perf_counter() - started
+    print(f"data ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    results = {}
-    for name in runs:
-        extra = RUNS[name]
-        run = work / f"run-{name}-{steps}-{args.seed}"
-        started = time.perf_counter()
-        shutil.rmtree(run, ignore_errors=True)
-        train(
-            data["train"],
-            run,
-            steps,
-            args.batch_size,
-            [f"seed={args.seed}", *RECIPE, *extra, *args.overrides],
-        )
-        timings[f"train_{name}_s"] = time.perf_counter() - started
-        results[name] = direction_accuracy(run, data["test"])
-    report = {"steps": steps, "batch_size": args.batch_size, "train_videos": num_train, **results}
-    for other in ("meanp", "vidla_zero_temporal_init"):
-        if "vidla" in results and other in results:
-            report[f"vidla_over_{other}"] = results["vidla"]["direction_accuracy"] / max(
-                results[other]["direction_accuracy"], 1e-9
-            )
-    report.update({"seconds": {k: round(v, 1) for k, v in timings.items()}})
-    print(json.dumps(report, indent=1))
+    for name in args.runs.split(","):
+        result = train_and_judge(name, args, data, steps, args.variant)
+        with results_file.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
     return 0
 
 

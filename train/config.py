@@ -47,6 +47,9 @@ class TrainConfig:
     # "right" in the texts true of the frames
     decode_short_side: Optional[int] = 280  # scale frames at decode to this short side (>= image_size / 0.8)
     shuffle_buffer: int = 1000  # samples in each loader stream's shuffle buffer
+    # ours, not VidLA's: batches of pairs of texts alike but not the same (train.data.shards.partner_of),
+    # so that each clip meets a hard negative in its batch; pairs come from the shuffle buffer
+    hard_negative_pairs: bool = False
     num_workers: int = 8  # DataLoader worker processes per rank
     # --- optimisation (VidLA section 5 and appendix A.1) ---
     batch_size: int = 32  # clips per rank per micro-batch (paper: 4096 global on 128 GPUs)
@@ -64,6 +67,10 @@ class TrainConfig:
     schedule_steps: int = 0
     schedule_offset: int = 0
     weight_decay: float = 0.02  # AdamW weight decay (not on norms, biases, embeddings, logit_scale)
+    # parameter-name glob -> learning-rate multiplier (ours, not the paper's: VidLA trains every parameter
+    # at one rate), e.g. lr_scales=*temporal*:10,*mst*:10 for the parameters CLIP does not initialise;
+    # a parameter takes the first pattern it matches
+    lr_scales: dict = field(default_factory=dict)
     betas: tuple = (0.9, 0.999)  # AdamW betas
     grad_clip: float = 10.0  # max global gradient norm
     precision: str = "bf16"  # "bf16": autocast on CUDA (CPU runs stay fp32); "fp32": never autocast
@@ -107,6 +114,8 @@ class TrainConfig:
             problems.append(f"min_lr {self.min_lr} must lie in [0, lr={self.lr}]")
         if not self.crop_scales or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in self.crop_scales):
             problems.append(f"crop_scales {self.crop_scales} must be in (0, 1]")
+        if not all(isinstance(w, (int, float)) and w > 0 for w in self.lr_scales.values()):
+            problems.append(f"lr_scales {self.lr_scales} must be numbers > 0")
         if not all(isinstance(w, (int, float)) and w >= 0 for w in self.loss_weights.values()):
             problems.append(f"loss_weights {self.loss_weights} must be numbers >= 0")
         if self.tokenizer_kind not in ("clip", "wordpiece"):

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from fnmatch import fnmatchcase
 from collections import Counter
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -166,7 +167,6 @@ def clamp_logit_scale(model: nn.Module, mcfg) -> None:
 def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
     """requires_grad=False on the parameters whose name matches a glob pattern; returns their names.
     A pattern that matches nothing is an error (a typo would silently train everything)."""
-    from fnmatch import fnmatchcase
 
     frozen = []
     for pattern in patterns:
@@ -180,21 +180,38 @@ def freeze_parameters(model: nn.Module, patterns: tuple) -> list:
     return frozen
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list:
+def param_groups(model: nn.Module, weight_decay: float, lr: float = 0.0, lr_scales: Optional[dict] = None) -> list:
     """AdamW groups: no weight decay on norms, biases (every parameter of fewer than 2 dims), embeddings
     (``nn.Embedding`` weights and parameters named ``*_embedding``: VidLA's token, position, temporal,
     [CLS], [MST]) and the logit scale; decay on every other matrix, including the patch projection and
-    position tables named otherwise (VIMPAC's ``pos_t``/``pos_h``/``pos_w``, E-ViLM's ``video_pos``)."""
+    position tables named otherwise (VIMPAC's ``pos_t``/``pos_h``/``pos_w``, E-ViLM's ``video_pos``).
+    ``lr_scales`` (name glob -> multiplier of ``lr``) puts the parameters each glob matches first into
+    groups of their own with that learning rate; a glob that matches nothing is an error."""
     embedding_params = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
-    decay, no_decay = [], []
+    scales = dict(lr_scales or {})
+    groups = {}  # (scale, decays) -> parameters, in the order of first appearance
+    matched = set()
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if p.ndim < 2 or id(p) in embedding_params or name.endswith("_embedding") or "logit_scale" in name:
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        pattern = next((g for g in scales if fnmatchcase(name, g)), None)
+        matched.add(pattern)
+        scale = scales[pattern] if pattern is not None else None
+        no_decay = p.ndim < 2 or id(p) in embedding_params or name.endswith("_embedding") or "logit_scale" in name
+        groups.setdefault((scale, not no_decay), []).append(p)
+    unmatched = sorted(set(scales) - matched)
+    if unmatched:
+        raise ValueError(f"lr_scales pattern(s) {unmatched} match no trainable parameter of the model")
+    out = []
+    for scale in (None, *scales.values()):
+        for decays in (True, False):
+            params = groups.pop((scale, decays), [])
+            if params or scale is None:
+                group = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+                if scale is not None:
+                    group["lr"] = lr * scale
+                out.append(group)
+    return out
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -362,7 +379,9 @@ def fit(
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build_family_model(family, mcfg, cfg if state is None else cfg.replace(init_from=None)).to(info.device)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay, cfg.lr, cfg.lr_scales), lr=cfg.lr, betas=cfg.betas
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank randomness in the steps (tube masking)
     step, nan_skips = 0, 0
@@ -396,6 +415,7 @@ def fit(
         train_crop=cfg.train_crop,
         decode_short_side=cfg.decode_short_side,
         shuffle_buffer=cfg.shuffle_buffer,
+        hard_negative_pairs=cfg.hard_negative_pairs,
         seed=cfg.seed,
         rank=info.rank,
         world_size=info.world_size,

@@ -186,10 +186,11 @@ def make_tiny_shards(
     no_caption: Sequence[int] = (),
     no_subtitle: Sequence[int] = (),
     summaries: Sequence[int] = (),
+    subtitles: Sequence[str] = (),
 ) -> Path:
     """``num_clips`` generated clips of distinct videos; clips whose index is in ``corrupt`` get bytes
     that are not a video; ``no_caption``/``no_subtitle`` drop a text; ``summaries`` add a subtitle
-    summary."""
+    summary; ``subtitles`` (one per clip) replace the generated subtitle texts."""
     root = Path(root)
     media = root / "media"
     media.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,7 @@ def make_tiny_shards(
     for i in range(num_clips):
         path = make_clip_video(media / f"v{i:03d}.mp4", variant=i)
         mp4 = b"\x00\x00\x00\x18ftypmp42 not really a video" * 50 if i in corrupt else path.read_bytes()
-        subtitle = "" if i in no_subtitle else f"{sentence(i)} {sentence(i + 100)}"
+        subtitle = "" if i in no_subtitle else subtitles[i] if subtitles else f"{sentence(i)} {sentence(i + 100)}"
         clip = make_clip(
             f"vid{i:03d}",
             0,

@@ -87,6 +87,28 @@ def test_no_weight_decay_on_norms_biases_embeddings_and_logit_scale():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
+def test_lr_scales_give_the_matched_parameters_their_own_rate_and_reject_unmatched_globs():
+    from train.model import build_model
+
+    cfg = apply_overrides(get_preset("vidla-tiny-cpu"), parse_overrides(["lr_scales=*temporal*:10,*mst*:5"]))
+    assert cfg.lr_scales == {"*temporal*": 10, "*mst*": 5}
+    model = build_model(model_config(cfg))
+    groups = param_groups(model, 0.02, cfg.lr, cfg.lr_scales)
+    names = {id(p): n for n, p in model.named_parameters()}
+    by_lr = {}
+    for g in groups:
+        by_lr.setdefault(g.get("lr"), set()).update(names[id(p)] for p in g["params"])
+    assert "vision_model.embeddings.temporal_embedding" in by_lr[cfg.lr * 10]
+    assert "vision_model.encoder.layers.0.temporal_attn.q_proj.weight" in by_lr[cfg.lr * 10]
+    assert by_lr[cfg.lr * 5] == {"vision_model.embeddings.mst_embedding"}
+    assert "text_projection.weight" in by_lr[None]  # the optimizer's own lr
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="match no trainable parameter"):
+        param_groups(model, 0.02, cfg.lr, {"*tempral*": 10})
+    with pytest.raises(ValueError, match="lr_scales"):
+        TrainConfig(lr_scales={"*": 0})
+
+
 def test_linear_schedule_and_a_run_that_is_part_of_a_longer_schedule():
     cfg = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, min_lr=0.0, lr_schedule="linear")
     assert lr_factor(9, cfg) == pytest.approx(1.0)

@@ -110,6 +110,43 @@ def test_resumed_loader_continues_at_the_exact_batch(corrupt_shards, num_workers
         make_loader(shards, _cfg(num_workers=3), LoaderState.from_dict(state.to_dict()))
 
 
+# four motions of four shapes: each text has one partner that differs only in the direction
+MOTIONS = [f"the {c} {s} moves {d}" for c, s in (("red", "square"), ("blue", "bar"), ("green", "disc"), ("white", "star")) for d in ("up", "down")]
+
+
+@pytest.fixture(scope="module")
+def motion_shards(tmp_path_factory):
+    order = [0, 3, 5, 6, 1, 2, 4, 7]  # partners apart in the shards
+    return make_tiny_shards(tmp_path_factory.mktemp("motions"), 8, 4, subtitles=[MOTIONS[i] for i in order])
+
+
+def _one_word_apart(a: str, b: str) -> bool:
+    return len(set(a.split()) ^ set(b.split())) == 2
+
+
+def test_hard_negative_pairs_put_texts_one_word_apart_together(motion_shards):
+    shards = expand_shards(str(motion_shards))
+    cfg = _cfg(batch_size=2, shuffle_buffer=6, hard_negative_pairs=True)
+    paired = [b["subtitle"] for b in _take(iter(make_loader(shards, cfg)), 8)]
+    assert all(_one_word_apart(*texts) for texts in paired)
+    plain = [b["subtitle"] for b in _take(iter(make_loader(shards, _cfg(batch_size=2, shuffle_buffer=6))), 8)]
+    assert not all(_one_word_apart(*texts) for texts in plain)
+    assert sorted(t for b in paired[:4] for t in b) == sorted(MOTIONS)  # an epoch is still every clip once
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_hard_negative_pairs_resume_exactly_between_a_sample_and_its_partner(motion_shards, num_workers):
+    shards = expand_shards(str(motion_shards))
+    cfg = _cfg(batch_size=3, shuffle_buffer=4, hard_negative_pairs=True, num_workers=num_workers)
+    reference = _take(iter(make_loader(shards, cfg)), 6)
+    state = LoaderState(max(1, num_workers), cfg.batch_size)
+    _take(iter(make_loader(shards, cfg)), 3, state)
+    assert any(s["partner"] for s in state.streams.values())  # stopped between a pair
+    restored = LoaderState.from_dict(state.to_dict())
+    resumed = _take(iter(make_loader(shards, cfg, restored)), 3, restored)
+    assert [b["keys"] for b in resumed] == [b["keys"] for b in reference[3:]]
+
+
 def test_fsspec_and_file_urls(tiny_shards):
     import fsspec
 

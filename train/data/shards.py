@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,9 @@ class ClipLoaderConfig:
     train_crop: str = "multiscale"  # train: "multiscale" random crop, or "center" (the eval crop)
     decode_short_side: Optional[int] = 280  # frames are scaled at decode so the short side is at most this
     shuffle_buffer: int = 64  # samples held by each stream's shuffle buffer (train only)
+    # train: follow each sample by the buffered one whose text is most alike without being the same, so
+    # that batches hold pairs of hard negatives (ours, not VidLA's; see _ShuffledEpoch.partner_of)
+    hard_negative_pairs: bool = False
     seed: int = 0
     rank: int = 0
     world_size: int = 1
@@ -386,18 +390,25 @@ class ClipBatches(torch.utils.data.IterableDataset):
 
 class _ShuffledEpoch:
     """One epoch of a stream through its seeded shuffle buffer, resumable from ``state()``: the next
-    input id, the ids in the buffer, the buffer's RNG and whether the inputs are used up."""
+    input id, the ids in the buffer, the buffer's RNG, whether the inputs are used up and the partner
+    still to come of the last sample (``cfg.hard_negative_pairs``)."""
 
     def __init__(self, stream: _Stream, cfg: ClipLoaderConfig, epoch: int, resume: Optional[dict] = None):
         self.stream = stream
         self.size = cfg.shuffle_buffer if cfg.train else 0
+        self.pairs = cfg.hard_negative_pairs and cfg.train
         self.rng = _seeded_rng(cfg.seed, "buffer", epoch, cfg.rank, stream.split)
-        self.next_id, self.buffer, self.draining = (0, 0), [], False
+        self.next_id, self.buffer, self.draining, self.partner = (0, 0), [], False, None
+        self.text_words = {}  # sample key -> its words, for the samples in the buffer (pairs on)
         if resume is not None:
             self.next_id, self.draining = tuple(resume["next"]), resume["draining"]
             self.rng.setstate(_as_rng_state(resume["rng"]))
             ids = [tuple(i) for i in resume["buffer"]]
-            self.buffer = list(zip(ids, stream.read(ids)))
+            partner = resume.get("partner")
+            raws = stream.read(ids + ([tuple(partner)] if partner else []))
+            self.buffer = list(zip(ids, raws))
+            if partner:
+                self.partner = (tuple(partner), raws[-1])
         self.started = bool(self.buffer) or self.next_id != (0, 0)
 
     def state(self) -> dict:
@@ -406,10 +417,13 @@ class _ShuffledEpoch:
             "draining": self.draining,
             "buffer": [i for i, _ in self.buffer],
             "rng": self.rng.getstate(),
+            "partner": self.partner[0] if self.partner else None,
         }
 
     def outputs(self) -> Iterator[dict]:
         """Raw samples in shuffled order; between two of them ``state()`` is where to resume."""
+        if self.partner is not None:  # resumed between a sample and its partner
+            yield from self._partner_out()
         if not self.draining:
             for item_id, raw in self.stream.inputs(self.next_id):
                 self.next_id = (item_id[0], item_id[1] + 1)
@@ -419,12 +433,60 @@ class _ShuffledEpoch:
                 if self.size:
                     i = self.rng.randrange(len(self.buffer))
                     self.buffer[i], (item_id, raw) = (item_id, raw), self.buffer[i]
-                yield raw
+                yield from self._with_partner(raw)
             self.next_id = (len(self.stream.shards), 0)
             self.rng.shuffle(self.buffer)
             self.draining = True
         while self.buffer:
-            yield self.buffer.pop(0)[1]
+            yield from self._with_partner(self.buffer.pop(0)[1])
+
+    def _with_partner(self, raw: dict) -> Iterator[dict]:
+        """``raw``, then (with pairs on) its partner, taken out of the buffer before ``raw`` is yielded so
+        that a checkpoint between the two resumes to the same partner."""
+        if self.pairs:
+            i = partner_of(self._words(raw), [self._words(r) for _, r in self.buffer])
+            self.text_words.pop(raw.get("__key__"), None)
+            if i is not None:
+                self.partner = self.buffer.pop(i)
+                self.text_words.pop(self.partner[1].get("__key__"), None)
+        yield raw
+        yield from self._partner_out()
+
+    def _words(self, raw: dict) -> frozenset:
+        key = raw.get("__key__")
+        if key not in self.text_words:
+            self.text_words[key] = text_words(raw)
+        return self.text_words[key]
+
+    def _partner_out(self) -> Iterator[dict]:
+        if self.partner is not None:
+            raw = self.partner[1]
+            self.partner = None
+            yield raw
+
+
+def text_words(raw: dict) -> frozenset:
+    """The lower-cased words of a raw sample's training text (subtitle or caption)."""
+    try:
+        meta = json.loads(raw["json"]) if "json" in raw else {}
+    except (ValueError, UnicodeDecodeError):
+        meta = {}
+    subtitle, caption = texts_of(meta, raw.get("txt", b"").decode("utf-8", "replace"))
+    return frozenset(re.findall(r"\w+", (subtitle or caption).lower()))
+
+
+def partner_of(words: frozenset, candidates: Sequence[frozenset]) -> Optional[int]:
+    """The index of the candidate word set most like ``words`` (Jaccard) without being the same, the first
+    on a tie; None if there is none. A text that differs in one word (the direction of a motion, a colour)
+    is the hardest negative an in-batch contrastive loss can see; an identical text would be a false one."""
+    best, best_score = None, -1.0
+    for i, other_words in enumerate(candidates):
+        if other_words == words or not (words | other_words):
+            continue
+        score = len(words & other_words) / len(words | other_words)
+        if score > best_score:
+            best, best_score = i, score
+    return best
 
 
 def _as_rng_state(state) -> tuple:
