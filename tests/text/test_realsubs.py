@@ -236,8 +236,8 @@ def test_chinese_sentences_end_at_chinese_sentence_marks():
 @pytest.mark.parametrize("name", [n for n in FILES if n.startswith("auto") and n not in NOT_SUBTITLES])
 def test_fast_path_for_most_lines_equals_the_line_by_line_path(name, monkeypatch):
     """Real captions have a "[Music]" or a "-" here and there: the lines without go at once."""
-    from curate.text import subtitles
+    from curate.text.subtitles import auto_captions
 
     fast = parse_subtitle_file(CORPUS / name, "real")
-    monkeypatch.setattr(subtitles, "_tagged_lines_fast", lambda tagged: (None, None))
+    monkeypatch.setattr(auto_captions, "_tagged_lines_fast", lambda tagged: (None, None))
     assert parse_subtitle_file(CORPUS / name, "real") == fast

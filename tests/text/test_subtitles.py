@@ -491,9 +491,9 @@ def test_missing_file_is_a_typed_error(tmp_path):
 
 
 def test_whole_file_fast_path_equals_the_line_by_line_path(sample_video_long, monkeypatch):
-    from curate.text import subtitles
+    from curate.text.subtitles import auto_captions
 
     path = sample_video_long.subtitles["vtt_auto"]
     fast = parse_subtitle_file(path, "v")
-    monkeypatch.setattr(subtitles, "_tagged_lines_at_once", lambda entries: None)
+    monkeypatch.setattr(auto_captions, "_tagged_lines_at_once", lambda entries: None)
     assert parse_subtitle_file(path, "v") == fast
