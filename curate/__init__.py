@@ -18,7 +18,6 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
                    clips.parquet), failures.py (records, which stand), summary.py (failures.jsonl,
                    stats.json), resume.py, report.py, lock.py (one run per output), settings.py (a
                    rerun under other settings is refused)
-    samples.py     test media with known ground truth (``make-media``)
     beam/          the Beam wiring only: stages.py (ApplyStage, failure outputs), videos.py
                    (ReadSources, ProbeVideos, FilterVideos, DownloadVideos), transcripts.py
                    (MakeTranscripts, TranscribeAudio, PlanClips), models.py (RunInference handlers,
@@ -29,5 +28,6 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
 Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's
 FileSystems registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize);
 there are no import cycles
-(tests/test_layout.py checks both). The recipes in dags/ compose curate.beam.
+(tests/test_layout.py checks both). The recipes in dags/ compose curate.beam. The test media of
+``make-media`` is the top-level package samplemedia, which curate never imports.
 """

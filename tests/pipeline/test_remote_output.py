@@ -80,7 +80,7 @@ def test_discard_download_never_deletes_input_files(sample_video, tmp_path):
 def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_video, memfs, tmp_path, monkeypatch):
     """The recipe through probe (info jsons in DIR/.probe on memfs), download (to the worker's disk), transcript,
     plan, cut, staging and shards, everything written through Beam's FileSystems; then a rerun resumes."""
-    from curate.samples import make_sample_video
+    from samplemedia import make_sample_video
     from curate.beam.recipe import run_recipe
     from curate.config import RunConfig
     from dags import hdvila
