@@ -5,6 +5,7 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
     __main__.py, run.py, statscmd.py   the command line (``python -m curate run|stats|make-media|
                    hierarchical-testset``)
     config.py      RunConfig: what a recipe run is configured by
+    recipes.py     the recipe registry: each recipe module of dags/ registers a Recipe
     errors.py      StageError, the one error type of the per-element functions
     files.py       paths and atomic file operations, local or on any Beam filesystem (gs://, s3://)
     sources.py     read manifests and yt-dlp download folders into VideoMeta records

@@ -9,24 +9,25 @@ A rerun over the same --output resumes: finished videos are skipped, nothing is 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 
-RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
+from curate.recipes import get_recipe, model_recipes_text, recipes
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None) -> None:
+    """The options of `curate run` (every recipe: --recipe chooses) or of one recipe's own command."""
     from curate.media.cut import MODES, CutConfig
     from curate.output.write import ShardConfig
 
+    known = recipes()
     if recipe is None:
         parser.add_argument(
             "--recipe",
-            choices=sorted(RECIPES),
+            choices=sorted(known),
             required=True,
-            help="hdvila: sentence clips at source resolution; vidla: short/medium/long clips",
+            help="; ".join(f"{r.name}: {r.help}" for r in known.values()),
         )
     parser.add_argument(
         "--input",
@@ -118,8 +119,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "--given-spans",
         choices=("use", "ignore"),
         default=None,
-        help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
-        "ignore for vidla",
+        help="clips given by the source (HD-VILA release, Panda-70M): default "
+        + ", ".join(f"{'use' if r.use_given_spans else 'ignore'} for {r.name}" for r in known.values()),
     )
     g.add_argument(
         "--video-seconds",
@@ -142,7 +143,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "--short-side",
         type=int,
         default=None,
-        help="re-encode to this short side; 0 keeps the source (default: hdvila 0, vidla 224)",
+        help="re-encode to this short side; 0 keeps the source (default: "
+        + ", ".join(f"{r.name} {r.cut.short_side or 0}" for r in known.values()) + ")",
     )
     g.add_argument("--crf", type=int, default=d.crf)
     g.add_argument("--preset", default=d.preset, help="libx264 preset (default %(default)s)")
@@ -158,7 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "medium runs); the index is the shards' Parquet sidecars either way (docs/scale.md)",
     )
 
-    if recipe in (None, "vidla"):
+    if any(r.takes_models for r in (known.values() if recipe is None else [known[recipe]])):
         from curate.models.config import add_arguments as add_model_arguments
 
         add_model_arguments(parser)
@@ -174,9 +176,8 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     from curate.models.asr import AsrConfig
     from curate.output.write import ShardConfig
 
-    module = importlib.import_module(RECIPES[recipe])
-    defaults = module.DEFAULTS
-    short_side = defaults["cut"].short_side if args.short_side is None else (args.short_side or None)
+    chosen = get_recipe(recipe)
+    short_side = chosen.cut.short_side if args.short_side is None else (args.short_side or None)
     if args.cut_mode == "copy":
         short_side = None if args.short_side is None else short_side
     try:
@@ -216,12 +217,12 @@ def config_from_args(recipe: str, args: argparse.Namespace):
             video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
-    given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
+    given = chosen.use_given_spans if args.given_spans is None else args.given_spans == "use"
     annotate = None
     models = [o for o in ("caption_model", "summary_model") if getattr(args, o, None)]
-    if recipe != "vidla" and models:
-        raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to --recipe vidla only")
-    if recipe == "vidla":
+    if models and not chosen.takes_models:
+        raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to {model_recipes_text()} only")
+    if chosen.takes_models:
         from curate.models.check import validate_models
 
         try:
@@ -346,10 +347,9 @@ def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     from curate.children import children_die_with_run
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    module = importlib.import_module(RECIPES[recipe])
     try:
         with children_die_with_run():  # SIGTERM: ffmpeg and the downloads end before the run's lock goes
-            module.run(cfg, list(args.pipeline_args or []))
+            get_recipe(recipe).run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     except (OutputConflictError, EnvironmentFault) as exc:
@@ -395,8 +395,8 @@ def main(args: argparse.Namespace, own_options: list = ()) -> int:
 
 def main_for_recipe(recipe: str, argv=None) -> int:
     """The entry point of a recipe module (``python -m dags.vidla ...``)."""
-    doc = importlib.import_module(RECIPES[recipe]).__doc__
-    parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0],
+    chosen = get_recipe(recipe)
+    parser = argparse.ArgumentParser(prog=f"python -m {chosen.module}", description=chosen.description,
                                      allow_abbrev=False)
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)

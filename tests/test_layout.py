@@ -16,8 +16,9 @@ CURATE = ROOT / "curate"
 # Beam's FileSystems registry gives gs://, s3:// the same paths the runners use; curate.files is the
 # one plain module allowed to use it (and nothing else of Beam).
 STORAGE_ONLY = {"curate.files": ("apache_beam.io.filesystem", "apache_beam.io.filesystems")}
-# Commands that run a pipeline: `curate stats` runs the finalize step (curate.beam.finalize) alone.
-LAUNCHERS = {"curate.statscmd": ("curate.beam.finalize",)}
+# Commands that run a pipeline: `curate stats` runs the finalize step (curate.beam.finalize) alone;
+# a registered recipe (curate.recipes.Recipe.run) runs its pipeline with curate.beam.recipe.run_recipe.
+LAUNCHERS = {"curate.statscmd": ("curate.beam.finalize",), "curate.recipes": ("curate.beam.recipe",)}
 
 
 def module_name(path: Path) -> str:
