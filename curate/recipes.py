@@ -62,7 +62,8 @@ def register_recipe(recipe: Recipe) -> Recipe:
     known = _REGISTRY.get(recipe.name)
     # the same module imported twice (``python -m dags.vidla`` runs it as __main__, and discovery
     # imports it again) registers the same recipe: the first stays
-    if known is not None and recipe.module != known.module and "__main__" not in (recipe.module, known.module):
+    same = known is None or recipe.module == known.module or "__main__" in (recipe.module, known.module)
+    if not same:
         raise ValueError(f"recipe {recipe.name!r} is defined twice: in {known.module} and {recipe.module}")
     _REGISTRY.setdefault(recipe.name, recipe)
     return _REGISTRY[recipe.name]

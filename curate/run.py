@@ -9,17 +9,30 @@ A rerun over the same --output resumes: finished videos are skipped, nothing is 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import logging
 import os
 import sys
 
+from curate.children import children_die_with_run
+from curate.config import RunConfig
+from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
+from curate.files import UnsafeFile, check_regular, exists, join, read_bytes
+from curate.media.cut import MODES, CutConfig
+from curate.media.download import DownloadConfig
+from curate.media.filter import FilterConfig
+from curate.models.asr import AsrConfig
+from curate.models.check import validate_models
+from curate.models.config import add_arguments as add_model_arguments
+from curate.output.write import ShardConfig
 from curate.recipes import get_recipe, model_recipes_text, recipes
+from curate.sources import check_source, local_path
+from curate.text import video_scale
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None) -> None:
     """The options of `curate run` (every recipe: --recipe chooses) or of one recipe's own command."""
-    from curate.media.cut import MODES, CutConfig
-    from curate.output.write import ShardConfig
 
     known = recipes()
     if recipe is None:
@@ -161,20 +174,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     )
 
     if any(r.takes_models for r in (known.values() if recipe is None else [known[recipe]])):
-        from curate.models.config import add_arguments as add_model_arguments
-
         add_model_arguments(parser)
 
 
 def config_from_args(recipe: str, args: argparse.Namespace):
     """A RunConfig for `recipe` from parsed arguments (the recipe's defaults where none is given)."""
-    from curate.config import RunConfig
-    from curate.files import join
-    from curate.media.cut import CutConfig
-    from curate.media.download import DownloadConfig
-    from curate.media.filter import FilterConfig
-    from curate.models.asr import AsrConfig
-    from curate.output.write import ShardConfig
 
     chosen = get_recipe(recipe)
     short_side = chosen.cut.short_side if args.short_side is None else (args.short_side or None)
@@ -212,8 +216,6 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         if args.max_subtitle_mb is not None and not args.max_subtitle_mb > 0:
             raise ValueError(f"--max-subtitle-mb must be > 0, got {args.max_subtitle_mb}")
         if args.video_seconds is not None:
-            from curate.text import video_scale
-
             video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
@@ -223,8 +225,6 @@ def config_from_args(recipe: str, args: argparse.Namespace):
     if models and not chosen.takes_models:
         raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to {model_recipes_text()} only")
     if chosen.takes_models:
-        from curate.models.check import validate_models
-
         try:
             annotate = validate_models(args)  # fails now, not in the middle of a run
         except ValueError as exc:
@@ -253,10 +253,6 @@ def config_from_args(recipe: str, args: argparse.Namespace):
 
 
 def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
-    from curate.sources import check_source, local_path
-
-    from curate.files import UnsafeFile, check_regular
-
     local_input = local_path(input_path)
     if local_input is not None and not os.path.exists(local_input):
         raise SystemExit(f"error: --input {input_path} does not exist")
@@ -300,7 +296,6 @@ def output_problem(local: str, local_input: str | None) -> str:
 
 def unknown_options_message(exc, own_options: list) -> str:
     """The error line for options that neither this command nor Beam knows, with did-you-mean hints."""
-    import difflib
 
     known = own_options + exc.known
     hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
@@ -313,7 +308,6 @@ def misspelt_options(pipeline_args: list, own_options: list) -> str:
     for --short-side), or "". Found before Beam is imported (seconds): Beam's own options are
     underscored words (--temp_location, --runner) that are no near miss of these dashed names, as
     tests/pipeline/test_curate_cli.py checks for every PipelineOptions class."""
-    import difflib
 
     names = [a.split("=", 1)[0] for a in pipeline_args if a.startswith("--")]
     hints = [f"{n} (did you mean {close[0]}?)" for n in names if n not in own_options
@@ -331,20 +325,13 @@ def _option_strings(parser: argparse.ArgumentParser) -> list:
 def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     """Run the recipe; returns the stats of the output directory. ``own_options``: the command's option
     strings, for hints when a pass-through argument is not a Beam option either."""
-    import logging
 
     misspelt = misspelt_options(list(args.pipeline_args or []), list(own_options))
     if misspelt:
         raise SystemExit(misspelt)
 
-    from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
-
     check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
-
-    from curate.files import exists, join, read_bytes
-
-    from curate.children import children_die_with_run
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
