@@ -26,9 +26,10 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
                    (WriteShards per hash bucket), finalize.py (Finalize: the summary files from
                    merged totals), recipe.py (select, prepare, cut, write, run_recipe)
 
-Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's
-FileSystems registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize);
-there are no import cycles
-(tests/test_layout.py checks both). The recipes in dags/ compose curate.beam. The test media of
-``make-media`` is the top-level package samplemedia, which curate never imports.
+Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's FileSystems
+registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize, recipes.py a
+recipe's pipeline); there are no import cycles (tests/test_layout.py checks both; the import-linter
+contracts of pyproject.toml, run by tests/test_layers.py, check the layers). The recipes in dags/
+compose curate.beam. The test media of ``make-media`` is the top-level package samplemedia, which
+curate never imports.
 """
