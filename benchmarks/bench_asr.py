@@ -32,7 +32,7 @@ def main(argv=None) -> int:
 
     from curate.beam.transcripts import TranscribeAudio
     from curate.models.asr import AsrConfig, load_model, transcribe_video
-    from curate.samples import make_sample_folder
+    from samplemedia import make_sample_folder
     from schemas import VideoMeta
 
     if not args.model:

@@ -59,7 +59,7 @@ FRAME_MODES = ("keyframe", "exact")  # AnnotateConfig.caption_frames
 
 def planned_clips(video_id: str, minutes: float, seed: int):
     """VidLA clip spans of every scale over real espeak-ng speech of about `minutes` minutes."""
-    from curate.samples import sentences_for, synthesize_speech
+    from samplemedia import sentences_for, synthesize_speech
     from curate.text import plan_clips, vidla_recipe
     from schemas import Sentence
 
@@ -524,13 +524,13 @@ def make_video(work: str, footage: str, seconds: float) -> str:
               (B-frames, CABAC), CRF 23, -g 150 (a keyframe at least every 5 s; the footage's scene
               cuts add more, one every 2 s on average). The first minute is encoded and repeated by
               stream copy (a keyframe at each repeat too): a tenth of the time of encoding it all.
-    pattern - the project's moving test pattern (curate.samples.encode_video: 12 FPS, -preset
+    pattern - the project's moving test pattern (samplemedia.encode_video: 12 FPS, -preset
               ultrafast, no B-frames, a keyframe every 2 s): cheaper to decode than camera footage."""
     import subprocess
 
     from bench_loader import encode
 
-    from curate.samples import encode_video
+    from samplemedia import encode_video
 
     path = os.path.join(work, f"{footage}-{seconds:g}s.mp4")
     if footage == "pattern":

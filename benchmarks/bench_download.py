@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from curate.media.download import DownloadConfig, Downloader, _download_attempt, video_dir  # noqa: E402
-from curate.samples import make_sample_video, sentences_for  # noqa: E402
+from samplemedia import make_sample_video, sentences_for  # noqa: E402
 from schemas import VideoMeta  # noqa: E402
 
 

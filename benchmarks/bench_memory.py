@@ -23,7 +23,7 @@ import time
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, REPO)
 
-from curate.samples import make_sample_folder  # noqa: E402
+from samplemedia import make_sample_folder  # noqa: E402
 
 RUNNER = """
 import resource, sys

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_sentence_accuracy.py [--videos 3] [--seconds 60]
 
-For each sentence of the truth (curate.samples: espeak-ng speech, every sentence synthesized alone,
+For each sentence of the truth (samplemedia: espeak-ng speech, every sentence synthesized alone,
 so its start and end are exact), the error is the distance to the nearest sentence start (end)
 that the text core produced. Sources compared in the same run:
 
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import samples  # noqa: E402
+import samplemedia as samples  # noqa: E402
 from curate.text import make_sentences, parse_subtitle_file, transcript_from_asr  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -4,7 +4,7 @@ the direction of motion (VidLA section 4; issue 10 item 10).
     python benchmarks/bench_temporal.py --quick          # ~3.5 min on 2 cores: 128 videos, 300 steps
     python benchmarks/bench_temporal.py                  # 256 videos, 600 steps
 
-1. Generates yt-dlp style folders (``curate.samples.make_sample_video`` for speech, subtitles and
+1. Generates yt-dlp style folders (``samplemedia.make_sample_video`` for speech, subtitles and
    metadata; the picture replaced by an ffmpeg render): in each video a white square of a random size
    and column crosses the frame from bottom to top or from top to bottom, and the subtitle says so
    ("Here is a white square. Watch it closely. The square moves up."). A "down" video is the
@@ -190,7 +190,7 @@ def video_plan(variant: str, i: int, rng: random.Random) -> tuple:
 def make_direction_folder(folder: Path, num_videos: int, seed: int, variant: str = "direction") -> list:
     """``num_videos`` videos of ``variant`` (see video_plan), the directions in turn; returns their
     (id, text, direction)."""
-    from curate.samples import make_sample_video
+    from samplemedia import make_sample_video
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)

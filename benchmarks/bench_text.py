@@ -3,7 +3,7 @@ and our banded DTW against dtw-python on the same token sequences.
 
     python benchmarks/bench_text.py [--minutes 10] [--seconds-per-figure 5 | --quick]
 
-The captions come from curate.samples (espeak-ng speech of generated sentences, written as YouTube
+The captions come from samplemedia (espeak-ng speech of generated sentences, written as YouTube
 rolling WebVTT). The punctuation model's own inference is excluded: a stand-in returns the true
 sentences (what a perfect model would), so the path still does the DTW alignment. Everything runs
 in this one process on one core (rates are per CPU-second); the baselines are measured in the same run.
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 
-from curate import samples  # noqa: E402
+import samplemedia as samples  # noqa: E402
 from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
 from curate.text.align import (  # noqa: E402
     band_width,

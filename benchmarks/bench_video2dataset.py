@@ -34,7 +34,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, REPO)
 V2D_PYTHON = os.path.join(REPO, ".venv-v2d", "bin", "python")
 
-from curate.samples import make_sample_folder  # noqa: E402
+from samplemedia import make_sample_folder  # noqa: E402
 
 V2D_SCRIPT = r"""
 import importlib, json, os, sys, time, types

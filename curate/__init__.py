@@ -5,6 +5,7 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
     __main__.py, run.py, statscmd.py   the command line (``python -m curate run|stats|make-media|
                    hierarchical-testset``)
     config.py      RunConfig: what a recipe run is configured by
+    recipes.py     the recipe registry: each recipe module of dags/ registers a Recipe
     errors.py      StageError, the one error type of the per-element functions
     files.py       paths and atomic file operations, local or on any Beam filesystem (gs://, s3://)
     sources.py     read manifests and yt-dlp download folders into VideoMeta records
@@ -18,7 +19,6 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
                    clips.parquet), failures.py (records, which stand), summary.py (failures.jsonl,
                    stats.json), resume.py, report.py, lock.py (one run per output), settings.py (a
                    rerun under other settings is refused)
-    samples.py     test media with known ground truth (``make-media``)
     beam/          the Beam wiring only: stages.py (ApplyStage, failure outputs), videos.py
                    (ReadSources, ProbeVideos, FilterVideos, DownloadVideos), transcripts.py
                    (MakeTranscripts, TranscribeAudio, PlanClips), models.py (RunInference handlers,
@@ -26,8 +26,10 @@ Layout (the steps of the papers as plain modules; the Beam wiring in one package
                    (WriteShards per hash bucket), finalize.py (Finalize: the summary files from
                    merged totals), recipe.py (select, prepare, cut, write, run_recipe)
 
-Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's
-FileSystems registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize);
-there are no import cycles
-(tests/test_layout.py checks both). The recipes in dags/ compose curate.beam.
+Nothing outside curate.beam imports apache_beam or curate.beam (curate.files uses Beam's FileSystems
+registry for remote paths, nothing else of Beam; statscmd.py runs curate.beam.finalize, recipes.py a
+recipe's pipeline); there are no import cycles (tests/test_layout.py checks both; the import-linter
+contracts of pyproject.toml, run by tests/test_layers.py, check the layers). The recipes in dags/
+compose curate.beam. The test media of ``make-media`` is the top-level package samplemedia, which
+curate never imports.
 """

@@ -11,7 +11,7 @@ import sys
 
 # subcommand -> (module, one-line help). The module provides add_arguments(parser) and main(args).
 SUBCOMMANDS = {
-    "make-media": ("curate.samples", "write sample videos with speech, subtitles and true sentence times"),
+    "make-media": ("samplemedia.cli", "write sample videos with speech, subtitles and true sentence times"),
     "run": ("curate.run", "run a curation recipe (hdvila, vidla) into WebDataset shards"),
     "stats": ("curate.statscmd", "rebuild and print the statistics report of a curation run"),
     "gallery": ("curate.gallery", "a static HTML page of sampled clips, plots and failures of a curation run"),

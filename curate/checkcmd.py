@@ -11,12 +11,17 @@ Prints a summary and exits 1 on any problem, naming the shard and clip.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import re
 import sys
 import tarfile
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+from curate.files import exists, join, listdir, open_read, read_bytes
+from curate.output.index import SHARDS, DamagedPartition, committed_shards, partition_path, read_partition
 
 MEMBER_EXTS = ("mp4", "json", "txt")
 _SHARD_FILE = re.compile(r"^\d+\.(tar|parquet)$")
@@ -62,7 +67,7 @@ class Problems:
 def mp4_problem(data: bytes) -> str:
     """Why `data` is not a whole mp4 with a video stream, or "": it opens, every video packet its
     sample table lists is there (a cut short file loses the last ones) and the first frame decodes."""
-    import av
+    import av  # heavy: PyAV, only where media is decoded
 
     if not data:
         return "is empty"
@@ -87,8 +92,6 @@ def mp4_problem(data: bytes) -> str:
 
 def check_leftovers(out_dir: str, problems: Problems) -> None:
     """Partial files: staging, temporary names, a tar without its sidecar (or the reverse)."""
-    from curate.files import exists, join, listdir
-    from curate.output.index import SHARDS
 
     if exists(join(out_dir, ".staging")) and listdir(join(out_dir, ".staging")):
         problems.add("partial", ".staging", "staged clips not yet in a shard (an unfinished run: rerun it)")
@@ -111,8 +114,6 @@ def check_leftovers(out_dir: str, problems: Problems) -> None:
 def check_shard(out_dir: str, shard: str, media: bool, max_problems: int) -> tuple:
     """Check one committed shard against its partition; returns its (problems, clips, videos, clips
     per scale)."""
-    from curate.files import join, open_read
-    from curate.output.index import SHARDS, DamagedPartition, partition_path, read_partition
 
     problems = Problems(max_problems, echo=False)
     where = f"{SHARDS}/{shard}.tar"
@@ -181,7 +182,6 @@ def member_problem(ext: str, data: bytes, row: dict) -> str:
 
 def check_failures(out_dir: str, problems: Problems) -> None:
     """failures.jsonl exists and each line is a failure record (read line by line)."""
-    from curate.files import exists, join, open_read
 
     path = join(out_dir, "failures.jsonl")
     if not exists(path):
@@ -199,8 +199,6 @@ def check_failures(out_dir: str, problems: Problems) -> None:
 
 
 def check_stats(out_dir: str, totals: dict, problems: Problems) -> None:
-    from curate.files import exists, join, read_bytes
-
     path = join(out_dir, "stats.json")
     if not exists(path):
         problems.add("stats", "stats.json", "missing (an unfinished run: rerun it, or `curate stats DIR`)")
@@ -222,11 +220,6 @@ def check_stats(out_dir: str, totals: dict, problems: Problems) -> None:
 
 
 def check(out_dir: str, *, media: bool = True, max_problems: int = 50, jobs: int = 1) -> Problems:
-    import functools
-    from concurrent.futures import ProcessPoolExecutor
-
-    from curate.output.index import committed_shards
-
     problems = Problems(max_problems)
     check_leftovers(out_dir, problems)
     check_failures(out_dir, problems)
@@ -252,9 +245,6 @@ def check(out_dir: str, *, media: bool = True, max_problems: int = 50, jobs: int
 
 
 def main(args: argparse.Namespace) -> int:
-    from curate.files import exists, join
-    from curate.output.index import SHARDS
-
     if not exists(join(args.directory, SHARDS)):
         raise SystemExit(f"error: {args.directory} has no shards/ (not the output of a curation run)")
     if args.jobs < 1:

@@ -8,6 +8,8 @@ from typing import Optional
 
 from curate.files import join
 from curate.media.cut import CutConfig
+from curate.media.download import DownloadConfig
+from curate.media.filter import FilterConfig
 from curate.output.write import ShardConfig
 
 
@@ -39,11 +41,7 @@ class RunConfig:
     quiet: bool = False  # no progress display on local runners (curate.progress); not an output setting
 
     def download_config(self):
-        from curate.media.download import DownloadConfig
-
         return self.download or DownloadConfig(output_dir=join(self.output, ".downloads"))
 
     def filter_config(self):
-        from curate.media.filter import FilterConfig
-
         return self.filter or FilterConfig()

@@ -15,7 +15,16 @@ The index is read one partition at a time, so memory does not grow with the outp
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import os
+import tempfile
+
+import pyarrow.compute as pc
+
+from curate.files import exists, join, put_file_atomic
+from curate.output.index import SHARDS, partition_paths, read_partition
+from schemas.records import SCALES
 
 FORMATS = ("hdvila-jsonl", "vidla-jsonl")
 COLUMNS = ["key", "video_id", "url", "scale", "index", "start", "end", "subtitle", "sentences", "caption",
@@ -69,9 +78,6 @@ def vidla_record(row: dict) -> dict:
 
 def records(out_dir: str, fmt: str, scales: tuple = ()):
     """The release's records, partition by partition, in shard and video order."""
-    import pyarrow.compute as pc
-
-    from curate.output.index import partition_paths, read_partition
 
     for path in partition_paths(out_dir):
         table = read_partition(path, columns=COLUMNS)
@@ -84,11 +90,6 @@ def records(out_dir: str, fmt: str, scales: tuple = ()):
 
 def export(out_dir: str, fmt: str, output: str, scales: tuple = ()) -> int:
     """Write the release to `output`; returns the number of lines."""
-    import gzip
-    import os
-    import tempfile
-
-    from curate.files import put_file_atomic
 
     lines = 0
     with tempfile.TemporaryDirectory(prefix="curate-export-") as tmp:
@@ -103,13 +104,9 @@ def export(out_dir: str, fmt: str, output: str, scales: tuple = ()) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from curate.files import exists, join
-    from curate.output.index import SHARDS
-
     if not exists(join(args.directory, SHARDS)):
         raise SystemExit(f"error: {args.directory} has no shards/ (not the output of a curation run)")
     scales = tuple(s for s in args.scales.split(",") if s)
-    from schemas.records import SCALES
 
     unknown = [s for s in scales if s not in SCALES]
     if unknown:

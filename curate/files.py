@@ -8,8 +8,11 @@ layer the runners use for gs:// and the like, imported lazily), never the pipeli
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import uuid
+
+from curate.errors import EnvironmentFault
 
 
 def _fs():
@@ -60,7 +63,7 @@ def size_and_mtime(path: str) -> tuple:
 def open_read(path: str):
     if is_local(path):
         return open(_local(path), "rb")
-    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystem import CompressionTypes  # heavy: Beam, only for remote paths
 
     return _fs().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
@@ -134,7 +137,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
             f.write(data)
         os.replace(_local(tmp), _local(path))
         return
-    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystem import CompressionTypes  # heavy: Beam, only for remote paths
 
     with _fs().create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         f.write(data)
@@ -149,13 +152,12 @@ def put_file_atomic(local_src: str, path: str) -> None:
         try:
             os.replace(local_src, _local(tmp))
         except OSError:  # another device
-            import shutil
 
             shutil.copyfile(local_src, _local(tmp))
             os.remove(local_src)
         os.replace(_local(tmp), _local(path))
         return
-    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystem import CompressionTypes  # heavy: Beam, only for remote paths
 
     with (
         open(local_src, "rb") as src,
@@ -170,8 +172,6 @@ def put_file_atomic(local_src: str, path: str) -> None:
 def remove_tree(path: str) -> None:
     """Delete a folder (or an object prefix) with everything under it; missing is fine."""
     if is_local(path):
-        import shutil
-
         shutil.rmtree(_local(path), ignore_errors=True)
         return
     found = _fs().match([path.rstrip("/") + "/**"])[0].metadata_list
@@ -195,9 +195,6 @@ def ensure_free_space(path: str) -> None:
     fail half way through a file. Remote paths are not checked."""
     if not is_local(path):
         return
-    import shutil
-
-    from curate.errors import EnvironmentFault
 
     margin = int(os.environ.get("CURATE_MIN_FREE_BYTES", 512 << 20))
     existing = os.path.abspath(_local(path))

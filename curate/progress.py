@@ -20,6 +20,15 @@ import threading
 import time
 from collections import Counter
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.output.failures import RETRYABLE_STAGES, failure_files, parse_failure_line
+from curate.output.index import partition_paths
+from curate.output.write import MANIFEST, STAGING
+from curate.sources import local_path, read_sources
+from schemas import safe_id
+
 POLL_S = 1.0
 LOG_EVERY_S = 60.0
 
@@ -47,12 +56,6 @@ class Committed:
         self._read_failures()
 
     def _read_partitions(self) -> None:
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        from curate.output.index import partition_paths
-        from schemas import safe_id
-
         for path in partition_paths(self._dir):
             if path in self._partitions:
                 continue
@@ -66,8 +69,6 @@ class Committed:
             self._sharded_still_staged.update(safe_id(v) for v in pc.unique(ids).to_pylist())
 
     def _read_staging(self) -> None:
-        from curate.output.write import MANIFEST, STAGING
-
         folder = os.path.join(self._dir, STAGING)
         try:
             names = os.listdir(folder)
@@ -79,8 +80,6 @@ class Committed:
         self.staged = staged - self._sharded_still_staged
 
     def _read_failures(self) -> None:
-        from curate.output.failures import RETRYABLE_STAGES, failure_files, parse_failure_line
-
         this_run = f"run-{self._run_id}-" if self._run_id else None
         for path in failure_files(self._dir):
             if path in self._failure_files:
@@ -122,7 +121,6 @@ class Committed:
 def count_inputs(input_path: str, id_column=None, url_column=None):
     """Input rows of a local manifest or folder (distinct videos plus bad rows), or None (remote or
     unreadable)."""
-    from curate.sources import local_path, read_sources
 
     if local_path(input_path) is None:
         return None

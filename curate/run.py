@@ -9,24 +9,38 @@ A rerun over the same --output resumes: finished videos are skipped, nothing is 
 from __future__ import annotations
 
 import argparse
-import importlib
+import difflib
 import json
+import logging
 import os
 import sys
 
-RECIPES = {"hdvila": "dags.hdvila", "vidla": "dags.vidla"}
+from curate.children import children_die_with_run
+from curate.config import RunConfig
+from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
+from curate.files import UnsafeFile, check_regular, exists, join, read_bytes
+from curate.media.cut import MODES, CutConfig
+from curate.media.download import DownloadConfig
+from curate.media.filter import FilterConfig
+from curate.models.asr import AsrConfig
+from curate.models.check import validate_models
+from curate.models.config import add_arguments as add_model_arguments
+from curate.output.write import ShardConfig
+from curate.recipes import get_recipe, model_recipes_text, recipes
+from curate.sources import check_source, local_path
+from curate.text import video_scale
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None) -> None:
-    from curate.media.cut import MODES, CutConfig
-    from curate.output.write import ShardConfig
+    """The options of `curate run` (every recipe: --recipe chooses) or of one recipe's own command."""
 
+    known = recipes()
     if recipe is None:
         parser.add_argument(
             "--recipe",
-            choices=sorted(RECIPES),
+            choices=sorted(known),
             required=True,
-            help="hdvila: sentence clips at source resolution; vidla: short/medium/long clips",
+            help="; ".join(f"{r.name}: {r.help}" for r in known.values()),
         )
     parser.add_argument(
         "--input",
@@ -118,8 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "--given-spans",
         choices=("use", "ignore"),
         default=None,
-        help="clips given by the source (HD-VILA release, Panda-70M): default use for hdvila, "
-        "ignore for vidla",
+        help="clips given by the source (HD-VILA release, Panda-70M): default "
+        + ", ".join(f"{'use' if r.use_given_spans else 'ignore'} for {r.name}" for r in known.values()),
     )
     g.add_argument(
         "--video-seconds",
@@ -142,7 +156,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "--short-side",
         type=int,
         default=None,
-        help="re-encode to this short side; 0 keeps the source (default: hdvila 0, vidla 224)",
+        help="re-encode to this short side; 0 keeps the source (default: "
+        + ", ".join(f"{r.name} {r.cut.short_side or 0}" for r in known.values()) + ")",
     )
     g.add_argument("--crf", type=int, default=d.crf)
     g.add_argument("--preset", default=d.preset, help="libx264 preset (default %(default)s)")
@@ -158,25 +173,15 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         "medium runs); the index is the shards' Parquet sidecars either way (docs/scale.md)",
     )
 
-    if recipe in (None, "vidla"):
-        from curate.models.config import add_arguments as add_model_arguments
-
+    if any(r.takes_models for r in (known.values() if recipe is None else [known[recipe]])):
         add_model_arguments(parser)
 
 
 def config_from_args(recipe: str, args: argparse.Namespace):
     """A RunConfig for `recipe` from parsed arguments (the recipe's defaults where none is given)."""
-    from curate.config import RunConfig
-    from curate.files import join
-    from curate.media.cut import CutConfig
-    from curate.media.download import DownloadConfig
-    from curate.media.filter import FilterConfig
-    from curate.models.asr import AsrConfig
-    from curate.output.write import ShardConfig
 
-    module = importlib.import_module(RECIPES[recipe])
-    defaults = module.DEFAULTS
-    short_side = defaults["cut"].short_side if args.short_side is None else (args.short_side or None)
+    chosen = get_recipe(recipe)
+    short_side = chosen.cut.short_side if args.short_side is None else (args.short_side or None)
     if args.cut_mode == "copy":
         short_side = None if args.short_side is None else short_side
     try:
@@ -211,19 +216,15 @@ def config_from_args(recipe: str, args: argparse.Namespace):
         if args.max_subtitle_mb is not None and not args.max_subtitle_mb > 0:
             raise ValueError(f"--max-subtitle-mb must be > 0, got {args.max_subtitle_mb}")
         if args.video_seconds is not None:
-            from curate.text import video_scale
-
             video_scale(args.video_seconds)  # a bad length fails here, not in the workers
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
-    given = defaults["use_given_spans"] if args.given_spans is None else args.given_spans == "use"
+    given = chosen.use_given_spans if args.given_spans is None else args.given_spans == "use"
     annotate = None
     models = [o for o in ("caption_model", "summary_model") if getattr(args, o, None)]
-    if recipe != "vidla" and models:
-        raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to --recipe vidla only")
-    if recipe == "vidla":
-        from curate.models.check import validate_models
-
+    if models and not chosen.takes_models:
+        raise SystemExit(f"error: --{models[0].replace('_', '-')} applies to {model_recipes_text()} only")
+    if chosen.takes_models:
         try:
             annotate = validate_models(args)  # fails now, not in the middle of a run
         except ValueError as exc:
@@ -252,10 +253,6 @@ def config_from_args(recipe: str, args: argparse.Namespace):
 
 
 def check_paths(input_path: str, output: str, id_column=None, url_column=None) -> None:
-    from curate.sources import check_source, local_path
-
-    from curate.files import UnsafeFile, check_regular
-
     local_input = local_path(input_path)
     if local_input is not None and not os.path.exists(local_input):
         raise SystemExit(f"error: --input {input_path} does not exist")
@@ -299,7 +296,6 @@ def output_problem(local: str, local_input: str | None) -> str:
 
 def unknown_options_message(exc, own_options: list) -> str:
     """The error line for options that neither this command nor Beam knows, with did-you-mean hints."""
-    import difflib
 
     known = own_options + exc.known
     hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
@@ -312,7 +308,6 @@ def misspelt_options(pipeline_args: list, own_options: list) -> str:
     for --short-side), or "". Found before Beam is imported (seconds): Beam's own options are
     underscored words (--temp_location, --runner) that are no near miss of these dashed names, as
     tests/pipeline/test_curate_cli.py checks for every PipelineOptions class."""
-    import difflib
 
     names = [a.split("=", 1)[0] for a in pipeline_args if a.startswith("--")]
     hints = [f"{n} (did you mean {close[0]}?)" for n in names if n not in own_options
@@ -330,26 +325,18 @@ def _option_strings(parser: argparse.ArgumentParser) -> list:
 def run(recipe: str, args: argparse.Namespace, own_options: list = ()) -> dict:
     """Run the recipe; returns the stats of the output directory. ``own_options``: the command's option
     strings, for hints when a pass-through argument is not a Beam option either."""
-    import logging
 
     misspelt = misspelt_options(list(args.pipeline_args or []), list(own_options))
     if misspelt:
         raise SystemExit(misspelt)
 
-    from curate.errors import EnvironmentFault, OutputConflictError, UnknownOptionsError
-
     check_paths(args.input, args.output, args.id_column, args.url_column)
     cfg = config_from_args(recipe, args)
 
-    from curate.files import exists, join, read_bytes
-
-    from curate.children import children_die_with_run
-
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    module = importlib.import_module(RECIPES[recipe])
     try:
         with children_die_with_run():  # SIGTERM: ffmpeg and the downloads end before the run's lock goes
-            module.run(cfg, list(args.pipeline_args or []))
+            get_recipe(recipe).run(cfg, list(args.pipeline_args or []))
     except UnknownOptionsError as exc:
         raise SystemExit(unknown_options_message(exc, list(own_options))) from None
     except (OutputConflictError, EnvironmentFault) as exc:
@@ -395,8 +382,8 @@ def main(args: argparse.Namespace, own_options: list = ()) -> int:
 
 def main_for_recipe(recipe: str, argv=None) -> int:
     """The entry point of a recipe module (``python -m dags.vidla ...``)."""
-    doc = importlib.import_module(RECIPES[recipe]).__doc__
-    parser = argparse.ArgumentParser(prog=f"python -m dags.{recipe}", description=doc.splitlines()[0],
+    chosen = get_recipe(recipe)
+    parser = argparse.ArgumentParser(prog=f"python -m {chosen.module}", description=chosen.description,
                                      allow_abbrev=False)
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)

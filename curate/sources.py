@@ -32,6 +32,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+import pyarrow.parquet as pq
+
 from curate.files import open_read
 from schemas import Failure, VideoMeta
 
@@ -265,8 +267,6 @@ def _txt_rows(path: str):
 
 
 def _parquet_rows(path: str):
-    import pyarrow.parquet as pq
-
     local = local_path(path)
     if local is None:
         handle = open_read(path)

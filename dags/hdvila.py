@@ -11,20 +11,18 @@ from __future__ import annotations
 import sys
 
 from curate.media.cut import CutConfig
-
-NAME = "hdvila"
-# what this recipe changes in RunConfig's defaults (the command line can override each)
-DEFAULTS = {"cut": CutConfig(mode="reencode", short_side=None), "use_given_spans": True}
+from curate.recipes import Recipe, register_recipe
+from curate.run import main_for_recipe
+from curate.text import hdvila_recipe
 
 
 def clip_recipe():
-    from curate.text import hdvila_recipe
-
     return hdvila_recipe()
 
 
 def build(p, cfg, resume):
     """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write."""
+    # heavy: Beam; the registry imports this module for `curate run --help` too
     from curate.beam.recipe import prepare_clips, select_videos, write_outputs
 
     selected = select_videos(p, cfg, resume)
@@ -32,17 +30,17 @@ def build(p, cfg, resume):
     return write_outputs(p, ready, selected.failures + more_failures, selected, cfg, resume)
 
 
-def run(cfg, pipeline_args: list, *, wait: bool = True):
-    """Run this recipe with a curate.config.RunConfig on the runner the Beam options choose."""
-    from curate.beam.recipe import run_recipe
-
-    return run_recipe(build, cfg, pipeline_args, wait=wait)
+RECIPE = register_recipe(Recipe(
+    name="hdvila",
+    help="sentence clips at source resolution",
+    build=build,
+    cut=CutConfig(mode="reencode", short_side=None),  # kept at the source resolution
+    use_given_spans=True,  # the release jsonl's spans are the clips when the input gives them
+))
 
 
 def main(argv=None) -> int:
-    from curate.run import main_for_recipe
-
-    return main_for_recipe(NAME, argv)
+    return main_for_recipe(RECIPE.name, argv)
 
 
 if __name__ == "__main__":

@@ -11,28 +11,24 @@ from __future__ import annotations
 import sys
 
 from curate.media.cut import CutConfig
-
-NAME = "vidla"
-# what this recipe changes in RunConfig's defaults (the command line can override each);
-# VidLA plans its own multi-scale clips, so spans a source gives are not used unless asked for
-DEFAULTS = {"cut": CutConfig(mode="reencode", short_side=224), "use_given_spans": False}
+from curate.models.config import config_from_args
+from curate.recipes import Recipe, register_recipe
+from curate.run import main_for_recipe
+from curate.text import vidla_recipe
 
 
 def clip_recipe():
-    from curate.text import vidla_recipe
-
     return vidla_recipe()
 
 
 def annotation_config(cfg):
-    from curate.models.config import config_from_args
-
     return config_from_args(cfg.annotate)
 
 
 def build(p, cfg, resume):
     """read -> probe -> filter/cap -> download -> transcript -> plan clips -> cut -> write, or with
     models: ... plan clips -> cut + decode frames -> caption -> summarize -> commit -> write."""
+    # heavy: Beam; the registry imports this module for `curate run --help` too
     from curate.beam.recipe import prepare_clips, select_videos, write_outputs, write_staged_outputs
 
     selected = select_videos(p, cfg, resume)
@@ -49,17 +45,19 @@ def build(p, cfg, resume):
     return write_staged_outputs(p, staged, failures, selected, cfg, resume)
 
 
-def run(cfg, pipeline_args: list, *, wait: bool = True):
-    """Run this recipe with a curate.config.RunConfig on the runner the Beam options choose."""
-    from curate.beam.recipe import run_recipe
-
-    return run_recipe(build, cfg, pipeline_args, wait=wait)
+RECIPE = register_recipe(Recipe(
+    name="vidla",
+    help="short/medium/long clips",
+    build=build,
+    cut=CutConfig(mode="reencode", short_side=224),  # re-encoded to a 224 short side for training
+    # VidLA plans its own multi-scale clips, so spans a source gives are not used unless asked for
+    use_given_spans=False,
+    takes_models=True,  # BLIP-2 frame captions and LLM summaries
+))
 
 
 def main(argv=None) -> int:
-    from curate.run import main_for_recipe
-
-    return main_for_recipe(NAME, argv)
+    return main_for_recipe(RECIPE.name, argv)
 
 
 if __name__ == "__main__":

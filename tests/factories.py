@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from curate.samples import SampleVideo, make_sample_video, sentences_for
+from samplemedia import SampleVideo, make_sample_video, sentences_for
 
 # Sentences with the things parsers must keep straight: commas, a question, an apostrophe, a
 # short remark between long ones.

@@ -10,7 +10,7 @@ can be told to fail a path the next N times: ``server.fail("/v.mp4", 429, 429)``
     "trickle"    announce the full body, then send one byte every ``trickle_seconds`` (below any socket
                  timeout) until the client goes away or the server stops: a stalled download
 
-``hosted_info(server, sample)`` turns a curate.samples sample video into an info json whose format
+``hosted_info(server, sample)`` turns a samplemedia sample video into an info json whose format
 and subtitle URLs point at the server, the way the probe would have saved it.
 """
 from __future__ import annotations
@@ -163,7 +163,7 @@ def fake_youtube():
 
 def hosted_info(server: FakeYouTube, sample, out_dir: Union[str, Path], *, video_id: str = "",
                 media_bytes: Optional[bytes] = None, **overrides) -> str:
-    """Write ``<out_dir>/<n>.info.json`` for a curate.samples sample video whose single mp4 format and
+    """Write ``<out_dir>/<n>.info.json`` for a samplemedia sample video whose single mp4 format and
     English subtitle are served by ``server`` (under /<n>/); returns the info json's path.
 
     video_id: the id the info json claims (default the sample's); may be hostile, the file name is

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from curate import samples
+import samplemedia as samples
 from curate.__main__ import main as curate_main
 
 

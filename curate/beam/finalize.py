@@ -17,15 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import zlib
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import AsSingleton, TaggedOutput
 
 from curate.beam.resume import set_aside_damaged
-from curate.files import exists, join, read_bytes
+from curate.beam.runner import LOCAL_RUNNER
+from curate.files import _local, exists, is_local, join, open_read, read_bytes, remove_file, remove_tree
 from curate.output import failures as fail
-from curate.output import index, summary
+from curate.output import index, summary, write
+from curate.output.lock import check_owner
+from curate.output.settings import made_with
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +87,6 @@ def _recorded(path: str):
 
 def _published(out_dir: str):
     """The lines of an existing failures.jsonl, streamed, as standing records (attempt "")."""
-    from curate.files import open_read
 
     path = join(out_dir, summary.FAILURES_FILE)
     if not exists(path):
@@ -127,12 +131,7 @@ def _part_of(failure, total: int) -> int:
 
 
 def _write_summary(out_dir, totals, outcome, videos_in, *_barriers, run_id, source, index_file):
-    from curate.files import _local, is_local, remove_file, remove_tree
-    from curate.output import write
-
     if run_id:
-        from curate.output.lock import check_owner
-
         check_owner(out_dir, run_id)  # no other run claimed out_dir meanwhile
     if source == STATE:
         summary.merge_failure_parts(out_dir)
@@ -144,14 +143,12 @@ def _write_summary(out_dir, totals, outcome, videos_in, *_barriers, run_id, sour
         videos_in = summary.previous_videos_in(out_dir)
     if videos_in is None:
         videos_in = totals["clips"]["all"]["videos"]
-    from curate.output.settings import made_with
 
     stats = dict(summary.build_stats(totals, outcome, videos_in), made_with=made_with(out_dir))
     summary.write_stats(out_dir, stats)
     # every staged video is in a shard by now; what is left is work folders of failed attempts
     remove_tree(join(out_dir, write.STAGING))
     if is_local(out_dir):  # readers glob DIR/shards/*.tar: let it exist even when no clip was made
-        import os
 
         os.makedirs(join(_local(out_dir), index.SHARDS), exist_ok=True)
     return stats
@@ -229,13 +226,9 @@ class Finalize(beam.PTransform):
 def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE,
             index_file: bool = True) -> dict:
     """Run Finalize alone, in-process, over `out_dir`; returns the stats."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from curate.files import remove_tree
 
     if source == STATE:
         remove_tree(join(out_dir, summary.STANDING))  # parts of a finalize that was killed
-    from curate.beam.runner import LOCAL_RUNNER
 
     with beam.Pipeline(options=PipelineOptions([f"--runner={LOCAL_RUNNER}"])) as p:
         _ = p | "FinalizeOutputs" >> Finalize(out_dir, videos_in=videos_in, run_id=run_id, source=source,

@@ -27,12 +27,20 @@ Spark are chosen with Beam's own pipeline options, passed through untouched.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 from typing import Callable, NamedTuple
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+    _BeamArgumentParser,
+)
 from apache_beam.pvalue import TaggedOutput
 
 from curate.beam.finalize import Finalize
@@ -51,6 +59,8 @@ from curate.output import failures as fail
 from curate.output.lock import lock_output
 from curate.output.resume import ResumeState, load_resume_state
 from curate.output.settings import check_rerun
+from curate.progress import Progress
+from curate.text import with_video_scale
 from schemas import Failure
 
 log = logging.getLogger(__name__)
@@ -110,8 +120,6 @@ def prepare_clips(videos, cfg: RunConfig, recipe):
 
     Returns (PCollection[(VideoMeta, tuple[Clip])], [failures])."""
     if cfg.video_seconds is not None:
-        from curate.text import with_video_scale
-
         recipe = with_video_scale(recipe, cfg.video_seconds)
     download = cfg.download_config()
     downloaded, download_failures = videos | "DownloadVideos" >> DownloadVideos(download)
@@ -241,12 +249,6 @@ def write_staged_outputs(p, staged, failures: list, selected: Selected, cfg: Run
 def pipeline_options(pipeline_args: list):
     """Beam options from the pass-through arguments; LOCAL_RUNNER unless a runner is given. An
     argument no PipelineOptions class knows raises UnknownOptionsError (Beam would only warn)."""
-    from apache_beam.options.pipeline_options import (
-        PipelineOptions,
-        SetupOptions,
-        StandardOptions,
-        _BeamArgumentParser,
-    )
 
     parser = _BeamArgumentParser(allow_abbrev=False)
     for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
@@ -301,19 +303,14 @@ LOCAL_RUNNERS = {"direct", "switchingdirect", "bundlebaseddirect", "fnapi", "pri
 
 
 def _runs_locally(options) -> bool:
-    from apache_beam.options.pipeline_options import StandardOptions
-
     runner = options.view_as(StandardOptions).runner
     name = (runner if isinstance(runner, str) else type(runner).__name__).rsplit(".", 1)[-1].lower()
     return name.removesuffix("runner") in LOCAL_RUNNERS
 
 
 def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
-    import contextlib
-
     if not enabled:
         return contextlib.nullcontext()
-    from curate.progress import Progress
 
     return Progress(_local(cfg.output), cfg.input, run_id=run_id, id_column=cfg.id_column,
                     url_column=cfg.url_column, quiet=cfg.quiet)
@@ -321,7 +318,6 @@ def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
 
 def _print_job_url(result, options) -> None:
     """Dataflow's console page of the job, as soon as it is submitted."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions
 
     job_id = getattr(result, "job_id", None)
     job_id = job_id() if callable(job_id) else job_id

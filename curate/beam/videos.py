@@ -1,5 +1,5 @@
 """The Beam stages that choose and fetch the videos: read the sources, probe, filter (with the
-per-category hour cap), download. The per-element work is in curate.sources and curate.samples."""
+per-category hour cap), download. The per-element work is in curate.sources and curate.media."""
 
 from __future__ import annotations
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional, Sequence
 
 from curate.errors import StageError, environment_fault
-from curate.files import ensure_free_space
+from curate.files import UnsafeFile, check_regular, ensure_free_space
+from curate.output import write
+from schemas import Failure
 
 MODES = ("copy", "reencode")
 
@@ -82,8 +84,6 @@ def probe_media(path: str, timeout: Optional[float] = None) -> SourceInfo:
     with ``timeout`` seconds for each wait); decodes its first frame so that a file whose header is
     fine but whose data is not is caught here. Raises StageError."""
     import av  # lazy: PyAV is only needed where clips are cut
-
-    from curate.files import UnsafeFile, check_regular
 
     if "://" not in path:
         try:
@@ -276,8 +276,6 @@ def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bo
     schemas.Failure (stage "cut") for each that did not. Raises StageError when the source video
     itself cannot be cut. commit=False stages the clip files without the manifest that makes them
     count (a later stage still adds metadata, then calls curate.output.write.write_manifest)."""
-    from curate.output import write
-    from schemas import Failure
 
     if not meta.media_path:
         raise StageError("no_media", "the video was not downloaded", video_id=meta.video_id)

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from curate import files
 from curate.errors import StageError
+from curate.files import UnsafeFile, check_regular
+from curate.media import sharing
+from curate.media.cut import probe_media
+from curate.media.deadline import DeadlineExceeded, Stalled, call_with_deadline
+from curate.sources import local_path, read_sources
 from schemas import VideoMeta, safe_id
 
 log = logging.getLogger(__name__)
@@ -116,8 +122,6 @@ class _QuietLogger:
     exceptions (and then Failure records), so printing them too would only add noise."""
 
     def __init__(self):
-        import logging
-
         self._log = logging.getLogger("curate.ytdlp")
 
     def debug(self, msg):
@@ -234,7 +238,7 @@ def with_retries(call: Callable, cfg: DownloadConfig, *, video_id: str, what: st
                  sleep: Callable = time.sleep, rng: Optional[random.Random] = None):
     """``call()`` until it succeeds, retrying transient yt-dlp errors; StageError(reason, the
     last yt-dlp error text) when it gives up."""
-    import yt_dlp
+    import yt_dlp  # heavy: yt-dlp loads its extractors; only the probe and download need it
 
     rng = rng or random.Random()
     attempt = 0
@@ -269,7 +273,6 @@ def inside(path, root) -> Path:
 def download_root(cfg: DownloadConfig) -> Path:
     """Where yt-dlp writes: output_dir when it is local, else a scratch folder on this worker's disk,
     the same for every process of the worker (so the stage that discards a download finds it)."""
-    from curate.sources import local_path
 
     local = local_path(cfg.output_dir)
     if local is not None:
@@ -290,7 +293,6 @@ def discard_download(video_id: str, cfg: DownloadConfig) -> bool:
     folder still uses it (curate.media.sharing: then that run deletes it). Media that a source already
     had (a yt-dlp folder input) is used where it is and never lands there. Returns whether a folder
     was deleted."""
-    from curate.media import sharing
 
     return sharing.release(video_dir(cfg, video_id))
 
@@ -300,7 +302,6 @@ def read_info(path: str, video_id: str) -> dict:
     Raises StageError("bad_info_json") when it is missing, unreadable or not a JSON object, and
     "info_json_not_a_file" / "info_json_too_large" (unread) for a path that is not a regular file
     or a file over MAX_INFO_JSON_BYTES."""
-    from curate import files
 
     try:
         info = json.loads(files.read_regular(path, MAX_INFO_JSON_BYTES))
@@ -316,7 +317,6 @@ def read_info(path: str, video_id: str) -> dict:
 def check_media_file(path: str) -> None:
     """StageError "missing_media", "media_not_a_file" or "zero_length" unless ``path`` is a regular
     file with something in it (checked before FFmpeg opens it: it would wait forever on a pipe)."""
-    from curate.files import UnsafeFile, check_regular
 
     try:
         check_regular(path)
@@ -332,9 +332,7 @@ def validate_media(path: str):
     """Check that a downloaded file is a whole, playable video. Returns what was measured
     (curate.media.cut.SourceInfo: duration, width, height, has_audio); raises StageError "zero_length",
     "truncated_video" or curate.media.cut.probe_media's reasons."""
-    import av
-
-    from curate.media.cut import probe_media
+    import av  # heavy: PyAV, only where media is decoded
 
     check_media_file(path)
     info = probe_media(path)  # opens it, needs a video stream, decodes the first frame
@@ -400,8 +398,6 @@ class Downloader:
         return out
 
     def __call__(self, meta: VideoMeta) -> VideoMeta:
-        from curate.media import sharing
-
         if meta.media_path and os.path.exists(meta.media_path):
             return self._with_media(meta, meta)
         if not meta.info_path:
@@ -416,8 +412,6 @@ class Downloader:
             raise
 
     def _download(self, meta: VideoMeta, folder: Path) -> VideoMeta:
-        from curate.media import sharing
-
         done = _downloaded(folder)
         if done is not None:  # published whole by an earlier run, or by another run now
             try:
@@ -436,8 +430,6 @@ class Downloader:
         ends = time.monotonic() + self.cfg.deadline_s
 
         def attempt():
-            from curate.media.deadline import DeadlineExceeded, Stalled, call_with_deadline
-
             watch = RateWatch(staging, self.cfg.min_rate_bytes_per_s, self.cfg.rate_window_s)
             try:
                 left = ends - time.monotonic()
@@ -503,7 +495,7 @@ class RateWatch:
 def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
     """One yt-dlp download (run in a child process by Downloader, which kills it at the deadline):
     from the saved info dict, or from the video's page again when the info's URLs have expired."""
-    import yt_dlp
+    import yt_dlp  # heavy: yt-dlp loads its extractors; only the probe and download need it
 
     ydl = yt_dlp.YoutubeDL({**ytdlp_options(cfg), "outtmpl": {"default": template}})
     try:
@@ -518,7 +510,6 @@ def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page
 def _downloaded(folder: Path) -> Optional[VideoMeta]:
     """The video, English subtitle and info json in a video's download folder (read the way a
     yt-dlp folder input is read), or None when it holds no video yet."""
-    from curate.sources import read_sources
 
     if not folder.is_dir():
         return None

@@ -19,8 +19,10 @@ import math
 import os
 import queue
 import threading
+from contextlib import closing
 from typing import NamedTuple, Optional, Sequence
 
+from curate.models.summarize import SUMMARIZED_SCALES, captions_as_sentences
 from schemas import Clip, Failure
 
 # Times are rounded to the millisecond so that they are exact dictionary keys everywhere.
@@ -108,7 +110,7 @@ def iter_frames(media_path: str, times: Sequence[float], size: Optional[tuple] =
     scaler (swscale, bicubic) turns each into RGB at `size` straight from the decoded YUV picture.
     A time that is a keyframe's (read_keyframes, plan_frames(keyframes=...)) costs one decoded
     picture; any other time decodes forward from the keyframe before it."""
-    import av
+    import av  # heavy: PyAV, only where media is decoded
 
     times = sorted(set(times))
     try:
@@ -142,7 +144,7 @@ def read_keyframes(media_path: str) -> tuple:
     """The display times (seconds from the start of the video, as iter_frames takes them) of the
     keyframes of the first video stream, sorted; () when the file cannot be read. One pass over the
     packets, nothing decoded (about 15 ms for 3 minutes of 720p H.264)."""
-    import av
+    import av  # heavy: PyAV, only where media is decoded
 
     try:
         with av.open(media_path) as container:
@@ -252,7 +254,6 @@ class DecodeAhead:
 
     def _answers(self, key, media_path: str, times: list):
         """(key, t, frame or error text) for every time, in order."""
-        from contextlib import closing
 
         handed = 0  # iter_frames gives the sorted times in order: the first `handed` of them
         try:
@@ -452,7 +453,7 @@ class _FrameReader:
 
     def _convert(self, frame):
         if self._scalers is None:
-            from av.video.reformatter import VideoReformatter
+            from av.video.reformatter import VideoReformatter  # heavy: PyAV, only where media is decoded
 
             self._scalers = (VideoReformatter(), VideoReformatter())
         return frame_to_rgb(frame, self._size, self._scalers)
@@ -469,7 +470,6 @@ def attach_frame_captions(
     captions as ``caption`` here.
     Returns (tuple[Clip], list[Failure]).
     """
-    from curate.models.summarize import SUMMARIZED_SCALES, captions_as_sentences
 
     kept, failures = [], []
     for clip in clips:

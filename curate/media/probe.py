@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from curate import files
 from curate.errors import StageError
+from curate.media.cut import probe_media
 from curate.media.download import (
     DownloadConfig,
     check_media_file,
@@ -151,7 +152,7 @@ class Prober:
     @property
     def ydl(self):
         if self._ydl is None:  # built on first use: folder inputs never need it
-            import yt_dlp
+            import yt_dlp  # heavy: yt-dlp loads its extractors; only the probe and download need it
 
             opts = ytdlp_options(self.cfg)
             # any format will do for metadata; the download selects the real one
@@ -193,7 +194,6 @@ class Prober:
     def _measure_direct_url(self, info: dict, meta: VideoMeta) -> dict:
         """A direct media URL (yt-dlp's generic extractor: a file:// or http(s) .mp4) comes without
         duration or size: FFmpeg measures them from the URL itself, into the info that is saved."""
-        from curate.media.cut import probe_media
 
         url = info.get("url") or meta.url
         try:
@@ -204,8 +204,6 @@ class Prober:
                     width=measured.width, acodec="unknown" if measured.has_audio else "none")
 
     def _measure(self, meta: VideoMeta):
-        from curate.media.cut import probe_media
-
         try:
             check_media_file(meta.media_path)
             return probe_media(meta.media_path)

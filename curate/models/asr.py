@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from curate.errors import StageError
+from curate.text import transcript_from_asr
 from schemas import Transcript, VideoMeta
 
 
@@ -36,7 +37,7 @@ class AsrConfig:
 def load_model(cfg: AsrConfig):
     """The faster-whisper WhisperModel of cfg (heavy: once per worker)."""
     try:
-        from faster_whisper import WhisperModel
+        from faster_whisper import WhisperModel  # heavy: only the ASR stage needs faster-whisper (asr extra)
     except ImportError as exc:
         raise ImportError("ASR needs faster-whisper: pip install 'vidlang[asr]'") from exc
     return WhisperModel(str(cfg.model), device=cfg.device, compute_type=cfg.compute_type,
@@ -67,7 +68,7 @@ class ModelOnFirstUse:
 
 
 def has_audio_stream(path: str) -> bool:
-    import av
+    import av  # heavy: PyAV, only where media is decoded
 
     try:
         with av.open(path) as container:
@@ -84,7 +85,6 @@ def needs_asr(meta: VideoMeta) -> bool:
 def transcribe_video(meta: VideoMeta, model, cfg: AsrConfig = AsrConfig()) -> Transcript:
     """Whisper words with times for a downloaded video. Raises StageError "no_media", "no_audio",
     "unreadable_media", or the text core's ("no_words" when Whisper hears nothing)."""
-    from curate.text import transcript_from_asr
 
     if not meta.media_path or not os.path.isfile(meta.media_path):
         raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})",

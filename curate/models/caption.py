@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import numpy as np
+
 from curate.models.config import device_batch_size, torch_device_and_dtype
 
 
@@ -32,7 +34,7 @@ def check_captioner_deps(model: str) -> None:
 
 
 def load_blip2_processor(model: str):
-    from transformers import Blip2Processor
+    from transformers import Blip2Processor  # heavy: models extra
 
     return Blip2Processor.from_pretrained(model)
 
@@ -56,7 +58,7 @@ class FrameTensors:
     in float32 (as the processor does) and cast last."""
 
     def __init__(self, image_processor, device, dtype):
-        import torch
+        import torch  # heavy: only the model stages need torch (models extra)
 
         ip = image_processor
         self.size = _fixed_size(ip)  # (width, height); None: the processor must resize
@@ -78,8 +80,7 @@ class FrameTensors:
         return all(getattr(im, "shape", None) == (height, width, 3) and str(im.dtype) == "uint8" for im in images)
 
     def __call__(self, frames: Sequence):
-        import numpy as np
-        import torch
+        import torch  # heavy: only the model stages need torch (models extra)
 
         x_BHWC = torch.from_numpy(np.stack(frames))
         if self.device.type == "cuda":
@@ -106,7 +107,7 @@ class Blip2Captioner:
 
     @classmethod
     def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", **generation) -> "Blip2Captioner":
-        from transformers import Blip2ForConditionalGeneration
+        from transformers import Blip2ForConditionalGeneration  # heavy: models extra
 
         torch_device, torch_dtype = torch_device_and_dtype(device, dtype)
         model = Blip2ForConditionalGeneration.from_pretrained(name, dtype=torch_dtype).to(torch_device).eval()
@@ -127,7 +128,7 @@ class Blip2Captioner:
 
     def generate(self, pixel_values) -> list:
         """Captions of ready pixel_values (B, 3, H, W)."""
-        import torch
+        import torch  # heavy: only the model stages need torch (models extra)
 
         with torch.inference_mode():
             out = self.model.generate(pixel_values=pixel_values, max_new_tokens=self.max_new_tokens,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+from curate.models.caption import check_captioner_deps
 from curate.models.config import AnnotateConfig, config_from_args
+from curate.models.summarize import check_summarizer_deps
 
 
 def _check_model_dir_or_name(option: str, name: str, expected: tuple) -> None:
@@ -26,7 +28,7 @@ def _check_model_dir_or_name(option: str, name: str, expected: tuple) -> None:
             raise ValueError(f"{option} {name!r}: unreadable config.json ({exc})") from exc
     else:
         try:
-            from transformers import AutoConfig
+            from transformers import AutoConfig  # heavy: models extra
         except ImportError as exc:
             raise ValueError(f"{option} needs the models extra: pip install 'vidlang[models]' ({exc})") from exc
         try:
@@ -47,12 +49,10 @@ def validate_models(args_or_config) -> AnnotateConfig:
     config = config_from_args(args_or_config)
     if config.caption_model:
         _check_model_dir_or_name("--caption-model", config.caption_model, ("blip-2",))
-        from curate.models.caption import check_captioner_deps
 
         check_captioner_deps(config.caption_model)
     if config.summary_model:
         _check_model_dir_or_name("--summary-model", config.summary_model, ())
-        from curate.models.summarize import check_summarizer_deps
 
         check_summarizer_deps(config)
     return config

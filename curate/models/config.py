@@ -148,7 +148,7 @@ def config_from_args(args_or_config) -> AnnotateConfig:
 
 def torch_device_and_dtype(device: str, dtype: str):
     """(torch device string, torch dtype) for the --model-device/--model-dtype options."""
-    import torch
+    import torch  # heavy: only the model stages need torch (models extra)
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -172,7 +172,7 @@ def device_batch_size(stage: str, device: str) -> int:
     Asked where the model is loaded, so it is the worker's device, not the launcher's."""
     if not device.startswith("cuda"):
         return _CPU_BATCH_SIZES[stage]
-    import torch
+    import torch  # heavy: only the model stages need torch (models extra)
 
     gib = torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
     return next(sizes[stage] for least, sizes in _GPU_BATCH_SIZES if gib >= least)

@@ -104,7 +104,7 @@ def prompt_token_ids(tokenizer, user_message: str) -> list:
 def check_summarizer_deps(config: AnnotateConfig) -> None:
     """Raise ValueError naming what is missing: the backend's package, or the model's tokenizer."""
     try:
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer  # heavy: models extra
     except ImportError as exc:
         raise ValueError(f"--summary-model needs the models extra: pip install 'vidlang[models]' ({exc})") from exc
     if config.summary_backend == "vllm":
@@ -138,7 +138,7 @@ class TransformersSummarizer:
 
     @classmethod
     def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", **generation) -> "TransformersSummarizer":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: models extra
 
         torch_device, torch_dtype = torch_device_and_dtype(device, dtype)
         tokenizer = AutoTokenizer.from_pretrained(name)
@@ -157,7 +157,7 @@ class TransformersSummarizer:
 
     def generate(self, prompts: Sequence[list]) -> list:
         """Answers to prompt token ids, padded on the left into one batch."""
-        import torch
+        import torch  # heavy: only the model stages need torch (models extra)
 
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
@@ -206,7 +206,7 @@ class VllmSummarizer:
     def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 64,
              temperature: float = 0.0, gpu_memory_utilization: float = 0.85,
              max_model_len: Optional[int] = None, enforce_eager: bool = False) -> "VllmSummarizer":
-        from vllm import LLM, SamplingParams
+        from vllm import LLM, SamplingParams  # heavy: only the vllm backend needs it
 
         kwargs = {"model": name, "gpu_memory_utilization": gpu_memory_utilization, "enforce_eager": enforce_eager}
         if dtype != "auto":

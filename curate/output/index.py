@@ -14,11 +14,29 @@ once its shard is committed, and the dot-prefixed temporary files are ignored by
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyarrow.fs import FileInfo, FileSystemHandler, FileType, PyFileSystem
 
-from curate.files import _local, is_local, join, listdir, put_file_atomic, read_bytes
+from curate.files import (
+    _local,
+    exists,
+    is_local,
+    join,
+    listdir,
+    put_file_atomic,
+    read_bytes,
+    remove_file,
+    size_and_mtime,
+    write_bytes_atomic,
+)
+from curate.output.failures import STATE_FAILURES
+from curate.text.stats import clip_totals
+from curate.text.stats import merge_totals as merge_clips
 from schemas import CLIP_SCHEMA
 
 SHARDS = "shards"
@@ -63,7 +81,6 @@ def conform(table: pa.Table, schema: pa.Schema = CLIP_SCHEMA) -> pa.Table:
 def read_partition(path: str, columns=None) -> pa.Table:
     """One partition as a CLIP_SCHEMA table ordered by key, or only its `columns` (in file order). A
     damaged file raises DamagedPartition naming it."""
-    import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(pa.BufferReader(read_bytes(path)))
@@ -81,9 +98,6 @@ def set_aside(out_dir: str, path: str) -> str:
     """Move a damaged partition and its tar out of the index into DIR/.state/damaged/ (kept for a
     look, never read again): the shard is no longer committed, so its videos are redone. Returns
     where the sidecar went. Moving a shard already moved is a no-op."""
-    from curate.files import exists, remove_file
-
-    from curate.output.failures import STATE_FAILURES
 
     shard = os.path.basename(path)[: -len(".parquet")]
     moves = [  # the sidecar last: until it moves, the shard counts
@@ -99,8 +113,6 @@ def set_aside(out_dir: str, path: str) -> str:
             os.makedirs(os.path.dirname(_local(target)), exist_ok=True)
             os.replace(_local(src), _local(target))
         else:
-            from curate.files import write_bytes_atomic
-
             write_bytes_atomic(target, read_bytes(src))
             remove_file(src)
     return join(out_dir, DAMAGED, f"{shard}.parquet")
@@ -109,12 +121,11 @@ def set_aside(out_dir: str, path: str) -> str:
 def open_index(out_dir: str):
     """The index as one ``pyarrow.dataset.Dataset`` over the committed partitions (CLIP_SCHEMA;
     columns missing in older partitions read as nulls). Local or on any Beam filesystem."""
-    import pyarrow.dataset as ds
+    import pyarrow.dataset as ds  # heavy: pyarrow.dataset takes about a second to import
 
     paths = partition_paths(out_dir)
     if is_local(out_dir):
         return ds.dataset([_local(p) for p in paths], schema=CLIP_SCHEMA, format="parquet")
-    from pyarrow.fs import PyFileSystem
 
     return ds.dataset(paths, schema=CLIP_SCHEMA, format="parquet", filesystem=PyFileSystem(_BeamFiles()))
 
@@ -130,9 +141,6 @@ INDEX_FILE_STATISTICS = ["key", "video_id", "scale", "index", "start", "end", "d
 def write_index_file(out_dir: str) -> int:
     """DIR/clips.parquet from the partitions, in shard and key order, streamed: at most one row
     group's worth of partitions in memory. Returns the number of rows."""
-    import tempfile
-
-    import pyarrow.parquet as pq
 
     rows, pending = 0, []
     with tempfile.TemporaryDirectory(prefix="curate-index-") as tmp:
@@ -167,7 +175,6 @@ STAT_COLUMNS = ["video_id", "scale", "start", "end", "duration", "sentences", "c
 def partition_totals(table: pa.Table) -> dict:
     """The mergeable sums of one partition (or any set of whole videos) for stats.json: clip
     statistics (curate.text.stats), category hours, clip-length histograms, clips and shards."""
-    from curate.text.stats import clip_totals
 
     return {
         "clips": clip_totals(table),
@@ -183,8 +190,6 @@ def empty_totals() -> dict:
 
 
 def merge_totals(a: dict, b: dict) -> dict:
-    from curate.text.stats import merge_totals as merge_clips
-
     ha, hb = a["length_histogram"], b["length_histogram"]
     histogram = {s: dict(Counter(ha.get(s, {})) + Counter(hb.get(s, {}))) for s in ha.keys() | hb.keys()}
     return {
@@ -214,7 +219,6 @@ def _category_hours(table: pa.Table) -> dict:
 
 def _length_histogram(table: pa.Table) -> dict:
     """{scale: {bin: clips}}: clips per HISTOGRAM_BIN_S of duration (bin = its lower edge in bins)."""
-    import pyarrow.compute as pc
 
     if not table.num_rows:
         return {}
@@ -232,8 +236,6 @@ def _length_histogram(table: pa.Table) -> dict:
 
 
 def _beam_files_handler():
-    from pyarrow.fs import FileInfo, FileSelector, FileSystemHandler, FileType  # noqa: F401
-
     class BeamFiles(FileSystemHandler):
         def get_type_name(self):
             return "beam"
@@ -242,8 +244,6 @@ def _beam_files_handler():
             return path
 
         def get_file_info(self, paths):
-            from curate.files import exists, size_and_mtime
-
             infos = []
             for path in paths:
                 if exists(path):

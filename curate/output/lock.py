@@ -36,7 +36,7 @@ def lock_output(out_dir: str, run_id: str):
     holder = dict(_holder(), run_id=run_id)
     handle = None
     if is_local(out_dir):
-        import fcntl
+        import fcntl  # POSIX only: importing this module works anywhere
 
         local = _local(out_dir)
         os.makedirs(local, exist_ok=True)

@@ -6,16 +6,18 @@ import io
 import json
 from typing import Sequence
 
+from curate.files import join, write_bytes_atomic
+from curate.text import format_statistics
 from schemas import SCALES
 
 PLOTS = "plots"
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # heavy: only the report's plots need matplotlib
 
     matplotlib.use("Agg")  # no display on workers and in CI
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: only the report's plots need matplotlib
 
     return plt
 
@@ -115,8 +117,6 @@ def _made_with_lines(models: dict) -> list:
 
 def _clip_table(clip_stats: dict) -> str:
     try:
-        from curate.text import format_statistics
-
         return format_statistics(clip_stats)
     except ImportError:
         return "```\n" + json.dumps(clip_stats, indent=2) + "\n```"
@@ -124,7 +124,6 @@ def _clip_table(clip_stats: dict) -> str:
 
 def write_report(out_dir: str, stats: dict) -> None:
     """DIR/report.md and DIR/plots/*.png from the stats."""
-    from curate.files import join, write_bytes_atomic
 
     lengths = clip_length_plot(stats["clip_length_histogram"])
     write_bytes_atomic(join(out_dir, PLOTS, "clip_lengths.png"), lengths)

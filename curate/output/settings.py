@@ -22,6 +22,9 @@ import os
 
 from curate.errors import OutputConflictError
 from curate.files import exists, join, read_bytes, size_and_mtime, write_bytes_atomic
+from curate.models.asr import AsrConfig
+from curate.models.config import config_from_args
+from curate.sources import local_path
 
 SETTINGS = os.path.join(".state", "settings.json")
 # fields of each config that change nothing in the output
@@ -45,8 +48,6 @@ def _fields(name: str, config) -> dict:
 
 def run_settings(cfg) -> dict:
     """The recorded settings of a curate.config.RunConfig."""
-    from curate.models.asr import AsrConfig
-    from curate.models.config import config_from_args
 
     return {
         "recipe": cfg.recipe,
@@ -71,7 +72,6 @@ def input_fingerprint(path: str) -> str:
     """sha256 of a local manifest's bytes, of a remote one's size and modification time (not read
     here: it may be gigabytes on an object store), or of a folder's file names, sizes and the
     contents of its small files."""
-    from curate.sources import local_path  # a file:// URL's path unquoted, as the run reads it
 
     digest = hashlib.sha256()
     local = local_path(path)

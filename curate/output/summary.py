@@ -9,10 +9,20 @@ import json
 import os
 import tempfile
 
-from curate.files import exists, join, listdir, open_read, put_file_atomic, read_bytes, remove_tree, \
-    write_bytes_atomic
+from curate.files import (
+    exists,
+    join,
+    listdir,
+    open_read,
+    put_file_atomic,
+    read_bytes,
+    remove_tree,
+    write_bytes_atomic,
+)
 from curate.output import failures as fail
 from curate.output.index import HISTOGRAM_BIN_S
+from curate.output.report import write_report
+from curate.text.stats import statistics
 from schemas import Failure
 
 STANDING = os.path.join(".state", "standing")  # sorted parts of failures.jsonl, merged at the end
@@ -23,7 +33,6 @@ STATS_FILE = "stats.json"
 def build_stats(totals: dict, outcome: dict, videos_in: int) -> dict:
     """stats.json from the merged index totals (curate.output.index.partition_totals) and the merged
     failure outcomes (curate.output.failures.video_outcome)."""
-    from curate.text.stats import statistics
 
     clip_stats = statistics(totals["clips"])
     by_hours = sorted(totals["category_hours"].items(), key=lambda kv: (-kv[1], kv[0]))
@@ -52,8 +61,6 @@ def previous_videos_in(out_dir: str):
 
 
 def write_stats(out_dir: str, stats: dict) -> None:
-    from curate.output.report import write_report
-
     write_bytes_atomic(join(out_dir, STATS_FILE), json.dumps(stats, indent=2, sort_keys=True).encode())
     write_report(out_dir, stats)
 

@@ -29,6 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Sequence
 
+import pyarrow.parquet as pq
+
 from curate.files import (
     _local,
     ensure_free_space,
@@ -41,6 +43,7 @@ from curate.files import (
     remove_tree,
     write_bytes_atomic,
 )
+from curate.output.failures import STATE_FAILURES, failures_jsonl
 from curate.output.index import SHARDS
 from schemas import Clip, Failure, clips_to_table, safe_id
 from schemas.arrow import clip_to_row, row_to_clip
@@ -192,9 +195,6 @@ def write_shard(out_dir: str, name: str, videos: Sequence) -> str:
     """Write DIR/shards/<name>.tar and its sidecar from staged videos (a ShardEntry is read from its
     staging manifest), commit it (sidecar last), then delete the videos' staging folders. Returns
     the shard name."""
-    import pyarrow.parquet as pq
-
-    from curate.output.failures import STATE_FAILURES, failures_jsonl
 
     shard = f"{name}.tar"
     videos = sorted((load_staged_video(staging_dir(out_dir, v.video_id)) if isinstance(v, ShardEntry) else v

@@ -30,6 +30,15 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.errors import StageError
+from curate.media.cut import ClipRequest, CutConfig, cut_clips
+from curate.output.index import open_index
+from schemas.arrow import clip_to_row, clips_to_table, table_to_clips
+from schemas.records import Sentence
+
 HIERARCHY = ("short", "medium", "long")
 TARGET_SECONDS = {"short": 13.2, "medium": 30.4}  # VidLA table 1 mean clip lengths
 
@@ -120,7 +129,6 @@ def _read_members(shard_path: Path, keys: set) -> dict:
 
 def _window_clip(long_clip, scale: str, key: str, window: tuple):
     """The Clip record of a window cut from ``long_clip`` (its sentences; no summary or caption)."""
-    from schemas.records import Sentence
 
     start, end, group = window
     sentences = tuple(Sentence(**s) for s in group)
@@ -145,14 +153,6 @@ def write_testset(
 ) -> dict:
     """Plan the triplets of ``curation_dir``, cut their short and medium clips from the long clips'
     videos and write the test set to ``out_dir``; returns a summary."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from curate.errors import StageError
-    from curate.media.cut import ClipRequest, CutConfig, cut_clips
-    from schemas.arrow import clip_to_row, clips_to_table, table_to_clips
-
-    from curate.output.index import open_index
 
     src, out = Path(curation_dir), Path(out_dir)
     index = open_index(str(src))
@@ -217,7 +217,6 @@ def write_testset(
 
 def read_triplets(folder) -> list:
     """The Triplets of a test set written by ``write_testset``."""
-    import pyarrow.parquet as pq
 
     path = Path(folder) / "triplets.parquet"
     if not path.is_file():

@@ -37,7 +37,7 @@ class Punctuator:
 
 
 def _model_from_directory(directory: Path):
-    from punctuators.models.punc_cap_seg_model import PunctCapSegConfigONNX, PunctCapSegModelONNX
+    from punctuators.models.punc_cap_seg_model import PunctCapSegConfigONNX, PunctCapSegModelONNX  # heavy: only with --punctuator
 
     def only(pattern: str, preferred: str) -> str:
         if (directory / preferred).exists():
@@ -71,7 +71,7 @@ def load_punctuator(name_or_path: Optional[str]) -> Optional[Punctuator]:
     if not name_or_path:
         return None
     try:
-        from punctuators.models import PunctCapSegModelONNX
+        from punctuators.models import PunctCapSegModelONNX  # heavy: only with --punctuator
     except ImportError as exc:
         raise PunctuatorError(
             f"punctuation model {name_or_path!r} needs the 'punct' extra: "

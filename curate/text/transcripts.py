@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from curate.errors import StageError
+from curate.text import parse_subtitle_file, transcript_to_clips
+from curate.text.subtitles import MAX_SUBTITLE_BYTES
 from schemas import Clip, ClipSpan, Sentence, Transcript, VideoMeta
 
 
 def transcript_from_subtitles(meta: VideoMeta, max_bytes: Optional[int] = None) -> tuple:
     """(meta, Transcript) from the video's downloaded subtitle file, read only when it is a regular
     file of at most ``max_bytes`` (None: curate.text.subtitles.MAX_SUBTITLE_BYTES). Raises StageError."""
-    from curate.text import parse_subtitle_file
-    from curate.text.subtitles import MAX_SUBTITLE_BYTES
 
     return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id, max_bytes or MAX_SUBTITLE_BYTES)
 
@@ -57,7 +57,6 @@ def clip_from_span(span: ClipSpan, meta: VideoMeta, transcript: Transcript) -> C
 
 def plan_video_clips(element: tuple, punctuator, *, recipe, use_given_spans: bool) -> tuple:
     """(meta, transcript) -> (meta, tuple[Clip]) in order of key. Raises StageError("no_clips")."""
-    from curate.text import transcript_to_clips
 
     meta, transcript = element
     sentences, spans = transcript_to_clips(transcript, meta.duration, recipe, punctuator=punctuator)

@@ -18,7 +18,7 @@ from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.beam.models import FRAMES, CutAndDecodeFrames
 from factories import resume_sets
 from curate.models.summarize import captions_as_sentences
-from curate.samples import make_sample_video, sentences_for
+from samplemedia import make_sample_video, sentences_for
 from schemas import Clip, Sentence, VideoMeta, clip_key
 
 # VidLA's scales are ~13/30/60 s at 0.1 FPS; the tests use shorter windows at 0.2 FPS on shorter

@@ -10,7 +10,7 @@ import pytest
 
 from curate.media import frames as frames_module
 from curate.media.frames import frame_to_rgb, iter_frames, plan_frames, read_keyframes
-from curate.samples import footage_path
+from samplemedia import footage_path
 from schemas import Clip, clip_key
 
 SIZE = (48, 32)

@@ -9,7 +9,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 from curate.models.summarize import captions_as_sentences
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -27,7 +27,7 @@ from curate import files  # noqa: E402
 from curate.output import failures
 from curate.models.config import AnnotateConfig  # noqa: E402
 from curate.media.download import DownloadConfig, download_root  # noqa: E402
-from curate.samples import make_sample_video, sentences_for  # noqa: E402
+from samplemedia import make_sample_video, sentences_for  # noqa: E402
 from curate.models.summarize import captions_as_sentences  # noqa: E402
 from schemas import safe_id  # noqa: E402
 
@@ -48,8 +48,8 @@ def remote_run_config(out: str, manifest: str, annotate: AnnotateConfig):
     from curate.config import RunConfig
     from dags import vidla
 
-    return RunConfig(recipe="vidla", input=manifest, output=out, cut=vidla.DEFAULTS["cut"],
-                     use_given_spans=vidla.DEFAULTS["use_given_spans"], annotate=annotate,
+    return RunConfig(recipe="vidla", input=manifest, output=out, cut=vidla.RECIPE.cut,
+                     use_given_spans=vidla.RECIPE.use_given_spans, annotate=annotate,
                      download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
 
 

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_PYTHON = os.path.join(REPO, ".venv-airflow", "bin", "python")

@@ -27,7 +27,7 @@ def model(asr_config):
 
 @pytest.fixture(scope="module")
 def silent_video(tmp_path_factory):
-    from curate.samples import make_sample_video
+    from samplemedia import make_sample_video
 
     return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid02", ["Nobody expected it."],
                              audio=False, main_subtitle="none")

@@ -14,7 +14,7 @@ import pytest
 
 from curate.__main__ import main
 from curate.output import index
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 from curate.sources import read_sources
 from schemas import VideoMeta
 

@@ -19,7 +19,7 @@ import pytest
 from factories import resume_sets
 
 from curate.output import failures, resume
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 from schemas import Failure
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

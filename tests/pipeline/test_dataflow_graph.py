@@ -5,8 +5,6 @@ scripts/setup.sh installs: without it these tests fail instead of skipping."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 import apache_beam as beam
@@ -14,7 +12,8 @@ import apache_beam.runners.dataflow.internal.apiclient  # noqa: F401 - the gcp e
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.output.resume import ResumeState
-from curate.run import RECIPES, add_arguments, config_from_args
+from curate.recipes import recipes
+from curate.run import add_arguments, config_from_args
 
 IMAGE = "us-docker.pkg.dev/my-project/vidlang/worker:latest"
 DATAFLOW_OPTIONS = [
@@ -31,7 +30,7 @@ DATAFLOW_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
+@pytest.mark.parametrize("recipe", sorted(recipes()))
 def test_recipe_translates_to_a_dataflow_job(recipe):
     import argparse
 
@@ -48,12 +47,11 @@ def test_recipe_translates_to_a_dataflow_job(recipe):
     )
     assert beam_args == DATAFLOW_OPTIONS  # the CLI passes Beam's options through untouched
     cfg = config_from_args(recipe, args)
-    module = importlib.import_module(RECIPES[recipe])
 
     from curate.beam.recipe import pipeline_options
 
     p = beam.Pipeline(options=pipeline_options(beam_args))
-    module.build(p, cfg, ResumeState(0))
+    recipes()[recipe].build(p, cfg, ResumeState(0))
     result = p.run()  # dry_run: translated into a Dataflow job, not submitted
     job = result.job
     assert job.options.view_as(PipelineOptions).get_all_options()["sdk_container_image"] == IMAGE

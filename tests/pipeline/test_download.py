@@ -327,7 +327,7 @@ def test_a_download_is_published_whole_and_once(tmp_path):
 
 @pytest.fixture(scope="module")
 def silent_video(tmp_path_factory):
-    from curate.samples import make_sample_video
+    from samplemedia import make_sample_video
 
     return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid01", ["Nobody expected it."],
                              audio=False, main_subtitle="manual_vtt", min_duration=12.0)

@@ -12,7 +12,7 @@ import pytest
 from curate.__main__ import main
 from curate.errors import EnvironmentFault
 from curate.media.cut import ClipRequest, CutConfig, cut_clips
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 
 def test_a_clip_written_to_a_full_disk_is_an_environment_fault_not_a_bad_clip(sample_video, tmp_path):

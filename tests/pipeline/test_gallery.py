@@ -18,7 +18,7 @@ from factories import committed_output
 
 from curate import gallery
 from curate.__main__ import main
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.__main__ import main
-from curate.samples import make_sample_video, sentences_for
+from samplemedia import make_sample_video, sentences_for
 from fake_youtube import FakeYouTube
 
 

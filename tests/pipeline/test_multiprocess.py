@@ -13,7 +13,7 @@ import tarfile
 import pyarrow.parquet as pq
 
 from curate.__main__ import main
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -11,7 +11,7 @@ import pytest
 
 from curate.__main__ import main
 from curate.output import index
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from curate.__main__ import main
 from curate.output.failures import record_failures
 from curate.progress import Committed, Progress
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 from schemas import Failure
 
 LINE = re.compile(r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); "

@@ -14,7 +14,7 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from curate.samples import make_sample_video, sentences_for
+from samplemedia import make_sample_video, sentences_for
 from schemas import CLIP_SCHEMA
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

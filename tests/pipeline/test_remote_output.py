@@ -80,7 +80,7 @@ def test_discard_download_never_deletes_input_files(sample_video, tmp_path):
 def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_video, memfs, tmp_path, monkeypatch):
     """The recipe through probe (info jsons in DIR/.probe on memfs), download (to the worker's disk), transcript,
     plan, cut, staging and shards, everything written through Beam's FileSystems; then a rerun resumes."""
-    from curate.samples import make_sample_video
+    from samplemedia import make_sample_video
     from curate.beam.recipe import run_recipe
     from curate.config import RunConfig
     from dags import hdvila
@@ -100,8 +100,8 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
         files.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = RunConfig(recipe="hdvila", input=str(manifest), output=out, cut=hdvila.DEFAULTS["cut"],
-                    use_given_spans=hdvila.DEFAULTS["use_given_spans"],
+    cfg = RunConfig(recipe="hdvila", input=str(manifest), output=out, cut=hdvila.RECIPE.cut,
+                    use_given_spans=hdvila.RECIPE.use_given_spans,
                     download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
     shutil.rmtree(download_root(cfg.download), ignore_errors=True)  # what a crashed earlier test left
     run_recipe(hdvila.build, cfg, [])

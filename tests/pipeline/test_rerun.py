@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.__main__ import main
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPTIONS = ["--recipe", "hdvila", "--short-side", "128"]

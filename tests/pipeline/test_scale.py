@@ -23,7 +23,7 @@ from factories import committed_output, run_measured
 
 from curate.__main__ import main
 from curate.output import index, write
-from curate.samples import make_sample_folder
+from samplemedia import make_sample_folder
 from curate.text.stats import clip_statistics, clip_totals, merge_totals, statistics
 from schemas import Clip, Sentence, clip_key, clips_to_table
 

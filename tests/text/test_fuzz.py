@@ -9,7 +9,8 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate import samples
+import samplemedia as samples
+from samplemedia.speech import _word_times
 from curate.text import TranscriptError, parse_subtitle_file, transcript_from_asr
 from curate.text.words import MAX_TIME_SECONDS
 
@@ -19,9 +20,9 @@ _DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
 
 _EXAMPLE_WORDS = [
     samples.TruthSentence(
-        "Hello there, friend.", 0.5, 1.7, samples._word_times("Hello there, friend.", 0.5, 1.7)
+        "Hello there, friend.", 0.5, 1.7, _word_times("Hello there, friend.", 0.5, 1.7)
     ),
-    samples.TruthSentence("How are you today?", 2.3, 3.9, samples._word_times("How are you today?", 2.3, 3.9)),
+    samples.TruthSentence("How are you today?", 2.3, 3.9, _word_times("How are you today?", 2.3, 3.9)),
 ]
 SEEDS = {
     "vtt": samples.auto_vtt(_EXAMPLE_WORDS),

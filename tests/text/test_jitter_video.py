@@ -4,7 +4,7 @@ and the repairs are recorded on its clips."""
 
 import random
 
-from curate import samples
+import samplemedia as samples
 from curate.text import hdvila_recipe, parse_subtitle_file, transcript_to_clips
 from curate.text.words import normalize_token
 from schemas import VideoMeta

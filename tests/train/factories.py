@@ -217,7 +217,7 @@ def make_curated_shards(root, recipe: str = "hdvila", num_videos: int = 8, secon
     import os
     import sys
 
-    from curate.samples import make_sample_video, sentences_for
+    from samplemedia import make_sample_video, sentences_for
 
     root = Path(root)
     for i in range(num_videos):

@@ -12,7 +12,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from curate.samples import make_sample_video, sentences_for
+from samplemedia import make_sample_video, sentences_for
 from train.__main__ import main
 from train.checkpoint import load_checkpoint
 
