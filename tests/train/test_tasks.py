@@ -49,7 +49,8 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
     result = last_json_line(capsys)
     assert (result["task"], result["num_classes"], result["num_templates"]) == ("zero-shot-classification", 3, 28)
     # appendix D's 32 frames of the 4-frame model: its temporal table interpolated, [MST] levels on 4's moments
-    from train.zeroshot import evaluate_zero_shot, read_templates, vidla_at_frames
+    from train.families.vidla.model import at_frames as vidla_at_frames
+    from train.zeroshot import evaluate_zero_shot, read_templates
 
     at32 = vidla_at_frames(em, 32)
     assert result["num_frames"] == 32 and at32.model_config.mst_reference_frames == 4
