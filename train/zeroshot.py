@@ -90,10 +90,10 @@ def run_task(em, args) -> dict:
     train.datasets.load_classification), the videos of ``--videos``, the templates of ``--templates``."""
     from train import datasets
 
-    if em.family.name == "vidla":
-        from train.families.vidla.model import at_frames
+    if em.family.at_frames:  # VidLA: its temporal embedding interpolated to the protocol's frames
+        from train.registry import load
 
-        em = at_frames(em, args.num_frames or APPENDIX_FRAMES)
+        em = load(em.family.at_frames)(em, args.num_frames or APPENDIX_FRAMES)
     data = datasets.load_classification(args.annotations, args.videos)
     result = evaluate_zero_shot(em, data, read_templates(args.templates), args.batch_size, args.num_workers)
     return {**result, "num_frames": em.num_frames}

@@ -20,7 +20,34 @@ def test_tasks_are_listed_and_check_their_options(one_step_run, capsys):
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "long-video-retrieval"]) == 2
     assert "needs --benchmark --annotations --videos" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "nope"]) == 2
-    assert "unknown task" in capsys.readouterr().err
+    assert "unknown task 'nope'; tasks: ['action-finetune'" in capsys.readouterr().err
+
+
+def test_a_task_the_family_does_not_list_is_refused_naming_the_families_and_tasks(one_step_run, tmp_path, capsys):
+    """Eval asks the family (Family.tasks) which tasks it supports; a VidLA run is not a VIMPAC model."""
+    (tmp_path / "a.txt").write_text("")
+    args = ["--layout", "ucf101", "--annotations", str(tmp_path / "a.txt"), "--train-annotations",
+            str(tmp_path / "a.txt"), "--videos", str(tmp_path)]
+    assert main(["eval", "--checkpoint", str(one_step_run), "--task", "action-linear-probe", *args]) == 2
+    assert ("--task action-linear-probe does not evaluate a vidla model (it evaluates vimpac); the tasks of vidla: "
+            "zero-shot-classification, multiple-choice") in capsys.readouterr().err
+
+
+def test_every_family_lists_known_tasks_and_a_scoring():
+    from train.registry import SCORINGS, Family, families, get_family
+    from train.tasks import TASKS
+
+    for family in families().values():
+        assert set(family.tasks) <= set(TASKS) and family.scoring in SCORINGS
+    assert {n for n, f in families().items() if f.supports("zero-shot-classification")} == {
+        "vidla", "hdvila", "longvideo", "evilm"}
+    with pytest.raises(ValueError, match=r"unknown model family 'nope'; registered: \['evilm', "):
+        get_family("nope")
+    vidla = get_family("vidla")
+    with pytest.raises(ValueError, match="unknown task"):
+        Family(**{**vidla.__dict__, "tasks": ("nope",)})
+    with pytest.raises(ValueError, match="scoring 'x' is not one of"):
+        Family(**{**vidla.__dict__, "scoring": "x"})
 
 
 def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_run, tmp_path, capsys):

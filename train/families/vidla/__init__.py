@@ -103,5 +103,9 @@ VIDLA = register_family(
         objectives={"video_text": "train.families.vidla.objectives:VIDEO_TEXT"},
         loss_weights={"subtitle": 1.0, "caption": 1.0},  # VidLA equation 3: L_vs + L_vc
         aliases={"tiny-cpu": "vidla-tiny-cpu"},
+        scoring="dual",
+        temperature=True,
+        tasks=("zero-shot-classification", "multiple-choice"),
+        at_frames="train.families.vidla.model:at_frames",  # zero-shot classification at 32 frames (appendix D)
     )
 )
