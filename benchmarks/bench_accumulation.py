@@ -28,7 +28,7 @@ from train.config import TrainConfig  # noqa: E402
 from train.fit import TrainStep, accumulate_contrastive, accumulate_per_micro_batch  # noqa: E402
 from train.model import PRESETS, build_model  # noqa: E402
 from train.objectives import ObjectiveContext  # noqa: E402
-from train.objectives.video_text import VIDEO_TEXT  # noqa: E402
+from train.families.vidla.objectives import VIDEO_TEXT  # noqa: E402
 
 CASES = {"batch32": (accumulate_per_micro_batch, 1), "accum8x4": (accumulate_contrastive, 4)}
 WEIGHTS = {"subtitle": 1.0, "caption": 1.0}

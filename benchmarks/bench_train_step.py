@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from bench_attention import run_all  # noqa: E402
 
-from train.loss import vidla_loss  # noqa: E402
+from train.families.vidla.objectives import vidla_loss  # noqa: E402
 from train.model import PRESETS, build_model  # noqa: E402
 
 CASES = {  # name -> ModelConfig changes on top of the chosen VidLA preset

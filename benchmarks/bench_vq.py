@@ -95,7 +95,7 @@ def vimpac_step(cfg, batch: int, precomputed: bool):
 
 
 def vidla_step(batch: int):
-    from train.loss import vidla_loss
+    from train.families.vidla.objectives import vidla_loss
     from train.model import build_model, tiny_cpu
 
     cfg = tiny_cpu()

@@ -199,11 +199,16 @@ def evaluate_retrieval_set(
 
 
 def is_fusion(em: EvalModel) -> bool:
-    return hasattr(em.model, "match_scores")
+    return em.family.scoring == "fusion"
+
+
+def has_texts(em: EvalModel) -> bool:
+    """Whether the family's models score texts against videos (dual encoders and fusion models)."""
+    return em.family.scoring in ("dual", "fusion")
 
 
 def _require_texts(em: EvalModel) -> None:
-    if not is_fusion(em) and not hasattr(em.model, "encode_text"):
+    if not has_texts(em):
         raise ValueError(f"the {em.family.name} model has no text encoder: evaluate it on shards "
                          "(--shards), where it is scored clip to clip")
 
@@ -229,7 +234,7 @@ MEANINGFUL_VIDEOS = 100  # below it, R@1/5/10 are too coarse to compare runs
 def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dict:
     if dsl and is_fusion(em):
         raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
-    if dsl and not hasattr(em.model, "logit_scale_value"):
+    if dsl and not em.family.temperature:
         raise ValueError(f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} "
                          "model has none")
     if video_feats.shape[0] < MEANINGFUL_VIDEOS:
@@ -282,7 +287,7 @@ def evaluate_shards(
     num_workers: int = 0,
 ) -> dict:
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
-    if not hasattr(em.model, "encode_text") and not is_fusion(em):
+    if not has_texts(em):
         if dsl or mode == "paragraph":  # asked for, it would be silently left out
             raise ValueError(f"the {em.family.name} model has no text encoder: it is evaluated clip to clip, "
                              "without --dsl or --mode paragraph")
@@ -334,7 +339,7 @@ def evaluate_clip_to_clip(em: EvalModel, shards_pattern: str, batch_size: int = 
     (VIMPAC: two windows of the clip); R@k, median and mean rank in both directions."""
     from train.data.shards import expand_shards, make_loader
 
-    if not hasattr(em.model, "encode_views"):
+    if em.family.scoring != "views":
         raise ValueError("this model has neither encode_text nor encode_views: nothing to retrieve")
     first, second, skipped = [], [], {}
     for batch in make_loader(expand_shards(shards_pattern), em.loader_config(batch_size, num_workers)):
@@ -399,7 +404,7 @@ def with_num_frames(em: EvalModel, num_frames: int) -> EvalModel:
     """``em`` evaluating ``num_frames`` frames per video, for a model that takes any count (the long-video
     encoder stretches its temporal table): the model config's ``num_frames`` (the sample functions read
     it) and the configs the model's modules keep, where they check their input against it."""
-    if not dataclasses.is_dataclass(em.model_config) or not hasattr(em.model_config, "num_frames"):
+    if "num_frames" not in {f.name for f in dataclasses.fields(em.model_config)}:
         raise ValueError(f"the {em.family.name} model has no frame count to change")
     mcfg = dataclasses.replace(em.model_config, num_frames=num_frames)
     for module in em.model.modules():

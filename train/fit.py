@@ -15,8 +15,9 @@ import time
 from fnmatch import fnmatchcase
 from collections import Counter
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -327,6 +328,46 @@ class MetricsLog:
         self.writer.close()
 
 
+@dataclass
+class Run:
+    """What ``fit`` set up (``set_up``) and the state of the loop; the steps below read and advance it."""
+
+    cfg: TrainConfig
+    info: DistInfo
+    run_dir: Path
+    family: object  # train.registry.Family
+    mcfg: object  # the family's model config
+    tokenizer_dir: Path
+    weights: dict  # loss name -> weight
+    objectives: dict  # objective name -> objective
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    train_step: nn.Module  # TrainStep, wrapped by DDP (and compiled) as configured
+    gradcache: bool  # whole-batch negatives under accumulation (every objective is contrastive)
+    loader_state: LoaderState
+    batches: Optional[Iterator]  # the loader; None once the loop is over (stops its workers)
+    metrics: Optional[MetricsLog]  # rank 0
+    bar: Optional[object]  # the tqdm progress bar: rank 0, with progress
+    step: int = 0
+    nan_skips: int = 0
+    steps_this_run: int = 0
+    last_loss: float = float("nan")
+    skipped: dict = field(default_factory=dict)  # skipped samples of all ranks, as of the last logged step
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One optimisation step, for the log (the same on every rank)."""
+
+    loss: float  # the weighted loss, mean over the ranks
+    losses: dict  # loss name -> value, mean over the ranks
+    lr: float  # the learning rate this step used
+    grad_norm: torch.Tensor  # before clipping
+    finite: bool  # False: the update was skipped (NaN/inf guard)
+    seconds: float
+
+
 def fit(
     cfg: TrainConfig,
     shards_pattern: str,
@@ -337,13 +378,68 @@ def fit(
 ) -> dict:
     """Train; returns a summary. ``resume``: a checkpoint path, or "latest" for the run folder's last
     one. ``stop_after``: leave after this many steps of this invocation (a checkpoint is written)."""
-    from train.registry import family_of_model, load
+    run = set_up(cfg, shards_pattern, run_dir, resume, progress)
+    with _catch_sigterm() as terminated:
+        run.train_step.train()
+        while run.step < run.cfg.steps and (stop_after is None or run.steps_this_run < stop_after):
+            result = optimisation_step(run)
+            log_step(run, result)
+            if run.step % run.cfg.checkpoint_every == 0 or run.step == run.cfg.steps:
+                save(run)
+            if not all_true(not terminated, run.info):  # every rank leaves after the same step
+                log.warning("SIGTERM: stopping after step %d with a checkpoint", run.step)
+                break
+        if run.step % run.cfg.checkpoint_every and run.step != run.cfg.steps:
+            save(run)  # stopped early (stop_after, SIGTERM): leave a checkpoint to resume from
+    return finish(run, bool(terminated))
 
+
+# --- set-up -----------------------------------------------------------------------------------------
+
+
+def set_up(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str], progress: bool) -> Run:
+    """The run folder, the checkpoint to resume (its config wins, but for ``steps``), the tokenizer, the
+    model, optimizer and schedule, the loader; the RNG states last, as the checkpoint left them."""
     info = init_distributed()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     shards = expand_shards(shards_pattern)
-    state = None
+    state = _checkpoint_to_resume(run_dir, resume, info)
+    if state is not None:
+        cfg = TrainConfig.from_dict({**state["config"], "steps": cfg.steps})
+    if info.is_main:
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    family, weights, objectives, mcfg, tokenizer_dir = _family_parts(cfg, shards, run_dir, info, state is not None)
+    model, optimizer, scheduler = _model_and_optimizer(family, mcfg, cfg, info, state)
+    loader_state = LoaderState(max(1, cfg.num_workers), cfg.batch_size)
+    step = nan_skips = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, nan_skips = state["step"], state["nan_skips"]
+        loader_state = LoaderState.from_dict(state["data"][info.rank])
+        log.info("resumed from step %d", step)
+    gradcache = _uses_gradcache(cfg, objectives)
+    train_step = wrap_model(TrainStep(model, objectives), info)
+    if cfg.compile:
+        train_step = torch.compile(train_step)
+    batches = iter(make_loader(shards, _loader_config(cfg, mcfg, family, info, tokenizer_dir), loader_state))
+    if state is not None:
+        ckpt.set_rng_state(state["rng"][info.rank])  # after everything above that draws random numbers
+    metrics = MetricsLog(run_dir, step) if info.is_main else None
+    bar = None
+    if info.is_main and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
+    return Run(cfg, info, run_dir, family, mcfg, tokenizer_dir, weights, objectives, model, optimizer, scheduler,
+               train_step, gradcache, loader_state, batches, metrics, bar, step, nan_skips)
+
+
+def _checkpoint_to_resume(run_dir: Path, resume: Optional[str], info: DistInfo) -> Optional[dict]:
+    """The checkpoint ``resume`` names ("latest": the run folder's last one, none yet: start afresh); a
+    run folder that holds checkpoints already needs ``resume``."""
     path = (ckpt.latest_checkpoint(run_dir) if resume == "latest" else Path(resume)) if resume else None
     if resume == "latest" and path is None:  # so that a restarted job can always pass --resume
         log.info("--resume: no checkpoint in %s yet, starting from step 0", run_dir)
@@ -353,30 +449,38 @@ def fit(
             f"{run_dir} already holds the checkpoints of a run (latest: {ckpt.latest_checkpoint(run_dir).name}); "
             "pass --resume to continue it, or another --output"
         )
-    if path is not None:
-        state = ckpt.load_checkpoint(path)
-        if state["world_size"] != info.world_size:
-            raise ValueError(
-                f"checkpoint {path} was written by {state['world_size']} ranks, this run has "
-                f"{info.world_size}; the data position cannot be resumed exactly"
-            )
-        cfg = TrainConfig.from_dict({**state["config"], "steps": cfg.steps})
-    if info.is_main:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    if path is None:
+        return None
+    state = ckpt.load_checkpoint(path)
+    if state["world_size"] != info.world_size:
+        raise ValueError(
+            f"checkpoint {path} was written by {state['world_size']} ranks, this run has "
+            f"{info.world_size}; the data position cannot be resumed exactly"
+        )
+    return state
 
-    family = family_of_model(cfg.model)
-    weights = loss_weights(family, cfg)
-    objectives = {name: load(path) for name, path in family.objectives.items()}
-    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info, resuming=state is not None)
-    mcfg = model_config(cfg)
+
+def _family_parts(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo, resuming: bool) -> tuple:
+    """(family, loss weights, objectives, model config, the run's tokenizer folder)."""
+    from train.registry import family_of_model, load
     from train.tokenizer import load_tokenizer
 
+    family = family_of_model(cfg.model)
+    weights = loss_weights(family, cfg)  # unknown loss names fail before the tokenizer is trained
+    objectives = {name: load(path) for name, path in family.objectives.items()}
+    tokenizer_dir = prepare_tokenizer(cfg, shards, run_dir, info, resuming=resuming)
+    mcfg = model_config(cfg)
     if len(load_tokenizer(tokenizer_dir)) > mcfg.vocab_size:
         raise ValueError(
             f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's "
             f"vocab_size {mcfg.vocab_size}"
         )
+    return family, weights, objectives, mcfg, tokenizer_dir
 
+
+def _model_and_optimizer(family, mcfg, cfg: TrainConfig, info: DistInfo, state: Optional[dict]) -> tuple:
+    """(model, AdamW, schedule): the same initial weights on every rank (``init_from`` only on a fresh
+    start), then the torch RNG seeded per rank for the steps' randomness (tube masking)."""
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build_family_model(family, mcfg, cfg if state is None else cfg.replace(init_from=None)).to(info.device)
     optimizer = torch.optim.AdamW(
@@ -384,17 +488,11 @@ def fit(
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
     torch.manual_seed(cfg.seed + 1000 * info.rank)  # per-rank randomness in the steps (tube masking)
-    step, nan_skips = 0, 0
-    loader_state = LoaderState(max(1, cfg.num_workers), cfg.batch_size)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, nan_skips = state["step"], state["nan_skips"]
-        loader_state = LoaderState.from_dict(state["data"][info.rank])
-        log.info("resumed from step %d", step)
+    return model, optimizer, scheduler
 
-    # whole-batch negatives under accumulation when every objective is contrastive (GradCache)
+
+def _uses_gradcache(cfg: TrainConfig, objectives: dict) -> bool:
+    """Whole-batch negatives under accumulation when every objective is contrastive (GradCache)."""
     gradcache = cfg.grad_accum > 1 and all(isinstance(o, Contrastive) for o in objectives.values())
     if cfg.grad_accum > 1 and not gradcache:
         log.warning(
@@ -402,10 +500,11 @@ def fit(
             cfg.grad_accum,
             sorted(objectives),
         )
-    train_step = wrap_model(TrainStep(model, objectives), info)
-    if cfg.compile:
-        train_step = torch.compile(train_step)
-    loader_cfg = ClipLoaderConfig(
+    return gradcache
+
+
+def _loader_config(cfg: TrainConfig, mcfg, family, info: DistInfo, tokenizer_dir: Path) -> ClipLoaderConfig:
+    return ClipLoaderConfig(
         batch_size=cfg.batch_size,
         num_frames=getattr(mcfg, "num_frames", 0),
         image_size=getattr(mcfg, "image_size", 0),
@@ -425,128 +524,133 @@ def fit(
         sample=family.sample,
         model_config=mcfg,
     )
-    batches = iter(make_loader(shards, loader_cfg, loader_state))
-    if state is not None:
-        ckpt.set_rng_state(state["rng"][info.rank])  # after everything above that draws random numbers
 
-    metrics = MetricsLog(run_dir, step) if info.is_main else None
-    bar = None
-    if info.is_main and progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
-    clips_per_step = cfg.batch_size * cfg.grad_accum * info.world_size
-    last_loss = float("nan")
-    skipped = {}  # skipped samples of all ranks, as of the last logged step
-    steps_this_run = 0
+# --- one optimisation step ------------------------------------------------------------------------
 
-    def save() -> None:
-        rng_states = gather_objects(ckpt.rng_state(), info)
-        data_states = gather_objects(loader_state.to_dict(), info)
-        if info.is_main:
-            ckpt.save_checkpoint(
-                {
-                    "step": step,
-                    "nan_skips": nan_skips,
-                    "world_size": info.world_size,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": rng_states,
-                    "data": data_states,
-                    "config": cfg.to_dict(),
-                    "family": family.name,
-                    "model_config": _model_config_dict(mcfg),
-                    "tokenizer": str(tokenizer_dir.resolve()),
-                },
-                ckpt.checkpoint_path(run_dir, step),
-            )
-            ckpt.prune_checkpoints(run_dir, cfg.keep_checkpoints)
-        barrier(info)
 
-    with _catch_sigterm() as terminated:
-        train_step.train()
-        while step < cfg.steps and (stop_after is None or steps_this_run < stop_after):
-            started = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            micro_batches = []
-            for _ in range(cfg.grad_accum):
-                batch = next(batches)
-                loader_state.advance(batch)
-                micro_batches.append(to_device(batch, info.device))
-            ctx = ObjectiveContext(info.rank, info.world_size, step, info.device, cfg, mcfg)
-            accumulate = accumulate_contrastive if gradcache else accumulate_per_micro_batch
-            step_loss, step_losses = accumulate(train_step, objectives, micro_batches, ctx, weights)
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            finite = all_true(bool(torch.isfinite(step_loss)) and bool(torch.isfinite(grad_norm)), info)
-            if finite:
-                optimizer.step()
-                clamp_logit_scale(model, mcfg)
-            else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
-                nan_skips += 1
-                optimizer.zero_grad(set_to_none=True)
-                log.warning(
-                    "step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
-                    step,
-                    float(step_loss),
-                    float(grad_norm),
-                )
-            lr = scheduler.get_last_lr()[0]  # the rate this step used
-            scheduler.step()
-            step += 1
-            steps_this_run += 1
-            # each rank's loss is scaled so that DDP's gradient mean is the global one: its mean is the loss
-            last_loss = float(all_reduce_mean(step_loss, info))
-            named = all_reduce_mean(torch.stack(list(step_losses.values())), info)
-            last_losses = dict(zip(step_losses, named.tolist()))
-            seconds = time.perf_counter() - started
-            log_now = step % cfg.log_every == 0 or step == cfg.steps or not finite  # the same on every rank
-            if log_now:
-                skipped = _skipped_on_all_ranks(loader_state, info)
-            if info.is_main:
-                if log_now:
-                    metrics.write(
-                        step,
-                        {
-                            "loss": last_loss,
-                            "losses": last_losses,
-                            "lr": lr,
-                            **_logit_scale(model),
-                            "grad_norm": float(grad_norm),
-                            "clips_per_s": clips_per_step / seconds,
-                            "nan_skips": nan_skips,
-                            "skipped_samples": skipped,
-                            **_memory(info.device),
-                        },
-                    )
-                if bar is not None:
-                    bar.set_postfix(
-                        loss=f"{last_loss:.4f}",
-                        clips_s=f"{clips_per_step / seconds:.1f}",
-                        skipped=sum(skipped.values()),
-                        nan=nan_skips,
-                    )
-                    bar.update(1)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save()
-            if not all_true(not terminated, info):  # every rank leaves after the same step
-                log.warning("SIGTERM: stopping after step %d with a checkpoint", step)
-                break
-        if step % cfg.checkpoint_every and step != cfg.steps:
-            save()  # stopped early (stop_after, SIGTERM): leave a checkpoint to resume from
-    del batches  # stops the loader's workers
-    if bar is not None:
-        bar.close()
+def optimisation_step(run: Run) -> StepResult:
+    """``grad_accum`` micro-batches, their gradients, clipping, the update (skipped on every rank when
+    the loss or the gradient is not finite), the schedule; advances ``run.step``."""
+    started = time.perf_counter()
+    cfg, info = run.cfg, run.info
+    run.optimizer.zero_grad(set_to_none=True)
+    micro_batches = []
+    for _ in range(cfg.grad_accum):
+        batch = next(run.batches)
+        run.loader_state.advance(batch)
+        micro_batches.append(to_device(batch, info.device))
+    ctx = ObjectiveContext(info.rank, info.world_size, run.step, info.device, cfg, run.mcfg)
+    accumulate = accumulate_contrastive if run.gradcache else accumulate_per_micro_batch
+    step_loss, step_losses = accumulate(run.train_step, run.objectives, micro_batches, ctx, run.weights)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    finite = all_true(bool(torch.isfinite(step_loss)) and bool(torch.isfinite(grad_norm)), info)
+    if finite:
+        run.optimizer.step()
+        clamp_logit_scale(run.model, run.mcfg)
+    else:  # NaN/inf guard: skip the update on every rank, keep the schedule and data moving
+        run.nan_skips += 1
+        run.optimizer.zero_grad(set_to_none=True)
+        log.warning(
+            "step %d: non-finite loss or gradient (loss %s, grad norm %s); update skipped",
+            run.step,
+            float(step_loss),
+            float(grad_norm),
+        )
+    lr = run.scheduler.get_last_lr()[0]  # the rate this step used
+    run.scheduler.step()
+    run.step += 1
+    run.steps_this_run += 1
+    # each rank's loss is scaled so that DDP's gradient mean is the global one: its mean is the loss
+    run.last_loss = float(all_reduce_mean(step_loss, info))
+    named = all_reduce_mean(torch.stack(list(step_losses.values())), info)
+    losses = dict(zip(step_losses, named.tolist()))
+    return StepResult(run.last_loss, losses, lr, grad_norm, finite, time.perf_counter() - started)
+
+
+# --- log ------------------------------------------------------------------------------------------
+
+
+def log_step(run: Run, result: StepResult) -> None:
+    """metrics.jsonl / TensorBoard every ``log_every`` steps, the last one and any skipped update; the
+    progress bar every step (rank 0)."""
+    cfg, info = run.cfg, run.info
+    clips_per_s = cfg.batch_size * cfg.grad_accum * info.world_size / result.seconds
+    log_now = run.step % cfg.log_every == 0 or run.step == cfg.steps or not result.finite  # the same on every rank
+    if log_now:
+        run.skipped = _skipped_on_all_ranks(run.loader_state, info)
+    if not info.is_main:
+        return
+    if log_now:
+        run.metrics.write(
+            run.step,
+            {
+                "loss": result.loss,
+                "losses": result.losses,
+                "lr": result.lr,
+                **_logit_scale(run.model),
+                "grad_norm": float(result.grad_norm),
+                "clips_per_s": clips_per_s,
+                "nan_skips": run.nan_skips,
+                "skipped_samples": run.skipped,
+                **_memory(info.device),
+            },
+        )
+    if run.bar is not None:
+        run.bar.set_postfix(
+            loss=f"{result.loss:.4f}",
+            clips_s=f"{clips_per_s:.1f}",
+            skipped=sum(run.skipped.values()),
+            nan=run.nan_skips,
+        )
+        run.bar.update(1)
+
+
+# --- checkpoint -----------------------------------------------------------------------------------
+
+
+def save(run: Run) -> None:
+    """A checkpoint of the step (a collective: every rank's RNG and loader state), written by rank 0;
+    the oldest beyond ``keep_checkpoints`` removed."""
+    rng_states = gather_objects(ckpt.rng_state(), run.info)
+    data_states = gather_objects(run.loader_state.to_dict(), run.info)
+    if run.info.is_main:
+        ckpt.save_checkpoint(
+            {
+                "step": run.step,
+                "nan_skips": run.nan_skips,
+                "world_size": run.info.world_size,
+                "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(),
+                "rng": rng_states,
+                "data": data_states,
+                "config": run.cfg.to_dict(),
+                "family": run.family.name,
+                "model_config": _model_config_dict(run.mcfg),
+                "tokenizer": str(run.tokenizer_dir.resolve()),
+            },
+            ckpt.checkpoint_path(run.run_dir, run.step),
+        )
+        ckpt.prune_checkpoints(run.run_dir, run.cfg.keep_checkpoints)
+    barrier(run.info)
+
+
+def finish(run: Run, terminated: bool) -> dict:
+    """Stop the loader, close the bar and the log; the run's summary."""
+    run.batches = None  # stops the loader's workers
+    if run.bar is not None:
+        run.bar.close()
     summary = {
-        "step": step,
-        "loss": last_loss,
-        "nan_skips": nan_skips,
-        "terminated": bool(terminated),
-        "skipped_samples": _skipped_on_all_ranks(loader_state, info),
-        "checkpoint": str(ckpt.checkpoint_path(run_dir, step)),
+        "step": run.step,
+        "loss": run.last_loss,
+        "nan_skips": run.nan_skips,
+        "terminated": terminated,
+        "skipped_samples": _skipped_on_all_ranks(run.loader_state, run.info),
+        "checkpoint": str(ckpt.checkpoint_path(run.run_dir, run.step)),
     }
-    if metrics is not None:
-        metrics.close()
+    if run.metrics is not None:
+        run.metrics.close()
         log.info("done: %s", summary)
     return summary
 

@@ -1,4 +1,5 @@
-"""Contrastive losses: open_clip's ClipLoss and VidLA's equation 3, exact at world_size 1.
+"""Contrastive losses shared by the families: InfoNCE and open_clip's ClipLoss, exact at world_size 1
+(VidLA's equation 3, ``vidla_loss``, is in train.families.vidla.objectives).
 
 With world_size > 1 every rank gathers the features of all ranks WITH gradients and computes the loss of
 its own rows only (open_clip's "local loss"). The per-rank loss is scaled so that DDP's gradient averaging
@@ -86,24 +87,3 @@ class ClipLoss(nn.Module):
     def forward(self, video_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
         return 0.5 * info_nce(video_feats, text_feats, logit_scale, None, self.rank, self.world_size)
 
-
-def vidla_loss(
-    video_feats: torch.Tensor,
-    subtitle_feats: torch.Tensor,
-    caption_feats: torch.Tensor,
-    logit_scale: torch.Tensor,
-    has_subtitle: Optional[torch.Tensor] = None,
-    has_caption: Optional[torch.Tensor] = None,
-    rank: int = 0,
-    world_size: int = 1,
-) -> torch.Tensor:
-    """VidLA equation 3: mean_i L_vs^i + mean_i L_vc^i, each mean over the samples having that text.
-
-    Rows of `subtitle_feats` / `caption_feats` where the text is missing may hold anything (e.g. the
-    embedding of an empty string); they are ignored through `has_subtitle` / `has_caption` (bool, (B,)).
-    """
-    if has_subtitle is not None and has_caption is not None:
-        if not bool((has_subtitle.bool() | has_caption.bool()).all()):
-            raise ValueError("a sample has neither a subtitle nor a caption")
-    return (info_nce(video_feats, subtitle_feats, logit_scale, has_subtitle, rank, world_size)
-            + info_nce(video_feats, caption_feats, logit_scale, has_caption, rank, world_size))

@@ -4,7 +4,7 @@ train. Torch-free: ``python -m train fit --help`` lists the presets without impo
 
 Adding a family (see also docs/training.md, "Adding a model family")
 -------------------------------------------------------------------
-Write a torch-free module ``train/families/<name>.py`` that calls ``register_family(Family(...))`` at
+Write a torch-free module ``train/families/<name>.py`` (or package ``<name>/``) that calls ``register_family(Family(...))`` at
 import; every module in ``train/families/`` is imported when the registry is first used. The fields:
 
 - ``name``: "vidla", "hdvila", ...
@@ -48,6 +48,9 @@ The batch every objective receives (tensors on ``ctx.device``): the family's sta
 ``has_subtitle``/``has_caption`` (B,) bool; and lists ``keys``, ``video_ids``, ``subtitle``,
 ``caption``, ``sentences``.
 
+- ``scoring``, ``temperature``, ``tasks``, ``at_frames``: what ``python -m train eval`` may do with the
+  family's models (see ``SCORINGS``; ``--task`` refuses a task the family does not list, naming those it does).
+
 Models are evaluated by ``python -m train eval`` through ``model.encode_video(**video_inputs(batch,
 device)) -> (B, D)`` and ``model.encode_text(ids_BL, mask_BL) -> (B, D)``, both unit-norm (``--dsl``
 also needs ``model.logit_scale_value()``, 1 / temperature); fusion and video-only models are scored
@@ -66,6 +69,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+SCORINGS = {  # Family.scoring -> what the model offers train.eval
+    "dual": "encode_video / encode_text: unit-norm embeddings, scored by dot product",
+    "fusion": "encode_video gives per-video states, match_scores(states, ids, mask) scores every pair",
+    "views": "video only: encode_views gives two views of each clip, evaluated clip to clip on shards",
+    "none": "not a retrieval model (a tokenizer): eval has nothing to score",
+}
+
+
+# The callables (build, sample, objectives, ...) are "module:name" strings, resolved by ``load`` when used:
+# they import torch and the family's model code, and the registry must stay torch-free (``fit --help``
+# lists every family's presets without importing torch). Everything else is typed data.
 @dataclass(frozen=True)
 class Family:
     name: str  # family name, e.g. "vidla"
@@ -80,8 +94,25 @@ class Family:
     loss_weights: dict  # loss name -> default weight
     load_weights: str | None = None  # "module:function": (model, model config) -> report
     aliases: dict = field(default_factory=dict)  # old preset name -> preset name
+    # --- what ``python -m train eval`` does with the model (train.eval; see SCORINGS) ---
+    scoring: str = "dual"  # how retrieval scores it: one of SCORINGS
+    temperature: bool = False  # the model has logit_scale_value(), 1 / temperature (``--dsl``)
+    tasks: tuple = ()  # the train.tasks (``--task NAME``) it can be evaluated on
+    at_frames: str | None = None  # "module:function": (EvalModel, num_frames) -> EvalModel, for the
+    # protocols that evaluate at another frame count than the model was trained on (zero-shot: 32)
+
+    def supports(self, task: str) -> bool:
+        """Whether ``--task task`` evaluates this family's models."""
+        return task in self.tasks
 
     def __post_init__(self) -> None:
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"family {self.name}: scoring {self.scoring!r} is not one of {sorted(SCORINGS)}")
+        from train.tasks import TASKS  # torch-free, imports nothing of the registry
+
+        unknown = sorted(set(self.tasks) - set(TASKS))
+        if unknown:
+            raise ValueError(f"family {self.name}: unknown task(s) {unknown}; tasks: {sorted(TASKS)}")
         if self.default_preset not in self.train_presets:
             raise ValueError(
                 f"family {self.name}: default_preset {self.default_preset!r} is not a train preset"

@@ -63,6 +63,15 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
+def unsupported(name: str, family) -> str:
+    """The error for ``--task name`` on a model of ``family`` (a train.registry.Family)."""
+    from train.registry import families
+
+    others = sorted(f.name for f in families().values() if f.supports(name))
+    return (f"--task {name} does not evaluate a {family.name} model (it evaluates {', '.join(others) or 'none'}); "
+            f"the tasks of {family.name}: {', '.join(family.tasks) or 'none'}")
+
+
 def describe() -> str:
     """The tasks for ``--help``."""
     return "\n".join(f"  {t.name}: {t.help} [{t.paper}]" for t in TASKS.values())
@@ -78,5 +87,7 @@ def run_task(name: str, args) -> dict:
     if missing:
         raise ValueError(f"--task {name} needs {' '.join(missing)}")
     em = load_eval_model(args.checkpoint, args.tokenizer, config=getattr(args, "config", None))
+    if not em.family.supports(name):
+        raise ValueError(unsupported(name, em.family))
     result = load(task.run)(em, args)
     return {**result, "task": name, "protocol": task.paper}

@@ -90,8 +90,10 @@ def run_task(em, args) -> dict:
     train.datasets.load_classification), the videos of ``--videos``, the templates of ``--templates``."""
     from train import datasets
 
-    if em.family.name == "vidla":
-        em = vidla_at_frames(em, args.num_frames or APPENDIX_FRAMES)
+    if em.family.at_frames:  # VidLA: its temporal embedding interpolated to the protocol's frames
+        from train.registry import load
+
+        em = load(em.family.at_frames)(em, args.num_frames or APPENDIX_FRAMES)
     data = datasets.load_classification(args.annotations, args.videos)
     result = evaluate_zero_shot(em, data, read_templates(args.templates), args.batch_size, args.num_workers)
     return {**result, "num_frames": em.num_frames}
@@ -99,19 +101,3 @@ def run_task(em, args) -> dict:
 
 APPENDIX_FRAMES = 32  # appendix D: "a 'single-view' evaluation and ... uniformly sampled 32 frames"
 
-
-def vidla_at_frames(em, num_frames: int):
-    """The checkpoint's VidLA run on ``num_frames`` frames, as fine-tuning starts a 32-frame model from a
-    12-frame one: the temporal embedding interpolated to the moments the frames show, the [MST] levels
-    kept on the moments they were trained on (``mst_reference_frames``)."""
-    import dataclasses
-
-    from train.model.vidla import VidLA
-
-    if num_frames == em.model_config.num_frames:
-        return em
-    cfg = em.model_config.replace(num_frames=num_frames,
-                                  mst_reference_frames=em.model_config.mst_reference_frames or em.model_config.num_frames)
-    model = VidLA(cfg)
-    model.load_state_dict(model.adapt_checkpoint_tensors(em.model.state_dict()))
-    return dataclasses.replace(em, model=model.to(em.device).eval(), num_frames=num_frames, model_config=cfg)

@@ -6,7 +6,7 @@ import math
 import pytest
 from train_factories import write_msrvtt_1ka
 
-import train.objectives.video_text
+import train.families.vidla.objectives
 from train.__main__ import main
 from train.objectives import Contrastive
 
@@ -143,7 +143,7 @@ def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
 
 
 def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, monkeypatch, capsys):
-    real = train.objectives.video_text.VIDEO_TEXT
+    real = train.families.vidla.objectives.VIDEO_TEXT
     calls = []
 
     def loss_with_a_nan(features, ctx):
@@ -153,7 +153,7 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
             losses["caption"] = losses["caption"] * float("nan")
         return losses
 
-    monkeypatch.setattr(train.objectives.video_text, "VIDEO_TEXT", Contrastive(real.features, loss_with_a_nan))
+    monkeypatch.setattr(train.families.vidla.objectives, "VIDEO_TEXT", Contrastive(real.features, loss_with_a_nan))
     run = tmp_path / "run"
     assert (
         main(

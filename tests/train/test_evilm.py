@@ -217,7 +217,7 @@ def test_tokenizer_encoder_loads_clip_vision_weights(tmp_path):
     from train_factories import save_tiny_clip
 
     from train.families.evilm.tokenizer import load_clip_vision_weights
-    from train.model.config import tiny_cpu
+    from train.families.vidla.config import tiny_cpu
 
     shapes = tiny_cpu().replace(image_size=128, patch_size=32, vision_width=64, vision_layers=2, vision_heads=4)
     clip = save_tiny_clip(tmp_path / "clip", shapes)

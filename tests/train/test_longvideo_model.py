@@ -12,7 +12,7 @@ from train.families.longvideo.model import random_kept_tokens, tube_kept_tokens
 from train.families.longvideo.weights import inflate_patch_kernel, load_clip, resize_position_grid
 from train.model.weights import CheckpointError
 from train.objectives import ObjectiveContext
-from train.objectives.video_text import VIDEO_TEXT
+from train.families.vidla.objectives import VIDEO_TEXT
 
 
 def tiny(**changes) -> LongVideoConfig:

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from train.loss import ClipLoss, info_nce, vidla_loss
+from train.families.vidla.objectives import vidla_loss
+from train.loss import ClipLoss, info_nce
 
 
 def unit(x: torch.Tensor) -> torch.Tensor:

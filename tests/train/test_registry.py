@@ -17,7 +17,7 @@ from train.checkpoint import load_checkpoint
 from train.config import get_preset, model_config
 from train.data.transforms import center_crop, normalize
 from train.loss import info_nce
-from train.model.config import tiny_cpu as vidla_tiny_model
+from train.families.vidla.config import tiny_cpu as vidla_tiny_model
 from train.objectives import Contrastive
 from train.registry import Family, register_family
 
@@ -226,3 +226,49 @@ def test_every_train_preset_names_its_family_model():
             cfg = preset()
             assert registry.family_of_model(cfg.model) is family, name
             assert math.isfinite(model_config(cfg).context_length)
+
+
+# --- VidLA as a family folder: what was written before the move still loads ----------------------
+
+BEFORE_MOVE = __import__("pathlib").Path(__file__).parent / "data" / "vidla_checkpoint_before_family_folder.pt"
+
+
+def test_a_vidla_checkpoint_written_before_the_family_folder_loads_and_computes_the_same():
+    """The file was written by the code before train/families/vidla/ (train.model.vidla.VidLA, family
+    name "vidla", model config as a dict) with the embeddings of a fixed input: it loads through the
+    registry and the moved model gives the same numbers."""
+    from train.model_file import read_model_file
+
+    found = read_model_file(BEFORE_MOVE)
+    assert found.family.name == "vidla"
+    model = registry.load(found.family.build)(found.model_config).eval()
+    model.load_state_dict(found.weights)
+    expected = torch.load(BEFORE_MOVE, weights_only=True)["expected"]
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode_video(expected["frames"]), expected["video"], rtol=0, atol=0)
+        torch.testing.assert_close(model.encode_text(expected["ids"], expected["mask"]), expected["text"],
+                                   rtol=0, atol=0)
+
+
+def test_a_checkpoint_that_records_no_family_is_still_read_as_vidla(tmp_path):
+    from train.model_file import read_model_file
+
+    state = torch.load(BEFORE_MOVE, weights_only=True)
+    del state["family"]
+    torch.save(state, tmp_path / "old.pt")
+    assert read_model_file(tmp_path / "old.pt").family.name == "vidla"
+
+
+def test_the_import_paths_from_before_the_vidla_folder_still_work():
+    """``from train.model import ModelConfig, PRESETS, build_model`` (train.model's documented use) and the
+    objective module scripts imported; the registry's lazy paths name the family folder."""
+    import train.model
+    from train.families.vidla.config import ModelConfig
+    from train.families.vidla.objectives import VIDEO_TEXT
+    from train.objectives.video_text import VIDEO_TEXT as old_video_text
+
+    assert train.model.ModelConfig is ModelConfig and "vidla-b32" in train.model.PRESETS
+    assert old_video_text is VIDEO_TEXT
+    assert type(train.model.build_model(vidla_tiny_model())).__module__ == "train.families.vidla.model"
+    with pytest.raises(AttributeError):
+        train.model.VidLA

@@ -20,7 +20,34 @@ def test_tasks_are_listed_and_check_their_options(one_step_run, capsys):
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "long-video-retrieval"]) == 2
     assert "needs --benchmark --annotations --videos" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "nope"]) == 2
-    assert "unknown task" in capsys.readouterr().err
+    assert "unknown task 'nope'; tasks: ['action-finetune'" in capsys.readouterr().err
+
+
+def test_a_task_the_family_does_not_list_is_refused_naming_the_families_and_tasks(one_step_run, tmp_path, capsys):
+    """Eval asks the family (Family.tasks) which tasks it supports; a VidLA run is not a VIMPAC model."""
+    (tmp_path / "a.txt").write_text("")
+    args = ["--layout", "ucf101", "--annotations", str(tmp_path / "a.txt"), "--train-annotations",
+            str(tmp_path / "a.txt"), "--videos", str(tmp_path)]
+    assert main(["eval", "--checkpoint", str(one_step_run), "--task", "action-linear-probe", *args]) == 2
+    assert ("--task action-linear-probe does not evaluate a vidla model (it evaluates vimpac); the tasks of vidla: "
+            "zero-shot-classification, multiple-choice") in capsys.readouterr().err
+
+
+def test_every_family_lists_known_tasks_and_a_scoring():
+    from train.registry import SCORINGS, Family, families, get_family
+    from train.tasks import TASKS
+
+    for family in families().values():
+        assert set(family.tasks) <= set(TASKS) and family.scoring in SCORINGS
+    assert {n for n, f in families().items() if f.supports("zero-shot-classification")} == {
+        "vidla", "hdvila", "longvideo", "evilm"}
+    with pytest.raises(ValueError, match=r"unknown model family 'nope'; registered: \['evilm', "):
+        get_family("nope")
+    vidla = get_family("vidla")
+    with pytest.raises(ValueError, match="unknown task"):
+        Family(**{**vidla.__dict__, "tasks": ("nope",)})
+    with pytest.raises(ValueError, match="scoring 'x' is not one of"):
+        Family(**{**vidla.__dict__, "scoring": "x"})
 
 
 def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_run, tmp_path, capsys):
@@ -49,7 +76,8 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
     result = last_json_line(capsys)
     assert (result["task"], result["num_classes"], result["num_templates"]) == ("zero-shot-classification", 3, 28)
     # appendix D's 32 frames of the 4-frame model: its temporal table interpolated, [MST] levels on 4's moments
-    from train.zeroshot import evaluate_zero_shot, read_templates, vidla_at_frames
+    from train.families.vidla.model import at_frames as vidla_at_frames
+    from train.zeroshot import evaluate_zero_shot, read_templates
 
     at32 = vidla_at_frames(em, 32)
     assert result["num_frames"] == 32 and at32.model_config.mst_reference_frames == 4

@@ -1,25 +1,24 @@
-"""The VidLA model library: configs, the two-tower model, CLIP weight loading. No torch.distributed here.
+"""The shared model library the families import: CLIP's towers (train.model.towers), the attention
+(train.model.attention, train.model.layers) and CLIP weight loading (train.model.weights). No
+torch.distributed here. VidLA itself is the family train.families.vidla.
 
-    from train.model import ModelConfig, build_model, PRESETS
-    model = build_model(PRESETS["vidla-tiny-cpu"]())
+``from train.model import ModelConfig, build_model, PRESETS`` (VidLA's, the import path documented before
+VidLA became a family folder) still works: the names below are read from train.families.vidla on first
+use, so importing the shared library does not register a family.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+_VIDLA = {  # old name -> module of train.families.vidla that holds it now
+    "ModelConfig": "config", "PRESETS": "config", "tiny_cpu": "config", "vidla_b32": "config",
+    "vidla_b16": "config", "meanp_b32": "config", "build_model": "model",
+}
 
-from .config import PRESETS, ModelConfig, meanp_b32, tiny_cpu, vidla_b16, vidla_b32
-
-if TYPE_CHECKING:
-    from .vidla import VidLA
-
-__all__ = ["ModelConfig", "PRESETS", "build_model", "tiny_cpu", "vidla_b32", "vidla_b16", "meanp_b32"]
+__all__ = sorted(_VIDLA)
 
 
-def build_model(cfg: ModelConfig) -> "VidLA":
-    """A VidLA model for `cfg`, initialised from `cfg.clip_weights` when set."""
-    from .vidla import VidLA  # torch is imported only when a model is built
-    from .weights import load_configured_clip_weights
+def __getattr__(name: str):
+    if name not in _VIDLA:
+        raise AttributeError(f"module 'train.model' has no attribute {name!r}")
+    import importlib
 
-    model = VidLA(cfg)
-    load_configured_clip_weights(model, cfg)
-    return model
+    return getattr(importlib.import_module(f"train.families.vidla.{_VIDLA[name]}"), name)

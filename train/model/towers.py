@@ -1,14 +1,16 @@
 """The two towers: CLIP's causal text transformer, and CLIP's ViT extended to video (VidLA section 4)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import nn
 
 from .attention import TokenLayout
-from .config import ModelConfig
 from .layers import Encoder
+
+if TYPE_CHECKING:  # the towers read any config with these fields (VidLA's, the long-video family's)
+    from train.families.vidla.config import ModelConfig
 
 
 def _encoder(cfg: ModelConfig, tower: str, temporal: bool = False) -> Encoder:

@@ -74,9 +74,3 @@ def load_clip_weights(model: nn.Module, directory: str | Path, *,
             temporal.zero_()
     return missing
 
-
-def load_configured_clip_weights(model: nn.Module, cfg) -> dict | None:
-    """The registry's weight loader for VidLA: CLIP weights from ``cfg.clip_weights`` when set."""
-    if cfg.clip_weights is None:
-        return None
-    return {"clip_weights": str(cfg.clip_weights), "left_at_init": load_clip_weights(model, cfg.clip_weights)}

@@ -10,6 +10,7 @@ Tensor}`` over features of any number of micro-batches concatenated along dim 0.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,3 +59,10 @@ def weighted_total(losses: dict, weights: dict) -> torch.Tensor:
         term = weights[name] * value
         total = term if total is None else total + term
     return total
+
+
+def autocast(ctx: ObjectiveContext):
+    """bf16 autocast on CUDA when the config asks for it; CPU runs stay fp32."""
+    if ctx.cfg.precision == "bf16" and ctx.device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()

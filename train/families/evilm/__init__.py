@@ -63,6 +63,7 @@ EVILM_TOKENIZER = register_family(
         video_inputs="train.families.evilm.data:video_inputs",
         objectives={"semantic_vq": "train.families.evilm.objectives:tokenizer_stage"},
         loss_weights={"token": 1.0, "vq": 1.0},  # equation 7
+        scoring="none",  # a video tokenizer: nothing to retrieve
     )
 )
 
@@ -79,5 +80,7 @@ EVILM = register_family(
         video_inputs="train.families.evilm.data:video_inputs",
         objectives={"pretraining": "train.families.evilm.objectives:pretraining"},
         loss_weights={"vtm": 1.0, "mlm": 1.0, "mvm": 1.0},  # L = L_MLM + L_VTM + L_MVM
+        scoring="fusion",  # the fusion decoder scores (video, text) pairs
+        tasks=("zero-shot-classification", "multiple-choice", "video-qa"),
     )
 )

@@ -81,7 +81,7 @@ def video_qa(em, args) -> dict:
     from train import datasets
     from train.downstream import finetune_steps
 
-    if not hasattr(em.model, "fuse"):
+    if not em.family.supports("video-qa"):
         raise ValueError(f"--task video-qa fine-tunes an E-ViLM (evilm) model, not {em.family.name}")
     train_set = datasets.load_video_qa(args.train_annotations, args.videos)
     test_set = datasets.load_video_qa(args.annotations, args.videos)

@@ -56,7 +56,7 @@ def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL, patches_BTHW=No
 # --- the registry's objectives: (model, batch, ctx) -> named losses ---
 def tokenizer_stage(model: SemanticVQTokenizer, batch: dict, ctx) -> dict:
     from train.families.evilm.data import caption_tokens
-    from train.objectives.video_text import autocast
+    from train.objectives import autocast
 
     ids, mask = caption_tokens(batch)
     with autocast(ctx):
@@ -65,7 +65,7 @@ def tokenizer_stage(model: SemanticVQTokenizer, batch: dict, ctx) -> dict:
 
 def pretraining(model: Evilm, batch: dict, ctx) -> dict:
     from train.families.evilm.data import caption_tokens
-    from train.objectives.video_text import autocast
+    from train.objectives import autocast
 
     ids, mask = caption_tokens(batch)
     with autocast(ctx):

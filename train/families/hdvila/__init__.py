@@ -153,5 +153,8 @@ HDVILA_FAMILY = register_family(
             "mlm": "train.families.hdvila.objectives:MLM",
         },
         loss_weights={"contrastive": 1.0, "mlm": 0.0},
+        scoring="dual",
+        temperature=True,
+        tasks=("zero-shot-classification", "multiple-choice", "retrieval-finetune"),
     )
 )

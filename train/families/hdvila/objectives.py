@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from train.loss import info_nce
 from train.objectives import Contrastive, ObjectiveContext, loss_weights
-from train.objectives.video_text import autocast
+from train.objectives import autocast
 
 from .data import video_inputs
 

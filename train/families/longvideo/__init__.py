@@ -105,6 +105,9 @@ LONGVIDEO = register_family(
         # in stage 2); the frame-caption loss the paper does not have is off unless weighted
         objectives={"video_text": "train.families.longvideo.objectives:VIDEO_TEXT"},
         loss_weights={"subtitle": 1.0, "caption": 0.0},
+        scoring="dual",
+        temperature=True,
+        tasks=("zero-shot-classification", "multiple-choice", "long-video-retrieval"),
     )
 )
 

@@ -10,7 +10,7 @@ import torch
 
 from train.loss import info_nce
 from train.objectives import Contrastive, ObjectiveContext, loss_weights
-from train.objectives.video_text import autocast
+from train.objectives import autocast
 
 
 def _texts(ctx: ObjectiveContext) -> tuple:

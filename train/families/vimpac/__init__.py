@@ -81,5 +81,7 @@ VIMPAC = register_family(
         video_inputs="train.families.vimpac.data:video_inputs",
         objectives={"vimpac": "train.families.vimpac.objectives:mask_then_predict_and_contrast"},
         loss_weights={"mask": 1.0, "contrastive": 1.0},  # L_mask + alpha * gamma * L_cl, alpha = 1
+        scoring="views",  # no text tower: two windows of a clip retrieve each other
+        tasks=("action-linear-probe", "action-finetune"),
     )
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from train.families.vimpac.loss import clip_contrastive_loss
-from train.objectives.video_text import autocast
+from train.objectives import autocast
 
 
 def mask_then_predict_and_contrast(model, batch: dict, ctx) -> dict:

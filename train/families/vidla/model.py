@@ -5,12 +5,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from train.model.towers import TextTransformer, VideoTransformer
+
 from .config import ModelConfig
-from .towers import TextTransformer, VideoTransformer
 
 
 class VidLA(nn.Module):
-    """Attribute names follow transformers' CLIPModel so CLIP checkpoints load by name (see weights.py)."""
+    """Attribute names follow transformers' CLIPModel so CLIP checkpoints load by name (train.model.weights)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -55,3 +56,27 @@ class VidLA(nn.Module):
     def logit_scale_value(self) -> torch.Tensor:
         """1 / temperature, exp(logit_scale) within cfg.logit_scale_max (what the trainer's clamp keeps)."""
         return self.logit_scale.exp().clamp(max=self.cfg.logit_scale_max)
+
+
+def build_model(cfg: ModelConfig) -> VidLA:
+    """A VidLA model for `cfg`, initialised from `cfg.clip_weights` when set."""
+    from .weights import load_configured_clip_weights
+
+    model = VidLA(cfg)
+    load_configured_clip_weights(model, cfg)
+    return model
+
+
+def at_frames(em, num_frames: int):
+    """The checkpoint's VidLA (a train.eval.EvalModel) run on ``num_frames`` frames, as fine-tuning starts a
+    32-frame model from a 12-frame one: the temporal embedding interpolated to the moments the frames
+    show, the [MST] levels kept on the moments they were trained on (``mst_reference_frames``)."""
+    import dataclasses
+
+    if num_frames == em.model_config.num_frames:
+        return em
+    cfg = em.model_config.replace(num_frames=num_frames,
+                                  mst_reference_frames=em.model_config.mst_reference_frames or em.model_config.num_frames)
+    model = VidLA(cfg)
+    model.load_state_dict(model.adapt_checkpoint_tensors(em.model.state_dict()))
+    return dataclasses.replace(em, model=model.to(em.device).eval(), num_frames=num_frames, model_config=cfg)

@@ -1,4 +1,4 @@
-"""Model configuration and named presets. Torch-free, so `from train.model import PRESETS` stays cheap."""
+"""VidLA's model configuration and named model presets. Torch-free (the registry imports it)."""
 from __future__ import annotations
 
 import dataclasses

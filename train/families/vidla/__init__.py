@@ -1,11 +1,19 @@
-"""VidLA (and its CLIP4Clip meanP baseline and ablations): the model library is ``train.model``."""
+"""VidLA (arXiv:2403.14870), its CLIP4Clip meanP baseline and its ablations (family ``vidla``). Torch-free:
+registers the family; the model config and presets are ``.config``, the model ``.model``, the CLIP weight
+loader ``.weights``, the objective (equation 3) ``.objectives``; the towers and attention are the shared
+library train.model, the sample function the shared train.data.samples (E-ViLM's tokenizer reads the
+same frames).
+
+    python -m train fit --config vidla-tiny-cpu --shards DIR --output RUN
+"""
 
 from __future__ import annotations
 
 from train.config import TrainConfig
-from train.model.config import PRESETS as MODEL_PRESETS
-from train.model.config import ModelConfig
 from train.registry import Family, register_family
+
+from .config import PRESETS as MODEL_PRESETS
+from .config import ModelConfig
 
 
 def vidla_tiny_cpu() -> TrainConfig:
@@ -88,12 +96,16 @@ VIDLA = register_family(
             "vidla-b16-finetune": vidla_b16_finetune,
         },
         default_preset="vidla-b32",
-        build="train.model.vidla:VidLA",
-        load_weights="train.model.weights:load_configured_clip_weights",
+        build="train.families.vidla.model:VidLA",
+        load_weights="train.families.vidla.weights:load_configured_clip_weights",
         sample="train.data.samples:frames_sample",
         video_inputs="train.data.samples:frames_inputs",
-        objectives={"video_text": "train.objectives.video_text:VIDEO_TEXT"},
+        objectives={"video_text": "train.families.vidla.objectives:VIDEO_TEXT"},
         loss_weights={"subtitle": 1.0, "caption": 1.0},  # VidLA equation 3: L_vs + L_vc
         aliases={"tiny-cpu": "vidla-tiny-cpu"},
+        scoring="dual",
+        temperature=True,
+        tasks=("zero-shot-classification", "multiple-choice"),
+        at_frames="train.families.vidla.model:at_frames",  # zero-shot classification at 32 frames (appendix D)
     )
 )
