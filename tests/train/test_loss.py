@@ -161,3 +161,27 @@ def test_clip_loss_is_half_the_symmetric_info_nce_of_equation_3():
     video, text = unit(torch.randn(4, 8)), unit(torch.randn(4, 8))
     torch.testing.assert_close(info_nce(video, text, torch.tensor(2.0)),
                                2 * ClipLoss(0, 1)(video, text, torch.tensor(2.0)))
+
+
+def test_time_order_is_off_by_default_and_ln2_for_an_order_blind_model(tiny_shards, tmp_path):
+    """loss_weights=time_order:W (ours) adds each text's clip-versus-reversed-clip term; meanP pools
+    frames without order, so its clip and the reversal score alike and the term is exactly ln 2."""
+    import json
+
+    from train.__main__ import main
+
+    def run(name, *extra):
+        out = tmp_path / name
+        argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(out),
+                "--steps", "2", "--batch-size", "4", "--no-progress", *extra]
+        assert main(argv) == 0
+        return [json.loads(line)["losses"] for line in (out / "metrics.jsonl").read_text().splitlines()
+                if '"losses"' in line]
+
+    assert all("time_order" not in losses for losses in run("paper"))
+    ordered = run("ordered", "loss_weights=time_order:1")
+    assert all(0 < losses["time_order"] for losses in ordered)
+    assert any(abs(losses["time_order"] - math.log(2)) > 1e-4 for losses in ordered)  # VidLA sees order
+    blind = run("meanp", "loss_weights=time_order:1", "model.pooling=meanp", "model.use_mst=false",
+                "model.use_local_temporal=false")
+    assert all(losses["time_order"] == pytest.approx(math.log(2), abs=1e-5) for losses in blind)

@@ -1,5 +1,7 @@
 """VidLA's objective (equation 3): video-subtitle and video-caption InfoNCE over the global batch,
-as the named losses "subtitle" and "caption"."""
+as the named losses "subtitle" and "caption"; and, off by default (weight 0), "time_order": ours, not
+VidLA's, after the time-reversed negatives of "Test of Time" (Bagad et al., arXiv:2301.02074): each text
+must score its clip above the same clip played backwards."""
 
 from __future__ import annotations
 
@@ -16,11 +18,19 @@ def features(model, batch: dict, ctx: ObjectiveContext) -> dict:
     """Video, subtitle and caption features; both texts go through the text tower in one call."""
     ids_2BL = torch.cat([batch["subtitle_ids"], batch["caption_ids"]])
     mask_2BL = torch.cat([batch["subtitle_mask"], batch["caption_mask"]])
+    reversed_too = time_order_weight(ctx) > 0
     with autocast(ctx):
-        video_BD = model.encode_video(**frames_inputs(batch, ctx.device))
+        inputs = frames_inputs(batch, ctx.device)
+        if reversed_too:  # the clip and its time-reversal in one call: (2B, T, C, H, W)
+            frames = inputs["frames_BTCHW"]
+            inputs = {**inputs, "frames_BTCHW": torch.cat([frames, frames.flip(1)])}
+        video_BD, reversed_BD = model.encode_video(**inputs), None
+        if reversed_too:
+            video_BD, reversed_BD = video_BD.chunk(2)
         subtitle_BD, caption_BD = model.encode_text(ids_2BL, mask_2BL).chunk(2)
     # the similarity logits and softmax in fp32, outside autocast
     return {
+        **({"reversed_video": reversed_BD.float()} if reversed_too else {}),
         "video": video_BD.float(),
         "subtitle": subtitle_BD.float(),
         "caption": caption_BD.float(),
@@ -33,12 +43,33 @@ def features(model, batch: dict, ctx: ObjectiveContext) -> dict:
 def loss(feats: dict, ctx: ObjectiveContext) -> dict:
     if not bool((feats["has_subtitle"] | feats["has_caption"]).all()):
         raise ValueError("a sample has neither a subtitle nor a caption")
-    return {
+    losses = {
         name: info_nce(
             feats["video"], feats[name], feats["logit_scale"], feats[f"has_{name}"], ctx.rank, ctx.world_size
         )
         for name in ("subtitle", "caption")
     }
+    if "reversed_video" in feats:
+        losses["time_order"] = time_order_loss(feats)
+    return losses
+
+
+def time_order_weight(ctx: ObjectiveContext) -> float:
+    return ctx.cfg.loss_weights.get("time_order", 0.0) if ctx.cfg is not None else 0.0
+
+
+def time_order_loss(feats: dict) -> torch.Tensor:
+    """Mean over the samples' texts of -log softmax([t.v, t.v_reversed] / tau)[0]: a local term (no
+    gather), so the same on any number of ranks. A model blind to frame order scores both alike: ln 2."""
+    scale = feats["logit_scale"].exp()
+    terms = []
+    for name in ("subtitle", "caption"):
+        has = feats[f"has_{name}"].to(feats["video"].device).bool()
+        text = feats[name][has]
+        forward = (text * feats["video"][has]).sum(-1)
+        backward = (text * feats["reversed_video"][has]).sum(-1)
+        terms.append(torch.nn.functional.softplus(scale * (backward - forward)))
+    return torch.cat(terms).mean()
 
 
 def vidla_loss(
