@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "tests", "models")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "tests")]
 
 SCALE_WINDOWS = {"short": 13.0, "medium": 30.0, "long": 60.0}
 FRAME_MODES = ("keyframe", "exact")  # AnnotateConfig.caption_frames
@@ -99,7 +99,7 @@ def bench_calls(args) -> None:
 
 
 def build_model(name: str, device: str, work: str) -> str:
-    from tiny_models import make_tiny_blip2
+    from factories.models import make_tiny_blip2
 
     if name == "tiny":
         return make_tiny_blip2(os.path.join(work, "blip2-tiny"))
@@ -117,7 +117,7 @@ def make_blip2_opt27_size(out_dir: str, device: str) -> str:
     from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
                               Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
 
-    from tiny_models import _image_processor, _silence_special_rows, _word_level_tokenizer, special_ids
+    from factories.models import _image_processor, _silence_special_rows, _word_level_tokenizer, special_ids
 
     tokenizer = _word_level_tokenizer(extra_special=("<image>",))
     vision = Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,

@@ -27,8 +27,8 @@ PRESETS = ("vidla-tiny-cpu", "hdvila-tiny-cpu", "hdvila-tiny-cpu-stage2", "vimpa
 def make_data(folder: Path) -> dict:
     """Generated shards (made once): 16 clips of distinct videos, a curated HD-VILA output, and VIMPAC's
     layout of four clips per video."""
-    sys.path.insert(0, str(HERE.parent / "tests" / "train"))
-    import factories  # noqa: E402  (tests/train/factories.py)
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    import factories  # tests/factories/
 
     folders = {"clips": folder / "clips", "hdvila": folder / "hdvila" / "curated", "videos": folder / "videos"}
     if not (folders["clips"] / "clips.parquet").exists():

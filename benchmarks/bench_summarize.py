@@ -39,7 +39,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "models"), os.path.join(ROOT, "benchmarks")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "benchmarks")]
 
 CAPTIONS = ("a man is cooking fish in the kitchen", "a woman is walking near the river",
             "two dogs are running on the beach", "a child is riding a bike on the road",
@@ -112,7 +112,7 @@ def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, inter
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from curate.models.config import torch_device_and_dtype
-    from tiny_models import LLAMA_CHAT_TEMPLATE, _silence_special_rows, _word_level_tokenizer, special_ids
+    from factories.models import LLAMA_CHAT_TEMPLATE, _silence_special_rows, _word_level_tokenizer, special_ids
 
     tokenizer = _word_level_tokenizer(extra_special=("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"),
                                       chat_template=LLAMA_CHAT_TEMPLATE)
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     from curate.models.summarize import (SUMMARIZED_SCALES, attach_summaries, clean_summary, load_summarizer,
                                          prompt_token_ids, summary_jobs)
     from curate.errors import StageError
-    from tiny_models import make_tiny_llama
+    from factories.models import make_tiny_llama
 
     work = tempfile.mkdtemp(prefix="bench-summarize-")
     if args.model == "tiny":

@@ -152,9 +152,8 @@ def fit_clips_per_second(steps: int) -> dict:
 
     from train.__main__ import main as train_main
 
-    spec = importlib.util.spec_from_file_location("train_factories", ROOT / "tests" / "train" / "factories.py")
-    factories = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(factories)
+    sys.path.insert(0, str(ROOT / "tests"))
+    import factories  # tests/factories/
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         shards = factories.make_tiny_shards(Path(tmp) / "data", 16, 8)

@@ -4,7 +4,7 @@
     VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_KVCACHE_SPACE=1 \\
         .venv-vllm/bin/python scripts/check_vllm_backend.py [WORK_DIR]
 
-1. builds the tiny Llama of tests/models/tiny_models.py (head size 32, chat template),
+1. builds the tiny Llama of tests/factories/models.py (head size 32, chat template),
 2. answers the same prompts with VllmSummarizer and TransformersSummarizer (greedy, float32): the
    answers must be the same token for token,
 3. runs SummarizeClips with --summary-backend vllm in a Beam pipeline over medium/long clips,
@@ -19,7 +19,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "models")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 
 def main(work_dir: str) -> int:
@@ -32,7 +32,7 @@ def main(work_dir: str) -> int:
     from curate.models.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
     from curate.output.write import StagedVideo
     from schemas import Clip, clip_key
-    from tiny_models import make_tiny_llama
+    from factories.models import make_tiny_llama
 
     model = make_tiny_llama(os.path.join(work_dir, "llama"))
     prompts = [summary_prompt(text) for text in (

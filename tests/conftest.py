@@ -1,9 +1,9 @@
-"""Shared pytest configuration. Test factories live in tests/factories.py."""
+"""Shared pytest configuration. The test factories live in tests/factories/ (builders, one module a
+topic); their fixtures (factories.fixtures) are registered here for every test."""
 import os
 
 # No test may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# The shared factories (generated media, ...) are fixtures for every test.
-pytest_plugins = ["factories"]
+pytest_plugins = ["factories.fixtures"]

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipeline"))
 
-from fake_youtube import fake_youtube, hosted_info  # noqa: E402,F401 - the fixture
+from factories import hosted_info
 from memfs import MemoryFileSystem  # noqa: E402 - registers memfs://
 
 from curate import files  # noqa: E402

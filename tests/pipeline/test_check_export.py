@@ -14,21 +14,15 @@ import pytest
 
 from curate.__main__ import main
 from curate.output import index
-from samplemedia import make_sample_folder
 from curate.sources import read_sources
 from schemas import VideoMeta
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A real vidla run of two sample videos over two or more shards: (input folder, output)."""
-    folder = tmp_path_factory.mktemp("videos")
-    make_sample_folder(folder, 2, seconds=(30, 34), seed=11)
-    out = tmp_path_factory.mktemp("run") / "out"
-    assert main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                 "--shard-max-samples", "2"]) == 0
-    assert len(index.partition_paths(str(out))) >= 2
-    return folder, out
+def finished(curated_run):
+    """A real vidla run of sample videos over two or more shards (the session's): (input folder, output)."""
+    assert len(index.partition_paths(str(curated_run.out))) >= 2
+    return curated_run.folder, curated_run.out
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from curate.__main__ import main
 from curate.errors import StageError
 from curate.media.deadline import DeadlineExceeded, call_with_deadline
 from curate.media.download import DownloadConfig, Downloader, RateWatch
-from fake_youtube import FakeYouTube, hosted_info
+from factories import FakeYouTube, hosted_info
 from schemas import VideoMeta
 
 

@@ -1,5 +1,5 @@
 """Download stage: retries on injected faults, validation of what arrives, safe paths, and a Beam
-pipeline over a mix of good and bad inputs (all against tests/fake_youtube.py on 127.0.0.1)."""
+pipeline over a mix of good and bad inputs (all against tests/factories/youtube.py on 127.0.0.1)."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,7 @@ from curate.media.download import (
 from curate.errors import StageError
 from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
 from curate.media.filter import FilterConfig
-from fake_youtube import fake_youtube, hosted_info  # noqa: F401 - the fixture
+from factories import hosted_info
 from schemas import VideoMeta
 
 

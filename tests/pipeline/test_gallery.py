@@ -18,7 +18,6 @@ from factories import committed_output
 
 from curate import gallery
 from curate.__main__ import main
-from samplemedia import make_sample_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,13 +27,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture(scope="module")
-def curated(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("videos")
-    make_sample_folder(folder, 3, seconds=(30, 34), seed=11)
-    (folder / "broken.mp4").write_bytes(b"not a video")
-    out = tmp_path_factory.mktemp("run") / "out"
-    assert main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                 "--shard-max-samples", "4", "--quiet"]) == 0
+def curated(curated_run, tmp_path_factory):
+    """A copy (the gallery writes into it) of the session's real vidla run: sample videos with speech and
+    subtitles, and a file that is not a video."""
+    out = tmp_path_factory.mktemp("gallery_run") / "out"
+    shutil.copytree(curated_run.out, out)
     return out
 
 

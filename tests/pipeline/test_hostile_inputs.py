@@ -13,6 +13,7 @@ import tarfile
 
 import pyarrow.parquet as pq
 import pytest
+from factories import read_failures
 
 from curate.__main__ import main
 from curate.text.invisible import REPAIR, has_invisible
@@ -33,10 +34,6 @@ def curate(*args) -> int:
     return main(["run", *FAST, *args])
 
 
-def failures(out) -> list:
-    return [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
-
-
 def clip_videos(out) -> set:
     return set(pq.read_table(out / "clips.parquet").column("video_id").to_pylist())
 
@@ -53,7 +50,7 @@ def test_a_file_name_that_is_not_utf8_fails_alone_and_the_rerun_works(sample_vid
     out = tmp_path / "out"
     assert curate("--input", str(folder), "--output", str(out)) == 0
     assert clip_videos(out) == {sample_video.video_id}
-    [failure] = failures(out)
+    [failure] = read_failures(out)
     assert (failure["stage"], failure["reason"]) == ("read", "undecodable_name")
     assert "caf\\xe9_video.mp4" in failure["detail"]
     written = (out / "clips.parquet").read_bytes()
@@ -148,11 +145,11 @@ def test_manifest_paths_that_are_no_regular_files_or_too_large_fail_their_videos
     done = curate_cli("--input", manifest, "--output", str(out), "--max-subtitle-mb", "0.015", timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert clip_videos(out) == {"good"}
-    found = sorted((f["video_id"], f["stage"], f["reason"]) for f in failures(out))
+    found = sorted((f["video_id"], f["stage"], f["reason"]) for f in read_failures(out))
     assert found == [("devzero", "transcript", "subtitle_not_a_file"), ("first", "probe", "bad_info_json"),
                      ("infofifo", "probe", "info_json_not_a_file"), ("mediafifo", "probe", "media_not_a_file"),
                      ("subfifo", "transcript", "subtitle_not_a_file"), ("toolarge", "transcript", "subtitle_too_large")]
-    detail = {f["video_id"]: f["detail"] for f in failures(out)}
+    detail = {f["video_id"]: f["detail"] for f in read_failures(out)}
     assert "is a named pipe (FIFO), not a regular file" in detail["subfifo"]
     assert "/dev/zero is a character device" in detail["devzero"]
 
@@ -179,7 +176,7 @@ def test_the_measured_height_decides_what_is_kept_and_indexed(sample_video, samp
     assert curate("--input", str(folder), "--output", str(out), "--min-height", "720") == 0
     rows = pq.read_table(out / "clips.parquet").select(["video_id", "source_height"]).to_pylist()
     assert {(r["video_id"], r["source_height"]) for r in rows} == {(sample_video.video_id, 720)}
-    [failure] = failures(out)
+    [failure] = read_failures(out)
     assert (failure["video_id"], failure["stage"], failure["reason"]) == (
         sample_video_360p.video_id, "filter", "below_720p")
     assert "height=360" in failure["detail"]

@@ -10,7 +10,7 @@ import pytest
 
 from curate.__main__ import main
 from samplemedia import make_sample_video, sentences_for
-from fake_youtube import FakeYouTube
+from factories import FakeYouTube
 
 
 @pytest.fixture(scope="module")

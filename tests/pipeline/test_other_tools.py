@@ -9,18 +9,13 @@ import json
 
 import pytest
 
-from curate.__main__ import main
 from curate.output import index
-from samplemedia import make_sample_folder
 
 
 @pytest.fixture(scope="module")
-def output(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("videos")
-    make_sample_folder(folder, 2, seconds=(30, 34), seed=11)
-    out = tmp_path_factory.mktemp("run") / "out"
-    assert main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                 "--shard-max-samples", "2", "--no-clips-parquet"]) == 0
+def output(curated_run):
+    """The session's real vidla run (factories.runs.make_curated_run): (output, shard paths, index rows)."""
+    out = curated_run.out
     shards = [str(out / "shards" / f"{s}.tar") for s in index.committed_shards(str(out))]
     assert len(shards) >= 2
     rows = {r["key"]: r for r in index.open_index(str(out)).to_table().to_pylist()}

@@ -18,7 +18,7 @@ from curate.errors import StageError
 from curate.beam.videos import CapCategoryHours, FilterVideos
 from curate.media.filter import FilterConfig, cap_category_hours, check_video
 from curate.media.probe import Prober, meta_from_info, probe_video, subtitle_kind, video_language
-from fake_youtube import fake_youtube  # noqa: F401 - the fixture
+
 from schemas import VideoMeta
 
 SUB = [{"ext": "vtt", "url": "http://127.0.0.1/s.vtt"}]
@@ -248,7 +248,7 @@ def test_the_measured_stream_decides_the_height_and_a_disagreement_is_counted(sa
 def test_a_download_below_the_minimum_height_fails_whatever_its_format_declared(
         fake_youtube, sample_video, sample_video_360p, tmp_path):
     """The server sends a 640x360 file for a format its info json lists as 1280x720."""
-    from fake_youtube import hosted_info
+    from factories import hosted_info
 
     small = Path(sample_video_360p.media_path).read_bytes()
     info = hosted_info(fake_youtube, sample_video, tmp_path / "infos", media_bytes=small)

@@ -15,7 +15,6 @@ import pytest
 from curate.__main__ import main
 from curate.output.failures import record_failures
 from curate.progress import Committed, Progress
-from samplemedia import make_sample_folder
 from schemas import Failure
 
 LINE = re.compile(r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); "
@@ -28,23 +27,11 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture(scope="module")
-def watched_run(tmp_path_factory):
-    """A multi-process run, watched as a terminal would see it: (input, output, frames, seconds)."""
-    folder = tmp_path_factory.mktemp("videos")
-    make_sample_folder(folder, 3, seconds=(30, 34), seed=11)
-    (folder / "broken.mp4").write_bytes(b"not a video")
-    out = tmp_path_factory.mktemp("run") / "out"
-    screen, saved = Terminal(), sys.stderr
-    sys.stderr = screen
-    started = time.monotonic()
-    try:
-        assert main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                     "--shard-max-samples", "4", "--direct_running_mode=multi_processing",
-                     "--direct_num_workers=2"]) == 0
-    finally:
-        sys.stderr = saved
-    frames = [m.groups() for m in LINE.finditer(screen.getvalue())]
-    return folder, out, frames, time.monotonic() - started
+def watched_run(curated_run):
+    """The session's multi-process run (3 videos and a broken file), watched as a terminal would see it:
+    (input, output, frames, seconds)."""
+    frames = [m.groups() for m in LINE.finditer(curated_run.screen)]
+    return curated_run.folder, curated_run.out, frames, curated_run.seconds
 
 
 def test_a_multi_process_run_shows_videos_clips_and_failures_as_workers_commit_them(watched_run):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from fake_youtube import fake_youtube, hosted_info  # noqa: F401 - the fixture
+from factories import hosted_info
 from memfs import MemoryFileSystem
 
 from curate import files

@@ -13,6 +13,7 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from factories import read_failures
 
 from curate.__main__ import main
 from samplemedia import make_sample_folder
@@ -31,10 +32,6 @@ def curate(*args) -> int:
     return main(["run", *OPTIONS, *args])
 
 
-def failures(out) -> list:
-    return [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
-
-
 def clip_keys(out) -> list:
     return sorted(pq.read_table(out / "clips.parquet").column("key").to_pylist())
 
@@ -42,7 +39,7 @@ def clip_keys(out) -> list:
 def accounted_rows(out) -> int:
     """Input rows the output accounts for: videos with clips, videos that failed, bad or repeated rows."""
     kept = set(pq.read_table(out / "clips.parquet").column("video_id").to_pylist())
-    lines = failures(out)
+    lines = read_failures(out)
     dropped = {f["video_id"] for f in lines if f["stage"] != "read"}
     assert not kept & dropped, "a video is both written and dropped"
     return len(kept) + len(dropped) + sum(f["stage"] == "read" for f in lines)
@@ -57,7 +54,7 @@ def test_every_manifest_row_is_written_or_failed_once(videos, tmp_path):
     manifest.write_text("\n".join(["video_id,media_path,info_path,subtitle_path", *rows, rows[0], ",,,", ",,,"]))
     out = tmp_path / "out"
     assert curate("--input", str(manifest), "--output", str(out)) == 0
-    read = sorted((f["video_id"], f["reason"]) for f in failures(out) if f["stage"] == "read")
+    read = sorted((f["video_id"], f["reason"]) for f in read_failures(out) if f["stage"] == "read")
     assert read == [("", "missing_id"), ("", "missing_id"), (samples[0].video_id, "duplicate_id")]
     counts = json.loads((out / "stats.json").read_text())["counts"]
     assert (counts["videos_in"], counts["videos_kept"], counts["videos_failed"]) == (5, 2, 3)
@@ -91,13 +88,13 @@ def test_a_fixed_subtitle_is_used_by_a_retry_of_the_failed_videos(videos, tmp_pa
     subtitle.write_text("WEBVTT\n\nthis is not a cue\n")
     out = tmp_path / "out"
     assert curate("--input", str(folder), "--output", str(out)) == 0
-    assert [f["video_id"] for f in failures(out)] == [broken.video_id]
+    assert [f["video_id"] for f in read_failures(out)] == [broken.video_id]
 
     subtitle.write_bytes(good)
     with pytest.raises(SystemExit, match="changed content.*--retry-failed"):
         curate("--input", str(folder), "--output", str(out))
     assert curate("--input", str(folder), "--output", str(out), "--retry-failed") == 0
-    assert failures(out) == []
+    assert read_failures(out) == []
     assert {k.rsplit("_", 2)[0] for k in clip_keys(out)} >= {broken.video_id}
     counts = json.loads((out / "stats.json").read_text())["counts"]
     assert (counts["videos_in"], counts["videos_kept"], counts["videos_failed"]) == (2, 2, 0)

@@ -23,7 +23,6 @@ from factories import committed_output, run_measured
 
 from curate.__main__ import main
 from curate.output import index, write
-from samplemedia import make_sample_folder
 from curate.text.stats import clip_statistics, clip_totals, merge_totals, statistics
 from schemas import Clip, Sentence, clip_key, clips_to_table
 
@@ -199,13 +198,13 @@ def curate_run(folder, out, *extra) -> int:
 
 
 @pytest.fixture(scope="module")
-def two_videos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("videos")
-    make_sample_folder(folder, 2, seconds=(30, 34), seed=11)
-    return folder
+def sample_videos(curated_run):
+    """The input folder of the session's real run: sample videos with speech and subtitles (and a file
+    that is not a video)."""
+    return curated_run.folder
 
 
-def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, tmp_path, capsys, caplog):
+def test_the_index_is_the_partitions_and_clips_parquet_is_optional(sample_videos, tmp_path, capsys, caplog):
     import logging
 
     from apache_beam.options.pipeline_options import StandardOptions
@@ -216,7 +215,7 @@ def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, t
     assert pipeline_options([]).view_as(StandardOptions).runner == LOCAL_RUNNER
     caplog.set_level(logging.INFO)
     out = tmp_path / "out"
-    assert curate_run(two_videos, out, "--no-clips-parquet") == 0
+    assert curate_run(sample_videos, out, "--no-clips-parquet") == 0
     assert "prism" not in caplog.text.lower()  # the local default fetches no runner from the internet
     printed = capsys.readouterr().out  # the run ends saying where the results are and what is next
     assert f"results: {out}/report.md" in printed and f"python -m curate gallery {out}" in printed
@@ -237,21 +236,21 @@ def test_the_index_is_the_partitions_and_clips_parquet_is_optional(two_videos, t
 
     assert len(expand_shards(str(out))) == stats["num_shards"]
     # a rerun that asks for clips.parquet writes it from the partitions, in shard and key order
-    assert curate_run(two_videos, out) == 0
+    assert curate_run(sample_videos, out) == 0
     table = pq.read_table(out / "clips.parquet")
     assert table.to_pylist() == index.open_index(str(out)).to_table().to_pylist()
     assert table.column("shard").to_pylist() == sorted(table.column("shard").to_pylist())
 
 
-def test_a_damaged_partition_is_set_aside_and_its_videos_redone(two_videos, tmp_path):
+def test_a_damaged_partition_is_set_aside_and_its_videos_redone(sample_videos, tmp_path):
     out = tmp_path / "out"
-    assert curate_run(two_videos, out) == 0
+    assert curate_run(sample_videos, out) == 0
     before = pq.read_table(out / "clips.parquet")
     damaged = index.partition_paths(str(out))[0]
     lost = set(pq.read_table(damaged).column("key").to_pylist())
     with open(damaged, "r+b") as f:
         f.truncate(os.path.getsize(damaged) // 2)
-    assert curate_run(two_videos, out) == 0  # the run does not die
+    assert curate_run(sample_videos, out) == 0  # the run does not die
     after = pq.read_table(out / "clips.parquet")
     assert sorted(after.column("key").to_pylist()) == sorted(before.column("key").to_pylist())  # redone
     kept = {r["key"]: r["shard"] for r in before.to_pylist() if r["key"] not in lost}

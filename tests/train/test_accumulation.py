@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from train_factories import fit_args
+from factories import fit_args
 
 from train.__main__ import main
 from train.checkpoint import load_checkpoint

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from train_factories import fit_args
+from factories import fit_args
 
 from train.__main__ import main
 from train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -139,7 +139,7 @@ def _eval(checkpoint, shards, *extra) -> list:
 def test_eval_of_a_weights_only_file_says_what_it_is_and_what_it_needs(run, tiny_shards, tmp_path, capsys):
     """Attack: eval on a train export safetensors file (or a bare state dict) gave a raw traceback
     (KeyError: 'model_config'). It says what the file is and what eval needs, and runs with it."""
-    from train_factories import last_json_line
+    from factories import last_json_line
 
     export = tmp_path / "model.safetensors"
     assert main(["export", "--checkpoint", str(run), "--output", str(export)]) == 0

@@ -4,40 +4,18 @@ import json
 import math
 
 import pytest
-from train_factories import write_msrvtt_1ka
+from factories import benchmark_args, fit_args, last_json_line, write_msrvtt_1ka
 
 import train.families.vidla.objectives
 from train.__main__ import main
 from train.objectives import Contrastive
 
 
-def _json_out(capsys) -> dict:
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tiny_shards, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    assert (
-        main(
-            [
-                "fit",
-                "--config",
-                "vidla-tiny-cpu",
-                "--shards",
-                str(tiny_shards / "shards" / "{00000..00001}.tar"),
-                "--output",
-                str(run),
-                "--steps",
-                "3",
-                "--batch-size",
-                "3",
-                "--no-progress",
-                "checkpoint_every=2",
-            ]
-        )
-        == 0
-    )
+    shards = tiny_shards / "shards" / "{00000..00001}.tar"
+    assert main(fit_args(shards, run, "--steps", "3", "--batch-size", "3", "checkpoint_every=2")) == 0
     return run
 
 
@@ -56,7 +34,7 @@ def test_fit_writes_checkpoints_metrics_tensorboard_and_tokenizer(tiny_run):
 
 def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shards, capsys, caplog):
     assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--dsl"]) == 0
-    result = _json_out(capsys)
+    result = last_json_line(capsys)
     assert "retrieval over 7 videos: recall is not meaningful below 100" in caplog.text
     # clip 2 has no subtitle: 8 clips, 7 subtitle queries, 7 videos ranked video-to-text
     assert (result["num_videos"], result["num_texts"]) == (7, 7)
@@ -67,12 +45,12 @@ def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shar
     assert (
         main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
     )
-    assert _json_out(capsys)["num_texts"] == 7  # clip 1 has no caption
+    assert last_json_line(capsys)["num_texts"] == 7  # clip 1 has no caption
     assert (
         main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--mode", "paragraph"])
         == 0
     )
-    assert _json_out(capsys)["mode"] == "paragraph"
+    assert last_json_line(capsys)["mode"] == "paragraph"
 
 
 def test_eval_on_a_benchmark_and_multiple_choice(tiny_run, tiny_shards, tmp_path, capsys):
@@ -82,23 +60,9 @@ def test_eval_on_a_benchmark_and_multiple_choice(tiny_run, tiny_shards, tmp_path
         ["v000", "v001", "v002", "v404"],
         ["red circle", "a dog runs", "blue boat", "missing"],
     )
-    assert (
-        main(
-            [
-                "eval",
-                "--checkpoint",
-                str(tiny_run / "checkpoints" / "step_00000003.pt"),
-                "--dataset",
-                "msrvtt",
-                "--annotations",
-                str(ann),
-                "--videos",
-                str(videos),
-            ]
-        )
-        == 0
-    )
-    result = _json_out(capsys)
+    checkpoint = tiny_run / "checkpoints" / "step_00000003.pt"
+    assert main(["eval", "--checkpoint", str(checkpoint), *benchmark_args("msrvtt", ann, videos)]) == 0
+    result = last_json_line(capsys)
     assert (result["num_videos"], result["num_texts"], result["missing_videos"]) == (3, 3, 1)
     mc = tmp_path / "MSR_MC_test.csv"
     mc.write_text(
@@ -109,25 +73,12 @@ def test_eval_on_a_benchmark_and_multiple_choice(tiny_run, tiny_shards, tmp_path
         main(["eval", "--checkpoint", str(tiny_run), "--multiple-choice", str(mc), "--videos", str(videos)])
         == 0
     )
-    result = _json_out(capsys)
+    result = last_json_line(capsys)
     assert result["num_questions"] == 4 and result["accuracy"] in (0.0, 25.0, 50.0, 75.0, 100.0)
 
 
 def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "fit",
-                "--config",
-                "vidla-tiny-cpu",
-                "--shards",
-                str(tmp_path / "none-{0..1}.tar"),
-                "--output",
-                str(tmp_path / "r"),
-            ]
-        )
-        == 2
-    )
+    assert main(fit_args(tmp_path / "none-{0..1}.tar", tmp_path / "r")) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path), "--shards", str(tiny_shards)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
@@ -155,27 +106,8 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
 
     monkeypatch.setattr(train.families.vidla.objectives, "VIDEO_TEXT", Contrastive(real.features, loss_with_a_nan))
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "fit",
-                "--config",
-                "vidla-tiny-cpu",
-                "--shards",
-                str(tiny_shards),
-                "--output",
-                str(run),
-                "--steps",
-                "3",
-                "--batch-size",
-                "2",
-                "grad_accum=2",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    summary = _json_out(capsys)
+    assert main(fit_args(tiny_shards, run, "--steps", "3", "--batch-size", "2", "grad_accum=2")) == 0
+    summary = last_json_line(capsys)
     assert summary["nan_skips"] == 1 and math.isfinite(summary["loss"])
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["nan_skips"] for r in records] == [0, 1, 1]
@@ -185,9 +117,8 @@ def test_nan_guard_skips_the_step_and_training_goes_on(tiny_shards, tmp_path, mo
 @pytest.mark.slow
 def test_compiled_training_step_gives_the_same_losses(tiny_shards, tmp_path):
     def losses(run, *extra):
-        argv = ["fit", "--config", "vidla-tiny-cpu", "--shards", str(tiny_shards / "shards" / "{00000..00001}.tar"),
-                "--output", str(run), "--steps", "2", "--batch-size", "3", "--no-progress", "log_every=1", *extra]
-        assert main(argv) == 0
+        shards = tiny_shards / "shards" / "{00000..00001}.tar"
+        assert main(fit_args(shards, run, "--steps", "2", "--batch-size", "3", "log_every=1", *extra)) == 0
         return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
     eager = losses(tmp_path / "eager")
@@ -206,5 +137,5 @@ def test_fit_trains_past_a_truncated_shard_and_takes_a_quoted_glob(tiny_shards, 
     (shards / "00001.tar").write_bytes(whole[: len(whole) // 3])
     args = ["fit", "--config", "tiny-cpu", "--shards", str(shards / "*.tar"), "--output", str(tmp_path / "run")]
     assert main(args + ["--steps", "2", "--batch-size", "2", "--no-progress"]) == 0
-    summary = _json_out(capsys)
+    summary = last_json_line(capsys)
     assert summary["step"] == 2 and summary["skipped_samples"].get("unreadable_shard", 0) >= 1

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from train_factories import write_activitynet, write_didemo, write_msrvtt_1ka, write_msvd, write_vatex
+from factories import write_activitynet, write_didemo, write_msrvtt_1ka, write_msvd, write_vatex
 
 from train.datasets import LOADERS, AnnotationError, load_multiple_choice
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from train_factories import make_tiny_shards
+from factories import fit_args, make_tiny_shards
 
 from train.checkpoint import load_checkpoint
 from train.data.shards import LoaderState
@@ -17,30 +17,9 @@ def test_two_process_ddp_fit(tiny_tokenizer, tmp_path):
     # a corrupt clip in each shard: each rank (a shard of its own per epoch) skips some
     shards = make_tiny_shards(tmp_path / "data", 8, 4, corrupt=[0, 4])
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "train",
-        "fit",
-        "--config",
-        "vidla-tiny-cpu",
-        "--shards",
-        str(shards),
-        "--output",
-        str(run),
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--no-progress",
-        f"tokenizer={tiny_tokenizer}",
-        "grad_accum=2",  # GradCache across ranks: features gathered from both, gradients synced once
-    ]
+    # grad_accum=2: GradCache across ranks, features gathered from both, gradients synced once
+    fit = fit_args(shards, run, "--steps", "2", "--batch-size", "2", f"tokenizer={tiny_tokenizer}", "grad_accum=2")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "train", *fit]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     state = load_checkpoint(run)

@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from train_factories import make_clip_video
+from factories import make_clip_video
 
 from train.data.decode import DecodeError, decode_all_then_sample, decode_sampled_frames, uniform_indices
 from train.data.transforms import center_crop, normalize, random_multiscale_crop

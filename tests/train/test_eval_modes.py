@@ -1,13 +1,12 @@
 """The hierarchical test set (VidLA appendix H) and zero-shot classification (appendix D), end to end
 through ``python -m curate hierarchical-testset`` and ``python -m train eval``."""
 
-import subprocess
 import tarfile
 
 import pyarrow.parquet as pq
 import pytest
 import torch
-from train_factories import last_json_line, make_clip, make_clip_video, sentence, write_shards
+from factories import last_json_line, make_clip, make_clip_video, sentence, write_shards
 
 from curate.__main__ import main as curate_main
 from schemas.records import clip_key
@@ -105,27 +104,6 @@ def test_hierarchical_testset_errors(hierarchical_curation, tiny_shards, tmp_pat
 COLOURS = ("red", "green", "blue")
 
 
-def _colour_video(path, colour):
-    cmd = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"color=c={colour}:s=96x64:r=10:d=1",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(path),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def kinetics_folder(tmp_path_factory):
     """Kinetics' layout: DIR/<label>/<youtube_id>_<start>_<end>.mp4 and a csv; one video is missing."""
@@ -133,7 +111,8 @@ def kinetics_folder(tmp_path_factory):
     rows = ["label,youtube_id,time_start,time_end,split"]
     for i, colour in enumerate(COLOURS * 2):
         (root / "videos" / colour).mkdir(parents=True, exist_ok=True)
-        _colour_video(root / "videos" / colour / f"yt{i:03d}_{i * 10:06d}_{i * 10 + 10:06d}.mp4", colour)
+        name = f"yt{i:03d}_{i * 10:06d}_{i * 10 + 10:06d}.mp4"
+        make_clip_video(root / "videos" / colour / name, seconds=1, source=f"color=c={colour}:s=96x64")
         rows.append(f"{colour},yt{i:03d},{i * 10},{i * 10 + 10},val")
     rows.append("red,gone,0,10,val")
     (root / "val.csv").write_text("\n".join(rows) + "\n")

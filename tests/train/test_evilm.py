@@ -214,7 +214,7 @@ def test_sample_carries_a_seeded_forty_percent_mask(tiny_shards):
 
 
 def test_tokenizer_encoder_loads_clip_vision_weights(tmp_path):
-    from train_factories import save_tiny_clip
+    from factories import save_tiny_clip
 
     from train.families.evilm.tokenizer import load_clip_vision_weights
     from train.families.vidla.config import tiny_cpu

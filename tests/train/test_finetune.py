@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 import torch
-from train_factories import last_json_line, write_didemo, write_msrvtt_1ka
+from factories import benchmark_args, finetune_args, last_json_line, write_didemo, write_msrvtt_1ka
 
 from train import checkpoint as ckpt
 from train.__main__ import main
@@ -111,28 +111,8 @@ def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(
         [f"{c} {v}" for v in ids for c in ("red circle", "a dog runs")],
     )
     run = tmp_path / "ft"
-    argv = [
-        "fit",
-        "--config",
-        "tiny-cpu",
-        "--dataset",
-        "msrvtt",
-        "--annotations",
-        str(ann),
-        "--videos",
-        str(videos),
-        "--output",
-        str(run),
-        "--steps",
-        "2",
-        "--batch-size",
-        "3",
-        "--no-progress",
-        f"init_from={one_step_run}",
-        f"tokenizer={one_step_run / 'tokenizer'}",
-        "model.num_frames=8",
-        "model.mst_reference_frames=4",
-    ]
+    argv = finetune_args(run, one_step_run, "msrvtt", ann, videos, "--steps", "2", "--batch-size", "3",
+                         "model.num_frames=8", "model.mst_reference_frames=4")
     assert main(argv) == 0
     assert last_json_line(capsys)["step"] == 2
     # one sample per local video, both captions kept for the per-epoch draw
@@ -144,22 +124,7 @@ def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(
     em = load_eval_model(str(run))
     assert em.num_frames == 8
     test_ann = write_msrvtt_1ka(tmp_path / "test.csv", ["v006", "v007"], ["blue boat", "green tree"])
-    assert (
-        main(
-            [
-                "eval",
-                "--checkpoint",
-                str(run),
-                "--dataset",
-                "msrvtt",
-                "--annotations",
-                str(test_ann),
-                "--videos",
-                str(videos),
-            ]
-        )
-        == 0
-    )
+    assert main(["eval", "--checkpoint", str(run), *benchmark_args("msrvtt", test_ann, videos)]) == 0
     assert last_json_line(capsys)["num_videos"] == 2
     # a resume trains on the same shards (written once)
     before = (run / "benchmark" / "clips.parquet").stat().st_mtime_ns
@@ -174,26 +139,7 @@ def test_didemo_trains_paragraph_to_video_by_default(one_step_run, tiny_shards, 
         [["a red circle", "then a dog"], ["a blue boat", "on the river"]],
     )
     run = tmp_path / "ft"
-    argv = [
-        "fit",
-        "--config",
-        "tiny-cpu",
-        "--dataset",
-        "didemo",
-        "--annotations",
-        str(ann),
-        "--videos",
-        str(tiny_shards / "media"),
-        "--output",
-        str(run),
-        "--steps",
-        "1",
-        "--batch-size",
-        "2",
-        "--no-progress",
-        f"init_from={one_step_run}",
-        f"tokenizer={one_step_run / 'tokenizer'}",
-    ]
+    argv = finetune_args(run, one_step_run, "didemo", ann, tiny_shards / "media", "--steps", "1", "--batch-size", "2")
     assert main(argv) == 0
     with tarfile.open(run / "benchmark" / "shards" / "00000.tar") as tar:
         texts = sorted(

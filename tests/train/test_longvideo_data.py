@@ -7,7 +7,7 @@ import random
 
 import pytest
 import torch
-from train_factories import make_clip_video, make_image_shards
+from factories import make_clip_video, make_image_shards
 
 from train.__main__ import main
 from train.checkpoint import load_checkpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_factories import save_tiny_clip
+from factories import saved_tiny_clip
 
 from train.config import get_preset
 from train.families.longvideo import MODEL_PRESETS, LongVideoConfig, build_model
@@ -33,9 +33,7 @@ def texts(B=2, L=7, vocab=1000, seed=0):
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    cfg = tiny(vocab_size=1000)
-    directory = tmp_path_factory.mktemp("tiny-clip-longvideo")
-    return cfg, directory, save_tiny_clip(directory, cfg)
+    return saved_tiny_clip(tmp_path_factory, tiny(vocab_size=1000), "tiny-clip-longvideo")
 
 
 def test_presets_and_the_two_stages():

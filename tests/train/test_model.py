@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from train.model import PRESETS, ModelConfig, build_model
 from train.model.towers import tube_mask
 from train.model.weights import CheckpointError, load_clip_weights
-from train_factories import save_tiny_clip
+from factories import saved_tiny_clip
 
 
 def tiny(**changes) -> ModelConfig:
@@ -20,9 +20,7 @@ def tiny(**changes) -> ModelConfig:
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    cfg = tiny(vocab_size=1000)
-    directory = tmp_path_factory.mktemp("tiny-clip")
-    return cfg, directory, save_tiny_clip(directory, cfg)
+    return saved_tiny_clip(tmp_path_factory, tiny(vocab_size=1000))
 
 
 def test_presets_build_valid_configs_and_derive_from_b32():

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from train_factories import fit_args
+from factories import fit_args
 
 from train import registry
 from train.__main__ import main

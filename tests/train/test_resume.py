@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from factories import fit_args
 
 from train.__main__ import main
 from train.checkpoint import load_checkpoint
@@ -16,25 +17,10 @@ STEPS = 5
 
 
 def _args(shards, run, *extra):
-    # 2 loader workers: the resumed data position must survive the worker round robin as well
-    return [
-        "fit",
-        "--config",
-        "vidla-tiny-cpu",
-        "--shards",
-        str(shards),
-        "--output",
-        str(run),
-        "--steps",
-        str(STEPS),
-        "--batch-size",
-        "2",
-        "--no-progress",
-        "num_workers=2",
-        "checkpoint_every=1",
-        "model.tube_mask_ratio=0.5",
-        *extra,
-    ]  # tube masking: the torch RNG must be restored too
+    # 2 loader workers: the resumed data position must survive the worker round robin as well;
+    # tube masking: the torch RNG must be restored too
+    return fit_args(shards, run, "--steps", str(STEPS), "--batch-size", "2", "num_workers=2", "checkpoint_every=1",
+                    "model.tube_mask_ratio=0.5", *extra)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from train_factories import last_json_line, make_clip_video, write_activitynet
+from factories import last_json_line, make_clip_video, make_clip_videos, train_one_step, write_activitynet
 
 from train.__main__ import main
 
@@ -54,10 +54,7 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
     from train import datasets
     from train.eval import evaluate_multiple_choice, load_eval_model
 
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for i in range(3):
-        make_clip_video(videos / f"video{i}.mp4", variant=i)
+    videos = make_clip_videos(tmp_path / "videos", 3)
     (tmp_path / "mc.jsonl").write_text("".join(
         json.dumps({"video": f"video{i}", "options": ["a red circle", "a dog runs", "blue boat"], "answer": i}) + "\n"
         for i in range(3)))
@@ -88,10 +85,7 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
 
 @pytest.fixture(scope="module")
 def longvideo_run(tiny_shards, tmp_path_factory):
-    run = tmp_path_factory.mktemp("longvideo_run")
-    assert main(["fit", "--config", "longvideo-tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
-                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
-    return run
+    return train_one_step(tiny_shards, tmp_path_factory.mktemp("longvideo_run"), "longvideo-tiny-cpu")
 
 
 def test_long_video_retrieval_at_one_fps(longvideo_run, tmp_path, capsys):
@@ -100,10 +94,7 @@ def test_long_video_retrieval_at_one_fps(longvideo_run, tmp_path, capsys):
     from train.data.transforms import center_crop
     from train.eval import _VideoFiles, evaluate_retrieval_set, load_eval_model, with_num_frames
 
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for i in range(3):  # 12 s at 10 FPS
-        make_clip_video(videos / f"v_{i}.mp4", variant=i, seconds=12.0, fps=10)
+    videos = make_clip_videos(tmp_path / "videos", 3, "v_{}", seconds=12.0, fps=10)  # 12 s at 10 FPS
     ann = write_activitynet(tmp_path / "val_1.json", [f"v_{i}" for i in range(3)],
                             [["a red circle", "then a dog"], ["a blue boat"], ["green tree", "on the river"]])
     argv = ["eval", "--checkpoint", str(longvideo_run), "--task", "long-video-retrieval", "--benchmark",
@@ -148,10 +139,7 @@ def ucf101(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vimpac_run(tiny_shards, tmp_path_factory):
-    run = tmp_path_factory.mktemp("vimpac_run")
-    assert main(["fit", "--config", "vimpac-tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
-                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
-    return run
+    return train_one_step(tiny_shards, tmp_path_factory.mktemp("vimpac_run"), "vimpac-tiny-cpu")
 
 
 def test_action_layouts(ucf101, tmp_path):
@@ -226,19 +214,13 @@ def test_vimpac_linear_probe_and_finetune(vimpac_run, ucf101, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def evilm_run(tiny_shards, tmp_path_factory):
-    run = tmp_path_factory.mktemp("evilm_run")
-    assert main(["fit", "--config", "evilm-tiny-cpu", "--shards", str(tiny_shards), "--output", str(run),
-                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
-    return run
+    return train_one_step(tiny_shards, tmp_path_factory.mktemp("evilm_run"), "evilm-tiny-cpu")
 
 
 def test_video_qa_fine_tunes_an_answer_head(evilm_run, tmp_path, capsys):
     from train.families.evilm.downstream import answer_vocabulary
 
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for i in range(4):
-        make_clip_video(videos / f"video{i}.mp4", variant=i)
+    videos = make_clip_videos(tmp_path / "videos", 4)
     colours = ["red", "green", "blue", "red"]
     train = [{"video_id": i, "question": "what colour is it?", "answer": colours[i]} for i in range(4)]
     train.append({"video_id": 1, "question": "what is shown?", "answer": "a rare answer"})
@@ -270,15 +252,11 @@ def test_hdvila_retrieval_finetune(hdvila_shards, tmp_path, capsys):
     from train.families.hdvila import STAGE2_PARAMETERS
     from train.fit import lr_factor
     from train.config import TrainConfig
-    from train_factories import write_msrvtt_1ka
+    from factories import write_msrvtt_1ka
 
-    stage1 = tmp_path / "stage1"
-    assert main(["fit", "--config", "hdvila-tiny-cpu", "--shards", str(hdvila_shards), "--output", str(stage1),
-                 "--steps", "1", "--batch-size", "2", "--no-progress"]) == 0
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for i in range(5):  # 8 s each: 2 segments of 3 s cover half of one
-        make_clip_video(videos / f"video{i}.mp4", variant=i, seconds=8.0, width=192, height=128)
+    stage1 = train_one_step(hdvila_shards, tmp_path / "stage1", "hdvila-tiny-cpu")
+    # 8 s each: 2 segments of 3 s cover half of one
+    videos = make_clip_videos(tmp_path / "videos", 5, seconds=8.0, width=192, height=128)
     train = write_msrvtt_1ka(tmp_path / "train.csv", [f"video{i}" for i in range(3) for _ in range(2)],
                              [f"{c} {i}" for i in range(3) for c in ("a red circle", "a dog runs")])
     test = write_msrvtt_1ka(tmp_path / "test.csv", ["video3", "video4"], ["blue boat", "green tree"])

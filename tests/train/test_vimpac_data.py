@@ -86,7 +86,7 @@ def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tm
 def one_long_video(tmp_path_factory):
     """Shards with video "long" cut into five 2 s short clips (each its own picture, 10 FPS) and one
     medium clip over the same 10 s, and a video "other" of one clip."""
-    from train_factories import make_clip, make_clip_video, write_shards
+    from factories import make_clip, make_clip_video, write_shards
 
     from schemas.records import clip_key
 

@@ -1,8 +1,10 @@
-"""Tiny randomly initialised BLIP-2 and Llama checkpoints, built offline from small configs.
+"""Tiny models built offline: randomly initialised BLIP-2, Llama and CLIP checkpoints from small configs,
+a punctuators-format ONNX punctuator and a CLIP-compatible BPE tokenizer.
 
 Each factory writes a directory laid out exactly like a hub checkpoint (config.json, weights,
 tokenizer files, processor/preprocessor config, chat template), so the stages load it through the
-same code that loads real weights. Used by tests/models and by benchmarks/bench_*.py.
+same code that loads real weights. Used by the tests, by benchmarks/bench_*.py and by
+scripts/check_vllm_backend.py (in the vLLM venv, which has no pytest: this module imports none).
 
 The tokenizers are word-level over a small English vocabulary (no hub download). With random weights
 a model answers random words; the factories zero the output rows of the special tokens so that greedy
@@ -168,7 +170,140 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
     return str(out)
 
 
-if __name__ == "__main__":  # python tests/models/tiny_models.py DIR: write both for a manual run
+def make_tiny_punctuator(out_dir, *, seed: int = 0, max_length: int = 48, vocab_size: int = 120) -> str:
+    """A randomly initialised punctuators-format model (SentencePiece tokenizer trained here on
+    generated sentences, a 4-head ONNX graph, config.yaml), so that curate.text.load_punctuator and
+    inference run through the package's real code. Its punctuation is random, not learned.
+    max_length is small so that long texts take the package's overlapping-window path."""
+    import numpy as np
+    import onnx
+    import sentencepiece as spm
+    from onnx import TensorProto, helper, numpy_helper
+
+    from factories.media import SAMPLE_SENTENCES
+    from samplemedia import sentences_for
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / "corpus.txt"
+    text = sentences_for(600, seed=seed) + SAMPLE_SENTENCES
+    corpus.write_text("\n".join(s.lower() for s in text), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(out / "sp"),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        max_sentencepiece_length=8,
+        character_coverage=1.0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=3,
+        unk_id=0,
+        minloglevel=2,
+    )
+    corpus.unlink()
+    pre_labels, post_labels = ["<NULL>", "¿"], ["<NULL>", ".", ",", "?"]
+    max_chars, dim = 16, 8
+    rng = np.random.default_rng(seed)
+
+    def weights(name, *shape, bias=0.0):
+        return numpy_helper.from_array((rng.standard_normal(shape) + bias).astype(np.float32), name)
+
+    seg_bias = np.zeros((dim, 2), np.float32)
+    seg_bias[:, 0] = 1.5  # most tokens are not sentence ends
+    inits = [
+        weights("embed", vocab_size, dim),
+        weights("w_pre", dim, len(pre_labels)),
+        weights("w_post", dim, len(post_labels)),
+        weights("w_cap", dim, max_chars * 2),
+        numpy_helper.from_array((rng.standard_normal((dim, 2)) + seg_bias).astype(np.float32), "w_seg"),
+        numpy_helper.from_array(np.array([0, 0, max_chars, 2], np.int64), "cap_shape"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embed", "input_ids"], ["h"]),
+        helper.make_node("MatMul", ["h", "w_pre"], ["pre_logits"]),
+        helper.make_node("ArgMax", ["pre_logits"], ["pre_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_post"], ["post_logits"]),
+        helper.make_node("ArgMax", ["post_logits"], ["post_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_cap"], ["cap_flat"]),
+        helper.make_node("Reshape", ["cap_flat", "cap_shape"], ["cap_logits"]),
+        helper.make_node("ArgMax", ["cap_logits"], ["cap_preds"], axis=-1, keepdims=0),
+        helper.make_node("MatMul", ["h", "w_seg"], ["seg_logits"]),
+        helper.make_node("ArgMax", ["seg_logits"], ["seg_preds"], axis=-1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_punct_cap_seg",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["B", "T"])],
+        [
+            helper.make_tensor_value_info(n, TensorProto.INT64, shape)
+            for n, shape in (
+                ("pre_preds", ["B", "T"]),
+                ("post_preds", ["B", "T"]),
+                ("cap_preds", ["B", "T", max_chars]),
+                ("seg_preds", ["B", "T"]),
+            )
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out / "model.onnx"))
+    (out / "config.yaml").write_text(
+        f"max_length: {max_length}\nlanguages: [en]\nnull_token: <NULL>\n"
+        f"pre_labels: {json_list(pre_labels)}\npost_labels: {json_list(post_labels)}\n",
+        encoding="utf-8",
+    )
+    return str(out)
+
+
+def json_list(items) -> str:
+    import json
+
+    return json.dumps(items, ensure_ascii=False)
+
+
+def save_tiny_clip(directory, cfg):
+    """A randomly initialised transformers CLIPModel with the tower shapes of `cfg` (a ModelConfig or any
+    config with the same tower fields), saved with save_pretrained."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    common = dict(intermediate_size=None, hidden_act=cfg.hidden_act, layer_norm_eps=cfg.layer_norm_eps)
+    text = dict(common, hidden_size=cfg.text_width, num_hidden_layers=cfg.text_layers,
+                num_attention_heads=cfg.text_heads, intermediate_size=int(cfg.text_width * cfg.mlp_ratio),
+                vocab_size=cfg.vocab_size, max_position_embeddings=cfg.context_length,
+                bos_token_id=cfg.vocab_size - 2, eos_token_id=cfg.vocab_size - 1, pad_token_id=0)
+    vision = dict(common, hidden_size=cfg.vision_width, num_hidden_layers=cfg.vision_layers,
+                  num_attention_heads=cfg.vision_heads, intermediate_size=int(cfg.vision_width * cfg.mlp_ratio),
+                  image_size=cfg.image_size, patch_size=cfg.patch_size)
+    torch.manual_seed(123)
+    clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=cfg.embed_dim)).eval()
+    with torch.no_grad():  # HF zero-inits biases and uses unit LayerNorms: make every tensor distinctive
+        for p in clip.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    clip.save_pretrained(directory)
+    return clip
+
+
+def saved_tiny_clip(tmp_path_factory, cfg, name: str = "tiny-clip") -> tuple:
+    """(cfg, directory, model): save_tiny_clip of ``cfg`` in a fresh folder of the session."""
+    directory = tmp_path_factory.mktemp(name)
+    return cfg, directory, save_tiny_clip(directory, cfg)
+
+
+def make_tiny_tokenizer(out_dir) -> Path:
+    """A BPE tokenizer trained offline on the sentences of the tiny shards (factories.shards)."""
+    from factories.shards import WORDS as SHARD_WORDS
+    from factories.shards import sentence
+    from train.tokenizer import build_bpe_tokenizer
+
+    texts = [sentence(i) for i in range(300)] + [" ".join(SHARD_WORDS)]
+    return build_bpe_tokenizer(texts, out_dir, vocab_size=600)
+
+
+if __name__ == "__main__":  # python tests/factories/models.py DIR: write both for a manual run
     import sys
 
     root = sys.argv[1] if len(sys.argv) > 1 else "tiny-models"

@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 from typing import Optional, Union
 
-import pytest
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -153,12 +151,6 @@ class FakeYouTube:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def fake_youtube():
-    with FakeYouTube(slow_seconds=2.0) as server:
-        yield server
 
 
 def hosted_info(server: FakeYouTube, sample, out_dir: Union[str, Path], *, video_id: str = "",
