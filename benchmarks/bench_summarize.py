@@ -90,6 +90,7 @@ def save_clips(path: str, minutes: float) -> None:
 
 def planned_clips_with_captions(minutes: float) -> list:
     from bench_caption import planned_clips
+
     from curate.text.transcripts import clip_from_span
     from schemas import Transcript, VideoMeta
 
@@ -109,10 +110,10 @@ def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, inter
     """Random weights at Llama-2-7B's sizes (the tests' word-level tokenizer and chat template),
     initialised on `device` in bfloat16: GPU throughput without downloading weights."""
     import torch
+    from factories.models import LLAMA_CHAT_TEMPLATE, _silence_special_rows, _word_level_tokenizer, special_ids
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from curate.models.config import torch_device_and_dtype
-    from factories.models import LLAMA_CHAT_TEMPLATE, _silence_special_rows, _word_level_tokenizer, special_ids
 
     tokenizer = _word_level_tokenizer(extra_special=("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"),
                                       chat_template=LLAMA_CHAT_TEMPLATE)
@@ -150,13 +151,20 @@ def main(argv=None) -> int:
         return 0
 
     from bench_caption import best_times, print_figures, run_pipeline
-    from curate.models.config import AnnotateConfig
-    from curate.beam.models import SummarizeClips
-    from curate.output.write import StagedVideo, replace_clips
-    from curate.models.summarize import (SUMMARIZED_SCALES, attach_summaries, clean_summary, load_summarizer,
-                                         prompt_token_ids, summary_jobs)
-    from curate.errors import StageError
     from factories.models import make_tiny_llama
+
+    from curate.beam.models import SummarizeClips
+    from curate.errors import StageError
+    from curate.models.config import AnnotateConfig
+    from curate.models.summarize import (
+        SUMMARIZED_SCALES,
+        attach_summaries,
+        clean_summary,
+        load_summarizer,
+        prompt_token_ids,
+        summary_jobs,
+    )
+    from curate.output.write import StagedVideo, replace_clips
 
     work = tempfile.mkdtemp(prefix="bench-summarize-")
     if args.model == "tiny":

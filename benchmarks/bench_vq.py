@@ -39,7 +39,6 @@ from train.families.vimpac.loss import clip_contrastive_loss  # noqa: E402
 from train.families.vimpac.model import Vimpac  # noqa: E402
 from train.vq import DalleEncoder, DalleTokenizer  # noqa: E402
 
-
 DEVICE = torch.device("cpu")
 
 
@@ -145,7 +144,6 @@ def evilm_step(batch: int, tokenizer_stage: bool):
 
 def fit_clips_per_second(steps: int) -> dict:
     """Median logged clips/s of `train fit` for each tiny preset on the same generated shards."""
-    import importlib.util
     import json
     import statistics
     import tempfile

@@ -2,9 +2,10 @@
 
 Times are float seconds of the source video everywhere.
 """
+from schemas.arrow import CLIP_SCHEMA, FAILURE_SCHEMA, SENTENCE_TYPE, clips_to_table, table_to_clips
 from schemas.records import (
-    SCHEMA_VERSION,
     SCALES,
+    SCHEMA_VERSION,
     Clip,
     ClipSpan,
     Failure,
@@ -15,7 +16,6 @@ from schemas.records import (
     clip_key,
     safe_id,
 )
-from schemas.arrow import CLIP_SCHEMA, FAILURE_SCHEMA, SENTENCE_TYPE, clips_to_table, table_to_clips
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from schemas.arrow import CLIP_SCHEMA
 
+
 def json_schema() -> pa.Schema:
     """The Arrow schema of a shard's <key>.json members: a json is clip_to_row(clip), one index row."""
     return CLIP_SCHEMA

@@ -26,13 +26,13 @@ def main(work_dir: str) -> int:
     import apache_beam as beam
     import vllm
     from apache_beam.testing.test_pipeline import TestPipeline
+    from factories.models import make_tiny_llama
 
-    from curate.models.config import AnnotateConfig
     from curate.beam.models import SummarizeClips
+    from curate.models.config import AnnotateConfig
     from curate.models.summarize import TransformersSummarizer, VllmSummarizer, summary_prompt
     from curate.output.write import StagedVideo
     from schemas import Clip, clip_key
-    from factories.models import make_tiny_llama
 
     model = make_tiny_llama(os.path.join(work_dir, "llama"))
     prompts = [summary_prompt(text) for text in (

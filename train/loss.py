@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 def _gather(x: torch.Tensor, world_size: int, with_grad: bool) -> torch.Tensor:
     """Concatenate `x` of every rank along dim 0 (rank order); gradients flow back to each rank's part."""
     import torch.distributed as dist

@@ -68,7 +68,6 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 SCORINGS = {  # Family.scoring -> what the model offers train.eval
     "dual": "encode_video / encode_text: unit-norm embeddings, scored by dot product",
     "fusion": "encode_video gives per-video states, match_scores(states, ids, mask) scores every pair",

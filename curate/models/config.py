@@ -14,7 +14,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-
 SUMMARY_BACKENDS = ("vllm", "transformers")
 CAPTION_FRAMES = ("keyframe", "exact")
 

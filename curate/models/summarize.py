@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
-from curate.models.config import AnnotateConfig, device_batch_size, torch_device_and_dtype
 from curate.errors import StageError
+from curate.models.config import AnnotateConfig, device_batch_size, torch_device_and_dtype
 from schemas import Failure
 
 # VidLA appendix A.4, word for word (including its "and use any external information", which the

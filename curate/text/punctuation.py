@@ -37,7 +37,10 @@ class Punctuator:
 
 
 def _model_from_directory(directory: Path):
-    from punctuators.models.punc_cap_seg_model import PunctCapSegConfigONNX, PunctCapSegModelONNX  # heavy: only with --punctuator
+    from punctuators.models.punc_cap_seg_model import (  # heavy: only with --punctuator
+        PunctCapSegConfigONNX,
+        PunctCapSegModelONNX,
+    )
 
     def only(pattern: str, preferred: str) -> str:
         if (directory / preferred).exists():

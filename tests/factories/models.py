@@ -133,8 +133,14 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
     tokenizer) saved beside it. The default sizes are for tests; larger ones give a random model with
     meaningful throughput. Returns the checkpoint directory."""
     import torch
-    from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Processor,
-                              Blip2QFormerConfig, Blip2VisionConfig, OPTConfig)
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        OPTConfig,
+    )
 
     assert answer in ("words", "eos")
     out = Path(out_dir)

@@ -7,6 +7,7 @@ import json
 import os
 from typing import NamedTuple
 
+
 def resume_sets(out_dir: str, video_ids=(), *, retry_failed: bool = False) -> tuple:
     """(which of `video_ids` a run over `out_dir` would skip, {video_id: ShardEntry} staged by earlier
     runs), from the pipeline's own resume join (curate.beam.resume.Resume) on the DirectRunner."""

@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from curate.models.caption import Blip2Captioner, captioner_input_size
 from curate.models.check import validate_models
 from curate.models.config import AnnotateConfig, add_arguments, config_from_args
-from curate.models.caption import Blip2Captioner, captioner_input_size
-from curate.models.summarize import (PromptsTokenizedOnRead, TransformersSummarizer, prompt_token_ids,
-                                     summary_prompt)
+from curate.models.summarize import PromptsTokenizedOnRead, TransformersSummarizer, prompt_token_ids, summary_prompt
 
 
 def test_blip2_loads_from_disk_and_captions_a_batch(tiny_blip2):

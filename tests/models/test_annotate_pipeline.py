@@ -3,21 +3,19 @@ TestPipeline over generated videos, with the tiny models from disk."""
 import os
 import pickle
 
-import pytest
-
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from factories import resume_sets
 
-from curate.output import write
-from curate.beam.models import AnnotateClips
-from curate.models.config import AnnotateConfig
+from curate.beam.models import FRAMES, AnnotateClips, CutAndDecodeFrames
 from curate.media.cut import CutConfig
 from curate.media.frames import decode_frames, plan_frames, read_keyframes
 from curate.models.caption import Blip2Captioner, captioner_input_size
-from curate.beam.models import FRAMES, CutAndDecodeFrames
-from factories import resume_sets
+from curate.models.config import AnnotateConfig
 from curate.models.summarize import captions_as_sentences
+from curate.output import write
 from samplemedia import make_sample_video, sentences_for
 from schemas import Clip, Sentence, VideoMeta, clip_key
 

@@ -1,6 +1,5 @@
 """curate.media.frames: the per-video frame grid, its reuse across clips and scales, decoding, attaching."""
 import numpy as np
-import pytest
 
 from curate.media.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames, plan_of
 from schemas import Clip, clip_key

@@ -9,8 +9,8 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 
-from samplemedia import make_sample_folder
 from curate.models.summarize import captions_as_sentences
+from samplemedia import make_sample_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

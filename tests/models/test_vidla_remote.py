@@ -23,12 +23,11 @@ from factories import hosted_info
 from memfs import MemoryFileSystem  # noqa: E402 - registers memfs://
 
 from curate import files  # noqa: E402
-
-from curate.output import failures
-from curate.models.config import AnnotateConfig  # noqa: E402
 from curate.media.download import DownloadConfig, download_root  # noqa: E402
-from samplemedia import make_sample_video, sentences_for  # noqa: E402
+from curate.models.config import AnnotateConfig  # noqa: E402
 from curate.models.summarize import captions_as_sentences  # noqa: E402
+from curate.output import failures
+from samplemedia import make_sample_video, sentences_for  # noqa: E402
 from schemas import safe_id  # noqa: E402
 
 

@@ -7,8 +7,8 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from curate.beam.transcripts import TranscribeAudio
-from curate.models.asr import AsrConfig, ModelOnFirstUse, load_model, needs_asr, transcribe_video
 from curate.errors import StageError
+from curate.models.asr import AsrConfig, ModelOnFirstUse, load_model, needs_asr, transcribe_video
 from curate.text.words import normalize_token
 from schemas import VideoMeta
 

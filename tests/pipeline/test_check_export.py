@@ -111,7 +111,7 @@ def _truncated_sidecar(out, key):
 
 
 def _failure_line(out, key):
-    with open(out / "failures.jsonl", "a") as f:
+    with open(out / "failures.jsonl", "w") as f:  # a good record, then a torn one
         f.write('{"video_id": "x", "stage": "cut", "reason": "ffmpeg"}\n{"video_id": "y", "sta\n')
 
 

@@ -15,7 +15,6 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-
 from factories import resume_sets
 
 from curate.output import failures, resume
@@ -149,9 +148,9 @@ def test_finished_videos_are_skipped_with_and_without_a_category_cap(three_video
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from curate.media.filter import FilterConfig
     from curate.beam.recipe import select_videos
     from curate.config import RunConfig
+    from curate.media.filter import FilterConfig
 
     folder, videos = three_videos
     cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"),

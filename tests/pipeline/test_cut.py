@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from curate.errors import StageError
 from curate.media.cut import (
     ClipRequest,
     CutConfig,
@@ -16,7 +17,6 @@ from curate.media.cut import (
     probe_media,
     scaled_size,
 )
-from curate.errors import StageError
 from curate.output.write import load_staged_video, staging_dir
 from schemas import Clip, VideoMeta
 

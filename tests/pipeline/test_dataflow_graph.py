@@ -5,10 +5,9 @@ scripts/setup.sh installs: without it these tests fail instead of skipping."""
 
 from __future__ import annotations
 
-import pytest
-
 import apache_beam as beam
 import apache_beam.runners.dataflow.internal.apiclient  # noqa: F401 - the gcp extra is installed
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.output.resume import ResumeState

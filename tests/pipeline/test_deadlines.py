@@ -8,12 +8,12 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from factories import FakeYouTube, hosted_info
 
 from curate.__main__ import main
 from curate.errors import StageError
 from curate.media.deadline import DeadlineExceeded, call_with_deadline
 from curate.media.download import DownloadConfig, Downloader, RateWatch
-from factories import FakeYouTube, hosted_info
 from schemas import VideoMeta
 
 

@@ -13,7 +13,10 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from factories import hosted_info
 
+from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
+from curate.errors import StageError
 from curate.media.download import (
     DownloadConfig,
     Downloader,
@@ -24,10 +27,7 @@ from curate.media.download import (
     validate_media,
     video_dir,
 )
-from curate.errors import StageError
-from curate.beam.videos import DownloadVideos, FilterVideos, ProbeVideos, ReadSources
 from curate.media.filter import FilterConfig
-from factories import hosted_info
 from schemas import VideoMeta
 
 

@@ -100,10 +100,10 @@ def test_a_rerun_records_no_copy_of_what_earlier_runs_recorded(folder, tmp_path,
 def test_files_that_vanish_are_redone_not_dropped(folder, tmp_path, sample_video):
     """A media file gone between its probe and its cut, or a staged clip file gone before its shard,
     is the environment's doing: the video is redone by the rerun, never dropped for good."""
+    from curate.beam.stages import to_failure
     from curate.errors import StageError
     from curate.media.cut import cut_video
     from curate.output.failures import is_terminal
-    from curate.beam.stages import to_failure
     from schemas import VideoMeta
 
     meta = VideoMeta("gone", "", media_path=str(tmp_path / "gone.mp4"))

@@ -7,10 +7,10 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
+from factories import FakeYouTube
 
 from curate.__main__ import main
 from samplemedia import make_sample_video, sentences_for
-from factories import FakeYouTube
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,11 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.media.download import DownloadConfig, Downloader
-from curate.errors import StageError
 from curate.beam.videos import CapCategoryHours, FilterVideos
+from curate.errors import StageError
+from curate.media.download import DownloadConfig, Downloader
 from curate.media.filter import FilterConfig, cap_category_hours, check_video
 from curate.media.probe import Prober, meta_from_info, probe_video, subtitle_kind, video_language
-
 from schemas import VideoMeta
 
 SUB = [{"ext": "vtt", "url": "http://127.0.0.1/s.vtt"}]

@@ -18,11 +18,10 @@ from factories import hosted_info
 from memfs import MemoryFileSystem
 
 from curate import files
-
 from curate.beam.finalize import rebuild
-from curate.output import failures as failures_io
 from curate.media.download import DownloadConfig, Downloader, discard_download, download_root
 from curate.media.probe import Prober
+from curate.output import failures as failures_io
 from schemas import VideoMeta, safe_id
 
 
@@ -80,10 +79,10 @@ def test_discard_download_never_deletes_input_files(sample_video, tmp_path):
 def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_video, memfs, tmp_path, monkeypatch):
     """The recipe through probe (info jsons in DIR/.probe on memfs), download (to the worker's disk), transcript,
     plan, cut, staging and shards, everything written through Beam's FileSystems; then a rerun resumes."""
-    from samplemedia import make_sample_video
     from curate.beam.recipe import run_recipe
     from curate.config import RunConfig
     from dags import hdvila
+    from samplemedia import make_sample_video
 
     monkeypatch.chdir(tmp_path)
     out = "memfs://e2e"

@@ -3,8 +3,8 @@ download folder; bad rows become Failures naming file and line; repeated ids are
 from __future__ import annotations
 
 import gzip
-import os
 import json
+import os
 import shutil
 from pathlib import Path
 

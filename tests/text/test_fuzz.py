@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import samplemedia as samples
-from samplemedia.speech import _word_times
 from curate.text import TranscriptError, parse_subtitle_file, transcript_from_asr
 from curate.text.words import MAX_TIME_SECONDS
+from samplemedia.speech import _word_times
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_SHAPES = settings(FUZZ, max_examples=80)  # for the tests that build whole files of a shape

@@ -4,9 +4,9 @@ written here; no markup is left; word starts never go backwards."""
 
 import html
 import json
-from collections import Counter
 import re
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest

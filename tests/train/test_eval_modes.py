@@ -184,7 +184,7 @@ def test_zero_shot_cli_with_the_tiny_model(one_step_run, kinetics_folder, tmp_pa
 
 def test_label_files_flat_and_bad(tmp_path):
     (tmp_path / "v").mkdir()
-    _colour_video(tmp_path / "v" / "a.mp4", "red")
+    make_clip_video(tmp_path / "v" / "a.mp4", seconds=1, source="color=c=red:s=96x64")
     (tmp_path / "labels.jsonl").write_text(
         '{"video": "a.mp4", "label": "red"}\n{"video": "b", "label": "blue"}\n'
     )

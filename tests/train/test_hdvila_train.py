@@ -10,7 +10,6 @@ from train.__main__ import main
 from train.checkpoint import load_checkpoint
 from train.families.hdvila import STAGE1_PARAMETERS
 
-
 ACCUM = ("--batch-size", "2", "grad_accum=2")
 
 

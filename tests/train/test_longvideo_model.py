@@ -10,9 +10,9 @@ from train.config import get_preset
 from train.families.longvideo import MODEL_PRESETS, LongVideoConfig, build_model
 from train.families.longvideo.model import random_kept_tokens, tube_kept_tokens
 from train.families.longvideo.weights import inflate_patch_kernel, load_clip, resize_position_grid
+from train.families.vidla.objectives import VIDEO_TEXT
 from train.model.weights import CheckpointError
 from train.objectives import ObjectiveContext
-from train.families.vidla.objectives import VIDEO_TEXT
 
 
 def tiny(**changes) -> LongVideoConfig:

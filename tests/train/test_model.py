@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from factories import saved_tiny_clip
 
 from train.model import PRESETS, ModelConfig, build_model
 from train.model.towers import tube_mask
 from train.model.weights import CheckpointError, load_clip_weights
-from factories import saved_tiny_clip
 
 
 def tiny(**changes) -> ModelConfig:

@@ -8,16 +8,16 @@ from dataclasses import dataclass, replace
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 from factories import fit_args
+from torch import nn
 
 from train import registry
 from train.__main__ import main
 from train.checkpoint import load_checkpoint
 from train.config import get_preset, model_config
 from train.data.transforms import center_crop, normalize
-from train.loss import info_nce
 from train.families.vidla.config import tiny_cpu as vidla_tiny_model
+from train.loss import info_nce
 from train.objectives import Contrastive
 from train.registry import Family, register_family
 

@@ -246,13 +246,14 @@ def test_video_qa_fine_tunes_an_answer_head(evilm_run, tmp_path, capsys):
 
 
 def test_hdvila_retrieval_finetune(hdvila_shards, tmp_path, capsys):
+    from factories import write_msrvtt_1ka
+
     from train import datasets
     from train.checkpoint import load_checkpoint
+    from train.config import TrainConfig
     from train.eval import evaluate_retrieval_set, load_eval_model
     from train.families.hdvila import STAGE2_PARAMETERS
     from train.fit import lr_factor
-    from train.config import TrainConfig
-    from factories import write_msrvtt_1ka
 
     stage1 = train_one_step(hdvila_shards, tmp_path / "stage1", "hdvila-tiny-cpu")
     # 8 s each: 2 segments of 3 s cover half of one

@@ -23,8 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from train.loss import info_nce
-from train.objectives import Contrastive, ObjectiveContext, loss_weights
-from train.objectives import autocast
+from train.objectives import Contrastive, ObjectiveContext, autocast, loss_weights
 
 from .data import video_inputs
 

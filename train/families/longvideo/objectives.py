@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 
 from train.loss import info_nce
-from train.objectives import Contrastive, ObjectiveContext, loss_weights
-from train.objectives import autocast
+from train.objectives import Contrastive, ObjectiveContext, autocast, loss_weights
 
 
 def _texts(ctx: ObjectiveContext) -> tuple:

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from train.families.vimpac.config import VimpacConfig
-from train.vq import DalleEncoder, DalleTokenizer, load_dalle_encoder
 from train.masking import block_mask_3d, blocks_for_ratio
+from train.vq import DalleEncoder, DalleTokenizer, load_dalle_encoder
 
 INIT_STD = 0.02  # BERT's initializer range
 
