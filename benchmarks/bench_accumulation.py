@@ -102,7 +102,8 @@ def main(argv=None) -> None:
     if not args.child:
         print(
             f"# accumulated 8 x 4 (GradCache) vs one batch of 32, {args.device}, {args.preset} towers with "
-            f"{args.layers} layers each, {args.frames} frames of {args.image_size}px, best of {args.repeats} interleaved",
+            f"{args.layers} layers each, {args.frames} frames of {args.image_size}px, "
+            f"best of {args.repeats} interleaved",
             flush=True,
         )
     results = run_all(list(CASES), args, __file__)

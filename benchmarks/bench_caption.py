@@ -90,7 +90,7 @@ def bench_calls(args) -> None:
     print(f"  naive per-clip sampling : {naive / minutes:7.2f} calls / video-minute")
     print(f"  per-video grid, reused  : {reuse / minutes:7.2f} calls / video-minute")
     print(f"  ratio naive / reuse     : {naive / reuse:7.2f}x fewer captioner calls with reuse")
-    for scale, (count, frames) in sorted(per_scale.items()):
+    for scale, (_count, frames) in sorted(per_scale.items()):
         print(f"    {scale:6s} alone (naive): {frames / minutes:6.2f} calls / video-minute")
 
 

@@ -66,7 +66,7 @@ def tokenizer_throughput(args) -> dict:
     for name, (tokenizer, size) in cases.items():
         tokenizer.to(DEVICE)
         x = torch.rand(1, frames, 3, size, size, device=DEVICE)
-        seconds = best_seconds(lambda: tokenizer.encode(x), args.repeats)
+        seconds = best_seconds(lambda tokenizer=tokenizer, x=x: tokenizer.encode(x), args.repeats)
         tokens = frames * (size // tokenizer.downsample) ** 2
         out[name] = tokens / seconds
     return out

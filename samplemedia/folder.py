@@ -46,9 +46,10 @@ def info_json(
 ) -> dict:
     """Metadata in the shape yt-dlp writes to <id>.info.json (the fields the pipeline reads)."""
     url = f"https://www.youtube.com/watch?v={video_id}"
-    sub_url = lambda kind, ext: (
-        f"https://www.youtube.com/api/timedtext?v={video_id}&lang=en&kind={kind}&fmt={ext}"
-    )  # noqa: E731
+
+    def sub_url(kind, ext):
+        return f"https://www.youtube.com/api/timedtext?v={video_id}&lang=en&kind={kind}&fmt={ext}"
+
     auto = {
         "en": [
             {"ext": ext, "url": sub_url("asr", ext), "name": "English (auto-generated)"}

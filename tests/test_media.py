@@ -87,7 +87,7 @@ def test_auto_vtt_rolls_like_youtube_and_its_word_tags_match_the_truth(sample_vi
     cues = [c.split("\n") for c in text.split("\n\n")[1:] if c.strip()]
     timings = [re.match(r"(\S+) --> (\S+) align:start position:0%$", c[0]).groups() for c in cues]
     # a timed cue, then a 10 ms cue showing the finished line, then the next cue repeating it
-    for (timed, transition), (t0, t1) in zip(zip(cues[::2], cues[1::2]), zip(timings[::2], timings[1::2])):
+    for (timed, transition), (_t0, t1) in zip(zip(cues[::2], cues[1::2]), zip(timings[::2], timings[1::2])):
         assert "<c>" in timed[2] and "<c>" not in transition[1] and transition[2] == " "
         assert vtt_seconds(t1[1]) - vtt_seconds(t1[0]) == pytest.approx(0.010, abs=1e-6)
         assert re.sub(r"<[^>]+>", "", timed[2]) == transition[1]

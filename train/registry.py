@@ -4,8 +4,9 @@ train. Torch-free: ``python -m train fit --help`` lists the presets without impo
 
 Adding a family (see also docs/training.md, "Adding a model family")
 -------------------------------------------------------------------
-Write a torch-free module ``train/families/<name>.py`` (or package ``<name>/``) that calls ``register_family(Family(...))`` at
-import; every module in ``train/families/`` is imported when the registry is first used. The fields:
+Write a torch-free module ``train/families/<name>.py`` (or package ``<name>/``) that calls
+``register_family(Family(...))`` at import; every module in ``train/families/`` is imported when the
+registry is first used. The fields:
 
 - ``name``: "vidla", "hdvila", ...
 - ``model_config``: the family's frozen model-config dataclass (a comment per field). It must have

@@ -58,7 +58,8 @@ def plan_frames(clips: Sequence[Clip], fps: float, keyframes: Sequence[float] = 
     the span [start, end) of every clip that holds t. A keyframe decodes alone, any other frame from
     the keyframe before it (a GOP of 2-5 s is 60-150 pictures at 30 FPS): at VidLA's 0.1 FPS on
     720p30 camera footage this decodes 1 picture per frame instead of ~36, 7x less decoding time
-    (benchmarks/bench_decode.py, bench_caption.py). A time with no keyframe in its window stays. The result is what each clip's frame_times will hold."""
+    (benchmarks/bench_decode.py, bench_caption.py). A time with no keyframe in its window stays. The
+    result is what each clip's frame_times will hold."""
     clip_times = {clip.key: clip_frame_times(clip.start, clip.end, fps) for clip in clips}
     if len(keyframes):
         clip_times = _moved_to_keyframes(clips, clip_times, fps, sorted(keyframes))

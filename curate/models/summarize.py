@@ -1,7 +1,8 @@
 """LLM summaries (VidLA section 3, appendix A.4): the frame captions of medium and long clips (and of
-the whole-video ``video`` scale, seed 003) -> ``caption``, their subtitle -> ``subtitle_summary``. Short and sentence clips keep their texts as they
-are (VidLA table 1: "for short video clips, texts are not summarized"): their ``caption`` is their
-frame captions joined (curate.media.frames.attach_frame_captions) and their subtitle stays the subtitle.
+the whole-video ``video`` scale, seed 003) -> ``caption``, their subtitle -> ``subtitle_summary``.
+Short and sentence clips keep their texts as they are (VidLA table 1: "for short video clips, texts
+are not summarized"): their ``caption`` is their frame captions joined
+(curate.media.frames.attach_frame_captions) and their subtitle stays the subtitle.
 
 Two backends behind one interface, ``summarize(user_messages) -> answers``: vLLM's offline
 ``LLM.generate`` for throughput, and transformers ``generate`` for machines without vLLM. Both build

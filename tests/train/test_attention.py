@@ -148,7 +148,7 @@ def test_fast_matches_dense_reference_forward_and_gradients(name):
         # an analytically zero gradient, so only their noise is compared)
         scale = max(1.0, ref.abs().max().item())
         torch.testing.assert_close(fast_grads[param_name], ref, rtol=1e-4, atol=1e-5 * scale,
-                                   msg=lambda m: f"{param_name}: {m}")
+                                   msg=lambda m, name=param_name: f"{name}: {m}")
 
 
 def test_reference_mask_matches_figure_3_toy_example():

@@ -152,7 +152,7 @@ def test_pretraining_objectives_decrease_on_a_fixed_batch():
     history = []
     # 40 steps: VTM (through the pooler on [CLS]) only starts to pair clips and texts once MLM and MVM
     # have shaped the fused states; it sits at chance for the first 20
-    for step in range(40):
+    for _step in range(40):
         torch.manual_seed(100)  # the same masks and negatives every step: a fixed batch
         losses = pretrain_losses(model, frames, ids, mask)
         history.append({k: float(v.detach()) for k, v in losses.items()})
@@ -258,7 +258,7 @@ def test_paper_model_matches_table_8_part_by_part():
     model = Evilm(evilm_paper())
     counts = parameter_breakdown(model)
     print(f"\n{'E-ViLM part':28s} {'ours':>11s} {'table 8':>11s}")
-    for part, (paper, half_unit) in TABLE_8.items():
+    for part, (paper, _half_unit) in TABLE_8.items():
         print(f"{part:28s} {counts[part]:>11,d} {paper:>11,.0f} {counts[part] / paper - 1:+.1%}")
     print(f"{'pre-training heads (not in table 8)':28s} {counts['pre-training only']:>11,d}")
     for part, (paper, half_unit) in TABLE_8.items():

@@ -271,4 +271,4 @@ def test_the_import_paths_from_before_the_vidla_folder_still_work():
     assert old_video_text is VIDEO_TEXT
     assert type(train.model.build_model(vidla_tiny_model())).__module__ == "train.families.vidla.model"
     with pytest.raises(AttributeError):
-        train.model.VidLA
+        _ = train.model.VidLA

@@ -107,7 +107,7 @@ def local_temporal_attention_matmul(q_BTNHd, k_BTNHd, v_BTNHd) -> torch.Tensor:
 
 def global_token_mask(layout: TokenLayout, device: torch.device) -> torch.Tensor:
     """(1 + UV, L) bool: which keys [CLS] (row 0) and each [MST] (level-major rows) attend to."""
-    U, V, N, M = layout.num_levels, layout.tokens_per_level, layout.num_patches, layout.num_mst
+    V, N, M = layout.tokens_per_level, layout.num_patches, layout.num_mst
     key = torch.arange(layout.num_tokens, device=device)
     level_M = torch.arange(M, device=device) // max(V, 1)  # level of each [MST] row
     key_level = (key - 1) // max(V, 1)  # level of each [MST] key

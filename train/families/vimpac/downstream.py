@@ -6,10 +6,11 @@ Fine-tuning, as the paper: T=10 frames of S=256 (``--num-frames``, ``--image-siz
 of the pre-training size are interpolated), sampled at 2 FPS (UCF101, Kinetics-400) or 4 FPS (HMDB51,
 SSv2); a fully-connected layer on [CLS], initialised to zero; AdamW (0.9, 0.999), weight decay 0.01,
 lr 1e-4 (Small/Base; 5e-5 for Large-Half), 10% linear warm-up then linear decay, clipping at 1.0,
-batch 128 (micro-batches of ``--batch-size`` accumulated; the whole split where it is smaller), the epochs of table 11 (SSv2 22, UCF101 and
-HMDB51 50, Kinetics-400 30). Training views: a random temporal window, the short side resized to S or
-1.25 S at random, a random S x S crop, a random flip. Test: 10 temporal windows x 3 spatial crops
-(top-left, centre, bottom-right of the short side at S), their class probabilities averaged.
+batch 128 (micro-batches of ``--batch-size`` accumulated; the whole split where it is smaller), the
+epochs of table 11 (SSv2 22, UCF101 and HMDB51 50, Kinetics-400 30). Training views: a random
+temporal window, the short side resized to S or 1.25 S at random, a random S x S crop, a random flip.
+Test: 10 temporal windows x 3 spatial crops (top-left, centre, bottom-right of the short side at S),
+their class probabilities averaged.
 
 Linear probe (the paper fine-tunes only; E-ViLM, arXiv:2311.17267, probes HMDB51 and Kinetics-400): the
 frozen model at its pre-training size, [CLS] features of one centre view, a logistic regression

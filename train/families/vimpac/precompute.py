@@ -42,7 +42,7 @@ def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short
                 duration = clip_duration(meta)
                 try:
                     frames = decode_clip_frames(
-                        members["mp4"], lambda n: range(0, n, window_stride(n, duration, fps)),
+                        members["mp4"], lambda n, duration=duration: range(0, n, window_stride(n, duration, fps)),
                         image_size, short_side,
                     )
                     with torch.no_grad():
