@@ -8,3 +8,9 @@ inference_args  # curate/beam/models.py: CaptionHandler / SummaryHandler.run_inf
 
 # the eval interface's encode_video(frames, **fields): VIMPAC ignores the second window's fields
 second_window  # train/families/vimpac/model.py: Vimpac.encode_video
+
+# webdataset's opener signature gopen(url, mode, bufsize, **kw): fsspec picks its own buffering
+bufsize  # train/data/shards.py: _fsspec_open
+
+# DataLoader's worker_init_fn(worker_id)
+worker_id  # train/data/shards.py: _ignore_sigterm

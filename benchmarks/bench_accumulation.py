@@ -48,9 +48,7 @@ def make_step(case: str, args):
     ctx = ObjectiveContext(0, 1, 0, device, TrainConfig(precision=precision), mcfg)
     B, S = 32, mcfg.image_size
     batch = {
-        "frames_BTCHW": torch.randint(
-            0, 256, (B, mcfg.num_frames, 3, S, S), dtype=torch.uint8, device=device
-        ),
+        "frames_BTCHW": torch.randint(0, 256, (B, mcfg.num_frames, 3, S, S), dtype=torch.uint8, device=device),
         "has_subtitle": torch.ones(B, dtype=torch.bool, device=device),
         "has_caption": torch.ones(B, dtype=torch.bool, device=device),
     }
@@ -72,14 +70,10 @@ def make_step(case: str, args):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cuda = torch.cuda.is_available()
     parser.add_argument("--device", default="cuda" if cuda else "cpu")
-    parser.add_argument(
-        "--preset", default="vidla-b16" if cuda else "vidla-b32", choices=["vidla-b32", "vidla-b16"]
-    )
+    parser.add_argument("--preset", default="vidla-b16" if cuda else "vidla-b32", choices=["vidla-b32", "vidla-b16"])
     parser.add_argument("--layers", type=int, default=12 if cuda else 1, help="layers of each tower")
     parser.add_argument("--frames", type=int, default=12 if cuda else 4)
     parser.add_argument("--image-size", type=int, default=224 if cuda else 96)

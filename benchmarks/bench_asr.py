@@ -11,6 +11,7 @@ The ratios are time / bare time (1.00 = no overhead); "beam" is compared with ba
 Timings are paired (measured back to back) and the median ratio is printed, so a busy shared machine
 shifts both sides of a pair alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,13 @@ def main(argv=None) -> int:
         load_s = time.perf_counter() - t0
 
         def bare(m):
-            segments, _ = model.transcribe(m.media_path, language=cfg.language, beam_size=cfg.beam_size,
-                                           word_timestamps=True, vad_filter=cfg.vad_filter)
+            segments, _ = model.transcribe(
+                m.media_path,
+                language=cfg.language,
+                beam_size=cfg.beam_size,
+                word_timestamps=True,
+                vad_filter=cfg.vad_filter,
+            )
             return sum(len(s.words) for s in segments)
 
         def function(m):
@@ -76,7 +82,7 @@ def main(argv=None) -> int:
             for i, m in enumerate(metas):
                 pair = [("bare", bare), ("function", function)]
                 timings = {}
-                for name, fn in (pair if (r + i) % 2 == 0 else pair[::-1]):
+                for name, fn in pair if (r + i) % 2 == 0 else pair[::-1]:
                     timings[name], words[name, m.video_id] = timed(fn, m)
                 fn_ratios.append(timings["function"] / timings["bare"])
                 bare_total += timings["bare"]
@@ -86,15 +92,23 @@ def main(argv=None) -> int:
 
     same = all(words["bare", m.video_id] == words["function", m.video_id] for m in metas)
     best_bare = min(bare_totals)
-    print(f"{args.videos} videos, {audio_s:.0f} s of speech, tiny.en int8, {args.threads} threads, "
-          f"{args.rounds} rounds; same words from both: {same}")
-    print(f"bare faster-whisper: {best_bare:.2f} s for all videos ({audio_s / best_bare:.1f}x real time), "
-          f"model load {load_s:.2f} s")
-    print(f"transcribe_video / bare, per video, median of {len(fn_ratios)}: "
-          f"{statistics.median(fn_ratios):.3f} "
-          f"(range {min(fn_ratios):.3f}-{max(fn_ratios):.3f})")
-    print(f"TranscribeAudio on DirectRunner / (bare + one model load), median of {len(beam_ratios)}: "
-          f"{statistics.median(beam_ratios):.3f} (range {min(beam_ratios):.3f}-{max(beam_ratios):.3f})")
+    print(
+        f"{args.videos} videos, {audio_s:.0f} s of speech, tiny.en int8, {args.threads} threads, "
+        f"{args.rounds} rounds; same words from both: {same}"
+    )
+    print(
+        f"bare faster-whisper: {best_bare:.2f} s for all videos ({audio_s / best_bare:.1f}x real time), "
+        f"model load {load_s:.2f} s"
+    )
+    print(
+        f"transcribe_video / bare, per video, median of {len(fn_ratios)}: "
+        f"{statistics.median(fn_ratios):.3f} "
+        f"(range {min(fn_ratios):.3f}-{max(fn_ratios):.3f})"
+    )
+    print(
+        f"TranscribeAudio on DirectRunner / (bare + one model load), median of {len(beam_ratios)}: "
+        f"{statistics.median(beam_ratios):.3f} (range {min(beam_ratios):.3f}-{max(beam_ratios):.3f})"
+    )
     return 0
 
 

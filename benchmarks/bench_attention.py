@@ -16,6 +16,7 @@ once in a fresh subprocess that reports its peak resident set (ru_maxrss) above 
 before the run (allocator overhead included, equally for every case). Time: the fastest of --repeats
 runs, the cases interleaved (the machine may be shared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,16 @@ from train.model.attention import (  # noqa: E402
     local_temporal_attention_sdpa,
 )
 
-CASES = ("core-fast", "core-dense-math", "core-dense-sdpa", "layer-fast", "layer-dense-math", "layer-dense-sdpa",
-         "local-sdpa", "local-matmul")
+CASES = (
+    "core-fast",
+    "core-dense-math",
+    "core-dense-sdpa",
+    "layer-fast",
+    "layer-dense-math",
+    "layer-dense-sdpa",
+    "local-sdpa",
+    "local-matmul",
+)
 
 
 def rss_bytes() -> int:
@@ -108,12 +117,18 @@ def make_step(case: str, args):
         masks = tuple(m.to(device, dtype) for m in (local_temporal_mask(layout), global_mask(layout)))
     if part == "local":  # the two implementations of the local temporal attention alone
         fn = local_temporal_attention_sdpa if kind == "sdpa" else local_temporal_attention_matmul
-        inputs = [torch.randn(args.batch, cfg.num_frames, cfg.num_patches, H, D // H, device=device, dtype=dtype,
-                              requires_grad=True) for _ in range(3)]
+        inputs = [
+            torch.randn(
+                args.batch, cfg.num_frames, cfg.num_patches, H, D // H, device=device, dtype=dtype, requires_grad=True
+            )
+            for _ in range(3)
+        ]
         return lambda: fn(*inputs).sum().backward()
     if part == "core":
-        inputs = [torch.randn(args.batch, layout.num_tokens, H, D // H, device=device, dtype=dtype,
-                              requires_grad=True) for _ in range(3)]
+        inputs = [
+            torch.randn(args.batch, layout.num_tokens, H, D // H, device=device, dtype=dtype, requires_grad=True)
+            for _ in range(3)
+        ]
         return lambda: core_step(kind, layout, masks, *inputs).backward()
     layer = build_model(cfg).vision_model.encoder.layers[0].to(device, dtype)
     x = torch.randn(args.batch, layout.num_tokens, D, device=device, dtype=dtype, requires_grad=True)
@@ -197,9 +212,12 @@ def main(argv=None) -> None:
     args.make_step = make_step
     args.child_argv = ["--device", args.device, "--dtype", args.dtype, "--batch", str(args.batch)]
     if not args.child:
-        print(f"# fast vs dense-mask hierarchical temporal attention, forward+backward, {args.device} "
-              f"{args.dtype}, batch {args.batch}, N=196 T=12 D=768 heads=12 U=3 V=4 r=2 (L=2365 tokens), "
-              f"best of {args.repeats} interleaved", flush=True)
+        print(
+            f"# fast vs dense-mask hierarchical temporal attention, forward+backward, {args.device} "
+            f"{args.dtype}, batch {args.batch}, N=196 T=12 D=768 heads=12 U=3 V=4 r=2 (L=2365 tokens), "
+            f"best of {args.repeats} interleaved",
+            flush=True,
+        )
     results = run_all(CASES, args, __file__)
     for case, r in results.items():
         print(f"{case:18s} {r['seconds'] * 1e3:9.1f} ms   peak {r['peak_bytes'] / 2**20:9.1f} MiB")
@@ -209,12 +227,16 @@ def main(argv=None) -> None:
             dense = results.get(f"{part}-{baseline}")
             if fast is None or dense is None:
                 continue
-            print(f"{part:5s} {baseline:10s} / fast: time {dense['seconds'] / fast['seconds']:6.1f}x   "
-                  f"peak memory {dense['peak_bytes'] / max(fast['peak_bytes'], 1):6.1f}x")
+            print(
+                f"{part:5s} {baseline:10s} / fast: time {dense['seconds'] / fast['seconds']:6.1f}x   "
+                f"peak memory {dense['peak_bytes'] / max(fast['peak_bytes'], 1):6.1f}x"
+            )
     if {"local-sdpa", "local-matmul"} <= results.keys():
         sdpa, matmul = results["local-sdpa"], results["local-matmul"]
-        print(f"local temporal attention, SDPA / batched matmul: time {sdpa['seconds'] / matmul['seconds']:6.2f}x   "
-              f"peak memory {sdpa['peak_bytes'] / max(matmul['peak_bytes'], 1):6.2f}x")
+        print(
+            f"local temporal attention, SDPA / batched matmul: time {sdpa['seconds'] / matmul['seconds']:6.2f}x   "
+            f"peak memory {sdpa['peak_bytes'] / max(matmul['peak_bytes'], 1):6.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ figures. "blip2-opt-2.7b-size" is a randomly initialised BLIP-2 with the layer s
 Salesforce/blip2-opt-2.7b (ViT-g/14, Q-Former, OPT-2.7B; a small word-level vocabulary), built on the
 device: meaningful GPU throughput without downloading weights.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,10 @@ def bench_calls(args) -> None:
             naive += n
             count, frames = per_scale.get(span.scale, (0, 0))
             per_scale[span.scale] = (count + 1, frames + n)
-    print(f"captioner calls at {args.fps} FPS over {args.videos} videos, {minutes:.1f} video-minutes, "
-          f"clips per scale: " + ", ".join(f"{s} {c}" for s, (c, _) in sorted(per_scale.items())))
+    print(
+        f"captioner calls at {args.fps} FPS over {args.videos} videos, {minutes:.1f} video-minutes, "
+        f"clips per scale: " + ", ".join(f"{s} {c}" for s, (c, _) in sorted(per_scale.items()))
+    )
     print(f"  naive per-clip sampling : {naive / minutes:7.2f} calls / video-minute")
     print(f"  per-video grid, reused  : {reuse / minutes:7.2f} calls / video-minute")
     print(f"  ratio naive / reuse     : {naive / reuse:7.2f}x fewer captioner calls with reuse")
@@ -104,8 +107,9 @@ def build_model(name: str, device: str, work: str) -> str:
     if name == "tiny":
         return make_tiny_blip2(os.path.join(work, "blip2-tiny"))
     if name == "small":  # ~15 ms a frame on one core: slower than decoding a 720p keyframe, as on a GPU
-        return make_tiny_blip2(os.path.join(work, "blip2-small"), vision_hidden=192, vision_layers=4,
-                               text_hidden=128, text_layers=2)
+        return make_tiny_blip2(
+            os.path.join(work, "blip2-small"), vision_hidden=192, vision_layers=4, text_hidden=128, text_layers=2
+        )
     if name == "blip2-opt-2.7b-size":
         return make_blip2_opt27_size(os.path.join(work, "blip2-opt-2.7b-size"), device)
     return name
@@ -125,23 +129,52 @@ def make_blip2_opt27_size(out_dir: str, device: str) -> str:
     )
 
     tokenizer = _word_level_tokenizer(extra_special=("<image>",))
-    vision = Blip2VisionConfig(hidden_size=1408, intermediate_size=6144, num_hidden_layers=39, num_attention_heads=16,
-                               image_size=224, patch_size=14)
-    qformer = Blip2QFormerConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                                 encoder_hidden_size=1408, vocab_size=len(tokenizer))
-    text = OPTConfig(vocab_size=len(tokenizer), hidden_size=2560, ffn_dim=10240, num_hidden_layers=32,
-                     num_attention_heads=32, word_embed_proj_dim=2560, max_position_embeddings=2048,
-                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                     pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
-    config = Blip2Config(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
-                         num_query_tokens=32, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+    vision = Blip2VisionConfig(
+        hidden_size=1408,
+        intermediate_size=6144,
+        num_hidden_layers=39,
+        num_attention_heads=16,
+        image_size=224,
+        patch_size=14,
+    )
+    qformer = Blip2QFormerConfig(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        encoder_hidden_size=1408,
+        vocab_size=len(tokenizer),
+    )
+    text = OPTConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=2560,
+        ffn_dim=10240,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        word_embed_proj_dim=2560,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    config = Blip2Config(
+        vision_config=vision.to_dict(),
+        qformer_config=qformer.to_dict(),
+        text_config=text.to_dict(),
+        num_query_tokens=32,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+    )
     torch.manual_seed(0)
     with torch.device(device):
         model = Blip2ForConditionalGeneration(config).to(torch.bfloat16).eval()
-    _silence_special_rows(model.get_output_embeddings().weight, special_ids(tokenizer), answer="words",
-                          eos_id=tokenizer.eos_token_id)
+    _silence_special_rows(
+        model.get_output_embeddings().weight, special_ids(tokenizer), answer="words", eos_id=tokenizer.eos_token_id
+    )
     model.save_pretrained(out_dir)
-    Blip2Processor(image_processor=_image_processor(224), tokenizer=tokenizer, num_query_tokens=32).save_pretrained(out_dir)
+    Blip2Processor(image_processor=_image_processor(224), tokenizer=tokenizer, num_query_tokens=32).save_pretrained(
+        out_dir
+    )
     return out_dir
 
 
@@ -154,8 +187,9 @@ def sample_clips(video_id: str, duration: float):
         start, index = 0.0, 0
         while start < duration - 1.0:
             end = min(start + length, duration)
-            clips.append(Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start,
-                              "", (), 0))
+            clips.append(
+                Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start, "", (), 0)
+            )
             start, index = end, index + 1
     return tuple(clips)
 
@@ -189,45 +223,63 @@ def bench_throughput(args) -> None:
             duration = float(c.duration / 1e6)
             stream = c.streams.video[0]
             shape = f"{stream.codec_context.width}x{stream.codec_context.height} {float(stream.average_rate):g} FPS"
-        elements.append((VideoMeta(f"v{i}", "file://" + path, duration=duration, media_path=path),
-                         sample_clips(f"v{i}", duration)))
+        elements.append(
+            (VideoMeta(f"v{i}", "file://" + path, duration=duration, media_path=path), sample_clips(f"v{i}", duration))
+        )
     total_s = sum(m.duration for m, _ in elements)
     num_keyframes = sum(len(read_keyframes(m.media_path)) for m, _ in elements)
 
     start = time.perf_counter()
-    captioner = Blip2Captioner.load(model_dir, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
-                                    batch_size=args.batch_size)
+    captioner = Blip2Captioner.load(
+        model_dir, device=device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+    )
     load_s = time.perf_counter() - start
     source = "given" if args.video else {"bikes": "bikes footage", "pattern": "test pattern"}[args.footage]
-    print(f"{len(videos)} videos ({source}, {shape}), {total_s:.0f} s, a keyframe every "
-          f"{total_s / max(num_keyframes, 1):.2f} s on average; {sum(len(c) for _, c in elements)} clips, frames at "
-          f"{args.fps:g} FPS; model {args.model}, {device} {dtype}, batch {captioner.batch_size}"
-          f"{'' if args.batch_size else ' (the device default)'}, max_new_tokens {args.max_new_tokens}")
+    print(
+        f"{len(videos)} videos ({source}, {shape}), {total_s:.0f} s, a keyframe every "
+        f"{total_s / max(num_keyframes, 1):.2f} s on average; {sum(len(c) for _, c in elements)} clips, frames at "
+        f"{args.fps:g} FPS; model {args.model}, {device} {dtype}, batch {captioner.batch_size}"
+        f"{'' if args.batch_size else ' (the device default)'}, max_new_tokens {args.max_new_tokens}"
+    )
 
     modes = FRAME_MODES if args.frames == "both" else (args.frames,)
     fns, counts, on_keyframes, loads, same = {}, {}, {}, {}, {}
     for mode in modes:
-        config = AnnotateConfig(caption_model=model_dir, caption_fps=args.fps, caption_frames=mode,
-                                caption_batch_size=args.batch_size, caption_max_new_tokens=args.max_new_tokens,
-                                device=device, dtype=args.dtype)
+        config = AnnotateConfig(
+            caption_model=model_dir,
+            caption_fps=args.fps,
+            caption_frames=mode,
+            caption_batch_size=args.batch_size,
+            caption_max_new_tokens=args.max_new_tokens,
+            device=device,
+            dtype=args.dtype,
+        )
         (counts[mode], on_keyframes[mode]), same[mode], mode_fns, loads[mode] = mode_functions(
-            elements, config, size, captioner, device)
+            elements, config, size, captioner, device
+        )
         fns.update({f"{mode} {name}": fn for name, fn in mode_fns.items()})
     fns["floor"] = lambda: run_pipeline(elements)
-    print(f"  model load (not in direct/path): {load_s:.2f} s; path = keyframes + plan + decode + captioner "
-          f"+ attach; per mode, direct and bare caption that mode's frames, decoded beforehand")
+    print(
+        f"  model load (not in direct/path): {load_s:.2f} s; path = keyframes + plan + decode + captioner "
+        f"+ attach; per mode, direct and bare caption that mode's frames, decoded beforehand"
+    )
     for mode in modes:
-        print(f"  {mode}: {counts[mode]} distinct frames, {on_keyframes[mode]} of them keyframes; captions of "
-              f"the stage's preprocessing = the processor's: {same[mode]}")
+        print(
+            f"  {mode}: {counts[mode]} distinct frames, {on_keyframes[mode]} of them keyframes; captions of "
+            f"the stage's preprocessing = the processor's: {same[mode]}"
+        )
     if min(counts.values()) < 60:
         print("  (fewer than 60 frames: start-up costs weigh on these ratios; the defaults measure steady state)")
     load_before = os.getloadavg()
     best = best_times(fns, args.repeats)
-    print(f"  {args.repeats} rounds, best of each; load average (1, 5, 15 min) before "
-          f"{', '.join(f'{x:.2f}' for x in load_before)}, after {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs")
-    bests = {mode: {name[len(mode) + 1:]: t for name, t in best.items() if name.startswith(mode + " ")}
-             for mode in modes}
+    print(
+        f"  {args.repeats} rounds, best of each; load average (1, 5, 15 min) before "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}, after {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    bests = {
+        mode: {name[len(mode) + 1 :]: t for name, t in best.items() if name.startswith(mode + " ")} for mode in modes
+    }
     for mode in modes:
         print(f"[{mode}] frames at {'the nearest keyframe in each cell' if mode == 'keyframe' else 'the grid times'}")
         print_figures("frames", counts[mode], {**bests[mode], "floor": best["floor"]}, loads[mode])
@@ -237,13 +289,20 @@ def bench_throughput(args) -> None:
         b = bests[mode]
         direct, bound = b["direct"][0], max(b["decode"][0], b["direct"][0])
         less_load, less_fixed = b["stage"][0] - min(loads[mode]), b["stage"][0] - b["fixed"][0]
-        rates[mode] = {"decode": counts[mode] / b["decode"][0], "direct": counts[mode] / direct,
-                       "stage less fixed": counts[mode] / less_fixed}
-        print(f"  {mode:8s}: Beam stage (less model load) / direct {direct / less_load:.2f}, Beam stage less its "
-              f"fixed cost / direct {direct / less_fixed:.2f}; decode-bound ceiling {direct / bound:.2f} of direct")
+        rates[mode] = {
+            "decode": counts[mode] / b["decode"][0],
+            "direct": counts[mode] / direct,
+            "stage less fixed": counts[mode] / less_fixed,
+        }
+        print(
+            f"  {mode:8s}: Beam stage (less model load) / direct {direct / less_load:.2f}, Beam stage less its "
+            f"fixed cost / direct {direct / less_fixed:.2f}; decode-bound ceiling {direct / bound:.2f} of direct"
+        )
     if len(modes) == 2:
-        ratios = ", ".join(f"{name} {rates['keyframe'][name] / rates['exact'][name]:.2f}x"
-                           for name in ("decode", "stage less fixed", "direct"))
+        ratios = ", ".join(
+            f"{name} {rates['keyframe'][name] / rates['exact'][name]:.2f}x"
+            for name in ("decode", "stage less fixed", "direct")
+        )
         print(f"  keyframe / exact, frames/s: {ratios}")
 
 
@@ -285,19 +344,20 @@ def mode_functions(elements, config, size, captioner, device: str):
     on_keyframes = sum(key in keyframes for key, _ in decoded)
     model, processor = captioner.model, captioner.processor
     batch_size, max_new_tokens = captioner.batch_size, captioner.max_new_tokens
-    ready = [processor(images=frames[i:i + batch_size], return_tensors="pt")["pixel_values"].to(device, model.dtype)
-             for i in range(0, len(frames), batch_size)]
+    ready = [
+        processor(images=frames[i : i + batch_size], return_tensors="pt")["pixel_values"].to(device, model.dtype)
+        for i in range(0, len(frames), batch_size)
+    ]
 
     def generate(pixel_values):
         with torch.inference_mode():
-            ids = model.generate(pixel_values=pixel_values, max_new_tokens=max_new_tokens, num_beams=1,
-                                 do_sample=False)
+            ids = model.generate(pixel_values=pixel_values, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
         return processor.batch_decode(ids, skip_special_tokens=True)
 
     def direct():
         out = []
         for i in range(0, len(frames), batch_size):
-            inputs = processor(images=frames[i:i + batch_size], return_tensors="pt")
+            inputs = processor(images=frames[i : i + batch_size], return_tensors="pt")
             out += generate(inputs["pixel_values"].to(model.device, model.dtype))
         sync(device)
         return out
@@ -315,8 +375,12 @@ def mode_functions(elements, config, size, captioner, device: str):
         # after_cut and finish_bundle), caption them in calls like the handler's (RunInference's
         # BatchElements adapts between its smallest and largest call: here doubling from one to the
         # other, across videos), attach
-        clips_of, captions, batch, call_size = {}, {meta.video_id: {} for meta, _ in elements}, [], \
-            CAPTION_MIN_FRAMES_PER_CALL
+        clips_of, captions, batch, call_size = (
+            {},
+            {meta.video_id: {} for meta, _ in elements},
+            [],
+            CAPTION_MIN_FRAMES_PER_CALL,
+        )
 
         def caption(batch):
             for ((video_id, t), _), text in zip(batch, captioner.caption([f for _, f in batch])):
@@ -333,8 +397,10 @@ def mode_functions(elements, config, size, captioner, device: str):
         if batch:
             caption(batch)
         sync(device)
-        return [_attach_captions(video_id, clips_of[video_id], {"captions": captions[video_id].items(), "errors": ()})
-                for video_id in captions]
+        return [
+            _attach_captions(video_id, clips_of[video_id], {"captions": captions[video_id].items(), "errors": ()})
+            for video_id in captions
+        ]
 
     same = captioner.caption(frames) == [c.strip() for c in direct()]
     annotated = path()
@@ -345,9 +411,14 @@ def mode_functions(elements, config, size, captioner, device: str):
     # one frame: the first model call of a freshly loaded model is part of its fixed cost
     meta, clips = elements[0]
     one_frame = [(meta, (clips[0]._replace(end=clips[0].start + 0.5 / config.caption_fps),))]
-    fns = {"direct": direct, "bare": bare, "decode": decode, "path": path,
-           "stage": lambda: loads.append(run_pipeline(elements, _decode_and_caption(config, size), "caption")),
-           "fixed": lambda: run_pipeline(one_frame, _decode_and_caption(config, size), "caption")}
+    fns = {
+        "direct": direct,
+        "bare": bare,
+        "decode": decode,
+        "path": path,
+        "stage": lambda: loads.append(run_pipeline(elements, _decode_and_caption(config, size), "caption")),
+        "fixed": lambda: run_pipeline(one_frame, _decode_and_caption(config, size), "caption"),
+    }
     return (len(frames), on_keyframes), same, {name: scanning_anew(fn) for name, fn in fns.items()}, loads
 
 
@@ -467,8 +538,9 @@ def run_pipeline(elements, transform=None, namespace: str = "") -> float:
         os.remove(f.name)
     if transform is None:
         return 0.0
-    loads = result.metrics().query(MetricsFilter().with_namespace(namespace).with_name(
-        "load_model_latency_milli_secs"))["distributions"]
+    loads = result.metrics().query(
+        MetricsFilter().with_namespace(namespace).with_name("load_model_latency_milli_secs")
+    )["distributions"]
     return sum(d.committed.sum for d in loads) / 1000
 
 
@@ -493,15 +565,19 @@ def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
     if "stage" in best:
         load = min(loads)
         stage, floor = best["stage"], best["floor"]
-        rows += [("Beam stage, everything", stage),
-                 ("Beam stage, less model load", [stage[0] - load, None]),
-                 ("  and less Beam start/teardown", [stage[0] - load - floor[0], None])]
+        rows += [
+            ("Beam stage, everything", stage),
+            ("Beam stage, less model load", [stage[0] - load, None]),
+            ("  and less Beam start/teardown", [stage[0] - load - floor[0], None]),
+        ]
         print(f"  (in the stage: model load {load:.2f} s, empty pipeline {floor[0]:.2f} s wall)")
         if "fixed" in best:
             fixed = best["fixed"]
             rows.append(("Beam stage less its fixed cost", [stage[0] - fixed[0], stage[1] - fixed[1]]))
-            print(f"  (fixed cost: the same pipeline over a single item of work, {fixed[0]:.2f} s wall, "
-                  f"{fixed[1]:.2f} s CPU: pipeline start, model load, the model's first call, teardown)")
+            print(
+                f"  (fixed cost: the same pipeline over a single item of work, {fixed[0]:.2f} s wall, "
+                f"{fixed[1]:.2f} s CPU: pipeline start, model load, the model's first call, teardown)"
+            )
     baselines = [name for name in ("direct", "bare") if name in best]
     header = "".join(f" {'of ' + b:>9s}" for b in baselines)
     print(f"  {'':30s}  {unit + '/s wall':>14s}{header}   {unit + '/s CPU':>14s}{header}")
@@ -517,9 +593,11 @@ def print_figures(unit: str, count: int, best: dict, loads: list) -> None:
     elif "decode" in best:
         # decoding can overlap the model (another core, the GPU), never beat the slower of the two
         bound = max(best["decode"][0], best["direct"][0])
-        print(f"  the stage can at best run at the pace of the slower of decoder and model: {count / bound:.2f} "
-              f"{unit}/s wall, {best['direct'][0] / bound:.2f} of direct; Beam stage less model load reaches "
-              f"{bound / (stage[0] - load):.2f} of that bound")
+        print(
+            f"  the stage can at best run at the pace of the slower of decoder and model: {count / bound:.2f} "
+            f"{unit}/s wall, {best['direct'][0] / bound:.2f} of direct; Beam stage less model load reaches "
+            f"{bound / (stage[0] - load):.2f} of that bound"
+        )
 
 
 def make_video(work: str, footage: str, seconds: float) -> str:
@@ -542,15 +620,34 @@ def make_video(work: str, footage: str, seconds: float) -> str:
         encode_video(path, None, seconds, background="shapes", width=1280, height=720, fps=12)
         return path
     chunk_s = min(seconds, 60.0)
-    chunk = encode(Path(work) / f"bikes-{chunk_s:g}s.mp4", chunk_s, 720, 30,
-                   ["-preset", "veryfast", "-crf", "23", "-g", "150"])
+    chunk = encode(
+        Path(work) / f"bikes-{chunk_s:g}s.mp4", chunk_s, 720, 30, ["-preset", "veryfast", "-crf", "23", "-g", "150"]
+    )
     if chunk_s == seconds:
         return str(chunk)
     listing = os.path.join(work, "repeats.txt")
     with open(listing, "w") as f:
         f.writelines(f"file '{chunk}'\n" for _ in range(int(-(-seconds // chunk_s))))
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy",
-                    "-t", f"{seconds:g}", path], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            listing,
+            "-c",
+            "copy",
+            "-t",
+            f"{seconds:g}",
+            path,
+        ],
+        check=True,
+    )
     return path
 
 
@@ -562,22 +659,41 @@ def main(argv=None) -> int:
     calls.add_argument("--minutes", type=float, default=10.0)
     calls.add_argument("--fps", type=float, default=0.1)
     tp = sub.add_parser("throughput", help="frames/s of the stage vs direct model calls")
-    tp.add_argument("--model", default="tiny",
-                    help="tiny, small (on a CPU, slower per frame than the decoder, as BLIP-2 is on a GPU), "
-                         "blip2-opt-2.7b-size, or a checkpoint directory")
+    tp.add_argument(
+        "--model",
+        default="tiny",
+        help="tiny, small (on a CPU, slower per frame than the decoder, as BLIP-2 is on a GPU), "
+        "blip2-opt-2.7b-size, or a checkpoint directory",
+    )
     tp.add_argument("--device", default="auto")
     tp.add_argument("--dtype", default="auto")
-    tp.add_argument("--frames", choices=("keyframe", "exact", "both"), default="both",
-                    help="the stage's --caption-frames modes to time, in the same run (default %(default)s)")
+    tp.add_argument(
+        "--frames",
+        choices=("keyframe", "exact", "both"),
+        default="both",
+        help="the stage's --caption-frames modes to time, in the same run (default %(default)s)",
+    )
     tp.add_argument("--video", action="append", help="video file(s); default: one generated video")
-    tp.add_argument("--footage", choices=("bikes", "pattern"), default="bikes",
-                    help="the generated video: camera footage encoded like YouTube 720p, or the test pattern")
+    tp.add_argument(
+        "--footage",
+        choices=("bikes", "pattern"),
+        default="bikes",
+        help="the generated video: camera footage encoded like YouTube 720p, or the test pattern",
+    )
     tp.add_argument("--seconds", type=float, default=600.0, help="length of the generated video")
-    tp.add_argument("--loop", type=int, default=1,
-                    help="play each --video this many times over in one file (longer videos from a short one)")
-    tp.add_argument("--copies", type=int, default=1,
-                    help="caption the video(s) this many times over, each copy a video of its own: more frames "
-                         "in one pipeline, so that its fixed cost weighs less")
+    tp.add_argument(
+        "--loop",
+        type=int,
+        default=1,
+        help="play each --video this many times over in one file (longer videos from a short one)",
+    )
+    tp.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="caption the video(s) this many times over, each copy a video of its own: more frames "
+        "in one pipeline, so that its fixed cost weighs less",
+    )
     tp.add_argument("--fps", type=float, default=0.1, help="frames captioned per second (VidLA: 0.1)")
     tp.add_argument("--batch-size", type=int, default=None, help="frames per forward pass (default: by device)")
     tp.add_argument("--max-new-tokens", type=int, default=20)

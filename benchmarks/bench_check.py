@@ -29,9 +29,28 @@ sys.path.insert(0, REPO)
 
 def tiny_mp4(work: str) -> bytes:
     path = os.path.join(work, "tiny.mp4")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=224x224:rate=25",
-                    "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=224x224:rate=25",
+            "-t",
+            "1",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            path,
+        ],
+        check=True,
+    )
     with open(path, "rb") as f:
         return f.read()
 
@@ -47,17 +66,23 @@ def fill_output(out: str, mp4: bytes) -> None:
         table = index.read_partition(index.partition_path(out, shard))
         with tarfile.open(os.path.join(out, "shards", f"{shard}.tar"), "w") as tar:
             for row in table.to_pylist():
-                for ext, data in (("mp4", mp4), ("json", json.dumps(row).encode()),
-                                  ("txt", (row["subtitle"] or "").encode())):
+                for ext, data in (
+                    ("mp4", mp4),
+                    ("json", json.dumps(row).encode()),
+                    ("txt", (row["subtitle"] or "").encode()),
+                ):
                     info = tarfile.TarInfo(f"{row['key']}.{ext}")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
         clips += table.num_rows
         videos += len(set(table.column("video_id").to_pylist()))
         scales.update(table.column("scale").to_pylist())
-    stats = {"num_clips": clips, "num_shards": len(index.committed_shards(out)),
-             "clips": {"scales": {s: {"clips": n} for s, n in scales.items()}},
-             "counts": {"videos_kept": videos}}
+    stats = {
+        "num_clips": clips,
+        "num_shards": len(index.committed_shards(out)),
+        "clips": {"scales": {s: {"clips": n} for s, n in scales.items()}},
+        "counts": {"videos_kept": videos},
+    }
     with open(os.path.join(out, "stats.json"), "w") as f:
         json.dump(stats, f)
     open(os.path.join(out, "failures.jsonl"), "w").close()
@@ -85,8 +110,11 @@ def main() -> None:
                 seconds, peaks = run_measured([sys.executable, "-m", "curate", "check", out, *extra])
                 what = "check " + " ".join(extra)
                 rows.append((size, what, seconds, max(mb for mb, _ in peaks.values())))
-                print(f"{size} clips: {what:18s} {seconds:7.1f} s {size / seconds:8.0f} clips/s "
-                      f"peak RSS {rows[-1][3]:.0f} MB", flush=True)
+                print(
+                    f"{size} clips: {what:18s} {seconds:7.1f} s {size / seconds:8.0f} clips/s "
+                    f"peak RSS {rows[-1][3]:.0f} MB",
+                    flush=True,
+                )
             shutil.rmtree(out, ignore_errors=True)
     finally:
         if args.workdir is None:

@@ -18,6 +18,7 @@ B-frames), a keyframe every 2 s. Frames are the per-video grid at --fps, each sc
   ffmpeg      - the floor under keyframe mode: the packets of keyframe mode's frames that are keyframes, read
                 beforehand, each decoded alone by FFmpeg and neither scaled nor converted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,32 @@ def make_video(work: Path, footage: str, seconds: float) -> Path:
     import subprocess
 
     path = work / "pattern720.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=12",
-                    "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "35", "-g", "24",
-                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=12",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "35",
+            "-g",
+            "24",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -117,8 +141,11 @@ class KeyframeDecoder:
         stream = self._container.streams.video[0]
         stream.thread_type = "SLICE"  # as iter_frames when most times are keyframes
         offset, wanted = _start_time(stream), {round(t, 3) for t in times}
-        self._packets = [p for p in self._container.demux(stream) if p.is_keyframe and p.pts is not None
-                         and round(float(p.pts * stream.time_base) - offset, 3) in wanted]
+        self._packets = [
+            p
+            for p in self._container.demux(stream)
+            if p.is_keyframe and p.pts is not None and round(float(p.pts * stream.time_base) - offset, 3) in wanted
+        ]
         self._codec = stream.codec_context
 
     def decode(self) -> int:
@@ -160,10 +187,12 @@ def main(argv=None) -> int:
         return reader_decode(path, times), len(set(times) - set(grid))
 
     floor = KeyframeDecoder(path, keyframe_times(path, whole, args.fps))
-    fns = {"seek+decode": lambda: (seek_and_decode(path, grid), 0),
-           "exact": lambda: (reader_decode(path, grid), 0),
-           "keyframe": keyframes,
-           "ffmpeg": lambda: (floor.decode(), 0)}
+    fns = {
+        "seek+decode": lambda: (seek_and_decode(path, grid), 0),
+        "exact": lambda: (reader_decode(path, grid), 0),
+        "keyframe": keyframes,
+        "ffmpeg": lambda: (floor.decode(), 0),
+    }
     best, pictures = {name: [float("inf"), float("inf")] for name in fns}, {}
     for _ in range(args.repeats):
         for name, fn in fns.items():  # interleaved: load from elsewhere falls on all alike
@@ -172,21 +201,29 @@ def main(argv=None) -> int:
             pictures[name] = fn()
             best[name] = [min(best[name][0], time.perf_counter() - wall), min(best[name][1], time.process_time() - cpu)]
     n = len(grid)
-    print(f"{args.footage} 720p, {args.seconds:.0f} s, {n} frames at {args.fps} FPS to {SIZE[0]}x{SIZE[1]}; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"  {'':12s} {'pictures/frame':>15s} {'frames/s wall':>14s} {'x base':>7s} {'frames/s CPU':>13s} {'x base':>7s}")
+    print(
+        f"{args.footage} 720p, {args.seconds:.0f} s, {n} frames at {args.fps} FPS to {SIZE[0]}x{SIZE[1]}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  {'':12s} {'pictures/frame':>15s} {'frames/s wall':>14s} {'x base':>7s} {'frames/s CPU':>13s} {'x base':>7s}"
+    )
     base = best["seek+decode"]
     for name, (wall, cpu) in best.items():
         decoded, moved = pictures[name]
         count = len(floor._packets) if name == "ffmpeg" else n
         note = f"   ({moved} of {n} frames moved to a keyframe)" if name == "keyframe" else ""
         note = f"   ({count} keyframes alone, no scaling)" if name == "ffmpeg" else note
-        print(f"  {name:12s} {decoded / count:15.1f} {count / wall:14.1f} {base[0] / wall * count / n:7.2f} "
-              f"{count / cpu:13.1f} {base[1] / cpu * count / n:7.2f}{note}")
-    print(f"  keyframe mode runs at {best['ffmpeg'][0] / best['keyframe'][0] * n / len(floor._packets):.2f} of "
-          f"FFmpeg's own decoding of its {len(floor._packets)} keyframes by wall time, "
-          f"{best['ffmpeg'][1] / best['keyframe'][1] * n / len(floor._packets):.2f} by CPU time: the rest is "
-          f"the keyframe scan, seeking, scaling to {SIZE[0]}x{SIZE[1]} RGB and Python")
+        print(
+            f"  {name:12s} {decoded / count:15.1f} {count / wall:14.1f} {base[0] / wall * count / n:7.2f} "
+            f"{count / cpu:13.1f} {base[1] / cpu * count / n:7.2f}{note}"
+        )
+    print(
+        f"  keyframe mode runs at {best['ffmpeg'][0] / best['keyframe'][0] * n / len(floor._packets):.2f} of "
+        f"FFmpeg's own decoding of its {len(floor._packets)} keyframes by wall time, "
+        f"{best['ffmpeg'][1] / best['keyframe'][1] * n / len(floor._packets):.2f} by CPU time: the rest is "
+        f"the keyframe scan, seeking, scaling to {SIZE[0]}x{SIZE[1]} RGB and Python"
+    )
     return 0
 
 

@@ -45,9 +45,18 @@ def serve(folder: str) -> tuple:
 def hosted_infos(sample, base_url: str, out_dir: Path, n: int) -> list:
     """n info jsons (distinct ids) whose one mp4 format is the sample served over HTTP."""
     info = json.loads(Path(sample.info_path).read_text())
-    info["formats"] = [{"format_id": "22", "ext": "mp4", "width": 1280, "height": 720, "vcodec": "avc1",
-                        "acodec": "mp4a.40.2", "protocol": "http",
-                        "url": f"{base_url}/{Path(sample.media_path).name}"}]
+    info["formats"] = [
+        {
+            "format_id": "22",
+            "ext": "mp4",
+            "width": 1280,
+            "height": 720,
+            "vcodec": "avc1",
+            "acodec": "mp4a.40.2",
+            "protocol": "http",
+            "url": f"{base_url}/{Path(sample.media_path).name}",
+        }
+    ]
     info["automatic_captions"], info["subtitles"] = {}, {}
     for key in ("requested_subtitles", "_filename", "filepath", "format_id", "requested_formats"):
         info.pop(key, None)
@@ -83,8 +92,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
     try:
-        sample = make_sample_video(work / "media", "benchvid", sentences_for(args.seconds, seed=1),
-                                   min_duration=args.seconds)
+        sample = make_sample_video(
+            work / "media", "benchvid", sentences_for(args.seconds, seed=1), min_duration=args.seconds
+        )
         server, base_url = serve(str(Path(sample.media_path).parent))
         infos = hosted_infos(sample, base_url, work, args.videos)
         timings = {}
@@ -99,8 +109,10 @@ def main(argv=None) -> None:
         for name in ("in-process", "stage"):
             t = timings[name] if name == "stage" else baseline
             print(f"  {name:<11} {args.videos / t:6.2f} videos/s  ({t / args.videos * 1000:.0f} ms each)")
-        print(f"  stage / in-process: {baseline / timings['stage']:.2f}  "
-              f"(deadline overhead {(timings['stage'] - baseline) / args.videos * 1000:.0f} ms per video)")
+        print(
+            f"  stage / in-process: {baseline / timings['stage']:.2f}  "
+            f"(deadline overhead {(timings['stage'] - baseline) / args.videos * 1000:.0f} ms per video)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -20,8 +20,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PRESETS = ("vidla-tiny-cpu", "hdvila-tiny-cpu", "hdvila-tiny-cpu-stage2", "vimpac-tiny-cpu", "longvideo-tiny-cpu",
-           "longvideo-tiny-cpu-long", "evilm-tokenizer-tiny-cpu", "evilm-tiny-cpu")
+PRESETS = (
+    "vidla-tiny-cpu",
+    "hdvila-tiny-cpu",
+    "hdvila-tiny-cpu-stage2",
+    "vimpac-tiny-cpu",
+    "longvideo-tiny-cpu",
+    "longvideo-tiny-cpu-long",
+    "evilm-tokenizer-tiny-cpu",
+    "evilm-tiny-cpu",
+)
 
 
 def make_data(folder: Path) -> dict:
@@ -40,8 +48,9 @@ def make_data(folder: Path) -> dict:
         for v in range(4):
             for i in range(4):
                 mp4 = factories.make_clip_video(folder / f"v{v}c{i}.mp4", variant=v + i, seconds=2.0).read_bytes()
-                clip = factories.make_clip(f"video{v}", i, caption="a clip", subtitle=factories.sentence(4 * v + i),
-                                           start=2.0 * i, seconds=2.0)
+                clip = factories.make_clip(
+                    f"video{v}", i, caption="a clip", subtitle=factories.sentence(4 * v + i), start=2.0 * i, seconds=2.0
+                )
                 samples.append((clip, mp4))
         factories.write_shards(folders["videos"], samples, per_shard=8)
     return {k: str(v) for k, v in folders.items()}
@@ -75,10 +84,20 @@ def setup(preset: str, shards: str, workdir: Path, batches: int):
     fields = {f.name for f in dataclasses.fields(ClipLoaderConfig)}
     optional = {"train_crop": getattr(cfg, "train_crop", None)}
     loader_cfg = ClipLoaderConfig(
-        batch_size=cfg.batch_size, num_frames=getattr(mcfg, "num_frames", 0), image_size=getattr(mcfg, "image_size", 0),
-        train=True, crop_scales=cfg.crop_scales, flip=cfg.flip, decode_short_side=cfg.decode_short_side,
-        shuffle_buffer=cfg.shuffle_buffer, seed=0, num_workers=0, tokenizer=str(tokenizer),
-        context_length=mcfg.context_length, sample=family.sample, model_config=mcfg,
+        batch_size=cfg.batch_size,
+        num_frames=getattr(mcfg, "num_frames", 0),
+        image_size=getattr(mcfg, "image_size", 0),
+        train=True,
+        crop_scales=cfg.crop_scales,
+        flip=cfg.flip,
+        decode_short_side=cfg.decode_short_side,
+        shuffle_buffer=cfg.shuffle_buffer,
+        seed=0,
+        num_workers=0,
+        tokenizer=str(tokenizer),
+        context_length=mcfg.context_length,
+        sample=family.sample,
+        model_config=mcfg,
         **{k: v for k, v in optional.items() if k in fields and v is not None},
     )
     torch.manual_seed(0)
@@ -100,7 +119,8 @@ def time_steps(preset: str, shards: str, workdir: Path, repeats: int) -> dict:
     from train.objectives import ObjectiveContext
 
     cfg, mcfg, model, train_step, objectives, weights, optimizer, batches, loader_seconds = setup(
-        preset, shards, workdir, repeats + 1)
+        preset, shards, workdir, repeats + 1
+    )
     train_step.train()
     times = []
     for i, batch in enumerate(batches):
@@ -111,8 +131,12 @@ def time_steps(preset: str, shards: str, workdir: Path, repeats: int) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         times.append(time.perf_counter() - started)
-    return {"preset": preset, "step_ms": 1e3 * min(times[1:]), "batch": cfg.batch_size,
-            "loader_samples_per_s": cfg.batch_size * len(batches) / loader_seconds}
+    return {
+        "preset": preset,
+        "step_ms": 1e3 * min(times[1:]),
+        "batch": cfg.batch_size,
+        "loader_samples_per_s": cfg.batch_size * len(batches) / loader_seconds,
+    }
 
 
 def main(argv=None) -> None:
@@ -133,8 +157,15 @@ def main(argv=None) -> None:
     workdir = Path(args.data) / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     for preset in args.presets.split(","):
-        print(json.dumps({"code": args.code or "this checkout", **time_steps(preset, shards_of(preset, data), workdir,
-                                                                             args.repeats)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "code": args.code or "this checkout",
+                    **time_steps(preset, shards_of(preset, data), workdir, args.repeats),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,30 @@ sys.path.insert(0, REPO)
 
 def make_clip(path: str, seconds: float = 8.0) -> None:
     source = f"testsrc2=size=398x224:rate=25:d={seconds}"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source,
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
-                    "-movflags", "+faststart", path], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "28",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            path,
+        ],
+        check=True,
+    )
 
 
 def build_output(out: str, clips: int, failures: int) -> None:
@@ -49,15 +70,24 @@ def build_output(out: str, clips: int, failures: int) -> None:
         keys = pq.read_table(os.path.join(shards, name), columns=["key"]).column("key").to_pylist()
         with tarfile.open(os.path.join(shards, name.replace(".parquet", ".tar")), "w") as tar:
             for key in keys:
-                for ext, data in (("mp4", video), ("json", json.dumps({"key": key}).encode()),
-                                  ("txt", b"a subtitle")):
+                for ext, data in (("mp4", video), ("json", json.dumps({"key": key}).encode()), ("txt", b"a subtitle")):
                     info = tarfile.TarInfo(f"{key}.{ext}")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
     with open(os.path.join(out, "failures.jsonl"), "w") as f:
         for i in range(failures):
-            f.write(json.dumps({"video_id": f"bad{i:07d}", "stage": ["download", "probe", "cut"][i % 3],
-                                "reason": f"reason_{i % 7}", "detail": "what went wrong", "key": ""}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "video_id": f"bad{i:07d}",
+                        "stage": ["download", "probe", "cut"][i % 3],
+                        "reason": f"reason_{i % 7}",
+                        "detail": "what went wrong",
+                        "key": "",
+                    }
+                )
+                + "\n"
+            )
     from curate.beam.finalize import FILE, rebuild
 
     rebuild(out, source=FILE, index_file=False)  # stats.json, report.md and plots, as `curate stats`
@@ -84,12 +114,15 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         curate(["gallery", out, "--sample", str(args.sample)])
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(out, "gallery"))
-                   for f in fs)
+        size = sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(out, "gallery")) for f in fs
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"gallery of {args.sample} clips (of {args.index_clips}, {args.failures} failures) on one "
-              f"core: {wall:.1f}s wall, {cpu:.1f}s CPU, {size / 2**20:.0f} MiB written, "
-              f"peak RSS {peak:.0f} MiB (goal: < 60 s)")
+        print(
+            f"gallery of {args.sample} clips (of {args.index_clips}, {args.failures} failures) on one "
+            f"core: {wall:.1f}s wall, {cpu:.1f}s CPU, {size / 2**20:.0f} MiB written, "
+            f"peak RSS {peak:.0f} MiB (goal: < 60 s)"
+        )
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

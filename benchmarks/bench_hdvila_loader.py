@@ -57,9 +57,7 @@ def hybrid_by(decode_lr_small: bool, two_passes: bool, data: bytes, cfg, rng):
         hr = [frames[s * 7] for s in range(2)]
         full = torch.from_numpy(np.stack([f for s in range(2) for f in frames[s * 7 + 1 : s * 7 + 7]]))
         small = F.interpolate(full.permute(0, 3, 1, 2).float(), scale_factor=0.25, mode="area")
-        lr_SKHWC = (
-            small.round().to(torch.uint8).permute(0, 2, 3, 1).reshape(2, 6, *small.shape[2:], 3).numpy()
-        )
+        lr_SKHWC = small.round().to(torch.uint8).permute(0, 2, 3, 1).reshape(2, 6, *small.shape[2:], 3).numpy()
     hr_SCHW = torch.from_numpy(np.stack(hr)).permute(0, 3, 1, 2)
     lr_SKCHW = torch.from_numpy(np.ascontiguousarray(lr_SKHWC)).permute(0, 1, 4, 2, 3)
     return aligned_crops(hr_SCHW, lr_SKCHW, cfg.hr_size, rng)
@@ -86,9 +84,7 @@ def main() -> None:
         "two passes": (True, True),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        data = encode(
-            Path(tmp) / "clip.mp4", args.seconds, 720, 30, ["-preset", "veryfast", "-g", "60", "-bf", "2"]
-        )
+        data = encode(Path(tmp) / "clip.mp4", args.seconds, 720, 30, ["-preset", "veryfast", "-g", "60", "-bf", "2"])
         data = data.read_bytes()
         seconds = dict.fromkeys(ways, 0.0)
         for turn in range(args.clips + 1):  # the first turn warms up
@@ -98,9 +94,7 @@ def main() -> None:
                 if turn:
                     seconds[name] += time.perf_counter() - started
     base = args.clips / seconds["one pass, LR small (family)"]
-    print(
-        f"{args.clips} clips of {args.seconds:g} s at 720p30; 2 segments x (1 HR 640x1024 + 6 LR 160x256); 1 core"
-    )
+    print(f"{args.clips} clips of {args.seconds:g} s at 720p30; 2 segments x (1 HR 640x1024 + 6 LR 160x256); 1 core")
     print(f"{'decoding':30s} {'clips/s':>8s} {'family / this':>14s}")
     for name in ways:
         rate = args.clips / seconds[name]

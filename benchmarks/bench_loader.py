@@ -91,9 +91,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--save-clips", metavar="DIR", help="also keep the encoded clips in DIR")
-    parser.add_argument(
-        "--clips-from", metavar="DIR", help="use clips saved by --save-clips (no ffmpeg needed)"
-    )
+    parser.add_argument("--clips-from", metavar="DIR", help="use clips saved by --save-clips (no ffmpeg needed)")
     args = parser.parse_args()
 
     import torch
@@ -105,9 +103,7 @@ def main() -> None:
         "youtube-like (gop 2 s, b-frames)": ["-preset", "veryfast", "-g", str(2 * args.fps), "-bf", "2"],
         "ffmpeg default re-encode (gop 250)": ["-preset", "veryfast"],
     }
-    print(
-        f"{args.clips} clips of {args.seconds:g} s at {args.height}p{args.fps}, 12 frames -> 224x224, 1 core"
-    )
+    print(f"{args.clips} clips of {args.seconds:g} s at {args.height}p{args.fps}, 12 frames -> 224x224, 1 core")
     print(f"{'encoding':38s} {'sampled clips/s':>16s} {'decode-all clips/s':>19s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in encodings.items():
@@ -128,10 +124,7 @@ def main() -> None:
                 pass
             clips_per_second(decoders, data, 1)  # warm-up
             rate = clips_per_second(decoders, data, args.clips)
-            print(
-                f"{name:38s} {rate['sampled']:16.2f} {rate['full']:19.2f} "
-                f"{rate['sampled'] / rate['full']:6.2f}x"
-            )
+            print(f"{name:38s} {rate['sampled']:16.2f} {rate['full']:19.2f} {rate['sampled'] / rate['full']:6.2f}x")
             if "decord" in rate:
                 print(
                     f"{'  decord 0.6 sampled, same clips':38s} {rate['decord']:16.2f} {'':19s} "

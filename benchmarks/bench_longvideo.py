@@ -12,6 +12,7 @@ Peak memory is measured above what exists just before the step, as bench_train_s
 allocator, second step; CPU: peak resident set of a fresh subprocess, first step). Time: fastest of
 --repeats steps, cases interleaved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,10 @@ def make_step(case: str, args):
     mask[:, 40:] = 0  # texts of 40 tokens, padded to 77
     batch = {
         "frames_BTCHW": torch.randint(0, 256, (B, num_frames, 3, S, S), dtype=torch.uint8, device=device),
-        "subtitle_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device), "subtitle_mask": mask,
-        "caption_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device), "caption_mask": mask,
+        "subtitle_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device),
+        "subtitle_mask": mask,
+        "caption_ids": torch.randint(0, cfg.vocab_size, (B, L), device=device),
+        "caption_mask": mask,
         "has_subtitle": torch.ones(B, dtype=torch.bool, device=device),
         "has_caption": torch.ones(B, dtype=torch.bool, device=device),
     }
@@ -79,14 +82,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cuda = torch.cuda.is_available()
     parser.add_argument("--device", default="cuda" if cuda else "cpu")
-    parser.add_argument("--preset", default="longvideo-b16-short" if cuda else "longvideo-tiny-cpu",
-                        choices=sorted(MODEL_PRESETS))
-    parser.add_argument("--image-size", type=int, default=None if cuda else 96,
-                        help="frame side (default: the preset's on CUDA, 96 on CPU: 36 tokens per tubelet step)")
+    parser.add_argument(
+        "--preset", default="longvideo-b16-short" if cuda else "longvideo-tiny-cpu", choices=sorted(MODEL_PRESETS)
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None if cuda else 96,
+        help="frame side (default: the preset's on CUDA, 96 on CPU: 36 tokens per tubelet step)",
+    )
     parser.add_argument("--layers", type=int, default=None, help="layers of each tower (default: the preset's)")
-    parser.add_argument("--vocab-size", type=int, default=None if cuda else 1000,
-                        help="text vocabulary (default: the preset's on CUDA; 1000 on CPU, so that the tiny "
-                        "towers' memory is the video's, not CLIP's 49k-token embedding and its AdamW state)")
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None if cuda else 1000,
+        help="text vocabulary (default: the preset's on CUDA; 1000 on CPU, so that the tiny "
+        "towers' memory is the video's, not CLIP's 49k-token embedding and its AdamW state)",
+    )
     parser.add_argument("--batch", type=int, default=8 if cuda else 4)
     parser.add_argument("--repeats", type=int, default=5 if cuda else 3)
     parser.add_argument("--quick", action="store_true", help="one timed repeat (about a minute on 2 CPU cores)")
@@ -96,29 +108,38 @@ def main(argv=None) -> None:
     if args.quick:
         args.repeats = 1
     args.make_step = make_step
-    args.child_argv = ["--device", args.device, "--preset", args.preset, "--batch", str(args.batch)] \
-        + (["--image-size", str(args.image_size)] if args.image_size else []) \
-        + (["--layers", str(args.layers)] if args.layers else []) \
-        + (["--vocab-size", str(args.vocab_size)] if args.vocab_size else []) \
+    args.child_argv = (
+        ["--device", args.device, "--preset", args.preset, "--batch", str(args.batch)]
+        + (["--image-size", str(args.image_size)] if args.image_size else [])
+        + (["--layers", str(args.layers)] if args.layers else [])
+        + (["--vocab-size", str(args.vocab_size)] if args.vocab_size else [])
         + (["--grad-checkpointing"] if args.grad_checkpointing else [])
+    )
     if not args.child:
         cfg = MODEL_PRESETS[args.preset]()
         size = args.image_size or cfg.image_size
-        print(f"# long-video contrastive step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
-              f"{args.preset} ({args.layers or cfg.vision_layers} layers), {size}x{size} frames in "
-              f"{cfg.tubelet_frames}x{cfg.patch_size}x{cfg.patch_size} tubelets, batch {args.batch}, "
-              f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, best of {args.repeats} interleaved",
-              flush=True)
+        print(
+            f"# long-video contrastive step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
+            f"{args.preset} ({args.layers or cfg.vision_layers} layers), {size}x{size} frames in "
+            f"{cfg.tubelet_frames}x{cfg.patch_size}x{cfg.patch_size} tubelets, batch {args.batch}, "
+            f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, best of {args.repeats} interleaved",
+            flush=True,
+        )
     results = run_all(CASES, args, __file__)
     base = results.get(BASELINE)
     size = args.image_size or MODEL_PRESETS[args.preset]().image_size
     per_step = (size // MODEL_PRESETS[args.preset]().patch_size) ** 2
-    print(f"{'frames':>6s} {'mask':>5s} {'tokens':>7s} {'ms/step':>9s} {'peak MiB':>9s} {'time x':>7s} {'memory x':>9s}")
+    print(
+        f"{'frames':>6s} {'mask':>5s} {'tokens':>7s} {'ms/step':>9s} {'peak MiB':>9s} {'time x':>7s} {'memory x':>9s}"
+    )
     for case, r in results.items():
         frames, mask = int(case.split("-")[0][1:]), int(case.split("-")[1][1:])
         tokens = max(1, round(frames // 2 * per_step * (1 - mask / 100)))
-        ratios = (f"{r['seconds'] / base['seconds']:7.2f} {r['peak_bytes'] / base['peak_bytes']:9.2f}"
-                  if base else "      -         -")
+        ratios = (
+            f"{r['seconds'] / base['seconds']:7.2f} {r['peak_bytes'] / base['peak_bytes']:9.2f}"
+            if base
+            else "      -         -"
+        )
         print(f"{frames:6d} {mask:4d}% {tokens:7d} {r['seconds'] * 1e3:9.1f} {r['peak_bytes'] / 2**20:9.1f} {ratios}")
     print(f"(ratios against {BASELINE}: 16 frames, no masking)")
 

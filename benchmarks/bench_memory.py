@@ -52,12 +52,9 @@ def replicate(folder: str, out: str, copies: int) -> None:
 
 
 def peak_of_run(folder: str, out: str, extra: list) -> tuple:
-    cmd = [sys.executable, "-c", RUNNER, "run",
-           "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
+    cmd = [sys.executable, "-c", RUNNER, "run", "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
     t0 = time.perf_counter()
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)
-    )
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
@@ -73,9 +70,7 @@ def main(argv=None) -> int:
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--large", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument(
-        "--cut-mode", default="copy", help="copy keeps the run quick; memory is what is measured"
-    )
+    parser.add_argument("--cut-mode", default="copy", help="copy keeps the run quick; memory is what is measured")
     args = parser.parse_args(argv)
 
     work = tempfile.mkdtemp(prefix="bench-mem-")

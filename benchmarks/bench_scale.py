@@ -49,18 +49,35 @@ def main() -> None:
                 for vid in ids[:: max(1, len(ids) // 1000)]:
                     f.write(f"{vid},https://www.youtube.com/watch?v={vid}\n")
             for mode in args.modes:
-                extra = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"] \
-                    if mode == "multi_processing" else []
-                cmd = [sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input", manifest,
-                       "--output", out, *extra]
+                extra = (
+                    ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+                    if mode == "multi_processing"
+                    else []
+                )
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "curate",
+                    "run",
+                    "--recipe",
+                    "hdvila",
+                    "--input",
+                    manifest,
+                    "--output",
+                    out,
+                    *extra,
+                ]
                 seconds, peaks = run_measured(cmd)
                 rows.append((size, f"rerun {mode}", seconds, peaks))
             seconds, peaks = run_measured([sys.executable, "-m", "curate", "stats", out])
             rows.append((size, "stats", seconds, peaks))
             print(f"built {size} clips in {build_s:.1f} s", flush=True)
-            for s, what, sec, peaks in rows[-len(args.modes) - 1:]:
-                print(f"  {what:28s} {sec:7.1f} s  {s / sec:9.0f} clips/s  peak RSS per process (MB): "
-                      + ", ".join(f"{mb:.0f}" for mb, _ in sorted(peaks.values(), reverse=True)), flush=True)
+            for s, what, sec, peaks in rows[-len(args.modes) - 1 :]:
+                print(
+                    f"  {what:28s} {sec:7.1f} s  {s / sec:9.0f} clips/s  peak RSS per process (MB): "
+                    + ", ".join(f"{mb:.0f}" for mb, _ in sorted(peaks.values(), reverse=True)),
+                    flush=True,
+                )
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -68,14 +85,18 @@ def main() -> None:
     print("\n| clips | command | s | clips/s | peak RSS of the largest process (MB) | processes |")
     print("|---:|---|---:|---:|---:|---:|")
     for size, what, sec, peaks in rows:
-        print(f"| {size} | {what} | {sec:.1f} | {size / sec:.0f} | {max(mb for mb, _ in peaks.values()):.0f} "
-              f"| {len(peaks)} |")
+        print(
+            f"| {size} | {what} | {sec:.1f} | {size / sec:.0f} | {max(mb for mb, _ in peaks.values()):.0f} "
+            f"| {len(peaks)} |"
+        )
     smallest, largest = min(args.sizes), max(args.sizes)
     print()
     for what in sorted({w for _, w, _, _ in rows}):
         peak = {s: max(mb for mb, _ in p.values()) for s, w, _, p in rows if w == what}
-        print(f"{what}: peak RSS at {largest} / at {smallest} clips = {peak[largest] / peak[smallest]:.2f} "
-              f"(goal <= 1.3); largest process {max(peak.values()):.0f} MB (goal <= 1024)")
+        print(
+            f"{what}: peak RSS at {largest} / at {smallest} clips = {peak[largest] / peak[smallest]:.2f} "
+            f"(goal <= 1.3); largest process {max(peak.values()):.0f} MB (goal <= 1024)"
+        )
 
 
 if __name__ == "__main__":

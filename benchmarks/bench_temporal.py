@@ -288,9 +288,7 @@ def judged(run, shards: Path) -> dict:
         video_BD = torch.cat(videos)
 
         def wins(changed: list) -> torch.Tensor:
-            margin_B = (video_BD * embed_texts(em, texts)).sum(-1) - (
-                video_BD * embed_texts(em, changed)
-            ).sum(-1)
+            margin_B = (video_BD * embed_texts(em, texts)).sum(-1) - (video_BD * embed_texts(em, changed)).sum(-1)
             return margin_B > 0
 
         by_direction = wins([flip_direction(t) for t in texts])
@@ -302,9 +300,7 @@ def judged(run, shards: Path) -> dict:
                 scores[name] = round(100.0 * float(by_direction[chosen].double().mean()), 1)
         if any(c in t.lower() for t in texts[:1] for c in COLOURS if c != "white"):
             rng = random.Random(0)
-            scores["colour"] = round(
-                100.0 * float(wins([change_colour(t, rng) for t in texts]).double().mean()), 1
-            )
+            scores["colour"] = round(100.0 * float(wins([change_colour(t, rng) for t in texts]).double().mean()), 1)
     return scores
 
 
@@ -379,7 +375,9 @@ def summarise(results_file: Path) -> str:
             cells.append(f"{statistics.mean(values):.1f}{spread}")
         seconds = statistics.mean(r["train_seconds"] for r in runs)
         seeds = ",".join(str(r["seed"]) for r in runs)
-        out.append(f"| {name} | {overrides} | {steps} | {batch} | {seeds} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+        out.append(
+            f"| {name} | {overrides} | {steps} | {batch} | {seeds} | " + " | ".join(cells) + f" | {seconds:.0f} |"
+        )
     plot_curves(rows, results_file.with_suffix(".png"))
     return "\n".join(out)
 
@@ -392,7 +390,7 @@ def plot_curves(rows: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for (name, overrides, steps, batch), runs in sorted(rows.items()):
+    for (name, overrides, _steps, batch), runs in sorted(rows.items()):
         points = sorted({int(s) for r in runs for s in r["curve"]})
         means = [
             sum(r["curve"][str(s)]["up_down"] for r in runs if str(s) in r["curve"])

@@ -153,9 +153,7 @@ def main(argv=None) -> int:
             a, b = token_ids(tok, word_tokens(t.words))
             from curate.text.clips import plan_clips
 
-            timed = sentences_from_path(
-                stand_in.texts, own, t.words, *dtw_python_path(a, b), stand_in.segmenter
-            )
+            timed = sentences_from_path(stand_in.texts, own, t.words, *dtw_python_path(a, b), stand_in.segmenter)
             return timed, plan_clips("bench", timed, duration, recipe)
 
         assert text_path(stand_in) == text_path_with_dtw_python()

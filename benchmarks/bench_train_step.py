@@ -10,6 +10,7 @@ torch.cuda.max_memory_allocated (the second step, so AdamW's state exists alread
 resident set of a fresh subprocess (first step, so AdamW's state is included). Time: fastest of
 --repeats steps, cases interleaved (see bench_attention.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ CASES = {  # name -> ModelConfig changes on top of the chosen VidLA preset
 def make_step(case: str, args):
     """Model, optimizer and synthetic batch for `case`; returns a function running one training step."""
     device = torch.device(args.device)
-    cfg = PRESETS[args.preset]().replace(vision_layers=args.layers, text_layers=args.layers,
-                                         grad_checkpointing=args.grad_checkpointing, **CASES[case])
+    cfg = PRESETS[args.preset]().replace(
+        vision_layers=args.layers, text_layers=args.layers, grad_checkpointing=args.grad_checkpointing, **CASES[case]
+    )
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train()
     if args.compile:
@@ -80,29 +82,39 @@ def main(argv=None) -> None:
     parser.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.make_step = make_step
-    args.child_argv = ["--device", args.device, "--preset", args.preset, "--layers", str(args.layers),
-                       "--batch", str(args.batch)] + (["--grad-checkpointing"] if args.grad_checkpointing else []) \
+    args.child_argv = (
+        ["--device", args.device, "--preset", args.preset, "--layers", str(args.layers), "--batch", str(args.batch)]
+        + (["--grad-checkpointing"] if args.grad_checkpointing else [])
         + (["--compile"] if args.compile else [])
+    )
     cases = args.cases.split(",")
     if not args.child:
-        print(f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
-              f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
-              f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, "
-              f"torch.compile {'on' if args.compile else 'off'}, best of {args.repeats} interleaved",
-              flush=True)
+        print(
+            f"# training step, {args.device}{' bf16 autocast' if args.device == 'cuda' else ' fp32'}, "
+            f"{args.preset} towers with {args.layers} layers each, batch {args.batch}, 12 frames 224x224, "
+            f"grad checkpointing {'on' if args.grad_checkpointing else 'off'}, "
+            f"torch.compile {'on' if args.compile else 'off'}, best of {args.repeats} interleaved",
+            flush=True,
+        )
     results = run_all(cases, args, __file__)
     for case, r in results.items():
-        print(f"{case:13s} {r['seconds'] * 1e3:9.1f} ms/step  {args.batch / r['seconds']:8.2f} clips/s  "
-              f"peak {r['peak_bytes'] / 2**20:9.1f} MiB")
+        print(
+            f"{case:13s} {r['seconds'] * 1e3:9.1f} ms/step  {args.batch / r['seconds']:8.2f} clips/s  "
+            f"peak {r['peak_bytes'] / 2**20:9.1f} MiB"
+        )
     if {"vidla", "meanp"} <= results.keys():
         vidla, meanp = results["vidla"], results["meanp"]
-        print(f"VidLA / meanP step time: {vidla['seconds'] / meanp['seconds']:.2f}x   "
-              f"peak memory: {vidla['peak_bytes'] / meanp['peak_bytes']:.2f}x")
+        print(
+            f"VidLA / meanP step time: {vidla['seconds'] / meanp['seconds']:.2f}x   "
+            f"peak memory: {vidla['peak_bytes'] / meanp['peak_bytes']:.2f}x"
+        )
     for ratio in ("50", "75"):
         if f"vidla-tube{ratio}" in results and "vidla" in results:
             masked, full = results[f"vidla-tube{ratio}"], results["vidla"]
-            print(f"tube masking {ratio}% / 0%: peak memory {masked['peak_bytes'] / full['peak_bytes']:.2f}x   "
-                  f"step time {masked['seconds'] / full['seconds']:.2f}x")
+            print(
+                f"tube masking {ratio}% / 0%: peak memory {masked['peak_bytes'] / full['peak_bytes']:.2f}x   "
+                f"step time {masked['seconds'] / full['seconds']:.2f}x"
+            )
 
 
 if __name__ == "__main__":

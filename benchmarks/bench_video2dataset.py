@@ -81,12 +81,9 @@ print("V2D", len(jobs), num_clips, time.perf_counter() - t0)
 
 
 def run_ours(folder: str, out: str, extra: list) -> tuple:
-    cmd = [sys.executable, "-m", "curate", "run",
-           "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
+    cmd = [sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input", folder, "--output", out, *extra]
     t0 = time.perf_counter()
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO)
-    )
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
@@ -102,14 +99,10 @@ def run_v2d(jobs: list, work: str, precision: str) -> tuple:
         json.dump(jobs, f)
     out = os.path.join(work, f"v2d-{precision}")
     os.makedirs(out)
-    done = subprocess.run(
-        [V2D_PYTHON, "-c", V2D_SCRIPT, jobs_path, out, precision], capture_output=True, text=True
-    )
+    done = subprocess.run([V2D_PYTHON, "-c", V2D_SCRIPT, jobs_path, out, precision], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
-    _, videos, clips, elapsed = next(
-        line for line in done.stdout.splitlines() if line.startswith("V2D")
-    ).split()
+    _, videos, clips, elapsed = next(line for line in done.stdout.splitlines() if line.startswith("V2D")).split()
     return float(elapsed), int(videos), int(clips)
 
 
@@ -132,8 +125,7 @@ def run_ours_stages(rows: list, paths: dict, out: str, ours_options: list) -> fl
         by_video.setdefault(row["video_id"], []).append(row_to_clip({**row, "shard": ""}))
     t0 = time.perf_counter()
     staged = [
-        cut_video(VideoMeta(v, "", media_path=paths[v]), tuple(c), out, config)
-        for v, c in sorted(by_video.items())
+        cut_video(VideoMeta(v, "", media_path=paths[v]), tuple(c), out, config) for v, c in sorted(by_video.items())
     ]
     for name, videos in pack_shards(staged, ShardConfig()):
         write_shard(out, name, videos)

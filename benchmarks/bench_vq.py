@@ -76,8 +76,9 @@ def vimpac_step(cfg, batch: int, precomputed: bool):
     torch.manual_seed(0)
     model = Vimpac(cfg).to(DEVICE).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    frames = torch.randint(0, 256, (2 * batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8,
-                           device=DEVICE)
+    frames = torch.randint(
+        0, 256, (2 * batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8, device=DEVICE
+    )
     codes = model.tokenize(frames)
     if precomputed:  # the step reads codes, the tokenizer never runs
         model.tokenize = lambda _frames: codes
@@ -118,8 +119,9 @@ def vidla_step(batch: int):
 def evilm_step(batch: int, tokenizer_stage: bool):
     torch.manual_seed(0)
     cfg = evilm_tiny()
-    frames = torch.randint(0, 256, (batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8,
-                           device=DEVICE)
+    frames = torch.randint(
+        0, 256, (batch, cfg.num_frames, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8, device=DEVICE
+    )
     ids = torch.randint(3, cfg.vocab_size, (batch, 32), device=DEVICE)
     mask = torch.ones_like(ids)
     if tokenizer_stage:
@@ -152,15 +154,32 @@ def fit_clips_per_second(steps: int) -> dict:
 
     sys.path.insert(0, str(ROOT / "tests"))
     import factories  # tests/factories/
+
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         shards = factories.make_tiny_shards(Path(tmp) / "data", 16, 8)
-        runs = [("vidla-tiny-cpu", []), ("vimpac-tiny-cpu", []), ("evilm-tokenizer-tiny-cpu", []),
-                ("evilm-tiny-cpu", [f"model.tokenizer_checkpoint={Path(tmp) / 'evilm-tokenizer-tiny-cpu'}"])]
+        runs = [
+            ("vidla-tiny-cpu", []),
+            ("vimpac-tiny-cpu", []),
+            ("evilm-tokenizer-tiny-cpu", []),
+            ("evilm-tiny-cpu", [f"model.tokenizer_checkpoint={Path(tmp) / 'evilm-tokenizer-tiny-cpu'}"]),
+        ]
         for config, extra in runs:
             run = Path(tmp) / config
-            train_main(["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--no-progress",
-                        f"steps={steps}", *extra])
+            train_main(
+                [
+                    "fit",
+                    "--config",
+                    config,
+                    "--shards",
+                    str(shards),
+                    "--output",
+                    str(run),
+                    "--no-progress",
+                    f"steps={steps}",
+                    *extra,
+                ]
+            )
             records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
             out[config] = statistics.median(r["clips_per_s"] for r in records if r["step"] > 1)
     return out
@@ -188,14 +207,18 @@ def main(argv=None) -> None:
     print("\n## codes on the fly vs precomputed (vimpac-tiny step, batch of 2 windows x {})".format(args.batch))
     fly = best_seconds(vimpac_step(vimpac_tiny(), args.batch, False), args.repeats)
     pre = best_seconds(vimpac_step(vimpac_tiny(), args.batch, True), args.repeats)
-    print(f"on the fly {fly * 1e3:8.1f} ms/step   precomputed {pre * 1e3:8.1f} ms/step   "
-          f"on-the-fly / precomputed: {fly / pre:.2f}x")
+    print(
+        f"on the fly {fly * 1e3:8.1f} ms/step   precomputed {pre * 1e3:8.1f} ms/step   "
+        f"on-the-fly / precomputed: {fly / pre:.2f}x"
+    )
     small = vimpac_small()
     clip_tokens = 2 * small.num_frames * small.token_side**2  # two windows of 5 x 16 x 16 codes
     dvae_seconds = clip_tokens / rates["dalle-full"]
     small_step = best_seconds(vimpac_step(small.replace(dvae_hidden=16, dvae_blocks_per_group=1), 1, True), 1)
-    print(f"full dVAE per clip (2 x 5 frames of 128^2): {dvae_seconds:.2f} s   VIMPAC-small step on 1 clip "
-          f"(precomputed codes): {small_step:.2f} s   dVAE / step: {dvae_seconds / small_step:.2f}x")
+    print(
+        f"full dVAE per clip (2 x 5 frames of 128^2): {dvae_seconds:.2f} s   VIMPAC-small step on 1 clip "
+        f"(precomputed codes): {small_step:.2f} s   dVAE / step: {dvae_seconds / small_step:.2f}x"
+    )
 
     print(f"\n## training step, tiny presets, batch {args.batch} (vs vidla-tiny)")
     steps = {

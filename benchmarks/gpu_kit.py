@@ -22,6 +22,7 @@ The kit holds
   vllm         bench_summarize.py --backend vllm, where vllm imports (it is not in the kit: its CUDA wheel
                is larger than most transfer limits).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,32 @@ ROOT = HERE.parent
 
 # what the caption and summary stages import beyond a CUDA PyTorch image (torch, transformers, numpy,
 # pyarrow, protobuf, grpcio, pyyaml, requests, pillow, ...): PyAV and Beam with its missing requirements
-KIT_PACKAGES = ("av", "apache-beam", "beartype", "cffi", "cryptography", "dnspython", "fastavro", "fasteners",
-                "httplib2", "jsonpickle", "objsize", "proto-plus", "pycparser", "pymongo", "pytz", "zstandard")
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64")
+KIT_PACKAGES = (
+    "av",
+    "apache-beam",
+    "beartype",
+    "cffi",
+    "cryptography",
+    "dnspython",
+    "fastavro",
+    "fasteners",
+    "httplib2",
+    "jsonpickle",
+    "objsize",
+    "proto-plus",
+    "pycparser",
+    "pymongo",
+    "pytz",
+    "zstandard",
+)
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 SKIPPED = ("__pycache__", "examples")  # folders left out of the unpacked packages, with the *_test.py files
 
 FOOTAGE, CLIPS, SITE = "bikes-60s.mp4", "summary-clips.pkl", "site.tar.xz"
@@ -58,9 +81,26 @@ def build(kit: Path, python: str) -> None:
         wheels = Path(work) / "wheels"
         pins = [f"{name}=={importlib.metadata.version(name)}" for name in KIT_PACKAGES]
         platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", python, "--implementation", "cp", *platforms, "-d", str(wheels), *pins],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                python,
+                "--implementation",
+                "cp",
+                *platforms,
+                "-d",
+                str(wheels),
+                *pins,
+            ],
+            check=True,
+        )
         site = Path(work) / "site"
         for wheel in sorted(wheels.glob("*.whl")):
             with zipfile.ZipFile(wheel) as z:
@@ -94,15 +134,50 @@ def run(kit: Path, out: Path, device: str, steps: list, limits: dict) -> int:
     commands = {
         "train-step": ["bench_train_step.py", "--cases", "vidla,meanp"] + (["--device", "cpu"] if cpu else []),
         # videos of about HD-VILA-100M's average length (6.7 min): 4 x 7 minutes, 168 frames at 0.1 FPS
-        "caption": ["bench_caption.py", "throughput", "--device", device, "--video", str(kit / FOOTAGE),
-                    "--model", "tiny" if cpu else "blip2-opt-2.7b-size", "--loop", "2" if cpu else "7",
-                    "--copies", "2" if cpu else "4", "--repeats", "1" if cpu else "2"],
-        "summarize": ["bench_summarize.py", "--device", device, "--clips", str(kit / CLIPS),
-                      "--model", "tiny" if cpu else "llama-2-7b-size", "--videos", "1" if cpu else "4",
-                      "--repeats", "1" if cpu else "2"],
-        "vllm": ["bench_summarize.py", "--backend", "vllm", "--device", device, "--clips", str(kit / CLIPS),
-                 "--model", "tiny" if cpu else "llama-2-7b-size", "--videos", "1" if cpu else "50",
-                 "--repeats", "1" if cpu else "2"],
+        "caption": [
+            "bench_caption.py",
+            "throughput",
+            "--device",
+            device,
+            "--video",
+            str(kit / FOOTAGE),
+            "--model",
+            "tiny" if cpu else "blip2-opt-2.7b-size",
+            "--loop",
+            "2" if cpu else "7",
+            "--copies",
+            "2" if cpu else "4",
+            "--repeats",
+            "1" if cpu else "2",
+        ],
+        "summarize": [
+            "bench_summarize.py",
+            "--device",
+            device,
+            "--clips",
+            str(kit / CLIPS),
+            "--model",
+            "tiny" if cpu else "llama-2-7b-size",
+            "--videos",
+            "1" if cpu else "4",
+            "--repeats",
+            "1" if cpu else "2",
+        ],
+        "vllm": [
+            "bench_summarize.py",
+            "--backend",
+            "vllm",
+            "--device",
+            device,
+            "--clips",
+            str(kit / CLIPS),
+            "--model",
+            "tiny" if cpu else "llama-2-7b-size",
+            "--videos",
+            "1" if cpu else "50",
+            "--repeats",
+            "1" if cpu else "2",
+        ],
     }
     failed = []
     for step in steps:
@@ -116,13 +191,15 @@ def run(kit: Path, out: Path, device: str, steps: list, limits: dict) -> int:
         start = time.perf_counter()
         with open(log, "w") as f:
             try:
-                code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                      timeout=limits[step], check=False).returncode
+                code = subprocess.run(
+                    command, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=ROOT, timeout=limits[step], check=False
+                ).returncode
             except subprocess.TimeoutExpired:
                 code = "timed out"
         print(log.read_text(), end="", flush=True)
-        print(f"== {step}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.perf_counter() - start:.0f} s",
-              flush=True)
+        print(
+            f"== {step}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.perf_counter() - start:.0f} s", flush=True
+        )
         if code != 0:
             failed.append(step)
     return 1 if failed else 0
@@ -145,8 +222,11 @@ def main(argv=None) -> int:
     r.add_argument("--out", type=Path, default=Path("gpu-kit-results"), help="a log per step")
     r.add_argument("--device", default="cuda", help="cuda (real model sizes) or cpu (the tiny models)")
     r.add_argument("--steps", default=",".join(STEPS), help=f"a comma-separated subset of {','.join(STEPS)}")
-    r.add_argument("--limits", default=",".join(f"{s}={t}" for s, t in LIMITS.items()),
-                   help="seconds per step, step=seconds,... (default %(default)s)")
+    r.add_argument(
+        "--limits",
+        default=",".join(f"{s}={t}" for s, t in LIMITS.items()),
+        help="seconds per step, step=seconds,... (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.what == "build":
         build(args.kit, args.python)

@@ -3,6 +3,7 @@
 Each subcommand lives in its own module and is imported only when used, so ``--help`` is fast and a
 missing extra is reported by the subcommand that needs it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__.splitlines()[0],
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__.splitlines()[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)

@@ -31,12 +31,26 @@ JSON_FIELDS = ("key", "video_id", "scale", "index", "start", "end", "subtitle", 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="output directory of a finished curation run")
-    parser.add_argument("--no-media", dest="media", action="store_false",
-                        help="do not open the mp4 members (only that they exist and are not empty)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="check N shards at a time, in N processes (default %(default)s)")
-    parser.add_argument("--max-problems", type=int, default=50, metavar="N",
-                        help="print at most N problems (all are counted; default %(default)s)")
+    parser.add_argument(
+        "--no-media",
+        dest="media",
+        action="store_false",
+        help="do not open the mp4 members (only that they exist and are not empty)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="check N shards at a time, in N processes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-problems",
+        type=int,
+        default=50,
+        metavar="N",
+        help="print at most N problems (all are counted; default %(default)s)",
+    )
 
 
 class Problems:
@@ -130,8 +144,7 @@ def check_shard(out_dir: str, shard: str, media: bool, max_problems: int) -> tup
             problems.add("index", where, f"clip {key}: indexed as in shard {row['shard']!r}")
     seen: dict = {}
     try:
-        with open_read(join(out_dir, SHARDS, f"{shard}.tar")) as raw, \
-                tarfile.open(fileobj=raw, mode="r|") as tar:
+        with open_read(join(out_dir, SHARDS, f"{shard}.tar")) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
             for member in tar:
                 key, _, ext = member.name.partition(".")
                 if key not in rows:
@@ -228,7 +241,7 @@ def check(out_dir: str, *, media: bool = True, max_problems: int = 50, jobs: int
     one = functools.partial(check_shard, out_dir, media=media, max_problems=max_problems)
     pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
     try:
-        for found, clips, videos, scales in (pool.map(one, shards) if pool else map(one, shards)):
+        for found, clips, videos, scales in pool.map(one, shards) if pool else map(one, shards):
             problems.merge(found)
             totals["num_clips"] += clips
             totals["videos_kept"] += videos  # a video is never split across shards (curate.beam.shards)
@@ -238,9 +251,14 @@ def check(out_dir: str, *, media: bool = True, max_problems: int = 50, jobs: int
             pool.shutdown(cancel_futures=True)
     totals["clips per scale"] = dict(totals["clips per scale"])
     check_stats(out_dir, totals, problems)
-    print(f"{out_dir}: {len(shards)} shards, {totals['num_clips']} clips checked; "
-          + (", ".join(f"{n} {k}" for k, n in sorted(problems.kinds.items())) + " problem(s)" if problems
-             else "no problems"))
+    print(
+        f"{out_dir}: {len(shards)} shards, {totals['num_clips']} clips checked; "
+        + (
+            ", ".join(f"{n} {k}" for k, n in sorted(problems.kinds.items())) + " problem(s)"
+            if problems
+            else "no problems"
+        )
+    )
     return problems
 
 

@@ -62,8 +62,9 @@ def kill_descendants(pid: int, wait_s: float = 5.0) -> None:
 def _stop(signum, frame) -> None:
     kill_descendants(os.getpid())
     name = signal.Signals(signum).name
-    sys.stderr.write(f"error: stopped by {name}; the processes of the run were ended; a rerun with the "
-                     "same options resumes\n")
+    sys.stderr.write(
+        f"error: stopped by {name}; the processes of the run were ended; a rerun with the same options resumes\n"
+    )
     sys.stderr.flush()
     os._exit(128 + signum)  # not an exception: Beam's threads would go on starting processes
 

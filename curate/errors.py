@@ -4,6 +4,7 @@ A plain function raises StageError for anything wrong with its input (bad file, 
 answer that cannot be used). The Beam wiring (curate.beam.stages) turns it into a Failure record on the
 dead-letter output, so one bad video never takes down the others.
 """
+
 from __future__ import annotations
 
 import errno

@@ -27,23 +27,44 @@ from curate.output.index import SHARDS, partition_paths, read_partition
 from schemas.records import SCALES
 
 FORMATS = ("hdvila-jsonl", "vidla-jsonl")
-COLUMNS = ["key", "video_id", "url", "scale", "index", "start", "end", "subtitle", "sentences", "caption",
-           "subtitle_summary", "frame_captions", "frame_times"]
+COLUMNS = [
+    "key",
+    "video_id",
+    "url",
+    "scale",
+    "index",
+    "start",
+    "end",
+    "subtitle",
+    "sentences",
+    "caption",
+    "subtitle_summary",
+    "frame_captions",
+    "frame_times",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="output directory of a finished curation run")
-    parser.add_argument("--format", required=True, choices=FORMATS,
-                        help="hdvila-jsonl: one line per video with its clip spans (HD-VILA-100M release, "
-                             "readable by `curate run --input`); vidla-jsonl: one line per clip with its "
-                             "texts")
+    parser.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        help="hdvila-jsonl: one line per video with its clip spans (HD-VILA-100M release, "
+        "readable by `curate run --input`); vidla-jsonl: one line per clip with its "
+        "texts",
+    )
     parser.add_argument("--output", required=True, metavar="FILE", help="the jsonl to write (.gz: gzipped)")
-    parser.add_argument("--scales", default="", metavar="S1,S2",
-                        help="export only the clips of these scales (e.g. short); default: every scale")
+    parser.add_argument(
+        "--scales",
+        default="",
+        metavar="S1,S2",
+        help="export only the clips of these scales (e.g. short); default: every scale",
+    )
 
 
 def timestamp(seconds: float) -> str:
-    """"HH:MM:SS.mmm" of a time in seconds (the HD-VILA release's span form), rounded to the ms."""
+    """ "HH:MM:SS.mmm" of a time in seconds (the HD-VILA release's span form), rounded to the ms."""
     ms = round(seconds * 1000)
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
@@ -58,21 +79,26 @@ def hdvila_records(rows: list):
             if video is not None:
                 yield video
             video = {"video_id": row["video_id"], "url": row["url"] or "", "clip": []}
-        video["clip"].append({"clip_id": f"{row['key']}.mp4",
-                              "span": [timestamp(row["start"]), timestamp(row["end"])]})
+        video["clip"].append({"clip_id": f"{row['key']}.mp4", "span": [timestamp(row["start"]), timestamp(row["end"])]})
     if video is not None:
         yield video
 
 
 def vidla_record(row: dict) -> dict:
     return {
-        "video_id": row["video_id"], "url": row["url"] or "", "clip_id": row["key"], "scale": row["scale"],
-        "start": row["start"], "end": row["end"], "subtitle": row["subtitle"] or "",
-        "sentences": [{"text": s["text"], "start": s["start"], "end": s["end"]}
-                      for s in row["sentences"] or ()],
-        "frame_captions": [{"time": t, "text": c} for t, c in zip(row["frame_times"] or (),
-                                                                  row["frame_captions"] or ())],
-        "caption_summary": row["caption"], "subtitle_summary": row["subtitle_summary"],
+        "video_id": row["video_id"],
+        "url": row["url"] or "",
+        "clip_id": row["key"],
+        "scale": row["scale"],
+        "start": row["start"],
+        "end": row["end"],
+        "subtitle": row["subtitle"] or "",
+        "sentences": [{"text": s["text"], "start": s["start"], "end": s["end"]} for s in row["sentences"] or ()],
+        "frame_captions": [
+            {"time": t, "text": c} for t, c in zip(row["frame_times"] or (), row["frame_captions"] or ())
+        ],
+        "caption_summary": row["caption"],
+        "subtitle_summary": row["subtitle_summary"],
     }
 
 

@@ -82,8 +82,13 @@ class UnsafeFile(ValueError):
         self.reason = reason
 
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def _check_regular(path: str, mode: int) -> None:
@@ -152,7 +157,6 @@ def put_file_atomic(local_src: str, path: str) -> None:
         try:
             os.replace(local_src, _local(tmp))
         except OSError:  # another device
-
             shutil.copyfile(local_src, _local(tmp))
             os.remove(local_src)
         os.replace(_local(tmp), _local(path))
@@ -204,4 +208,5 @@ def ensure_free_space(path: str) -> None:
     if free < margin:
         raise EnvironmentFault(
             f"only {free / 2**20:.0f} MiB free on the disk of {path}, below the margin of "
-            f"{margin / 2**20:.0f} MiB (CURATE_MIN_FREE_BYTES): free space, then rerun; nothing is lost")
+            f"{margin / 2**20:.0f} MiB (CURATE_MIN_FREE_BYTES): free space, then rerun; nothing is lost"
+        )

@@ -34,26 +34,49 @@ from curate.output.report import PLOTS
 GALLERY = "gallery"
 MEDIA = "media"
 TEMPLATE = Path(__file__).with_name("gallery_page.html")
-CARD_COLUMNS = ["key", "video_id", "scale", "start", "end", "duration", "subtitle", "sentences", "caption",
-                "subtitle_summary", "frame_captions", "frame_times", "category", "shard", "url"]
+CARD_COLUMNS = [
+    "key",
+    "video_id",
+    "scale",
+    "start",
+    "end",
+    "duration",
+    "subtitle",
+    "sentences",
+    "caption",
+    "subtitle_summary",
+    "frame_captions",
+    "frame_times",
+    "category",
+    "shard",
+    "url",
+]
 FAILURE_ROWS_PER_GROUP = 200  # rows listed per (stage, reason); the group's count is always exact
 POSTER_WIDTH = 320
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="output directory of a curation run (local)")
-    parser.add_argument("--sample", type=int, default=100, metavar="N",
-                        help="clips shown, sampled uniformly from the index (default %(default)s)")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=100,
+        metavar="N",
+        help="clips shown, sampled uniformly from the index (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default %(default)s)")
-    parser.add_argument("--serve", action="store_true",
-                        help="then serve DIR/gallery over HTTP (Python's http.server) until Ctrl-C")
+    parser.add_argument(
+        "--serve", action="store_true", help="then serve DIR/gallery over HTTP (Python's http.server) until Ctrl-C"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default %(default)s)")
 
 
 def main(args: argparse.Namespace) -> int:
     if not is_local(args.directory):
-        raise SystemExit(f"error: {args.directory}: the gallery is written into a local output "
-                         "directory; copy the run (or some of its shards) to a local folder first")
+        raise SystemExit(
+            f"error: {args.directory}: the gallery is written into a local output "
+            "directory; copy the run (or some of its shards) to a local folder first"
+        )
     if args.sample < 1:
         raise SystemExit(f"error: --sample must be >= 1, got {args.sample}")
     out = os.path.abspath(_local(args.directory))
@@ -161,16 +184,14 @@ def _extract_clips(out_dir: str, shard: str, rows: list, media: str) -> list:
                     shutil.copyfileobj(src, dst)
                 found.add(member.name)
     except (OSError, tarfile.TarError) as exc:  # its cards say so; the rest of the gallery is still useful
-        print(f"warning: {tar_path} cannot be read ({exc}): its clips are shown without video",
-              file=sys.stderr)
+        print(f"warning: {tar_path} cannot be read ({exc}): its clips are shown without video", file=sys.stderr)
     cards = []
     for member_name, row in wanted.items():
         name = _file_name(row["key"])
         has_video = member_name in found
         base = os.path.join(media, name)
         poster = has_video and write_poster(base + ".mp4", base + ".jpg")
-        cards.append(_card(row, f"{MEDIA}/{name}.mp4" if has_video else "",
-                           f"{MEDIA}/{name}.jpg" if poster else ""))
+        cards.append(_card(row, f"{MEDIA}/{name}.mp4" if has_video else "", f"{MEDIA}/{name}.jpg" if poster else ""))
     return cards
 
 
@@ -204,13 +225,22 @@ def write_poster(video: str, jpeg: str) -> bool:
 def _card(row: dict, video: str, poster: str) -> dict:
     sentences = [{"text": s["text"], "start": s["start"], "end": s["end"]} for s in row["sentences"] or []]
     return {
-        "key": row["key"], "video_id": row["video_id"], "scale": row["scale"], "start": row["start"],
-        "end": row["end"], "duration": row["duration"], "subtitle": row["subtitle"] or "",
-        "sentences": sentences, "caption": row["caption"] or "",
+        "key": row["key"],
+        "video_id": row["video_id"],
+        "scale": row["scale"],
+        "start": row["start"],
+        "end": row["end"],
+        "duration": row["duration"],
+        "subtitle": row["subtitle"] or "",
+        "sentences": sentences,
+        "caption": row["caption"] or "",
         "subtitle_summary": row["subtitle_summary"] or "",
         "frame_captions": list(zip(row["frame_times"] or [], row["frame_captions"] or [])),
-        "category": row["category"] or "unknown", "shard": row["shard"], "url": row["url"] or "",
-        "video": video, "poster": poster,
+        "category": row["category"] or "unknown",
+        "shard": row["shard"],
+        "url": row["url"] or "",
+        "video": video,
+        "poster": poster,
     }
 
 
@@ -236,8 +266,7 @@ def failure_groups(path: str) -> list:
             group = groups.setdefault((failure.stage, failure.reason), {"count": 0, "rows": []})
             group["count"] += 1
             if len(group["rows"]) < FAILURE_ROWS_PER_GROUP:
-                group["rows"].append({"video_id": failure.video_id, "key": failure.key,
-                                      "detail": failure.detail})
+                group["rows"].append({"video_id": failure.video_id, "key": failure.key, "detail": failure.detail})
     ordered = sorted(groups.items(), key=lambda kv: (-kv[1]["count"], kv[0]))
     return [{"stage": s, "reason": r, **g} for (s, r), g in ordered]
 

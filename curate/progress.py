@@ -74,8 +74,9 @@ class Committed:
             names = os.listdir(folder)
         except OSError:
             names = []
-        staged = {name for name in names
-                  if not name.startswith(".") and os.path.exists(os.path.join(folder, name, MANIFEST))}
+        staged = {
+            name for name in names if not name.startswith(".") and os.path.exists(os.path.join(folder, name, MANIFEST))
+        }
         self._sharded_still_staged &= staged  # bounded by the videos in flight
         self.staged = staged - self._sharded_still_staged
 
@@ -85,8 +86,11 @@ class Committed:
             if path in self._failure_files:
                 continue
             self._failure_files.add(path)
-            earlier_run = this_run is not None and os.path.basename(path).startswith("run-") and \
-                not os.path.basename(path).startswith(this_run)
+            earlier_run = (
+                this_run is not None
+                and os.path.basename(path).startswith("run-")
+                and not os.path.basename(path).startswith(this_run)
+            )
             try:
                 with open(path, "rb") as f:
                     lines = f.readlines()
@@ -125,8 +129,11 @@ def count_inputs(input_path: str, id_column=None, url_column=None):
     if local_path(input_path) is None:
         return None
     try:
-        return sum(1 for record in read_sources(input_path, id_column=id_column, url_column=url_column)
-                   if getattr(record, "reason", None) != "duplicate_id")
+        return sum(
+            1
+            for record in read_sources(input_path, id_column=id_column, url_column=url_column)
+            if getattr(record, "reason", None) != "duplicate_id"
+        )
     except (OSError, ValueError):
         return None
 
@@ -139,8 +146,19 @@ def describe(committed: Committed) -> str:
 class Progress:
     """``with Progress(out_dir, input, run_id=...):`` shows the run's progress until the block ends."""
 
-    def __init__(self, out_dir: str, input_path: str, *, run_id: str = "", id_column=None, url_column=None,
-                 stream=None, quiet: bool = False, poll_s: float = POLL_S, log_every_s: float = LOG_EVERY_S):
+    def __init__(
+        self,
+        out_dir: str,
+        input_path: str,
+        *,
+        run_id: str = "",
+        id_column=None,
+        url_column=None,
+        stream=None,
+        quiet: bool = False,
+        poll_s: float = POLL_S,
+        log_every_s: float = LOG_EVERY_S,
+    ):
         self.committed = Committed(out_dir, run_id)
         self._input = (input_path, id_column, url_column)
         self._stream = stream or sys.stderr
@@ -205,8 +223,10 @@ class Progress:
         eta = "?"
         if total is not None and rate > 0:
             eta = _clock(max(0, total - done) / rate)
-        return (f"curate: videos {done}/{total if total is not None else '?'}, {describe(self.committed)}; "
-                f"{rate:.2f} videos/s, ETA {eta}")
+        return (
+            f"curate: videos {done}/{total if total is not None else '?'}, {describe(self.committed)}; "
+            f"{rate:.2f} videos/s, ETA {eta}"
+        )
 
 
 def _clock(seconds: float) -> str:

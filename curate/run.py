@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
     parser.add_argument("--url-column", help="manifest column with the URL (default: detected)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
     parser.add_argument(
-        "-q", "--quiet", action="store_true",
+        "-q",
+        "--quiet",
+        action="store_true",
         help="no progress display (local runners show one on a terminal: videos done of total, clips, "
         "failures by stage, videos/s and ETA; a line a minute when the output is not a terminal)",
     )
@@ -94,16 +96,34 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         help="where probed info jsons are kept, local or any Beam filesystem path (default: DIR/.probe)",
     )
     g.add_argument("--retries", type=int, default=5, help="retries on 429/403/5xx/timeouts")
-    g.add_argument("--download-deadline", type=float, default=1800.0,
-                   help="seconds one video's download may take in all, retries included; past it the "
-                        "download is killed and the video fails with reason 'deadline' (default %(default)s)")
-    g.add_argument("--socket-timeout", type=float, default=30.0,
-                   help="seconds yt-dlp waits for data on a connection (default %(default)s)")
-    g.add_argument("--min-rate", type=float, default=32.0, metavar="KIB_PER_S",
-                   help="a download slower than this over --rate-window is killed (and retried); the "
-                        "video fails with reason 'too_slow'. 0: no minimum (default %(default)s KiB/s)")
-    g.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS",
-                   help="seconds over which --min-rate is measured (default %(default)s)")
+    g.add_argument(
+        "--download-deadline",
+        type=float,
+        default=1800.0,
+        help="seconds one video's download may take in all, retries included; past it the "
+        "download is killed and the video fails with reason 'deadline' (default %(default)s)",
+    )
+    g.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=30.0,
+        help="seconds yt-dlp waits for data on a connection (default %(default)s)",
+    )
+    g.add_argument(
+        "--min-rate",
+        type=float,
+        default=32.0,
+        metavar="KIB_PER_S",
+        help="a download slower than this over --rate-window is killed (and retried); the "
+        "video fails with reason 'too_slow'. 0: no minimum (default %(default)s KiB/s)",
+    )
+    g.add_argument(
+        "--rate-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds over which --min-rate is measured (default %(default)s)",
+    )
     g.add_argument("--min-interval", type=float, default=0.0, help="per-worker seconds between downloads")
     g.add_argument("--cookies", help="cookies.txt for yt-dlp")
     g.add_argument("--proxy", help="proxy URL for yt-dlp")
@@ -157,7 +177,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, recipe: str | None = None)
         type=int,
         default=None,
         help="re-encode to this short side; 0 keeps the source (default: "
-        + ", ".join(f"{r.name} {r.cut.short_side or 0}" for r in known.values()) + ")",
+        + ", ".join(f"{r.name} {r.cut.short_side or 0}" for r in known.values())
+        + ")",
     )
     g.add_argument("--crf", type=int, default=d.crf)
     g.add_argument("--preset", default=d.preset, help="libx264 preset (default %(default)s)")
@@ -298,8 +319,9 @@ def unknown_options_message(exc, own_options: list) -> str:
     """The error line for options that neither this command nor Beam knows, with did-you-mean hints."""
 
     known = own_options + exc.known
-    hints = [f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n
-             for n in exc.names]
+    hints = [
+        f"{n} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(n, known, 1)) else n for n in exc.names
+    ]
     return f"error: unknown option(s): {', '.join(hints)}; neither this command nor Beam's pipeline options know them"
 
 
@@ -310,8 +332,11 @@ def misspelt_options(pipeline_args: list, own_options: list) -> str:
     tests/pipeline/test_curate_cli.py checks for every PipelineOptions class."""
 
     names = [a.split("=", 1)[0] for a in pipeline_args if a.startswith("--")]
-    hints = [f"{n} (did you mean {close[0]}?)" for n in names if n not in own_options
-             and (close := difflib.get_close_matches(n, own_options, 1, MISSPELT_CUTOFF))]
+    hints = [
+        f"{n} (did you mean {close[0]}?)"
+        for n in names
+        if n not in own_options and (close := difflib.get_close_matches(n, own_options, 1, MISSPELT_CUTOFF))
+    ]
     return f"error: unknown option(s): {', '.join(hints)}" if hints else ""
 
 
@@ -358,18 +383,25 @@ def _print_summary(output: str, stats: dict) -> None:
         print(f"  dropped {n} videos: {reason}")
     for reason, n in counts["clips_failed_by_reason"].items():
         print(f"  dropped {n} clips: {reason}")
-    print(f"results: {output}/report.md (what the dataset holds and which models made it), stats.json, "
-          "failures.jsonl, shards/")
-    print(f"next: python -m curate gallery {output}    # look at sampled clips in the browser\n"
-          f"      python -m train fit --config vidla-tiny-cpu --shards {output} --output RUN")
+    print(
+        f"results: {output}/report.md (what the dataset holds and which models made it), stats.json, "
+        "failures.jsonl, shards/"
+    )
+    print(
+        f"next: python -m curate gallery {output}    # look at sampled clips in the browser\n"
+        f"      python -m train fit --config vidla-tiny-cpu --shards {output} --output RUN"
+    )
 
 
 def _exit_status(output: str, stats: dict) -> int:
     """1 when a non-empty input kept no clip (everything is in failures.jsonl, written by then)."""
     counts = stats.get("counts", {})
     if counts.get("videos_in") and not stats.get("num_clips"):
-        print(f"error: no clip kept from {counts['videos_in']} videos; why each was dropped is in "
-              f"{output}/failures.jsonl", file=sys.stderr)
+        print(
+            f"error: no clip kept from {counts['videos_in']} videos; why each was dropped is in "
+            f"{output}/failures.jsonl",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -383,8 +415,9 @@ def main(args: argparse.Namespace, own_options: list = ()) -> int:
 def main_for_recipe(recipe: str, argv=None) -> int:
     """The entry point of a recipe module (``python -m dags.vidla ...``)."""
     chosen = get_recipe(recipe)
-    parser = argparse.ArgumentParser(prog=f"python -m {chosen.module}", description=chosen.description,
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {chosen.module}", description=chosen.description, allow_abbrev=False
+    )
     add_arguments(parser, recipe=recipe)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra

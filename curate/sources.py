@@ -19,6 +19,7 @@ the repeats become Failures ("duplicate_id"). A field that is not text (a list, 
 row ("bad_field"). A source that cannot be read at all, or a requested column missing from its header
 line, raises ValueError (a jsonl row without it is that row's failure).
 """
+
 from __future__ import annotations
 
 import ast
@@ -44,7 +45,8 @@ MEDIA_EXTS = (".mp4", ".mkv", ".webm", ".mov")
 SUBTITLE_EXTS = ("json3", "vtt", "srt")  # preference order when a folder holds several
 _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_URL = re.compile(
-    r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})")
+    r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})"
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
@@ -126,8 +128,10 @@ class _Columns:
         self.id = _pick(columns, id_column, ID_COLUMNS, "id")
         self.url = _pick(columns, url_column, URL_COLUMNS, "url")
         if self.id is None and self.url is None:
-            raise ValueError(f"found no id or url column among {columns}; name them with "
-                             f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})")
+            raise ValueError(
+                f"found no id or url column among {columns}; name them with "
+                f"id_column=/url_column= (looked for {ID_COLUMNS + URL_COLUMNS})"
+            )
         lower = {c.lower(): c for c in columns}
         self.hdvila_clips = lower.get("clip")  # HD-VILA-100M release (a list of {clip_id, span})
         self.panda_timestamps = lower.get("timestamp")  # Panda-70M
@@ -212,7 +216,7 @@ def _undecodable(values) -> Optional[ValueError]:
         match = _SURROGATE.search(value) if isinstance(value, str) else None
         if match:
             byte = ord(match.group()) - 0xDC00
-            return ValueError(f"not UTF-8: byte 0x{byte:02x} at {value[:match.start()][-20:]!r}")
+            return ValueError(f"not UTF-8: byte 0x{byte:02x} at {value[: match.start()][-20:]!r}")
     return None
 
 
@@ -294,8 +298,10 @@ def _table_rows(path: str):
         return _parquet_rows(path)
     if suffix == ".txt":
         return _txt_rows(path)
-    raise ValueError(f"{path}: unknown manifest format {suffix!r}; expected .csv, .tsv, .jsonl, .parquet, "
-                     f".txt (optionally .gz) or a yt-dlp download folder")
+    raise ValueError(
+        f"{path}: unknown manifest format {suffix!r}; expected .csv, .tsv, .jsonl, .parquet, "
+        f".txt (optionally .gz) or a yt-dlp download folder"
+    )
 
 
 def _row_columns(row: dict, id_column: Optional[str], url_column: Optional[str]) -> _Columns:
@@ -384,28 +390,40 @@ def _read_folder(folder: str):
     for key, names in sorted(undecodable.items()):
         where = os.path.join(_shown_name(folder), _shown_name(key))
         listed = ", ".join(_shown_name(n) for n in names)
-        yield where, Failure("", "read", "undecodable_name",
-                             f"{where}: the file name is {_undecodable([key])}; rename it to curate the "
-                             f"video (files: {listed})")
+        yield (
+            where,
+            Failure(
+                "",
+                "read",
+                "undecodable_name",
+                f"{where}: the file name is {_undecodable([key])}; rename it to curate the video (files: {listed})",
+            ),
+        )
     for video_id, found in entries:
         where = os.path.join(folder, video_id)
         if "media" not in found and "info" not in found:
-            yield where, Failure(video_id, "read", "no_media_or_info",
-                                 f"{where}.*: subtitles without a video or an info json")
+            yield (
+                where,
+                Failure(video_id, "read", "no_media_or_info", f"{where}.*: subtitles without a video or an info json"),
+            )
             continue
         media = found.get("media", "")
-        yield where, VideoMeta(
-            video_id=video_id, url=Path(media).resolve().as_uri() if media else "",
-            media_path=media, info_path=found.get("info", ""),
-            subtitle_path=english_subtitle(found.get("subs", ())),
+        yield (
+            where,
+            VideoMeta(
+                video_id=video_id,
+                url=Path(media).resolve().as_uri() if media else "",
+                media_path=media,
+                info_path=found.get("info", ""),
+                subtitle_path=english_subtitle(found.get("subs", ())),
+            ),
         )
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def source_records(path: str, *, id_column: Optional[str] = None,
-                   url_column: Optional[str] = None) -> Iterator[tuple]:
+def source_records(path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None) -> Iterator[tuple]:
     """(where, VideoMeta or Failure) for every row of a manifest or yt-dlp folder, in source order,
     repeats included (where: the file and line, or the folder entry). Raises ValueError when the
     source itself is unusable."""
@@ -419,12 +437,12 @@ def source_records(path: str, *, id_column: Optional[str] = None,
 
 def duplicate_of(meta: VideoMeta, where: str, first_where: str) -> Failure:
     """The failure of a row that repeats a video id first read at `first_where`."""
-    return Failure(meta.video_id, "read", "duplicate_id",
-                   f"{where}: repeats the video first read at {first_where}")
+    return Failure(meta.video_id, "read", "duplicate_id", f"{where}: repeats the video first read at {first_where}")
 
 
-def read_sources(path: str, *, id_column: Optional[str] = None,
-                 url_column: Optional[str] = None) -> Iterator[Union[VideoMeta, Failure]]:
+def read_sources(
+    path: str, *, id_column: Optional[str] = None, url_column: Optional[str] = None
+) -> Iterator[Union[VideoMeta, Failure]]:
     """Every video of a manifest or yt-dlp folder, in source order, as a VideoMeta, and every bad or
     repeated row as a Failure (stage "read"), in memory (the pipeline deduplicates by key instead:
     curate.beam.videos.ReadSources). Raises ValueError when the source itself is unusable."""

@@ -30,13 +30,15 @@ def build(p, cfg, resume):
     return write_outputs(p, ready, selected.failures + more_failures, selected, cfg, resume)
 
 
-RECIPE = register_recipe(Recipe(
-    name="hdvila",
-    help="sentence clips at source resolution",
-    build=build,
-    cut=CutConfig(mode="reencode", short_side=None),  # kept at the source resolution
-    use_given_spans=True,  # the release jsonl's spans are the clips when the input gives them
-))
+RECIPE = register_recipe(
+    Recipe(
+        name="hdvila",
+        help="sentence clips at source resolution",
+        build=build,
+        cut=CutConfig(mode="reencode", short_side=None),  # kept at the source resolution
+        use_given_spans=True,  # the release jsonl's spans are the clips when the input gives them
+    )
+)
 
 
 def main(argv=None) -> int:

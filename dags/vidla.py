@@ -40,20 +40,23 @@ def build(p, cfg, resume):
 
     # cuts and decodes the frames on the download's worker; the manifest is written once annotated
     staged, annotate_failures = planned | "AnnotateClips" >> AnnotateClips(
-        config, cfg.output, cfg.cut, cfg.download_config())
+        config, cfg.output, cfg.cut, cfg.download_config()
+    )
     failures = selected.failures + more_failures + [annotate_failures]
     return write_staged_outputs(p, staged, failures, selected, cfg, resume)
 
 
-RECIPE = register_recipe(Recipe(
-    name="vidla",
-    help="short/medium/long clips",
-    build=build,
-    cut=CutConfig(mode="reencode", short_side=224),  # re-encoded to a 224 short side for training
-    # VidLA plans its own multi-scale clips, so spans a source gives are not used unless asked for
-    use_given_spans=False,
-    takes_models=True,  # BLIP-2 frame captions and LLM summaries
-))
+RECIPE = register_recipe(
+    Recipe(
+        name="vidla",
+        help="short/medium/long clips",
+        build=build,
+        cut=CutConfig(mode="reencode", short_side=224),  # re-encoded to a 224 short side for training
+        # VidLA plans its own multi-scale clips, so spans a source gives are not used unless asked for
+        use_given_spans=False,
+        takes_models=True,  # BLIP-2 frame captions and LLM summaries
+    )
+)
 
 
 def main(argv=None) -> int:

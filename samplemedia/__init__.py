@@ -38,8 +38,23 @@ from samplemedia.subtitles import auto_json3, auto_vtt, manual_vtt, srt
 from samplemedia.video import BACKGROUNDS, encode_video, footage_path
 
 __all__ = [
-    "BACKGROUNDS", "MAIN_SUBTITLES", "SAMPLE_RATE", "SampleVideo", "TruthSentence", "TruthWord",
-    "auto_json3", "auto_vtt", "encode_video", "footage_path", "info_json", "load_truth",
-    "make_sample_folder", "make_sample_video", "manual_vtt", "sentence_generator", "sentences_for", "srt",
+    "BACKGROUNDS",
+    "MAIN_SUBTITLES",
+    "SAMPLE_RATE",
+    "SampleVideo",
+    "TruthSentence",
+    "TruthWord",
+    "auto_json3",
+    "auto_vtt",
+    "encode_video",
+    "footage_path",
+    "info_json",
+    "load_truth",
+    "make_sample_folder",
+    "make_sample_video",
+    "manual_vtt",
+    "sentence_generator",
+    "sentences_for",
+    "srt",
     "synthesize_speech",
 ]

@@ -191,8 +191,7 @@ def make_sample_video(
         "duration": duration,
         "word_times": "approximate: spread over each sentence's measured span by word length",
         "sentences": [
-            {"text": s.text, "start": s.start, "end": s.end, "words": [w._asdict() for w in s.words]}
-            for s in truth
+            {"text": s.text, "start": s.start, "end": s.end, "words": [w._asdict() for w in s.words]} for s in truth
         ],
     }
     truth_path.write_text(json.dumps(truth_doc, indent=1), encoding="utf-8")

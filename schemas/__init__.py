@@ -2,6 +2,7 @@
 
 Times are float seconds of the source video everywhere.
 """
+
 from schemas.arrow import CLIP_SCHEMA, FAILURE_SCHEMA, SENTENCE_TYPE, clips_to_table, table_to_clips
 from schemas.records import (
     SCALES,

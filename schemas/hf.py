@@ -23,5 +23,12 @@ def webdataset_features(decode_video: bool = False):
     the builder's __key__ and __url__."""
     from datasets import Features, Value, Video
 
-    return Features({"mp4": Video(decode=decode_video), "json": Features.from_arrow_schema(json_schema()),
-                     "txt": Value("string"), "__key__": Value("string"), "__url__": Value("string")})
+    return Features(
+        {
+            "mp4": Video(decode=decode_video),
+            "json": Features.from_arrow_schema(json_schema()),
+            "txt": Value("string"),
+            "__key__": Value("string"),
+            "__url__": Value("string"),
+        }
+    )

@@ -3,6 +3,7 @@
 NamedTuples so that they are immutable, cheap, picklable, and encodable by Beam's RowCoder.
 Stages return new records (``rec._replace(...)``) instead of mutating.
 """
+
 from __future__ import annotations
 
 import re

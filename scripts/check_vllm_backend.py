@@ -10,6 +10,7 @@
 3. runs SummarizeClips with --summary-backend vllm in a Beam pipeline over medium/long clips,
 and prints one JSON object (what tests/models/test_vllm_backend.py checks). Exits 1 on a mismatch.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,14 +36,18 @@ def main(work_dir: str) -> int:
     from schemas import Clip, clip_key
 
     model = make_tiny_llama(os.path.join(work_dir, "llama"))
-    prompts = [summary_prompt(text) for text in (
-        "A man is cooking fish in the kitchen. Then he is cutting bread.",
-        "Two dogs are running on the beach. The sun is over the water.",
-        "a child is riding a bike on the road. a woman is walking near the river.",
-    )]
+    prompts = [
+        summary_prompt(text)
+        for text in (
+            "A man is cooking fish in the kitchen. Then he is cutting bread.",
+            "Two dogs are running on the beach. The sun is over the water.",
+            "a child is riding a bike on the road. a woman is walking near the river.",
+        )
+    ]
     start = time.perf_counter()
-    engine = VllmSummarizer.load(model, dtype="float32", max_new_tokens=12, gpu_memory_utilization=0.5,
-                                 max_model_len=1024, enforce_eager=True)
+    engine = VllmSummarizer.load(
+        model, dtype="float32", max_new_tokens=12, gpu_memory_utilization=0.5, max_model_len=1024, enforce_eager=True
+    )
     load_s = time.perf_counter() - start
     start = time.perf_counter()
     vllm_answers = engine.summarize(prompts)
@@ -50,14 +55,24 @@ def main(work_dir: str) -> int:
     reference = TransformersSummarizer.load(model, device="cpu", max_new_tokens=12).summarize(prompts)
 
     subtitle = "The old fisherman repaired the wooden boat before the sun came up. Nobody expected it."
-    clips = [Clip(clip_key("vid", scale, i), "vid", scale, i, 0.0, 30.0, 30.0, subtitle, (), len(subtitle.split()))
-             for i, scale in enumerate(("medium", "long", "short"))]
-    config = AnnotateConfig(summary_model=model, summary_backend="vllm", summary_max_new_tokens=12,
-                            vllm_gpu_memory_utilization=0.5, vllm_max_model_len=1024, vllm_enforce_eager=True)
+    clips = [
+        Clip(clip_key("vid", scale, i), "vid", scale, i, 0.0, 30.0, 30.0, subtitle, (), len(subtitle.split()))
+        for i, scale in enumerate(("medium", "long", "short"))
+    ]
+    config = AnnotateConfig(
+        summary_model=model,
+        summary_backend="vllm",
+        summary_max_new_tokens=12,
+        vllm_gpu_memory_utilization=0.5,
+        vllm_max_model_len=1024,
+        vllm_enforce_eager=True,
+    )
     out_path = os.path.join(work_dir, "pipeline.json")
 
     def dump(videos, path):
-        rows = [{"key": c.key, "scale": c.scale, "subtitle_summary": c.subtitle_summary} for v in videos for c in v.clips]
+        rows = [
+            {"key": c.key, "scale": c.scale, "subtitle_summary": c.subtitle_summary} for v in videos for c in v.clips
+        ]
         with open(path, "w") as f:
             json.dump(rows, f)
 

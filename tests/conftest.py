@@ -1,5 +1,6 @@
 """Shared pytest configuration. The test factories live in tests/factories/ (builders, one module a
 topic); their fixtures (factories.fixtures) are registered here for every test."""
+
 import os
 
 # No test may reach a model hub.

@@ -82,7 +82,7 @@ def find_cycle(graph: dict):
         stack.append(node)
         for dep in sorted(graph[node][0]):
             if state.get(dep) == "visiting":
-                return stack[stack.index(dep):] + [dep]
+                return stack[stack.index(dep) :] + [dep]
             if dep not in state:
                 cycle = visit(dep)
                 if cycle:

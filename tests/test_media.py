@@ -148,9 +148,7 @@ def test_vtest_footage_and_silent_video(tmp_path):
     )
     probe = ffprobe(video.media_path)
     assert [s["codec_type"] for s in probe["streams"]] == ["video"]
-    assert (
-        video.subtitle_path == "" and json.loads(open(video.info_path).read())["requested_subtitles"] is None
-    )
+    assert video.subtitle_path == "" and json.loads(open(video.info_path).read())["requested_subtitles"] is None
 
 
 def test_unknown_background_is_a_value_error(tmp_path):

@@ -25,13 +25,14 @@ def _presets_by_family() -> str:
     from train.registry import families
 
     header = (
-        "training presets by model family (--config; a model preset alone trains with the family's "
-        "default recipe):"
+        "training presets by model family (--config; a model preset alone trains with the family's default recipe):"
     )
     lines = [header]
     for family in families().values():
         aliases = ", ".join(f"{old} = {new}" for old, new in family.aliases.items())
-        lines.append(f"  {family.name}: {', '.join(family.train_presets)}" + (f" (aliases: {aliases})" if aliases else ""))
+        lines.append(
+            f"  {family.name}: {', '.join(family.train_presets)}" + (f" (aliases: {aliases})" if aliases else "")
+        )
         models = [m for m in family.model_presets if m not in family.train_presets]
         lines.append(f"    model presets: {', '.join(models)}")
     return "\n".join(lines)
@@ -118,9 +119,7 @@ def _add_eval(sub) -> None:
         epilog=_tasks_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)"
-    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run folder (its latest checkpoint)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--shards", help="shard pattern (as for fit): each clip is a video and a query")
     src.add_argument(
@@ -146,21 +145,32 @@ def _add_eval(sub) -> None:
         help="zero-shot: prompt templates, one a line with {} for the class name (default: CLIP's 28 "
         "Kinetics templates)",
     )
-    p.add_argument("--annotations", help="the benchmark's annotation file (see train/datasets.py); with "
-                   "--task, the split evaluated")
+    p.add_argument(
+        "--annotations",
+        help="the benchmark's annotation file (see train/datasets.py); with --task, the split evaluated",
+    )
     p.add_argument("--train-annotations", help="--task: the training split (fine-tuning, linear probes, QA)")
-    p.add_argument("--benchmark", choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
-                   help="--task: the retrieval benchmark whose annotation format --annotations is in")
-    p.add_argument("--layout", choices=["ucf101", "hmdb51", "ssv2", "kinetics400"],
-                   help="--task: the action classification dataset's annotation layout")
+    p.add_argument(
+        "--benchmark",
+        choices=["msrvtt", "didemo", "activitynet", "msvd", "vatex"],
+        help="--task: the retrieval benchmark whose annotation format --annotations is in",
+    )
+    p.add_argument(
+        "--layout",
+        choices=["ucf101", "hmdb51", "ssv2", "kinetics400"],
+        help="--task: the action classification dataset's annotation layout",
+    )
     p.add_argument("--run-dir", help="--task: folder for what a task trains (checkpoints, metrics)")
     p.add_argument("--num-frames", type=int, help="--task: frames per video (default: the task's protocol)")
     p.add_argument("--image-size", type=int, help="--task: frame side (default: the task's protocol)")
     p.add_argument("--epochs", type=float, help="--task: training epochs (default: the paper's)")
     p.add_argument("--lr", type=float, help="--task: peak learning rate (default: the paper's)")
     p.add_argument("--videos", help="folder of the benchmark's videos")
-    p.add_argument("--split", help="msvd: file of the clip names to keep (e.g. the test list); --task with "
-                   "--layout hmdb51: the split number (default 1)")
+    p.add_argument(
+        "--split",
+        help="msvd: file of the clip names to keep (e.g. the test list); --task with "
+        "--layout hmdb51: the split number (default 1)",
+    )
     p.add_argument(
         "--mode",
         choices=["clip", "paragraph"],
@@ -232,9 +242,7 @@ def run_fit(args, overrides: list) -> int:
 
         if not args.annotations or not args.videos:
             raise ValueError("--dataset needs --annotations and --videos")
-        shards = str(
-            prepare_benchmark(args.output, args.dataset, args.annotations, args.videos, args.mode, args.split)
-        )
+        shards = str(prepare_benchmark(args.output, args.dataset, args.annotations, args.videos, args.mode, args.split))
     summary = fit(
         cfg,
         shards,
@@ -258,9 +266,7 @@ def run_eval(args) -> int:
     )
 
     if args.hierarchical and not args.shards:
-        raise ValueError(
-            "--hierarchical needs --shards OUT (a folder written by curate hierarchical-testset)"
-        )
+        raise ValueError("--hierarchical needs --shards OUT (a folder written by curate hierarchical-testset)")
     if (args.dataset or args.multiple_choice or args.zero_shot) and not args.videos:
         raise ValueError("--dataset, --multiple-choice and --zero-shot need --videos")
     if args.dataset and not args.annotations:
@@ -271,9 +277,7 @@ def run_eval(args) -> int:
         return _print_result(run_task(args.task, args), args)
     em = load_eval_model(args.checkpoint, args.tokenizer, config=args.config)
     if args.hierarchical:
-        result = evaluate_hierarchical(
-            em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers
-        )
+        result = evaluate_hierarchical(em, args.shards, args.text, args.dsl, args.batch_size, args.num_workers)
     elif args.shards:
         result = evaluate_shards(
             em, args.shards, args.mode or "clip", args.text, args.dsl, args.batch_size, args.num_workers

@@ -142,8 +142,11 @@ def init_weights_from(model, checkpoint) -> dict:
     if adapt is not None:  # e.g. VidLA: a temporal embedding of another frame count, interpolated
         source = adapt(source)
     own = model.state_dict()
-    wrong = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-             for k, v in source.items() if k in own and v.shape != own[k].shape]
+    wrong = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in source.items()
+        if k in own and v.shape != own[k].shape
+    ]
     if wrong:
         raise CheckpointError(f"init_from {checkpoint}: tensors of another shape: " + "; ".join(wrong))
     loaded = {k: v for k, v in source.items() if k in own}

@@ -12,7 +12,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Optional
 
-
 LR_SCHEDULES = ("cosine", "linear", "step")
 TRAIN_CROPS = ("multiscale", "center")
 
@@ -21,21 +20,15 @@ TRAIN_CROPS = ("multiscale", "center")
 class TrainConfig:
     # --- model ---
     model: str = "vidla-b32"  # a model preset of a registered family (train.registry); picks the family
-    model_overrides: dict = field(
-        default_factory=dict
-    )  # ModelConfig fields to change (CLI: model.FIELD=VALUE)
-    clip_weights: Optional[str] = (
-        None  # folder of OpenAI CLIP weights (CLIPModel.save_pretrained); None: random init
-    )
+    model_overrides: dict = field(default_factory=dict)  # ModelConfig fields to change (CLI: model.FIELD=VALUE)
+    clip_weights: Optional[str] = None  # folder of OpenAI CLIP weights (CLIPModel.save_pretrained); None: random init
     init_from: Optional[str] = None  # weights-only start from this checkpoint (file or run folder) of
     # another run: tensors matched by name and shape; optimizer, step and data start afresh
     freeze: tuple = ()  # parameter-name glob patterns (fnmatch) kept frozen, e.g. text_model.*
     grad_checkpointing: bool = False  # recompute transformer layers in backward (memory for time)
     compile: bool = False  # torch.compile the training step (H100, B/16: 1.5x faster steps)
     # --- text ---
-    tokenizer: str = (
-        "openai/clip-vit-base-patch32"  # CLIP tokenizer folder or hub name; "": train a small BPE
-    )
+    tokenizer: str = "openai/clip-vit-base-patch32"  # CLIP tokenizer folder or hub name; "": train a small BPE
     # on the shard texts into RUN_DIR/tokenizer (offline tiny runs only)
     tokenizer_vocab_size: int = 1000  # vocabulary of that small BPE
     tokenizer_kind: str = "clip"  # what tokenizer="" learns: "clip" (CLIP's BPE) or "wordpiece" (BERT's)
@@ -108,8 +101,10 @@ class TrainConfig:
         if self.schedule_offset < 0 or self.schedule_steps < 0:
             problems.append("schedule_steps and schedule_offset must be >= 0")
         elif self.schedule_steps and self.schedule_offset + self.steps > self.schedule_steps:
-            problems.append(f"schedule_offset {self.schedule_offset} + steps {self.steps} run past "
-                            f"schedule_steps {self.schedule_steps}")
+            problems.append(
+                f"schedule_offset {self.schedule_offset} + steps {self.steps} run past "
+                f"schedule_steps {self.schedule_steps}"
+            )
         if not 0 <= self.min_lr <= self.lr:
             problems.append(f"min_lr {self.min_lr} must lie in [0, lr={self.lr}]")
         if not self.crop_scales or not all(isinstance(s, (int, float)) and 0 < s <= 1 for s in self.crop_scales):

@@ -95,9 +95,7 @@ def _build(name: str, texts_by_video: dict, videos_dir, paragraph: bool) -> Retr
             texts.append(text.strip())
             owners.append(len(ids) - 1)
     if not ids:
-        raise AnnotationError(
-            f"{name}: none of the {len(texts_by_video)} annotated videos is in {videos_dir}"
-        )
+        raise AnnotationError(f"{name}: none of the {len(texts_by_video)} annotated videos is in {videos_dir}")
     return RetrievalSet(name, tuple(ids), tuple(paths), tuple(texts), tuple(owners), tuple(missing))
 
 
@@ -138,12 +136,8 @@ def load_didemo(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet
 
 def load_activitynet(annotations, videos_dir, paragraph: bool = True) -> RetrievalSet:
     doc = _read_json(annotations)
-    if not isinstance(doc, dict) or any(
-        not isinstance(v, dict) or "sentences" not in v for v in doc.values()
-    ):
-        raise AnnotationError(
-            f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}"
-        )
+    if not isinstance(doc, dict) or any(not isinstance(v, dict) or "sentences" not in v for v in doc.values()):
+        raise AnnotationError(f"{annotations}: expected ActivityNet Captions' {{video_id: {{sentences, ...}}}}")
     by_video = {}
     for video, entry in doc.items():
         # videos are stored both as v_<id> (the annotation's key) and as <id> (as YouTube names them)
@@ -207,10 +201,7 @@ def load_multiple_choice(annotations, videos_dir) -> MultipleChoiceSet:
         rows = _read_csv(annotations, delimiter="\t", required=("vid_key", "a1", "answer"))
         for row in rows:
             options = tuple(
-                row[k]
-                for k in sorted(
-                    (k for k in row if k[:1] == "a" and k[1:].isdigit()), key=lambda k: int(k[1:])
-                )
+                row[k] for k in sorted((k for k in row if k[:1] == "a" and k[1:].isdigit()), key=lambda k: int(k[1:]))
             )
             questions.append((row["vid_key"].replace("msr", "video", 1), options, int(row["answer"])))
     ids, paths, candidates, answers, missing = [], [], [], [], []
@@ -275,8 +266,11 @@ def load_classification(labels_file, videos_dir) -> ClassificationSet:
     if not found:
         raise AnnotationError(f"none of the {len(items)} labelled videos of {labels_file} is in {videos_dir}")
     return ClassificationSet(
-        tuple(v for v, _, _ in found), tuple(p for _, _, p in found), tuple(i for _, i, _ in found),
-        class_names, missing,
+        tuple(v for v, _, _ in found),
+        tuple(p for _, _, p in found),
+        tuple(i for _, i, _ in found),
+        class_names,
+        missing,
     )
 
 
@@ -340,8 +334,13 @@ def load_action_split(layout: str, annotations, videos_dir, role: str = "test", 
         (found if path else missing).append((video, index[label], str(path)))
     if not found:
         raise AnnotationError(f"none of the {len(items)} videos of {annotations} is in {videos_dir}")
-    return ClassificationSet(tuple(v for v, _, _ in found), tuple(p for _, _, p in found),
-                             tuple(i for _, i, _ in found), class_names, tuple(v for v, _, _ in missing))
+    return ClassificationSet(
+        tuple(v for v, _, _ in found),
+        tuple(p for _, _, p in found),
+        tuple(i for _, i, _ in found),
+        class_names,
+        tuple(v for v, _, _ in missing),
+    )
 
 
 def align_classes(*sets: ClassificationSet) -> list:

@@ -59,8 +59,9 @@ class EvalModel:
         )
 
 
-def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optional[str] = None,
-                    config: Optional[str] = None) -> EvalModel:
+def load_eval_model(
+    checkpoint, tokenizer: Optional[str] = None, device: Optional[str] = None, config: Optional[str] = None
+) -> EvalModel:
     """The model of a training checkpoint (a file or a run folder), in eval mode, with its tokenizer.
     ``config``: the train preset that supplies what the file lacks (a safetensors export or a state
     dict of weights alone, or a checkpoint without its model family: see train.model_file)."""
@@ -77,7 +78,8 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
         first = str(exc).strip().splitlines()[:3]
         raise ckpt.CheckpointError(
             f"the weights of {checkpoint} ({found.what}) do not fit a {found.family.name} model of its "
-            f"config: {' '.join(first)[:400]}") from None
+            f"config: {' '.join(first)[:400]}"
+        ) from None
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev).eval()
     tokenizer_dir = tokenizer or found.tokenizer
@@ -90,7 +92,8 @@ def load_eval_model(checkpoint, tokenizer: Optional[str] = None, device: Optiona
     if not tokenizer_dir:
         raise ckpt.CheckpointError(
             f"{checkpoint} is {found.what}, and --config {config} trains a tokenizer of its own: pass "
-            "--tokenizer DIR (the run's tokenizer folder, RUN/tokenizer)")
+            "--tokenizer DIR (the run's tokenizer folder, RUN/tokenizer)"
+        )
     text_tokenizer = load_tokenizer(str(tokenizer_dir))
     if len(text_tokenizer) > mcfg.vocab_size:
         raise ValueError(
@@ -178,9 +181,7 @@ def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16,
     return (torch.cat(feats) if feats else torch.zeros(0)), ok, failed
 
 
-def evaluate_retrieval_set(
-    em: EvalModel, data, dsl: bool, batch_size: int = 16, num_workers: int = 0
-) -> dict:
+def evaluate_retrieval_set(em: EvalModel, data, dsl: bool, batch_size: int = 16, num_workers: int = 0) -> dict:
     """Metrics on a train.datasets.RetrievalSet."""
     video_feats, ok, failed = embed_video_files(em, data.video_paths, batch_size, num_workers)
     new_index = {old: new for new, old in enumerate(ok)}
@@ -209,8 +210,10 @@ def has_texts(em: EvalModel) -> bool:
 
 def _require_texts(em: EvalModel) -> None:
     if not has_texts(em):
-        raise ValueError(f"the {em.family.name} model has no text encoder: evaluate it on shards "
-                         "(--shards), where it is scored clip to clip")
+        raise ValueError(
+            f"the {em.family.name} model has no text encoder: evaluate it on shards "
+            "(--shards), where it is scored clip to clip"
+        )
 
 
 @torch.no_grad()
@@ -235,14 +238,18 @@ def _metrics(em: EvalModel, texts, video_feats, video_of_text, dsl: bool) -> dic
     if dsl and is_fusion(em):
         raise ValueError("--dsl needs a dual-encoder model (a logit scale); this one scores pairs by fusion")
     if dsl and not em.family.temperature:
-        raise ValueError(f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} "
-                         "model has none")
+        raise ValueError(
+            f"--dsl needs the model's logit scale (logit_scale_value()); the {em.family.name} model has none"
+        )
     if video_feats.shape[0] < MEANINGFUL_VIDEOS:
         import logging
 
         logging.getLogger(__name__).warning(
             "retrieval over %d videos: recall is not meaningful below %d (R@10 of 10 videos is 100%% by "
-            "construction); evaluate on more clips", video_feats.shape[0], MEANINGFUL_VIDEOS)
+            "construction); evaluate on more clips",
+            video_feats.shape[0],
+            MEANINGFUL_VIDEOS,
+        )
     sim_TV = text_video_scores(em, texts, video_feats)
     scale = float(em.model.logit_scale_value().detach()) if dsl else None
     return {
@@ -289,16 +296,16 @@ def evaluate_shards(
     """Metrics on curated shards: one video per clip, one query per clip that has the chosen text."""
     if not has_texts(em):
         if dsl or mode == "paragraph":  # asked for, it would be silently left out
-            raise ValueError(f"the {em.family.name} model has no text encoder: it is evaluated clip to clip, "
-                             "without --dsl or --mode paragraph")
+            raise ValueError(
+                f"the {em.family.name} model has no text encoder: it is evaluated clip to clip, "
+                "without --dsl or --mode paragraph"
+            )
         return evaluate_clip_to_clip(em, shards_pattern, batch_size, num_workers)
     video_BD, clips, skipped = _shard_clips(em, shards_pattern, batch_size, num_workers)
     # clips without the chosen text leave the gallery (video-to-text needs a text for every video)
     kept = [i for i, clip in enumerate(clips) if _query(clip, mode, text).strip()]
     if not kept:
-        raise ValueError(
-            f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text"
-        )
+        raise ValueError(f"no clip in {shards_pattern} has a {text if mode != 'paragraph' else 'sentence'} text")
     texts = [_query(clips[i], mode, text) for i in kept]
     result = _metrics(em, texts, video_BD[kept], list(range(len(kept))), dsl)
     result.update({"dataset": "shards", "mode": mode, "text": text, "skipped_samples": skipped})
@@ -320,8 +327,13 @@ def evaluate_hierarchical(
     complete = [t for t in triplets if all(getattr(t, scale) in row_of for scale in HIERARCHY)]
     if not complete:
         raise ValueError(f"no triplet of {folder} has three decodable clips with a {text} text")
-    result = {"task": "hierarchical", "text": text, "num_triplets": len(complete),
-              "incomplete_triplets": len(triplets) - len(complete), "skipped_samples": skipped}
+    result = {
+        "task": "hierarchical",
+        "text": text,
+        "num_triplets": len(complete),
+        "incomplete_triplets": len(triplets) - len(complete),
+        "skipped_samples": skipped,
+    }
     for scale in HIERARCHY:
         rows = [row_of[getattr(t, scale)] for t in complete]
         texts = [clips[i][text] for i in rows]
@@ -371,14 +383,13 @@ def evaluate_multiple_choice(em: EvalModel, data, batch_size: int = 16, num_work
         raise ValueError("multiple choice: no video could be decoded")
     num_options = {len(data.candidates[i]) for i in ok}
     if len(num_options) != 1:
-        raise ValueError(
-            f"multiple choice: questions have different numbers of options {sorted(num_options)}"
-        )
+        raise ValueError(f"multiple choice: questions have different numbers of options {sorted(num_options)}")
     options = [t for i in ok for t in data.candidates[i]]
     C = num_options.pop()
     if is_fusion(em):  # each video against its own options only
-        scores_QC = torch.stack([text_video_scores(em, options[q * C : (q + 1) * C], video_feats[q : q + 1])[:, 0]
-                                 for q in range(len(ok))])
+        scores_QC = torch.stack(
+            [text_video_scores(em, options[q * C : (q + 1) * C], video_feats[q : q + 1])[:, 0] for q in range(len(ok))]
+        )
     else:
         text_QCD = embed_texts(em, options).view(len(ok), C, -1)
         scores_QC = torch.einsum("qcd,qd->qc", text_QCD, video_feats)
@@ -396,8 +407,9 @@ def run_multiple_choice(em: EvalModel, args) -> dict:
     """``--task multiple-choice``: the questions of ``--annotations`` over the videos of ``--videos``."""
     from train import datasets
 
-    return evaluate_multiple_choice(em, datasets.load_multiple_choice(args.annotations, args.videos),
-                                    args.batch_size, args.num_workers)
+    return evaluate_multiple_choice(
+        em, datasets.load_multiple_choice(args.annotations, args.videos), args.batch_size, args.num_workers
+    )
 
 
 def with_num_frames(em: EvalModel, num_frames: int) -> EvalModel:

@@ -12,10 +12,10 @@ import logging
 import math
 import os
 import time
-from fnmatch import fnmatchcase
 from collections import Counter
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -24,7 +24,6 @@ from torch import nn
 
 from train import checkpoint as ckpt
 from train.config import TrainConfig, model_config
-from train.objectives import Contrastive, ObjectiveContext, loss_weights, weighted_total
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader, texts_of
 from train.distributed import (
     DistInfo,
@@ -35,6 +34,7 @@ from train.distributed import (
     init_distributed,
     wrap_model,
 )
+from train.objectives import Contrastive, ObjectiveContext, loss_weights, weighted_total
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,7 @@ def shard_texts(shards: Iterable[str]) -> Iterable[str]:
             yield from (s["text"] for s in meta.get("sentences") or [])
 
 
-def prepare_tokenizer(
-    cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo, resuming: bool = False
-) -> Path:
+def prepare_tokenizer(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo, resuming: bool = False) -> Path:
     """The run's own copy of the tokenizer in RUN_DIR/tokenizer (what eval loads), written by rank 0.
     A resumed run keeps it; a run from step 0 writes it anew (one left by an earlier attempt that
     stopped before its first checkpoint may come from another config)."""
@@ -433,8 +431,27 @@ def set_up(cfg: TrainConfig, shards_pattern: str, run_dir, resume: Optional[str]
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
-    return Run(cfg, info, run_dir, family, mcfg, tokenizer_dir, weights, objectives, model, optimizer, scheduler,
-               train_step, gradcache, loader_state, batches, metrics, bar, step, nan_skips)
+    return Run(
+        cfg,
+        info,
+        run_dir,
+        family,
+        mcfg,
+        tokenizer_dir,
+        weights,
+        objectives,
+        model,
+        optimizer,
+        scheduler,
+        train_step,
+        gradcache,
+        loader_state,
+        batches,
+        metrics,
+        bar,
+        step,
+        nan_skips,
+    )
 
 
 def _checkpoint_to_resume(run_dir: Path, resume: Optional[str], info: DistInfo) -> Optional[dict]:
@@ -472,8 +489,7 @@ def _family_parts(cfg: TrainConfig, shards: list, run_dir: Path, info: DistInfo,
     mcfg = model_config(cfg)
     if len(load_tokenizer(tokenizer_dir)) > mcfg.vocab_size:
         raise ValueError(
-            f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's "
-            f"vocab_size {mcfg.vocab_size}"
+            f"tokenizer {cfg.tokenizer or tokenizer_dir} has more tokens than the model's vocab_size {mcfg.vocab_size}"
         )
     return family, weights, objectives, mcfg, tokenizer_dir
 

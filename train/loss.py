@@ -9,6 +9,7 @@ gives exactly the gradient of the single-process loss on the concatenated global
 clamped: a clamp here would have zero gradient at the bound (CLIP checkpoints start at ln 100), so the
 trainer clamps the parameter after each optimizer step instead, as open_clip does.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -24,6 +25,7 @@ def _gather(x: torch.Tensor, world_size: int, with_grad: bool) -> torch.Tensor:
 
     if with_grad:
         import torch.distributed.nn.functional as dist_nn
+
         return torch.cat(dist_nn.all_gather(x), dim=0)
     parts = [torch.empty_like(x) for _ in range(world_size)]
     dist.all_gather(parts, x.contiguous())
@@ -46,8 +48,9 @@ def info_nce(
     a text. Features are expected L2-normalised, (B, D) local to this rank.
     """
     if video_BD.shape != text_BD.shape:
-        raise ValueError(f"video features {tuple(video_BD.shape)} and text features "
-                         f"{tuple(text_BD.shape)} differ in shape")
+        raise ValueError(
+            f"video features {tuple(video_BD.shape)} and text features {tuple(text_BD.shape)} differ in shape"
+        )
     B = video_BD.shape[0]
     if has_text_B is None:
         has_text_B = torch.ones(B, dtype=torch.bool, device=video_BD.device)
@@ -70,8 +73,9 @@ def info_nce(
     rows_B = has_text_B
     video_to_text_BG = (scale * video_BD @ all_text_GD.T).masked_fill(~all_has_text_G[None, :], float("-inf"))
     text_to_video_BG = scale * text_BD @ all_video_GD.T
-    per_sample_B = (F.cross_entropy(video_to_text_BG[rows_B], labels_B[rows_B], reduction="none")
-                    + F.cross_entropy(text_to_video_BG[rows_B], labels_B[rows_B], reduction="none"))
+    per_sample_B = F.cross_entropy(video_to_text_BG[rows_B], labels_B[rows_B], reduction="none") + F.cross_entropy(
+        text_to_video_BG[rows_B], labels_B[rows_B], reduction="none"
+    )
     # sum over this rank's rows / global count, times world_size: DDP's mean over ranks gives the global mean
     return per_sample_B.sum() * (world_size / num_with_text)
 
@@ -87,4 +91,3 @@ class ClipLoss(nn.Module):
 
     def forward(self, video_feats: torch.Tensor, text_feats: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
         return 0.5 * info_nce(video_feats, text_feats, logit_scale, None, self.rank, self.world_size)
-

@@ -77,9 +77,7 @@ def video_to_text_ranks(
     (``best_text_per_video``, CLIP4Clip) or among all texts (``all_texts``); see the module docstring.
     The video's other texts are right answers too: they never count against it, tied or not."""
     if convention not in V2T_CONVENTIONS:
-        raise ValueError(
-            f"unknown video-to-text convention {convention!r}; expected one of {V2T_CONVENTIONS}"
-        )
+        raise ValueError(f"unknown video-to-text convention {convention!r}; expected one of {V2T_CONVENTIONS}")
     best_VV = best_text_per_video(sim_TV, video_of_text_T)
     best_own_V = best_VV.diagonal()
     if convention == "best_text_per_video":
@@ -109,9 +107,7 @@ def dual_softmax(sim_TV: torch.Tensor, scale: float, prior_dim: int) -> torch.Te
     return sim_TV * torch.softmax(scale * sim_TV, dim=prior_dim)
 
 
-def retrieval_metrics(
-    sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, dsl_scale: float | None = None
-) -> dict:
+def retrieval_metrics(sim_TV: torch.Tensor, video_of_text_T: torch.Tensor, dsl_scale: float | None = None) -> dict:
     """{"t2v": {...}, "v2t": {...}, "v2t_convention": ...}; where a video has several texts also
     "v2t_all_texts"; with ``dsl_scale`` the same after dual softmax ("t2v_dsl", "v2t_dsl", ...)."""
     sim_TV = sim_TV.double()
@@ -124,9 +120,7 @@ def retrieval_metrics(
         out["t2v" + suffix] = summarize_ranks(text_to_video_ranks(for_t2v, video_of_text_T))
         out["v2t" + suffix] = summarize_ranks(video_to_text_ranks(for_v2t, video_of_text_T))
         if several_texts:
-            out["v2t_all_texts" + suffix] = summarize_ranks(
-                video_to_text_ranks(for_v2t, video_of_text_T, "all_texts")
-            )
+            out["v2t_all_texts" + suffix] = summarize_ranks(video_to_text_ranks(for_v2t, video_of_text_T, "all_texts"))
     out["v2t_convention"] = (
         "best_text_per_video: each video's best own text ranked among every video's best text (CLIP4Clip)"
     )

@@ -23,9 +23,11 @@ from typing import Optional
 from train import checkpoint as ckpt
 
 # what each kind of file lacks, for the messages
-_NEEDS = ("evaluate the run folder it came from (--checkpoint RUN, or RUN/checkpoints/step_N.pt), or pass "
-          "--config PRESET (the train preset it was trained with) and --tokenizer DIR (the run's tokenizer "
-          "folder, RUN/tokenizer)")
+_NEEDS = (
+    "evaluate the run folder it came from (--checkpoint RUN, or RUN/checkpoints/step_N.pt), or pass "
+    "--config PRESET (the train preset it was trained with) and --tokenizer DIR (the run's tokenizer "
+    "folder, RUN/tokenizer)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,15 @@ def _model_config(family, fields: dict, source: str, what: str):
     if unknown:
         from train.registry import families
 
-        fits = sorted(f.name for f in families().values()
-                      if set(fields) <= {x.name for x in dataclasses.fields(f.model_config)})
+        fits = sorted(
+            f.name for f in families().values() if set(fields) <= {x.name for x in dataclasses.fields(f.model_config)}
+        )
         hint = f"they are family {' or '.join(fits)}'s" if fits else "no registered family has them all"
         raise ckpt.CheckpointError(
             f"{source} ({what}) is read as a {family.name} model, but its model config has fields the "
             f"{family.name} config does not know ({', '.join(unknown)}; {hint}): pass --config PRESET of "
-            "the family it was trained as")
+            "the family it was trained as"
+        )
     no_init = {k: v for k, v in (("clip_weights", None), ("grad_checkpointing", False)) if k in names}
     return family.model_config(**{**fields, **no_init})
 
@@ -79,8 +83,9 @@ def _family(recorded: Optional[str], preset_family, source: str, what: str):
     from train.registry import get_family
 
     if recorded and preset_family is not None and recorded != preset_family.name:
-        raise ckpt.CheckpointError(f"{source} ({what}) holds a {recorded} model; --config names a "
-                                   f"{preset_family.name} preset")
+        raise ckpt.CheckpointError(
+            f"{source} ({what}) holds a {recorded} model; --config names a {preset_family.name} preset"
+        )
     if recorded:
         return get_family(recorded)
     return preset_family or get_family("vidla")  # checkpoints from before the registry are VidLA's
@@ -101,8 +106,9 @@ def _from_weights(weights: dict, metadata: dict, source: str, what: str, preset:
     from train.config import model_config
 
     if preset is None:
-        raise ckpt.CheckpointError(f"{source} is {what}: it holds no tokenizer and no training config, "
-                                   f"which eval needs; {_NEEDS}")
+        raise ckpt.CheckpointError(
+            f"{source} is {what}: it holds no tokenizer and no training config, which eval needs; {_NEEDS}"
+        )
     cfg, preset_family = _preset(preset)
     family = _family(metadata.get("family"), preset_family, source, what)
     if "model_config" in metadata:
@@ -127,8 +133,11 @@ def read_model_file(checkpoint, preset: Optional[str] = None) -> ModelFile:
             weights = load_file(str(path))
         except (SafetensorError, OSError) as exc:
             raise ckpt.CheckpointError(f"cannot read {path} as safetensors: {exc}") from exc
-        what = ("a weights-only safetensors export (python -m train export)" if "family" in metadata
-                else "a safetensors file of weights alone")
+        what = (
+            "a weights-only safetensors export (python -m train export)"
+            if "family" in metadata
+            else "a safetensors file of weights alone"
+        )
         return _from_weights(weights, metadata, str(path), what, preset)
     state = ckpt.load_checkpoint(path)
     trained = isinstance(state, dict) and isinstance(state.get("model"), dict)
@@ -140,5 +149,4 @@ def read_model_file(checkpoint, preset: Optional[str] = None) -> ModelFile:
         what = f"a state dict of {len(state)} tensors (weights alone, not a training checkpoint)"
         return _from_weights(state, {}, str(path), what, preset)
     keys = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
-    raise ckpt.CheckpointError(
-        f"{path} is not a checkpoint of python -m train fit (it holds {keys}); {_NEEDS}")
+    raise ckpt.CheckpointError(f"{path} is not a checkpoint of python -m train fit (it holds {keys}); {_NEEDS}")

@@ -114,9 +114,7 @@ class Family:
         if unknown:
             raise ValueError(f"family {self.name}: unknown task(s) {unknown}; tasks: {sorted(TASKS)}")
         if self.default_preset not in self.train_presets:
-            raise ValueError(
-                f"family {self.name}: default_preset {self.default_preset!r} is not a train preset"
-            )
+            raise ValueError(f"family {self.name}: default_preset {self.default_preset!r} is not a train preset")
         for target in self.aliases.values():
             if target not in self.train_presets and target not in self.model_presets:
                 raise ValueError(f"family {self.name}: alias target {target!r} is not a preset")
@@ -130,9 +128,7 @@ def register_family(family: Family) -> Family:
     taken = {name: f.name for f in FAMILIES.values() if f.name != family.name for name in _names(f)}
     clashes = sorted(set(_names(family)) & set(taken))
     if clashes:
-        raise ValueError(
-            f"family {family.name}: preset name(s) {clashes} already belong to family {taken[clashes[0]]}"
-        )
+        raise ValueError(f"family {family.name}: preset name(s) {clashes} already belong to family {taken[clashes[0]]}")
     FAMILIES[family.name] = family
     return family
 

@@ -75,9 +75,7 @@ def build_bpe_tokenizer(texts: Iterable[str], out_dir, vocab_size: int = 1000) -
         best = min(pairs, key=lambda pair: (-pairs[pair], pair))
         merges.append(best)
         words = {w: _merge(symbols, best) for w, symbols in words.items()}
-    vocab = {
-        token: i for i, token in enumerate(dict.fromkeys([*specials, *alphabet, *(a + b for a, b in merges)]))
-    }
+    vocab = {token: i for i, token in enumerate(dict.fromkeys([*specials, *alphabet, *(a + b for a, b in merges)]))}
     tokenizer = CLIPTokenizerFast(vocab=vocab, merges=merges)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,12 @@ class DalleEncoder(nn.Module):
                     ("group_2", group(2, True)),
                     ("group_3", group(3, True)),
                     ("group_4", group(4, False)),
-                    ("output", nn.Sequential(OrderedDict([("relu", nn.ReLU()), ("conv", DalleConv2d(8 * n_hid, vocab_size, 1))]))),
+                    (
+                        "output",
+                        nn.Sequential(
+                            OrderedDict([("relu", nn.ReLU()), ("conv", DalleConv2d(8 * n_hid, vocab_size, 1))])
+                        ),
+                    ),
                 ]
             )
         )
@@ -159,6 +164,7 @@ def load_dalle_encoder(path) -> DalleEncoder:
     encoder = DalleEncoder(**dalle_encoder_config(state))
     missing, unexpected = encoder.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{path}: state dict does not match DALL-E's encoder: missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]}")
+        raise ValueError(
+            f"{path}: state dict does not match DALL-E's encoder: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     return encoder

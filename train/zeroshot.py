@@ -35,9 +35,7 @@ def read_templates(path: Optional[str]) -> tuple:
     """Templates from a file (one a line, each with one ``{}`` for the class name); default Kinetics'."""
     if not path:
         return KINETICS_TEMPLATES
-    templates = tuple(
-        line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()
-    )
+    templates = tuple(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
     bad = [t for t in templates if t.count("{}") != 1]
     if not templates or bad:
         raise ValueError(f"{path}: every template needs exactly one {{}} for the class name; bad: {bad[:3]}")
@@ -66,9 +64,7 @@ def evaluate_zero_shot(
         raise ValueError("zero-shot: no video could be decoded")
     if is_fusion(em):
         prompts = [t.format(name) for name in data.class_names for t in templates]
-        scores_CPV = text_video_scores(em, prompts, video_feats).view(
-            len(data.class_names), len(templates), -1
-        )
+        scores_CPV = text_video_scores(em, prompts, video_feats).view(len(data.class_names), len(templates), -1)
         scores_VC = scores_CPV.mean(dim=1).T
     else:
         scores_VC = video_feats @ class_embeddings(em, data.class_names, templates).T
@@ -100,4 +96,3 @@ def run_task(em, args) -> dict:
 
 
 APPENDIX_FRAMES = 32  # appendix D: "a 'single-view' evaluation and ... uniformly sampled 32 frames"
-

@@ -149,7 +149,6 @@ def _write_summary(out_dir, totals, outcome, videos_in, *_barriers, run_id, sour
     # every staged video is in a shard by now; what is left is work folders of failed attempts
     remove_tree(join(out_dir, write.STAGING))
     if is_local(out_dir):  # readers glob DIR/shards/*.tar: let it exist even when no clip was made
-
         os.makedirs(join(_local(out_dir), index.SHARDS), exist_ok=True)
     return stats
 
@@ -162,24 +161,24 @@ class Finalize(beam.PTransform):
     existing stats.json; source: STATE (decide the standing failures from the records and write
     failures.jsonl) or FILE (take failures.jsonl as it stands); index_file: write clips.parquet."""
 
-    def __init__(self, out_dir: str, *, after=(), videos_in=None, run_id: str = "", source: str = STATE,
-                 index_file: bool = True):
+    def __init__(
+        self, out_dir: str, *, after=(), videos_in=None, run_id: str = "", source: str = STATE, index_file: bool = True
+    ):
         super().__init__()
         self._out_dir, self._after, self._videos_in = out_dir, list(after), videos_in
         self._run_id, self._source, self._index_file = run_id, source, index_file
 
     def expand(self, pbegin):
         out_dir = self._out_dir
-        barriers = [AsSingleton(pcoll | f"Done{i}" >> beam.combiners.Count.Globally())
-                    for i, pcoll in enumerate(self._after)]
-        root = (pbegin | "Output" >> beam.Create([out_dir])
-                | "AfterWriting" >> beam.Map(lambda d, *_: d, *barriers))
+        barriers = [
+            AsSingleton(pcoll | f"Done{i}" >> beam.combiners.Count.Globally()) for i, pcoll in enumerate(self._after)
+        ]
+        root = pbegin | "Output" >> beam.Create([out_dir]) | "AfterWriting" >> beam.Map(lambda d, *_: d, *barriers)
         read = (
             root
             | "ListPartitions" >> beam.FlatMap(index.partition_paths)
             | "SpreadPartitions" >> beam.Reshuffle()
-            | "ReadPartitions" >> beam.ParDo(_ReadPartition(out_dir, self._run_id)).with_outputs(
-                VIDEOS, main="totals")
+            | "ReadPartitions" >> beam.ParDo(_ReadPartition(out_dir, self._run_id)).with_outputs(VIDEOS, main="totals")
         )
         merge_totals = _Merge(index.empty_totals, index.merge_totals)
         totals = read.totals | "MergeTotals" >> beam.CombineGlobally(merge_totals)
@@ -197,8 +196,7 @@ class Finalize(beam.PTransform):
         standing = (
             {"failures": records, "clips": read[VIDEOS]}
             | "ByVideo" >> beam.CoGroupByKey()
-            | "Standing" >> beam.ParDo(_StandingOfVideo(self._source == STATE)).with_outputs(
-                OUTCOME, main="failures")
+            | "Standing" >> beam.ParDo(_StandingOfVideo(self._source == STATE)).with_outputs(OUTCOME, main="failures")
         )
         merge_outcomes = _Merge(fail.empty_outcome, fail.add_outcomes)
         outcome = standing[OUTCOME] | "MergeOutcomes" >> beam.CombineGlobally(merge_outcomes)
@@ -209,13 +207,13 @@ class Finalize(beam.PTransform):
                 standing.failures
                 | "ToParts" >> beam.Map(lambda f, n: (_part_of(f, n), f), count)
                 | "ByPart" >> beam.GroupByKey()
-                | "WritePart" >> beam.MapTuple(
-                    lambda part, fs: summary.write_failure_part(out_dir, f"part-{part:05d}", fs))
+                | "WritePart"
+                >> beam.MapTuple(lambda part, fs: summary.write_failure_part(out_dir, f"part-{part:05d}", fs))
             )
             summary_inputs.append(AsSingleton(parts | "PartsWritten" >> beam.combiners.Count.Globally()))
         return root | "WriteSummary" >> beam.Map(
-            _write_summary, *summary_inputs, run_id=self._run_id, source=self._source,
-            index_file=self._index_file)
+            _write_summary, *summary_inputs, run_id=self._run_id, source=self._source, index_file=self._index_file
+        )
 
     def _videos_in_view(self, pbegin):
         if isinstance(self._videos_in, beam.pvalue.PCollection):
@@ -223,14 +221,14 @@ class Finalize(beam.PTransform):
         return AsSingleton(pbegin | "VideosIn" >> beam.Create([self._videos_in]))
 
 
-def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE,
-            index_file: bool = True) -> dict:
+def rebuild(out_dir: str, *, videos_in=None, run_id: str = "", source: str = STATE, index_file: bool = True) -> dict:
     """Run Finalize alone, in-process, over `out_dir`; returns the stats."""
 
     if source == STATE:
         remove_tree(join(out_dir, summary.STANDING))  # parts of a finalize that was killed
 
     with beam.Pipeline(options=PipelineOptions([f"--runner={LOCAL_RUNNER}"])) as p:
-        _ = p | "FinalizeOutputs" >> Finalize(out_dir, videos_in=videos_in, run_id=run_id, source=source,
-                                             index_file=index_file)
+        _ = p | "FinalizeOutputs" >> Finalize(
+            out_dir, videos_in=videos_in, run_id=run_id, source=source, index_file=index_file
+        )
     return json.loads(read_bytes(join(out_dir, summary.STATS_FILE)))

@@ -17,6 +17,7 @@ StagedVideos themselves, many in one call.
 CommitStaged writes a video's manifest once its clips are annotated, so resume never sees a staged
 video without its annotations.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -68,8 +69,14 @@ class Blip2CaptionHandler(ModelHandler):
 
     def load_model(self) -> Blip2Captioner:
         c = self._config
-        return Blip2Captioner.load(c.caption_model, device=c.device, dtype=c.dtype, batch_size=c.caption_batch_size,
-                                   max_new_tokens=c.caption_max_new_tokens, num_beams=c.caption_num_beams)
+        return Blip2Captioner.load(
+            c.caption_model,
+            device=c.device,
+            dtype=c.dtype,
+            batch_size=c.caption_batch_size,
+            max_new_tokens=c.caption_max_new_tokens,
+            num_beams=c.caption_num_beams,
+        )
 
     def run_inference(self, batch, model: Blip2Captioner, inference_args: Optional[dict] = None):
         return model.caption(batch)
@@ -89,8 +96,11 @@ class SummaryHandler(ModelHandler):
     schedules them itself, the transformers backend sorts them by length into its batches."""
 
     def __init__(self, config: AnnotateConfig):
-        super().__init__(min_batch_size=SUMMARY_PROMPTS_PER_CALL, max_batch_size=SUMMARY_PROMPTS_PER_CALL,
-                         element_size_fn=_num_prompts)
+        super().__init__(
+            min_batch_size=SUMMARY_PROMPTS_PER_CALL,
+            max_batch_size=SUMMARY_PROMPTS_PER_CALL,
+            element_size_fn=_num_prompts,
+        )
         self._config = config
 
     def load_model(self):
@@ -101,8 +111,10 @@ class SummaryHandler(ModelHandler):
         prompts = [[prompt for _, _, prompt in summary_jobs(video.clips, max_words)] for video in batch]
         flat = [prompt for video_prompts in prompts for prompt in video_prompts]
         answers = iter(model.summarize(flat) if flat else [])
-        return [PredictionResult(video, [next(answers) for _ in video_prompts])
-                for video, video_prompts in zip(batch, prompts)]
+        return [
+            PredictionResult(video, [next(answers) for _ in video_prompts])
+            for video, video_prompts in zip(batch, prompts)
+        ]
 
     def get_metrics_namespace(self) -> str:
         return "summarize"
@@ -128,8 +140,9 @@ class CutAndDecodeFrames(beam.PTransform):
     DoOutputsTuple: main "staged" (StagedVideo), FRAMES ((video_id, t), RGB array), FRAME_ERRORS
     (video_id, (t, why)), FAILURES (Failure)."""
 
-    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple],
-                 keyframes: bool = True):
+    def __init__(
+        self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple], keyframes: bool = True
+    ):
         super().__init__()
         self._cut = _CutAndDecode(out_dir, cut, download, fps, size, keyframes)
 
@@ -147,8 +160,9 @@ class _CutAndDecode(_CutVideo):
 
     commit = False  # committed by CommitStaged once annotated: a killed run redoes the video
 
-    def __init__(self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple],
-                 keyframes: bool = True):
+    def __init__(
+        self, out_dir: str, cut, download, fps: Optional[float], size: Optional[tuple], keyframes: bool = True
+    ):
         super().__init__(out_dir, cut, None)
         self._fps, self._size, self._keyframes, self._download_after = fps, size, keyframes, download
         self._decoded = beam.metrics.Metrics.counter("caption", "frames_decoded")
@@ -264,8 +278,9 @@ class _AttachToVideo(beam.DoFn):
         try:
             videos = list(groups.pop("video"))
             if len(videos) != 1:
-                raise ValueError(f"video {video_id!r} reached the {self._stage} stage {len(videos)} times; "
-                                 "video ids must be unique")
+                raise ValueError(
+                    f"video {video_id!r} reached the {self._stage} stage {len(videos)} times; video ids must be unique"
+                )
             kept, failures = self._attach(video_id, videos[0].clips, groups)
             annotated = write.replace_clips(videos[0], kept, failures)
         except Exception as exc:  # noqa: BLE001 - never lose a video silently
@@ -302,7 +317,8 @@ class CaptionClipFrames(beam.PTransform):
         batch_errors = dead.failed_inferences | "BatchErrors" >> beam.FlatMap(_failed_batch_errors)
         errors = (frame_errors, batch_errors) | "AllFrameErrors" >> beam.Flatten()
         return staged | "AttachCaptions" >> JoinToVideos(
-            "caption", _attach_captions, {"captions": captions, "errors": errors})
+            "caption", _attach_captions, {"captions": captions, "errors": errors}
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +360,9 @@ class _AttachSummaries(beam.DoFn):
             try:
                 summarized, failures = _summarized(video, raw_answers, self._max_words)
             except Exception as exc:  # noqa: BLE001 - never lose a video silently
-                yield TaggedOutput(FAILURES, Failure(video.video_id, "summarize", f"error:{type(exc).__name__}",
-                                                     str(exc)))
+                yield TaggedOutput(
+                    FAILURES, Failure(video.video_id, "summarize", f"error:{type(exc).__name__}", str(exc))
+                )
                 continue
             for failure in failures:
                 yield TaggedOutput(FAILURES, failure)
@@ -367,7 +384,8 @@ class SummarizeClips(beam.PTransform):
         results, dead = videos | "Summarize" >> _on_model_workers(inference, self._config)
         ok = results | "Attach" >> beam.ParDo(attach).with_outputs(FAILURES, main="videos")
         failed = dead.failed_inferences | "AttachFailed" >> beam.ParDo(attach, failed_call=True).with_outputs(
-            FAILURES, main="videos")
+            FAILURES, main="videos"
+        )
         summarized = (ok.videos, failed.videos) | "AllVideos" >> beam.Flatten()
         failures = (ok[FAILURES], failed[FAILURES]) | "AllFailures" >> beam.Flatten()
         return summarized, failures
@@ -398,8 +416,10 @@ class AnnotateClips(beam.PTransform):
         super().__init__(label)
         self.config = validate_models(args_or_config)
         if not self.config.enabled:
-            raise ValueError("AnnotateClips needs --caption-model or --summary-model; "
-                             "without models the recipe cuts with curate.beam.recipe.CutClips")
+            raise ValueError(
+                "AnnotateClips needs --caption-model or --summary-model; "
+                "without models the recipe cuts with curate.beam.recipe.CutClips"
+            )
         self._out_dir, self._cut, self._download = out_dir, cut, download
 
     def expand(self, videos):
@@ -408,12 +428,14 @@ class AnnotateClips(beam.PTransform):
         if config.caption_model:
             # frames are decoded straight to the captioner's input size: small elements, one resize
             fps, size = config.caption_fps, captioner_input_size(config.caption_model)
-        cut = videos | "CutAndDecodeFrames" >> CutAndDecodeFrames(self._out_dir, self._cut, self._download,
-                                                                  fps, size, config.caption_frames == "keyframe")
+        cut = videos | "CutAndDecodeFrames" >> CutAndDecodeFrames(
+            self._out_dir, self._cut, self._download, fps, size, config.caption_frames == "keyframe"
+        )
         staged, all_failures = cut.staged, [cut[FAILURES]]
         if config.caption_model:
             staged, failures = (staged, cut[FRAMES], cut[FRAME_ERRORS]) | "CaptionClipFrames" >> (
-                CaptionClipFrames(config))
+                CaptionClipFrames(config)
+            )
             all_failures.append(failures)
         if config.summary_model:
             staged, failures = staged | "SummarizeClips" >> SummarizeClips(config)

@@ -107,11 +107,7 @@ def select_videos(p, cfg: RunConfig, resume: ResumeState) -> Selected:
         todo = kept
     # the same input read again gives the same bad rows: write only those not yet recorded
     new_read_failures = read_failures | "NewReadFailures" >> NotRecorded(recorded)
-    num_read = (
-        (sources, read_failures)
-        | "AllRead" >> beam.Flatten()
-        | "CountRead" >> beam.combiners.Count.Globally()
-    )
+    num_read = (sources, read_failures) | "AllRead" >> beam.Flatten() | "CountRead" >> beam.combiners.Count.Globally()
     return Selected(todo, [new_read_failures, probe_failures, filter_failures], num_read, earlier)
 
 
@@ -238,8 +234,12 @@ def write_staged_outputs(p, staged, failures: list, selected: Selected, cfg: Run
         | "RecordFailures" >> beam.ParDo(_RecordFailures(cfg.output, resume.run_id))
     )
     return p | "FinalizeOutputs" >> Finalize(
-        cfg.output, after=[shards, recorded], videos_in=selected.num_read, run_id=resume.run_id,
-        index_file=cfg.index_file)
+        cfg.output,
+        after=[shards, recorded],
+        videos_in=selected.num_read,
+        run_id=resume.run_id,
+        index_file=cfg.index_file,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,8 +312,14 @@ def _local_progress(cfg: RunConfig, run_id: str, *, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
 
-    return Progress(_local(cfg.output), cfg.input, run_id=run_id, id_column=cfg.id_column,
-                    url_column=cfg.url_column, quiet=cfg.quiet)
+    return Progress(
+        _local(cfg.output),
+        cfg.input,
+        run_id=run_id,
+        id_column=cfg.id_column,
+        url_column=cfg.url_column,
+        quiet=cfg.quiet,
+    )
 
 
 def _print_job_url(result, options) -> None:
@@ -324,8 +330,11 @@ def _print_job_url(result, options) -> None:
     if not job_id:
         return
     gcp = options.view_as(GoogleCloudOptions)
-    print(f"Dataflow job {job_id}: https://console.cloud.google.com/dataflow/jobs/{gcp.region}/{job_id}"
-          f"?project={gcp.project}", flush=True)
+    print(
+        f"Dataflow job {job_id}: https://console.cloud.google.com/dataflow/jobs/{gcp.region}/{job_id}"
+        f"?project={gcp.project}",
+        flush=True,
+    )
 
 
 def _print_metrics(result) -> None:

@@ -150,8 +150,8 @@ class Resume(beam.PTransform):
         resolved = (
             {"video": keyed, "shards": in_shards, "staged": staged, "failures": recorded}
             | "ByVideo" >> beam.CoGroupByKey()
-            | "Resolve" >> beam.ParDo(_Resolve(out_dir, self._state.retry_failed)).with_outputs(
-                STAGED, RECORDED, main="todo")
+            | "Resolve"
+            >> beam.ParDo(_Resolve(out_dir, self._state.retry_failed)).with_outputs(STAGED, RECORDED, main="todo")
         )
         return resolved.todo, resolved[STAGED], resolved[RECORDED]
 
@@ -172,5 +172,8 @@ class NotRecorded(beam.PTransform):
             return [f for f in found["failure"] if keys is None or not fail.is_recorded(f, keys)]
 
         keyed = failures | "KeyById" >> beam.Map(lambda f: (f.video_id, f))
-        return ({"failure": keyed, "recorded": self._recorded} | "JoinRecorded" >> beam.CoGroupByKey()
-                | "NewOnly" >> beam.FlatMap(new_ones))
+        return (
+            {"failure": keyed, "recorded": self._recorded}
+            | "JoinRecorded" >> beam.CoGroupByKey()
+            | "NewOnly" >> beam.FlatMap(new_ones)
+        )

@@ -92,8 +92,8 @@ class WriteShards(beam.PTransform):
         total = entries | "TotalSize" >> beam.CombineGlobally(_TotalSize())
         packed = (
             entries
-            | "ToBuckets" >> beam.Map(lambda e, t: (bucket_of(e.video_id, num_buckets(t, config)), e),
-                                      beam.pvalue.AsSingleton(total))
+            | "ToBuckets"
+            >> beam.Map(lambda e, t: (bucket_of(e.video_id, num_buckets(t, config)), e), beam.pvalue.AsSingleton(total))
             | "ByBucket" >> beam.GroupByKey()
             | "PackBucket" >> beam.FlatMap(_pack_bucket, config)
         )
@@ -105,9 +105,11 @@ class WriteShards(beam.PTransform):
         )
         return (
             packed
-            | "NameShards" >> beam.Map(
+            | "NameShards"
+            >> beam.Map(
                 lambda shard, off: (write.shard_name(first + off[shard[0]] + shard[1]), shard[2]),
-                beam.pvalue.AsSingleton(offsets))
+                beam.pvalue.AsSingleton(offsets),
+            )
             | "SpreadShards" >> beam.Reshuffle()
             | "WriteShard" >> beam.MapTuple(lambda name, videos: write.write_shard(out_dir, name, videos))
         )

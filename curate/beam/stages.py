@@ -1,5 +1,6 @@
 """Beam wiring shared by every stage: run a plain per-element function, route failures to a
 dead-letter PCollection of schemas.Failure, and count both."""
+
 from __future__ import annotations
 
 import traceback

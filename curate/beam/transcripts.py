@@ -56,9 +56,7 @@ class PlanClips(beam.PTransform):
 
     def expand(self, transcribed):
         fn = functools.partial(_plan, recipe=self._recipe, use_given_spans=self._given)
-        return transcribed | ApplyStage(
-            "plan", fn, setup=functools.partial(load_punctuator, self._punctuator)
-        )
+        return transcribed | ApplyStage("plan", fn, setup=functools.partial(load_punctuator, self._punctuator))
 
 
 def _transcribe(meta: VideoMeta, model, cfg: AsrConfig) -> tuple:
@@ -74,5 +72,6 @@ class TranscribeAudio(beam.PTransform):
         self._cfg = cfg
 
     def expand(self, videos):
-        return videos | ApplyStage("asr", functools.partial(_transcribe, cfg=self._cfg),
-                                   setup=functools.partial(ModelOnFirstUse, self._cfg))
+        return videos | ApplyStage(
+            "asr", functools.partial(_transcribe, cfg=self._cfg), setup=functools.partial(ModelOnFirstUse, self._cfg)
+        )

@@ -54,8 +54,8 @@ class ReadSources(beam.PTransform):
         rows = (
             pbegin
             | "Source" >> beam.Create([self._path])
-            | "Read" >> beam.FlatMap(_numbered_records, self._id_column, self._url_column).with_outputs(
-                FAILURES, main="videos")
+            | "Read"
+            >> beam.FlatMap(_numbered_records, self._id_column, self._url_column).with_outputs(FAILURES, main="videos")
         )
         unique = (
             rows.videos
@@ -147,7 +147,8 @@ class CapCategoryHours(beam.PTransform):
             | "Cutoff" >> beam.MapTuple(lambda category, entries: (category, category_cutoff(entries, cap)))
         )
         out = videos | "SplitByCap" >> beam.ParDo(_SplitByCap(cap), beam.pvalue.AsDict(cutoffs)).with_outputs(
-            "capped", main="kept")
+            "capped", main="kept"
+        )
         return out.kept, out.capped
 
 

@@ -48,9 +48,7 @@ class CutConfig:
         if self.mode not in MODES:
             raise ValueError(f"cut mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "copy" and self.short_side is not None:
-            raise ValueError(
-                "cut mode 'copy' cannot change the resolution; use mode 'reencode' with short_side"
-            )
+            raise ValueError("cut mode 'copy' cannot change the resolution; use mode 'reencode' with short_side")
         if self.short_side is not None and (self.short_side < 16 or self.short_side % 2):
             raise ValueError(f"short_side must be an even number >= 16, got {self.short_side}")
         if self.clips_per_process < 1:
@@ -280,8 +278,9 @@ def cut_video(meta, clips: Sequence, out_dir: str, config: CutConfig, commit: bo
     if not meta.media_path:
         raise StageError("no_media", "the video was not downloaded", video_id=meta.video_id)
     if not os.path.exists(meta.media_path):  # read and probed before, gone now: not the video's fault
-        raise StageError("media_vanished", f"{meta.media_path} no longer exists; a rerun redoes the video",
-                         video_id=meta.video_id)
+        raise StageError(
+            "media_vanished", f"{meta.media_path} no longer exists; a rerun redoes the video", video_id=meta.video_id
+        )
     work = write.local_work_dir(out_dir, "cut")
     try:
         ensure_free_space(work)

@@ -5,6 +5,7 @@ few seconds keeps a download alive forever, and with it the worker's bundle and 
 bounded from inside (yt-dlp's HTTP reads, the ffmpeg merge it starts) runs in a child process of its
 own session, so that the child and everything it started can be killed together.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -22,8 +23,14 @@ class Stalled(Exception):
     """The call's ``watch`` said it makes too little progress, and it was killed."""
 
 
-def call_with_deadline(fn: Callable, args: tuple, deadline_s: float, preload: tuple = (),
-                       watch: Optional[Callable[[], Optional[str]]] = None, watch_every_s: float = 1.0):
+def call_with_deadline(
+    fn: Callable,
+    args: tuple,
+    deadline_s: float,
+    preload: tuple = (),
+    watch: Optional[Callable[[], Optional[str]]] = None,
+    watch_every_s: float = 1.0,
+):
     """``fn(*args)`` in a child process: its return value, or the exception it raised (which must
     pickle), or DeadlineExceeded after ``deadline_s`` seconds. The child is forked from a forkserver
     (never from this process, which may run threads: Beam) that imports ``preload`` once, so that

@@ -15,6 +15,7 @@ a video goes to a scratch folder on the worker's own disk instead (download_root
 download -> transcript -> plan -> cut fused on that worker (no shuffle between them) and discard the
 folder once the video's clips are staged or the video failed after its download (discard_download).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,11 @@ _UNAVAILABLE = re.compile(
 )
 _BOT_CHECK = re.compile(r"confirm you.?re not a bot", re.IGNORECASE)
 _TIMEOUT = re.compile(r"timed? ?out", re.IGNORECASE)
-_TRUNCATED = re.compile(r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|"
-                        r"remote end closed|retrieved only|bytes read, \d+ more expected", re.IGNORECASE)
+_TRUNCATED = re.compile(
+    r"content ?too ?short|incomplete ?read|connection (?:reset|aborted)|"
+    r"remote end closed|retrieved only|bytes read, \d+ more expected",
+    re.IGNORECASE,
+)
 _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
 # An info json lists a video's formats and subtitles: a few MiB at most, even with comments
 MAX_INFO_JSON_BYTES = 64 * 2**20
@@ -99,13 +103,17 @@ class DownloadConfig:
         if not self.deadline_s > 0:
             raise ValueError(f"the download deadline must be > 0 seconds, got {self.deadline_s}")
         if not self.min_rate_bytes_per_s >= 0 or not self.rate_window_s > 0:
-            raise ValueError(f"the minimum download rate must be >= 0 and its window > 0 seconds, got "
-                             f"{self.min_rate_bytes_per_s} B/s over {self.rate_window_s} s")
+            raise ValueError(
+                f"the minimum download rate must be >= 0 and its window > 0 seconds, got "
+                f"{self.min_rate_bytes_per_s} B/s over {self.rate_window_s} s"
+            )
         try:  # downloads run in a child process (so that the deadline can kill them): options must pickle
             pickle.dumps(self.extra_ytdlp_options)
         except Exception as exc:  # noqa: BLE001 - any pickling error says the same
-            raise ValueError(f"extra_ytdlp_options must be picklable (no lambdas or open handles; "
-                             f"downloads run in a child process): {exc}") from exc
+            raise ValueError(
+                f"extra_ytdlp_options must be picklable (no lambdas or open handles; "
+                f"downloads run in a child process): {exc}"
+            ) from exc
         if self.cookies_file and not os.path.isfile(self.cookies_file):
             raise ValueError(f"cookies file {self.cookies_file} does not exist")
 
@@ -134,14 +142,28 @@ def ytdlp_options(cfg: DownloadConfig) -> dict:
     """YoutubeDL params shared by the probe and the download (network, quiet, no internal retries:
     retrying is ours, so that backoff and the failure record are in one place)."""
     opts = {
-        "quiet": True, "no_warnings": True, "logger": _QuietLogger(), "noprogress": True,
+        "quiet": True,
+        "no_warnings": True,
+        "logger": _QuietLogger(),
+        "noprogress": True,
         "color": {"stderr": "no_color"},
-        "socket_timeout": cfg.socket_timeout_s, "retries": 0, "fragment_retries": 0,
-        "extractor_retries": 0, "file_access_retries": 0, "enable_file_urls": cfg.allow_file_urls,
-        "format": cfg.format_selector, "format_sort": [f"res:{cfg.target_height}", "ext:mp4:m4a"],
-        "merge_output_format": "mp4", "writesubtitles": True, "writeautomaticsub": True,
-        "subtitleslangs": list(cfg.subtitle_langs), "subtitlesformat": cfg.subtitle_format,
-        "writeinfojson": True, "overwrites": False, "continuedl": True, "noplaylist": True,
+        "socket_timeout": cfg.socket_timeout_s,
+        "retries": 0,
+        "fragment_retries": 0,
+        "extractor_retries": 0,
+        "file_access_retries": 0,
+        "enable_file_urls": cfg.allow_file_urls,
+        "format": cfg.format_selector,
+        "format_sort": [f"res:{cfg.target_height}", "ext:mp4:m4a"],
+        "merge_output_format": "mp4",
+        "writesubtitles": True,
+        "writeautomaticsub": True,
+        "subtitleslangs": list(cfg.subtitle_langs),
+        "subtitlesformat": cfg.subtitle_format,
+        "writeinfojson": True,
+        "overwrites": False,
+        "continuedl": True,
+        "noplaylist": True,
     }
     if cfg.ratelimit_bytes_per_s:
         opts["ratelimit"] = cfg.ratelimit_bytes_per_s
@@ -226,16 +248,22 @@ def _retry_after(exc: BaseException) -> Optional[float]:
     return None
 
 
-def backoff_delay(attempt: int, cfg: DownloadConfig, rng: random.Random,
-                  retry_after: Optional[float] = None) -> float:
+def backoff_delay(attempt: int, cfg: DownloadConfig, rng: random.Random, retry_after: Optional[float] = None) -> float:
     """Wait before retry number ``attempt`` (0-based): base * 2^attempt capped, times a jitter
     factor in [1 - jitter, 1], and never shorter than the server's Retry-After (capped too)."""
     delay = min(cfg.backoff_max_s, cfg.backoff_base_s * 2**attempt) * (1 - cfg.jitter * rng.random())
     return min(cfg.backoff_max_s, max(delay, retry_after or 0.0))
 
 
-def with_retries(call: Callable, cfg: DownloadConfig, *, video_id: str, what: str,
-                 sleep: Callable = time.sleep, rng: Optional[random.Random] = None):
+def with_retries(
+    call: Callable,
+    cfg: DownloadConfig,
+    *,
+    video_id: str,
+    what: str,
+    sleep: Callable = time.sleep,
+    rng: Optional[random.Random] = None,
+):
     """``call()`` until it succeeds, retrying transient yt-dlp errors; StageError(reason, the
     last yt-dlp error text) when it gives up."""
     import yt_dlp  # heavy: yt-dlp loads its extractors; only the probe and download need it
@@ -366,8 +394,14 @@ class Downloader:
     sleep and rng are injectable so that tests of the retries run in milliseconds.
     """
 
-    def __init__(self, cfg: DownloadConfig, *, sleep: Callable = time.sleep,
-                 rng: Optional[random.Random] = None, clock: Callable = time.monotonic):
+    def __init__(
+        self,
+        cfg: DownloadConfig,
+        *,
+        sleep: Callable = time.sleep,
+        rng: Optional[random.Random] = None,
+        clock: Callable = time.monotonic,
+    ):
         self.cfg = cfg
         self.sleep, self.rng, self.clock = sleep, rng or random.Random(), clock
         self._last_start: Optional[float] = None
@@ -389,20 +423,25 @@ class Downloader:
         declared = meta.height if found is meta else _declared_height(found.info_path)
         # a subtitle file the manifest names is the user's choice: it wins over what the download brought
         out = with_measured(meta._replace(height=declared), measured, self.notes)._replace(
-            media_path=found.media_path, subtitle_path=meta.subtitle_path or found.subtitle_path or "",
-            info_path=found.info_path or meta.info_path)
+            media_path=found.media_path,
+            subtitle_path=meta.subtitle_path or found.subtitle_path or "",
+            info_path=found.info_path or meta.info_path,
+        )
         if out.height < self.cfg.min_height:  # what a server sent may be less than what it declared
-            raise StageError(f"below_{self.cfg.min_height}p",
-                             f"{found.media_path}: the video stream is {out.width}x{out.height} "
-                             f"(declared height: {declared})", video_id=meta.video_id)
+            raise StageError(
+                f"below_{self.cfg.min_height}p",
+                f"{found.media_path}: the video stream is {out.width}x{out.height} (declared height: {declared})",
+                video_id=meta.video_id,
+            )
         return out
 
     def __call__(self, meta: VideoMeta) -> VideoMeta:
         if meta.media_path and os.path.exists(meta.media_path):
             return self._with_media(meta, meta)
         if not meta.info_path:
-            raise StageError("not_probed", "no saved info json to download from (run the probe first)",
-                             video_id=meta.video_id)
+            raise StageError(
+                "not_probed", "no saved info json to download from (run the probe first)", video_id=meta.video_id
+            )
         folder = video_dir(self.cfg, meta.video_id)
         sharing.hold(folder)  # until discard_download: no other run deletes it meanwhile
         try:
@@ -435,22 +474,27 @@ class Downloader:
                 left = ends - time.monotonic()
                 if left <= 0:  # spent in earlier attempts and their backoff
                     raise DeadlineExceeded("out of time after earlier attempts")
-                return call_with_deadline(_download_attempt, (self.cfg, info, template, stale_page), left,
-                                          preload=("yt_dlp", __name__),
-                                          watch=watch if self.cfg.min_rate_bytes_per_s > 0 else None)
+                return call_with_deadline(
+                    _download_attempt,
+                    (self.cfg, info, template, stale_page),
+                    left,
+                    preload=("yt_dlp", __name__),
+                    watch=watch if self.cfg.min_rate_bytes_per_s > 0 else None,
+                )
             except Stalled as exc:
                 raise AttemptFailed("too_slow", True, None, f"yt-dlp download killed: {exc}") from None
             except DeadlineExceeded as exc:
-                raise StageError("deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})",
-                                 video_id=meta.video_id) from None
+                raise StageError(
+                    "deadline", f"yt-dlp download {exc} (deadline_s={self.cfg.deadline_s:.0f})", video_id=meta.video_id
+                ) from None
 
         try:
-            with_retries(attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep,
-                         rng=self.rng)
+            with_retries(
+                attempt, self.cfg, video_id=meta.video_id, what="yt-dlp download", sleep=self.sleep, rng=self.rng
+            )
             fetched = _downloaded(staging)
             if fetched is None:
-                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}",
-                                 video_id=meta.video_id)
+                raise StageError("missing_media", f"yt-dlp wrote no video into {staging}", video_id=meta.video_id)
             measured = _validated(fetched.media_path, meta.video_id)  # a broken download is never published
             if not sharing.publish(staging, folder):  # another run published it first: use that one
                 measured = None
@@ -488,8 +532,10 @@ class RateWatch:
         rate = (written - before) / (now - then)
         if rate >= self.min_rate:
             return None
-        return (f"{rate:.0f} B/s over the last {now - then:.0f} s, below the minimum of "
-                f"{self.min_rate:.0f} B/s (min_rate_bytes_per_s)")
+        return (
+            f"{rate:.0f} B/s over the last {now - then:.0f} s, below the minimum of "
+            f"{self.min_rate:.0f} B/s (min_rate_bytes_per_s)"
+        )
 
 
 def _download_attempt(cfg: DownloadConfig, info: dict, template: str, stale_page: str) -> None:
@@ -528,10 +574,16 @@ def with_measured(meta: VideoMeta, measured, notes: Counter) -> VideoMeta:
     ``notes`` ("height_disagrees", a Beam counter of the stage) and logged."""
     if meta.height is not None and meta.height != measured.height:
         notes["height_disagrees"] += 1
-        log.warning("%s: its info json declares a height of %s, its video stream is %dx%d: the stream counts",
-                    meta.video_id, meta.height, measured.width, measured.height)
-    return meta._replace(height=measured.height, width=measured.width, duration=measured.duration,
-                         has_audio=measured.has_audio)
+        log.warning(
+            "%s: its info json declares a height of %s, its video stream is %dx%d: the stream counts",
+            meta.video_id,
+            meta.height,
+            measured.width,
+            measured.height,
+        )
+    return meta._replace(
+        height=measured.height, width=measured.width, duration=measured.duration, has_audio=measured.has_audio
+    )
 
 
 def _validated(media: str, video_id: str):
@@ -551,8 +603,7 @@ def _declared_height(info_path: str) -> Optional[int]:
     return height if isinstance(height, int) and not isinstance(height, bool) else None
 
 
-def download_video(meta: VideoMeta, cfg: DownloadConfig,
-                   downloader: Optional[Downloader] = None) -> VideoMeta:
+def download_video(meta: VideoMeta, cfg: DownloadConfig, downloader: Optional[Downloader] = None) -> VideoMeta:
     """Download one probed video; returns it with media_path, subtitle_path and info_path filled.
 
     A video whose media_path already exists (a yt-dlp folder, a resumed run) is only validated.

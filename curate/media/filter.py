@@ -7,6 +7,7 @@ The category cap keeps, per category, the videos with the smallest stable hash o
 their hours add up to at most the cap, so the same videos are kept whatever the runner, the
 parallelism or the input order (``cap_category_hours`` in memory, CapCategoryHours in Beam).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,10 @@ def keep_or_raise(meta: VideoMeta, cfg: FilterConfig) -> VideoMeta:
 
 
 def _detail(meta: VideoMeta, reason: str) -> str:
-    return (f"{reason}: height={meta.height} duration={meta.duration} language={meta.language!r} "
-            f"subtitles={meta.subtitle_kind or 'none'} audio={meta.has_audio}")
+    return (
+        f"{reason}: height={meta.height} duration={meta.duration} language={meta.language!r} "
+        f"subtitles={meta.subtitle_kind or 'none'} audio={meta.has_audio}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

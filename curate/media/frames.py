@@ -10,6 +10,7 @@ Given the video's keyframes, each time moves to the keyframe nearest it in its c
 
 Plain functions, no Beam. PyAV is imported by iter_frames only.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -87,7 +88,7 @@ def _moved_to_keyframes(clips: Sequence[Clip], clip_times: dict, fps: float, key
 def _nearest_keyframe(keyframes: list, t: float, lo: float, hi: float) -> float:
     """The keyframe in [lo, hi) nearest t (the earlier of two as near), as a planned time; t when none."""
     best = None
-    for k in keyframes[bisect.bisect_left(keyframes, lo):bisect.bisect_left(keyframes, hi)]:
+    for k in keyframes[bisect.bisect_left(keyframes, lo) : bisect.bisect_left(keyframes, hi)]:
         k = round(float(k), _TIME_DECIMALS)
         if lo <= k < hi and (best is None or abs(k - t) < abs(best - t)):
             best = k
@@ -126,8 +127,11 @@ def iter_frames(media_path: str, times: Sequence[float], size: Optional[tuple] =
         stream = container.streams.video[0]
         keyframes = _keyframes(media_path, container, stream)
         offset = _start_time(stream)
-        alone = len({round(k.time - offset, _TIME_DECIMALS) for k in keyframes}.intersection(
-            round(t, _TIME_DECIMALS) for t in times))
+        alone = len(
+            {round(k.time - offset, _TIME_DECIMALS) for k in keyframes}.intersection(
+                round(t, _TIME_DECIMALS) for t in times
+            )
+        )
         # frame threads decode runs of pictures faster, but a keyframe decoded alone only pays their
         # hand-off and flush (a quarter more CPU a 720p keyframe); set before the codec opens
         stream.thread_type = "SLICE" if 2 * alone >= len(times) else "AUTO"
@@ -391,8 +395,12 @@ class _FrameReader:
             return self._convert(self._keyframe_alone(key))
         # decoding on from the last frame never costs more than starting again at a keyframe at or
         # before it; a keyframe after it is where to start
-        if (self._frames is None or self._last_time is None or target < self._last_time
-                or (key is not None and key.time > self._last_time)):
+        if (
+            self._frames is None
+            or self._last_time is None
+            or target < self._last_time
+            or (key is not None and key.time > self._last_time)
+        ):
             self._frames = self._decode_from(key)
             self._last_time = self._last_frame = None
         self._earliest = earliest
@@ -460,9 +468,7 @@ class _FrameReader:
         return frame_to_rgb(frame, self._size, self._scalers)
 
 
-def attach_frame_captions(
-    video_id: str, clips: Sequence[Clip], plan: FramePlan, captions: dict, errors: dict
-) -> tuple:
+def attach_frame_captions(video_id: str, clips: Sequence[Clip], plan: FramePlan, captions: dict, errors: dict) -> tuple:
     """Give each clip the captions of its frames, in order of time.
 
     captions: time -> caption text; errors: time -> why that frame has no caption. A clip keeps the
@@ -479,8 +485,9 @@ def attach_frame_captions(
         if good:
             frame_captions = tuple(c for _, c in good)
             caption = None if clip.scale in SUMMARIZED_SCALES else captions_as_sentences(frame_captions)
-            kept.append(clip._replace(frame_captions=frame_captions, frame_times=tuple(t for t, _ in good),
-                                      caption=caption))
+            kept.append(
+                clip._replace(frame_captions=frame_captions, frame_times=tuple(t for t, _ in good), caption=caption)
+            )
             continue
         if not times:
             detail = f"clip {clip.key} [{clip.start:.3f}, {clip.end:.3f}] s has no frame to caption"

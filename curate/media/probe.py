@@ -7,6 +7,7 @@ so the download may run on another worker than the probe. Inputs that already ca
 yt-dlp download folder, a manifest with an info_path column) are read, not extracted; a local video
 without one is measured with PyAV.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ def video_language(info: dict) -> str:
 
 
 def subtitle_kind(info: dict, language: str) -> str:
-    """"manual" if English subtitles were uploaded, "auto" if YouTube's recognizer made English ones,
+    """ "manual" if English subtitles were uploaded, "auto" if YouTube's recognizer made English ones,
     else "" (ASR needed). Automatic captions list machine translations into every language, so an
     automatic "en" counts only when it is the original ("en-orig") or the video is in English."""
     if any(_is_english(k) for k in (info.get("subtitles") or {})):
@@ -74,8 +75,7 @@ def subtitle_kind(info: dict, language: str) -> str:
 def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> VideoMeta:
     """Fill a VideoMeta from a yt-dlp info dict. ``downloaded``: the info describes a file already on
     disk, so its own height counts, not the best format offered."""
-    formats = [f for f in info.get("formats") or ()
-               if _has_codec(f.get("vcodec", "unknown")) and f.get("height")]
+    formats = [f for f in info.get("formats") or () if _has_codec(f.get("vcodec", "unknown")) and f.get("height")]
     best = max(formats, key=lambda f: (f["height"], f.get("fps") or 0), default=None)
     if downloaded or best is None:
         best = info
@@ -83,7 +83,8 @@ def meta_from_info(meta: VideoMeta, info: dict, *, downloaded: bool = False) -> 
         has_audio = _has_codec(info.get("acodec", "unknown"))
     else:
         has_audio = any(_has_codec(f.get("acodec")) for f in info.get("formats") or ()) or _has_codec(
-            info.get("acodec"))
+            info.get("acodec")
+        )
     language = video_language(info)
     categories = info.get("categories") or [""]
     url = meta.url
@@ -142,8 +143,9 @@ def _fresh_info(path: str, max_age_s: float) -> Optional[dict]:
 class Prober:
     """One worker's prober: a YoutubeDL built once, the retry policy, where info jsons go."""
 
-    def __init__(self, cfg: DownloadConfig, work_dir: str, *, sleep: Callable = time.sleep,
-                 rng: Optional[random.Random] = None):
+    def __init__(
+        self, cfg: DownloadConfig, work_dir: str, *, sleep: Callable = time.sleep, rng: Optional[random.Random] = None
+    ):
         self.cfg, self.work_dir = cfg, work_dir
         self.sleep, self.rng = sleep, rng or random.Random()
         self._ydl = None
@@ -156,8 +158,14 @@ class Prober:
 
             opts = ytdlp_options(self.cfg)
             # any format will do for metadata; the download selects the real one
-            opts.update(format=None, format_sort=[], writeinfojson=False, writesubtitles=False,
-                        writeautomaticsub=False, ignore_no_formats_error=True)
+            opts.update(
+                format=None,
+                format_sort=[],
+                writeinfojson=False,
+                writesubtitles=False,
+                writeautomaticsub=False,
+                ignore_no_formats_error=True,
+            )
             self._ydl = yt_dlp.YoutubeDL({k: v for k, v in opts.items() if v is not None})
         return self._ydl
 
@@ -173,13 +181,18 @@ class Prober:
         if meta.media_path:
             return self._probe_local(meta)
         if not meta.url:
-            raise StageError("no_url", "nothing to probe: no url, info json or media file",
-                             video_id=meta.video_id)
+            raise StageError("no_url", "nothing to probe: no url, info json or media file", video_id=meta.video_id)
         path = info_json_path(self.work_dir, meta.video_id)
         info = _fresh_info(path, self.cfg.info_max_age_s)  # a rerun probes nothing twice
         if info is None:
-            info = with_retries(lambda: self.ydl.extract_info(meta.url, download=False), self.cfg,
-                                video_id=meta.video_id, what="yt-dlp probe", sleep=self.sleep, rng=self.rng)
+            info = with_retries(
+                lambda: self.ydl.extract_info(meta.url, download=False),
+                self.cfg,
+                video_id=meta.video_id,
+                what="yt-dlp probe",
+                sleep=self.sleep,
+                rng=self.rng,
+            )
             info = self.ydl.sanitize_info(info)
             probed = meta_from_info(meta, info)
             if info.get("direct") and (probed.duration is None or probed.height is None):
@@ -200,8 +213,13 @@ class Prober:
             measured = probe_media(local_path(url) or url, timeout=self.cfg.socket_timeout_s)
         except StageError as exc:
             raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
-        return dict(info, duration=info.get("duration") or measured.duration, height=measured.height,
-                    width=measured.width, acodec="unknown" if measured.has_audio else "none")
+        return dict(
+            info,
+            duration=info.get("duration") or measured.duration,
+            height=measured.height,
+            width=measured.width,
+            acodec="unknown" if measured.has_audio else "none",
+        )
 
     def _measure(self, meta: VideoMeta):
         try:
@@ -213,12 +231,16 @@ class Prober:
     def _probe_local(self, meta: VideoMeta) -> VideoMeta:
         measured = self._measure(meta)
         kind = _subtitle_kind_of_file(meta.subtitle_path) if meta.subtitle_path else ""
-        return meta._replace(duration=measured.duration, height=measured.height, width=measured.width,
-                             has_audio=measured.has_audio, subtitle_kind=kind)
+        return meta._replace(
+            duration=measured.duration,
+            height=measured.height,
+            width=measured.width,
+            has_audio=measured.has_audio,
+            subtitle_kind=kind,
+        )
 
 
-def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str,
-                prober: Optional[Prober] = None) -> VideoMeta:
+def probe_video(meta: VideoMeta, cfg: DownloadConfig, work_dir: str, prober: Optional[Prober] = None) -> VideoMeta:
     """Probe one video; returns it with duration, height, width, fps, category, language,
     subtitle_kind, has_audio and info_path filled. Raises StageError (http_429, unavailable, ...)."""
     return (prober or Prober(cfg, work_dir))(meta)

@@ -5,6 +5,7 @@ loaded once per worker, by the first video that needs it (a run whose videos all
 never loads one, nor needs it on disk); its segments become a schemas.Transcript through the text core
 (curate.text.transcript_from_asr), the same path subtitles take after parsing.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,14 @@ def load_model(cfg: AsrConfig):
         from faster_whisper import WhisperModel  # heavy: only the ASR stage needs faster-whisper (asr extra)
     except ImportError as exc:
         raise ImportError("ASR needs faster-whisper: pip install 'vidlang[asr]'") from exc
-    return WhisperModel(str(cfg.model), device=cfg.device, compute_type=cfg.compute_type,
-                        cpu_threads=cfg.cpu_threads, download_root=cfg.download_root,
-                        local_files_only=cfg.local_files_only)
+    return WhisperModel(
+        str(cfg.model),
+        device=cfg.device,
+        compute_type=cfg.compute_type,
+        cpu_threads=cfg.cpu_threads,
+        download_root=cfg.download_root,
+        local_files_only=cfg.local_files_only,
+    )
 
 
 class ModelOnFirstUse:
@@ -87,15 +93,16 @@ def transcribe_video(meta: VideoMeta, model, cfg: AsrConfig = AsrConfig()) -> Tr
     "unreadable_media", or the text core's ("no_words" when Whisper hears nothing)."""
 
     if not meta.media_path or not os.path.isfile(meta.media_path):
-        raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})",
-                         video_id=meta.video_id)
+        raise StageError("no_media", f"no downloaded video to transcribe ({meta.media_path!r})", video_id=meta.video_id)
     try:
         audio = meta.has_audio if meta.has_audio is not None else has_audio_stream(meta.media_path)
     except StageError as exc:
         raise StageError(exc.reason, exc.detail, video_id=meta.video_id) from exc
     if not audio:
-        raise StageError("no_audio", f"{meta.media_path} has no audio stream and no usable subtitles",
-                         video_id=meta.video_id)
-    segments, info = model.transcribe(meta.media_path, language=cfg.language, beam_size=cfg.beam_size,
-                                      word_timestamps=True, vad_filter=cfg.vad_filter)
+        raise StageError(
+            "no_audio", f"{meta.media_path} has no audio stream and no usable subtitles", video_id=meta.video_id
+        )
+    segments, info = model.transcribe(
+        meta.media_path, language=cfg.language, beam_size=cfg.beam_size, word_timestamps=True, vad_filter=cfg.vad_filter
+    )
     return transcript_from_asr(list(segments), meta.video_id, cfg.name, cfg.language or info.language)

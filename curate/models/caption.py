@@ -13,6 +13,7 @@ or pad) go through the processor instead.
 The processor is BLIP-2's own: ``Blip2Processor.from_pretrained`` picks the PIL image processor
 (``BlipImageProcessorPil``) when torchvision is not installed, so nothing here needs torchvision.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -29,8 +30,9 @@ def check_captioner_deps(model: str) -> None:
         import torch  # noqa: F401
         from transformers import Blip2ForConditionalGeneration, Blip2Processor  # noqa: F401
     except ImportError as exc:
-        raise ValueError(f"--caption-model {model!r} needs the models extra: "
-                         f"pip install 'vidlang[models]' ({exc})") from exc
+        raise ValueError(
+            f"--caption-model {model!r} needs the models extra: pip install 'vidlang[models]' ({exc})"
+        ) from exc
 
 
 def load_blip2_processor(model: str):
@@ -62,8 +64,9 @@ class FrameTensors:
 
         ip = image_processor
         self.size = _fixed_size(ip)  # (width, height); None: the processor must resize
-        self.usable = (self.size is not None and not getattr(ip, "do_center_crop", False)
-                       and not getattr(ip, "do_pad", False))
+        self.usable = (
+            self.size is not None and not getattr(ip, "do_center_crop", False) and not getattr(ip, "do_pad", False)
+        )
         self.device, self.dtype = torch.device(device), dtype
         scale = float(ip.rescale_factor) if ip.do_rescale else 1.0
         mean = ip.image_mean if ip.do_normalize else 0.0
@@ -96,8 +99,9 @@ class Blip2Captioner:
     """BLIP-2 with its processor; ``caption(images)`` -> one caption per image, in forward passes of
     ``batch_size`` images (None: sized by the device, curate.models.config.device_batch_size)."""
 
-    def __init__(self, model, processor, *, max_new_tokens: int = 30, num_beams: int = 1,
-                 batch_size: Optional[int] = None):
+    def __init__(
+        self, model, processor, *, max_new_tokens: int = 30, num_beams: int = 1, batch_size: Optional[int] = None
+    ):
         self.model = model
         self.processor = processor
         self.max_new_tokens = max_new_tokens
@@ -123,7 +127,7 @@ class Blip2Captioner:
     def caption(self, images: Sequence) -> list:
         captions = []
         for i in range(0, len(images), self.batch_size):
-            captions += self.generate(self.pixel_values(images[i:i + self.batch_size]))
+            captions += self.generate(self.pixel_values(images[i : i + self.batch_size]))
         return captions
 
     def generate(self, pixel_values) -> list:
@@ -131,6 +135,7 @@ class Blip2Captioner:
         import torch  # heavy: only the model stages need torch (models extra)
 
         with torch.inference_mode():
-            out = self.model.generate(pixel_values=pixel_values, max_new_tokens=self.max_new_tokens,
-                                      num_beams=self.num_beams, do_sample=False)
+            out = self.model.generate(
+                pixel_values=pixel_values, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=False
+            )
         return [text.strip() for text in self.processor.batch_decode(out, skip_special_tokens=True)]

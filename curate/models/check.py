@@ -1,5 +1,6 @@
 """Fail before a run starts when a configured model cannot be used: the path or hub name, the model
 type, the packages the stages need. Loads no weights."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ def _check_model_dir_or_name(option: str, name: str, expected: tuple) -> None:
         try:
             model_type = AutoConfig.from_pretrained(name).model_type
         except Exception as exc:  # noqa: BLE001 - any resolution error means the name is unusable
-            raise ValueError(f"{option} {name!r}: not a local directory and not resolvable as a hub "
-                             f"model ({type(exc).__name__}: {exc})") from exc
+            raise ValueError(
+                f"{option} {name!r}: not a local directory and not resolvable as a hub "
+                f"model ({type(exc).__name__}: {exc})"
+            ) from exc
     if expected and model_type not in expected:
         raise ValueError(f"{option} {name!r}: model_type {model_type!r}, expected one of {expected}")
 

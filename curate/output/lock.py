@@ -26,8 +26,11 @@ OWNER = os.path.join(".state", "owner.json")
 
 
 def _holder() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 @contextlib.contextmanager
@@ -48,8 +51,8 @@ def lock_output(out_dir: str, run_id: str):
             other = handle.read().strip() or "another process"
             handle.close()
             raise OutputConflictError(
-                f"{out_dir} is being written by another run ({other}); wait for it to end, or write "
-                "to another --output") from None
+                f"{out_dir} is being written by another run ({other}); wait for it to end, or write to another --output"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(holder))
@@ -70,4 +73,5 @@ def check_owner(out_dir: str, run_id: str) -> None:
         raise OutputConflictError(
             f"another run ({owner or 'unknown'}) started writing {out_dir} while run {run_id} was "
             "running; two runs into one output corrupt each other: let one finish, then rerun it alone "
-            "(the rerun resumes and writes every clip once)")
+            "(the rerun resumes and writes every clip once)"
+        )

@@ -93,8 +93,11 @@ def report_markdown(stats: dict) -> str:
     ]
     parts += ["## Made with", "", *_made_with_lines(stats.get("made_with") or {}), ""]
     if counts.get("damaged_shards"):
-        parts += [f"{counts['damaged_shards']} shard(s) had a sidecar that could not be read: set aside into "
-                  ".state/damaged/ and their videos redone (failures.jsonl, stage index).", ""]
+        parts += [
+            f"{counts['damaged_shards']} shard(s) had a sidecar that could not be read: set aside into "
+            ".state/damaged/ and their videos redone (failures.jsonl, stage index).",
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -103,15 +106,17 @@ def _made_with_lines(models: dict) -> list:
     punctuator, asr = models.get("punctuator"), models.get("asr_model")
     caption, summary = models.get("caption_model"), models.get("summary_model")
     return [
-        f"- sentences: punctuation model `{punctuator}`" if punctuator else
-        "- sentences: no punctuation model; unpunctuated subtitles were cut at pauses "
+        f"- sentences: punctuation model `{punctuator}`"
+        if punctuator
+        else "- sentences: no punctuation model; unpunctuated subtitles were cut at pauses "
         "(`--punctuator NAME_OR_DIR` restores punctuation, as both papers do)",
-        f"- videos without subtitles: Whisper `{asr}` (faster-whisper)" if asr else
-        "- videos without subtitles: no ASR model",
-        f"- frame captions: `{caption}`" if caption else
-        "- frame captions: none (`--caption-model`, BLIP-2, vidla recipe)",
-        f"- summaries: `{summary}`" if summary else
-        "- summaries: none (`--summary-model`, an LLM, vidla recipe)",
+        f"- videos without subtitles: Whisper `{asr}` (faster-whisper)"
+        if asr
+        else "- videos without subtitles: no ASR model",
+        f"- frame captions: `{caption}`"
+        if caption
+        else "- frame captions: none (`--caption-model`, BLIP-2, vidla recipe)",
+        f"- summaries: `{summary}`" if summary else "- summaries: none (`--summary-model`, an LLM, vidla recipe)",
     ]
 
 

@@ -42,7 +42,7 @@ def clean_interrupted(out_dir: str) -> None:
             files.remove_file(files.join(shards_dir, name))
     failures_dir = files.join(out_dir, fail.STATE_FAILURES)
     for name in files.listdir(failures_dir):
-        if name.startswith("shard-") and name[len("shard-"):].split(".", 1)[0] not in committed:
+        if name.startswith("shard-") and name[len("shard-") :].split(".", 1)[0] not in committed:
             files.remove_file(files.join(failures_dir, name))
     files.remove_tree(files.join(out_dir, STANDING))  # parts of a failures.jsonl never merged
     staging = files.join(out_dir, write.STAGING)

@@ -31,9 +31,17 @@ SETTINGS = os.path.join(".state", "settings.json")
 _WORK_ONLY = {
     "cut": {"clips_per_process", "timeout_s", "ffmpeg"},
     "asr": {"device", "compute_type", "cpu_threads", "download_root", "local_files_only"},
-    "annotate": {"caption_batch_size", "summary_batch_size", "summary_backend", "device", "dtype",
-                 "vllm_gpu_memory_utilization", "vllm_max_model_len", "vllm_enforce_eager",
-                 "model_accelerator"},
+    "annotate": {
+        "caption_batch_size",
+        "summary_batch_size",
+        "summary_backend",
+        "device",
+        "dtype",
+        "vllm_gpu_memory_utilization",
+        "vllm_max_model_len",
+        "vllm_enforce_eager",
+        "model_accelerator",
+    },
 }
 # files in a yt-dlp folder up to this size are fingerprinted by content (subtitles, info json);
 # larger ones (the videos) by name and size
@@ -42,8 +50,11 @@ _HASHED_BYTES = 1 << 22
 
 def _fields(name: str, config) -> dict:
     values = dataclasses.asdict(config)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(values.items())
-            if k not in _WORK_ONLY.get(name, ())}
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in sorted(values.items())
+        if k not in _WORK_ONLY.get(name, ())
+    }
 
 
 def run_settings(cfg) -> dict:
@@ -121,8 +132,7 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
     """Refuse (OutputConflictError) a run into `out_dir` whose settings or input differ from the ones
     recorded there, as the module docstring says; record them when the run may go on."""
     path = join(out_dir, SETTINGS)
-    current = {"settings": run_settings(cfg), "input": cfg.input,
-               "input_fingerprint": input_fingerprint(cfg.input)}
+    current = {"settings": run_settings(cfg), "input": cfg.input, "input_fingerprint": input_fingerprint(cfg.input)}
     if exists(path):
         try:
             recorded = json.loads(read_bytes(path))
@@ -132,13 +142,15 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
                 f"{path} is damaged ({type(exc).__name__}: {exc}). It records the settings and input "
                 f"{out_dir} was made with, which a rerun must match. Restore it from a backup; or, if you "
                 "know this run uses the same settings and input, delete it and rerun (this run's are "
-                "then recorded); or write to a new --output") from None
+                "then recorded); or write to a new --output"
+            ) from None
         older = _fill_older_record(recorded["settings"], current["settings"])
         changed = _differences(older, current["settings"])
         if changed:
             raise OutputConflictError(
                 f"{out_dir} holds a run made with other settings ({'; '.join(changed)}); its clips and "
-                "decisions depend on them. Rerun with the recorded settings, or write to a new --output")
+                "decisions depend on them. Rerun with the recorded settings, or write to a new --output"
+            )
         same_input = recorded["input"] == current["input"]
         if not same_input or recorded["input_fingerprint"] != current["input_fingerprint"]:
             what = "the same --input with changed content" if same_input else "another --input"
@@ -146,7 +158,8 @@ def check_rerun(out_dir: str, cfg, *, retry_failed: bool = False) -> None:
                 raise OutputConflictError(
                     f"{out_dir} was curated from {recorded['input']}; this run reads {what}. Videos "
                     "already written are kept and the dropped ones would keep their old decisions: add "
-                    "--retry-failed to redo the dropped videos with this input, or write to a new --output")
+                    "--retry-failed to redo the dropped videos with this input, or write to a new --output"
+                )
     write_bytes_atomic(path, json.dumps(current, indent=2, sort_keys=True).encode())
 
 

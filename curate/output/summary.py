@@ -37,8 +37,10 @@ def build_stats(totals: dict, outcome: dict, videos_in: int) -> dict:
     clip_stats = statistics(totals["clips"])
     by_hours = sorted(totals["category_hours"].items(), key=lambda kv: (-kv[1], kv[0]))
     categories = {k: round(v, 6) for k, v in by_hours}
-    histogram = {s: dict(sorted(bins.items(), key=lambda kv: int(kv[0])))
-                 for s, bins in sorted(totals["length_histogram"].items())}
+    histogram = {
+        s: dict(sorted(bins.items(), key=lambda kv: int(kv[0])))
+        for s, bins in sorted(totals["length_histogram"].items())
+    }
     return {
         "counts": fail.video_counts(videos_in, clip_stats["all"]["videos"], outcome),
         "num_clips": totals["num_clips"],

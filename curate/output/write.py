@@ -93,8 +93,9 @@ def replace_clips(staged: StagedVideo, clips: Sequence[Clip], failures: Sequence
     unknown = [c.key for c in clips if c.key not in size_of]
     if unknown:
         raise ValueError(f"video {staged.video_id!r}: clips {unknown} were never staged")
-    return staged._replace(clips=tuple(clips), num_bytes=tuple(size_of[c.key] for c in clips),
-                           failures=staged.failures + tuple(failures))
+    return staged._replace(
+        clips=tuple(clips), num_bytes=tuple(size_of[c.key] for c in clips), failures=staged.failures + tuple(failures)
+    )
 
 
 def local_work_dir(out_dir: str, prefix: str) -> str:
@@ -197,8 +198,10 @@ def write_shard(out_dir: str, name: str, videos: Sequence) -> str:
     the shard name."""
 
     shard = f"{name}.tar"
-    videos = sorted((load_staged_video(staging_dir(out_dir, v.video_id)) if isinstance(v, ShardEntry) else v
-                     for v in videos), key=lambda v: v.video_id)
+    videos = sorted(
+        (load_staged_video(staging_dir(out_dir, v.video_id)) if isinstance(v, ShardEntry) else v for v in videos),
+        key=lambda v: v.video_id,
+    )
     clips = [c._replace(shard=shard) for v in videos for c in v.clips]
     sizes = [n for v in videos for n in v.num_bytes]
     work = local_work_dir(out_dir, f"shard-{name}")
@@ -216,9 +219,7 @@ def write_shard(out_dir: str, name: str, videos: Sequence) -> str:
     put_file_atomic(tar_path, join(out_dir, SHARDS, shard))
     clip_failures = [f for v in videos for f in v.failures]
     if clip_failures:
-        write_bytes_atomic(
-            join(out_dir, STATE_FAILURES, f"shard-{name}.jsonl"), failures_jsonl(clip_failures)
-        )
+        write_bytes_atomic(join(out_dir, STATE_FAILURES, f"shard-{name}.jsonl"), failures_jsonl(clip_failures))
     put_file_atomic(sidecar_path, join(out_dir, SHARDS, f"{name}.parquet"))  # the commit
     os.rmdir(work)
     for video in videos:

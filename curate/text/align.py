@@ -117,9 +117,7 @@ def banded_dtw(a_ids: np.ndarray, b_ids: np.ndarray, band: int) -> tuple[np.ndar
     a slanted band of half-width ``band`` around the corner-to-corner diagonal."""
     if len(a_ids) == 0 or len(b_ids) == 0:
         raise ValueError("cannot align an empty token sequence")
-    return _kernel()(
-        np.ascontiguousarray(a_ids, np.int64), np.ascontiguousarray(b_ids, np.int64), float(band)
-    )
+    return _kernel()(np.ascontiguousarray(a_ids, np.int64), np.ascontiguousarray(b_ids, np.int64), float(band))
 
 
 def token_ids(*sequences: Sequence[str]) -> list[np.ndarray]:
@@ -197,9 +195,7 @@ def sentences_from_path(
     ]
 
 
-def align_sentences(
-    sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str
-) -> list[Sentence]:
+def align_sentences(sentence_texts: Sequence[str], words: Sequence[TimedWord], *, segmenter: str) -> list[Sentence]:
     """Each sentence gets the start of its first timed word and the end of its last one (banded DTW
     over normalised tokens; see sentences_from_path for words shared by two sentences)."""
     tokens, owner = sentence_tokens(sentence_texts)

@@ -12,9 +12,7 @@ def _field(obj: Any, name: str, default=None):
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
-def transcript_from_asr(
-    segments: Iterable, video_id: str, model_name: str, language: str = "en"
-) -> Transcript:
+def transcript_from_asr(segments: Iterable, video_id: str, model_name: str, language: str = "en") -> Transcript:
     """Words from ASR segments shaped like faster-whisper's (``segment.words`` items with
     ``.word/.start/.end/.probability``; dicts with those keys work too).
 

@@ -47,9 +47,7 @@ class ClipRecipe:
     scales: tuple = field(default_factory=tuple)  # tuple[ScaleSpec, ...]
 
 
-def hdvila_recipe(
-    target_seconds: float = 13.4, min_seconds: float = 4.0, max_seconds: float = 60.0
-) -> ClipRecipe:
+def hdvila_recipe(target_seconds: float = 13.4, min_seconds: float = 4.0, max_seconds: float = 60.0) -> ClipRecipe:
     """HD-VILA-100M: sentence clips, short ones merged with their neighbours (13.4 s mean)."""
     return ClipRecipe("hdvila", (ScaleSpec("sentence", target_seconds, min_seconds, max_seconds),))
 
@@ -81,8 +79,7 @@ def video_scale(max_seconds: float = VIDEO_SECONDS, min_seconds: float = 10.0) -
     return ScaleSpec("video", max_seconds, min(min_seconds, max_seconds), max_seconds)
 
 
-def with_video_scale(recipe: ClipRecipe, max_seconds: float = VIDEO_SECONDS,
-                     min_seconds: float = 10.0) -> ClipRecipe:
+def with_video_scale(recipe: ClipRecipe, max_seconds: float = VIDEO_SECONDS, min_seconds: float = 10.0) -> ClipRecipe:
     """``recipe`` with the ``video`` scale added after its own scales."""
     if any(spec.scale == "video" for spec in recipe.scales):
         raise ValueError(f"recipe {recipe.name} already has a video scale")
@@ -107,10 +104,7 @@ def group_sentences(sentences: Sequence[Sentence], spec: ScaleSpec) -> list[list
     # a short remnant at the end joins the clip before it when that stays within bounds
     if len(groups) > 1:
         last, before = groups[-1], groups[-2]
-        if (
-            last[-1].end - last[0].start < spec.min_seconds
-            and last[-1].end - before[0].start <= spec.max_seconds
-        ):
+        if last[-1].end - last[0].start < spec.min_seconds and last[-1].end - before[0].start <= spec.max_seconds:
             groups[-2:] = [before + last]
     return groups
 

@@ -74,9 +74,7 @@ def centred_window(sentences: Sequence[dict], centre: float, target: float) -> l
     return list(sentences[first : last + 1])
 
 
-def plan_triplets(
-    clips: Sequence[dict], max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0
-) -> list:
+def plan_triplets(clips: Sequence[dict], max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0) -> list:
     """(Triplet, {scale: (start, end, sentences)}) for the long clips of ``clips`` (rows with key,
     video_id, scale, index, start, end, sentences); ordered by video and time."""
     if max_offset < 0 or max_triplets < 1:
@@ -104,9 +102,7 @@ def plan_triplets(
         if offset > max_offset * short_span:
             continue
         base = f"{long_clip['key']}"
-        triplet = Triplet(
-            long_clip["video_id"], centre, offset, f"{base}-short", f"{base}-medium", long_clip["key"]
-        )
+        triplet = Triplet(long_clip["video_id"], centre, offset, f"{base}-short", f"{base}-medium", long_clip["key"])
         planned.append((triplet, windows))
     if len(planned) > max_triplets:
         planned = random.Random(seed).sample(planned, max_triplets)
@@ -148,17 +144,16 @@ def _window_clip(long_clip, scale: str, key: str, window: tuple):
     )
 
 
-def write_testset(
-    curation_dir, out_dir, max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0
-) -> dict:
+def write_testset(curation_dir, out_dir, max_offset: float = 0.5, max_triplets: int = 1000, seed: int = 0) -> dict:
     """Plan the triplets of ``curation_dir``, cut their short and medium clips from the long clips'
     videos and write the test set to ``out_dir``; returns a summary."""
 
     src, out = Path(curation_dir), Path(out_dir)
     index = open_index(str(src))
     if not index.files:
-        raise ValueError(f"{src} has no index (shards/*.parquet beside shards/*.tar): expected a curation "
-                         "output folder")
+        raise ValueError(
+            f"{src} has no index (shards/*.parquet beside shards/*.tar): expected a curation output folder"
+        )
     clips = table_to_clips(index.to_table())
     planned = plan_triplets([clip_to_row(c) for c in clips], max_offset, max_triplets, seed)
     if not planned:

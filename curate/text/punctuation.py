@@ -47,9 +47,7 @@ def _model_from_directory(directory: Path):
             return preferred
         found = sorted(p.name for p in directory.glob(pattern))
         if len(found) != 1:
-            raise PunctuatorError(
-                f"punctuation model {directory}: expected one {pattern} file, found {found}"
-            )
+            raise PunctuatorError(f"punctuation model {directory}: expected one {pattern} file, found {found}")
         return found[0]
 
     if not (directory / "config.yaml").exists():
@@ -77,8 +75,7 @@ def load_punctuator(name_or_path: Optional[str]) -> Optional[Punctuator]:
         from punctuators.models import PunctCapSegModelONNX  # heavy: only with --punctuator
     except ImportError as exc:
         raise PunctuatorError(
-            f"punctuation model {name_or_path!r} needs the 'punct' extra: "
-            f"pip install 'vidlang[punct]' ({exc})"
+            f"punctuation model {name_or_path!r} needs the 'punct' extra: pip install 'vidlang[punct]' ({exc})"
         ) from exc
     path = Path(os.path.expanduser(name_or_path))
     try:

@@ -163,9 +163,7 @@ def pause_spans(
     return merged
 
 
-def sentences_from_spans(
-    words: Sequence[TimedWord], spans, segmenter: str, turns: Sequence = ()
-) -> list[Sentence]:
+def sentences_from_spans(words: Sequence[TimedWord], spans, segmenter: str, turns: Sequence = ()) -> list[Sentence]:
     """Sentences of the [start, stop) word spans; each gets the speaker of the turn (Transcript.turns)
     its first word is in."""
     texts = list(map(operator.itemgetter(0), words))
@@ -190,9 +188,7 @@ def make_sentences(
     pause_config: the pause segmenter's settings, and the length cap of given sentences."""
     words = transcript.words
     if not words:
-        raise TranscriptError(
-            "no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id
-        )
+        raise TranscriptError("no_words", f"transcript {transcript.source} has no words", video_id=transcript.video_id)
     turns = transcript.turns
     breaks = [index for index, _ in turns]
     if transcript.punctuated:

@@ -37,9 +37,19 @@ _COLUMNS = pa.schema(
     ]
 )
 # sums per scale, in the order statistics() reads them
-_SUMS = ("clips", "videos", "length_s", "sentences", "subtitle_words", "summarized_subtitles",
-         "summarized_subtitle_words", "captions", "caption_words", "summarized_captions",
-         "summarized_caption_words")
+_SUMS = (
+    "clips",
+    "videos",
+    "length_s",
+    "sentences",
+    "subtitle_words",
+    "summarized_subtitles",
+    "summarized_subtitle_words",
+    "captions",
+    "caption_words",
+    "summarized_captions",
+    "summarized_caption_words",
+)
 
 
 def _get(clip, name, default=None):
@@ -91,13 +101,11 @@ def clip_totals(table: pa.Table) -> dict:
     video_ids = table.column("video_id").combine_chunks()
 
     def sums(mask) -> dict:
-        out = {k: float(v[mask].sum()) if k == "length_s" else int(round(v[mask].sum()))
-               for k, v in per_row.items()}
+        out = {k: float(v[mask].sum()) if k == "length_s" else int(round(v[mask].sum())) for k, v in per_row.items()}
         out["videos"] = pc.count_distinct(video_ids.filter(pa.array(mask))).as_py()
         return out
 
-    by_scale = {s: sums(pc.equal(scales, s).to_numpy(zero_copy_only=False))
-                for s in pc.unique(scales).to_pylist()}
+    by_scale = {s: sums(pc.equal(scales, s).to_numpy(zero_copy_only=False)) for s in pc.unique(scales).to_pylist()}
     return {"scales": by_scale, "all": sums(np.ones(rows, bool)), "repairs": _repairs(table, video_ids)}
 
 
@@ -114,8 +122,7 @@ def _repairs(table: pa.Table, video_ids: pa.Array) -> dict:
     for repairs in per_video:
         for r in repairs or ():
             by_kind[r["kind"]] += int(r["count"])
-    return {"videos": len(per_video), "videos_repaired": sum(1 for r in per_video if r),
-            "by_kind": dict(by_kind)}
+    return {"videos": len(per_video), "videos_repaired": sum(1 for r in per_video if r), "by_kind": dict(by_kind)}
 
 
 def _add(a: dict, b: dict) -> dict:
@@ -124,8 +131,7 @@ def _add(a: dict, b: dict) -> dict:
 
 def merge_totals(a: dict, b: dict) -> dict:
     """The totals of two disjoint sets of clips (no video in both)."""
-    scales = {s: _add(a["scales"].get(s, {}), b["scales"].get(s, {}))
-              for s in a["scales"].keys() | b["scales"].keys()}
+    scales = {s: _add(a["scales"].get(s, {}), b["scales"].get(s, {})) for s in a["scales"].keys() | b["scales"].keys()}
     repairs = {
         "videos": a["repairs"]["videos"] + b["repairs"]["videos"],
         "videos_repaired": a["repairs"]["videos_repaired"] + b["repairs"]["videos_repaired"],
@@ -179,19 +185,24 @@ def clips_table(clips) -> pa.Table:
     """The columns the statistics read, from clip records or clips.parquet rows."""
     rows = []
     for c in clips:
-        rows.append({
-            "video_id": _get(c, "video_id"),
-            "scale": _get(c, "scale"),
-            "start": _get(c, "start"),
-            "end": _get(c, "end"),
-            "sentences": [{"text": _get(s, "text"), "num_words": _get(s, "num_words")}
-                          for s in (_get(c, "sentences") or ())],
-            "caption": _get(c, "caption"),
-            "subtitle_summary": _get(c, "subtitle_summary"),
-            "frame_captions": list(_get(c, "frame_captions") or ()),
-            "transcript_repairs": [r if isinstance(r, dict) else {"kind": r[0], "count": r[1]}
-                                   for r in (_get(c, "transcript_repairs") or ())],
-        })
+        rows.append(
+            {
+                "video_id": _get(c, "video_id"),
+                "scale": _get(c, "scale"),
+                "start": _get(c, "start"),
+                "end": _get(c, "end"),
+                "sentences": [
+                    {"text": _get(s, "text"), "num_words": _get(s, "num_words")} for s in (_get(c, "sentences") or ())
+                ],
+                "caption": _get(c, "caption"),
+                "subtitle_summary": _get(c, "subtitle_summary"),
+                "frame_captions": list(_get(c, "frame_captions") or ()),
+                "transcript_repairs": [
+                    r if isinstance(r, dict) else {"kind": r[0], "count": r[1]}
+                    for r in (_get(c, "transcript_repairs") or ())
+                ],
+            }
+        )
     return pa.Table.from_pylist(rows, schema=_COLUMNS)
 
 

@@ -20,9 +20,7 @@ def transcript_from_subtitles(meta: VideoMeta, max_bytes: Optional[int] = None) 
     return meta, parse_subtitle_file(meta.subtitle_path, meta.video_id, max_bytes or MAX_SUBTITLE_BYTES)
 
 
-def given_span_clips(
-    video_id: str, spans: Sequence, sentences: Sequence[Sentence], duration: Optional[float]
-) -> list:
+def given_span_clips(video_id: str, spans: Sequence, sentences: Sequence[Sentence], duration: Optional[float]) -> list:
     """ClipSpans (scale "sentence") from the spans a source gave, each with the sentences whose
     middle falls inside it; spans past the end of the video are clipped to it, empty ones dropped."""
     out = []

@@ -38,9 +38,7 @@ _LABEL = re.compile(
     r"[ \t]*(?:[:：][ \t]+(?=\S)|：|:[ \t]*$)"
 )
 _BRACKET_LABEL = re.compile(r"\[(?P<name>[^\[\]\n]{1,40})\][ \t]*(?=\S)")
-_SOUNDS = frozenset(
-    "music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split()
-)
+_SOUNDS = frozenset("music applause laughter laughing laughs cheering cheers inaudible silence noise foreign".split())
 _LABEL_AT_LINE_START = re.compile("^" + _LEAD.pattern + _LABEL.pattern, re.M)
 _TURN_CHAR = re.compile(f"[{_DASH}>:：[]")  # a quicker search first
 _TAG = re.compile(r"<[^<>]*>")
@@ -84,9 +82,7 @@ def speaker_labels(texts: Sequence[str]) -> tuple[frozenset, bool]:
                 if label is not None:
                     counts[_label_name(label)] += 1
             previous = line if line.strip() else previous
-    labels = frozenset(
-        name for name, n in counts.items() if n >= (3 if _caseless(name) else 2) and _capitalised(name)
-    )
+    labels = frozenset(name for name, n in counts.items() if n >= (3 if _caseless(name) else 2) and _capitalised(name))
     labelled = sum(n for name, n in counts.items() if name in labels or _capitals(name))
     return labels, labelled > len(texts) / 2
 

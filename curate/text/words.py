@@ -235,9 +235,7 @@ class WordCollector:
             starts, ends = starts[kept], ends[kept]
             if not texts:
                 return ()
-        bad = np.flatnonzero(
-            ~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends)
-        )
+        bad = np.flatnonzero(~np.isfinite(starts) | (starts < 0) | (starts > MAX_TIME_SECONDS) | np.isnan(ends))
         if bad.size:
             i = int(bad[0])
             raise TranscriptError(
@@ -258,9 +256,7 @@ class WordCollector:
         if not estimate_ends and len(self.texts) >= _SENTENCE_RATE_MIN_WORDS:
             self.repairs["sentence_too_fast"] += _too_fast_sentences(self.texts, starts, ends)
         # tuple.__new__ is what TimedWord._make does, without a Python call per word
-        return tuple(
-            map(tuple.__new__, itertools.repeat(TimedWord), zip(texts, starts.tolist(), ends.tolist()))
-        )
+        return tuple(map(tuple.__new__, itertools.repeat(TimedWord), zip(texts, starts.tolist(), ends.tolist())))
 
 
 def _too_fast_sentences(texts: list, starts: np.ndarray, ends: np.ndarray) -> int:
@@ -270,9 +266,7 @@ def _too_fast_sentences(texts: list, starts: np.ndarray, ends: np.ndarray) -> in
     # at most its length: said faster than 15 words/s, one of them is shorter than
     # (5q + 4) / (15q) <= 0.6 s. Only the sentences around such runs (rare) are looked at.
     m = _SENTENCE_RATE_MIN_WORDS
-    fast_runs = np.flatnonzero(
-        (ends[m - 1 :] - starts[: len(starts) - m + 1]) < (2 * m - 1) / MAX_WORDS_PER_SECOND
-    )
+    fast_runs = np.flatnonzero((ends[m - 1 :] - starts[: len(starts) - m + 1]) < (2 * m - 1) / MAX_WORDS_PER_SECOND)
     flagged, last_stop = 0, 0
     for run in fast_runs.tolist():
         if run < last_stop:

@@ -61,9 +61,7 @@ def write_msvd(path, clips: Sequence[tuple], captions_per_clip: Sequence[Sequenc
 
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(
-            ["VideoID", "Start", "End", "WorkerID", "Source", "AnnotationTime", "Language", "Description"]
-        )
+        writer.writerow(["VideoID", "Start", "End", "WorkerID", "Source", "AnnotationTime", "Language", "Description"])
         for (vid, start, end), captions in zip(clips, captions_per_clip):
             for k, text in enumerate(captions):
                 writer.writerow([vid, start, end, 1000 + k, "clean", 10, "English", text])

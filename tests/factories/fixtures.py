@@ -51,17 +51,16 @@ def sample_video_bikes(media_root) -> SampleVideo:
 @pytest.fixture(scope="session")
 def sample_video_360p(media_root) -> SampleVideo:
     """640x360 (below the filter's 720p), 12 s, YouTube automatic captions as <id>.en.vtt."""
-    return make_sample_video(media_root / "small", "smallvid01", SAMPLE_SENTENCES[:2], width=640, height=360,
-                             min_duration=12.0)
+    return make_sample_video(
+        media_root / "small", "smallvid01", SAMPLE_SENTENCES[:2], width=640, height=360, min_duration=12.0
+    )
 
 
 @pytest.fixture(scope="session")
 def sample_video_long(media_root) -> SampleVideo:
     """About 90 s of generated sentences (enough for several clips at every scale); 2 fps, since
     its tests read the speech and the subtitles, not the pictures."""
-    return make_sample_video(
-        media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90, fps=2
-    )
+    return make_sample_video(media_root / "long", "longvid01", sentences_for(90, seed=7), min_duration=90, fps=2)
 
 
 @pytest.fixture
@@ -110,9 +109,7 @@ def tiny_tokenizer(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_shards(tmp_path_factory) -> Path:
     """8 clips in 2 shards: clip 1 has no caption, clip 2 no subtitle, clip 3 a subtitle summary."""
-    return make_tiny_shards(
-        tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3]
-    )
+    return make_tiny_shards(tmp_path_factory.mktemp("shards"), 8, 4, no_caption=[1], no_subtitle=[2], summaries=[3])
 
 
 @pytest.fixture(scope="session")

@@ -93,5 +93,3 @@ def make_clip_videos(folder, count: int, name: str = "video{}", **kwargs) -> Pat
     for i in range(count):
         make_clip_video(folder / f"{name.format(i)}.mp4", variant=i, **kwargs)
     return folder
-
-

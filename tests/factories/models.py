@@ -11,6 +11,7 @@ a model answers random words; the factories zero the output rows of the special 
 decoding never stops early or emits markup (``answer="eos"`` does the opposite: the model answers
 end-of-sequence at once, which is how tests get a real empty answer).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,11 @@ def _word_level_tokenizer(extra_special=(), chat_template=None):
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", vocab["<s>"])]
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
     )
     if extra_special:  # same ids as in the vocabulary; marked special so that decoding skips them
         fast.add_tokens([AddedToken(t, special=True, normalized=False) for t in extra_special], special_tokens=True)
@@ -96,8 +101,16 @@ LLAMA_CHAT_TEMPLATE = (
 )
 
 
-def make_tiny_llama(out_dir, *, chat_template: bool = True, answer: str = "words", seed: int = 0,
-                    hidden_size: int = 64, num_layers: int = 2, max_positions: int = 1024) -> str:
+def make_tiny_llama(
+    out_dir,
+    *,
+    chat_template: bool = True,
+    answer: str = "words",
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    max_positions: int = 1024,
+) -> str:
     """A tiny Llama causal LM (head size 32, as vLLM's CPU attention needs) with a word-level
     tokenizer and, by default, a chat template. Returns the checkpoint directory."""
     import torch
@@ -112,23 +125,39 @@ def make_tiny_llama(out_dir, *, chat_template: bool = True, answer: str = "words
     )
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers, num_attention_heads=hidden_size // 32, num_key_value_heads=hidden_size // 32,
-        head_dim=32, max_position_embeddings=max_positions, tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, dtype="float32",
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=hidden_size // 32,
+        num_key_value_heads=hidden_size // 32,
+        head_dim=32,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype="float32",
     )
     model = LlamaForCausalLM(config).eval()
-    _silence_special_rows(model.lm_head.weight, special_ids(tokenizer), answer=answer,
-                          eos_id=tokenizer.eos_token_id)
+    _silence_special_rows(model.lm_head.weight, special_ids(tokenizer), answer=answer, eos_id=tokenizer.eos_token_id)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 
 
-def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: str = "words",
-                    vision_hidden: int = 32, vision_layers: int = 1, text_hidden: int = 32,
-                    text_layers: int = 1, num_query_tokens: int = 4) -> str:
+def make_tiny_blip2(
+    out_dir,
+    *,
+    seed: int = 0,
+    image_size: int = 224,
+    answer: str = "words",
+    vision_hidden: int = 32,
+    vision_layers: int = 1,
+    text_hidden: int = 32,
+    text_layers: int = 1,
+    num_query_tokens: int = 4,
+) -> str:
     """A tiny BLIP-2 (ViT + Q-Former + OPT) with its Blip2Processor (PIL image processor, word-level
     tokenizer) saved beside it. The default sizes are for tests; larger ones give a random model with
     meaningful throughput. Returns the checkpoint directory."""
@@ -149,30 +178,49 @@ def make_tiny_blip2(out_dir, *, seed: int = 0, image_size: int = 224, answer: st
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
     torch.manual_seed(seed)
     vision = Blip2VisionConfig(
-        hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=vision_layers,
-        num_attention_heads=max(1, vision_hidden // 32), image_size=image_size, patch_size=14,
+        hidden_size=vision_hidden,
+        intermediate_size=4 * vision_hidden,
+        num_hidden_layers=vision_layers,
+        num_attention_heads=max(1, vision_hidden // 32),
+        image_size=image_size,
+        patch_size=14,
     )
     qformer = Blip2QFormerConfig(
-        hidden_size=vision_hidden, intermediate_size=4 * vision_hidden, num_hidden_layers=1,
-        num_attention_heads=max(1, vision_hidden // 32), encoder_hidden_size=vision_hidden,
+        hidden_size=vision_hidden,
+        intermediate_size=4 * vision_hidden,
+        num_hidden_layers=1,
+        num_attention_heads=max(1, vision_hidden // 32),
+        encoder_hidden_size=vision_hidden,
         vocab_size=len(tokenizer),
     )
     text = OPTConfig(
-        vocab_size=len(tokenizer), hidden_size=text_hidden, ffn_dim=4 * text_hidden, num_hidden_layers=text_layers,
-        num_attention_heads=max(1, text_hidden // 32), word_embed_proj_dim=text_hidden, max_position_embeddings=256,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
+        vocab_size=len(tokenizer),
+        hidden_size=text_hidden,
+        ffn_dim=4 * text_hidden,
+        num_hidden_layers=text_layers,
+        num_attention_heads=max(1, text_hidden // 32),
+        word_embed_proj_dim=text_hidden,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
     )
     config = Blip2Config(
-        vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
-        num_query_tokens=num_query_tokens, image_token_index=image_token_id,
+        vision_config=vision.to_dict(),
+        qformer_config=qformer.to_dict(),
+        text_config=text.to_dict(),
+        num_query_tokens=num_query_tokens,
+        image_token_index=image_token_id,
     )
     model = Blip2ForConditionalGeneration(config).eval()
-    _silence_special_rows(model.get_output_embeddings().weight, special_ids(tokenizer), answer=answer,
-                          eos_id=tokenizer.eos_token_id)
+    _silence_special_rows(
+        model.get_output_embeddings().weight, special_ids(tokenizer), answer=answer, eos_id=tokenizer.eos_token_id
+    )
     model.save_pretrained(out)
-    Blip2Processor(image_processor=_image_processor(image_size), tokenizer=tokenizer,
-                   num_query_tokens=num_query_tokens).save_pretrained(out)
+    Blip2Processor(
+        image_processor=_image_processor(image_size), tokenizer=tokenizer, num_query_tokens=num_query_tokens
+    ).save_pretrained(out)
     return str(out)
 
 
@@ -277,13 +325,27 @@ def save_tiny_clip(directory, cfg):
     from transformers import CLIPConfig, CLIPModel
 
     common = dict(intermediate_size=None, hidden_act=cfg.hidden_act, layer_norm_eps=cfg.layer_norm_eps)
-    text = dict(common, hidden_size=cfg.text_width, num_hidden_layers=cfg.text_layers,
-                num_attention_heads=cfg.text_heads, intermediate_size=int(cfg.text_width * cfg.mlp_ratio),
-                vocab_size=cfg.vocab_size, max_position_embeddings=cfg.context_length,
-                bos_token_id=cfg.vocab_size - 2, eos_token_id=cfg.vocab_size - 1, pad_token_id=0)
-    vision = dict(common, hidden_size=cfg.vision_width, num_hidden_layers=cfg.vision_layers,
-                  num_attention_heads=cfg.vision_heads, intermediate_size=int(cfg.vision_width * cfg.mlp_ratio),
-                  image_size=cfg.image_size, patch_size=cfg.patch_size)
+    text = dict(
+        common,
+        hidden_size=cfg.text_width,
+        num_hidden_layers=cfg.text_layers,
+        num_attention_heads=cfg.text_heads,
+        intermediate_size=int(cfg.text_width * cfg.mlp_ratio),
+        vocab_size=cfg.vocab_size,
+        max_position_embeddings=cfg.context_length,
+        bos_token_id=cfg.vocab_size - 2,
+        eos_token_id=cfg.vocab_size - 1,
+        pad_token_id=0,
+    )
+    vision = dict(
+        common,
+        hidden_size=cfg.vision_width,
+        num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=cfg.vision_heads,
+        intermediate_size=int(cfg.vision_width * cfg.mlp_ratio),
+        image_size=cfg.image_size,
+        patch_size=cfg.patch_size,
+    )
     torch.manual_seed(123)
     clip = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=cfg.embed_dim)).eval()
     with torch.no_grad():  # HF zero-inits biases and uses unit LayerNorms: make every tensor distinctive

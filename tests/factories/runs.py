@@ -27,9 +27,12 @@ def resume_sets(out_dir: str, video_ids=(), *, retry_failed: bool = False) -> tu
             todo, staged, _ = videos | Resume(out_dir, state)
             todo = todo | beam.Map(lambda meta: meta.video_id)
             for name, pcoll in (("todo", todo), ("staged", staged)):
-                _ = (pcoll | f"All{name}" >> beam.combiners.ToList()
-                     | f"Dump{name}" >> beam.Map(lambda items, path: pickle.dump(items, open(path, "wb")),
-                                                 os.path.join(tmp, name)))
+                _ = (
+                    pcoll
+                    | f"All{name}" >> beam.combiners.ToList()
+                    | f"Dump{name}"
+                    >> beam.Map(lambda items, path: pickle.dump(items, open(path, "wb")), os.path.join(tmp, name))
+                )
         todo = set(pickle.load(open(os.path.join(tmp, "todo"), "rb")))
         staged = {e.video_id: e for e in pickle.load(open(os.path.join(tmp, "staged"), "rb"))}
     return set(video_ids) - todo, staged
@@ -66,9 +69,21 @@ def make_curated_run(folder, out) -> CuratedRun:
     sys.stderr = screen
     started = time.monotonic()
     try:
-        rc = main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                   "--shard-max-samples", "2", "--direct_running_mode=multi_processing",
-                   "--direct_num_workers=2"])
+        rc = main(
+            [
+                "run",
+                "--recipe",
+                "vidla",
+                "--input",
+                str(folder),
+                "--output",
+                str(out),
+                "--shard-max-samples",
+                "2",
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=2",
+            ]
+        )
     finally:
         sys.stderr = saved
     if rc:
@@ -94,8 +109,18 @@ def benchmark_args(dataset: str, annotations, videos) -> list:
 def finetune_args(run, init_from, dataset: str, annotations, videos, *extra, config: str = "tiny-cpu") -> list:
     """``python -m train fit`` arguments that fine-tune the run ``init_from`` (and its tokenizer) on a
     benchmark's annotations into ``run`` (``extra``: options, then overrides)."""
-    return ["fit", "--config", config, *benchmark_args(dataset, annotations, videos), "--output", str(run),
-            "--no-progress", *extra, f"init_from={init_from}", f"tokenizer={init_from / 'tokenizer'}"]
+    return [
+        "fit",
+        "--config",
+        config,
+        *benchmark_args(dataset, annotations, videos),
+        "--output",
+        str(run),
+        "--no-progress",
+        *extra,
+        f"init_from={init_from}",
+        f"tokenizer={init_from / 'tokenizer'}",
+    ]
 
 
 def train_one_step(shards, run, config: str = "tiny-cpu"):

@@ -19,6 +19,7 @@ WORDS = (
     "child walks runs jumps cooks paints builds opens the a on under near quickly slowly"
 ).split()
 
+
 def sentence(seed: int, num_words: int = 6) -> str:
     words = [WORDS[(seed * 7 + i * 13) % len(WORDS)] for i in range(num_words)]
     return " ".join(words).capitalize() + "."
@@ -36,9 +37,7 @@ def make_clip(
     shard: str = "",
 ) -> Clip:
     sentences = tuple(
-        Sentence(
-            s.strip() + ("" if s.strip().endswith(".") else "."), start + i, start + i + 1, len(s.split())
-        )
+        Sentence(s.strip() + ("" if s.strip().endswith(".") else "."), start + i, start + i + 1, len(s.split()))
         for i, s in enumerate(subtitle.split(". "))
         if s.strip()
     )
@@ -113,8 +112,14 @@ def make_image_shards(root, num_images: int = 8, size: tuple = (80, 120)) -> Pat
                 buf = io.BytesIO()
                 Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
                 caption = f"{WORDS[i % len(WORDS)]} {WORDS[(3 * i + 1) % len(WORDS)]} picture"
-                sink.write({"__key__": f"img{i:05d}", "jpg": buf.getvalue(), "txt": caption.encode(),
-                            "json": json.dumps({"caption": caption}).encode()})
+                sink.write(
+                    {
+                        "__key__": f"img{i:05d}",
+                        "jpg": buf.getvalue(),
+                        "txt": caption.encode(),
+                        "json": json.dumps({"caption": caption}).encode(),
+                    }
+                )
     return root
 
 
@@ -151,8 +156,9 @@ def make_tiny_shards(
     return write_shards(root, samples, per_shard)
 
 
-def make_curated_shards(root, recipe: str = "hdvila", num_videos: int = 8, seconds: float = 12.0,
-                        short_side: int = 128) -> Path:
+def make_curated_shards(
+    root, recipe: str = "hdvila", num_videos: int = 8, seconds: float = 12.0, short_side: int = 128
+) -> Path:
     """Shards made by the real pipeline: ``python -m curate run --recipe RECIPE`` over a generated
     yt-dlp folder of ``num_videos`` 720p videos with speech and subtitles, cut to ``short_side``."""
     import sys
@@ -165,17 +171,34 @@ def make_curated_shards(root, recipe: str = "hdvila", num_videos: int = 8, secon
     out = root / "curated"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     done = subprocess.run(
-        [sys.executable, "-m", "curate", "run", "--recipe", recipe, "--input", str(root / "ytdlp"),
-         "--output", str(out), "--short-side", str(short_side)],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "curate",
+            "run",
+            "--recipe",
+            recipe,
+            "--input",
+            str(root / "ytdlp"),
+            "--output",
+            str(out),
+            "--short-side",
+            str(short_side),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
     )
     if done.returncode:
         raise RuntimeError(f"curate run failed: {done.stderr[-2000:]}")
     return out
 
 
-def committed_output(out_dir, num_clips: int, *, clips_per_video: int = 25, clips_per_shard: int = 1000,
-                     scale: str = "sentence") -> list:
+def committed_output(
+    out_dir, num_clips: int, *, clips_per_video: int = 25, clips_per_shard: int = 1000, scale: str = "sentence"
+) -> list:
     """An output folder with `num_clips` committed clips and no media, as a large run leaves it:
     shard sidecars of realistic rows (five subtitle sentences per clip, a category) beside empty tars.
     Videos are never split across shards. Returns the video ids, in shard order."""
@@ -191,11 +214,28 @@ def committed_output(out_dir, num_clips: int, *, clips_per_video: int = 25, clip
     template = []
     for i in range(videos_per_shard * clips_per_video):
         start = 13.4 * (i % clips_per_video)
-        sentences = tuple(Sentence(" ".join(words[(i + k) % 7:][:8]), start + 2.6 * k, start + 2.6 * k + 2.4, 8)
-                          for k in range(5))
-        template.append(Clip("", "", scale, i % clips_per_video, start, start + 13.4, 13.4,
-                             " ".join(s.text for s in sentences), sentences, 40, category="Education",
-                             source_height=720, height=720, width=1280, transcript_source="subtitles"))
+        sentences = tuple(
+            Sentence(" ".join(words[(i + k) % 7 :][:8]), start + 2.6 * k, start + 2.6 * k + 2.4, 8) for k in range(5)
+        )
+        template.append(
+            Clip(
+                "",
+                "",
+                scale,
+                i % clips_per_video,
+                start,
+                start + 13.4,
+                13.4,
+                " ".join(s.text for s in sentences),
+                sentences,
+                40,
+                category="Education",
+                source_height=720,
+                height=720,
+                width=1280,
+                transcript_source="subtitles",
+            )
+        )
     template = clips_to_table(template)
     video_ids, made, shard = [], 0, 0
     while made < num_clips:

@@ -13,6 +13,7 @@ can be told to fail a path the next N times: ``server.fail("/v.mp4", 429, 429)``
 ``hosted_info(server, sample)`` turns a samplemedia sample video into an info json whose format
 and subtitle URLs point at the server, the way the probe would have saved it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -79,8 +80,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     @staticmethod
     def _type(path: str) -> str:
-        return {".mp4": "video/mp4", ".m4a": "audio/mp4", ".vtt": "text/vtt", ".json": "application/json",
-                ".json3": "application/json"}.get(Path(path).suffix, "application/octet-stream")
+        return {
+            ".mp4": "video/mp4",
+            ".m4a": "audio/mp4",
+            ".vtt": "text/vtt",
+            ".json": "application/json",
+            ".json3": "application/json",
+        }.get(Path(path).suffix, "application/octet-stream")
 
     def _send(self, status: int, body: bytes, ctype: str, *, extra=None, cut: bool = False):
         self.send_response(status)
@@ -153,8 +159,15 @@ class FakeYouTube:
         self._thread.join(timeout=5)
 
 
-def hosted_info(server: FakeYouTube, sample, out_dir: Union[str, Path], *, video_id: str = "",
-                media_bytes: Optional[bytes] = None, **overrides) -> str:
+def hosted_info(
+    server: FakeYouTube,
+    sample,
+    out_dir: Union[str, Path],
+    *,
+    video_id: str = "",
+    media_bytes: Optional[bytes] = None,
+    **overrides,
+) -> str:
     """Write ``<out_dir>/<n>.info.json`` for a samplemedia sample video whose single mp4 format and
     English subtitle are served by ``server`` (under /<n>/); returns the info json's path.
 
@@ -167,10 +180,19 @@ def hosted_info(server: FakeYouTube, sample, out_dir: Union[str, Path], *, video
     media_url = server.add(f"/{n}/video.mp4", Path(sample.media_path) if media_bytes is None else media_bytes)
     page = f"{server.base_url}/{n}/watch"
     info.update(id=video_id, webpage_url=page, original_url=page)
-    info["formats"] = [{
-        "format_id": "22", "ext": "mp4", "width": info["width"], "height": info["height"], "fps": info["fps"],
-        "vcodec": "avc1.64001f", "acodec": "mp4a.40.2", "url": media_url, "protocol": "http",
-    }]
+    info["formats"] = [
+        {
+            "format_id": "22",
+            "ext": "mp4",
+            "width": info["width"],
+            "height": info["height"],
+            "fps": info["fps"],
+            "vcodec": "avc1.64001f",
+            "acodec": "mp4a.40.2",
+            "url": media_url,
+            "protocol": "http",
+        }
+    ]
     subs = {}
     if sample.subtitle_path:
         ext = Path(sample.subtitle_path).suffix[1:]

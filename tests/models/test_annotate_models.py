@@ -1,4 +1,5 @@
 """The model stages' loading code on tiny checkpoints saved to disk, and validate_models on bad input."""
+
 import argparse
 import json
 
@@ -28,7 +29,10 @@ def test_llama_summarizer_uses_the_chat_template(tiny_llama, tiny_llama_no_templ
     ids = prompt_token_ids(summarizer.tokenizer, summary_prompt("A man cooks."))
     text = summarizer.tokenizer.decode(ids)
     assert text.startswith("<s> [INST]") and text.endswith("[/INST]")
-    prompts = [summary_prompt("A man cooks fish."), summary_prompt("Two dogs run on a beach. The sun sets over the sea.")]
+    prompts = [
+        summary_prompt("A man cooks fish."),
+        summary_prompt("Two dogs run on a beach. The sun sets over the sea."),
+    ]
     answers = summarizer.summarize(prompts)
     assert len(answers) == 2 and all(1 <= len(a.split()) <= 6 for a in answers)
     # left padding in a batch gives the same answers as one prompt at a time
@@ -59,11 +63,31 @@ def test_vllm_prompts_are_tokenized_one_at_a_time_as_read(tiny_llama):
 def test_cli_options_map_to_the_config():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--caption-model", "m1", "--caption-fps", "0.5", "--summary-model", "m2",
-                              "--summary-backend", "transformers", "--summary-max-words", "20", "--model-device", "cpu"])
+    args = parser.parse_args(
+        [
+            "--caption-model",
+            "m1",
+            "--caption-fps",
+            "0.5",
+            "--summary-model",
+            "m2",
+            "--summary-backend",
+            "transformers",
+            "--summary-max-words",
+            "20",
+            "--model-device",
+            "cpu",
+        ]
+    )
     config = config_from_args(args)
-    assert (config.caption_model, config.caption_fps, config.summary_model, config.summary_backend,
-            config.summary_max_words, config.device) == ("m1", 0.5, "m2", "transformers", 20, "cpu")
+    assert (
+        config.caption_model,
+        config.caption_fps,
+        config.summary_model,
+        config.summary_backend,
+        config.summary_max_words,
+        config.device,
+    ) == ("m1", 0.5, "m2", "transformers", 20, "cpu")
     assert not config_from_args(parser.parse_args([])).enabled
     assert config_from_args(None) == AnnotateConfig()
     with pytest.raises(ValueError, match="--caption-fps"):
@@ -77,8 +101,9 @@ def test_cli_options_map_to_the_config():
 
 
 def test_validate_models_accepts_the_tiny_models(tiny_blip2, tiny_llama):
-    config = validate_models(AnnotateConfig(caption_model=tiny_blip2, summary_model=tiny_llama,
-                                            summary_backend="transformers"))
+    config = validate_models(
+        AnnotateConfig(caption_model=tiny_blip2, summary_model=tiny_llama, summary_backend="transformers")
+    )
     assert config.caption_model == tiny_blip2
 
 
@@ -110,8 +135,11 @@ def test_validate_models_says_how_to_get_vllm(tiny_llama):
     pytest.importorskip("transformers")
     try:
         import vllm  # noqa: F401
+
         pytest.skip("vllm is installed in this environment")
     except ImportError:
         pass
-    with pytest.raises(ValueError, match=r"--summary-backend vllm needs the vllm package.*--summary-backend transformers"):
+    with pytest.raises(
+        ValueError, match=r"--summary-backend vllm needs the vllm package.*--summary-backend transformers"
+    ):
         validate_models(AnnotateConfig(summary_model=tiny_llama, summary_backend="vllm"))

@@ -1,5 +1,6 @@
 """AnnotateClips (cut + decode frames on the download's worker, caption, summarize, commit) in a Beam
 TestPipeline over generated videos, with the tiny models from disk."""
+
 import os
 import pickle
 
@@ -36,11 +37,24 @@ def clips_of(video, scales=("short", "medium", "long")) -> tuple:
         start, index = 0.0, 0
         while start + length <= video.duration + 1e-6 or index == 0:
             end = min(start + length, video.duration)
-            sentences = tuple(Sentence(s.text, s.start, s.end, len(s.text.split()))
-                              for s in video.sentences if start <= s.start < end)
+            sentences = tuple(
+                Sentence(s.text, s.start, s.end, len(s.text.split())) for s in video.sentences if start <= s.start < end
+            )
             subtitle = " ".join(s.text for s in sentences)
-            clips.append(Clip(clip_key(video.video_id, scale, index), video.video_id, scale, index, start, end,
-                              end - start, subtitle, sentences, len(subtitle.split())))
+            clips.append(
+                Clip(
+                    clip_key(video.video_id, scale, index),
+                    video.video_id,
+                    scale,
+                    index,
+                    start,
+                    end,
+                    end - start,
+                    subtitle,
+                    sentences,
+                    len(subtitle.split()),
+                )
+            )
             start, index = end, index + 1
     return tuple(clips)
 
@@ -48,8 +62,10 @@ def clips_of(video, scales=("short", "medium", "long")) -> tuple:
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("annotate-media")
-    return [make_sample_video(root, "annot32", sentences_for(30, seed=11), min_duration=32),
-            make_sample_video(root, "annot15", sentences_for(14, seed=12), min_duration=15, background="bikes")]
+    return [
+        make_sample_video(root, "annot32", sentences_for(30, seed=11), min_duration=32),
+        make_sample_video(root, "annot15", sentences_for(14, seed=12), min_duration=15, background="bikes"),
+    ]
 
 
 def _dump(elements, path):
@@ -72,12 +88,23 @@ def run_annotate(elements, config, out_dir):
 
 
 def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, tmp_path):
-    elements = [(VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path),
-                 clips_of(v)) for v in videos]
+    elements = [
+        (VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path), clips_of(v))
+        for v in videos
+    ]
     # the accelerator hint is Dataflow's to act on: this runner runs the same pipeline without it
-    config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_batch_size=8, caption_max_new_tokens=8,
-                            summary_model=tiny_llama, summary_backend="transformers", summary_max_new_tokens=10,
-                            summary_batch_size=8, device="cpu", model_accelerator=GPU_HINT)
+    config = AnnotateConfig(
+        caption_model=tiny_blip2,
+        caption_fps=FPS,
+        caption_batch_size=8,
+        caption_max_new_tokens=8,
+        summary_model=tiny_llama,
+        summary_backend="transformers",
+        summary_max_new_tokens=10,
+        summary_batch_size=8,
+        device="cpu",
+        model_accelerator=GPU_HINT,
+    )
     ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
     assert failed == []
     assert sorted(v.video_id for v in ok) == ["annot15", "annot32"]
@@ -92,8 +119,9 @@ def test_captions_and_summaries_on_every_scale(videos, tiny_blip2, tiny_llama, t
         # committed: the manifest (what resume and the shard writer read) holds the annotations
         folder = write.staging_dir(str(tmp_path), video.video_id)
         assert write.load_staged_video(folder) == video
-        assert all(os.path.getsize(os.path.join(folder, f"{c.key}.mp4")) == n
-                   for c, n in zip(video.clips, video.num_bytes))
+        assert all(
+            os.path.getsize(os.path.join(folder, f"{c.key}.mp4")) == n for c, n in zip(video.clips, video.num_bytes)
+        )
         caption_at = {}
         for clip in video.clips:
             assert clip.frame_times and list(clip.frame_times) == sorted(clip.frame_times)
@@ -113,8 +141,13 @@ def test_only_the_model_steps_ask_for_the_accelerator(videos, tiny_blip2, tiny_l
     """--model-accelerator: Dataflow's right fitting gives GPU workers to the steps whose environment
     carries the hint. The two RunInference steps must carry it; the download's worker steps (cut,
     decode) and the rest must not, or they would run on GPU workers too."""
-    config = AnnotateConfig(caption_model=tiny_blip2, summary_model=tiny_llama, summary_backend="transformers",
-                            device="cpu", model_accelerator=GPU_HINT)
+    config = AnnotateConfig(
+        caption_model=tiny_blip2,
+        summary_model=tiny_llama,
+        summary_backend="transformers",
+        device="cpu",
+        model_accelerator=GPU_HINT,
+    )
     p = BeamTestPipeline()
     _ = p | beam.Create([]) | "Annotate" >> AnnotateClips(config, str(tmp_path), CUT)
     proto = p.to_runner_api()
@@ -124,11 +157,14 @@ def test_only_the_model_steps_ask_for_the_accelerator(videos, tiny_blip2, tiny_l
         hints = environments[transform.environment_id].resource_hints if transform.environment_id else {}
         return hints.get("beam:resources:accelerator:v1") == GPU_HINT.encode()
 
-    leaves = [t for t in proto.components.transforms.values() if t.unique_name.startswith("Annotate/")
-              and not t.subtransforms]
+    leaves = [
+        t for t in proto.components.transforms.values() if t.unique_name.startswith("Annotate/") and not t.subtransforms
+    ]
     on_gpu = {t.unique_name for t in leaves if hinted(t)}
-    assert on_gpu and all(name.startswith(("Annotate/CaptionClipFrames/Caption/",
-                                           "Annotate/SummarizeClips/Summarize/")) for name in on_gpu), on_gpu
+    assert on_gpu and all(
+        name.startswith(("Annotate/CaptionClipFrames/Caption/", "Annotate/SummarizeClips/Summarize/"))
+        for name in on_gpu
+    ), on_gpu
     assert any("RunInference" in name and "Caption/" in name for name in on_gpu)
     assert any("RunInference" in name and "Summarize/" in name for name in on_gpu)
     assert any(t.unique_name.startswith("Annotate/CutAndDecodeFrames/") and not hinted(t) for t in leaves)
@@ -141,10 +177,13 @@ def test_captions_are_the_captioners_on_the_planned_frames(videos, tiny_blip2, t
     """What the stage writes is what BLIP-2 says of the frames at each clip's frame_times, decoded
     on their own; keyframe mode moves frames to keyframes (inside their cell and clips), exact mode
     keeps the grid."""
-    elements = [(VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path),
-                 clips_of(v)) for v in videos]
-    config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=8, device="cpu",
-                            caption_frames=mode)
+    elements = [
+        (VideoMeta(v.video_id, "file://" + v.media_path, duration=v.duration, media_path=v.media_path), clips_of(v))
+        for v in videos
+    ]
+    config = AnnotateConfig(
+        caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=8, device="cpu", caption_frames=mode
+    )
     ok, failed, num_inferences = run_annotate(elements, config, tmp_path)
     assert failed == [] and len(ok) == 2
     captioner = Blip2Captioner.load(tiny_blip2, device="cpu", max_new_tokens=8)
@@ -184,16 +223,30 @@ def test_worker_threads_of_one_machine_share_one_model(videos, tiny_blip2, tmp_p
     loads, decoding_threads = [], set()
     load, after_cut = Blip2Captioner.load.__func__, models._CutAndDecode.after_cut
     monkeypatch.setattr(Blip2Captioner, "load", classmethod(lambda cls, *a, **k: loads.append(1) or load(cls, *a, **k)))
-    monkeypatch.setattr(models._CutAndDecode, "after_cut", lambda self, meta, staged: (
-        decoding_threads.add(threading.current_thread().name), after_cut(self, meta, staged))[1])
-    elements = [(VideoMeta(f"{v.video_id}-{i}", "u", media_path=v.media_path), clips_of(v, ("short",)))
-                for i in range(4) for v in videos]
+    monkeypatch.setattr(
+        models._CutAndDecode,
+        "after_cut",
+        lambda self, meta, staged: (
+            decoding_threads.add(threading.current_thread().name),
+            after_cut(self, meta, staged),
+        )[1],
+    )
+    elements = [
+        (VideoMeta(f"{v.video_id}-{i}", "u", media_path=v.media_path), clips_of(v, ("short",)))
+        for i in range(4)
+        for v in videos
+    ]
     config = AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=4, device="cpu")
-    p = BeamTestPipeline(options=PipelineOptions(["--direct_num_workers", "2",
-                                                  "--direct_running_mode", "multi_threading"]))
+    p = BeamTestPipeline(
+        options=PipelineOptions(["--direct_num_workers", "2", "--direct_running_mode", "multi_threading"])
+    )
     staged, failures = p | beam.Create(elements) | AnnotateClips(config, str(tmp_path), CUT)
-    staged | "Captions" >> beam.Map(lambda s: (s.video_id, all(c.frame_captions for c in s.clips))) | (
-        beam.combiners.ToList()) | beam.Map(_dump, str(tmp_path / "captioned.pkl"))
+    (
+        staged
+        | "Captions" >> beam.Map(lambda s: (s.video_id, all(c.frame_captions for c in s.clips)))
+        | (beam.combiners.ToList())
+        | beam.Map(_dump, str(tmp_path / "captioned.pkl"))
+    )
     p.run().wait_until_finish()
     captioned = pickle.load(open(tmp_path / "captioned.pkl", "rb"))
     assert sorted(captioned) == sorted((meta.video_id, True) for meta, _ in elements)
@@ -205,10 +258,17 @@ def test_a_video_staged_but_not_annotated_is_redone_on_resume(videos, tmp_path):
     must not put them into shards without captions: it removes them and redoes the video."""
     v = videos[1]
     p = BeamTestPipeline()
-    cut = (p | beam.Create([(VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))])
-           | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32)))
-    cut[FRAMES] | "Shapes" >> beam.Map(lambda kv: kv[1].shape) | beam.combiners.ToList() | beam.Map(
-        lambda shapes: _dump(shapes, str(tmp_path / "shapes.pkl")))
+    cut = (
+        p
+        | beam.Create([(VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",)))])
+        | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32))
+    )
+    (
+        cut[FRAMES]
+        | "Shapes" >> beam.Map(lambda kv: kv[1].shape)
+        | beam.combiners.ToList()
+        | beam.Map(lambda shapes: _dump(shapes, str(tmp_path / "shapes.pkl")))
+    )
     p.run().wait_until_finish()
     folder = write.staging_dir(str(tmp_path), v.video_id)
     assert any(name.endswith(".mp4") for name in os.listdir(folder))
@@ -228,8 +288,13 @@ def test_frames_go_out_in_their_own_videos_window(videos, tmp_path):
     elements = [(VideoMeta(v.video_id, "u", media_path=v.media_path), clips_of(v, ("short",))) for v in videos]
     starts = {v.video_id: 1000.0 * i for i, v in enumerate(videos)}
     p = BeamTestPipeline()
-    cut = (p | beam.Create(elements) | beam.Map(lambda e: TimestampedValue(e, starts[e[0].video_id]))
-           | beam.WindowInto(FixedWindows(100)) | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32)))
+    cut = (
+        p
+        | beam.Create(elements)
+        | beam.Map(lambda e: TimestampedValue(e, starts[e[0].video_id]))
+        | beam.WindowInto(FixedWindows(100))
+        | CutAndDecodeFrames(str(tmp_path), CUT, None, FPS, (32, 32))
+    )
 
     def where(key, window=beam.DoFn.WindowParam):
         return key, window.start.micros // 1_000_000
@@ -237,8 +302,12 @@ def test_frames_go_out_in_their_own_videos_window(videos, tmp_path):
     frames = cut[FRAMES] | "FrameWindows" >> beam.Map(lambda kv, w=beam.DoFn.WindowParam: where(kv[0][0], w))
     staged = cut.staged | "StagedWindows" >> beam.Map(lambda s, w=beam.DoFn.WindowParam: where(s.video_id, w))
     for name, pcoll in (("frames", frames), ("staged", staged)):
-        (pcoll | f"Global{name}" >> beam.WindowInto(beam.window.GlobalWindows())
-         | f"All{name}" >> beam.combiners.ToList() | f"Dump{name}" >> beam.Map(_dump, str(tmp_path / f"{name}.pkl")))
+        (
+            pcoll
+            | f"Global{name}" >> beam.WindowInto(beam.window.GlobalWindows())
+            | f"All{name}" >> beam.combiners.ToList()
+            | f"Dump{name}" >> beam.Map(_dump, str(tmp_path / f"{name}.pkl"))
+        )
     p.run().wait_until_finish()
     seen = {name: pickle.load(open(tmp_path / f"{name}.pkl", "rb")) for name in ("frames", "staged")}
     assert sorted(seen["staged"]) == sorted((v.video_id, int(starts[v.video_id])) for v in videos)
@@ -249,24 +318,39 @@ def test_frames_go_out_in_their_own_videos_window(videos, tmp_path):
 def test_bad_media_and_unusable_answers_become_failures(videos, tiny_blip2, tiny_llama_eos, tmp_path):
     good = videos[1]
     clips = clips_of(good, ("short",))
-    beyond = Clip(clip_key(good.video_id, "short", 99), good.video_id, "short", 99, good.duration + 20,
-                  good.duration + 27, 7.0, "after the end", (), 3)
+    beyond = Clip(
+        clip_key(good.video_id, "short", 99),
+        good.video_id,
+        "short",
+        99,
+        good.duration + 20,
+        good.duration + 27,
+        7.0,
+        "after the end",
+        (),
+        3,
+    )
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00\x01 not a video" * 500)
     elements = [
         (VideoMeta(good.video_id, "u", media_path=good.media_path), clips + (beyond,)),
-        (VideoMeta("garbage", "u", media_path=str(garbage)), (clips[0]._replace(video_id="garbage",
-                                                                                 key=clip_key("garbage", "short", 0)),)),
+        (
+            VideoMeta("garbage", "u", media_path=str(garbage)),
+            (clips[0]._replace(video_id="garbage", key=clip_key("garbage", "short", 0)),),
+        ),
     ]
     out = tmp_path / "captions"
     out.mkdir()
-    ok, failed, _ = run_annotate(elements, AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS,
-                                                          caption_max_new_tokens=6, device="cpu"), out)
+    ok, failed, _ = run_annotate(
+        elements, AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, caption_max_new_tokens=6, device="cpu"), out
+    )
     assert [(v.video_id, [c.key for c in v.clips]) for v in ok] == [(good.video_id, [c.key for c in clips])]
     assert all(c.frame_captions for c in ok[0].clips)  # the good clips go on
     # a span past the end cannot be cut (so it is never captioned); an unreadable video fails whole
-    assert sorted((f.video_id, f.key, f.stage) for f in failed) == [("annot15", beyond.key, "cut"),
-                                                                     ("garbage", "", "cut")]
+    assert sorted((f.video_id, f.key, f.stage) for f in failed) == [
+        ("annot15", beyond.key, "cut"),
+        ("garbage", "", "cut"),
+    ]
     assert not os.path.exists(write.staging_dir(str(out), "garbage"))
 
     # an LLM that answers nothing: every summary is a Failure, no clip gets an empty string, and a video
@@ -274,9 +358,11 @@ def test_bad_media_and_unusable_answers_become_failures(videos, tiny_blip2, tiny
     medium = clips_of(good, ("medium",))
     out = tmp_path / "summaries"
     out.mkdir()
-    ok, failed, _ = run_annotate([(VideoMeta(good.video_id, "u", media_path=good.media_path), medium)],
-                                 AnnotateConfig(summary_model=tiny_llama_eos, summary_backend="transformers",
-                                                device="cpu"), out)
+    ok, failed, _ = run_annotate(
+        [(VideoMeta(good.video_id, "u", media_path=good.media_path), medium)],
+        AnnotateConfig(summary_model=tiny_llama_eos, summary_backend="transformers", device="cpu"),
+        out,
+    )
     assert ok == []
     assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summary_empty") for c in medium]
     assert not os.path.exists(write.staging_dir(str(out), good.video_id))
@@ -300,18 +386,24 @@ def test_a_model_error_fails_its_batch_clips_not_the_pipeline(videos, tiny_blip2
     element = (VideoMeta(v.video_id, "u", media_path=v.media_path), clips)
     out = tmp_path / "captions"
     out.mkdir()
-    ok, failed, _ = run_annotate([element], AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, device="cpu"),
-                                 out)
+    ok, failed, _ = run_annotate(
+        [element], AnnotateConfig(caption_model=tiny_blip2, caption_fps=FPS, device="cpu"), out
+    )
     assert ok == []
     assert sorted(f.key for f in failed) == sorted(c.key for c in clips)
-    assert all(f.reason == "no_frames" and "captioner failed on a batch" in f.detail and "simulated" in f.detail
-               for f in failed)
+    assert all(
+        f.reason == "no_frames" and "captioner failed on a batch" in f.detail and "simulated" in f.detail
+        for f in failed
+    )
 
     monkeypatch.setattr(TransformersSummarizer, "summarize", out_of_memory)
     medium = clips_of(v, ("medium",))
     out = tmp_path / "summaries"
     out.mkdir()
-    ok, failed, _ = run_annotate([(element[0], medium)], AnnotateConfig(
-        summary_model=tiny_llama, summary_backend="transformers", device="cpu"), out)
+    ok, failed, _ = run_annotate(
+        [(element[0], medium)],
+        AnnotateConfig(summary_model=tiny_llama, summary_backend="transformers", device="cpu"),
+        out,
+    )
     assert ok == []
     assert [(f.key, f.stage, f.reason) for f in failed] == [(c.key, "summarize", "summarizer_error") for c in medium]

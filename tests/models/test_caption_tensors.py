@@ -7,6 +7,7 @@ Blip2Processor on real decoded frames (test pattern and camera footage):
 - decoder-scaled frames against the processor resizing the full 1280x720 frame with PIL: mean |diff|
   <= 0.03 in pixel_values units (about 2 levels of 255; measured ~0.017 on the test pattern), at most
   1.5% of the values beyond 0.25 (about 17 levels, along hard colour edges; measured 0.8%)."""
+
 import numpy as np
 import pytest
 
@@ -68,7 +69,7 @@ def test_frame_to_rgb_keeps_colour_edges_like_pil():
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
     bars = np.zeros((144, 256, 3), dtype=np.uint8)
     for i in range(256 // 8):
-        bars[:, 8 * i:8 * i + 8] = colours[i % 4]
+        bars[:, 8 * i : 8 * i + 8] = colours[i % 4]
     frame = av.VideoFrame.from_ndarray(bars, format="rgb24").reformat(format="yuv420p")
     small = frame_to_rgb(frame, (64, 36))
     assert small.shape == (36, 64, 3) and small.dtype == np.uint8

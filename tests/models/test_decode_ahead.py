@@ -1,5 +1,6 @@
 """DecodeAhead: the frames of one video after another, decoded in a thread ahead of the consumer
 and on across videos, each video's frames equal to decode_frames', every time answered."""
+
 import itertools
 import threading
 import time
@@ -14,8 +15,11 @@ SIZE = (64, 64)
 
 
 def test_frames_of_several_videos_come_in_order_as_decode_frames_gives_them(sample_video, sample_video_bikes):
-    videos = {"a": (sample_video.media_path, [9.0, 1.0, 3.5, 1.0]), "b": (sample_video_bikes.media_path, [2.0, 0.5]),
-              "c": (sample_video.media_path, [4.0])}
+    videos = {
+        "a": (sample_video.media_path, [9.0, 1.0, 3.5, 1.0]),
+        "b": (sample_video_bikes.media_path, [2.0, 0.5]),
+        "c": (sample_video.media_path, [4.0]),
+    }
     done, taken = [], []
     ahead = DecodeAhead(SIZE, depth=2)
     try:
@@ -68,8 +72,11 @@ def test_every_time_of_a_broken_video_gets_its_reason_and_the_next_video_goes_on
         ahead.close()
     assert all(taken[("missing", t)].startswith("cannot open") for t in (1.0, 2.0))
     assert isinstance(taken[("breaks", 1.0)], np.ndarray)
-    assert taken[("breaks", 2.0)] == taken[("breaks", 3.0)] == (
-        f"decoding {tmp_path / 'breaks.mp4'} stopped: OSError: disk gone")
+    assert (
+        taken[("breaks", 2.0)]
+        == taken[("breaks", 3.0)]
+        == (f"decoding {tmp_path / 'breaks.mp4'} stopped: OSError: disk gone")
+    )
     assert isinstance(taken[("good", 1.0)], np.ndarray) and done == ["missing", "breaks"]
 
 

@@ -4,6 +4,7 @@ MPEG-4 AVI (opencv-doc's vtest.avi) and the generated test media; keyframes deco
 
 The reference decodes every picture of the video in order and takes, for each time t, the first
 frame in display order at or after t less half a frame (the frame nearest t)."""
+
 import av
 import numpy as np
 import pytest
@@ -165,9 +166,11 @@ def test_keyframes_decode_without_frame_threads(monkeypatch):
     bikes = footage_path("bikes")
     seen = []
     init = frames_module._FrameReader.__init__
-    monkeypatch.setattr(frames_module._FrameReader, "__init__",
-                        lambda self, container, stream, *a: seen.append(stream.thread_type.name)
-                        or init(self, container, stream, *a))
+    monkeypatch.setattr(
+        frames_module._FrameReader,
+        "__init__",
+        lambda self, container, stream, *a: seen.append(stream.thread_type.name) or init(self, container, stream, *a),
+    )
     keyframes = read_keyframes(bikes)
     list(iter_frames(bikes, keyframes, SIZE))
     list(iter_frames(bikes, [0.5, 2.5, 4.5], SIZE))

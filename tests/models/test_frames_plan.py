@@ -1,4 +1,5 @@
 """curate.media.frames: the per-video frame grid, its reuse across clips and scales, decoding, attaching."""
+
 import numpy as np
 
 from curate.media.frames import attach_frame_captions, clip_frame_times, decode_frames, plan_frames, plan_of
@@ -6,8 +7,18 @@ from schemas import Clip, clip_key
 
 
 def make_clip(video_id, scale, index, start, end, subtitle="a few words"):
-    return Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start, subtitle, (),
-                len(subtitle.split()))
+    return Clip(
+        clip_key(video_id, scale, index),
+        video_id,
+        scale,
+        index,
+        start,
+        end,
+        end - start,
+        subtitle,
+        (),
+        len(subtitle.split()),
+    )
 
 
 def test_grid_times_are_cell_middles_inside_the_clip():
@@ -65,8 +76,12 @@ def test_truncated_video_keeps_the_frames_before_the_cut(sample_video, tmp_path)
 
 
 def test_attach_keeps_captioned_frames_and_drops_clips_without_any():
-    clips = [make_clip("v", "short", 0, 0, 13), make_clip("v", "short", 1, 13, 26), make_clip("v", "medium", 0, 0, 30),
-             make_clip("v", "short", 2, 40, 40)]
+    clips = [
+        make_clip("v", "short", 0, 0, 13),
+        make_clip("v", "short", 1, 13, 26),
+        make_clip("v", "medium", 0, 0, 30),
+        make_clip("v", "short", 2, 40, 40),
+    ]
     plan = plan_frames(clips, 0.1)
     captions = {5.0: "a dog on a beach", 15.0: "  ", 25.0: "a red car"}
     errors = {}
@@ -96,8 +111,11 @@ def test_decoding_forward_and_seeking_give_the_same_frames(sample_video):
 
 def test_keyframes_move_each_frame_within_its_cell_and_its_clips():
     clips = [make_clip("v", "short", i, 12 * i, 12 * i + 12) for i in range(5)]
-    clips += [make_clip("v", "medium", 0, 0, 30), make_clip("v", "medium", 1, 30, 60),
-              make_clip("v", "short", 9, 61.0, 62.5)]
+    clips += [
+        make_clip("v", "medium", 0, 0, 30),
+        make_clip("v", "medium", 1, 30, 60),
+        make_clip("v", "short", 9, 61.0, 62.5),
+    ]
     keyframes = [0, 2, 4, 6, 8, 10, 12, 14, 16.5, 18, 20, 22, 24, 26, 28, 30, 35.2, 44.9, 50, 58, 61.2, 61.9]
     plan = plan_frames(clips, 0.1, keyframes)
     by_key = {c.key: plan.clip_times[c.key] for c in clips}

@@ -1,4 +1,5 @@
 """curate.models.summarize without a model: the prompt, which clips get which summary, cleaning answers."""
+
 import pytest
 
 from curate.errors import StageError
@@ -7,8 +8,19 @@ from schemas import Clip, clip_key
 
 
 def make_clip(scale, index, subtitle, frame_captions=()):
-    return Clip(clip_key("v", scale, index), "v", scale, index, 0.0, 10.0, 10.0, subtitle, (),
-                len(subtitle.split()), frame_captions=tuple(frame_captions))
+    return Clip(
+        clip_key("v", scale, index),
+        "v",
+        scale,
+        index,
+        0.0,
+        10.0,
+        10.0,
+        subtitle,
+        (),
+        len(subtitle.split()),
+        frame_captions=tuple(frame_captions),
+    )
 
 
 def test_prompt_is_vidla_appendix_a4():
@@ -24,29 +36,40 @@ def test_captions_become_sentences():
 
 
 def test_only_medium_long_and_video_clips_are_summarized():
-    clips = [make_clip("short", 0, "short words", ["a cat"]), make_clip("sentence", 0, "one sentence", ["a cat"]),
-             make_clip("medium", 0, "medium words", ["a cat", "a dog"]), make_clip("long", 0, "long words"),
-             make_clip("medium", 1, "   "), make_clip("video", 0, "all the words", ["a cat"])]
+    clips = [
+        make_clip("short", 0, "short words", ["a cat"]),
+        make_clip("sentence", 0, "one sentence", ["a cat"]),
+        make_clip("medium", 0, "medium words", ["a cat", "a dog"]),
+        make_clip("long", 0, "long words"),
+        make_clip("medium", 1, "   "),
+        make_clip("video", 0, "all the words", ["a cat"]),
+    ]
     jobs = {(key, field): prompt for key, field, prompt in summary_jobs(clips, 25)}
     # short and sentence clips keep their texts unsummarized (VidLA table 1); whole videos (seed 003's
     # HowTo100M Summary) are summarized like long clips
     assert set(jobs) == {
-        (clips[2].key, "caption"), (clips[2].key, "subtitle_summary"), (clips[3].key, "subtitle_summary"),
-        (clips[5].key, "caption"), (clips[5].key, "subtitle_summary"),
+        (clips[2].key, "caption"),
+        (clips[2].key, "subtitle_summary"),
+        (clips[3].key, "subtitle_summary"),
+        (clips[5].key, "caption"),
+        (clips[5].key, "subtitle_summary"),
     }
     assert jobs[(clips[2].key, "caption")].endswith("\na cat. a dog.")
     assert jobs[(clips[3].key, "subtitle_summary")].endswith("\nlong words")
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("A man cooks fish in a small kitchen.", "A man cooks fish in a small kitchen."),
-    ("  Here is a summary of the sentences in 25 words or less:\n\nA man cooks fish.", "A man cooks fish."),
-    ("Sure! Here's a one-sentence summary:\n\"A man cooks fish.\"", "A man cooks fish."),
-    ("Summary: A man cooks fish.", "A man cooks fish."),
-    ("The summary is: a man cooks fish", "a man cooks fish"),
-    ("“A man cooks fish.”\n\nNote: I did not use any external information.", "A man cooks fish."),
-    ("**A man cooks fish.**", "A man cooks fish."),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("A man cooks fish in a small kitchen.", "A man cooks fish in a small kitchen."),
+        ("  Here is a summary of the sentences in 25 words or less:\n\nA man cooks fish.", "A man cooks fish."),
+        ('Sure! Here\'s a one-sentence summary:\n"A man cooks fish."', "A man cooks fish."),
+        ("Summary: A man cooks fish.", "A man cooks fish."),
+        ("The summary is: a man cooks fish", "a man cooks fish"),
+        ("“A man cooks fish.”\n\nNote: I did not use any external information.", "A man cooks fish."),
+        ("**A man cooks fish.**", "A man cooks fish."),
+    ],
+)
 def test_clean_summary_strips_preambles_quotes_and_notes(raw, expected):
     assert clean_summary(raw, 25) == expected
 
@@ -61,7 +84,7 @@ def test_clean_summary_enforces_the_word_limit():
     assert clean_summary(" ".join(["w"] * 25), 25) == " ".join(["w"] * 25)
 
 
-@pytest.mark.parametrize("raw", ["", "   \n ", "\"\"", "Here is a summary:\n\n"])
+@pytest.mark.parametrize("raw", ["", "   \n ", '""', "Here is a summary:\n\n"])
 def test_clean_summary_rejects_empty_answers(raw):
     with pytest.raises(StageError) as err:
         clean_summary(raw, 25)

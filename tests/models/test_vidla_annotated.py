@@ -1,5 +1,6 @@
 """End to end: ``python -m curate run --recipe vidla`` with --caption-model/--summary-model pointing at
 the tiny checkpoints writes frame captions and summaries into the shards and clips.parquet."""
+
 import json
 import os
 import subprocess
@@ -17,17 +18,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run_vidla(*args):
     env = dict(os.environ, PYTHONPATH=ROOT, HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "curate", "run", "--recipe", "vidla", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "curate", "run", "--recipe", "vidla", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
 def test_vidla_recipe_writes_captions_and_summaries(tmp_path, tiny_blip2, tiny_llama):
     make_sample_folder(tmp_path / "in", 1, seconds=40, seed=21)
     out = tmp_path / "out"
-    done = run_vidla("--input", str(tmp_path / "in"), "--output", str(out), "--caption-model", tiny_blip2,
-                     "--summary-model", tiny_llama, "--summary-backend", "transformers", "--model-device", "cpu",
-                     "--caption-max-new-tokens", "8", "--summary-max-new-tokens", "10")
+    done = run_vidla(
+        "--input",
+        str(tmp_path / "in"),
+        "--output",
+        str(out),
+        "--caption-model",
+        tiny_blip2,
+        "--summary-model",
+        tiny_llama,
+        "--summary-backend",
+        "transformers",
+        "--model-device",
+        "cpu",
+        "--caption-max-new-tokens",
+        "8",
+        "--summary-max-new-tokens",
+        "10",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = pq.read_table(out / "clips.parquet").to_pylist()
     assert {r["scale"] for r in rows} >= {"short", "medium"}
@@ -58,8 +80,14 @@ def test_vidla_recipe_writes_captions_and_summaries(tmp_path, tiny_blip2, tiny_l
 def test_vidla_recipe_refuses_a_missing_model_before_it_starts(tmp_path):
     manifest = tmp_path / "in.csv"  # a usable input: the model check is what must stop the run
     manifest.write_text("video_id\nabc\n")
-    done = run_vidla("--input", str(manifest), "--output", str(tmp_path / "out"),
-                     "--caption-model", str(tmp_path / "nowhere" / "blip2"))
+    done = run_vidla(
+        "--input",
+        str(manifest),
+        "--output",
+        str(tmp_path / "out"),
+        "--caption-model",
+        str(tmp_path / "nowhere" / "blip2"),
+    )
     assert done.returncode != 0
     assert "--caption-model" in done.stderr and "nowhere/blip2" in done.stderr and "no such directory" in done.stderr
     assert not (tmp_path / "out").exists()

@@ -39,17 +39,29 @@ def memfs():
 
 
 def tiny_config(blip2: str, llama: str) -> AnnotateConfig:
-    return AnnotateConfig(caption_model=blip2, caption_max_new_tokens=8, summary_model=llama,
-                          summary_backend="transformers", summary_max_new_tokens=10, device="cpu")
+    return AnnotateConfig(
+        caption_model=blip2,
+        caption_max_new_tokens=8,
+        summary_model=llama,
+        summary_backend="transformers",
+        summary_max_new_tokens=10,
+        device="cpu",
+    )
 
 
 def remote_run_config(out: str, manifest: str, annotate: AnnotateConfig):
     from curate.config import RunConfig
     from dags import vidla
 
-    return RunConfig(recipe="vidla", input=manifest, output=out, cut=vidla.RECIPE.cut,
-                     use_given_spans=vidla.RECIPE.use_given_spans, annotate=annotate,
-                     download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
+    return RunConfig(
+        recipe="vidla",
+        input=manifest,
+        output=out,
+        cut=vidla.RECIPE.cut,
+        use_given_spans=vidla.RECIPE.use_given_spans,
+        annotate=annotate,
+        download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01),
+    )
 
 
 @pytest.mark.slow
@@ -61,8 +73,9 @@ def test_vidla_with_models_on_a_remote_output(fake_youtube, memfs, tiny_blip2, t
     out = "memfs://vidla"
     rows = []
     for i, video_id in enumerate(("vid_a", "vid b;$(x)")):
-        sample = make_sample_video(tmp_path / f"media{i}", f"media{i}", sentences_for(36, seed=30 + i),
-                                   min_duration=36, fps=4)
+        sample = make_sample_video(
+            tmp_path / f"media{i}", f"media{i}", sentences_for(36, seed=30 + i), min_duration=36, fps=4
+        )
         # the probe's saved info (as an earlier probe left it in DIR/.probe): read back, not extracted
         local_info = hosted_info(fake_youtube, sample, tmp_path / "hosted", video_id=video_id, epoch=int(time.time()))
         rows.append({"video_id": video_id, "url": json.loads(Path(local_info).read_text())["webpage_url"]})
@@ -135,8 +148,15 @@ def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
     from curate.output.resume import ResumeState
     from dags import vidla
 
-    options = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1", "--job_name=vidla-models",
-               "--temp_location=gs://my-bucket/tmp", "--no_auth", "--dry_run=True"]
+    options = [
+        "--runner=DataflowRunner",
+        "--project=my-project",
+        "--region=us-central1",
+        "--job_name=vidla-models",
+        "--temp_location=gs://my-bucket/tmp",
+        "--no_auth",
+        "--dry_run=True",
+    ]
     hint = "type:nvidia-l4;count:1;install-nvidia-driver"
     annotate = dataclasses.replace(tiny_config(tiny_blip2, tiny_llama), model_accelerator=hint)
     cfg = remote_run_config("gs://my-bucket/out", "gs://my-bucket/videos.jsonl", annotate)
@@ -145,11 +165,24 @@ def test_vidla_with_models_translates_to_a_dataflow_job(tiny_blip2, tiny_llama):
     proto = p.run().job.proto_pipeline
     names = {t.unique_name for t in proto.components.transforms.values()}
     environments = proto.components.environments
-    on_gpu = {t.unique_name for t in proto.components.transforms.values() if t.environment_id and
-              environments[t.environment_id].resource_hints.get("beam:resources:accelerator:v1") == hint.encode()}
-    assert on_gpu and all(name.startswith(("AnnotateClips/CaptionClipFrames/Caption",
-                                           "AnnotateClips/SummarizeClips/Summarize")) for name in on_gpu), on_gpu
-    for stage in ("DownloadVideos", "AnnotateClips/CutAndDecodeFrames", "AnnotateClips/CaptionClipFrames",
-                  "AnnotateClips/SummarizeClips", "AnnotateClips/CommitStaged", "WriteShards", "FinalizeOutputs"):
+    on_gpu = {
+        t.unique_name
+        for t in proto.components.transforms.values()
+        if t.environment_id
+        and environments[t.environment_id].resource_hints.get("beam:resources:accelerator:v1") == hint.encode()
+    }
+    assert on_gpu and all(
+        name.startswith(("AnnotateClips/CaptionClipFrames/Caption", "AnnotateClips/SummarizeClips/Summarize"))
+        for name in on_gpu
+    ), on_gpu
+    for stage in (
+        "DownloadVideos",
+        "AnnotateClips/CutAndDecodeFrames",
+        "AnnotateClips/CaptionClipFrames",
+        "AnnotateClips/SummarizeClips",
+        "AnnotateClips/CommitStaged",
+        "WriteShards",
+        "FinalizeOutputs",
+    ):
         assert stage in names, stage
     assert "CutClips" not in names  # the cut happens in CutAndDecodeFrames, before the download is discarded

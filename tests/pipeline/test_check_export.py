@@ -65,18 +65,22 @@ def test_a_finished_output_checks_clean(finished, capsys):
 def _drop_member(ext):
     def damage(out, key):
         rewrite_tar(out / "shards" / "00000.tar", lambda n, d: [] if n == f"{key}.{ext}" else [(n, d)])
+
     return damage
 
 
 def _replace_member(ext, new):
     def damage(out, key):
         rewrite_tar(out / "shards" / "00000.tar", lambda n, d: [(n, new(d) if n == f"{key}.{ext}" else d)])
+
     return damage
 
 
 def _add_member(out, key):
-    rewrite_tar(out / "shards" / "00000.tar",
-                lambda n, d: [(n, d)] + ([("stranger_short_00000.txt", b"hi")] if n == f"{key}.txt" else []))
+    rewrite_tar(
+        out / "shards" / "00000.tar",
+        lambda n, d: [(n, d)] + ([("stranger_short_00000.txt", b"hi")] if n == f"{key}.txt" else []),
+    )
 
 
 def _json_start(data):
@@ -118,13 +122,12 @@ def _failure_line(out, key):
 DAMAGES = {
     "mp4 missing": (_drop_member("mp4"), "no .mp4 member", True),
     "txt missing": (_drop_member("txt"), "no .txt member", True),
-    "mp4 cut short": (_replace_member("mp4", lambda d: d[:len(d) // 2]), ".mp4 is cut short", True),
+    "mp4 cut short": (_replace_member("mp4", lambda d: d[: len(d) // 2]), ".mp4 is cut short", True),
     "mp4 headless": (_replace_member("mp4", lambda d: d[:200]), ".mp4 has no video stream", True),
     "mp4 not video": (_replace_member("mp4", lambda d: b"\0" * 64), ".mp4 does not open", True),
     "json broken": (_replace_member("json", lambda d: d[:-5]), ".json does not parse", True),
     "json disagrees": (_replace_member("json", _json_start), ".json differs from the index in start", True),
-    "txt disagrees": (_replace_member("txt", lambda d: d + b" extra"),
-                      ".txt differs from the indexed subtitle", True),
+    "txt disagrees": (_replace_member("txt", lambda d: d + b" extra"), ".txt differs from the indexed subtitle", True),
     "member not indexed": (_add_member, "member stranger_short_00000.txt is not in the index", False),
     "stats count": (_stats_count, "stats.json: num_clips is", False),
     "failure record": (_failure_line, "failures.jsonl:line 2: is not a failure record", False),
@@ -159,8 +162,7 @@ def test_a_partial_file_is_reported_not_just_skipped(output, capsys):
 def test_parallel_check_finds_the_same_problems_in_shard_order(output, capsys):
     keys = [index.read_partition(p).column("key")[0].as_py() for p in index.partition_paths(str(output))]
     for shard, key in zip(index.committed_shards(str(output)), keys):
-        rewrite_tar(output / "shards" / f"{shard}.tar",
-                    lambda n, d, key=key: [] if n == f"{key}.json" else [(n, d)])
+        rewrite_tar(output / "shards" / f"{shard}.tar", lambda n, d, key=key: [] if n == f"{key}.json" else [(n, d)])
     serial, parallel = run_check(output, capsys), run_check(output, capsys, "--jobs", "2")
     assert serial == parallel and serial[0] == 1
     assert [line.split(": ")[1] for line in serial[2].splitlines()] == [f"clip {k}" for k in keys]
@@ -199,22 +201,27 @@ def test_a_run_over_the_hdvila_export_cuts_its_spans(finished, tmp_path):
     """The round trip: the release, with the media already on disk, run as an hdvila input."""
     folder, out = finished
     release = tmp_path / "release.jsonl"
-    assert main(["export", str(out), "--format", "hdvila-jsonl", "--output", str(release),
-                 "--scales", "short"]) == 0
+    assert main(["export", str(out), "--format", "hdvila-jsonl", "--output", str(release), "--scales", "short"]) == 0
     lines = [json.loads(line) for line in release.read_text().splitlines()]
     for line in lines:  # as a downloader would leave them
         vid = line["video_id"]
-        line.update(media_path=str(folder / f"{vid}.mp4"), info_path=str(folder / f"{vid}.info.json"),
-                    subtitle_path=str(folder / f"{vid}.en.vtt"))
+        line.update(
+            media_path=str(folder / f"{vid}.mp4"),
+            info_path=str(folder / f"{vid}.info.json"),
+            subtitle_path=str(folder / f"{vid}.en.vtt"),
+        )
     release.write_text("".join(json.dumps(line) + "\n" for line in lines))
     again = tmp_path / "again"
-    assert main(["run", "--recipe", "hdvila", "--input", str(release), "--output", str(again),
-                 "--short-side", "128"]) == 0
+    assert (
+        main(["run", "--recipe", "hdvila", "--input", str(release), "--output", str(again), "--short-side", "128"]) == 0
+    )
     spans = {(c["clip_id"].split("_")[0], tuple(c["span"])) for line in lines for c in line["clip"]}
     from curate.export import timestamp
 
-    cut = {(r["video_id"], (timestamp(r["start"]), timestamp(r["end"])))
-           for r in index.open_index(str(again)).to_table().to_pylist()}
+    cut = {
+        (r["video_id"], (timestamp(r["start"]), timestamp(r["end"])))
+        for r in index.open_index(str(again)).to_table().to_pylist()
+    }
     assert cut == spans and len(cut) == sum(len(line["clip"]) for line in lines)
     assert main(["check", str(again)]) == 0
 
@@ -228,24 +235,51 @@ def test_vidla_export_has_one_record_per_clip_with_its_texts(finished, tmp_path)
     assert set(records) == {r["key"] for r in rows}
     for row in rows:
         record = records[row["key"]]
-        assert list(record) == ["video_id", "url", "clip_id", "scale", "start", "end", "subtitle",
-                                "sentences", "frame_captions", "caption_summary", "subtitle_summary"]
+        assert list(record) == [
+            "video_id",
+            "url",
+            "clip_id",
+            "scale",
+            "start",
+            "end",
+            "subtitle",
+            "sentences",
+            "frame_captions",
+            "caption_summary",
+            "subtitle_summary",
+        ]
         assert (record["video_id"], record["url"], record["scale"], record["start"], record["end"]) == (
-            row["video_id"], row["url"], row["scale"], row["start"], row["end"])
+            row["video_id"],
+            row["url"],
+            row["scale"],
+            row["start"],
+            row["end"],
+        )
         assert record["subtitle"] == row["subtitle"] and record["subtitle"]
-        assert record["sentences"] == [{"text": s["text"], "start": s["start"], "end": s["end"]}
-                                       for s in row["sentences"]]
-        assert record["frame_captions"] == [{"time": t, "text": c}
-                                            for t, c in zip(row["frame_times"], row["frame_captions"])]
-    assert main(["export", str(out), "--format", "vidla-jsonl", "--output", str(release),
-                 "--scales", "medium"]) == 0
+        assert record["sentences"] == [
+            {"text": s["text"], "start": s["start"], "end": s["end"]} for s in row["sentences"]
+        ]
+        assert record["frame_captions"] == [
+            {"time": t, "text": c} for t, c in zip(row["frame_times"], row["frame_captions"])
+        ]
+    assert main(["export", str(out), "--format", "vidla-jsonl", "--output", str(release), "--scales", "medium"]) == 0
     assert {json.loads(line)["scale"] for line in release.read_text().splitlines()} == {"medium"}
 
 
 def test_export_errors_name_what_is_wrong(finished, tmp_path):
     with pytest.raises(SystemExit, match="unknown scale.*shortt"):
-        main(["export", str(finished[1]), "--format", "vidla-jsonl", "--output", str(tmp_path / "x"),
-              "--scales", "shortt"])
+        main(
+            [
+                "export",
+                str(finished[1]),
+                "--format",
+                "vidla-jsonl",
+                "--output",
+                str(tmp_path / "x"),
+                "--scales",
+                "shortt",
+            ]
+        )
     with pytest.raises(SystemExit):
         main(["export", str(finished[1]), "--format", "webvid", "--output", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="has no shards/"):

@@ -80,9 +80,7 @@ def test_user_mistakes_are_clear_errors(tmp_path):
         config_from_args("hdvila", args)
     with pytest.raises(SystemExit, match="no-such-model"):
         parse("vidla", "--caption-model", str(tmp_path / "no-such-model"))
-    missing = cli(
-        "run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")
-    )
+    missing = cli("run", "--recipe", "vidla", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o"))
     assert missing.returncode != 0 and "does not exist" in missing.stderr
     assert not (tmp_path / "o").exists()
     no_run = cli("stats", str(tmp_path))
@@ -124,13 +122,32 @@ def test_misspelt_options_and_a_file_as_output_are_refused_before_running(tmp_pa
 def test_an_abbreviation_is_no_option_and_a_near_miss_is_reported_before_beam_is_imported(tmp_path):
     videos = tmp_path / "videos.txt"
     videos.write_text("https://www.youtube.com/watch?v=aaaaaaaaaaa\n")
-    code = ("import sys\nfrom curate.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
-            "except SystemExit as exc:\n    print(exc, file=sys.stderr)\n"
-            "print('beam imported' if 'apache_beam' in sys.modules else 'beam not imported')\n")
+    code = (
+        "import sys\nfrom curate.__main__ import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n    print(exc, file=sys.stderr)\n"
+        "print('beam imported' if 'apache_beam' in sys.modules else 'beam not imported')\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", code, "run", "--recipe", "vidla", "--input", str(videos), "--output",
-         str(tmp_path / "o"), "--short-sid", "128"],
-        env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=120, cwd=REPO)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            "--recipe",
+            "vidla",
+            "--input",
+            str(videos),
+            "--output",
+            str(tmp_path / "o"),
+            "--short-sid",
+            "128",
+        ],
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert "error: unknown option(s): --short-sid (did you mean --short-side?)" in done.stderr
     assert done.stdout.strip() == "beam not imported" and not (tmp_path / "o").exists()
 
@@ -157,8 +174,12 @@ def test_a_run_that_keeps_no_clip_exits_1_after_writing_its_failures(sample_vide
     from curate.__main__ import main
 
     out = tmp_path / "out"
-    assert main(["run", "--recipe", "hdvila", "--input", sample_video.folder, "--output", str(out),
-                 "--min-height", "4000"]) == 1
+    assert (
+        main(
+            ["run", "--recipe", "hdvila", "--input", sample_video.folder, "--output", str(out), "--min-height", "4000"]
+        )
+        == 1
+    )
     assert "error: no clip kept from 1 videos" in capsys.readouterr().err
     [failure] = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert (failure["video_id"], failure["reason"]) == (sample_video.video_id, "below_4000p")
@@ -177,8 +198,21 @@ def test_beam_pipeline_options_pass_the_unknown_option_check():
     from curate.errors import UnknownOptionsError
 
     pipeline_options(
-        ["--runner", "DataflowRunner", "--project", "p", "--region", "r", "--temp_location", "gs://b/t",
-         "--direct_num_workers=2", "--direct_running_mode", "multi_processing", "--experiments", "x"]
+        [
+            "--runner",
+            "DataflowRunner",
+            "--project",
+            "p",
+            "--region",
+            "r",
+            "--temp_location",
+            "gs://b/t",
+            "--direct_num_workers=2",
+            "--direct_running_mode",
+            "multi_processing",
+            "--experiments",
+            "x",
+        ]
     )
     with pytest.raises(UnknownOptionsError, match="--outptu") as raised:
         pipeline_options(["--outptu", "x"])

@@ -36,15 +36,11 @@ def env() -> dict:
 
 def run_until(folder, out, pattern: str, timeout: float = 120) -> None:
     """Start the CLI and SIGKILL it as soon as a file matching `pattern` (under out) exists."""
-    proc = subprocess.Popen(
-        command(folder, out), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen(command(folder, out), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     try:
         while not glob.glob(os.path.join(out, pattern)):
-            assert proc.poll() is None, (
-                f"finished before the kill point: {proc.stderr.read().decode()[-2000:]}"
-            )
+            assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read().decode()[-2000:]}"
             assert time.monotonic() < deadline, "kill point never reached"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
@@ -153,8 +149,7 @@ def test_finished_videos_are_skipped_with_and_without_a_category_cap(three_video
     from curate.media.filter import FilterConfig
 
     folder, videos = three_videos
-    cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"),
-                    filter=FilterConfig(category_hour_cap=cap_hours))
+    cfg = RunConfig("hdvila", str(folder), str(tmp_path / "out"), filter=FilterConfig(category_hour_cap=cap_hours))
     out = tmp_path / "out"
     failures.record_failures(str(out), [Failure(videos[0].video_id, "transcript", "no_speech")])
     state = resume.load_resume_state(str(out))

@@ -113,9 +113,7 @@ def test_a_hostile_file_name_is_just_a_file_name(tmp_path, sample_video):
 def _clip(video_id, scale, index, start, end) -> Clip:
     from schemas import clip_key
 
-    return Clip(
-        clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start, "words", (), 1
-    )
+    return Clip(clip_key(video_id, scale, index), video_id, scale, index, start, end, end - start, "words", (), 1)
 
 
 def test_cut_video_stages_good_clips_and_reports_bad_ones(tmp_path, sample_video):

@@ -1,5 +1,6 @@
 """A stalled download (a server that trickles a byte a second, below any socket timeout) is killed at
 its deadline and recorded as the video's failure; the run ends and the good videos are clipped."""
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,26 @@ def test_the_run_ends_with_the_stalled_video_failed_and_the_good_one_clipped(sam
             writer.writerows([["stalled", stalled], ["good", good]])
         out = tmp_path / "out"
         started = time.monotonic()
-        assert main(["run", "--recipe", "hdvila", "--input", str(manifest), "--output", str(out),
-                     "--cut-mode", "copy", "--download-deadline", "5", "--retries", "0"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--recipe",
+                    "hdvila",
+                    "--input",
+                    str(manifest),
+                    "--output",
+                    str(out),
+                    "--cut-mode",
+                    "copy",
+                    "--download-deadline",
+                    "5",
+                    "--retries",
+                    "0",
+                ]
+            )
+            == 0
+        )
         assert time.monotonic() - started < 120
     clips = pq.read_table(out / "clips.parquet").to_pylist()
     assert {c["video_id"] for c in clips} == {"good"}
@@ -65,8 +84,9 @@ def test_retries_stop_at_the_deadline_with_its_reason(sample_video, tmp_path):
     with FakeYouTube() as server:
         info = hosted_info(server, sample_video, tmp_path / "infos")
         server.fail("/0/video.mp4", *[429] * 20)
-        cfg = DownloadConfig(output_dir=str(tmp_path / "out"), retries=10, backoff_base_s=1.0, jitter=0.0,
-                             deadline_s=2.0)
+        cfg = DownloadConfig(
+            output_dir=str(tmp_path / "out"), retries=10, backoff_base_s=1.0, jitter=0.0, deadline_s=2.0
+        )
         with pytest.raises(StageError) as err:
             Downloader(cfg)(VideoMeta(sample_video.video_id, "", info_path=info))
     assert err.value.reason == "deadline" and "out of time after earlier attempts" in err.value.detail
@@ -84,8 +104,15 @@ def test_a_download_below_the_minimum_rate_fails_long_before_its_deadline(sample
     with FakeYouTube(trickle_seconds=0.2) as server:
         info = hosted_info(server, sample_video, tmp_path / "infos")
         server.fail("/0/video.mp4", "trickle", "trickle")
-        cfg = DownloadConfig(output_dir=str(tmp_path / "out"), socket_timeout_s=5.0, deadline_s=120.0, retries=1,
-                             backoff_base_s=0.1, min_rate_bytes_per_s=1000, rate_window_s=2.0)
+        cfg = DownloadConfig(
+            output_dir=str(tmp_path / "out"),
+            socket_timeout_s=5.0,
+            deadline_s=120.0,
+            retries=1,
+            backoff_base_s=0.1,
+            min_rate_bytes_per_s=1000,
+            rate_window_s=2.0,
+        )
         started = time.monotonic()
         with pytest.raises(StageError) as err:
             Downloader(cfg)(VideoMeta(sample_video.video_id, "", info_path=info))

@@ -1,5 +1,6 @@
 """Download stage: retries on injected faults, validation of what arrives, safe paths, and a Beam
 pipeline over a mix of good and bad inputs (all against tests/factories/youtube.py on 127.0.0.1)."""
+
 from __future__ import annotations
 
 import json
@@ -70,17 +71,22 @@ def test_backoff_doubles_with_jitter_and_respects_cap_and_retry_after():
     assert backoff_delay(0, cfg, rng, retry_after=70.0) == 10.0
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
-     ("unavailable", False)),
-    ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access", ("unavailable", False)),
-    ("ERROR: [youtube] abc: Sign in to confirm you're not a bot", ("bot_check", False)),
-    ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", ("http_503", True)),
-    ("ERROR: unable to download video data: HTTP Error 404: Not Found", ("http_404", False)),
-    ("ERROR: unable to download video data: The read operation timed out", ("timeout", True)),
-    ("ERROR: Did not get any data blocks; content too short (100 < 200)", ("connection_cut", True)),
-    ("ERROR: something else entirely", ("download_error", False)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
+            ("unavailable", False),
+        ),
+        ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access", ("unavailable", False)),
+        ("ERROR: [youtube] abc: Sign in to confirm you're not a bot", ("bot_check", False)),
+        ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", ("http_503", True)),
+        ("ERROR: unable to download video data: HTTP Error 404: Not Found", ("http_404", False)),
+        ("ERROR: unable to download video data: The read operation timed out", ("timeout", True)),
+        ("ERROR: Did not get any data blocks; content too short (100 < 200)", ("connection_cut", True)),
+        ("ERROR: something else entirely", ("download_error", False)),
+    ],
+)
 def test_classify_error_from_ytdlp_text(text, expected):
     assert classify_error(Exception(text)) == expected
 
@@ -108,11 +114,14 @@ def test_validate_media_accepts_a_whole_video_and_measures_it(sample_video):
     assert (measured.width, measured.height, measured.has_audio) == (1280, 720, True)
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda data: b"", "zero_length"),
-    (lambda data: data[: len(data) * 2 // 3], "truncated_video"),
-    (lambda data: bytes(random.Random(1).randrange(256) for _ in range(20000)), "unreadable_media"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda data: b"", "zero_length"),
+        (lambda data: data[: len(data) * 2 // 3], "truncated_video"),
+        (lambda data: bytes(random.Random(1).randrange(256) for _ in range(20000)), "unreadable_media"),
+    ],
+)
 def test_validate_media_rejects_damaged_files(sample_video, tmp_path, damage, reason):
     path = tmp_path / "damaged.mp4"
     path.write_bytes(damage(Path(sample_video.media_path).read_bytes()))
@@ -181,14 +190,32 @@ def test_damaged_downloads_are_failures(fake_youtube, sample_video, tmp_path, cu
 def test_format_selection_prefers_720p_video_merged_with_audio(fake_youtube, sample_video, tmp_path):
     video_only, audio_only = tmp_path / "v.mp4", tmp_path / "a.m4a"
     for args, out in ((["-an"], video_only), (["-vn"], audio_only)):
-        subprocess.run(["ffmpeg", "-v", "error", "-i", sample_video.media_path, *args, "-c", "copy",
-                        str(out)], check=True)
-    formats = [{"format_id": "140", "ext": "m4a", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 48,
-                "url": fake_youtube.add("/f/140.m4a", audio_only)}]
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", sample_video.media_path, *args, "-c", "copy", str(out)], check=True
+        )
+    formats = [
+        {
+            "format_id": "140",
+            "ext": "m4a",
+            "vcodec": "none",
+            "acodec": "mp4a.40.2",
+            "abr": 48,
+            "url": fake_youtube.add("/f/140.m4a", audio_only),
+        }
+    ]
     for fid, height in (("135", 480), ("136", 720), ("137", 1080)):
-        formats.append({"format_id": fid, "ext": "mp4", "height": height, "width": height * 16 // 9,
-                        "fps": 12, "vcodec": "avc1.64001f", "acodec": "none",
-                        "url": fake_youtube.add(f"/f/{fid}.mp4", video_only)})
+        formats.append(
+            {
+                "format_id": fid,
+                "ext": "mp4",
+                "height": height,
+                "width": height * 16 // 9,
+                "fps": 12,
+                "vcodec": "avc1.64001f",
+                "acodec": "none",
+                "url": fake_youtube.add(f"/f/{fid}.mp4", video_only),
+            }
+        )
     meta = _hosted_meta(fake_youtube, sample_video, tmp_path, formats=formats)
     out = download_video(meta, _config(tmp_path))
     fetched = {p for p, n in fake_youtube.hits.items() if p.startswith("/f/") and n}
@@ -224,8 +251,13 @@ def test_rate_limit_spaces_downloads(fake_youtube, sample_video, tmp_path):
 
 def test_existing_files_are_not_downloaded_again(fake_youtube, sample_video, tmp_path):
     # a yt-dlp folder input: media_path set, nothing to fetch
-    folder_meta = VideoMeta(sample_video.video_id, "", media_path=sample_video.media_path,
-                            subtitle_path=sample_video.subtitle_path, info_path=sample_video.info_path)
+    folder_meta = VideoMeta(
+        sample_video.video_id,
+        "",
+        media_path=sample_video.media_path,
+        subtitle_path=sample_video.subtitle_path,
+        info_path=sample_video.info_path,
+    )
     assert download_video(folder_meta, _config(tmp_path)).media_path == sample_video.media_path
     # a resumed run: the first run's download is reused
     meta = _hosted_meta(fake_youtube, sample_video, tmp_path)
@@ -240,8 +272,9 @@ def test_existing_files_are_not_downloaded_again(fake_youtube, sample_video, tmp
     assert Path(repaired.media_path).read_bytes() == data and fake_youtube.hits["/0/video.mp4"] == 2
 
 
-def test_hostile_ids_and_urls_stay_inside_the_output_and_reach_no_shell(fake_youtube, sample_video, tmp_path,
-                                                                          monkeypatch):
+def test_hostile_ids_and_urls_stay_inside_the_output_and_reach_no_shell(
+    fake_youtube, sample_video, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     before = _files_under(tmp_path)
     hostile = ["../../escaped", "$(touch pwned)", "`touch pwned`; rm -rf ~ #", "a/../../../b", "-o /tmp/x"]
@@ -286,9 +319,14 @@ def test_runs_sharing_a_download_folder_never_delete_what_another_uses(fake_yout
     meta = _hosted_meta(fake_youtube, sample_video, tmp_path)
     cfg = _config(tmp_path, retries=0)
     mine = Downloader(cfg)(meta)
-    other = subprocess.Popen([sys.executable, "-c", OTHER_RUN, cfg.output_dir, meta.video_id, meta.info_path],
-                             env=dict(os.environ, PYTHONPATH=REPO), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_RUN, cfg.output_dir, meta.video_id, meta.info_path],
+        env=dict(os.environ, PYTHONPATH=REPO),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         theirs = other.stdout.readline().strip()
         assert theirs == mine.media_path, other.stderr.read()
@@ -329,8 +367,14 @@ def test_a_download_is_published_whole_and_once(tmp_path):
 def silent_video(tmp_path_factory):
     from samplemedia import make_sample_video
 
-    return make_sample_video(tmp_path_factory.mktemp("silent"), "silentvid01", ["Nobody expected it."],
-                             audio=False, main_subtitle="manual_vtt", min_duration=12.0)
+    return make_sample_video(
+        tmp_path_factory.mktemp("silent"),
+        "silentvid01",
+        ["Nobody expected it."],
+        audio=False,
+        main_subtitle="manual_vtt",
+        min_duration=12.0,
+    )
 
 
 def test_mixed_inputs_in_one_pipeline(fake_youtube, sample_video, silent_video, tmp_path):
@@ -354,36 +398,68 @@ def test_mixed_inputs_in_one_pipeline(fake_youtube, sample_video, silent_video, 
     host("always429", faults=(429,) * 10)
     host("truncated", media_bytes=data[: len(data) // 2])
     host("empty", media_bytes=b"")
-    host("lowres", formats=[{"format_id": "18", "ext": "mp4", "height": 360, "width": 640, "vcodec": "avc1",
-                             "acodec": "mp4a", "url": fake_youtube.base_url + "/none.mp4"}], height=360)
+    host(
+        "lowres",
+        formats=[
+            {
+                "format_id": "18",
+                "ext": "mp4",
+                "height": 360,
+                "width": 640,
+                "vcodec": "avc1",
+                "acodec": "mp4a",
+                "url": fake_youtube.base_url + "/none.mp4",
+            }
+        ],
+        height=360,
+    )
     host("german", language=None, automatic_captions={}, subtitles={"de": [{"ext": "vtt", "url": "x"}]})
     rows.append({"video_id": "good1", "info_path": rows[0]["info_path"]})  # a repeat
     rows.append({"video_id": "", "url": ""})  # no id at all
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
 
-    cfg = DownloadConfig(output_dir=str(tmp_path / "out"), retries=2, backoff_base_s=0.01,
-                         socket_timeout_s=0.4)
+    cfg = DownloadConfig(output_dir=str(tmp_path / "out"), retries=2, backoff_base_s=0.01, socket_timeout_s=0.4)
     with BeamTestPipeline() as p:
         videos, read_failures = p | ReadSources(str(manifest))
         probed, probe_failures = videos | ProbeVideos(cfg, str(tmp_path / "probe"))
         kept, filter_failures = probed | FilterVideos(FilterConfig())
         downloaded, download_failures = kept | DownloadVideos(cfg)
         failures = (read_failures, probe_failures, filter_failures, download_failures) | beam.Flatten()
-        assert_that(downloaded | "Ids" >> beam.Map(lambda m: (m.video_id, os.path.isfile(m.media_path),
-                                                               m.has_audio)),
-                    equal_to([("good1", True, True), ("flaky429", True, True), ("slow1", True, True),
-                              ("$(touch pwned); ../x", True, True), ("silent_with_subs", True, False)]),
-                    label="good")
-        assert_that(failures | "Reasons" >> beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
-                    equal_to([("gone404", "download", "http_404"), ("always429", "download", "http_429"),
-                              ("truncated", "download", "truncated_video"),
-                              ("empty", "download", "zero_length"),
-                              ("lowres", "filter", "below_720p"), ("german", "filter", "language_not_wanted"),
-                              ("good1", "read", "duplicate_id"), ("", "read", "missing_id"),
-                              ("", "read", "bad_row")]),
-                    label="failures")
-        assert_that(download_failures | "Texts" >> beam.Map(lambda f: "HTTP Error" in f.detail or f.reason
-                                                             in ("truncated_video", "zero_length")),
-                    equal_to([True] * 4), label="texts")
+        assert_that(
+            downloaded | "Ids" >> beam.Map(lambda m: (m.video_id, os.path.isfile(m.media_path), m.has_audio)),
+            equal_to(
+                [
+                    ("good1", True, True),
+                    ("flaky429", True, True),
+                    ("slow1", True, True),
+                    ("$(touch pwned); ../x", True, True),
+                    ("silent_with_subs", True, False),
+                ]
+            ),
+            label="good",
+        )
+        assert_that(
+            failures | "Reasons" >> beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
+            equal_to(
+                [
+                    ("gone404", "download", "http_404"),
+                    ("always429", "download", "http_429"),
+                    ("truncated", "download", "truncated_video"),
+                    ("empty", "download", "zero_length"),
+                    ("lowres", "filter", "below_720p"),
+                    ("german", "filter", "language_not_wanted"),
+                    ("good1", "read", "duplicate_id"),
+                    ("", "read", "missing_id"),
+                    ("", "read", "bad_row"),
+                ]
+            ),
+            label="failures",
+        )
+        assert_that(
+            download_failures
+            | "Texts" >> beam.Map(lambda f: "HTTP Error" in f.detail or f.reason in ("truncated_video", "zero_length")),
+            equal_to([True] * 4),
+            label="texts",
+        )
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()

@@ -119,8 +119,9 @@ def test_files_that_vanish_are_redone_not_dropped(folder, tmp_path, sample_video
     assert run(folder, out) == 0
     restage_one_clip(out)  # as if a run was killed after staging, before its shard
     staged_folder = write.staging_dir(str(out), "restaged")
-    os.remove(next(p for p in (os.path.join(staged_folder, n) for n in os.listdir(staged_folder))
-                   if p.endswith(".mp4")))
+    os.remove(
+        next(p for p in (os.path.join(staged_folder, n) for n in os.listdir(staged_folder)) if p.endswith(".mp4"))
+    )
     skip, staged = resume_sets(str(out), ["restaged"])
     assert skip == set() and staged == {} and not os.path.exists(staged_folder)
 

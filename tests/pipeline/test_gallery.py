@@ -21,9 +21,17 @@ from curate.__main__ import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +52,23 @@ def page_data(html_path) -> dict:
 def open_browser(pw, profile):
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium is not installed (apt-get install chromium; scripts/setup.sh does it)")
-    return pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                 args=CHROMIUM_ARGS)
+    return pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
 def test_the_gallery_loads_plays_and_filters_in_headless_chromium(curated, capsys):
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium is not installed (apt-get install chromium; scripts/setup.sh does it)")
     from playwright import sync_api  # the test extra: missing, this fails rather than skips
+
     assert main(["gallery", str(curated), "--sample", "6"]) == 0
     index = curated / "gallery" / "index.html"
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(str(index))
     data = page_data(index)
     assert len(data["cards"]) == 6
-    assert all((curated / "gallery" / c["video"]).is_file() and (curated / "gallery" / c["poster"]).is_file()
-               for c in data["cards"])
+    assert all(
+        (curated / "gallery" / c["video"]).is_file() and (curated / "gallery" / c["poster"]).is_file()
+        for c in data["cards"]
+    )
     assert data["plots"] and all((curated / "gallery" / p).is_file() for p in data["plots"])
     scales = sorted({c["scale"] for c in data["cards"]})
     assert len(scales) >= 2, scales  # else the filter test below could not fail
@@ -96,8 +106,10 @@ def test_the_gallery_loads_plays_and_filters_in_headless_chromium(curated, capsy
             expected = sum(c["scale"] == scales[0] for c in data["cards"])
             assert 0 < expected < 6
             assert page.locator("#cards .card:visible").count() == expected
-            assert all(s == scales[0] for s in page.locator("#cards .card:visible").evaluate_all(
-                "nodes => nodes.map(n => n.dataset.scale)"))
+            assert all(
+                s == scales[0]
+                for s in page.locator("#cards .card:visible").evaluate_all("nodes => nodes.map(n => n.dataset.scale)")
+            )
             page.select_option("#scale", "")
             word = data["cards"][0]["video_id"]
             page.fill("#search", word)
@@ -152,9 +164,13 @@ def test_serve_serves_the_gallery_over_http(curated):
     import urllib.request
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
-    server = subprocess.Popen([sys.executable, "-m", "curate", "gallery", str(curated), "--sample", "2",
-                               "--serve", "--port", "0"],
-                              stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "curate", "gallery", str(curated), "--sample", "2", "--serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     try:
         lines = [server.stdout.readline(), server.stdout.readline()]
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", lines[1]).group(1)
@@ -196,10 +212,12 @@ def test_captions_and_summaries_are_on_the_cards(tmp_path):
     [path] = partition_paths(str(tmp_path))
     table = pq.read_table(path)
     n = table.num_rows
-    for name, values in (("caption", ["a man rides a red bike"] * n),
-                         ("subtitle_summary", ["he talks about bikes"] * n),
-                         ("frame_captions", [["a bike", "a hill"]] * n),
-                         ("frame_times", [[1.5, 7.25]] * n)):
+    for name, values in (
+        ("caption", ["a man rides a red bike"] * n),
+        ("subtitle_summary", ["he talks about bikes"] * n),
+        ("frame_captions", [["a bike", "a hill"]] * n),
+        ("frame_times", [[1.5, 7.25]] * n),
+    ):
         i = table.schema.get_field_index(name)
         table = table.set_column(i, table.schema.field(i), pa.array(values, table.schema.field(i).type))
     pq.write_table(table, path)
@@ -218,6 +236,11 @@ def test_captions_and_summaries_are_on_the_cards(tmp_path):
             assert tab.locator("#cards .card:visible").count() == 4
         finally:
             browser.close()
-    for expected in ("a man rides a red bike", "he talks about bikes", "1.5s a bike", "7.3s a hill",
-                     "mp4 not found in shard"):
+    for expected in (
+        "a man rides a red bike",
+        "he talks about bikes",
+        "1.5s a bike",
+        "7.3s a hill",
+        "mp4 not found in shard",
+    ):
         assert expected in text, text

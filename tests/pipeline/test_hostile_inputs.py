@@ -25,9 +25,14 @@ FAST = ["--recipe", "hdvila", "--cut-mode", "copy"]
 def curate_cli(*args, prefix=(), timeout=300) -> subprocess.CompletedProcess:
     """``python -m curate run`` in a process of its own (``prefix``: a command to run it under), so
     that a run that hangs fails the test at ``timeout`` seconds."""
-    return subprocess.run([*prefix, sys.executable, "-m", "curate", "run", *FAST, *args],
-                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "curate", "run", *FAST, *args],
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def curate(*args) -> int:
@@ -82,7 +87,7 @@ def test_an_output_on_a_read_only_file_system_is_one_error_line(sample_video, tm
     """The output's parent is bind-mounted read-only in a mount namespace of the run's own (unshare)."""
     readonly = tmp_path / "ro"
     readonly.mkdir()
-    mount = f"mount --bind {readonly} {readonly} && mount -o remount,bind,ro {readonly} && exec \"$@\""
+    mount = f'mount --bind {readonly} {readonly} && mount -o remount,bind,ro {readonly} && exec "$@"'
     prefix = ["unshare", "-rm", "sh", "-c", mount, "sh"]
     probe = subprocess.run([*prefix, "touch", str(readonly / "x")], capture_output=True, text=True, check=False)
     if shutil.which("unshare") is None or "Read-only file system" not in probe.stderr:
@@ -100,8 +105,9 @@ def test_control_and_format_characters_in_cues_never_reach_the_dataset(sample_vi
     subtitle = folder / os.path.basename(sample_video.subtitle_path)
     text = subtitle.read_text(encoding="utf-8")
     assert " fisherman<" in text and " boat<" in text
-    subtitle.write_text(text.replace(" fisherman<", " fish\u200berman\x00<").replace(" boat<", " \u202eboat<"),
-                        encoding="utf-8")
+    subtitle.write_text(
+        text.replace(" fisherman<", " fish\u200berman\x00<").replace(" boat<", " \u202eboat<"), encoding="utf-8"
+    )
     out = tmp_path / "out"
     assert curate("--input", str(folder), "--output", str(out)) == 0
     clips = pq.read_table(out / "clips.parquet").to_pylist()
@@ -130,25 +136,36 @@ def test_manifest_paths_that_are_no_regular_files_or_too_large_fail_their_videos
     big = tmp_path / "big.en.vtt"
     text = open(sample_video.subtitle_path, encoding="utf-8").read()
     big.write_text(text + "\nNOTE padding\n" + "x" * 20_000 + "\n", encoding="utf-8")
-    files = {"media_path": sample_video.media_path, "info_path": sample_video.info_path,
-             "subtitle_path": sample_video.subtitle_path}
-    manifest = _jsonl(tmp_path / "m.jsonl", [
-        {"video_id": "first", "info_path": "missing.info.json"},
-        {"video_id": "subfifo", **files, "subtitle_path": str(fifos["sub.fifo"])},
-        {"video_id": "devzero", **files, "subtitle_path": "/dev/zero"},
-        {"video_id": "infofifo", **files, "info_path": str(fifos["info.fifo"])},
-        {"video_id": "mediafifo", **files, "media_path": str(fifos["media.fifo"])},
-        {"video_id": "toolarge", **files, "subtitle_path": str(big)},
-        {"video_id": "good", **files},
-    ])
+    files = {
+        "media_path": sample_video.media_path,
+        "info_path": sample_video.info_path,
+        "subtitle_path": sample_video.subtitle_path,
+    }
+    manifest = _jsonl(
+        tmp_path / "m.jsonl",
+        [
+            {"video_id": "first", "info_path": "missing.info.json"},
+            {"video_id": "subfifo", **files, "subtitle_path": str(fifos["sub.fifo"])},
+            {"video_id": "devzero", **files, "subtitle_path": "/dev/zero"},
+            {"video_id": "infofifo", **files, "info_path": str(fifos["info.fifo"])},
+            {"video_id": "mediafifo", **files, "media_path": str(fifos["media.fifo"])},
+            {"video_id": "toolarge", **files, "subtitle_path": str(big)},
+            {"video_id": "good", **files},
+        ],
+    )
     out = tmp_path / "out"
     done = curate_cli("--input", manifest, "--output", str(out), "--max-subtitle-mb", "0.015", timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert clip_videos(out) == {"good"}
     found = sorted((f["video_id"], f["stage"], f["reason"]) for f in read_failures(out))
-    assert found == [("devzero", "transcript", "subtitle_not_a_file"), ("first", "probe", "bad_info_json"),
-                     ("infofifo", "probe", "info_json_not_a_file"), ("mediafifo", "probe", "media_not_a_file"),
-                     ("subfifo", "transcript", "subtitle_not_a_file"), ("toolarge", "transcript", "subtitle_too_large")]
+    assert found == [
+        ("devzero", "transcript", "subtitle_not_a_file"),
+        ("first", "probe", "bad_info_json"),
+        ("infofifo", "probe", "info_json_not_a_file"),
+        ("mediafifo", "probe", "media_not_a_file"),
+        ("subfifo", "transcript", "subtitle_not_a_file"),
+        ("toolarge", "transcript", "subtitle_too_large"),
+    ]
     detail = {f["video_id"]: f["detail"] for f in read_failures(out)}
     assert "is a named pipe (FIFO), not a regular file" in detail["subfifo"]
     assert "/dev/zero is a character device" in detail["devzero"]
@@ -178,7 +195,10 @@ def test_the_measured_height_decides_what_is_kept_and_indexed(sample_video, samp
     assert {(r["video_id"], r["source_height"]) for r in rows} == {(sample_video.video_id, 720)}
     [failure] = read_failures(out)
     assert (failure["video_id"], failure["stage"], failure["reason"]) == (
-        sample_video_360p.video_id, "filter", "below_720p")
+        sample_video_360p.video_id,
+        "filter",
+        "below_720p",
+    )
     assert "height=360" in failure["detail"]
 
 
@@ -216,9 +236,13 @@ def test_sigterm_ends_the_runs_ffmpeg_before_its_lock_is_let_go(sample_video, tm
     shutil.copytree(sample_video.folder, folder)
     out = tmp_path / "out"
     slow_cut = ["--cut-mode", "reencode", "--short-side", "0", "--preset", "veryslow"]
-    run = subprocess.Popen([sys.executable, "-m", "curate", "run", *FAST, *slow_cut, "--input", str(folder),
-                            "--output", str(out)], env=dict(os.environ, PYTHONPATH=REPO),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "curate", "run", *FAST, *slow_cut, "--input", str(folder), "--output", str(out)],
+        env=dict(os.environ, PYTHONPATH=REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not _ffmpeg_writing_into(out):

@@ -1,5 +1,6 @@
 """Manifests of direct media URLs (file:// and http://) with their own subtitle files: the probe
 measures what yt-dlp's generic extractor leaves out, and the manifest's subtitle survives the download."""
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,10 @@ def test_direct_urls_with_manifest_subtitles_are_curated(mirror, tmp_path):
             writer.writerow(["directfile", videos["directfile"][0].as_uri(), "subs/directfile.vtt"])
             writer.writerow(["directhttp", http_url, "subs/directhttp.vtt"])
         out = tmp_path / "out"
-        assert main(["run", "--recipe", "hdvila", "--input", str(manifest), "--output", str(out),
-                     "--cut-mode", "copy"]) == 0
+        assert (
+            main(["run", "--recipe", "hdvila", "--input", str(manifest), "--output", str(out), "--cut-mode", "copy"])
+            == 0
+        )
     clips = pq.read_table(out / "clips.parquet").to_pylist()
     failures = (out / "failures.jsonl").read_text() if (out / "failures.jsonl").exists() else ""
     assert {c["video_id"] for c in clips} == {"directfile", "directhttp"}, failures

@@ -37,8 +37,18 @@ def test_multi_processing_with_two_workers_equals_the_in_process_run(tmp_path, m
     (folder / "broken.mp4").write_bytes(b"not a video")
     common = ["run", "--recipe", "vidla", "--input", str(folder), "--shard-max-samples", "2"]
     assert main([*common, "--output", str(tmp_path / "inprocess")]) == 0
-    assert main([*common, "--output", str(tmp_path / "workers"),
-                 "--direct_running_mode=multi_processing", "--direct_num_workers=2"]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--output",
+                str(tmp_path / "workers"),
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=2",
+            ]
+        )
+        == 0
+    )
     expected, got = outputs(tmp_path / "inprocess"), outputs(tmp_path / "workers")
     assert got == expected
     rows, _, failures = got

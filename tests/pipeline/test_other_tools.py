@@ -83,8 +83,13 @@ def test_hugging_face_datasets_with_the_features_of_the_contract(output, tmp_pat
                 data = json.dumps(fields).encode()
                 member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
-    data = load_dataset("webdataset", data_files={"train": copies}, split="train",
-                        cache_dir=str(tmp_path / "cache"), features=webdataset_features())
+    data = load_dataset(
+        "webdataset",
+        data_files={"train": copies},
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+        features=webdataset_features(),
+    )
     assert data.num_rows == len(rows)
     for sample in data:
         key = sample["__key__"]
@@ -98,10 +103,12 @@ def test_duckdb_queries_the_index_partitions(output):
 
     out, _, rows = output
     stats = json.loads((out / "stats.json").read_text())
-    per_scale = duckdb.sql(f"SELECT scale, count(*), sum(duration) FROM '{out}/shards/*.parquet' "
-                           "GROUP BY scale ORDER BY scale").fetchall()
+    per_scale = duckdb.sql(
+        f"SELECT scale, count(*), sum(duration) FROM '{out}/shards/*.parquet' GROUP BY scale ORDER BY scale"
+    ).fetchall()
     assert [(s, n) for s, n, _ in per_scale] == sorted(
-        (s, v["clips"]) for s, v in stats["clips"]["scales"].items() if v["clips"])
+        (s, v["clips"]) for s, v in stats["clips"]["scales"].items() if v["clips"]
+    )
     for scale, _, seconds in per_scale:
         assert seconds / 3600 == pytest.approx(stats["clips"]["scales"][scale]["hours"])
     nested = duckdb.sql(f"SELECT key, s.text FROM '{out}/shards/*.parquet', unnest(sentences) AS t(s)")

@@ -1,5 +1,6 @@
 """Probe (one extraction per video, info json saved for the download) and filter (reasons, counters,
 the deterministic per-category hour cap)."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,20 @@ SUB = [{"ext": "vtt", "url": "http://127.0.0.1/s.vtt"}]
 
 def _info(**kw) -> dict:
     info = {
-        "id": "abc", "title": "A title", "duration": 120.0, "categories": ["Education"], "language": "en",
+        "id": "abc",
+        "title": "A title",
+        "duration": 120.0,
+        "categories": ["Education"],
+        "language": "en",
         "webpage_url": "https://www.youtube.com/watch?v=abc",
         "formats": [
             {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2"},
             {"format_id": "136", "height": 720, "width": 1280, "fps": 30, "vcodec": "avc1", "acodec": "none"},
-            {"format_id": "137", "height": 1080, "width": 1920, "fps": 30, "vcodec": "avc1",
-             "acodec": "none"},
-            {"format_id": "299", "height": 1080, "width": 1920, "fps": 60, "vcodec": "avc1",
-             "acodec": "none"},
+            {"format_id": "137", "height": 1080, "width": 1920, "fps": 30, "vcodec": "avc1", "acodec": "none"},
+            {"format_id": "299", "height": 1080, "width": 1920, "fps": 60, "vcodec": "avc1", "acodec": "none"},
         ],
-        "subtitles": {}, "automatic_captions": {"en": SUB, "en-orig": SUB, "de": SUB},
+        "subtitles": {},
+        "automatic_captions": {"en": SUB, "en-orig": SUB, "de": SUB},
     }
     info.update(kw)
     return info
@@ -45,27 +49,35 @@ def test_meta_from_info_takes_the_best_format_and_the_facts_the_filter_needs():
     meta = meta_from_info(VideoMeta("abc", ""), _info())
     assert (meta.height, meta.width, meta.fps) == (1080, 1920, 60.0)
     assert (meta.duration, meta.category, meta.language, meta.subtitle_kind, meta.has_audio) == (
-        120.0, "Education", "en", "auto", True)
+        120.0,
+        "Education",
+        "en",
+        "auto",
+        True,
+    )
     assert meta.url == "https://www.youtube.com/watch?v=abc" and meta.title == "A title"
     # a downloaded file is what it is, not the best format on offer
-    downloaded = meta_from_info(VideoMeta("abc", ""), _info(height=720, width=1280, fps=25, acodec="none"),
-                                downloaded=True)
+    downloaded = meta_from_info(
+        VideoMeta("abc", ""), _info(height=720, width=1280, fps=25, acodec="none"), downloaded=True
+    )
     assert (downloaded.height, downloaded.has_audio) == (720, False)
     video_only = [{"height": 720, "vcodec": "avc1", "acodec": "none"}]
     silent = meta_from_info(VideoMeta("abc", ""), _info(formats=video_only))
     assert silent.has_audio is False
 
 
-@pytest.mark.parametrize("fields, language, kind", [
-    ({"subtitles": {"en-GB": SUB}}, "en", "manual"),
-    ({"subtitles": {"live_chat": SUB}, "automatic_captions": {"en-orig": SUB}, "language": None},
-     "en", "auto"),
-    # YouTube machine-translates automatic captions of a German video into English: not English speech
-    ({"language": None, "automatic_captions": {"de-orig": SUB, "de": SUB, "en": SUB}}, "de", ""),
-    ({"language": None, "automatic_captions": {}, "subtitles": {"de": SUB, "de-AT": SUB}}, "de", ""),
-    ({"language": None, "automatic_captions": {"en": SUB}}, "", "auto"),
-    ({"language": "fr", "automatic_captions": {}}, "fr", ""),
-])
+@pytest.mark.parametrize(
+    "fields, language, kind",
+    [
+        ({"subtitles": {"en-GB": SUB}}, "en", "manual"),
+        ({"subtitles": {"live_chat": SUB}, "automatic_captions": {"en-orig": SUB}, "language": None}, "en", "auto"),
+        # YouTube machine-translates automatic captions of a German video into English: not English speech
+        ({"language": None, "automatic_captions": {"de-orig": SUB, "de": SUB, "en": SUB}}, "de", ""),
+        ({"language": None, "automatic_captions": {}, "subtitles": {"de": SUB, "de-AT": SUB}}, "de", ""),
+        ({"language": None, "automatic_captions": {"en": SUB}}, "", "auto"),
+        ({"language": "fr", "automatic_captions": {}}, "fr", ""),
+    ],
+)
 def test_language_and_subtitle_kind(fields, language, kind):
     info = _info(**fields)
     assert video_language(info) == language
@@ -73,8 +85,13 @@ def test_language_and_subtitle_kind(fields, language, kind):
 
 
 def test_probe_reads_a_download_folder_without_network(sample_video, tmp_path):
-    meta = VideoMeta(sample_video.video_id, "", media_path=sample_video.media_path,
-                     subtitle_path=sample_video.subtitle_path, info_path=sample_video.info_path)
+    meta = VideoMeta(
+        sample_video.video_id,
+        "",
+        media_path=sample_video.media_path,
+        subtitle_path=sample_video.subtitle_path,
+        info_path=sample_video.info_path,
+    )
     out = probe_video(meta, DownloadConfig(output_dir=str(tmp_path)), str(tmp_path / "probe"))
     assert (out.height, out.category, out.subtitle_kind) == (720, "Education", "auto")
     assert out.duration == pytest.approx(sample_video.duration, abs=0.01)
@@ -84,8 +101,11 @@ def test_probe_reads_a_download_folder_without_network(sample_video, tmp_path):
 def test_probe_measures_a_video_without_info_json(sample_video, tmp_path):
     media = tmp_path / "x.mp4"
     shutil.copy(sample_video.media_path, media)
-    out = probe_video(VideoMeta("x", media.as_uri(), media_path=str(media)),
-                      DownloadConfig(output_dir=str(tmp_path)), str(tmp_path / "probe"))
+    out = probe_video(
+        VideoMeta("x", media.as_uri(), media_path=str(media)),
+        DownloadConfig(output_dir=str(tmp_path)),
+        str(tmp_path / "probe"),
+    )
     assert (out.height, out.width, out.has_audio, out.subtitle_kind) == (720, 1280, True, "")
     assert out.duration == pytest.approx(sample_video.duration, abs=0.1)
 
@@ -127,19 +147,22 @@ def test_probe_failure_keeps_the_ytdlp_text(fake_youtube, tmp_path):
 GOOD = VideoMeta("good", "", duration=60.0, height=720, language="en", subtitle_kind="auto", has_audio=True)
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({}, ""),
-    ({"height": 1080}, ""),
-    ({"subtitle_kind": "", "has_audio": True}, ""),  # ASR will transcribe it
-    ({"language": ""}, ""),  # unknown language is not a reason to drop
-    ({"duration": None}, "not_probed"),
-    ({"duration": 3.0}, "too_short"),
-    ({"duration": 4000.0}, "too_long"),
-    ({"height": None}, "unknown_resolution"),
-    ({"height": 480}, "below_720p"),
-    ({"language": "de"}, "language_not_wanted"),
-    ({"subtitle_kind": "", "has_audio": False}, "no_english_subtitles_or_audio"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({}, ""),
+        ({"height": 1080}, ""),
+        ({"subtitle_kind": "", "has_audio": True}, ""),  # ASR will transcribe it
+        ({"language": ""}, ""),  # unknown language is not a reason to drop
+        ({"duration": None}, "not_probed"),
+        ({"duration": 3.0}, "too_short"),
+        ({"duration": 4000.0}, "too_long"),
+        ({"height": None}, "unknown_resolution"),
+        ({"height": 480}, "below_720p"),
+        ({"language": "de"}, "language_not_wanted"),
+        ({"subtitle_kind": "", "has_audio": False}, "no_english_subtitles_or_audio"),
+    ],
+)
 def test_check_video_reasons(change, reason):
     cfg = FilterConfig(max_duration_s=3600.0)
     assert check_video(GOOD._replace(**change), cfg) == (not reason, reason)
@@ -154,8 +177,10 @@ def test_check_video_options():
 
 def _videos(n: int, seed: int = 0) -> list:
     rng = random.Random(seed)
-    return [GOOD._replace(video_id=f"v{i:03d}", category=rng.choice(["A", "B", "C"]),
-                          duration=rng.uniform(60, 1800)) for i in range(n)]
+    return [
+        GOOD._replace(video_id=f"v{i:03d}", category=rng.choice(["A", "B", "C"]), duration=rng.uniform(60, 1800))
+        for i in range(n)
+    ]
 
 
 def test_category_cap_is_a_deterministic_prefix_by_hash_within_the_cap():
@@ -187,20 +212,35 @@ def test_cap_in_beam_matches_the_plain_rule_whatever_the_input_order():
 
 
 def test_filter_videos_emits_every_drop_as_a_failure_and_counts_it():
-    videos = [GOOD, GOOD._replace(video_id="low", height=360), GOOD._replace(video_id="short", duration=2.0),
-              GOOD._replace(video_id="low2", height=480)]
+    videos = [
+        GOOD,
+        GOOD._replace(video_id="low", height=360),
+        GOOD._replace(video_id="short", duration=2.0),
+        GOOD._replace(video_id="low2", height=480),
+    ]
     videos += [GOOD._replace(video_id=f"long{i}", duration=3000.0, category="Sports") for i in range(3)]
     p = BeamTestPipeline()
     kept, failures = p | beam.Create(videos) | FilterVideos(FilterConfig(category_hour_cap=1.0))
     assert_that(kept | beam.Map(lambda m: m.video_id), equal_to(["good", "long1"]), label="kept")
-    assert_that(failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
-                equal_to([("low", "filter", "below_720p"), ("low2", "filter", "below_720p"),
-                          ("short", "filter", "too_short"), ("long0", "filter", "category_cap"),
-                          ("long2", "filter", "category_cap")]), label="failures")
+    assert_that(
+        failures | beam.Map(lambda f: (f.video_id, f.stage, f.reason)),
+        equal_to(
+            [
+                ("low", "filter", "below_720p"),
+                ("low2", "filter", "below_720p"),
+                ("short", "filter", "too_short"),
+                ("long0", "filter", "category_cap"),
+                ("long2", "filter", "category_cap"),
+            ]
+        ),
+        label="failures",
+    )
     result = p.run()
     result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed
-                for c in result.metrics().query(MetricsFilter().with_namespace("filter"))["counters"]}
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query(MetricsFilter().with_namespace("filter"))["counters"]
+    }
     assert counters["failed:below_720p"] == 2 and counters["failed:too_short"] == 1
     assert counters["failed:category_cap"] == 2
 
@@ -224,28 +264,32 @@ def test_the_measured_stream_decides_the_height_and_a_disagreement_is_counted(sa
     shutil.copytree(sample_video_360p.folder, folder)
     info = folder / Path(sample_video_360p.info_path).name
     declare_height(info, 720)
-    meta = VideoMeta("liar", "", media_path=str(folder / Path(sample_video_360p.media_path).name),
-                     info_path=str(info))
+    meta = VideoMeta("liar", "", media_path=str(folder / Path(sample_video_360p.media_path).name), info_path=str(info))
     prober = Prober(DownloadConfig(output_dir=str(tmp_path / "out")), str(tmp_path / "probe"))
     out = prober(meta)
     assert (out.height, out.width) == (360, 640) and prober.notes == {"height_disagrees": 1}
     assert check_video(out, FilterConfig(min_height=720)) == (False, "below_720p")
-    honest = prober(VideoMeta("honest", "", media_path=sample_video_360p.media_path,
-                              info_path=sample_video_360p.info_path))
+    honest = prober(
+        VideoMeta("honest", "", media_path=sample_video_360p.media_path, info_path=sample_video_360p.info_path)
+    )
     assert honest.height == 360 and prober.notes == {"height_disagrees": 1}
     p = BeamTestPipeline()
-    probed, _ = p | beam.Create([meta]) | ProbeVideos(DownloadConfig(output_dir=str(tmp_path / "out")),
-                                                       str(tmp_path / "probe"))
+    probed, _ = (
+        p | beam.Create([meta]) | ProbeVideos(DownloadConfig(output_dir=str(tmp_path / "out")), str(tmp_path / "probe"))
+    )
     assert_that(probed | beam.Map(lambda m: m.height), equal_to([360]))
     result = p.run()
     result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed
-                for c in result.metrics().query(MetricsFilter().with_namespace("probe"))["counters"]}
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query(MetricsFilter().with_namespace("probe"))["counters"]
+    }
     assert counters["height_disagrees"] == 1
 
 
 def test_a_download_below_the_minimum_height_fails_whatever_its_format_declared(
-        fake_youtube, sample_video, sample_video_360p, tmp_path):
+    fake_youtube, sample_video, sample_video_360p, tmp_path
+):
     """The server sends a 640x360 file for a format its info json lists as 1280x720."""
     from factories import hosted_info
 
@@ -257,5 +301,6 @@ def test_a_download_below_the_minimum_height_fails_whatever_its_format_declared(
     assert err.value.reason == "below_720p" and "640x360 (declared height: 720)" in err.value.detail
     assert downloader.notes == {"height_disagrees": 1}
     kept = Downloader(DownloadConfig(output_dir=str(tmp_path / "out0"), min_height=0))(
-        VideoMeta(sample_video.video_id, "", info_path=info, height=720))
+        VideoMeta(sample_video.video_id, "", info_path=info, height=720)
+    )
     assert kept.height == 360

@@ -16,8 +16,10 @@ from curate.output.failures import record_failures
 from curate.progress import Committed, Progress
 from schemas import Failure
 
-LINE = re.compile(r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); "
-                  r"([\d.]+) videos/s, ETA ([\d:?]+)")
+LINE = re.compile(
+    r"curate: videos (\d+)/(\d+|\?), clips (\d+), failures: (.*?); "
+    r"([\d.]+) videos/s, ETA ([\d:?]+)"
+)
 
 
 class Terminal(io.StringIO):
@@ -89,8 +91,7 @@ def test_dataflow_gets_its_job_url_and_local_runners_the_display(capsys):
     assert _runs_locally(pipeline_options([]))
     assert _runs_locally(pipeline_options(["--runner", "PrismRunner"]))
     assert _runs_locally(pipeline_options(["--runner", "direct"]))
-    options = pipeline_options(["--runner", "DataflowRunner", "--project", "proj",
-                                "--region", "europe-west4"])
+    options = pipeline_options(["--runner", "DataflowRunner", "--project", "proj", "--region", "europe-west4"])
     assert not _runs_locally(options)
 
     class Submitted:  # what DataflowPipelineResult offers
@@ -100,7 +101,8 @@ def test_dataflow_gets_its_job_url_and_local_runners_the_display(capsys):
     _print_job_url(Submitted(), options)
     assert capsys.readouterr().out.strip() == (
         "Dataflow job 2026-12-07_01_02_03-123: https://console.cloud.google.com/dataflow/jobs/europe-west4/"
-        "2026-12-07_01_02_03-123?project=proj")
+        "2026-12-07_01_02_03-123?project=proj"
+    )
 
 
 def test_a_video_still_staged_after_its_shard_is_committed_counts_once(tmp_path):

@@ -26,9 +26,16 @@ def test_every_recipe_module_is_found_and_the_airflow_dag_is_not_imported():
 def extra_recipe(monkeypatch):
     """A third recipe, registered for one test only."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(recipes()))
-    return register_recipe(Recipe(name="tiny", help="one clip per video", build=lambda p, cfg, resume: None,
-                                  cut=CutConfig(mode="reencode", short_side=112), use_given_spans=True,
-                                  takes_models=True))
+    return register_recipe(
+        Recipe(
+            name="tiny",
+            help="one clip per video",
+            build=lambda p, cfg, resume: None,
+            cut=CutConfig(mode="reencode", short_side=112),
+            use_given_spans=True,
+            takes_models=True,
+        )
+    )
 
 
 def test_a_registered_recipe_is_a_choice_with_its_own_defaults(extra_recipe):
@@ -39,8 +46,9 @@ def test_a_registered_recipe_is_a_choice_with_its_own_defaults(extra_recipe):
     args, _ = parser.parse_known_args(["--recipe", "tiny", "--input", "in", "--output", "out"])
     assert config_from_args("tiny", args).use_given_spans is True
     # the model options now apply to two recipes, and the error says so
-    args, _ = parser.parse_known_args(["--recipe", "hdvila", "--input", "in", "--output", "out",
-                                       "--caption-model", "m"])
+    args, _ = parser.parse_known_args(
+        ["--recipe", "hdvila", "--input", "in", "--output", "out", "--caption-model", "m"]
+    )
     with pytest.raises(SystemExit, match="applies to --recipe tiny or --recipe vidla only"):
         config_from_args("hdvila", args)
 

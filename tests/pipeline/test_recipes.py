@@ -66,9 +66,7 @@ def folder(tmp_path_factory):
     (root / "empty.mp4").write_bytes(b"")
     shutil.copy(src.info_path, root / "empty.info.json")
     # no audio, no subtitles: nothing to make a transcript from
-    make_sample_video(
-        root, "silent", sentences_for(14, seed=7), min_duration=14, audio=False, main_subtitle="none"
-    )
+    make_sample_video(root, "silent", sentences_for(14, seed=7), min_duration=14, audio=False, main_subtitle="none")
     # no audio, subtitles only in a language we do not want
     german = make_sample_video(root, "german", sentences_for(14, seed=8), min_duration=14, audio=False)
     os.rename(german.subtitle_path, root / "german.de.vtt")
@@ -162,9 +160,7 @@ def check_against_truth(rows, good, scales) -> None:
 def test_vidla_recipe_end_to_end(folder, tmp_path):
     root, good = folder
     out = tmp_path / "vidla"
-    done = run_cli(
-        "--recipe", "vidla", "--input", str(root), "--output", str(out), "--asr-model", asr_model()
-    )
+    done = run_cli("--recipe", "vidla", "--input", str(root), "--output", str(out), "--asr-model", asr_model())
     assert done.returncode == 0, done.stderr[-3000:]
     rows, stats = check_contract(out)
     check_bad_inputs(out, stats)
@@ -228,7 +224,10 @@ def test_given_spans_become_sentence_clips_with_the_sentences_inside():
     sentences = [Sentence("one.", 1.0, 3.0, 1), Sentence("two.", 3.5, 6.0, 1), Sentence("three.", 7.0, 9.5, 1)]
     spans = given_span_clips("v", [(3.2, 9.0), (0.5, 3.4), (20.0, 30.0), (9.0, 12.0)], sentences, duration=11.0)
     assert [(s.scale, s.index, s.start, s.end) for s in spans] == [
-        ("sentence", 0, 0.5, 3.4), ("sentence", 1, 3.2, 9.0), ("sentence", 2, 9.0, 11.0)]
+        ("sentence", 0, 0.5, 3.4),
+        ("sentence", 1, 3.2, 9.0),
+        ("sentence", 2, 9.0, 11.0),
+    ]
     assert [[x.text for x in s.sentences] for s in spans] == [["one."], ["two.", "three."], []]
 
 
@@ -239,9 +238,14 @@ def test_hdvila_release_spans_are_the_clips(folder, tmp_path):
     root, good = folder
     video = good[0]
     spans = [("00:00:01.000", "00:00:09.500"), ("00:00:12.250", "00:00:20.000")]
-    row = {"video_id": video.video_id, "url": "https://www.youtube.com/watch?v=" + video.video_id,
-           "clip": [{"clip_id": f"{video.video_id}_{i}.mp4", "span": list(s)} for i, s in enumerate(spans)],
-           "media_path": video.media_path, "info_path": video.info_path, "subtitle_path": video.subtitle_path}
+    row = {
+        "video_id": video.video_id,
+        "url": "https://www.youtube.com/watch?v=" + video.video_id,
+        "clip": [{"clip_id": f"{video.video_id}_{i}.mp4", "span": list(s)} for i, s in enumerate(spans)],
+        "media_path": video.media_path,
+        "info_path": video.info_path,
+        "subtitle_path": video.subtitle_path,
+    }
     manifest = tmp_path / "hdvila_release.jsonl"
     manifest.write_text(json.dumps(row) + "\n")
     out = tmp_path / "out"

@@ -55,9 +55,7 @@ def test_probe_keeps_the_info_on_a_remote_filesystem_and_the_download_reads_it(
     assert set(memfs) == {probed.info_path}  # yt-dlp wrote nothing to the remote side
 
 
-def test_download_reads_an_info_json_reachable_only_through_filesystems(
-    fake_youtube, sample_video, memfs, tmp_path
-):
+def test_download_reads_an_info_json_reachable_only_through_filesystems(fake_youtube, sample_video, memfs, tmp_path):
     local_info = hosted_info(fake_youtube, sample_video, tmp_path / "hosted", video_id="remote1")
     remote_info = "memfs://probe/remote1.info.json"
     files.write_bytes_atomic(remote_info, Path(local_info).read_bytes())
@@ -88,20 +86,31 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
     out = "memfs://e2e"
     # no subtitles and, once downloaded, no audio: fails in ASR after its download (before any model
     # is loaded: the default model is never fetched)
-    silent = make_sample_video(tmp_path / "silent", "silent", ["Nobody expected it."], audio=False,
-                               main_subtitle="none", min_duration=11, fps=2)
+    silent = make_sample_video(
+        tmp_path / "silent",
+        "silent",
+        ["Nobody expected it."],
+        audio=False,
+        main_subtitle="none",
+        min_duration=11,
+        fps=2,
+    )
     rows = []
     for video_id, sample in (("vid_a", sample_video), ("vid b;$(x)", sample_video), ("silent", silent)):
         # the probe's saved info (as an earlier probe left it in DIR/.probe): read back, not extracted
-        local_info = hosted_info(fake_youtube, sample, tmp_path / "hosted", video_id=video_id,
-                                 epoch=int(time.time()))
+        local_info = hosted_info(fake_youtube, sample, tmp_path / "hosted", video_id=video_id, epoch=int(time.time()))
         rows.append({"video_id": video_id, "url": json.loads(Path(local_info).read_text())["webpage_url"]})
         files.write_bytes_atomic(f"{out}/.probe/{safe_id(video_id)}.info.json", Path(local_info).read_bytes())
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = RunConfig(recipe="hdvila", input=str(manifest), output=out, cut=hdvila.RECIPE.cut,
-                    use_given_spans=hdvila.RECIPE.use_given_spans,
-                    download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01))
+    cfg = RunConfig(
+        recipe="hdvila",
+        input=str(manifest),
+        output=out,
+        cut=hdvila.RECIPE.cut,
+        use_given_spans=hdvila.RECIPE.use_given_spans,
+        download=DownloadConfig(output_dir=files.join(out, ".downloads"), backoff_base_s=0.01),
+    )
     shutil.rmtree(download_root(cfg.download), ignore_errors=True)  # what a crashed earlier test left
     run_recipe(hdvila.build, cfg, [])
 
@@ -116,8 +125,9 @@ def test_hdvila_recipe_end_to_end_with_a_remote_output(fake_youtube, sample_vide
     for path in tars:
         with tarfile.open(fileobj=io.BytesIO(memfs[path][0])) as tar:
             members += tar.getnames()
-    assert sorted(members) == sorted(f"{k}.{e}" for k in table.column("key").to_pylist()
-                                     for e in ("mp4", "json", "txt"))
+    assert sorted(members) == sorted(
+        f"{k}.{e}" for k in table.column("key").to_pylist() for e in ("mp4", "json", "txt")
+    )
     assert not [p for p in memfs if p.startswith(f"{out}/.staging/")]
     # scratch: every download folder is gone (staged or failed), nothing went to a local "memfs:" path
     videos = download_root(cfg.download) / "videos"

@@ -108,7 +108,11 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(video
     out = tmp_path / "out"
     first = subprocess.Popen(
         [sys.executable, "-m", "curate", "run", *OPTIONS, "--input", str(folder), "--output", str(out)],
-        env=dict(os.environ, PYTHONPATH=REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=dict(os.environ, PYTHONPATH=REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / ".state" / "owner.json").exists():
@@ -194,8 +198,18 @@ def test_a_rerun_on_other_hardware_is_accepted(tmp_path):
     cfg = {"recipe": "vidla", "input": str(manifest), "output": str(tmp_path / "out")}
     model = {"caption_model": "Salesforce/blip2-opt-2.7b"}
     check_rerun(cfg["output"], RunConfig(**cfg, annotate={**model, "device": "cpu"}))
-    check_rerun(cfg["output"], RunConfig(**cfg, annotate={**model, "device": "cuda", "dtype": "bfloat16",
-                                                          "caption_batch_size": 64,
-                                                          "model_accelerator": "type:nvidia-l4;count:1"}))
+    check_rerun(
+        cfg["output"],
+        RunConfig(
+            **cfg,
+            annotate={
+                **model,
+                "device": "cuda",
+                "dtype": "bfloat16",
+                "caption_batch_size": 64,
+                "model_accelerator": "type:nvidia-l4;count:1",
+            },
+        ),
+    )
     with pytest.raises(OutputConflictError, match="caption_model"):
         check_rerun(cfg["output"], RunConfig(**cfg, annotate={"caption_model": "Salesforce/blip2-flan-t5-xl"}))

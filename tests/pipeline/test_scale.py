@@ -41,16 +41,33 @@ def varied_clips(videos: int, seed: int = 0) -> list:
             for i in range(rng.randint(1, 4)):
                 start = 10.0 * i + rng.random()
                 sentences = tuple(
-                    Sentence(" ".join(rng.choices(words, k=rng.randint(1, 9))), start, start + 2,
-                             rng.randint(1, 9) if rng.random() < 0.8 else None)
-                    for _ in range(rng.randint(0, 4)))
-                clips.append(Clip(
-                    clip_key(vid, scale, i), vid, scale, i, start, start + rng.uniform(3, 70), 0.0,
-                    " ".join(s.text for s in sentences), sentences, 0,
-                    caption=rng.choice([None, "", " ".join(rng.choices(words, k=5))]),
-                    subtitle_summary=rng.choice([None, " ".join(rng.choices(words, k=7))]),
-                    frame_captions=tuple(" ".join(rng.choices(words, k=4)) for _ in range(rng.randint(0, 3))),
-                    category=rng.choice(["", "Education", "Sports"]), transcript_repairs=repairs))
+                    Sentence(
+                        " ".join(rng.choices(words, k=rng.randint(1, 9))),
+                        start,
+                        start + 2,
+                        rng.randint(1, 9) if rng.random() < 0.8 else None,
+                    )
+                    for _ in range(rng.randint(0, 4))
+                )
+                clips.append(
+                    Clip(
+                        clip_key(vid, scale, i),
+                        vid,
+                        scale,
+                        i,
+                        start,
+                        start + rng.uniform(3, 70),
+                        0.0,
+                        " ".join(s.text for s in sentences),
+                        sentences,
+                        0,
+                        caption=rng.choice([None, "", " ".join(rng.choices(words, k=5))]),
+                        subtitle_summary=rng.choice([None, " ".join(rng.choices(words, k=7))]),
+                        frame_captions=tuple(" ".join(rng.choices(words, k=4)) for _ in range(rng.randint(0, 3))),
+                        category=rng.choice(["", "Education", "Sports"]),
+                        transcript_repairs=repairs,
+                    )
+                )
     return [c._replace(duration=c.end - c.start) for c in clips]
 
 
@@ -80,8 +97,7 @@ def test_statistics_merged_over_partitions_equal_those_of_the_whole():
 
 
 def test_words_are_counted_as_str_split_counts_them():
-    texts = ["", "  a  b ", "x\u00a0y\u2003z", "tab\there\nnew\x0bline\x1cfs", "\u3000\u3000",
-             "nbsp\u202fnarrow"]
+    texts = ["", "  a  b ", "x\u00a0y\u2003z", "tab\there\nnew\x0bline\x1cfs", "\u3000\u3000", "nbsp\u202fnarrow"]
     if os.path.isdir(SHARED):  # real subtitle text in many scripts
         for root, _, names in os.walk(SHARED):
             for name in sorted(names)[:40]:
@@ -193,8 +209,9 @@ def test_no_transform_gathers_a_collection_in_one_element_or_side_input(tmp_path
 
 
 def curate_run(folder, out, *extra) -> int:
-    return main(["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out),
-                 "--shard-max-samples", "2", *extra])
+    return main(
+        ["run", "--recipe", "vidla", "--input", str(folder), "--output", str(out), "--shard-max-samples", "2", *extra]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -222,8 +239,7 @@ def test_the_index_is_the_partitions_and_clips_parquet_is_optional(sample_videos
     report = (out / "report.md").read_text()  # which models made the texts, or how to turn them on
     assert "## Made with" in report and "--punctuator NAME_OR_DIR" in report and "--caption-model" in report
     made_with = json.loads((out / "stats.json").read_text())["made_with"]
-    assert made_with == {"punctuator": None, "asr_model": "tiny.en", "caption_model": None,
-                         "summary_model": None}
+    assert made_with == {"punctuator": None, "asr_model": "tiny.en", "caption_model": None, "summary_model": None}
     assert not (out / "clips.parquet").exists()
     rows = index.open_index(str(out)).to_table()
     stats = json.loads((out / "stats.json").read_text())
@@ -275,9 +291,22 @@ def test_rerun_memory_is_flat_in_every_process_of_the_multi_process_runner(tmp_p
         manifest = tmp_path / f"m{clips}.csv"
         rows = "".join(f"{v},https://www.youtube.com/watch?v={v}\n" for v in ids[:50])
         manifest.write_text("video_id,url\n" + rows)
-        _, per_process = run_measured([sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input",
-                                       str(manifest), "--output", str(out),
-                                       "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+        _, per_process = run_measured(
+            [
+                sys.executable,
+                "-m",
+                "curate",
+                "run",
+                "--recipe",
+                "hdvila",
+                "--input",
+                str(manifest),
+                "--output",
+                str(out),
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=2",
+            ]
+        )
         assert json.loads((out / "stats.json").read_text())["num_clips"] == clips
         peaks[clips] = sorted((mb for mb, _ in per_process.values()), reverse=True)
         shutil.rmtree(out)

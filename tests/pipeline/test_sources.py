@@ -1,5 +1,6 @@
 """Reading sources: manifests in every format, the HD-VILA-100M and Panda-70M releases, a yt-dlp
 download folder; bad rows become Failures naming file and line; repeated ids are dropped."""
+
 from __future__ import annotations
 
 import gzip
@@ -43,13 +44,18 @@ def _write_table(path: Path, rows: list) -> str:
 
 @pytest.mark.parametrize("name", ["m.csv", "m.tsv", "m.jsonl", "m.parquet", "m.csv.gz", "m.jsonl.gz"])
 def test_manifest_formats_with_detected_columns(tmp_path, name):
-    rows = [{"youtube_id": "dQw4w9WgXcQ", "url": ""}, {"youtube_id": "", "url": WATCH + "9bZkp7q19f0&t=3"},
-            {"youtube_id": "local1", "url": "file:///data/local1.mp4"}]
+    rows = [
+        {"youtube_id": "dQw4w9WgXcQ", "url": ""},
+        {"youtube_id": "", "url": WATCH + "9bZkp7q19f0&t=3"},
+        {"youtube_id": "local1", "url": "file:///data/local1.mp4"},
+    ]
     videos, failures = _split(read_sources(_write_table(tmp_path / name, rows)))
     assert failures == []
     assert [(v.video_id, v.url) for v in videos] == [
-        ("dQw4w9WgXcQ", WATCH + "dQw4w9WgXcQ"), ("9bZkp7q19f0", WATCH + "9bZkp7q19f0&t=3"),
-        ("local1", "file:///data/local1.mp4")]
+        ("dQw4w9WgXcQ", WATCH + "dQw4w9WgXcQ"),
+        ("9bZkp7q19f0", WATCH + "9bZkp7q19f0&t=3"),
+        ("local1", "file:///data/local1.mp4"),
+    ]
 
 
 def test_named_columns_bare_ids_txt_lists_and_file_urls(tmp_path):
@@ -72,29 +78,44 @@ def test_named_columns_bare_ids_txt_lists_and_file_urls(tmp_path):
 
 def test_bad_rows_are_failures_naming_file_and_line_and_repeats_are_dropped(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"video_id": "a1", "url": WATCH + "a1"}),
-        "{broken json",
-        json.dumps({"video_id": "", "url": ""}),
-        json.dumps({"video_id": "b\x00x", "url": ""}),
-        json.dumps({"video_id": "c1", "url": "ftp://host/c1.mp4"}),
-        json.dumps({"video_id": "a1", "url": WATCH + "a1"}),
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"video_id": "$(rm -rf ~); ../../x", "url": ""}),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"video_id": "a1", "url": WATCH + "a1"}),
+                "{broken json",
+                json.dumps({"video_id": "", "url": ""}),
+                json.dumps({"video_id": "b\x00x", "url": ""}),
+                json.dumps({"video_id": "c1", "url": "ftp://host/c1.mp4"}),
+                json.dumps({"video_id": "a1", "url": WATCH + "a1"}),
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"video_id": "$(rm -rf ~); ../../x", "url": ""}),
+            ]
+        )
+        + "\n"
+    )
     videos, failures = _split(read_sources(str(path)))
     assert [v.video_id for v in videos] == ["a1", "$(rm -rf ~); ../../x"]
     assert [(f.video_id, f.stage, f.reason) for f in failures] == [
-        ("", "read", "bad_row"), ("", "read", "missing_id"), ("b\x00x", "read", "bad_id"),
-        ("c1", "read", "bad_url"), ("a1", "read", "duplicate_id"), ("", "read", "bad_row")]
+        ("", "read", "bad_row"),
+        ("", "read", "missing_id"),
+        ("b\x00x", "read", "bad_id"),
+        ("c1", "read", "bad_url"),
+        ("a1", "read", "duplicate_id"),
+        ("", "read", "bad_row"),
+    ]
     assert failures[0].detail.startswith(f"{path}:line 2: ")
     assert "line 6" in failures[4].detail and "line 1" in failures[4].detail
 
 
 def test_hdvila_release_jsonl_spans(tmp_path):
-    row = {"video_id": "--2CBKjC1ts", "url": WATCH + "--2CBKjC1ts",
-           "clip": [{"clip_id": "--2CBKjC1ts.1.mp4", "span": ["00:00:11.680", "00:00:21.400"]},
-                    {"clip_id": "--2CBKjC1ts.2.mp4", "span": ["00:01:02.5", "00:01:10.000"]}]}
+    row = {
+        "video_id": "--2CBKjC1ts",
+        "url": WATCH + "--2CBKjC1ts",
+        "clip": [
+            {"clip_id": "--2CBKjC1ts.1.mp4", "span": ["00:00:11.680", "00:00:21.400"]},
+            {"clip_id": "--2CBKjC1ts.2.mp4", "span": ["00:01:02.5", "00:01:10.000"]},
+        ],
+    }
     bad = dict(row, video_id="zzzzzzzzzzz", clip=[{"clip_id": "z", "span": ["00:00:09.000", "00:00:02.000"]}])
     path = tmp_path / "hdvila.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps(bad) + "\n")
@@ -113,15 +134,17 @@ def test_panda70m_csv_timestamps(tmp_path):
         "\"[['0:00:00.000', '0:00:03.003'], ['0:00:03.003', '0:00:12.345']]\","
         "\"['a man talks.', 'a dog runs.']\",\"[0.44, 0.41]\"\n"
         "badstamp123,https://www.youtube.com/watch?v=badstamp123,"
-        "\"[['0:00:x', '0:00:03']]\",\"['c']\",\"[0.4]\"\n")
+        "\"[['0:00:x', '0:00:03']]\",\"['c']\",\"[0.4]\"\n"
+    )
     videos, failures = _split(read_sources(str(path)))
     spans = ((0.0, 3.003), (3.003, 12.345))
     assert videos == [VideoMeta("---QUuC4vJs", WATCH + "---QUuC4vJs", given_spans=spans)]
     assert [(f.video_id, f.reason) for f in failures] == [("badstamp123", "bad_span")]
 
 
-@pytest.mark.parametrize("text, seconds", [("00:00:11.680", 11.68), ("1:02.5", 62.5), ("7", 7.0),
-                                           ("0:00:03,250", 3.25), (4.5, 4.5)])
+@pytest.mark.parametrize(
+    "text, seconds", [("00:00:11.680", 11.68), ("1:02.5", 62.5), ("7", 7.0), ("0:00:03,250", 3.25), (4.5, 4.5)]
+)
 def test_parse_timestamp(text, seconds):
     assert parse_timestamp(text) == pytest.approx(seconds)
 
@@ -140,8 +163,10 @@ def test_manifest_with_paths_relative_to_it(sample_video, tmp_path):
 
 
 def test_manifest_path_columns_keep_remote_urls_and_resolve_file_urls(tmp_path):
-    rows = [{"id": "a", "info_path": "gs://bucket/probe/a.info.json"},
-            {"id": "b", "info_path": f"file://{tmp_path}/sub/../b.info.json"}]
+    rows = [
+        {"id": "a", "info_path": "gs://bucket/probe/a.info.json"},
+        {"id": "b", "info_path": f"file://{tmp_path}/sub/../b.info.json"},
+    ]
     videos, _ = _split(read_sources(_write_table(tmp_path / "m.csv", rows)))
     assert [v.info_path for v in videos] == ["gs://bucket/probe/a.info.json", str(tmp_path / "b.info.json")]
 
@@ -210,11 +235,14 @@ def test_a_huge_csv_field_fails_its_row_only(tmp_path):
     assert len(failures[0].detail) < 500  # the field itself is not copied into the failure
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty: no header line"),
-    ("video_id,url\n", "no videos in it"),
-    ("title,views\nt,1\n", "found no id or url column"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty: no header line"),
+        ("video_id,url\n", "no videos in it"),
+        ("title,views\nt,1\n", "found no id or url column"),
+    ],
+)
 def test_an_unusable_manifest_is_one_clear_line(tmp_path, content, message):
     from curate.__main__ import main
 
@@ -235,8 +263,14 @@ def test_a_file_name_that_is_not_utf8_is_one_failure_naming_it(sample_video, tmp
     shutil.copytree(sample_video.folder, folder)
     bad = os.fsdecode(b"caf\xe9_video")
     for ext in (".mp4", ".info.json", ".en.vtt"):
-        shutil.copy(sample_video.media_path if ext == ".mp4" else sample_video.info_path
-                    if ext == ".info.json" else sample_video.subtitle_path, folder / f"{bad}{ext}")
+        shutil.copy(
+            sample_video.media_path
+            if ext == ".mp4"
+            else sample_video.info_path
+            if ext == ".info.json"
+            else sample_video.subtitle_path,
+            folder / f"{bad}{ext}",
+        )
     odd_language = os.fsdecode(f"{sample_video.video_id}.e\xff.vtt".encode("latin-1"))
     shutil.copy(sample_video.subtitle_path, folder / odd_language)
     videos, failures = _split(read_sources(str(folder)))
@@ -257,20 +291,34 @@ def test_each_jsonl_row_brings_its_own_fields(tmp_path):
     fields count for nothing (a local video was looked up online by its id). Each row is read with
     its own fields and checked on its own."""
     local = {"video_id": "local", "media_path": "v.mp4", "subtitle_path": "v.en.vtt", "info_path": "v.info.json"}
-    rows = [{"video_id": "dQw4w9WgXcQ"}, local, {"id": "other", "url": "https://host.example/other.mp4"},
-            {"video_id": "badpath", "media_path": ["a.mp4", "b.mp4"]}, {"title": "no id here"},
-            {"video_id": {"nested": 1}}, {"video_id": 12345, "link": WATCH + "9bZkp7q19f0"}]
+    rows = [
+        {"video_id": "dQw4w9WgXcQ"},
+        local,
+        {"id": "other", "url": "https://host.example/other.mp4"},
+        {"video_id": "badpath", "media_path": ["a.mp4", "b.mp4"]},
+        {"title": "no id here"},
+        {"video_id": {"nested": 1}},
+        {"video_id": 12345, "link": WATCH + "9bZkp7q19f0"},
+    ]
     path = _write_table(tmp_path / "m.jsonl", rows)
     videos, failures = _split(read_sources(path))
     assert videos == [
         VideoMeta("dQw4w9WgXcQ", WATCH + "dQw4w9WgXcQ"),
-        VideoMeta("local", "", media_path=str(tmp_path / "v.mp4"), subtitle_path=str(tmp_path / "v.en.vtt"),
-                  info_path=str(tmp_path / "v.info.json")),
+        VideoMeta(
+            "local",
+            "",
+            media_path=str(tmp_path / "v.mp4"),
+            subtitle_path=str(tmp_path / "v.en.vtt"),
+            info_path=str(tmp_path / "v.info.json"),
+        ),
         VideoMeta("other", "https://host.example/other.mp4"),
         VideoMeta("12345", WATCH + "9bZkp7q19f0"),
     ]
     assert [(f.video_id, f.reason) for f in failures] == [
-        ("badpath", "bad_field"), ("", "missing_id"), ("", "bad_field")]
+        ("badpath", "bad_field"),
+        ("", "missing_id"),
+        ("", "bad_field"),
+    ]
     assert "line 4" in failures[0].detail and "'media_path' is a list" in failures[0].detail
     assert "line 5" in failures[1].detail and "['title']" in failures[1].detail
     named, missing = _split(read_sources(path, id_column="id"))

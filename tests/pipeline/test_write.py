@@ -62,9 +62,7 @@ def stage(out_dir, video_id: str, n: int, size: int = 1000, failures=()) -> writ
 
 
 def test_pack_shards_by_count_and_bytes_never_splits_a_video():
-    videos = [
-        write.StagedVideo(f"v{i}", make_clips(f"v{i}", n), (100,) * n) for i, n in enumerate([3, 1, 2, 5, 1])
-    ]
+    videos = [write.StagedVideo(f"v{i}", make_clips(f"v{i}", n), (100,) * n) for i, n in enumerate([3, 1, 2, 5, 1])]
     by_count = write.pack_shards(reversed(videos), write.ShardConfig(max_samples=4), first_index=7)
     assert [(name, [v.video_id for v in vs]) for name, vs in by_count] == [
         ("00007", ["v0", "v1"]),
@@ -113,17 +111,13 @@ def test_the_sidecar_is_the_commit(tmp_path):
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "00003.tar").write_bytes(b"half written")
     assert index.committed_shards(str(tmp_path)) == []
-    write.write_shard(
-        str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))]
-    )
+    write.write_shard(str(tmp_path), "00000", [write.load_staged_video(write.staging_dir(str(tmp_path), "v1"))])
     assert index.committed_shards(str(tmp_path)) == ["00000"]
 
 
 def test_finalize_builds_the_index_failures_and_stats(tmp_path):
     out = str(tmp_path)
-    clip_failure = Failure(
-        "v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 9)
-    )
+    clip_failure = Failure("v1", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v1", "short", 9))
     write.write_shard(out, "00000", [stage(out, "v1", 2, failures=[clip_failure]), stage(out, "v2", 1)])
     write.write_shard(out, "00001", [stage(out, "v3", 2)])
     failures_io.record_failures(
@@ -134,17 +128,13 @@ def test_finalize_builds_the_index_failures_and_stats(tmp_path):
             Failure("bad2", "download", "truncated_video", "only 3 of 9 packets"),
         ],
     )
-    failures_io.record_failures(
-        out, [Failure("bad1", "filter", "below_720p", "height=360")]
-    )  # a rerun says it again
+    failures_io.record_failures(out, [Failure("bad1", "filter", "below_720p", "height=360")])  # a rerun says it again
 
     stats = rebuild(out, videos_in=5)
     table = pq.read_table(tmp_path / "clips.parquet")
     assert table.column("key").to_pylist() == sorted(table.column("key").to_pylist())
     assert table.num_rows == 5 and set(table.column("shard").to_pylist()) == {"00000.tar", "00001.tar"}
-    failures = [
-        Failure(**json.loads(line)) for line in (tmp_path / "failures.jsonl").read_text().splitlines()
-    ]
+    failures = [Failure(**json.loads(line)) for line in (tmp_path / "failures.jsonl").read_text().splitlines()]
     assert sorted((f.video_id, f.reason) for f in failures) == [
         ("bad1", "below_720p"),
         ("bad2", "truncated_video"),
@@ -207,8 +197,7 @@ def test_every_input_row_is_accounted_for_once(tmp_path):
     assert sorted(failures_file(tmp_path)) == sorted(rows)
     counts = stats["counts"]
     assert (counts["videos_in"], counts["videos_kept"], counts["videos_failed"]) == (6, 2, 4)
-    assert counts["videos_failed_by_reason"] == {
-        "filter:below_720p": 1, "read:duplicate_id": 1, "read:missing_id": 2}
+    assert counts["videos_failed_by_reason"] == {"filter:below_720p": 1, "read:duplicate_id": 1, "read:missing_id": 2}
     assert "(6 read, 4 dropped)" in (tmp_path / "report.md").read_text()
 
 
@@ -227,15 +216,19 @@ def test_failures_of_an_earlier_attempt_give_way_to_the_last_one(tmp_path):
     clips = make_clips("v1", 2)[:1]
     staged = stage(out, "v1", 2, failures=[still_failing])
     write.write_shard(out, "00000", [write.replace_clips(staged, clips)])
-    failures_io.record_failures(out, [Failure("v2", "download", "timeout", "no answer"),
-                                Failure("v3", "download", "http_429", "Too Many Requests")],
-                          run_id=failures_io.new_run_id())
+    failures_io.record_failures(
+        out,
+        [Failure("v2", "download", "timeout", "no answer"), Failure("v3", "download", "http_429", "Too Many Requests")],
+        run_id=failures_io.new_run_id(),
+    )
     stats = rebuild(out, videos_in=3)
-    assert sorted(failures_file(tmp_path)) == sorted([
-        still_failing,
-        Failure("v2", "download", "timeout", "no answer"),
-        Failure("v3", "download", "http_429", "Too Many Requests"),
-    ])
+    assert sorted(failures_file(tmp_path)) == sorted(
+        [
+            still_failing,
+            Failure("v2", "download", "timeout", "no answer"),
+            Failure("v3", "download", "http_429", "Too Many Requests"),
+        ]
+    )
     assert stats["counts"]["clips_failed_by_reason"] == {"cut:clip_duration_mismatch": 1}
     assert stats["counts"]["videos_failed_by_reason"] == {"download:http_429": 1, "download:timeout": 1}
 
@@ -243,14 +236,18 @@ def test_failures_of_an_earlier_attempt_give_way_to_the_last_one(tmp_path):
 def test_a_video_whose_every_clip_failed_counts_as_dropped(tmp_path):
     out = str(tmp_path)
     write.write_shard(out, "00000", [stage(out, "v1", 1)])
-    failures_io.record_failures(out, [
-        Failure("v2", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v2", "short", 0)),
-        Failure("v2", "cut", "clip_duration_mismatch", "2.0 s vs 8.0 s", clip_key("v2", "short", 1)),
-    ])
+    failures_io.record_failures(
+        out,
+        [
+            Failure("v2", "cut", "clip_duration_mismatch", "1.0 s vs 8.0 s", clip_key("v2", "short", 0)),
+            Failure("v2", "cut", "clip_duration_mismatch", "2.0 s vs 8.0 s", clip_key("v2", "short", 1)),
+        ],
+    )
     counts = rebuild(out, videos_in=2)["counts"]
     assert (counts["videos_kept"], counts["videos_failed"]) == (1, 1)
     assert counts["videos_failed_by_reason"] == {"cut:no_clip_written": 1}
     assert counts["clips_failed_by_reason"] == {"cut:clip_duration_mismatch": 2}
+
 
 def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
     """A shard written before transcript_repairs joined the schema (1.0) is read with that column null."""
@@ -259,8 +256,9 @@ def test_sidecars_of_an_older_schema_are_still_collected(tmp_path):
     sidecar = tmp_path / "shards" / "00000.parquet"
     old = pq.read_table(sidecar).drop_columns(["transcript_repairs"])
     sentences_1_1 = pa.list_(pa.struct([f for f in SENTENCE_TYPE if f.name != "speaker"]))  # schema 1.1
-    old = old.set_column(old.schema.get_field_index("sentences"), "sentences",
-                         old.column("sentences").cast(sentences_1_1))
+    old = old.set_column(
+        old.schema.get_field_index("sentences"), "sentences", old.column("sentences").cast(sentences_1_1)
+    )
     pq.write_table(old, sidecar)
     table = index.read_partition(str(sidecar))
     assert table.num_rows == 2 and table.column("transcript_repairs").null_count == 2

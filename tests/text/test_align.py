@@ -24,9 +24,7 @@ def dtw_python_path(a, b, band=None):
     band=st.integers(2, 50),
 )
 def test_banded_dtw_is_dtw_python_with_a_slanted_band(a, b, band):
-    band = max(
-        band, band_width(len(a), len(b)) // 4, int(np.ceil(max(len(a), len(b)) / min(len(a), len(b)))) + 1
-    )
+    band = max(band, band_width(len(a), len(b)) // 4, int(np.ceil(max(len(a), len(b)) / min(len(a), len(b)))) + 1)
     i, j = banded_dtw(np.array(a), np.array(b), band)
     want_i, want_j = dtw_python_path(a, b, band)
     assert np.array_equal(i, want_i) and np.array_equal(j, want_j)

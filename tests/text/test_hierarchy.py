@@ -7,8 +7,7 @@ from curate.text.hierarchy import centred_window, plan_triplets
 
 def sentences(*spans):
     return [
-        {"text": f"s{i}", "start": a, "end": b, "num_words": 2, "segmenter": "given"}
-        for i, (a, b) in enumerate(spans)
+        {"text": f"s{i}", "start": a, "end": b, "num_words": 2, "segmenter": "given"} for i, (a, b) in enumerate(spans)
     ]
 
 
@@ -87,9 +86,19 @@ def test_a_long_clip_whose_video_is_unreadable_leaves_its_triplet_out(tmp_path):
     from schemas import Clip, Sentence, clips_to_table
 
     spans = [(2.0 * i, 2.0 * i + 2) for i in range(30)]
-    clip = Clip(key="a_long_00000", video_id="a", scale="long", index=0, start=0.0, end=60.0, duration=60.0,
-                subtitle="", sentences=tuple(Sentence(**s) for s in sentences(*spans)), num_words=60,
-                shard="00000.tar")
+    clip = Clip(
+        key="a_long_00000",
+        video_id="a",
+        scale="long",
+        index=0,
+        start=0.0,
+        end=60.0,
+        duration=60.0,
+        subtitle="",
+        sentences=tuple(Sentence(**s) for s in sentences(*spans)),
+        num_words=60,
+        shard="00000.tar",
+    )
     (tmp_path / "src" / "shards").mkdir(parents=True)
     with tarfile.open(tmp_path / "src" / "shards" / "00000.tar", "w") as tar:
         info = tarfile.TarInfo(f"{clip.key}.mp4")

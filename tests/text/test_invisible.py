@@ -13,8 +13,19 @@ from curate.text import parse_subtitle_file, transcript_from_asr
 from curate.text.invisible import REPAIR, strip_invisible, strip_invisible_words
 
 # format characters that are drawn or part of a word's spelling: kept
-KEPT_FORMAT = {0x200C, 0x200D, *range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD,
-               0x110CD, *range(0x13430, 0x13439)}
+KEPT_FORMAT = {
+    0x200C,
+    0x200D,
+    *range(0x0600, 0x0606),
+    0x06DD,
+    0x070F,
+    0x0890,
+    0x0891,
+    0x08E2,
+    0x110BD,
+    0x110CD,
+    *range(0x13430, 0x13439),
+}
 
 
 def _repairs(transcript) -> dict:
@@ -40,8 +51,13 @@ def test_words_left_empty_are_dropped_with_their_indices():
     assert strip_invisible_words(["a\u200b", "\u202e", "b\x00c", "\u200dd"]) == (["a", "bc", "\u200dd"], [0, 2, 3], 3)
 
 
-HOSTILE_CUES = ["hello\x00 world", "\u202ereversed text", "zero\u200bwidth split", "\u200b \ufeff",
-                "tab\tand\x0bvertical"]
+HOSTILE_CUES = [
+    "hello\x00 world",
+    "\u202ereversed text",
+    "zero\u200bwidth split",
+    "\u200b \ufeff",
+    "tab\tand\x0bvertical",
+]
 
 
 def _vtt(texts) -> str:
@@ -60,7 +76,16 @@ def test_raw_characters_in_cue_text_are_taken_out_before_words_are_cut(tmp_path,
     path.write_text((_vtt if fmt == "vtt" else _srt)(HOSTILE_CUES), encoding="utf-8")
     transcript = parse_subtitle_file(str(path), "v")
     assert [w.text for w in transcript.words] == [
-        "hello", "world", "reversed", "text", "zerowidth", "split", "tab", "and", "vertical"]
+        "hello",
+        "world",
+        "reversed",
+        "text",
+        "zerowidth",
+        "split",
+        "tab",
+        "and",
+        "vertical",
+    ]
     assert _repairs(transcript)[REPAIR] == 6
 
 
@@ -71,7 +96,16 @@ def test_escaped_and_entity_forms_are_taken_out_of_the_words(tmp_path):
     path.write_text(json.dumps({"events": events}), encoding="ascii")  # every non-ASCII char escaped
     transcript = parse_subtitle_file(str(path), "v")
     assert [w.text for w in transcript.words] == [
-        "hello", "world", "reversed", "text", "zerowidth", "split", "tab", "and", "vertical"]
+        "hello",
+        "world",
+        "reversed",
+        "text",
+        "zerowidth",
+        "split",
+        "tab",
+        "and",
+        "vertical",
+    ]
     assert _repairs(transcript)[REPAIR] == 5  # the vertical tab is whitespace: it parted two words
     entities = tmp_path / "e.en.vtt"
     entities.write_text(_vtt(["odd&#x202E;word &#x200B; end", "nul&#0;here"]), encoding="utf-8")
@@ -80,8 +114,15 @@ def test_escaped_and_entity_forms_are_taken_out_of_the_words(tmp_path):
 
 
 def test_asr_words_lose_them_too():
-    segments = [{"words": [{"word": "hi\u200b", "start": 0.0, "end": 0.4}, {"word": "\u202e", "start": 0.4, "end": 0.5},
-                           {"word": "there", "start": 0.5, "end": 0.9}]}]
+    segments = [
+        {
+            "words": [
+                {"word": "hi\u200b", "start": 0.0, "end": 0.4},
+                {"word": "\u202e", "start": 0.4, "end": 0.5},
+                {"word": "there", "start": 0.5, "end": 0.9},
+            ]
+        }
+    ]
     transcript = transcript_from_asr(segments, "v", "tiny.en")
     assert [(w.text, w.start) for w in transcript.words] == [("hi", 0.0), ("there", 0.5)]
     assert _repairs(transcript)[REPAIR] == 2

@@ -14,11 +14,7 @@ def jittered(truth, seconds, seed):
     """Every word start moved by `seconds`, earlier or later at random."""
     rng = random.Random(seed)
     return [
-        s._replace(
-            words=tuple(
-                w._replace(start=max(0.0, w.start + rng.choice((-seconds, seconds)))) for w in s.words
-            )
-        )
+        s._replace(words=tuple(w._replace(start=max(0.0, w.start + rng.choice((-seconds, seconds)))) for w in s.words))
         for s in truth
     ]
 
@@ -28,9 +24,7 @@ def test_video_with_jittered_automatic_captions_is_clipped_not_dropped(sample_vi
 
     truth_doc = json.loads(open(sample_video.truth_path, encoding="utf-8").read())
     truth = [
-        samples.TruthSentence(
-            s["text"], s["start"], s["end"], tuple(samples.TruthWord(**w) for w in s["words"])
-        )
+        samples.TruthSentence(s["text"], s["start"], s["end"], tuple(samples.TruthWord(**w) for w in s["words"]))
         for s in truth_doc["sentences"]
     ]
 
@@ -48,9 +42,7 @@ def test_video_with_jittered_automatic_captions_is_clipped_not_dropped(sample_vi
     repairs = dict(transcript.repairs)
     assert repairs["word_start_clamped"] >= 1 and set(repairs) == {"word_start_clamped"}
     true_words = [w for s in truth for w in s.words]
-    assert [normalize_token(w.text) for w in transcript.words] == [
-        normalize_token(w.text) for w in true_words
-    ]
+    assert [normalize_token(w.text) for w in transcript.words] == [normalize_token(w.text) for w in true_words]
     assert all(abs(got.start - want.start) <= 0.081 for got, want in zip(transcript.words, true_words))
 
     sentences, spans = transcript_to_clips(transcript, sample_video.duration, hdvila_recipe())

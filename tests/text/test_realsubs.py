@@ -39,9 +39,7 @@ pytestmark = pytest.mark.skipif(
 # the independent reference: what a plain reader of each format shows as text
 
 
-_TIMING = re.compile(
-    r"^[^\n]*?((?:\d+:)?\d+:\d+[.,]\d+)[ \t]*-->[ \t]*((?:\d+:)?\d+:\d+[.,]\d+)[^\n]*$", re.M
-)
+_TIMING = re.compile(r"^[^\n]*?((?:\d+:)?\d+:\d+[.,]\d+)[ \t]*-->[ \t]*((?:\d+:)?\d+:\d+[.,]\d+)[^\n]*$", re.M)
 _NON_SPEECH = [
     re.compile(r"<[^<>]*>|[<>]"),  # tags, and a stray bracket of a broken one
     re.compile(r"\{[^}]*\}"),  # {\an8}, {Y:i}
@@ -186,9 +184,7 @@ def test_real_subtitle_file(name):
     got = "".join(letters(w.text) for w in words)
     want = reference(name, read(path, transcript), transcript.source)
     repairs = dict(transcript.repairs)
-    if "cues_reordered" in repairs or (
-        transcript.source in ("vtt", "srt") and concurrent(read(path, transcript))
-    ):
+    if "cues_reordered" in repairs or (transcript.source in ("vtt", "srt") and concurrent(read(path, transcript))):
         # cues put in order, or concurrent cues (their words interleave by start): the same letters
         assert sorted(got) == sorted(want)
     else:

@@ -151,9 +151,7 @@ def test_simultaneous_cues_are_concurrent_text_not_rolled_lines(tmp_path):
     )
     transcript = parse_subtitle_file(write(tmp_path, "s.vtt", "WEBVTT\n\n" + cues), "s")
     assert transcript.source == "vtt"
-    assert texts(transcript) == [
-        w for k in range(4) for w in ("SIGN", str(k), "OPEN", "OPEN", "line", str(k))
-    ]
+    assert texts(transcript) == [w for k in range(4) for w in ("SIGN", str(k), "OPEN", "OPEN", "line", str(k))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,9 +159,7 @@ def test_simultaneous_cues_are_concurrent_text_not_rolled_lines(tmp_path):
 
 
 @needs_more
-@pytest.mark.parametrize(
-    "name", ["meet01_aekupor_zoom_transcript.vtt", "meet02_vanderbilt_zoom_pre_event.vtt"]
-)
+@pytest.mark.parametrize("name", ["meet01_aekupor_zoom_transcript.vtt", "meet02_vanderbilt_zoom_pre_event.vtt"])
 def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
     meeting = parse(name)
     repairs = dict(meeting.repairs)
@@ -173,8 +169,7 @@ def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
     # no word shorter than 20 ms inside a cue of 10 s or more
     cues = re.findall(r"(\d+):(\d+):([\d.]+) --> (\d+):(\d+):([\d.]+)", (MORE / name).read_text())
     long_cues = [
-        (int(a) * 3600 + int(b) * 60 + float(c), int(d) * 3600 + int(e) * 60 + float(f))
-        for a, b, c, d, e, f in cues
+        (int(a) * 3600 + int(b) * 60 + float(c), int(d) * 3600 + int(e) * 60 + float(f)) for a, b, c, d, e, f in cues
     ]
     long_cues = [(a, b) for a, b in long_cues if b - a >= 10]
     assert long_cues
@@ -184,9 +179,7 @@ def test_meeting_transcripts_keep_long_cues_and_name_the_speakers(name):
         assert max(w.end for w in inside) == pytest.approx(b)
     speakers = {s.speaker for s in make_sentences(meeting)}
     assert speakers >= (
-        {"Dora Demszky", "Ashlee Kupor (SL)"}
-        if name.startswith("meet01")
-        else {"John Ellis", "Jesse Spencer-Smith"}
+        {"Dora Demszky", "Ashlee Kupor (SL)"} if name.startswith("meet01") else {"John Ellis", "Jesse Spencer-Smith"}
     )
 
 
@@ -235,10 +228,7 @@ def test_a_sentence_faster_than_speech_is_flagged():
 
 
 def test_the_per_sentence_rate_check_flags_one_burst_in_an_ordinary_file(tmp_path):
-    cues = [
-        f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\nThis is sentence {k}.\n"
-        for k in range(1, 20)
-    ]
+    cues = [f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\nThis is sentence {k}.\n" for k in range(1, 20)]
     cues.append("20\n00:00:50,000 --> 00:00:50,200\nten words said in a fifth of a second here now.\n")
     transcript = parse_subtitle_file(write(tmp_path, "b.srt", "\n".join(cues)), "b")
     assert dict(transcript.repairs) == {"sentence_too_fast": 1}
@@ -325,8 +315,7 @@ def test_arabic_urdu_armenian_ethiopic_and_cjk_full_stops(tmp_path):
         "یک، دو ؟",
     ]
     text = "".join(
-        f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\n{line}\n\n"
-        for k, line in enumerate(lines, 1)
+        f"{k}\n00:00:{2 * k:02d},000 --> 00:00:{2 * k + 1:02d},500\n{line}\n\n" for k, line in enumerate(lines, 1)
     )
     transcript = parse_subtitle_file(write(tmp_path, "s.srt", text), "s")
     assert transcript.punctuated
@@ -436,9 +425,7 @@ def test_speaker_labels_in_any_case_and_script_are_not_words(tmp_path):
 
 
 @needs_more
-@pytest.mark.parametrize(
-    "name", ["cp1252_01_nicolasprates_legenda.pt.srt", "cp1252_02_mauriciovidal_pokemon.pt.srt"]
-)
+@pytest.mark.parametrize("name", ["cp1252_01_nicolasprates_legenda.pt.srt", "cp1252_02_mauriciovidal_pokemon.pt.srt"])
 def test_cp1252_files_are_read_as_cp1252(name):
     transcript = parse(name)
     assert transcript.encoding == "cp1252"
@@ -450,8 +437,7 @@ def test_cp1252_files_are_read_as_cp1252(name):
 
 def test_the_language_hint_picks_between_code_pages_that_read_a_file_alike(tmp_path):
     text = (
-        "1\n00:00:01,000 --> 00:00:02,000\nZażółć gęślą jaźń, proszę.\n\n"
-        "2\n00:00:03,000 --> 00:00:04,000\nDziękuję.\n"
+        "1\n00:00:01,000 --> 00:00:02,000\nZażółć gęślą jaźń, proszę.\n\n2\n00:00:03,000 --> 00:00:04,000\nDziękuję.\n"
     )
     data = text.encode("cp1250")
     polish = parse_subtitle_file(write(tmp_path, "p.pl.srt", data), "p")
@@ -470,10 +456,7 @@ def test_substation_line_breaks_split_words():
 
 
 def test_substation_escapes_and_override_blocks_never_reach_words(tmp_path):
-    text = (
-        "1\n00:00:01,000 --> 00:00:03,000\n"
-        "{\\an8}{\\fad(200,200)}Hard\\hspace\\Nnew line\\nand {\\i1}more{\\i0}.\n"
-    )
+    text = "1\n00:00:01,000 --> 00:00:03,000\n{\\an8}{\\fad(200,200)}Hard\\hspace\\Nnew line\\nand {\\i1}more{\\i0}.\n"
     transcript = parse_subtitle_file(write(tmp_path, "a.srt", text), "a")
     assert texts(transcript) == ["Hard", "space", "new", "line", "and", "more."]
 

@@ -128,9 +128,7 @@ def test_load_punctuator_errors_name_the_model(tmp_path):
         load_punctuator("not-a-model")
 
 
-def test_real_tiny_punctuators_model_is_loaded_once_and_aligned_to_the_words(
-    tiny_punctuator_dir, sample_video
-):
+def test_real_tiny_punctuators_model_is_loaded_once_and_aligned_to_the_words(tiny_punctuator_dir, sample_video):
     punctuator = load_punctuator(tiny_punctuator_dir)
     assert load_punctuator(tiny_punctuator_dir) is punctuator  # loaded once per process
     assert punctuator.segmenter == "punctuators:tiny-punct"

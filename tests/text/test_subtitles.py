@@ -29,9 +29,7 @@ def write(tmp_path, name, content):
         ("json3", "json3", False),
     ],
 )
-def test_every_format_of_the_sample_gives_each_spoken_word_once_at_its_time(
-    sample_video, fmt, source, punctuated
-):
+def test_every_format_of_the_sample_gives_each_spoken_word_once_at_its_time(sample_video, fmt, source, punctuated):
     transcript = parse_subtitle_file(sample_video.subtitles[fmt], sample_video.video_id)
     truth = truth_words(sample_video)
     assert transcript.source == source and transcript.punctuated is punctuated
@@ -295,8 +293,7 @@ REPAIRED = {
         {"word_start_clamped": 1},
     ),
     "whitespace_line_before_a_cue_number": (
-        "WEBVTT\n\nNOTE x\n\n   \n1\n00:00:01.000 --> 00:00:02.000\nhola\n\n"
-        " 2\n00:00:03.000 --> 00:00:04.000\nadios\n",
+        "WEBVTT\n\nNOTE x\n\n   \n1\n00:00:01.000 --> 00:00:02.000\nhola\n\n 2\n00:00:03.000 --> 00:00:04.000\nadios\n",
         "hola adios",
         {},
     ),
@@ -340,9 +337,7 @@ def test_local_defects_are_repaired_and_counted(tmp_path, case):
     data = content.encode("cp1252") if case == "latin1" else content.encode()
     transcript = parse_subtitle_file(write(tmp_path, f"{case}.vtt", data), "v")
     assert " ".join(w.text for w in transcript.words) == text
-    assert all(
-        a.start <= b.start and a.end <= b.start + 1e-9 for a, b in zip(transcript.words, transcript.words[1:])
-    )
+    assert all(a.start <= b.start and a.end <= b.start + 1e-9 for a, b in zip(transcript.words, transcript.words[1:]))
     if repairs is None:
         # a short text that cp1250 reads as cleanly ("trčs", "déjŕ"): its letters are French, so
         # cp1252, and the choice between differing readings is recorded
@@ -423,8 +418,7 @@ def test_rolled_up_lines_exported_as_srt_keep_each_line_once(tmp_path):
         (3.0, 5.0, "how are you\ntoday"),
     ]
     text = "".join(
-        f"{k}\n00:00:0{a:.3f} --> 00:00:0{b:.3f}\n{t}\n\n".replace(".", ",")
-        for k, (a, b, t) in enumerate(cues, 1)
+        f"{k}\n00:00:0{a:.3f} --> 00:00:0{b:.3f}\n{t}\n\n".replace(".", ",") for k, (a, b, t) in enumerate(cues, 1)
     )
     transcript = parse_subtitle_file(write(tmp_path, "rolled.srt", text), "r")
     assert transcript.source == "srt_auto"

@@ -23,15 +23,11 @@ def _setup(**model_changes):
     mcfg = PRESETS["vidla-tiny-cpu"]().replace(**model_changes)
     torch.manual_seed(0)
     model = build_model(mcfg).train()
-    ctx = ObjectiveContext(
-        0, 1, 0, torch.device("cpu"), families()["vidla"].train_presets["vidla-tiny-cpu"](), mcfg
-    )
+    ctx = ObjectiveContext(0, 1, 0, torch.device("cpu"), families()["vidla"].train_presets["vidla-tiny-cpu"](), mcfg)
     g = torch.Generator().manual_seed(1)
     B, L = 32, 12
     batch = {
-        "frames_BTCHW": torch.randint(
-            0, 256, (B, mcfg.num_frames, 3, 64, 64), dtype=torch.uint8, generator=g
-        ),
+        "frames_BTCHW": torch.randint(0, 256, (B, mcfg.num_frames, 3, 64, 64), dtype=torch.uint8, generator=g),
         "has_subtitle": torch.rand(B, generator=g) > 0.2,
     }
     batch["has_caption"] = ~batch["has_subtitle"] | (torch.rand(B, generator=g) > 0.3)

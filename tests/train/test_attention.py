@@ -3,6 +3,7 @@
 The reference below is the paper's math written out: explicit (TN x TN) and (1+UV+TN)^2 additive masks and
 softmax(QK^T / sqrt(d_head) + M) V. It is also what benchmarks/bench_attention.py measures against.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,13 @@ def global_mask(layout: TokenLayout) -> torch.Tensor:
       The paper's formula writes a zero block over the [CLS] column too, but its text says patch tokens do
       not attend to [CLS] ("nothing but [CLS] attends to [CLS]"); the text is what is implemented.
     """
-    T, N, U, V, r = (layout.num_frames, layout.num_patches, layout.num_levels,
-                     layout.tokens_per_level, layout.temporal_scale)
+    T, N, U, V, r = (
+        layout.num_frames,
+        layout.num_patches,
+        layout.num_levels,
+        layout.tokens_per_level,
+        layout.temporal_scale,
+    )
     UV, TN = U * V, T * N
     L = 1 + UV + TN
     mask = torch.full((L, L), NEG_INF)
@@ -47,7 +53,7 @@ def global_mask(layout: TokenLayout) -> torch.Tensor:
             if (j // N) % (r ** (i // V)) == 0:
                 mask[1 + i, 1 + UV + j] = 0.0
     for i in range(TN):
-        mask[1 + UV + i, 1:1 + UV] = 0.0
+        mask[1 + UV + i, 1 : 1 + UV] = 0.0
         for j in range(TN):
             if i // N == j // N:
                 mask[1 + UV + i, 1 + UV + j] = 0.0
@@ -147,8 +153,9 @@ def test_fast_matches_dense_reference_forward_and_gradients(name):
         # fp32 summation order differs; tolerance relative to each gradient's own scale (key biases have
         # an analytically zero gradient, so only their noise is compared)
         scale = max(1.0, ref.abs().max().item())
-        torch.testing.assert_close(fast_grads[param_name], ref, rtol=1e-4, atol=1e-5 * scale,
-                                   msg=lambda m, name=param_name: f"{name}: {m}")
+        torch.testing.assert_close(
+            fast_grads[param_name], ref, rtol=1e-4, atol=1e-5 * scale, msg=lambda m, name=param_name: f"{name}: {m}"
+        )
 
 
 def test_reference_mask_matches_figure_3_toy_example():
@@ -163,7 +170,11 @@ def test_reference_mask_matches_figure_3_toy_example():
     assert [bool(mst1[3 + 4 * t]) for t in range(4)] == [True, False, True, False]
     patch_of_frame_1 = visible[3 + 4 * 1 + 2]
     assert patch_of_frame_1[1:3].all() and patch_of_frame_1[3:].view(4, 4).all(dim=1).tolist() == [
-        False, True, False, False]
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def one_layer_tokens(cfg, frames):
@@ -187,8 +198,8 @@ def test_mst_level_ignores_frames_outside_its_stride():
     assert not torch.allclose(before[:, level[0]], after[:, level[0]])  # level 0 sees frame 1
     torch.testing.assert_close(before[:, level[1]], after[:, level[1]], rtol=0, atol=0)
     torch.testing.assert_close(before[:, level[2]], after[:, level[2]], rtol=0, atol=0)
-    patches_before = before[:, 1 + 3 * V:].view(1, 4, N, -1)
-    patches_after = after[:, 1 + 3 * V:].view(1, 4, N, -1)
+    patches_before = before[:, 1 + 3 * V :].view(1, 4, N, -1)
+    patches_after = after[:, 1 + 3 * V :].view(1, 4, N, -1)
     for t in (0, 2, 3):  # other frames' patches see only their own frame and the (layer-0) [MST]
         torch.testing.assert_close(patches_before[:, t], patches_after[:, t], rtol=0, atol=0)
     assert not torch.allclose(patches_before[:, 1], patches_after[:, 1])
@@ -205,7 +216,7 @@ def test_mst_level_ignores_higher_levels_in_one_layer():
     bumped[:, 1 + 2 * V] += 1.0  # first [MST] of level 2
     with torch.no_grad():
         before, after = vision.encoder.forward_video(x, layout), vision.encoder.forward_video(bumped, layout)
-    torch.testing.assert_close(before[:, 1:1 + 2 * V], after[:, 1:1 + 2 * V], rtol=0, atol=0)
+    torch.testing.assert_close(before[:, 1 : 1 + 2 * V], after[:, 1 : 1 + 2 * V], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", ["default-N16-T4-3-4-2", "no-mst", "no-hierarchy", "no-local"])
@@ -230,6 +241,7 @@ def test_local_temporal_attention_mixes_only_the_same_spatial_position():
     patches = torch.randn(B, T, N, D)
     q, k, v = layer.temporal_attn.qkv(patches)
     from train.model.attention import local_temporal_attention
+
     out = local_temporal_attention(q, k, v)
     v2 = v.clone()
     v2[:, 2, 5] += 1.0  # frame 2, position 5
@@ -270,7 +282,8 @@ def test_both_local_temporal_implementations_match_the_dense_mask():
     def dense(q, k, v):  # (B, T, N, H, hd) -> heads first, sequence TN frame-major
         def seq(x):
             return x.reshape(B, T * N, H, hd).transpose(1, 2)
-        scores = seq(q) @ seq(k).transpose(-1, -2) / hd ** 0.5 + local_temporal_mask(layout)
+
+        scores = seq(q) @ seq(k).transpose(-1, -2) / hd**0.5 + local_temporal_mask(layout)
         return (scores.softmax(-1) @ seq(v)).transpose(1, 2).reshape(B, T, N, H, hd)
 
     results = []
@@ -296,5 +309,5 @@ def test_mst_reference_frames_keep_each_level_on_the_same_moments():
     assert frames == [list(range(32)), [1, 6, 12, 17, 22, 28], [1, 12, 22]]
     # and the attention mask follows them: level 2's [MST] (row 3) sees the patches of those frames only
     mask = global_token_mask(layout, torch.device("cpu"))
-    patch_frames = torch.nonzero(mask[3, 1 + 3:]).flatten() // 2
+    patch_frames = torch.nonzero(mask[3, 1 + 3 :]).flatten() // 2
     assert sorted(set(patch_frames.tolist())) == [1, 12, 22]

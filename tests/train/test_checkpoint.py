@@ -55,9 +55,7 @@ def test_export_to_safetensors_and_start_a_run_from_it(run, tiny_shards, tmp_pat
         for name in f.keys():
             assert torch.equal(f.get_tensor(name), state["model"][name]), name
     second = tmp_path / "second"
-    argv = fit_args(
-        tiny_shards, second, "--steps", "1", "--batch-size", "3", f"init_from={out}", "freeze=text_model.*"
-    )
+    argv = fit_args(tiny_shards, second, "--steps", "1", "--batch-size", "3", f"init_from={out}", "freeze=text_model.*")
     assert main(argv) == 0
     text = {k: v for k, v in load_checkpoint(second)["model"].items() if k.startswith("text_model.")}
     assert text and all(torch.equal(v, state["model"][k]) for k, v in text.items())
@@ -107,10 +105,13 @@ def test_eval_with_a_tokenizer_larger_than_the_models_vocabulary_is_a_clear_erro
     vocab = len(load_tokenizer(str(small)))
     assert vocab < len(load_tokenizer(str(tiny_tokenizer)))
     run = tmp_path / "run"
-    argv = fit_args(tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={small}",
-                    f"model.vocab_size={vocab}")
+    argv = fit_args(
+        tiny_shards, run, "--steps", "1", "--batch-size", "2", f"tokenizer={small}", f"model.vocab_size={vocab}"
+    )
     assert main(argv) == 0
-    assert main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--tokenizer", str(tiny_tokenizer)]) == 2
+    assert (
+        main(["eval", "--checkpoint", str(run), "--shards", str(tiny_shards), "--tokenizer", str(tiny_tokenizer)]) == 2
+    )
     assert f"more than the model's vocab_size {vocab}" in capsys.readouterr().err
 
 
@@ -148,8 +149,10 @@ def test_eval_of_a_weights_only_file_says_what_it_is_and_what_it_needs(run, tiny
     capsys.readouterr()
     assert main(_eval(run, tiny_shards)) == 0
     expected = last_json_line(capsys)
-    for path, what in ((export, "is a weights-only safetensors export (python -m train export)"),
-                       (bare, "is a state dict of")):
+    for path, what in (
+        (export, "is a weights-only safetensors export (python -m train export)"),
+        (bare, "is a state dict of"),
+    ):
         assert main(_eval(path, tiny_shards)) == 2
         err = capsys.readouterr().err
         assert f"{path} {what}" in err and "--config PRESET" in err and "run folder" in err, err

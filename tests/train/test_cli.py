@@ -42,14 +42,9 @@ def test_eval_on_shards_prints_one_json_with_and_without_dsl(tiny_run, tiny_shar
         m = result[direction]
         assert 0 <= m["R@1"] <= m["R@5"] <= m["R@10"] == 100.0
         assert 1 <= m["MdR"] <= 7 and 1 <= m["MnR"] <= 7
-    assert (
-        main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
-    )
+    assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--text", "caption"]) == 0
     assert last_json_line(capsys)["num_texts"] == 7  # clip 1 has no caption
-    assert (
-        main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--mode", "paragraph"])
-        == 0
-    )
+    assert main(["eval", "--checkpoint", str(tiny_run), "--shards", str(tiny_shards), "--mode", "paragraph"]) == 0
     assert last_json_line(capsys)["mode"] == "paragraph"
 
 
@@ -69,10 +64,7 @@ def test_eval_on_a_benchmark_and_multiple_choice(tiny_run, tiny_shards, tmp_path
         "key\tvid_key\ta1\ta2\ta3\ta4\ta5\tanswer\n"
         + "".join(f"q{i}\tv00{i}\tred\tgreen\tblue\tdog\tcat\t{i}\n" for i in range(4))
     )
-    assert (
-        main(["eval", "--checkpoint", str(tiny_run), "--multiple-choice", str(mc), "--videos", str(videos)])
-        == 0
-    )
+    assert main(["eval", "--checkpoint", str(tiny_run), "--multiple-choice", str(mc), "--videos", str(videos)]) == 0
     result = last_json_line(capsys)
     assert result["num_questions"] == 4 and result["accuracy"] in (0.0, 25.0, 50.0, 75.0, 100.0)
 
@@ -84,8 +76,7 @@ def test_user_errors_exit_2_with_a_message(tiny_shards, tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
-    argv = ["fit", "--config", "vidla-tiny-cpuu", "--shards", str(tiny_shards),
-            "--output", str(tmp_path / "r")]
+    argv = ["fit", "--config", "vidla-tiny-cpuu", "--shards", str(tiny_shards), "--output", str(tmp_path / "r")]
     assert main(argv) == 2
     assert "unknown config 'vidla-tiny-cpuu'; did you mean 'vidla-tiny-cpu'?" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # an abbreviation is no option: --shard is not --shards

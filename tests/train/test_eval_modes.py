@@ -31,9 +31,7 @@ def hierarchical_curation(tmp_path_factory):
         seconds = 40.0 if v < 3 else 1.6
         mp4 = make_clip_video(root / f"clip{v}.mp4", variant=v, seconds=seconds).read_bytes()
         subtitle = " ".join(sentence(50 * v + i) for i in range(int(seconds)))
-        clip = make_clip(
-            f"video{v}", 0, caption=sentence(v + 40), subtitle=subtitle, start=0.0, seconds=seconds
-        )
+        clip = make_clip(f"video{v}", 0, caption=sentence(v + 40), subtitle=subtitle, start=0.0, seconds=seconds)
         if v < 3:
             clip = clip._replace(scale="long", key=clip_key(f"video{v}", "long", 0))
         samples.append((clip, mp4))
@@ -49,9 +47,7 @@ def test_hierarchical_testset_and_eval_per_scale(one_step_run, hierarchical_cura
     assert len(clips) == 9 and {c["shard"] for c in clips.values()} == {"00000.tar"}
     for t in triplets:  # nested windows of whole sentences, centred on the long clip's centre
         short, medium, long = clips[t["short"]], clips[t["medium"]], clips[t["long"]]
-        assert (
-            long["start"] <= medium["start"] <= short["start"] < short["end"] <= medium["end"] <= long["end"]
-        )
+        assert long["start"] <= medium["start"] <= short["start"] < short["end"] <= medium["end"] <= long["end"]
         assert 30.4 <= medium["duration"] < 32 and 13.2 <= short["duration"] < 15
         assert abs((short["start"] + short["end"]) / 2 - 20.0) <= t["offset"] <= 0.5 * short["duration"]
         assert short["subtitle"] == " ".join(s["text"] for s in short["sentences"])
@@ -81,9 +77,7 @@ def _source_path(curation, key):
     """The mp4 of ``key`` in the curation's shards, written out to compare against."""
     path = curation / f"{key}.mp4"
     if not path.exists():
-        shard = next(
-            c["shard"] for c in pq.read_table(curation / "clips.parquet").to_pylist() if c["key"] == key
-        )
+        shard = next(c["shard"] for c in pq.read_table(curation / "clips.parquet").to_pylist() if c["key"] == key)
         with tarfile.open(curation / "shards" / shard) as tar:
             path.write_bytes(tar.extractfile(f"{key}.mp4").read())
     return str(path)
@@ -143,9 +137,7 @@ def test_zero_shot_with_a_model_that_knows_the_colours_is_always_right(kinetics_
     assert [data.class_names[i] for i in data.labels] == list(COLOURS * 2)
     tokenizer = load_tokenizer(str(tiny_tokenizer))
     mcfg = model_preset("vidla-tiny-cpu")
-    em = EvalModel(
-        ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"), get_family("vidla"), mcfg
-    )
+    em = EvalModel(ColourModel(tokenizer), tokenizer, 4, 64, 16, 96, torch.device("cpu"), get_family("vidla"), mcfg)
     result = evaluate_zero_shot(em, data, KINETICS_TEMPLATES)
     assert (result["top1"], result["top5"], result["num_videos"], result["missing_videos"]) == (
         100.0,
@@ -185,9 +177,7 @@ def test_zero_shot_cli_with_the_tiny_model(one_step_run, kinetics_folder, tmp_pa
 def test_label_files_flat_and_bad(tmp_path):
     (tmp_path / "v").mkdir()
     make_clip_video(tmp_path / "v" / "a.mp4", seconds=1, source="color=c=red:s=96x64")
-    (tmp_path / "labels.jsonl").write_text(
-        '{"video": "a.mp4", "label": "red"}\n{"video": "b", "label": "blue"}\n'
-    )
+    (tmp_path / "labels.jsonl").write_text('{"video": "a.mp4", "label": "red"}\n{"video": "b", "label": "blue"}\n')
     data = datasets.load_classification(tmp_path / "labels.jsonl", tmp_path / "v")
     assert (data.class_names, data.labels, data.missing) == (("blue", "red"), (1,), ("b",))
     (tmp_path / "bad.csv").write_text("name,class\na,red\n")

@@ -172,7 +172,9 @@ def test_masks_have_the_papers_ratios():
     inputs, labels = model.mask_words(ids, torch.ones_like(ids))
     ratio = (labels != -100).float().mean().item()
     assert abs(ratio - 0.15) < 0.02
-    assert ((inputs == model.mask_token_id).float().sum() / (labels != -100).sum()).item() == pytest.approx(0.8, abs=0.05)
+    assert ((inputs == model.mask_token_id).float().sum() / (labels != -100).sum()).item() == pytest.approx(
+        0.8, abs=0.05
+    )
     patches = torch.zeros(1, 4, 4, 4, dtype=torch.bool)
     patches[0, 1, 2, 3] = True
     blanked = model.mask_patches(torch.full((1, 4, 3, 128, 128), 200, dtype=torch.uint8), patches)
@@ -187,8 +189,9 @@ def test_match_scores_and_tokenizer_compatibility(tmp_path):
         scores = model.match_scores(model.encode_video(frames), ids, mask)
     assert scores.shape == (3, 3) and (scores <= 0).all()
     cfg = tokenizer_tiny().replace(image_size=64)
-    path = ckpt.save_checkpoint({"model": SemanticVQTokenizer(cfg).state_dict(), "model_config": cfg.__dict__},
-                                tmp_path / "tok.pt")
+    path = ckpt.save_checkpoint(
+        {"model": SemanticVQTokenizer(cfg).state_dict(), "model_config": cfg.__dict__}, tmp_path / "tok.pt"
+    )
     with pytest.raises(ValueError, match="MVM needs"):
         build_evilm(evilm_tiny().replace(tokenizer_checkpoint=str(path)))
 
@@ -203,8 +206,16 @@ def test_sample_carries_a_seeded_forty_percent_mask(tiny_shards):
     from train.families.evilm.data import evilm_sample
 
     raw = next(iter(tarfile_samples([{"url": str(sorted((tiny_shards / "shards").glob("*.tar"))[0])}])))
-    cfg = SimpleNamespace(model_config=evilm_tiny(), num_frames=4, image_size=128, decode_short_side=160,
-                          train=True, crop_scales=(1.0, 0.8), flip=True, train_crop="multiscale")
+    cfg = SimpleNamespace(
+        model_config=evilm_tiny(),
+        num_frames=4,
+        image_size=128,
+        decode_short_side=160,
+        train=True,
+        crop_scales=(1.0, 0.8),
+        flip=True,
+        train_crop="multiscale",
+    )
     a = evilm_sample(raw, json.loads(raw["json"]), cfg, random.Random(3))
     b = evilm_sample(raw, json.loads(raw["json"]), cfg, random.Random(3))
     assert a["frames_TCHW"].shape == (4, 3, 128, 128)
@@ -274,11 +285,23 @@ def test_truncated_vocabulary_keeps_the_most_frequent_words(tmp_path):
     words = [f"word{chr(97 + i)}{chr(97 + j)}" for i in range(26) for j in range(26)]
     base = build_wordpiece_tokenizer([" ".join(words), "a dog runs on the grass"] * 2, tmp_path / "base", 2000)
     base_size = len(load_tokenizer(str(base)))
-    coco = {"annotations": [{"caption": "A dog runs on the grass."}] * 50
-            + [{"caption": f"the {w}"} for w in words[:40] for _ in range(3)]}
+    coco = {
+        "annotations": [{"caption": "A dog runs on the grass."}] * 50
+        + [{"caption": f"the {w}"} for w in words[:40] for _ in range(3)]
+    }
     (tmp_path / "captions.json").write_text(__import__("json").dumps(coco))
-    summary = main(["--frequencies", str(tmp_path / "captions.json"), "--tokenizer", str(base),
-                    "--output", str(tmp_path / "vocab"), "--keep", "0.3"])
+    summary = main(
+        [
+            "--frequencies",
+            str(tmp_path / "captions.json"),
+            "--tokenizer",
+            str(base),
+            "--output",
+            str(tmp_path / "vocab"),
+            "--keep",
+            "0.3",
+        ]
+    )
     truncated = load_tokenizer(str(tmp_path / "vocab"))
     assert summary["vocab_size"] == len(truncated) == round(0.3 * base_size)
     vocab = truncated.get_vocab()
@@ -291,8 +314,18 @@ def test_truncated_vocabulary_keeps_the_most_frequent_words(tmp_path):
     assert pieces[pieces.index("[SEP]") - 1].startswith("##")
     # word counts (word<TAB>count) work as well as captions
     (tmp_path / "counts.tsv").write_text("dog\t7\nwordqq\t99\n")
-    main(["--frequencies", str(tmp_path / "counts.tsv"), "--tokenizer", str(base), "--output",
-          str(tmp_path / "vocab2"), "--keep", "0.1"])
+    main(
+        [
+            "--frequencies",
+            str(tmp_path / "counts.tsv"),
+            "--tokenizer",
+            str(base),
+            "--output",
+            str(tmp_path / "vocab2"),
+            "--keep",
+            "0.1",
+        ]
+    )
     assert "wordqq" in load_tokenizer(str(tmp_path / "vocab2")).get_vocab()
     # the paper preset's model takes the paper's vocabulary size: 30% of bert-base-uncased's 30,522
     from train.families.evilm.config import evilm_paper

@@ -23,9 +23,7 @@ def _moment(frame: float, num_frames: int) -> float:
 
 
 def test_temporal_embedding_is_interpolated_to_the_moments_frames_show(one_step_run):
-    source = ckpt.load_checkpoint(one_step_run)["model"][
-        "vision_model.embeddings.temporal_embedding"
-    ]  # (4, D)
+    source = ckpt.load_checkpoint(one_step_run)["model"]["vision_model.embeddings.temporal_embedding"]  # (4, D)
     model = build_model(model_preset("vidla-tiny-cpu").replace(num_frames=7, mst_reference_frames=4))
     report = ckpt.init_weights_from(model, one_step_run)
     assert not report["left_at_init"]
@@ -86,23 +84,33 @@ def test_finetune_preset_is_the_appendix_recipe(tiny_shards):
         assert (cfg.weight_decay, cfg.lr_schedule, cfg.train_crop, cfg.flip) == (0.2, "cosine", "center", False)
         assert lr_factor(0, cfg) * cfg.lr == pytest.approx(1e-5)
         assert lr_factor(cfg.steps, cfg) * cfg.lr == pytest.approx(1e-6)
-    raw = {"__key__": "k", "mp4": (tiny_shards / "media" / "v000.mp4").read_bytes(),
-           "json": json.dumps({"subtitle": "one"}).encode()}
-    loader = ClipLoaderConfig(batch_size=1, num_frames=4, image_size=32, train=True, decode_short_side=64,
-                              train_crop="center", flip=False, model_config=model_preset("vidla-tiny-cpu"))
+    raw = {
+        "__key__": "k",
+        "mp4": (tiny_shards / "media" / "v000.mp4").read_bytes(),
+        "json": json.dumps({"subtitle": "one"}).encode(),
+    }
+    loader = ClipLoaderConfig(
+        batch_size=1,
+        num_frames=4,
+        image_size=32,
+        train=True,
+        decode_short_side=64,
+        train_crop="center",
+        flip=False,
+        model_config=model_preset("vidla-tiny-cpu"),
+    )
     sample_fn = load(loader.sample)
     evaluated = prepare_sample(raw, dataclasses.replace(loader, train=False), 0, sample_fn)["tensors"]["frames_TCHW"]
     for epoch in range(3):
         trained = prepare_sample(raw, loader, epoch, sample_fn)["tensors"]["frames_TCHW"]
         assert torch.equal(trained, evaluated)
-    multiscale = [prepare_sample(raw, dataclasses.replace(loader, train_crop="multiscale"), e, sample_fn)
-                  for e in range(3)]
+    multiscale = [
+        prepare_sample(raw, dataclasses.replace(loader, train_crop="multiscale"), e, sample_fn) for e in range(3)
+    ]
     assert any(not torch.equal(m["tensors"]["frames_TCHW"], evaluated) for m in multiscale)
 
 
-def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(
-    one_step_run, tiny_shards, tmp_path, capsys
-):
+def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(one_step_run, tiny_shards, tmp_path, capsys):
     videos = tiny_shards / "media"  # v000.mp4 ... v007.mp4
     ids = [f"v{i:03d}" for i in range(6)] + ["v999"]  # v999 is not on disk
     ann = write_msrvtt_1ka(
@@ -111,8 +119,19 @@ def test_finetune_on_an_msrvtt_shaped_split_then_eval_at_8_frames(
         [f"{c} {v}" for v in ids for c in ("red circle", "a dog runs")],
     )
     run = tmp_path / "ft"
-    argv = finetune_args(run, one_step_run, "msrvtt", ann, videos, "--steps", "2", "--batch-size", "3",
-                         "model.num_frames=8", "model.mst_reference_frames=4")
+    argv = finetune_args(
+        run,
+        one_step_run,
+        "msrvtt",
+        ann,
+        videos,
+        "--steps",
+        "2",
+        "--batch-size",
+        "3",
+        "model.num_frames=8",
+        "model.mst_reference_frames=4",
+    )
     assert main(argv) == 0
     assert last_json_line(capsys)["step"] == 2
     # one sample per local video, both captions kept for the per-epoch draw
@@ -143,9 +162,7 @@ def test_didemo_trains_paragraph_to_video_by_default(one_step_run, tiny_shards, 
     assert main(argv) == 0
     with tarfile.open(run / "benchmark" / "shards" / "00000.tar") as tar:
         texts = sorted(
-            json.loads(tar.extractfile(m).read())["texts"][0]
-            for m in tar.getmembers()
-            if m.name.endswith(".json")
+            json.loads(tar.extractfile(m).read())["texts"][0] for m in tar.getmembers() if m.name.endswith(".json")
         )
     assert texts == ["a blue boat on the river", "a red circle then a dog"]
     assert main(["fit", "--config", "tiny-cpu", "--dataset", "didemo", "--output", str(tmp_path / "x")]) == 2

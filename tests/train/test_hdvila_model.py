@@ -310,9 +310,7 @@ def test_mlm_steps_decrease_the_loss_with_stage1_frozen():
     assert not model.video.training and model.text.fusion_layers.training
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     frozen.update((f"buffer {n}", b.clone()) for n, b in model.video.named_buffers())
-    assert (
-        any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
-    )
+    assert any(n.startswith("video.") for n in frozen) and "text.language_layers.0.output.dense.weight" in frozen
     assert not any(n.startswith(("text.fusion_layers", "mlm_head", "visual_embeddings")) for n in frozen)
     batch = _batch(cfg)
     ctx = _ctx(tiny_cpu_stage2(), cfg)
@@ -443,9 +441,7 @@ def test_accumulated_micro_batches_give_the_gradients_of_the_whole_batch():
         model = build_model(cfg)
         _freeze(model, train_cfg.freeze)
         step = TrainStep(model, objectives).train()
-        micro = [
-            {k: v[i * 4 // parts : (i + 1) * 4 // parts] for k, v in batch.items()} for i in range(parts)
-        ]
+        micro = [{k: v[i * 4 // parts : (i + 1) * 4 // parts] for k, v in batch.items()} for i in range(parts)]
         weights = {"contrastive": 1.0, "mlm": 0.0}
         loss, _ = accumulate_contrastive(step, objectives, micro, _ctx(train_cfg, cfg), weights)
         results.append((float(loss), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))

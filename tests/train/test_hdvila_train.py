@@ -51,17 +51,14 @@ def test_stage2_starts_from_stage1_and_keeps_it_frozen(stage1, stage2):
     assert all(v > 0 for v in _losses(stage2, "mlm").values())
     # stage 2 reads its text with stage 1's WordPiece vocabulary (init_from brings it)
     vocab = [
-        json.loads((run / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
-        for run in (stage1, stage2)
+        json.loads((run / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"] for run in (stage1, stage2)
     ]
     assert vocab[0] == vocab[1]
     assert set(_losses(stage2, "contrastive").values()) == {0.0}
     before = load_checkpoint(stage1 / "checkpoints" / "step_00000004.pt")["model"]
     after = load_checkpoint(stage2 / "checkpoints" / "step_00000004.pt")["model"]
     changed = [k for k in after if not torch.equal(after[k], before[k])]
-    assert changed and all(
-        k.startswith(("text.fusion_layers.", "visual_embeddings.", "mlm_head.")) for k in changed
-    )
+    assert changed and all(k.startswith(("text.fusion_layers.", "visual_embeddings.", "mlm_head.")) for k in changed)
     stage1_keys = [k for k in before if any(fnmatchcase(k, p) for p in STAGE1_PARAMETERS)]
     assert stage1_keys and not set(stage1_keys) & set(changed)
 
@@ -148,8 +145,17 @@ def test_frozen_resnet_batch_norm_stays_frozen_under_ddp(hdvila_shards, tmp_path
     script = tmp_path / "ddp_fit.py"
     script.write_text(_DDP_FIT)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(script), str(hdvila_shards), str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(script),
+        str(hdvila_shards),
+        str(run),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     final = load_checkpoint(run)

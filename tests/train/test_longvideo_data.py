@@ -38,24 +38,37 @@ def test_frames_at_one_fps_up_to_the_frame_count():
 def _loader(train: bool, **model):
     mcfg = model_preset("longvideo-tiny-cpu").replace(**model)
     cfg = get_preset("longvideo-tiny-cpu")
-    return ClipLoaderConfig(batch_size=1, num_frames=mcfg.num_frames, image_size=mcfg.image_size, train=train,
-                            crop_scales=cfg.crop_scales, flip=cfg.flip, train_crop=cfg.train_crop,
-                            decode_short_side=96, model_config=mcfg,
-                            sample="train.families.longvideo.data:longvideo_sample")
+    return ClipLoaderConfig(
+        batch_size=1,
+        num_frames=mcfg.num_frames,
+        image_size=mcfg.image_size,
+        train=train,
+        crop_scales=cfg.crop_scales,
+        flip=cfg.flip,
+        train_crop=cfg.train_crop,
+        decode_short_side=96,
+        model_config=mcfg,
+        sample="train.families.longvideo.data:longvideo_sample",
+    )
 
 
 def test_training_samples_are_the_eval_frames_of_a_short_clip(tmp_path):
     """A 4 s clip and 8 frames: its 4 seconds twice each, centre-cropped and never flipped, whatever the
     epoch (appendix B: centre crop, no augmentation)."""
-    raw = {"__key__": "k", "mp4": make_clip_video(tmp_path / "c.mp4", seconds=4.0, width=128, height=64).read_bytes(),
-           "json": json.dumps({"subtitle": "a clip", "duration": 4.0}).encode()}
+    raw = {
+        "__key__": "k",
+        "mp4": make_clip_video(tmp_path / "c.mp4", seconds=4.0, width=128, height=64).read_bytes(),
+        "json": json.dumps({"subtitle": "a clip", "duration": 4.0}).encode(),
+    }
     evaluated = prepare_sample(raw, _loader(False), 0, longvideo_sample)["tensors"]
     frames = evaluated["frames_TCHW"]
     assert frames.shape == (8, 3, 64, 64) and not evaluated["is_image"]
     assert all(torch.equal(frames[2 * k], frames[2 * k + 1]) for k in range(4))
     assert not torch.equal(frames[0], frames[2])  # testsrc moves: second 0 is not second 1
     for epoch in range(4):
-        assert torch.equal(prepare_sample(raw, _loader(True), epoch, longvideo_sample)["tensors"]["frames_TCHW"], frames)
+        assert torch.equal(
+            prepare_sample(raw, _loader(True), epoch, longvideo_sample)["tensors"]["frames_TCHW"], frames
+        )
 
 
 def test_images_take_their_own_patch_embedding(tmp_path):
@@ -87,8 +100,20 @@ def test_images_take_their_own_patch_embedding(tmp_path):
 def test_first_stage_mixes_images_and_short_videos(tiny_shards, tmp_path, capsys):
     images = make_image_shards(tmp_path / "images", 8)
     run = tmp_path / "stage1"
-    argv = ["fit", "--config", "longvideo-tiny-cpu", "--shards", f"{tiny_shards}::{images}", "--output", str(run),
-            "--steps", "3", "--batch-size", "4", "--no-progress"]
+    argv = [
+        "fit",
+        "--config",
+        "longvideo-tiny-cpu",
+        "--shards",
+        f"{tiny_shards}::{images}",
+        "--output",
+        str(run),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert set(records[-1]["losses"]) == {"subtitle"}  # no caption loss unless weighted

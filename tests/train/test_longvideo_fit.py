@@ -2,6 +2,7 @@
 emits whole-video windows beside the sentence clips; stage 1 trains on every clip, stage 2 starts from
 stage 1 (``init_from``) with 4x the frames, 75% masking and frozen early layers on the video windows only;
 eval prints retrieval JSON; a stopped stage 2 resumes exactly."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,27 @@ def pipeline_shards(tmp_path_factory):
         make_sample_video(root, f"talk{i}", sentences_for(seconds, seed=20 + i), min_duration=seconds, fps=8)
     out = tmp_path_factory.mktemp("dataset")
     done = subprocess.run(
-        [sys.executable, "-m", "curate", "run", "--recipe", "hdvila", "--input", str(root), "--output", str(out),
-         "--short-side", "96", "--no-asr", "--video-seconds", str(WINDOW_SECONDS)],
-        env=dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE="1"), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "curate",
+            "run",
+            "--recipe",
+            "hdvila",
+            "--input",
+            str(root),
+            "--output",
+            str(out),
+            "--short-side",
+            "96",
+            "--no-asr",
+            "--video-seconds",
+            str(WINDOW_SECONDS),
+        ],
+        env=dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return out
@@ -41,8 +60,24 @@ def _records(run):
 
 
 def _fit(config, shards, run, steps, *extra):
-    return main(["fit", "--config", config, "--shards", str(shards), "--output", str(run), "--steps", str(steps),
-                 "--batch-size", "2", "--no-progress", "checkpoint_every=1", *extra])
+    return main(
+        [
+            "fit",
+            "--config",
+            config,
+            "--shards",
+            str(shards),
+            "--output",
+            str(run),
+            "--steps",
+            str(steps),
+            "--batch-size",
+            "2",
+            "--no-progress",
+            "checkpoint_every=1",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +116,14 @@ def test_two_stages_train_and_stage_two_evaluates(pipeline_shards, stage1, tmp_p
     assert (run / "tokenizer" / "tokenizer.json").read_text() == (stage1 / "tokenizer" / "tokenizer.json").read_text()
     assert records[-1]["skipped_samples"].get("other_scale", 0) > 0  # sentence clips are not its data
     first, last = load_checkpoint(stage1)["model"], load_checkpoint(run)["model"]
-    assert last["vision_model.embeddings.temporal_embedding"].shape == first[
-        "vision_model.embeddings.temporal_embedding"].shape  # stage 1's table, stretched over 16 steps
+    assert (
+        last["vision_model.embeddings.temporal_embedding"].shape
+        == first["vision_model.embeddings.temporal_embedding"].shape
+    )  # stage 1's table, stretched over 16 steps
     for name, tensor in last.items():
-        frozen = name.startswith(("vision_model.embeddings.", "vision_model.pre_layrnorm.",
-                                  "vision_model.encoder.layers.0."))
+        frozen = name.startswith(
+            ("vision_model.embeddings.", "vision_model.pre_layrnorm.", "vision_model.encoder.layers.0.")
+        )
         assert (tensor == first[name]).all() == frozen, name
 
     windows = sum(r["scale"] == "video" for r in pq.read_table(pipeline_shards / "clips.parquet").to_pylist())
@@ -101,8 +139,7 @@ def test_two_stages_train_and_stage_two_evaluates(pipeline_shards, stage1, tmp_p
 def test_stage_two_resumes_exactly(pipeline_shards, stage1, tmp_path):
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     assert _fit("longvideo-tiny-cpu-long", pipeline_shards, whole, 4, *_stage2_args(stage1)) == 0
-    assert _fit("longvideo-tiny-cpu-long", pipeline_shards, stopped, 4, *_stage2_args(stage1),
-                "--stop-after", "2") == 0
+    assert _fit("longvideo-tiny-cpu-long", pipeline_shards, stopped, 4, *_stage2_args(stage1), "--stop-after", "2") == 0
     assert load_checkpoint(stopped)["step"] == 2
     assert _fit("longvideo-tiny-cpu-long", pipeline_shards, stopped, 4, *_stage2_args(stage1), "--resume") == 0
     assert [r["loss"] for r in _records(stopped)] == [r["loss"] for r in _records(whole)]

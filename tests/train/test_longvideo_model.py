@@ -1,5 +1,6 @@
 """The long-video family (seed 003): configs, tubelet inflation from CLIP, masking against a dense
 reference, shapes, and a few optimisation steps of the named contrastive losses."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,16 +50,19 @@ def test_presets_and_the_two_stages():
     assert tiny_long.replace(num_frames=tiny_short.num_frames, mask_ratio=0.0, scales=()) == tiny_short
 
 
-@pytest.mark.parametrize("changes, problem", [
-    (dict(mask_ratio=0.8), "mask_ratio"),
-    (dict(mask_kind="block"), "mask_kind"),
-    (dict(num_frames=7), "multiple of tubelet_frames"),
-    (dict(tubelet_frames=0), "tubelet_frames"),
-    (dict(temporal_positions=0), "temporal_positions"),
-    (dict(image_size=60), "patch_size"),
-    (dict(scales=("clip",)), "curation scales"),
-    (dict(vision_heads=5), "vision_width"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        (dict(mask_ratio=0.8), "mask_ratio"),
+        (dict(mask_kind="block"), "mask_kind"),
+        (dict(num_frames=7), "multiple of tubelet_frames"),
+        (dict(tubelet_frames=0), "tubelet_frames"),
+        (dict(temporal_positions=0), "temporal_positions"),
+        (dict(image_size=60), "patch_size"),
+        (dict(scales=("clip",)), "curation scales"),
+        (dict(vision_heads=5), "vision_width"),
+    ],
+)
 def test_bad_configs_name_the_problem(changes, problem):
     with pytest.raises(ValueError, match=problem):
         tiny(**changes)
@@ -125,8 +129,7 @@ def dense_reference(model, frames_BTCHW, kept_BK) -> torch.Tensor:
     B, S, N, D = tokens_BSND.shape
     keep_BL = torch.zeros(B, S * N, dtype=torch.bool)
     keep_BL[torch.arange(B)[:, None], kept_BK] = True
-    x_BLD = vision.encoder(vision.pre_layrnorm(tokens_BSND.reshape(B, S * N, D)),
-                           attn_mask=keep_BL[:, None, None, :])
+    x_BLD = vision.encoder(vision.pre_layrnorm(tokens_BSND.reshape(B, S * N, D)), attn_mask=keep_BL[:, None, None, :])
     pooled_BD = (x_BLD * keep_BL[..., None]).sum(dim=1) / keep_BL.sum(dim=1, keepdim=True)
     return vision.post_layernorm(pooled_BD)
 
@@ -211,6 +214,7 @@ def test_a_checkpoint_of_other_shapes_is_refused(tiny_clip, tmp_path):
         load_clip(build_model(tiny(vocab_size=1000, patch_size=32)), directory)
     (tmp_path / "model.safetensors").write_bytes(b"")
     from safetensors.torch import save_file
+
     save_file({"text_projection.weight": torch.zeros(32, 64)}, str(tmp_path / "model.safetensors"))
     with pytest.raises(CheckpointError, match="not a CLIP vision checkpoint"):
         load_clip(build_model(tiny(vocab_size=1000)), tmp_path)
@@ -224,15 +228,19 @@ def test_a_few_steps_decrease_both_named_losses():
     subtitle_ids, subtitle_mask = texts(B=4, seed=1)
     caption_ids, caption_mask = texts(B=4, seed=2)
     batch = {
-        "frames_BTCHW": torch.randint(0, 256, (4, 8, 3, 64, 64), dtype=torch.uint8,
-                                      generator=torch.Generator().manual_seed(3)),
-        "subtitle_ids": subtitle_ids, "subtitle_mask": subtitle_mask,
-        "caption_ids": caption_ids, "caption_mask": caption_mask,
+        "frames_BTCHW": torch.randint(
+            0, 256, (4, 8, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(3)
+        ),
+        "subtitle_ids": subtitle_ids,
+        "subtitle_mask": subtitle_mask,
+        "caption_ids": caption_ids,
+        "caption_mask": caption_mask,
         "has_subtitle": torch.ones(4, dtype=torch.bool),
         "has_caption": torch.tensor([True, True, True, False]),
     }
-    ctx = ObjectiveContext(rank=0, world_size=1, step=0, device=torch.device("cpu"),
-                           cfg=get_preset("longvideo-tiny-cpu"), model_config=cfg)
+    ctx = ObjectiveContext(
+        rank=0, world_size=1, step=0, device=torch.device("cpu"), cfg=get_preset("longvideo-tiny-cpu"), model_config=cfg
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     history = []
     for _ in range(8):

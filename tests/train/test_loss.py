@@ -1,4 +1,5 @@
 """Contrastive losses: hand computations, missing texts, and gathered local loss across a 2-process world."""
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,7 @@ def test_vidla_loss_is_equation_3_with_missing_texts():
     has_caption = torch.tensor([1, 0, 1, 1, 1, 1], dtype=torch.bool)
     logit_scale = torch.tensor(math.log(10.0))
     loss = vidla_loss(video, subtitle, caption, logit_scale, has_subtitle, has_caption)
-    expected = (hand_info_nce(video, subtitle, 10.0, [0, 1, 3, 5])
-                + hand_info_nce(video, caption, 10.0, [0, 2, 3, 4, 5]))
+    expected = hand_info_nce(video, subtitle, 10.0, [0, 1, 3, 5]) + hand_info_nce(video, caption, 10.0, [0, 2, 3, 4, 5])
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     # the features of missing texts do not matter
     subtitle2 = subtitle.clone()
@@ -69,8 +69,9 @@ def test_vidla_loss_is_equation_3_with_missing_texts():
     torch.testing.assert_close(vidla_loss(video, subtitle2, caption, logit_scale, has_subtitle, has_caption), loss)
     # all texts present: the sum of the two symmetric losses, no halving
     full = vidla_loss(video, subtitle, caption, logit_scale)
-    expected_full = (hand_info_nce(video, subtitle, 10.0, list(range(B)))
-                     + hand_info_nce(video, caption, 10.0, list(range(B))))
+    expected_full = hand_info_nce(video, subtitle, 10.0, list(range(B))) + hand_info_nce(
+        video, caption, 10.0, list(range(B))
+    )
     assert full.item() == pytest.approx(expected_full, rel=1e-5)
 
 
@@ -101,7 +102,9 @@ def global_batch():
     torch.manual_seed(0)
     B = 8
     return dict(
-        video=torch.randn(B, 6), subtitle=torch.randn(B, 6), caption=torch.randn(B, 6),
+        video=torch.randn(B, 6),
+        subtitle=torch.randn(B, 6),
+        caption=torch.randn(B, 6),
         has_subtitle=torch.tensor([1, 0, 1, 1, 0, 0, 1, 1], dtype=torch.bool),
         has_caption=torch.tensor([1, 1, 1, 0, 1, 1, 1, 0], dtype=torch.bool),
         logit_scale=torch.tensor(math.log(15.0)),
@@ -115,8 +118,16 @@ def losses_and_grads(batch, rank=0, world_size=1):
     leaves = {k: batch[k][part].clone().requires_grad_(True) for k in ("video", "subtitle", "caption")}
     logit_scale = batch["logit_scale"].clone().requires_grad_(True)
     video, subtitle, caption = (unit(leaves[k]) for k in ("video", "subtitle", "caption"))
-    loss = vidla_loss(video, subtitle, caption, logit_scale, batch["has_subtitle"][part],
-                      batch["has_caption"][part], rank=rank, world_size=world_size)
+    loss = vidla_loss(
+        video,
+        subtitle,
+        caption,
+        logit_scale,
+        batch["has_subtitle"][part],
+        batch["has_caption"][part],
+        rank=rank,
+        world_size=world_size,
+    )
     clip = ClipLoss(rank, world_size)(video, caption, logit_scale)
     (loss + clip).backward()
     grads = {k: v.grad for k, v in leaves.items()}
@@ -159,8 +170,9 @@ def test_gathered_local_loss_across_two_ranks_matches_one_process_on_the_whole_b
 def test_clip_loss_is_half_the_symmetric_info_nce_of_equation_3():
     torch.manual_seed(0)
     video, text = unit(torch.randn(4, 8)), unit(torch.randn(4, 8))
-    torch.testing.assert_close(info_nce(video, text, torch.tensor(2.0)),
-                               2 * ClipLoss(0, 1)(video, text, torch.tensor(2.0)))
+    torch.testing.assert_close(
+        info_nce(video, text, torch.tensor(2.0)), 2 * ClipLoss(0, 1)(video, text, torch.tensor(2.0))
+    )
 
 
 def test_time_order_is_off_by_default_and_ln2_for_an_order_blind_model(tiny_shards, tmp_path):
@@ -172,16 +184,37 @@ def test_time_order_is_off_by_default_and_ln2_for_an_order_blind_model(tiny_shar
 
     def run(name, *extra):
         out = tmp_path / name
-        argv = ["fit", "--config", "tiny-cpu", "--shards", str(tiny_shards), "--output", str(out),
-                "--steps", "2", "--batch-size", "4", "--no-progress", *extra]
+        argv = [
+            "fit",
+            "--config",
+            "tiny-cpu",
+            "--shards",
+            str(tiny_shards),
+            "--output",
+            str(out),
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--no-progress",
+            *extra,
+        ]
         assert main(argv) == 0
-        return [json.loads(line)["losses"] for line in (out / "metrics.jsonl").read_text().splitlines()
-                if '"losses"' in line]
+        return [
+            json.loads(line)["losses"]
+            for line in (out / "metrics.jsonl").read_text().splitlines()
+            if '"losses"' in line
+        ]
 
     assert all("time_order" not in losses for losses in run("paper"))
     ordered = run("ordered", "loss_weights=time_order:1")
     assert all(0 < losses["time_order"] for losses in ordered)
     assert any(abs(losses["time_order"] - math.log(2)) > 1e-4 for losses in ordered)  # VidLA sees order
-    blind = run("meanp", "loss_weights=time_order:1", "model.pooling=meanp", "model.use_mst=false",
-                "model.use_local_temporal=false")
+    blind = run(
+        "meanp",
+        "loss_weights=time_order:1",
+        "model.pooling=meanp",
+        "model.use_mst=false",
+        "model.use_local_temporal=false",
+    )
     assert all(losses["time_order"] == pytest.approx(math.log(2), abs=1e-5) for losses in blind)

@@ -1,4 +1,5 @@
 """The VidLA model library: configs, CLIP weight loading, equivalences with CLIP, tube masking, ablations."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,14 +36,17 @@ def test_presets_build_valid_configs_and_derive_from_b32():
     assert meanp.pooling == "meanp" and not meanp.use_mst and not meanp.use_local_temporal
 
 
-@pytest.mark.parametrize("changes, problem", [
-    (dict(image_size=65), "not a multiple of patch_size"),
-    (dict(vision_heads=3), "vision_width 64 is not divisible"),
-    (dict(pooling="max"), "pooling 'max'"),
-    (dict(pooling="meanp"), "frame-wise CLIP"),
-    (dict(tube_mask_ratio=0.9), "tube_mask_ratio 0.9"),
-    (dict(num_levels=0), "must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        (dict(image_size=65), "not a multiple of patch_size"),
+        (dict(vision_heads=3), "vision_width 64 is not divisible"),
+        (dict(pooling="max"), "pooling 'max'"),
+        (dict(pooling="meanp"), "frame-wise CLIP"),
+        (dict(tube_mask_ratio=0.9), "tube_mask_ratio 0.9"),
+        (dict(num_levels=0), "must be >= 1"),
+    ],
+)
 def test_invalid_configs_raise_value_error_naming_the_problem(changes, problem):
     with pytest.raises(ValueError, match=problem):
         tiny(**changes)
@@ -64,8 +68,9 @@ def test_clip_weights_arrive_in_both_towers(tiny_clip):
 
 def test_meanp_equals_framewise_clip_and_text_equals_clip_text(tiny_clip):
     cfg, directory, clip = tiny_clip
-    model = build_model(cfg.replace(clip_weights=str(directory), pooling="meanp", use_mst=False,
-                                    use_local_temporal=False)).eval()
+    model = build_model(
+        cfg.replace(clip_weights=str(directory), pooling="meanp", use_mst=False, use_local_temporal=False)
+    ).eval()
     torch.manual_seed(0)
     frames = torch.randn(2, 3, 3, cfg.image_size, cfg.image_size)
     ids = torch.randint(1, cfg.vocab_size - 2, (2, 9))
@@ -89,8 +94,7 @@ def test_zero_initialised_local_temporal_attention_is_the_identity_at_init():
     assert not missing and unexpected and all(".temporal_" in k for k in unexpected)
     frames = torch.randn(2, 4, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(with_local.encode_video(frames), without_local.encode_video(frames),
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(with_local.encode_video(frames), without_local.encode_video(frames), rtol=0, atol=0)
     # and the branch is trainable: its zero output projection gets a gradient
     with_local.train().encode_video(frames).sum().backward()
     assert with_local.vision_model.encoder.layers[0].temporal_attn.out_proj.weight.grad.abs().sum() > 0
@@ -138,16 +142,30 @@ def test_tube_masking_applies_in_training_only(ratio, kept):
 def test_ablation_variants_train_at_tiny_scale(name):
     """Every table 4 / table 15 preset, shrunk to tiny towers, runs forward and backward."""
     cfg = PRESETS[name]()
-    keep = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-            if f.name in ("num_levels", "tokens_per_level", "temporal_scale", "use_mst", "use_hierarchy",
-                          "use_local_temporal", "pooling")}
+    keep = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg)
+        if f.name
+        in (
+            "num_levels",
+            "tokens_per_level",
+            "temporal_scale",
+            "use_mst",
+            "use_hierarchy",
+            "use_local_temporal",
+            "pooling",
+        )
+    }
     model = build_model(tiny(**keep)).train()
     video = model.encode_video(torch.randn(2, 4, 3, 64, 64))
     text = model.encode_text(torch.randint(0, 100, (2, 8)), torch.ones(2, 8, dtype=torch.long))
     (video * text).sum().backward()
     assert video.shape == (2, 32) and torch.allclose(video.norm(dim=-1), torch.ones(2))
-    assert all(p.grad is not None for n, p in model.named_parameters()
-               if "temporal_embedding" not in n and "logit_scale" not in n), name
+    assert all(
+        p.grad is not None
+        for n, p in model.named_parameters()
+        if "temporal_embedding" not in n and "logit_scale" not in n
+    ), name
 
 
 def test_gradient_checkpointing_gives_the_same_gradients():
@@ -181,6 +199,7 @@ def test_model_library_has_no_torch_distributed():
     from pathlib import Path
 
     import train.model
+
     uses_distributed = re.compile(r"(import|from)\s+torch\.distributed|torch\.distributed\.|dist\.")
     for source in Path(train.model.__file__).parent.glob("*.py"):
         assert not uses_distributed.search(source.read_text()), source

@@ -122,9 +122,7 @@ def _fit(shards, run, config, *extra):
     return main(fit_args(shards, run, *extra, config=config))
 
 
-def test_a_second_family_trains_and_evaluates_through_the_shared_code(
-    probe_family, tiny_shards, tmp_path, capsys
-):
+def test_a_second_family_trains_and_evaluates_through_the_shared_code(probe_family, tiny_shards, tmp_path, capsys):
     run = tmp_path / "probe"
     assert _fit(tiny_shards, run, "probe-tiny-cpu", "loss_weights=l2:0.01") == 0
     records = _records(run)
@@ -149,9 +147,7 @@ def test_preset_names_are_unique_across_families_and_tiny_cpu_is_an_alias(probe_
     assert get_preset("vidla-b32-mst") == get_preset("vidla-b32").replace(model="vidla-b32-mst")
     assert model_config(get_preset("tiny-cpu").replace(model="tiny-cpu")) == vidla_tiny_model()
     assert isinstance(model_config(get_preset("probe-tiny-cpu")), ProbeConfig)
-    clash = replace(
-        probe_family, name="other", train_presets={"vidla-b32": probe_tiny_cpu}, default_preset="vidla-b32"
-    )
+    clash = replace(probe_family, name="other", train_presets={"vidla-b32": probe_tiny_cpu}, default_preset="vidla-b32")
     with pytest.raises(ValueError, match="already belong to family"):
         register_family(clash)
     with pytest.raises(ValueError, match="unknown config"):
@@ -160,12 +156,7 @@ def test_preset_names_are_unique_across_families_and_tiny_cpu_is_an_alias(probe_
 
 def test_loss_weights_select_named_losses_and_unknown_names_fail(tiny_shards, tmp_path, capsys):
     run = tmp_path / "captions-only"
-    assert (
-        _fit(
-            tiny_shards, run, "vidla-tiny-cpu", "--steps", "1", "--batch-size", "3", "loss_weights=subtitle:0"
-        )
-        == 0
-    )
+    assert _fit(tiny_shards, run, "vidla-tiny-cpu", "--steps", "1", "--batch-size", "3", "loss_weights=subtitle:0") == 0
     (record,) = _records(run)
     assert set(record["losses"]) == {"subtitle", "caption"}
     assert record["loss"] == record["losses"]["caption"] and record["losses"]["subtitle"] > 0
@@ -197,9 +188,7 @@ def test_init_from_another_run_with_a_frozen_tower(tiny_shards, tmp_path, capsys
     for name, tensor in stage2["model"].items():
         if name.startswith("text_model.") or name == "logit_scale":
             assert torch.equal(tensor, stage1[name]), name  # loaded, then frozen
-    trained = [
-        n for n in stage1 if n.startswith("vision_model.") and not torch.equal(stage1[n], stage2["model"][n])
-    ]
+    trained = [n for n in stage1 if n.startswith("vision_model.") and not torch.equal(stage1[n], stage2["model"][n])]
     assert trained  # the video tower went on learning from the loaded weights
 
     # a model of another shape cannot start from it; a freeze pattern must match something
@@ -246,8 +235,9 @@ def test_a_vidla_checkpoint_written_before_the_family_folder_loads_and_computes_
     expected = torch.load(BEFORE_MOVE, weights_only=True)["expected"]
     with torch.no_grad():
         torch.testing.assert_close(model.encode_video(expected["frames"]), expected["video"], rtol=0, atol=0)
-        torch.testing.assert_close(model.encode_text(expected["ids"], expected["mask"]), expected["text"],
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            model.encode_text(expected["ids"], expected["mask"]), expected["text"], rtol=0, atol=0
+        )
 
 
 def test_a_checkpoint_that_records_no_family_is_still_read_as_vidla(tmp_path):

@@ -19,8 +19,18 @@ STEPS = 5
 def _args(shards, run, *extra):
     # 2 loader workers: the resumed data position must survive the worker round robin as well;
     # tube masking: the torch RNG must be restored too
-    return fit_args(shards, run, "--steps", str(STEPS), "--batch-size", "2", "num_workers=2", "checkpoint_every=1",
-                    "model.tube_mask_ratio=0.5", *extra)
+    return fit_args(
+        shards,
+        run,
+        "--steps",
+        str(STEPS),
+        "--batch-size",
+        "2",
+        "num_workers=2",
+        "checkpoint_every=1",
+        "model.tube_mask_ratio=0.5",
+        *extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +80,7 @@ def test_stop_after_then_resume_from_a_checkpoint_file(tiny_shards, tmp_path, re
     stopped = tmp_path / "stopped"
     assert main(_args(tiny_shards, stopped, "checkpoint_every=10", "--stop-after", "2")) == 0
     assert [p.name for p in (stopped / "checkpoints").iterdir()] == ["step_00000002.pt"]
-    assert (
-        main(_args(tiny_shards, stopped, "--resume-from", str(stopped / "checkpoints" / "step_00000002.pt")))
-        == 0
-    )
+    assert main(_args(tiny_shards, stopped, "--resume-from", str(stopped / "checkpoints" / "step_00000002.pt"))) == 0
     assert _losses(stopped) == _losses(reference)
 
 

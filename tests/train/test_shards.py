@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from train_factories import make_tiny_shards
+from factories import make_tiny_shards
 
 from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make_loader
 
@@ -10,9 +10,7 @@ from train.data.shards import ClipLoaderConfig, LoaderState, expand_shards, make
 @pytest.fixture(scope="module")
 def corrupt_shards(tmp_path_factory):
     """6 clips in 3 shards; clip 4 is not a video, clip 5 has no text at all."""
-    root = make_tiny_shards(
-        tmp_path_factory.mktemp("corrupt"), 6, 2, corrupt=[4], no_caption=[5], no_subtitle=[5]
-    )
+    root = make_tiny_shards(tmp_path_factory.mktemp("corrupt"), 6, 2, corrupt=[4], no_caption=[5], no_subtitle=[5])
     return root
 
 
@@ -111,7 +109,11 @@ def test_resumed_loader_continues_at_the_exact_batch(corrupt_shards, num_workers
 
 
 # four motions of four shapes: each text has one partner that differs only in the direction
-MOTIONS = [f"the {c} {s} moves {d}" for c, s in (("red", "square"), ("blue", "bar"), ("green", "disc"), ("white", "star")) for d in ("up", "down")]
+MOTIONS = [
+    f"the {c} {s} moves {d}"
+    for c, s in (("red", "square"), ("blue", "bar"), ("green", "disc"), ("white", "star"))
+    for d in ("up", "down")
+]
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,15 @@ def test_tasks_are_listed_and_check_their_options(one_step_run, capsys):
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     out = capsys.readouterr().out
-    for name in ("zero-shot-classification", "multiple-choice", "long-video-retrieval", "action-linear-probe",
-                 "action-finetune", "video-qa", "retrieval-finetune"):
+    for name in (
+        "zero-shot-classification",
+        "multiple-choice",
+        "long-video-retrieval",
+        "action-linear-probe",
+        "action-finetune",
+        "video-qa",
+        "retrieval-finetune",
+    ):
         assert name in out
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "long-video-retrieval"]) == 2
     assert "needs --benchmark --annotations --videos" in capsys.readouterr().err
@@ -26,11 +33,21 @@ def test_tasks_are_listed_and_check_their_options(one_step_run, capsys):
 def test_a_task_the_family_does_not_list_is_refused_naming_the_families_and_tasks(one_step_run, tmp_path, capsys):
     """Eval asks the family (Family.tasks) which tasks it supports; a VidLA run is not a VIMPAC model."""
     (tmp_path / "a.txt").write_text("")
-    args = ["--layout", "ucf101", "--annotations", str(tmp_path / "a.txt"), "--train-annotations",
-            str(tmp_path / "a.txt"), "--videos", str(tmp_path)]
+    args = [
+        "--layout",
+        "ucf101",
+        "--annotations",
+        str(tmp_path / "a.txt"),
+        "--train-annotations",
+        str(tmp_path / "a.txt"),
+        "--videos",
+        str(tmp_path),
+    ]
     assert main(["eval", "--checkpoint", str(one_step_run), "--task", "action-linear-probe", *args]) == 2
-    assert ("--task action-linear-probe does not evaluate a vidla model (it evaluates vimpac); the tasks of vidla: "
-            "zero-shot-classification, multiple-choice") in capsys.readouterr().err
+    assert (
+        "--task action-linear-probe does not evaluate a vidla model (it evaluates vimpac); the tasks of vidla: "
+        "zero-shot-classification, multiple-choice"
+    ) in capsys.readouterr().err
 
 
 def test_every_family_lists_known_tasks_and_a_scoring():
@@ -40,7 +57,11 @@ def test_every_family_lists_known_tasks_and_a_scoring():
     for family in families().values():
         assert set(family.tasks) <= set(TASKS) and family.scoring in SCORINGS
     assert {n for n, f in families().items() if f.supports("zero-shot-classification")} == {
-        "vidla", "hdvila", "longvideo", "evilm"}
+        "vidla",
+        "hdvila",
+        "longvideo",
+        "evilm",
+    }
     with pytest.raises(ValueError, match=r"unknown model family 'nope'; registered: \['evilm', "):
         get_family("nope")
     vidla = get_family("vidla")
@@ -55,21 +76,49 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
     from train.eval import evaluate_multiple_choice, load_eval_model
 
     videos = make_clip_videos(tmp_path / "videos", 3)
-    (tmp_path / "mc.jsonl").write_text("".join(
-        json.dumps({"video": f"video{i}", "options": ["a red circle", "a dog runs", "blue boat"], "answer": i}) + "\n"
-        for i in range(3)))
-    argv = ["eval", "--checkpoint", str(one_step_run), "--task", "multiple-choice", "--annotations",
-            str(tmp_path / "mc.jsonl"), "--videos", str(videos)]
+    (tmp_path / "mc.jsonl").write_text(
+        "".join(
+            json.dumps({"video": f"video{i}", "options": ["a red circle", "a dog runs", "blue boat"], "answer": i})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(one_step_run),
+        "--task",
+        "multiple-choice",
+        "--annotations",
+        str(tmp_path / "mc.jsonl"),
+        "--videos",
+        str(videos),
+    ]
     assert main(argv) == 0
     result = last_json_line(capsys)
     em = load_eval_model(str(one_step_run))
     expected = evaluate_multiple_choice(em, datasets.load_multiple_choice(tmp_path / "mc.jsonl", videos))
     assert result["task"] == "multiple-choice" and result["accuracy"] == pytest.approx(expected["accuracy"])
     assert result["protocol"].startswith("VidLA")
-    (tmp_path / "labels.csv").write_text("video,label\n" + "".join(f"video{i},{c}\n" for i, c in
-                                                                   enumerate(("red", "green", "blue"))))
-    assert main(["eval", "--checkpoint", str(one_step_run), "--task", "zero-shot-classification", "--annotations",
-                 str(tmp_path / "labels.csv"), "--videos", str(videos)]) == 0
+    (tmp_path / "labels.csv").write_text(
+        "video,label\n" + "".join(f"video{i},{c}\n" for i, c in enumerate(("red", "green", "blue")))
+    )
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(one_step_run),
+                "--task",
+                "zero-shot-classification",
+                "--annotations",
+                str(tmp_path / "labels.csv"),
+                "--videos",
+                str(videos),
+            ]
+        )
+        == 0
+    )
     result = last_json_line(capsys)
     assert (result["task"], result["num_classes"], result["num_templates"]) == ("zero-shot-classification", 3, 28)
     # appendix D's 32 frames of the 4-frame model: its temporal table interpolated, [MST] levels on 4's moments
@@ -79,7 +128,9 @@ def test_vidla_tasks_are_the_zero_shot_and_multiple_choice_evaluations(one_step_
     at32 = vidla_at_frames(em, 32)
     assert result["num_frames"] == 32 and at32.model_config.mst_reference_frames == 4
     assert at32.model.vision_model.embeddings.temporal_embedding.shape[0] == 32
-    expected = evaluate_zero_shot(at32, datasets.load_classification(tmp_path / "labels.csv", videos), read_templates(None))
+    expected = evaluate_zero_shot(
+        at32, datasets.load_classification(tmp_path / "labels.csv", videos), read_templates(None)
+    )
     assert result["top1"] == pytest.approx(expected["top1"])
 
 
@@ -95,10 +146,26 @@ def test_long_video_retrieval_at_one_fps(longvideo_run, tmp_path, capsys):
     from train.eval import _VideoFiles, evaluate_retrieval_set, load_eval_model, with_num_frames
 
     videos = make_clip_videos(tmp_path / "videos", 3, "v_{}", seconds=12.0, fps=10)  # 12 s at 10 FPS
-    ann = write_activitynet(tmp_path / "val_1.json", [f"v_{i}" for i in range(3)],
-                            [["a red circle", "then a dog"], ["a blue boat"], ["green tree", "on the river"]])
-    argv = ["eval", "--checkpoint", str(longvideo_run), "--task", "long-video-retrieval", "--benchmark",
-            "activitynet", "--annotations", str(ann), "--videos", str(videos), "--num-frames", "8"]
+    ann = write_activitynet(
+        tmp_path / "val_1.json",
+        [f"v_{i}" for i in range(3)],
+        [["a red circle", "then a dog"], ["a blue boat"], ["green tree", "on the river"]],
+    )
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(longvideo_run),
+        "--task",
+        "long-video-retrieval",
+        "--benchmark",
+        "activitynet",
+        "--annotations",
+        str(ann),
+        "--videos",
+        str(videos),
+        "--num-frames",
+        "8",
+    ]
     assert main(argv) == 0
     result = last_json_line(capsys)
     assert (result["num_frames"], result["fps"], result["mode"], result["num_videos"]) == (8, 1.0, "paragraph", 3)
@@ -108,9 +175,14 @@ def test_long_video_retrieval_at_one_fps(longvideo_run, tmp_path, capsys):
     # the frames it embeds: seconds 0..7 from the beginning, the frame at k + 1/2 s (index 10k + 5)
     loader = em.loader_config()
     _, sample = _VideoFiles([str(videos / "v_0.mp4")], loader)[0]
-    expected = center_crop(torch.from_numpy(decode_sampled_frames(
-        str(videos / "v_0.mp4"), 8, short_side=loader.decode_short_side, indices=[10 * k + 5 for k in range(8)])
-    ).permute(0, 3, 1, 2), loader.image_size)
+    expected = center_crop(
+        torch.from_numpy(
+            decode_sampled_frames(
+                str(videos / "v_0.mp4"), 8, short_side=loader.decode_short_side, indices=[10 * k + 5 for k in range(8)]
+            )
+        ).permute(0, 3, 1, 2),
+        loader.image_size,
+    )
     assert torch.equal(sample["frames_TCHW"], expected)
     # the default is the paper's 128 frames (a 12 s video: each second repeated)
     assert main(argv[:-2]) == 0 and last_json_line(capsys)["num_frames"] == 128
@@ -162,9 +234,14 @@ def test_action_layouts(ucf101, tmp_path):
     assert (hmdb_test.video_ids, hmdb_test.class_names) == (("b", "d"), ("brush_hair", "cartwheel"))
     assert datasets.load_action_split("hmdb51", splits, tmp_path / "hmdb", "train").video_ids == ("a",)
     # Something-Something v2: the class is the template without brackets; videos <id>.webm
-    (tmp_path / "ssv2.json").write_text(json.dumps([
-        {"id": "a", "template": "Pushing [something] from left to right", "label": "pushing a cup ..."},
-        {"id": "zz", "template": "Lifting [something] up"}]))
+    (tmp_path / "ssv2.json").write_text(
+        json.dumps(
+            [
+                {"id": "a", "template": "Pushing [something] from left to right", "label": "pushing a cup ..."},
+                {"id": "zz", "template": "Lifting [something] up"},
+            ]
+        )
+    )
     ssv2 = datasets.load_action_split("ssv2", tmp_path / "ssv2.json", tmp_path / "hmdb")
     assert ssv2.class_names == ("Lifting something up", "Pushing something from left to right")
     assert ssv2.missing == ("zz",) and ssv2.labels == (1,)
@@ -189,16 +266,44 @@ def test_action_views_follow_the_protocol(ucf101):
 
 
 def test_vimpac_linear_probe_and_finetune(vimpac_run, ucf101, tmp_path, capsys):
-    common = ["eval", "--checkpoint", str(vimpac_run), "--layout", "ucf101", "--videos", str(ucf101 / "videos"),
-              "--train-annotations", str(ucf101 / "trainlist01.txt"), "--annotations", str(ucf101 / "testlist01.txt"),
-              "--batch-size", "4"]
+    common = [
+        "eval",
+        "--checkpoint",
+        str(vimpac_run),
+        "--layout",
+        "ucf101",
+        "--videos",
+        str(ucf101 / "videos"),
+        "--train-annotations",
+        str(ucf101 / "trainlist01.txt"),
+        "--annotations",
+        str(ucf101 / "testlist01.txt"),
+        "--batch-size",
+        "4",
+    ]
     assert main([*common, "--task", "action-linear-probe"]) == 0
     probe = last_json_line(capsys)
     assert (probe["num_videos"], probe["train_videos"], probe["num_classes"]) == (6, 12, 3)
     assert probe["top1"] == 100.0  # each class is one picture: even random features separate them
     run = tmp_path / "ft"
-    assert main([*common, "--task", "action-finetune", "--run-dir", str(run), "--num-frames", "6",
-                 "--image-size", "96", "--epochs", "2"]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--task",
+                "action-finetune",
+                "--run-dir",
+                str(run),
+                "--num-frames",
+                "6",
+                "--image-size",
+                "96",
+                "--epochs",
+                "2",
+            ]
+        )
+        == 0
+    )
     result = last_json_line(capsys)
     assert (result["num_frames"], result["image_size"], result["views"], result["fps"]) == (6, 96, 30, 2.0)
     assert result["steps"] == 2 and result["num_videos"] == 6 and 0 <= result["top1"] <= 100  # 12 clips a step
@@ -229,9 +334,30 @@ def test_video_qa_fine_tunes_an_answer_head(evilm_run, tmp_path, capsys):
     test.append({"video_id": 9, "question": "what?", "answer": "red"})  # no such video
     (tmp_path / "test_qa.json").write_text(json.dumps(test))
     run = tmp_path / "qa"
-    assert main(["eval", "--checkpoint", str(evilm_run), "--task", "video-qa", "--train-annotations",
-                 str(tmp_path / "train_qa.json"), "--annotations", str(tmp_path / "test_qa.json"), "--videos",
-                 str(videos), "--run-dir", str(run), "--epochs", "3", "--batch-size", "5"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(evilm_run),
+                "--task",
+                "video-qa",
+                "--train-annotations",
+                str(tmp_path / "train_qa.json"),
+                "--annotations",
+                str(tmp_path / "test_qa.json"),
+                "--videos",
+                str(videos),
+                "--run-dir",
+                str(run),
+                "--epochs",
+                "3",
+                "--batch-size",
+                "5",
+            ]
+        )
+        == 0
+    )
     result = last_json_line(capsys)
     assert (result["num_questions"], result["missing_videos"], result["answer_vocabulary"]) == (2, 1, 4)
     assert result["test_answers_in_vocabulary"] == 50.0 and result["accuracy"] in (0.0, 50.0)  # "purple": wrong
@@ -258,13 +384,39 @@ def test_hdvila_retrieval_finetune(hdvila_shards, tmp_path, capsys):
     stage1 = train_one_step(hdvila_shards, tmp_path / "stage1", "hdvila-tiny-cpu")
     # 8 s each: 2 segments of 3 s cover half of one
     videos = make_clip_videos(tmp_path / "videos", 5, seconds=8.0, width=192, height=128)
-    train = write_msrvtt_1ka(tmp_path / "train.csv", [f"video{i}" for i in range(3) for _ in range(2)],
-                             [f"{c} {i}" for i in range(3) for c in ("a red circle", "a dog runs")])
+    train = write_msrvtt_1ka(
+        tmp_path / "train.csv",
+        [f"video{i}" for i in range(3) for _ in range(2)],
+        [f"{c} {i}" for i in range(3) for c in ("a red circle", "a dog runs")],
+    )
     test = write_msrvtt_1ka(tmp_path / "test.csv", ["video3", "video4"], ["blue boat", "green tree"])
     run = tmp_path / "ft"
-    assert main(["eval", "--checkpoint", str(stage1), "--task", "retrieval-finetune", "--benchmark", "msrvtt",
-                 "--train-annotations", str(train), "--annotations", str(test), "--videos", str(videos),
-                 "--run-dir", str(run), "--epochs", "2", "--batch-size", "2"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(stage1),
+                "--task",
+                "retrieval-finetune",
+                "--benchmark",
+                "msrvtt",
+                "--train-annotations",
+                str(train),
+                "--annotations",
+                str(test),
+                "--videos",
+                str(videos),
+                "--run-dir",
+                str(run),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     result = last_json_line(capsys)
     assert (result["train_segments"], result["eval_segments"], result["num_videos"]) == (1, 2, 2)
     assert (result["steps"], result["lr"], result["lr_schedule"]) == (3, 5e-6, "step")  # 2 epochs of 3 videos, 2 a step

@@ -105,15 +105,19 @@ def test_dvae_weights_load_from_a_local_state_dict(tmp_path):
         load_dvae_weights(Vimpac(cfg.replace(dvae_hidden=32)), cfg.replace(dvae_hidden=32))
 
 
-@pytest.mark.parametrize("preset,paper_millions", [("vimpac-small", 29.4), ("vimpac-base", 119.7),
-                                                    ("vimpac-large-half", 210.1)])
+@pytest.mark.parametrize(
+    "preset,paper_millions", [("vimpac-small", 29.4), ("vimpac-base", 119.7), ("vimpac-large-half", 210.1)]
+)
 def test_model_sizes_match_table_10(preset, paper_millions):
     from train.families.vimpac.config import PRESETS
 
     with torch.device("meta"):  # no memory, no init cost
         model = Vimpac(PRESETS[preset]().replace(dvae_hidden=16, dvae_blocks_per_group=1))
-    backbone = sum(p.numel() for name, p in model.named_parameters()
-                   if not name.startswith(("tokenizer.", "contrastive_head.", "token_")))  # no heads
+    backbone = sum(
+        p.numel()
+        for name, p in model.named_parameters()
+        if not name.startswith(("tokenizer.", "contrastive_head.", "token_"))
+    )  # no heads
     assert backbone / 1e6 == pytest.approx(paper_millions, rel=0.003)
 
 
@@ -135,7 +139,8 @@ def test_results_recipe_ends_with_ten_epochs_at_256_on_the_same_schedule():
     whole = low.replace(steps=120_000, schedule_steps=0)
     assert lr_factor(low.steps - 1, low) == pytest.approx(lr_factor(low.steps - 1, whole))
     assert [lr_factor(s, high) for s in (0, 6_000, 12_000)] == pytest.approx(
-        [lr_factor(108_000 + s, whole) for s in (0, 6_000, 12_000)])
+        [lr_factor(108_000 + s, whole) for s in (0, 6_000, 12_000)]
+    )
     assert lr_factor(12_000, high) == pytest.approx(0.0)
     assert get_preset("vimpac-small").lr_schedule == "linear"  # "linear warm-up and linear decay"
 
@@ -150,15 +155,48 @@ def test_high_resolution_stage_interpolates_the_position_tables(tiny_shards, tmp
 
     low = tmp_path / "low"
     base = ["--shards", str(tiny_shards), "--no-progress", "--batch-size", "2"]
-    assert main(["fit", "--config", "vimpac-tiny-cpu", "--output", str(low), *base, "--steps", "2",
-                 "schedule_steps=3", "warmup_steps=1"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "vimpac-tiny-cpu",
+                "--output",
+                str(low),
+                *base,
+                "--steps",
+                "2",
+                "schedule_steps=3",
+                "warmup_steps=1",
+            ]
+        )
+        == 0
+    )
     high = tmp_path / "high"
-    assert main(["fit", "--config", "vimpac-tiny-cpu-hr", "--output", str(high), *base, "--steps", "1",
-                 "schedule_steps=3", "schedule_offset=2", "warmup_steps=1", f"init_from={low}"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "vimpac-tiny-cpu-hr",
+                "--output",
+                str(high),
+                *base,
+                "--steps",
+                "1",
+                "schedule_steps=3",
+                "schedule_offset=2",
+                "warmup_steps=1",
+                f"init_from={low}",
+            ]
+        )
+        == 0
+    )
     before, after = load_checkpoint(low)["model"], load_checkpoint(high)["model"]
     assert before["pos_h"].shape[0] == 8 and after["pos_h"].shape[0] == 16  # 64 -> 128 pixels, 8 -> 16 tokens
-    expected = F.interpolate(before["pos_w"].T[None, :, :, None], size=(16, 1), mode="bicubic",
-                             align_corners=False)[0, :, :, 0].T
+    expected = F.interpolate(before["pos_w"].T[None, :, :, None], size=(16, 1), mode="bicubic", align_corners=False)[
+        0, :, :, 0
+    ].T
     # after one step the table moved a little from the interpolated one, not from a random init
     assert (after["pos_w"] - expected).abs().max() < 0.05 < (after["pos_w"] - after["pos_w"].roll(1, 0)).abs().max()
     torch.testing.assert_close(after["pos_t"], before["pos_t"], atol=0.05, rtol=0)

@@ -58,9 +58,22 @@ def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tm
     torch.manual_seed(0)
     encoder = DalleEncoder(16, 1, 8192)
     torch.save(encoder.state_dict(), tmp_path / "dvae.pt")
-    totals = main(["--shards", str(tiny_shards), "--output", str(tmp_path / "coded"),
-                   "--dvae-weights", str(tmp_path / "dvae.pt"), "--image-size", "64", "--short-side", "96",
-                   "--fps", "2"])
+    totals = main(
+        [
+            "--shards",
+            str(tiny_shards),
+            "--output",
+            str(tmp_path / "coded"),
+            "--dvae-weights",
+            str(tmp_path / "dvae.pt"),
+            "--image-size",
+            "64",
+            "--short-side",
+            "96",
+            "--fps",
+            "2",
+        ]
+    )
     assert totals == {"samples": 8, "with_codes": 8, "undecodable": 0}
     from webdataset.tariterators import tarfile_samples
 
@@ -74,8 +87,12 @@ def test_precomputed_codes_match_the_tokenizer_and_skip_decoding(tiny_shards, tm
     # the same codes as tokenizing the frames the on-the-fly path decodes (eval windows: the whole clip)
     video_only = {k: v for k, v in raw.items() if k != "codes.npy"}
     frames = vimpac_sample(video_only, json.loads(raw["json"]), cfg, None)["frames_TCHW"]
-    assert torch.equal(DalleTokenizer(encoder).encode(frames[None].float() / 255)[0], torch.from_numpy(codes.astype(np.int64)))
-    bad = vimpac_sample({**raw, "codes.npy": raw["codes.npy"]}, {}, _loader_cfg(vimpac_tiny().replace(image_size=128)), None)
+    assert torch.equal(
+        DalleTokenizer(encoder).encode(frames[None].float() / 255)[0], torch.from_numpy(codes.astype(np.int64))
+    )
+    bad = vimpac_sample(
+        {**raw, "codes.npy": raw["codes.npy"]}, {}, _loader_cfg(vimpac_tiny().replace(image_size=128)), None
+    )
     assert bad == "bad_codes"
 
 
@@ -163,8 +180,22 @@ def test_positive_codes_come_from_the_whole_video(one_long_video, tmp_path):
 
     torch.manual_seed(0)
     torch.save(DalleEncoder(16, 1, 8192).state_dict(), tmp_path / "dvae.pt")
-    main(["--shards", str(one_long_video), "--output", str(tmp_path / "coded"), "--dvae-weights",
-          str(tmp_path / "dvae.pt"), "--image-size", "64", "--short-side", "96", "--fps", "10"])
+    main(
+        [
+            "--shards",
+            str(one_long_video),
+            "--output",
+            str(tmp_path / "coded"),
+            "--dvae-weights",
+            str(tmp_path / "dvae.pt"),
+            "--image-size",
+            "64",
+            "--short-side",
+            "96",
+            "--fps",
+            "10",
+        ]
+    )
     coded = tmp_path / "coded_root"
     (coded / "shards").mkdir(parents=True)
     for tar in (tmp_path / "coded").glob("*.tar"):
@@ -177,8 +208,7 @@ def test_positive_codes_come_from_the_whole_video(one_long_video, tmp_path):
     for seed in range(30):
         out = vimpac_sample({**anchor, "mp4": b"not decoded"}, json.loads(anchor["json"]), cfg, random.Random(seed))
         window = out["second_codes_THW"]
-        found = [k for k, c in codes.items()
-                 if any(torch.equal(window, c[s : s + 4]) for s in range(len(c) - 3))]
+        found = [k for k, c in codes.items() if any(torch.equal(window, c[s : s + 4]) for s in range(len(c) - 3))]
         assert len(found) == 1
         partners.add(found[0])
     assert len(partners) >= 3 and partners <= {f"long_short_{i:05d}" for i in range(5)}

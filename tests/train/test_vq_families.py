@@ -47,8 +47,10 @@ def test_vimpac_fits_resumes_exactly_and_evaluates_clip_to_clip(tiny_shards, tmp
         assert "evaluated clip to clip, without --dsl or --mode paragraph" in capsys.readouterr().err
     mc = tmp_path / "mc.jsonl"
     mc.write_text(json.dumps({"video": "v000", "options": ["red", "blue"], "answer": 0}) + "\n")
-    assert main(["eval", "--checkpoint", str(run), "--multiple-choice", str(mc), "--videos",
-                 str(tiny_shards / "media")]) == 2
+    assert (
+        main(["eval", "--checkpoint", str(run), "--multiple-choice", str(mc), "--videos", str(tiny_shards / "media")])
+        == 2
+    )
     assert "no text encoder" in capsys.readouterr().err
 
 
@@ -59,8 +61,22 @@ def test_vimpac_trains_on_precomputed_codes(tiny_shards, tmp_path, capsys):
     torch.manual_seed(0)
     torch.save(DalleEncoder(16, 1, 8192).state_dict(), tmp_path / "dvae.pt")
     coded = tmp_path / "coded"
-    precompute(["--shards", str(tiny_shards), "--output", str(coded), "--dvae-weights", str(tmp_path / "dvae.pt"),
-                "--image-size", "64", "--short-side", "96", "--fps", "10"])
+    precompute(
+        [
+            "--shards",
+            str(tiny_shards),
+            "--output",
+            str(coded),
+            "--dvae-weights",
+            str(tmp_path / "dvae.pt"),
+            "--image-size",
+            "64",
+            "--short-side",
+            "96",
+            "--fps",
+            "10",
+        ]
+    )
     capsys.readouterr()
     run = tmp_path / "coded-run"
     weights = f"model.dvae_weights={tmp_path / 'dvae.pt'}"
@@ -78,7 +94,9 @@ def test_evilm_tokenizer_codes_feed_evilm_and_both_evaluate(tiny_shards, tmp_pat
     assert _fit(tiny_shards, tokenizer_run, "evilm-tokenizer-tiny-cpu", "steps=2") == 0
     assert set(_losses(tokenizer_run)[1]) == {"token", "vq"}
     assert load_checkpoint(tokenizer_run)["family"] == "evilm-tokenizer"
-    run = _assert_resume_is_exact(tiny_shards, tmp_path, "evilm-tiny-cpu", f"model.tokenizer_checkpoint={tokenizer_run}")
+    run = _assert_resume_is_exact(
+        tiny_shards, tmp_path, "evilm-tiny-cpu", f"model.tokenizer_checkpoint={tokenizer_run}"
+    )
     assert set(_losses(run)[1]) == {"vtm", "mlm", "mvm"}
     state = load_checkpoint(run)
     codebook = load_checkpoint(tokenizer_run)["model"]["codebook"]
@@ -90,8 +108,12 @@ def test_evilm_tokenizer_codes_feed_evilm_and_both_evaluate(tiny_shards, tmp_pat
     assert "dual-encoder" in capsys.readouterr().err
     videos = tiny_shards / "media"
     mc = tmp_path / "mc.jsonl"
-    mc.write_text("".join(json.dumps({"video": f"v00{i}", "options": ["red", "green", "blue dog"], "answer": i % 3}) + "\n"
-                          for i in range(4)))
+    mc.write_text(
+        "".join(
+            json.dumps({"video": f"v00{i}", "options": ["red", "green", "blue dog"], "answer": i % 3}) + "\n"
+            for i in range(4)
+        )
+    )
     assert main(["eval", "--checkpoint", str(run), "--multiple-choice", str(mc), "--videos", str(videos)]) == 0
     result = _json_out(capsys)
     assert result["num_questions"] == 4 and result["accuracy"] in (0.0, 25.0, 50.0, 75.0, 100.0)
@@ -107,6 +129,8 @@ def test_evilm_names_a_wrong_tokenizer_run(tiny_shards, tmp_path, capsys):
     vimpac_run = tmp_path / "vimpac"
     assert _fit(tiny_shards, vimpac_run, "vimpac-tiny-cpu", "steps=1") == 0
     capsys.readouterr()
-    assert _fit(tiny_shards, tmp_path / "evilm", "evilm-tiny-cpu", "steps=1",
-                f"model.tokenizer_checkpoint={vimpac_run}") == 2
+    assert (
+        _fit(tiny_shards, tmp_path / "evilm", "evilm-tiny-cpu", "steps=1", f"model.tokenizer_checkpoint={vimpac_run}")
+        == 2
+    )
     assert "is a vimpac run, not an E-ViLM tokenizer" in capsys.readouterr().err

@@ -99,9 +99,7 @@ class LoaderState:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LoaderState":
-        return cls(
-            d["num_workers"], d["batch_size"], d["batches"], {int(k): v for k, v in d["streams"].items()}
-        )
+        return cls(d["num_workers"], d["batch_size"], d["batches"], {int(k): v for k, v in d["streams"].items()})
 
 
 def expand_shards(pattern: str) -> list:
@@ -360,8 +358,12 @@ class ClipBatches(torch.utils.data.IterableDataset):
                     # the first of each reason is a warning; the rest (a stage-2 run skips every short
                     # clip, say) only count: metrics.jsonl's skipped_samples has them all
                     level = logging.WARNING if skipped[sample] == 1 else logging.DEBUG
-                    log.log(level, "skipped sample %s (%s); later ones for this reason are counted in "
-                            "skipped_samples, not logged", raw.get("__key__"), sample)
+                    log.log(
+                        level,
+                        "skipped sample %s (%s); later ones for this reason are counted in skipped_samples, not logged",
+                        raw.get("__key__"),
+                        sample,
+                    )
                     continue
                 kept_this_epoch = True
                 pending.append(sample)

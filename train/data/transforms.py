@@ -27,9 +27,7 @@ def crop_and_resize(frames_TCHW, top: int, left: int, side: int, size: int):
     return resized.round_().clamp_(0, 255).to(frames_TCHW.dtype)
 
 
-def random_multiscale_crop(
-    frames_TCHW, size: int, scales: Sequence[float], rng: random.Random, flip: bool = True
-):
+def random_multiscale_crop(frames_TCHW, size: int, scales: Sequence[float], rng: random.Random, flip: bool = True):
     """VidLA's training augmentation: a square crop whose side is a randomly chosen ``scale`` of the
     short side (so the aspect ratio is kept), at a random position, the same for every frame,
     resized to ``size``; then a horizontal flip with probability 1/2."""

@@ -6,11 +6,17 @@ torch.distributed here. VidLA itself is the family train.families.vidla.
 VidLA became a family folder) still works: the names below are read from train.families.vidla on first
 use, so importing the shared library does not register a family.
 """
+
 from __future__ import annotations
 
 _VIDLA = {  # old name -> module of train.families.vidla that holds it now
-    "ModelConfig": "config", "PRESETS": "config", "tiny_cpu": "config", "vidla_b32": "config",
-    "vidla_b16": "config", "meanp_b32": "config", "build_model": "model",
+    "ModelConfig": "config",
+    "PRESETS": "config",
+    "tiny_cpu": "config",
+    "vidla_b32": "config",
+    "vidla_b16": "config",
+    "meanp_b32": "config",
+    "build_model": "model",
 }
 
 __all__ = sorted(_VIDLA)

@@ -17,6 +17,7 @@ over [own frame patches + MST]), local temporal attention is a batch of B*N*H un
 and only the 1+UV global-token query rows use a (1+UV) x L boolean mask. The large attentions go through
 F.scaled_dot_product_attention, so flash / memory-efficient kernels apply on GPU.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,13 +48,14 @@ class TokenLayout:
         T, reference = self.num_frames, self.reference_frames or self.num_frames
         frames_UT = torch.zeros(self.num_levels, T, dtype=torch.bool)
         for u in range(self.num_levels):
-            stride = self.temporal_scale ** u
+            stride = self.temporal_scale**u
             if stride == 1:
                 frames_UT[u] = True
                 continue
             for k in range(0, reference, stride):
                 frames_UT[u, min(T - 1, max(0, round((k + 0.5) * T / reference - 0.5)))] = True
         return frames_UT.to(device)
+
     @property
     def num_mst(self) -> int:
         return self.num_levels * self.tokens_per_level
@@ -63,13 +65,14 @@ class TokenLayout:
         return 1 + self.num_mst + self.num_frames * self.num_patches
 
 
-
-def attend(q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor,
-           mask_SK: Optional[torch.Tensor] = None) -> torch.Tensor:
+def attend(
+    q_BSHd: torch.Tensor, k_BKHd: torch.Tensor, v_BKHd: torch.Tensor, mask_SK: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """Multi-head attention on (..., seq, heads, head_dim) tensors; returns (..., S, H, hd).
     `mask_SK` (bool, True = may attend) broadcasts to (..., H, S, K)."""
     out_BHSd = F.scaled_dot_product_attention(
-        q_BSHd.transpose(-3, -2), k_BKHd.transpose(-3, -2), v_BKHd.transpose(-3, -2), attn_mask=mask_SK)
+        q_BSHd.transpose(-3, -2), k_BKHd.transpose(-3, -2), v_BKHd.transpose(-3, -2), attn_mask=mask_SK
+    )
     return out_BHSd.transpose(-3, -2)
 
 
@@ -100,7 +103,7 @@ def local_temporal_attention_matmul(q_BTNHd, k_BTNHd, v_BTNHd) -> torch.Tensor:
     def by_position(x_BTNHd: torch.Tensor) -> torch.Tensor:  # (B, N, H, T, hd)
         return x_BTNHd.permute(0, 2, 3, 1, 4)
 
-    scores_BNHTT = by_position(q_BTNHd) @ by_position(k_BTNHd).transpose(-1, -2) * hd ** -0.5
+    scores_BNHTT = by_position(q_BTNHd) @ by_position(k_BTNHd).transpose(-1, -2) * hd**-0.5
     out_BNHTd = scores_BNHTT.softmax(dim=-1).to(v_BTNHd.dtype) @ by_position(v_BTNHd)
     return out_BNHTd.permute(0, 3, 1, 2, 4)
 
@@ -116,8 +119,7 @@ def global_token_mask(layout: TokenLayout, device: torch.device) -> torch.Tensor
     is_patch_key = key >= 1 + M
     frames_UT = layout.level_frames(device)
     sees_frame_ML = frames_UT[level_M][:, frame.clamp(0, layout.num_frames - 1)]
-    mst_rows = ((is_mst_key & (key_level[None, :] <= level_M[:, None]))
-                | (is_patch_key & sees_frame_ML))
+    mst_rows = (is_mst_key & (key_level[None, :] <= level_M[:, None])) | (is_patch_key & sees_frame_ML)
     cls_row = torch.ones(1, layout.num_tokens, dtype=torch.bool, device=device)
     return torch.cat([cls_row, mst_rows], dim=0)
 

@@ -1,4 +1,5 @@
 """Transformer building blocks named like transformers' CLIP modules, so CLIP checkpoints load by name."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -101,6 +102,7 @@ class Encoder(nn.Module):
     def _run(self, fn, *args):
         if self.grad_checkpointing and self.training and torch.is_grad_enabled():
             from torch.utils.checkpoint import checkpoint
+
             return checkpoint(fn, *args, use_reentrant=False)
         return fn(*args)
 

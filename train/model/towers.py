@@ -1,4 +1,5 @@
 """The two towers: CLIP's causal text transformer, and CLIP's ViT extended to video (VidLA section 4)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
@@ -16,9 +17,15 @@ if TYPE_CHECKING:  # the towers read any config with these fields (VidLA's, the 
 def _encoder(cfg: ModelConfig, tower: str, temporal: bool = False) -> Encoder:
     width = getattr(cfg, f"{tower}_width")
     return Encoder(
-        num_layers=getattr(cfg, f"{tower}_layers"), grad_checkpointing=cfg.grad_checkpointing,
-        width=width, num_heads=getattr(cfg, f"{tower}_heads"), mlp_ratio=cfg.mlp_ratio,
-        act=cfg.hidden_act, eps=cfg.layer_norm_eps, temporal=temporal)
+        num_layers=getattr(cfg, f"{tower}_layers"),
+        grad_checkpointing=cfg.grad_checkpointing,
+        width=width,
+        num_heads=getattr(cfg, f"{tower}_heads"),
+        mlp_ratio=cfg.mlp_ratio,
+        act=cfg.hidden_act,
+        eps=cfg.layer_norm_eps,
+        temporal=temporal,
+    )
 
 
 class TextEmbeddings(nn.Module):
@@ -46,8 +53,10 @@ class TextTransformer(nn.Module):
         if L > self.context_length:
             raise ValueError(f"text of {L} tokens is longer than the context length {self.context_length}")
         if input_ids_BL.shape != attention_mask_BL.shape:
-            raise ValueError(f"input_ids {tuple(input_ids_BL.shape)} and attention_mask "
-                             f"{tuple(attention_mask_BL.shape)} differ in shape")
+            raise ValueError(
+                f"input_ids {tuple(input_ids_BL.shape)} and attention_mask "
+                f"{tuple(attention_mask_BL.shape)} differ in shape"
+            )
         lengths_B = attention_mask_BL.sum(dim=1)
         if bool((lengths_B == 0).any()):
             raise ValueError("a text has an all-zero attention mask (no tokens)")
@@ -66,7 +75,7 @@ class VideoEmbeddings(nn.Module):
         super().__init__()
         width = cfg.vision_width
         self.patch_size = cfg.patch_size
-        self.class_embedding = nn.Parameter(torch.randn(width) * width ** -0.5)
+        self.class_embedding = nn.Parameter(torch.randn(width) * width**-0.5)
         self.patch_embedding = nn.Conv2d(3, width, cfg.patch_size, cfg.patch_size, bias=False)
         self.position_embedding = nn.Embedding(cfg.num_patches + 1, width)
         nn.init.normal_(self.position_embedding.weight, std=0.01)
@@ -117,8 +126,9 @@ class VideoTransformer(nn.Module):
     def _check_frames(self, frames_BTCHW: torch.Tensor) -> None:
         cfg = self.cfg
         if frames_BTCHW.ndim != 5 or tuple(frames_BTCHW.shape[2:]) != (3, cfg.image_size, cfg.image_size):
-            raise ValueError(f"frames must be (B, T, 3, {cfg.image_size}, {cfg.image_size}), "
-                             f"got {tuple(frames_BTCHW.shape)}")
+            raise ValueError(
+                f"frames must be (B, T, 3, {cfg.image_size}, {cfg.image_size}), got {tuple(frames_BTCHW.shape)}"
+            )
         if cfg.pooling == "cls" and frames_BTCHW.shape[1] > cfg.num_frames:
             raise ValueError(f"{frames_BTCHW.shape[1]} frames exceed the model's num_frames {cfg.num_frames}")
 
@@ -140,8 +150,9 @@ class VideoTransformer(nn.Module):
             tokens.append((cls_D + emb.mst_embedding).expand(B, -1, -1))
         tokens.append(patches_BTND.flatten(1, 2))
         num_levels, tokens_per_level, temporal_scale = self.cfg.mst_levels
-        layout = TokenLayout(T, patches_BTND.shape[2], num_levels, tokens_per_level, temporal_scale,
-                             self.cfg.mst_reference_frames)
+        layout = TokenLayout(
+            T, patches_BTND.shape[2], num_levels, tokens_per_level, temporal_scale, self.cfg.mst_reference_frames
+        )
         return self.pre_layrnorm(torch.cat(tokens, dim=1)), layout
 
     def forward(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:

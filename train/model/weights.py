@@ -1,4 +1,5 @@
 """Load OpenAI/HF CLIP weights from a local directory written by transformers' CLIPModel.save_pretrained."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,11 @@ def read_state_dict(directory: str | Path) -> dict[str, torch.Tensor]:
     single, index = directory / "model.safetensors", directory / "model.safetensors.index.json"
     if single.is_file():
         from safetensors.torch import load_file
+
         return load_file(str(single))
     if index.is_file():
         from safetensors.torch import load_file
+
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         state: dict[str, torch.Tensor] = {}
         for shard in shards:
@@ -32,8 +35,10 @@ def read_state_dict(directory: str | Path) -> dict[str, torch.Tensor]:
         return state
     if (directory / "pytorch_model.bin").is_file():
         return torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    raise CheckpointError(f"{directory}: no model.safetensors, model.safetensors.index.json or "
-                          "pytorch_model.bin (expected a directory written by CLIPModel.save_pretrained)")
+    raise CheckpointError(
+        f"{directory}: no model.safetensors, model.safetensors.index.json or "
+        "pytorch_model.bin (expected a directory written by CLIPModel.save_pretrained)"
+    )
 
 
 def config_problems(directory: Path, cfg) -> list[str]:
@@ -42,14 +47,20 @@ def config_problems(directory: Path, cfg) -> list[str]:
     if cfg is None or not config_file.is_file():
         return []
     config = json.loads(config_file.read_text())
-    return [f"{tower} hidden_act {config[tower]['hidden_act']!r} but the model uses {cfg.hidden_act!r}"
-            for tower in ("text_config", "vision_config")
-            if config.get(tower, {}).get("hidden_act", cfg.hidden_act) != cfg.hidden_act]
+    return [
+        f"{tower} hidden_act {config[tower]['hidden_act']!r} but the model uses {cfg.hidden_act!r}"
+        for tower in ("text_config", "vision_config")
+        if config.get(tower, {}).get("hidden_act", cfg.hidden_act) != cfg.hidden_act
+    ]
 
 
-def load_clip_weights(model: nn.Module, directory: str | Path, *,
-                      adapt: Optional[Callable[[dict], dict]] = None,
-                      new_parameters: tuple = NEW_PARAMETER_MARKERS) -> list[str]:
+def load_clip_weights(
+    model: nn.Module,
+    directory: str | Path,
+    *,
+    adapt: Optional[Callable[[dict], dict]] = None,
+    new_parameters: tuple = NEW_PARAMETER_MARKERS,
+) -> list[str]:
     """Copy every CLIP tensor into `model` by name; returns the parameters left at their init (those
     whose names contain one of `new_parameters`). `adapt` maps the CLIP tensors to the model's first
     (another family's embeddings: inflated kernels, dropped [CLS])."""
@@ -60,8 +71,11 @@ def load_clip_weights(model: nn.Module, directory: str | Path, *,
     own = model.state_dict()
     problems = config_problems(directory, getattr(model, "cfg", None))
     problems += [f"unexpected tensor {k}" for k in state if k not in own]
-    problems += [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                 for k, v in state.items() if k in own and v.shape != own[k].shape]
+    problems += [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
     missing = [k for k in own if k not in state]
     problems += [f"missing tensor {k}" for k in missing if not any(m in k for m in new_parameters)]
     if problems:
@@ -73,4 +87,3 @@ def load_clip_weights(model: nn.Module, directory: str | Path, *,
         with torch.no_grad():
             temporal.zero_()
     return missing
-

@@ -140,9 +140,7 @@ def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> 
         number, line = unreadable[0]
         last = max(numbers + [n for n, _ in unreadable])
         raise TranscriptError(
-            "subtitle_truncated"
-            if number == last and len(unreadable) == 1 and numbers
-            else "subtitle_malformed",
+            "subtitle_truncated" if number == last and len(unreadable) == 1 and numbers else "subtitle_malformed",
             f"{origin}: {len(unreadable)} of {total} blocks have no readable timing line "
             f"(first: block {number}, {line[:60]!r})",
             video_id=video_id,
@@ -162,8 +160,7 @@ def _timed_cues(raw: tuple, *, origin: str, video_id: str, repairs: Counter) -> 
             n = int(np.argmin(keep))
             raise TranscriptError(
                 "bad_timestamps",
-                f"{origin}: cue {n + 1} (block {numbers[n]}) has unusable times "
-                f"({starts[n]:.3f} --> {ends[n]:.3f}s)",
+                f"{origin}: cue {n + 1} (block {numbers[n]}) has unusable times ({starts[n]:.3f} --> {ends[n]:.3f}s)",
                 video_id=video_id,
             )
         bodies = [body for body, k in zip(bodies, keep.tolist()) if k]

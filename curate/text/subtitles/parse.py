@@ -52,9 +52,7 @@ def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_
     elif fmt == "json3":
         words, source = json3_words(text, path, video_id, repairs), "json3"
     else:
-        raise TranscriptError(
-            "subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id
-        )
+        raise TranscriptError("subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id)
     return make_transcript(
         words,
         video_id,

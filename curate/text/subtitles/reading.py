@@ -37,9 +37,7 @@ def read_subtitle_text(
     except UnsafeFile as exc:
         raise TranscriptError(f"subtitle_{exc.reason}", str(exc), video_id=video_id) from None
     except OSError as exc:
-        raise TranscriptError(
-            "subtitle_unreadable", f"{path}: {exc.strerror or exc}", video_id=video_id
-        ) from exc
+        raise TranscriptError("subtitle_unreadable", f"{path}: {exc.strerror or exc}", video_id=video_id) from exc
     if not data.strip():
         raise TranscriptError("subtitle_empty", f"{path}: the file is empty", video_id=video_id)
     try:

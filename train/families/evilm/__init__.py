@@ -16,8 +16,18 @@ from train.families.evilm.config import (
 from train.registry import Family, register_family
 
 _TINY = dict(
-    tokenizer="", tokenizer_vocab_size=600, decode_short_side=160, shuffle_buffer=16, num_workers=0,
-    batch_size=4, steps=20, min_lr=1e-6, warmup_steps=2, precision="fp32", log_every=1, checkpoint_every=10,
+    tokenizer="",
+    tokenizer_vocab_size=600,
+    decode_short_side=160,
+    shuffle_buffer=16,
+    num_workers=0,
+    batch_size=4,
+    steps=20,
+    min_lr=1e-6,
+    warmup_steps=2,
+    precision="fp32",
+    log_every=1,
+    checkpoint_every=10,
 )
 
 
@@ -29,8 +39,16 @@ def evilm_tokenizer_tiny_cpu() -> TrainConfig:
 def evilm_tokenizer_vit_b() -> TrainConfig:
     """Stage 1 (section 4.1): lr 2e-4, AdamW; 10 epochs of WebVid in the paper. Set clip_weights to
     OpenAI's CLIP ViT-B/32 (the paper's tokenizer encoder is CLIP's ViT)."""
-    return TrainConfig(model="evilm-tokenizer-vit-b", lr=2e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
-                       steps=100_000, batch_size=64, decode_short_side=320)  # 320 = 256 / 0.8: crops stay >= 256
+    return TrainConfig(
+        model="evilm-tokenizer-vit-b",
+        lr=2e-4,
+        min_lr=0.0,
+        weight_decay=0.01,
+        warmup_steps=1000,
+        steps=100_000,
+        batch_size=64,
+        decode_short_side=320,
+    )  # 320 = 256 / 0.8: crops stay >= 256
 
 
 def evilm_tiny_cpu() -> TrainConfig:
@@ -44,9 +62,19 @@ def evilm_edgenext_small() -> TrainConfig:
     (ImageNet EdgeNeXt-small) and tokenizer=VOCAB, the paper's vocabulary: the 30% most frequent
     WordPieces of COCO's captions (python -m train.families.evilm.vocab). Without it the run learns a
     WordPiece vocabulary of the same 9,157 tokens from the shards' texts."""
-    return TrainConfig(model="evilm-edgenext-small", lr=1e-4, min_lr=0.0, weight_decay=0.01, warmup_steps=1000,
-                       steps=200_000, batch_size=64, decode_short_side=320, tokenizer="",
-                       tokenizer_kind="wordpiece", tokenizer_vocab_size=9157)
+    return TrainConfig(
+        model="evilm-edgenext-small",
+        lr=1e-4,
+        min_lr=0.0,
+        weight_decay=0.01,
+        warmup_steps=1000,
+        steps=200_000,
+        batch_size=64,
+        decode_short_side=320,
+        tokenizer="",
+        tokenizer_kind="wordpiece",
+        tokenizer_vocab_size=9157,
+    )
 
 
 EVILM_TOKENIZER = register_family(
@@ -54,8 +82,10 @@ EVILM_TOKENIZER = register_family(
         name="evilm-tokenizer",
         model_config=SemanticTokenizerConfig,
         model_presets={"evilm-tokenizer-tiny": tokenizer_tiny, "evilm-tokenizer-vit-b": tokenizer_paper},
-        train_presets={"evilm-tokenizer-tiny-cpu": evilm_tokenizer_tiny_cpu,
-                       "evilm-tokenizer-vit-b": evilm_tokenizer_vit_b},
+        train_presets={
+            "evilm-tokenizer-tiny-cpu": evilm_tokenizer_tiny_cpu,
+            "evilm-tokenizer-vit-b": evilm_tokenizer_vit_b,
+        },
         default_preset="evilm-tokenizer-vit-b",
         build="train.families.evilm.tokenizer:SemanticVQTokenizer",
         load_weights="train.families.evilm.tokenizer:load_clip_vision_weights",

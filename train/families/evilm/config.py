@@ -100,8 +100,17 @@ def tokenizer_paper() -> SemanticTokenizerConfig:
 def tokenizer_tiny() -> SemanticTokenizerConfig:
     """CPU tests: 4 frames of 128^2 (4 x 4 codes each), 2 + 2 layers of 64, 256 codes."""
     return SemanticTokenizerConfig(
-        image_size=128, width=64, layers=2, heads=4, num_codes=256, code_dim=16,
-        decoder_width=64, decoder_layers=2, decoder_heads=4, vocab_size=1000, context_length=32,
+        image_size=128,
+        width=64,
+        layers=2,
+        heads=4,
+        num_codes=256,
+        code_dim=16,
+        decoder_width=64,
+        decoder_layers=2,
+        decoder_heads=4,
+        vocab_size=1000,
+        context_length=32,
     )
 
 
@@ -114,7 +123,15 @@ def evilm_paper() -> EvilmConfig:
 def evilm_tiny() -> EvilmConfig:
     """CPU tests: a tiny EdgeNeXt on 4 frames of 128^2 (4 x 4 grid), small text and fusion encoders."""
     return EvilmConfig(
-        image_size=128, edgenext="tiny-test", vocab_size=1000, context_length=32,
-        text_width=32, text_layers=2, text_heads=2, fusion_width=64, fusion_layers=2, fusion_heads=4,
+        image_size=128,
+        edgenext="tiny-test",
+        vocab_size=1000,
+        context_length=32,
+        text_width=32,
+        text_layers=2,
+        text_heads=2,
+        fusion_width=64,
+        fusion_layers=2,
+        fusion_heads=4,
         num_codes=256,
     )

@@ -18,7 +18,10 @@ def evilm_sample(raw: dict, meta: dict, cfg, rng):
         mcfg = cfg.model_config
         generator = torch.Generator().manual_seed(rng.getrandbits(63))
         out["patch_mask_THW"] = torch.stack(
-            [blockwise_mask_2d(mcfg.grid, mcfg.grid, mcfg.mvm_ratio, generator=generator) for _ in range(mcfg.num_frames)]
+            [
+                blockwise_mask_2d(mcfg.grid, mcfg.grid, mcfg.mvm_ratio, generator=generator)
+                for _ in range(mcfg.num_frames)
+            ]
         )
     return out
 
@@ -33,5 +36,7 @@ def caption_tokens(batch: dict):
     import torch
 
     use = batch["has_caption"].bool()[:, None]
-    return (torch.where(use, batch["caption_ids"], batch["subtitle_ids"]),
-            torch.where(use, batch["caption_mask"], batch["subtitle_mask"]))
+    return (
+        torch.where(use, batch["caption_ids"], batch["subtitle_ids"]),
+        torch.where(use, batch["caption_mask"], batch["subtitle_mask"]),
+    )

@@ -93,8 +93,12 @@ def video_qa(em, args) -> dict:
     torch.nn.init.normal_(head.weight, std=0.02)
     torch.nn.init.zeros_(head.bias)
     trainable = [i for i, a in enumerate(train_set.answers) if a in index]
-    train_data = train_set._replace(**{f: tuple(getattr(train_set, f)[i] for i in trainable)
-                                       for f in ("video_ids", "video_paths", "questions", "answers")})
+    train_data = train_set._replace(
+        **{
+            f: tuple(getattr(train_set, f)[i] for i in trainable)
+            for f in ("video_ids", "video_paths", "questions", "answers")
+        }
+    )
     dataset = QuestionVideos(em, train_data, index, train=True)
     batch = min(BATCH, len(trainable))
     micro = min(args.batch_size, batch)
@@ -104,8 +108,14 @@ def video_qa(em, args) -> dict:
 
     def epoch_batches(epoch: int):
         dataset.epoch = epoch
-        return torch.utils.data.DataLoader(dataset, batch_size=micro, shuffle=True, num_workers=args.num_workers,
-                                           collate_fn=_collate, generator=torch.Generator().manual_seed(epoch))
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=micro,
+            shuffle=True,
+            num_workers=args.num_workers,
+            collate_fn=_collate,
+            generator=torch.Generator().manual_seed(epoch),
+        )
 
     def loss_of(b):
         frames, questions, answers = b
@@ -113,13 +123,15 @@ def video_qa(em, args) -> dict:
 
     run_dir = Path(args.run_dir)
     history = finetune_steps(model, head, epoch_batches, loss_of, steps, accum, lr, 0.01, (0.9, 0.999), run_dir)
-    torch.save({"model": model.state_dict(), "head": head.state_dict(), "answers": list(vocabulary)},
-               run_dir / "finetuned.pt")
+    torch.save(
+        {"model": model.state_dict(), "head": head.state_dict(), "answers": list(vocabulary)}, run_dir / "finetuned.pt"
+    )
     right, asked, decoded = 0.0, 0, 0
     test = QuestionVideos(em, test_set, index, train=False)
     with torch.no_grad():
-        for b in torch.utils.data.DataLoader(test, batch_size=args.batch_size, num_workers=args.num_workers,
-                                             collate_fn=_collate):
+        for b in torch.utils.data.DataLoader(
+            test, batch_size=args.batch_size, num_workers=args.num_workers, collate_fn=_collate
+        ):
             if b is None:
                 continue
             frames, questions, answers = b
@@ -127,8 +139,17 @@ def video_qa(em, args) -> dict:
             right += float(((predicted == answers) & (answers >= 0)).sum())
             decoded += len(questions)
     asked = len(test_set.questions)
-    return {"accuracy": 100.0 * right / max(1, decoded), "num_questions": decoded,
-            "undecodable_questions": asked - decoded, "answer_vocabulary": len(vocabulary),
-            "test_answers_in_vocabulary": 100.0 * sum(a in index for a in test_set.answers) / asked,
-            "train_questions": len(trainable), "steps": steps, "epochs": epochs, "lr": lr,
-            "final_loss": history[-1]["loss"], "missing_videos": len(test_set.missing), "run_dir": str(run_dir)}
+    return {
+        "accuracy": 100.0 * right / max(1, decoded),
+        "num_questions": decoded,
+        "undecodable_questions": asked - decoded,
+        "answer_vocabulary": len(vocabulary),
+        "test_answers_in_vocabulary": 100.0 * sum(a in index for a in test_set.answers) / asked,
+        "train_questions": len(trainable),
+        "steps": steps,
+        "epochs": epochs,
+        "lr": lr,
+        "final_loss": history[-1]["loss"],
+        "missing_videos": len(test_set.missing),
+        "run_dir": str(run_dir),
+    }

@@ -52,15 +52,20 @@ def edgenext_tiny_test() -> EdgeNextConfig:
     return EdgeNextConfig(dims=(8, 16, 16, 24), depths=(1, 2, 2, 2), heads=(2, 2, 2, 2))
 
 
-VARIANTS = {"edgenext_small": edgenext_small, "edgenext_x_small": edgenext_x_small,
-            "edgenext_xx_small": edgenext_xx_small}
+VARIANTS = {
+    "edgenext_small": edgenext_small,
+    "edgenext_x_small": edgenext_x_small,
+    "edgenext_xx_small": edgenext_xx_small,
+}
 
 
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of (B, C, H, W)."""
 
     def forward(self, x):
-        return F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps).permute(0, 3, 1, 2)
+        return F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps).permute(
+            0, 3, 1, 2
+        )
 
 
 class Mlp(nn.Module):
@@ -165,14 +170,18 @@ class Stage(nn.Module):
         dim = cfg.dims[i]
         self.downsample = (
             nn.Sequential(LayerNorm2d(in_dim, eps=1e-6), nn.Conv2d(in_dim, dim, kernel_size=2, stride=2))
-            if i > 0 else nn.Identity()
+            if i > 0
+            else nn.Identity()
         )
         num_conv = cfg.depths[i] - cfg.global_block_counts[i]
-        self.blocks = nn.Sequential(*[
-            ConvBlock(dim, cfg.kernel_sizes[i], cfg) if j < num_conv
-            else SplitTransposeBlock(dim, cfg.d2_scales[i], cfg.heads[i], cfg.use_pos_emb[i], cfg)
-            for j in range(cfg.depths[i])
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                ConvBlock(dim, cfg.kernel_sizes[i], cfg)
+                if j < num_conv
+                else SplitTransposeBlock(dim, cfg.d2_scales[i], cfg.heads[i], cfg.use_pos_emb[i], cfg)
+                for j in range(cfg.depths[i])
+            ]
+        )
 
     def forward(self, x):
         return self.blocks(self.downsample(x))
@@ -186,7 +195,9 @@ class EdgeNeXt(nn.Module):
     def __init__(self, cfg: EdgeNextConfig):
         super().__init__()
         self.cfg = cfg
-        self.stem = nn.Sequential(nn.Conv2d(3, cfg.dims[0], kernel_size=4, stride=4), LayerNorm2d(cfg.dims[0], eps=1e-6))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, cfg.dims[0], kernel_size=4, stride=4), LayerNorm2d(cfg.dims[0], eps=1e-6)
+        )
         self.stages = nn.Sequential(*[Stage(i, cfg.dims[max(0, i - 1)], cfg) for i in range(4)])
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -223,7 +234,9 @@ def _read_state(source: str) -> dict:
     path = Path(source)
     if not path.exists():
         if "/" not in source or source.startswith((".", "/")):
-            raise ValueError(f"EdgeNeXt weights not found: {source} (a file, or a hub id like timm/edgenext_small.usi_in1k)")
+            raise ValueError(
+                f"EdgeNeXt weights not found: {source} (a file, or a hub id like timm/edgenext_small.usi_in1k)"
+            )
         try:  # a hub id, resolved through the local Hugging Face cache (or the hub when online)
             from huggingface_hub import hf_hub_download
 

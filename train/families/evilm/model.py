@@ -43,16 +43,30 @@ class Evilm(nn.Module):
         self.mask_token_id = cfg.vocab_size
         self.word_embedding = nn.Embedding(cfg.vocab_size + 1, cfg.text_width)
         self.text_pos = nn.Parameter(torch.randn(cfg.context_length, cfg.text_width) * 0.02)
-        self.text_encoder = Encoder(cfg.text_layers, False, width=cfg.text_width, num_heads=cfg.text_heads,
-                                    mlp_ratio=4.0, act="gelu", eps=cfg.layer_norm_eps)
+        self.text_encoder = Encoder(
+            cfg.text_layers,
+            False,
+            width=cfg.text_width,
+            num_heads=cfg.text_heads,
+            mlp_ratio=4.0,
+            act="gelu",
+            eps=cfg.layer_norm_eps,
+        )
         self.text_norm = nn.LayerNorm(cfg.text_width, eps=cfg.layer_norm_eps)
         self.text_proj = nn.Linear(cfg.text_width, cfg.fusion_width)
         # fusion encoder (equation 2)
         self.cls_embedding = nn.Parameter(torch.randn(cfg.fusion_width) * 0.02)
         self.type_text = nn.Parameter(torch.zeros(cfg.fusion_width))
         self.type_video = nn.Parameter(torch.zeros(cfg.fusion_width))
-        self.fusion = Encoder(cfg.fusion_layers, False, width=cfg.fusion_width, num_heads=cfg.fusion_heads,
-                              mlp_ratio=4.0, act="gelu", eps=cfg.layer_norm_eps)
+        self.fusion = Encoder(
+            cfg.fusion_layers,
+            False,
+            width=cfg.fusion_width,
+            num_heads=cfg.fusion_heads,
+            mlp_ratio=4.0,
+            act="gelu",
+            eps=cfg.layer_norm_eps,
+        )
         self.fusion_norm = nn.LayerNorm(cfg.fusion_width, eps=cfg.layer_norm_eps)
         # the multi-modal pooling layer of table 8 (BERT's pooler on [CLS]) and the 2-way head on it
         self.pooler = nn.Sequential(nn.Linear(cfg.fusion_width, cfg.fusion_width), nn.Tanh())
@@ -81,8 +95,10 @@ class Evilm(nn.Module):
         """uint8 or [0, 255] float frames -> video embeddings e^V (B, T * h * w, fusion_width)."""
         B, T, C, H, W = frames_BTCHW.shape
         if (T, H, W) != (self.cfg.num_frames, self.cfg.image_size, self.cfg.image_size):
-            raise ValueError(f"frames {tuple(frames_BTCHW.shape[1:])} do not match the model's "
-                             f"{self.cfg.num_frames} frames of {self.cfg.image_size}^2")
+            raise ValueError(
+                f"frames {tuple(frames_BTCHW.shape[1:])} do not match the model's "
+                f"{self.cfg.num_frames} frames of {self.cfg.image_size}^2"
+            )
         mean = torch.tensor(IMAGENET_MEAN, device=frames_BTCHW.device).view(3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=frames_BTCHW.device).view(3, 1, 1)
         x = (frames_BTCHW.flatten(0, 1).float() / 255.0 - mean) / std
@@ -135,8 +151,9 @@ class Evilm(nn.Module):
         return self.video_tokens(frames_BTCHW)
 
     @torch.no_grad()
-    def match_scores(self, video_VND: torch.Tensor, ids_TL: torch.Tensor, mask_TL: torch.Tensor,
-                     batch_size: int = 256) -> torch.Tensor:
+    def match_scores(
+        self, video_VND: torch.Tensor, ids_TL: torch.Tensor, mask_TL: torch.Tensor, batch_size: int = 256
+    ) -> torch.Tensor:
         """(V, T) log-probability of "match" from the VTM head for every video-text pair."""
         text_TLD = self.text_tokens(ids_TL, mask_TL)
         V, T = video_VND.shape[0], text_TLD.shape[0]
@@ -184,7 +201,10 @@ def load_pretrained_weights(model: Evilm, cfg: EvilmConfig):
     """The family's weight loader: published EdgeNeXt weights (``cfg.edgenext_weights``) into the frame encoder."""
     if not cfg.edgenext_weights:
         return "EdgeNeXt: random init (no edgenext_weights)"
-    return {"edgenext_weights": cfg.edgenext_weights, **load_edgenext_weights(model.video_encoder, cfg.edgenext_weights)}
+    return {
+        "edgenext_weights": cfg.edgenext_weights,
+        **load_edgenext_weights(model.video_encoder, cfg.edgenext_weights),
+    }
 
 
 def build_evilm(cfg: EvilmConfig) -> Evilm:

@@ -35,8 +35,11 @@ def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL, patches_BTHW=No
         video_frames = model.mask_patches(frames_BTCHW, patches)
     _, h_L, h_V = model.fuse(model.video_tokens(video_frames), model.text_tokens(inputs, mask_BL), mask_BL)
     predicted = labels != IGNORE
-    losses["mlm"] = (F.cross_entropy(model.mlm_head(h_L[predicted]).float(), labels[predicted])
-                     if predicted.any() else h_L.sum() * 0.0)
+    losses["mlm"] = (
+        F.cross_entropy(model.mlm_head(h_L[predicted]).float(), labels[predicted])
+        if predicted.any()
+        else h_L.sum() * 0.0
+    )
     if model.tokenizer is not None:
         flat = patches.flatten(1)
         losses["mvm"] = F.cross_entropy(model.mvm_head(h_V[flat]).float(), codes_BThw.flatten(1)[flat])
@@ -44,8 +47,9 @@ def pretrain_losses(model: Evilm, frames_BTCHW, ids_BL, mask_BL, patches_BTHW=No
     video, text = model.video_tokens(frames_BTCHW), model.text_tokens(ids_BL, mask_BL)
     if B > 1:
         other = (torch.arange(B, device=ids_BL.device) + int(torch.randint(1, B, ()))) % B
-        logits = model.match_logits(torch.cat([video, video]), torch.cat([text, text[other]]),
-                                    torch.cat([mask_BL, mask_BL[other]]))
+        logits = model.match_logits(
+            torch.cat([video, video]), torch.cat([text, text[other]]), torch.cat([mask_BL, mask_BL[other]])
+        )
         targets = torch.cat([torch.ones(B), torch.zeros(B)]).long().to(logits.device)
         losses["vtm"] = F.cross_entropy(logits.float(), targets)
     else:

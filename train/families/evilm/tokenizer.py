@@ -73,8 +73,9 @@ class FrameViT(nn.Module):
         super().__init__()
         self.embeddings = FrameEmbeddings(cfg)
         self.pre_layrnorm = nn.LayerNorm(cfg.width)  # sic, CLIP's name
-        self.encoder = Encoder(cfg.layers, False, width=cfg.width, num_heads=cfg.heads, mlp_ratio=4.0,
-                               act=cfg.hidden_act, eps=1e-5)
+        self.encoder = Encoder(
+            cfg.layers, False, width=cfg.width, num_heads=cfg.heads, mlp_ratio=4.0, act=cfg.hidden_act, eps=1e-5
+        )
         self.post_layernorm = nn.LayerNorm(cfg.width)
 
     def forward(self, x_BCHW: torch.Tensor) -> torch.Tensor:
@@ -93,13 +94,22 @@ class SemanticVQTokenizer(nn.Module):
         self.codebook = nn.Parameter(torch.randn(cfg.num_codes, cfg.code_dim))
         self.decoder = None
         if with_decoder:
-            self.decoder = nn.ModuleDict({
-                "from_code": nn.Linear(cfg.code_dim, cfg.decoder_width),
-                "layers": Encoder(cfg.decoder_layers, False, width=cfg.decoder_width, num_heads=cfg.decoder_heads,
-                                  mlp_ratio=4.0, act="gelu", eps=1e-5),
-                "norm": nn.LayerNorm(cfg.decoder_width),
-                "word_head": nn.Linear(cfg.decoder_width, cfg.vocab_size),
-            })
+            self.decoder = nn.ModuleDict(
+                {
+                    "from_code": nn.Linear(cfg.code_dim, cfg.decoder_width),
+                    "layers": Encoder(
+                        cfg.decoder_layers,
+                        False,
+                        width=cfg.decoder_width,
+                        num_heads=cfg.decoder_heads,
+                        mlp_ratio=4.0,
+                        act="gelu",
+                        eps=1e-5,
+                    ),
+                    "norm": nn.LayerNorm(cfg.decoder_width),
+                    "word_head": nn.Linear(cfg.decoder_width, cfg.vocab_size),
+                }
+            )
             self.decoder_pos = nn.Parameter(torch.randn(cfg.num_frames * n, cfg.decoder_width) * 0.02)
 
     def embed(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:

@@ -38,8 +38,10 @@ def read_frequencies(path) -> Counter:
         data = json.loads(text)
         captions = [a["caption"] for a in data.get("annotations", [])] if isinstance(data, dict) else data
         if not captions or not all(isinstance(c, str) for c in captions):
-            raise ValueError(f"{path}: expected COCO caption annotations ({{'annotations': [{{'caption': ...}}]}}) "
-                             "or a JSON list of captions")
+            raise ValueError(
+                f"{path}: expected COCO caption annotations ({{'annotations': [{{'caption': ...}}]}}) "
+                "or a JSON list of captions"
+            )
         return Counter(captions)
     counts = Counter()
     for line in text.splitlines():
@@ -99,21 +101,29 @@ def build_truncated_tokenizer(base_name: str, frequencies, out_dir, keep: float 
     from tokenizers import processors
 
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
     backend.decoder = decoders.WordPiece()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    BertTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
-                      cls_token="[CLS]", mask_token="[MASK]").save_pretrained(str(out))
+    BertTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+    ).save_pretrained(str(out))
     return out
 
 
 def main(argv: Iterable[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frequencies", required=True,
-                        help="COCO captions JSON, captions one a line, or word<TAB>count lines")
+    parser.add_argument(
+        "--frequencies", required=True, help="COCO captions JSON, captions one a line, or word<TAB>count lines"
+    )
     parser.add_argument("--output", required=True, help="folder for the tokenizer (tokenizer=FOLDER)")
     parser.add_argument("--tokenizer", default="bert-base-uncased", help="the base WordPiece tokenizer")
     parser.add_argument("--keep", type=float, default=PAPER_KEEP, help="share of the base vocabulary kept")

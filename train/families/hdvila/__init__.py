@@ -86,8 +86,9 @@ PAPER_CLIPS = 100_000_000
 PAPER_GPUS = 64
 
 
-def epochs_to_steps(cfg: TrainConfig, epochs: float = PAPER_EPOCHS, clips: int = PAPER_CLIPS,
-                    gpus: int = PAPER_GPUS) -> int:
+def epochs_to_steps(
+    cfg: TrainConfig, epochs: float = PAPER_EPOCHS, clips: int = PAPER_CLIPS, gpus: int = PAPER_GPUS
+) -> int:
     """Optimizer steps that show ``clips`` ``epochs`` times at ``cfg``'s batch on ``gpus`` GPUs."""
     return round(epochs * clips / (cfg.batch_size * cfg.grad_accum * gpus))
 
@@ -105,31 +106,35 @@ def paper_stage1() -> TrainConfig:
     epochs (976,562 steps), HR frames at the source's 720p. Set model.resnet_weights /
     model.bert_weights to local ResNet-50 and bert-large-uncased folders and tokenizer to a
     bert-base-uncased folder (the same WordPiece vocabulary)."""
-    return _paper_schedule(TrainConfig(
-        model="hdvila",
-        tokenizer="bert-base-uncased",
-        tokenizer_kind="wordpiece",
-        decode_short_side=None,
-        batch_size=8,
-        lr=5e-5,
-        min_lr=0.0,
-        weight_decay=1e-3,
-        betas=(0.9, 0.98),  # the released configs
-        grad_clip=5.0,  # the released configs
-        freeze=STAGE2_PARAMETERS,
-    ))
+    return _paper_schedule(
+        TrainConfig(
+            model="hdvila",
+            tokenizer="bert-base-uncased",
+            tokenizer_kind="wordpiece",
+            decode_short_side=None,
+            batch_size=8,
+            lr=5e-5,
+            min_lr=0.0,
+            weight_decay=1e-3,
+            betas=(0.9, 0.98),  # the released configs
+            grad_clip=5.0,  # the released configs
+            freeze=STAGE2_PARAMETERS,
+        )
+    )
 
 
 def paper_stage2() -> TrainConfig:
     """HD-VILA section 5.1, stage 2: MLM, five epochs (244,141 steps of 2048 clips), the stage-1 weights
     loaded (init_from=STAGE1_RUN) and frozen (the released code's freeze_s1); batch 16 x 2 accumulated
     per GPU as its stage-2 config."""
-    return _paper_schedule(paper_stage1().replace(
-        batch_size=16,
-        grad_accum=2,
-        freeze=STAGE1_PARAMETERS,
-        loss_weights={"contrastive": 0.0, "mlm": 1.0},
-    ))
+    return _paper_schedule(
+        paper_stage1().replace(
+            batch_size=16,
+            grad_accum=2,
+            freeze=STAGE1_PARAMETERS,
+            loss_weights={"contrastive": 0.0, "mlm": 1.0},
+        )
+    )
 
 
 HDVILA_FAMILY = register_family(

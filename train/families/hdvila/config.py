@@ -85,9 +85,7 @@ class HDVILAConfig:
         if not 0 < self.mlm_probability < 1:
             problems.append(f"mlm_probability {self.mlm_probability} must lie in (0, 1)")
         if not 0 <= self.mask_token_id < self.vocab_size:
-            problems.append(
-                f"mask_token_id {self.mask_token_id} is outside the vocabulary of {self.vocab_size}"
-            )
+            problems.append(f"mask_token_id {self.mask_token_id} is outside the vocabulary of {self.vocab_size}")
         if self.context_length > self.max_position_embeddings:
             problems.append(f"context_length {self.context_length} exceeds max_position_embeddings")
         if problems:

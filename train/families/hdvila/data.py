@@ -43,15 +43,11 @@ def _resize(frame_CHW: torch.Tensor, size: tuple) -> torch.Tensor:
     if tuple(frame_CHW.shape[-2:]) == tuple(size):
         return frame_CHW
     shrink = size[0] < frame_CHW.shape[-2]
-    resized = F.interpolate(
-        frame_CHW[None].float(), size=size, mode="bilinear", align_corners=False, antialias=shrink
-    )
+    resized = F.interpolate(frame_CHW[None].float(), size=size, mode="bilinear", align_corners=False, antialias=shrink)
     return resized[0].round_().clamp_(0, 255).to(torch.uint8)
 
 
-def aligned_crops(
-    hr_SCHW: torch.Tensor, lr_SKCHW: torch.Tensor, hr_size: tuple, rng: Optional[random.Random]
-) -> tuple:
+def aligned_crops(hr_SCHW: torch.Tensor, lr_SKCHW: torch.Tensor, hr_size: tuple, rng: Optional[random.Random]) -> tuple:
     """Crop HR frames to ``hr_size`` and LR frames to the aligned ``hr_size / 4`` (see the module doc).
     An HR frame smaller than the crop is scaled up first (keeping its aspect ratio); LR frames are
     brought to exactly a quarter of the HR frame so crop coordinates divide by 4."""

@@ -39,8 +39,12 @@ def retrieval_finetune(em, args) -> dict:
     from train.fit import fit
 
     if em.family.name != "hdvila":
-        raise ValueError(f"--task retrieval-finetune fine-tunes an HD-VILA (hdvila) stage-1 model, not {em.family.name}")
-    paragraph = (args.mode or ("paragraph" if args.benchmark in datasets.PARAGRAPH_BY_DEFAULT else "clip")) == "paragraph"
+        raise ValueError(
+            f"--task retrieval-finetune fine-tunes an HD-VILA (hdvila) stage-1 model, not {em.family.name}"
+        )
+    paragraph = (
+        args.mode or ("paragraph" if args.benchmark in datasets.PARAGRAPH_BY_DEFAULT else "clip")
+    ) == "paragraph"
     kwargs = {"split": args.split} if args.benchmark == "msvd" else {}
     train_data = datasets.LOADERS[args.benchmark](args.train_annotations, args.videos, paragraph=paragraph, **kwargs)
     test_data = datasets.LOADERS[args.benchmark](args.annotations, args.videos, paragraph=paragraph, **kwargs)
@@ -61,16 +65,33 @@ def retrieval_finetune(em, args) -> dict:
     steps = max(1, math.ceil(epochs * len(train_data.video_ids) / clips_per_step))
     cfg = pretrained.replace(
         init_from=str(args.checkpoint),  # a tokenizer learnt by the stage-1 run comes with it (train.fit)
-        steps=steps, lr=lr, min_lr=0.0, warmup_steps=0, lr_schedule="step", schedule_steps=0, schedule_offset=0,
-        freeze=STAGE2_PARAMETERS, loss_weights={"contrastive": 1.0, "mlm": 0.0},
+        steps=steps,
+        lr=lr,
+        min_lr=0.0,
+        warmup_steps=0,
+        lr_schedule="step",
+        schedule_steps=0,
+        schedule_offset=0,
+        freeze=STAGE2_PARAMETERS,
+        loss_weights={"contrastive": 1.0, "mlm": 0.0},
         model_overrides={**pretrained.model_overrides, "num_segments": segments},
-        decode_short_side=pretrained.decode_short_side or 720, checkpoint_every=steps,
+        decode_short_side=pretrained.decode_short_side or 720,
+        checkpoint_every=steps,
     )
     summary = fit(cfg, str(shards), run_dir / "finetune", progress=False)
     tuned = load_eval_model(run_dir / "finetune")
     tuned = dataclasses.replace(tuned, model_config=tuned.model_config.replace(num_segments=2 * segments))
     result = evaluate_retrieval_set(tuned, test_data, args.dsl, args.batch_size, args.num_workers)
-    return {**result, "mode": "paragraph" if paragraph else "clip", "train_segments": segments,
-            "eval_segments": 2 * segments, "steps": steps, "epochs": epochs, "lr": lr, "lr_schedule": "step",
-            "train_videos": len(train_data.video_ids), "final_loss": summary["loss"],
-            "finetuned_checkpoint": summary["checkpoint"]}
+    return {
+        **result,
+        "mode": "paragraph" if paragraph else "clip",
+        "train_segments": segments,
+        "eval_segments": 2 * segments,
+        "steps": steps,
+        "epochs": epochs,
+        "lr": lr,
+        "lr_schedule": "step",
+        "train_videos": len(train_data.video_ids),
+        "final_loss": summary["loss"],
+        "finetuned_checkpoint": summary["checkpoint"],
+    }

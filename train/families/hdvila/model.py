@@ -40,9 +40,7 @@ class TextTransformer(nn.Module):
     def __init__(self, cfg: HDVILAConfig):
         super().__init__()
         D, eps, p = cfg.hidden_size, cfg.layer_norm_eps, cfg.dropout
-        self.embeddings = Embeddings(
-            cfg.vocab_size, D, cfg.max_position_embeddings, cfg.type_vocab_size, eps, p
-        )
+        self.embeddings = Embeddings(cfg.vocab_size, D, cfg.max_position_embeddings, cfg.type_vocab_size, eps, p)
 
         def layers(n: int) -> nn.ModuleList:
             return nn.ModuleList(Layer(D, cfg.num_heads, cfg.intermediate_size, eps, p) for _ in range(n))
@@ -86,9 +84,7 @@ class HDVILA(nn.Module):
         self.text = TextTransformer(cfg)
         self.video_projection = nn.Linear(D, cfg.embed_dim)
         self.text_projection = nn.Linear(D, cfg.embed_dim)
-        self.logit_scale = nn.Parameter(
-            torch.tensor(cfg.logit_scale_init), requires_grad=cfg.learn_temperature
-        )
+        self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init), requires_grad=cfg.learn_temperature)
         self.visual_embeddings = VisualEmbeddings(cfg)
         self.mlm_head = MLMHead(D, cfg.vocab_size, cfg.layer_norm_eps)
         self.apply(_init_weights)

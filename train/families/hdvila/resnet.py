@@ -28,9 +28,7 @@ def run(module: nn.Module, *args, recompute: bool = False):
 class ConvLayer(nn.Module):
     """Conv (no bias) + BatchNorm (+ ReLU)."""
 
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, act: bool = True
-    ):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, act: bool = True):
         super().__init__()
         self.convolution = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
@@ -67,9 +65,7 @@ class Bottleneck(nn.Module):
         super().__init__()
         reduced = out_channels // reduction
         self.shortcut = (
-            ShortCut(in_channels, out_channels, stride)
-            if in_channels != out_channels or stride != 1
-            else nn.Identity()
+            ShortCut(in_channels, out_channels, stride) if in_channels != out_channels or stride != 1 else nn.Identity()
         )
         self.layer = nn.Sequential(
             ConvLayer(in_channels, reduced, kernel_size=1),

@@ -68,9 +68,7 @@ def load_bert_weights(model, directory) -> dict:
     cfg = model.cfg
     state = _strip(read_state_dict(Path(directory)), ("bert.",))
     state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
-    num_layers = 1 + max(
-        (int(m.group(1)) for k in state if (m := re.match(r"encoder\.layer\.(\d+)\.", k))), default=-1
-    )
+    num_layers = 1 + max((int(m.group(1)) for k in state if (m := re.match(r"encoder\.layer\.(\d+)\.", k))), default=-1)
     if num_layers != cfg.language_layers + cfg.fusion_layers:
         raise CheckpointError(
             f"{directory}: BERT has {num_layers} layers, the config asks for "

@@ -7,6 +7,7 @@ starting from stage 1 (stage 2, ``init_from``). Torch-free: registering the fami
     python -m train fit --config longvideo-tiny-cpu --shards 'DIR::IMAGE_SHARDS' --output RUN1
     python -m train fit --config longvideo-tiny-cpu-long --shards DIR --output RUN2 init_from=RUN1
 """
+
 from __future__ import annotations
 
 from train.config import TrainConfig
@@ -50,8 +51,9 @@ def tiny_cpu() -> TrainConfig:
 def tiny_cpu_long() -> TrainConfig:
     """Stage 2 of the tiny recipe: 32 frames, 75% masking, video clips only, layer 0 frozen. Give it
     ``init_from=RUN1`` (stage 1's run; its tokenizer comes with it, so the token ids keep their meaning)."""
-    return tiny_cpu().replace(model="longvideo-tiny-cpu-long", steps=10,
-                              freeze=FROZEN_EMBEDDINGS + ("vision_model.encoder.layers.0.*",))
+    return tiny_cpu().replace(
+        model="longvideo-tiny-cpu-long", steps=10, freeze=FROZEN_EMBEDDINGS + ("vision_model.encoder.layers.0.*",)
+    )
 
 
 def b16_short() -> TrainConfig:
@@ -80,7 +82,9 @@ def b16_long() -> TrainConfig:
     50k steps from stage 1 (``init_from``) on whole videos, 128 frames at 1 FPS, 75% masking, layers 0-7
     frozen (the last four tuned), gradient checkpointing."""
     return b16_short().replace(
-        model="longvideo-b16-long", steps=50_000, grad_checkpointing=True,
+        model="longvideo-b16-long",
+        steps=50_000,
+        grad_checkpointing=True,
         freeze=FROZEN_EMBEDDINGS + ("vision_model.encoder.layers.[0-7].*",),
     )
 

@@ -4,6 +4,7 @@ a CLIP image-text model, trained in two stages (short clips, then long inputs wi
 
 Torch-free, so presets can be listed without importing torch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -105,9 +106,17 @@ class LongVideoConfig:
 def tiny_cpu() -> LongVideoConfig:
     """Stage 1 at tiny size for CPU tests: 64 wide, 2 layers, 8 frames of 64x64 in 2x16x16 tubelets (N=16)."""
     return LongVideoConfig(
-        image_size=64, patch_size=16, tubelet_frames=2, num_frames=8, temporal_positions=4,
-        vision_width=64, vision_layers=2, vision_heads=4,
-        text_width=64, text_layers=2, text_heads=4,
+        image_size=64,
+        patch_size=16,
+        tubelet_frames=2,
+        num_frames=8,
+        temporal_positions=4,
+        vision_width=64,
+        vision_layers=2,
+        vision_heads=4,
+        text_width=64,
+        text_layers=2,
+        text_heads=4,
         embed_dim=32,
     )
 

@@ -12,6 +12,7 @@ random start in training and from its beginning in eval (the paper's ActivityNet
 each of its seconds, repeated in order to fill ``num_frames`` (the model's input has a fixed length).
 The frame of second k is the one at k + 1/2 s.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,15 +36,17 @@ def seconds_sampled(duration_s: float, num_frames: int, rng: Optional[random.Ran
     return [i * available // num_frames for i in range(num_frames)]
 
 
-def one_fps_indices(num_available: int, duration_s: Optional[float], num_frames: int,
-                    rng: Optional[random.Random]) -> list:
+def one_fps_indices(
+    num_available: int, duration_s: Optional[float], num_frames: int, rng: Optional[random.Random]
+) -> list:
     """Indices of the frames at 1 FPS (see the module docstring) among the clip's ``num_available``;
     frames uniformly over the clip where its duration is unknown."""
     if not duration_s or duration_s <= 0:
         return uniform_indices(num_available, num_frames)
     rate = num_available / duration_s
-    return [min(num_available - 1, int((k + 0.5) / SAMPLE_FPS * rate))
-            for k in seconds_sampled(duration_s, num_frames, rng)]
+    return [
+        min(num_available - 1, int((k + 0.5) / SAMPLE_FPS * rate)) for k in seconds_sampled(duration_s, num_frames, rng)
+    ]
 
 
 def _duration(meta: dict) -> Optional[float]:
@@ -84,7 +87,9 @@ def longvideo_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
         return OTHER_SCALE
     duration = _duration(meta) or video_duration(raw["mp4"])
     frames_THWC = decode_sampled_frames(
-        raw["mp4"], mcfg.num_frames, short_side=cfg.decode_short_side,
+        raw["mp4"],
+        mcfg.num_frames,
+        short_side=cfg.decode_short_side,
         indices=lambda n: one_fps_indices(n, duration, mcfg.num_frames, rng),
     )
     frames_TCHW = crop_frames(torch.from_numpy(frames_THWC).permute(0, 3, 1, 2), cfg, rng)

@@ -21,7 +21,9 @@ def run(em, args) -> dict:
     if frames % em.model_config.tubelet_frames:
         raise ValueError(f"--num-frames {frames} is not a multiple of the tubelet's {em.model_config.tubelet_frames}")
     em = with_num_frames(em, frames)
-    paragraph = (args.mode or ("paragraph" if args.benchmark in datasets.PARAGRAPH_BY_DEFAULT else "clip")) == "paragraph"
+    paragraph = (
+        args.mode or ("paragraph" if args.benchmark in datasets.PARAGRAPH_BY_DEFAULT else "clip")
+    ) == "paragraph"
     kwargs = {"split": args.split} if args.benchmark == "msvd" else {}
     data = datasets.LOADERS[args.benchmark](args.annotations, args.videos, paragraph=paragraph, **kwargs)
     result = evaluate_retrieval_set(em, data, args.dsl, args.batch_size, args.num_workers)

@@ -9,6 +9,7 @@ post-LN -> projection. Without a [CLS] token the encoder is invariant to duplica
 inflated kernel (2D weights / t, repeated over time) and zero temporal embeddings a static video
 embeds exactly as its frame does (tests/train/test_longvideo_model.py).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -61,15 +62,22 @@ class TubeletEmbeddings(nn.Module):
         return (x_BDHW.flatten(2).transpose(1, 2) + self.position_embedding.weight)[:, None]
 
 
-def random_kept_tokens(batch: int, num_tokens: int, num_kept: int, device=None,
-                       generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def random_kept_tokens(
+    batch: int, num_tokens: int, num_kept: int, device=None, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """(B, K) sorted indices of `num_kept` tokens drawn uniformly without replacement per video."""
     scores_BL = torch.rand(batch, num_tokens, device=device, generator=generator)
     return scores_BL.argsort(dim=1)[:, :num_kept].sort(dim=1).values
 
 
-def tube_kept_tokens(batch: int, num_time_steps: int, num_patches: int, num_kept_patches: int, device=None,
-                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def tube_kept_tokens(
+    batch: int,
+    num_time_steps: int,
+    num_patches: int,
+    num_kept_patches: int,
+    device=None,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
     """(B, S * K) sorted indices (time-major) keeping the same K spatial positions at every time step,
     as VidLA's tube masking does."""
     positions_BK = random_kept_tokens(batch, num_patches, num_kept_patches, device, generator)
@@ -86,20 +94,29 @@ class VideoTransformer(nn.Module):
         width = cfg.vision_width
         self.embeddings = TubeletEmbeddings(cfg)
         self.pre_layrnorm = nn.LayerNorm(width, eps=cfg.layer_norm_eps)  # sic, CLIP's name
-        self.encoder = Encoder(cfg.vision_layers, cfg.grad_checkpointing, width=width,
-                               num_heads=cfg.vision_heads, mlp_ratio=cfg.mlp_ratio, act=cfg.hidden_act,
-                               eps=cfg.layer_norm_eps)
+        self.encoder = Encoder(
+            cfg.vision_layers,
+            cfg.grad_checkpointing,
+            width=width,
+            num_heads=cfg.vision_heads,
+            mlp_ratio=cfg.mlp_ratio,
+            act=cfg.hidden_act,
+            eps=cfg.layer_norm_eps,
+        )
         self.post_layernorm = nn.LayerNorm(width, eps=cfg.layer_norm_eps)
 
     def _check_frames(self, frames_BTCHW: torch.Tensor) -> None:
         cfg = self.cfg
         if frames_BTCHW.ndim != 5 or tuple(frames_BTCHW.shape[2:]) != (3, cfg.image_size, cfg.image_size):
-            raise ValueError(f"frames must be (B, T, 3, {cfg.image_size}, {cfg.image_size}), "
-                             f"got {tuple(frames_BTCHW.shape)}")
+            raise ValueError(
+                f"frames must be (B, T, 3, {cfg.image_size}, {cfg.image_size}), got {tuple(frames_BTCHW.shape)}"
+            )
         T = frames_BTCHW.shape[1]
         if T % cfg.tubelet_frames or T > cfg.num_frames:
-            raise ValueError(f"{T} frames: need a multiple of tubelet_frames {cfg.tubelet_frames} "
-                             f"and at most num_frames {cfg.num_frames}")
+            raise ValueError(
+                f"{T} frames: need a multiple of tubelet_frames {cfg.tubelet_frames} "
+                f"and at most num_frames {cfg.num_frames}"
+            )
 
     def sample_kept_tokens(self, batch: int, num_time_steps: int, device=None) -> torch.Tensor:
         """(B, K) indices into the flattened (time-major) tokens that the training mask keeps."""
@@ -107,8 +124,7 @@ class VideoTransformer(nn.Module):
         if cfg.mask_kind == "tube":
             kept = cfg.num_kept_tokens(num_time_steps) // num_time_steps
             return tube_kept_tokens(batch, num_time_steps, cfg.num_patches, kept, device)
-        return random_kept_tokens(batch, num_time_steps * cfg.num_patches,
-                                  cfg.num_kept_tokens(num_time_steps), device)
+        return random_kept_tokens(batch, num_time_steps * cfg.num_patches, cfg.num_kept_tokens(num_time_steps), device)
 
     def pool(self, tokens_BLD: torch.Tensor) -> torch.Tensor:
         """Embedded tokens -> (B, width): pre-LN, joint attention over all of them, mean, post-LN."""
@@ -146,8 +162,12 @@ class LongVideoCLIP(nn.Module):
         # log(1 / temperature); the trainer clamps it to [0, ln cfg.logit_scale_max] after every step
         self.logit_scale = nn.Parameter(torch.tensor(cfg.logit_scale_init))
 
-    def encode_video(self, frames_BTCHW: torch.Tensor, kept_BK: Optional[torch.Tensor] = None,
-                     is_image_B: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def encode_video(
+        self,
+        frames_BTCHW: torch.Tensor,
+        kept_BK: Optional[torch.Tensor] = None,
+        is_image_B: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Frames normalised with CLIP's mean/std, (B, T, 3, H, W) -> (B, embed_dim), unit norm. Rows
         flagged in ``is_image_B`` (mixed image and video pre-training) are images: their first frame
         goes through the image path (``encode_image``), the others through the video path."""

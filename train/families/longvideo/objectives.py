@@ -37,8 +37,12 @@ def features(model, batch: dict, ctx: ObjectiveContext) -> dict:
 def loss(feats: dict, ctx: ObjectiveContext) -> dict:
     """A clip without the text (a caption-only clip with the caption loss off) is a negative only."""
     texts = [name for name in ("subtitle", "caption") if name in feats]
-    return {name: info_nce(feats["video"], feats[name], feats["logit_scale"], feats[f"has_{name}"], ctx.rank,
-                           ctx.world_size) for name in texts}
+    return {
+        name: info_nce(
+            feats["video"], feats[name], feats["logit_scale"], feats[f"has_{name}"], ctx.rank, ctx.world_size
+        )
+        for name in texts
+    }
 
 
 VIDEO_TEXT = Contrastive(features, loss)

@@ -8,6 +8,7 @@ embedding and its position row are dropped (the video is mean-pooled). A model w
 patch grid than CLIP's (the paper's 256x256 frames: 16x16 patches vs CLIP-B/16's 14x14) gets CLIP's position
 grid resized bicubically. The temporal position embedding is new and starts at zero.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,7 @@ def inflate_patch_kernel(weight_DCPP: torch.Tensor, tubelet_frames: int) -> torc
 def resize_position_grid(position_ND: torch.Tensor, num_patches: int) -> torch.Tensor:
     """(N, D) position embeddings of a square patch grid -> (num_patches, D), bicubic (itself if equal)."""
     N, D = position_ND.shape
-    side, new_side = round(N ** 0.5), round(num_patches ** 0.5)
+    side, new_side = round(N**0.5), round(num_patches**0.5)
     if side * side != N or new_side * new_side != num_patches:
         raise CheckpointError(f"position grid of {N} -> {num_patches} patches: not square grids")
     if N == num_patches:
@@ -60,8 +61,9 @@ def clip_to_longvideo(state: dict, tubelet_frames: int, num_patches: int) -> dic
 def load_clip(model: nn.Module, directory: str | Path) -> list[str]:
     """Initialise a LongVideoCLIP from a CLIP folder; returns the parameters left at their init."""
     t, N = model.cfg.tubelet_frames, model.cfg.num_patches
-    return load_clip_weights(model, directory, adapt=lambda state: clip_to_longvideo(state, t, N),
-                             new_parameters=NEW_PARAMETERS)
+    return load_clip_weights(
+        model, directory, adapt=lambda state: clip_to_longvideo(state, t, N), new_parameters=NEW_PARAMETERS
+    )
 
 
 def load_configured_clip(model: nn.Module, cfg) -> dict | None:

@@ -1,4 +1,5 @@
 """VidLA's model configuration and named model presets. Torch-free (the registry imports it)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,7 +44,7 @@ class ModelConfig:
     # embedding (unit-variance pixels), so frame order is as visible as content from step 0. Zeros leave a
     # model without CLIP weights blind to order, and contrastive training never finds it (temporal
     # benchmark: benchmarks/bench_temporal.py). CLIP weights set it to zero (VidLA: close to CLIP at init)
-    temporal_embedding_std: float = 3 ** -0.5
+    temporal_embedding_std: float = 3**-0.5
     use_mst: bool = True  # table 4 "[MST]": off = no [MST] tokens at all (only [CLS] + patches)
     use_hierarchy: bool = True  # table 4 "Hierarchy": off = one level of V [MST] on every frame (= U=1, r=1)
     use_local_temporal: bool = True  # table 4 "Local": spatially-local temporal attention in every layer
@@ -118,9 +119,15 @@ def meanp_b32() -> ModelConfig:
 def tiny_cpu() -> ModelConfig:
     """Tiny towers for CPU tests: 64 wide, 2 layers, 4 frames of 64x64 in 16x16 patches (N=16)."""
     return ModelConfig(
-        image_size=64, patch_size=16, num_frames=4,
-        vision_width=64, vision_layers=2, vision_heads=4,
-        text_width=64, text_layers=2, text_heads=4,
+        image_size=64,
+        patch_size=16,
+        num_frames=4,
+        vision_width=64,
+        vision_layers=2,
+        vision_heads=4,
+        text_width=64,
+        text_layers=2,
+        text_heads=4,
         embed_dim=32,
     )
 
@@ -148,9 +155,12 @@ def ablation_mst_local() -> ModelConfig:
 
 def mst_design(num_levels: int, tokens_per_level: int, temporal_scale: int) -> Callable[[], ModelConfig]:
     """Table 15 row "U-V-r" as a preset function."""
+
     def preset() -> ModelConfig:
         return vidla_b32().replace(
-            num_levels=num_levels, tokens_per_level=tokens_per_level, temporal_scale=temporal_scale)
+            num_levels=num_levels, tokens_per_level=tokens_per_level, temporal_scale=temporal_scale
+        )
+
     preset.__doc__ = f"Table 15 row {num_levels}-{tokens_per_level}-{temporal_scale} on VidLA-B/32."
     return preset
 

@@ -1,4 +1,5 @@
 """The VidLA two-tower model: video and text embeddings in one L2-normalised space."""
+
 from __future__ import annotations
 
 import torch
@@ -49,8 +50,9 @@ class VidLA(nn.Module):
         source_TD = state[name]
         if source_TD.ndim != 2 or source_TD.shape[1] != own.shape[1]:
             return state  # a width mismatch is reported by the caller
-        resized_TD = F.interpolate(source_TD.T[None].float(), size=own.shape[0], mode="linear",
-                                   align_corners=False)[0].T.to(source_TD.dtype)
+        resized_TD = F.interpolate(source_TD.T[None].float(), size=own.shape[0], mode="linear", align_corners=False)[
+            0
+        ].T.to(source_TD.dtype)
         return {**state, name: resized_TD}
 
     def logit_scale_value(self) -> torch.Tensor:
@@ -75,8 +77,9 @@ def at_frames(em, num_frames: int):
 
     if num_frames == em.model_config.num_frames:
         return em
-    cfg = em.model_config.replace(num_frames=num_frames,
-                                  mst_reference_frames=em.model_config.mst_reference_frames or em.model_config.num_frames)
+    cfg = em.model_config.replace(
+        num_frames=num_frames, mst_reference_frames=em.model_config.mst_reference_frames or em.model_config.num_frames
+    )
     model = VidLA(cfg)
     model.load_state_dict(model.adapt_checkpoint_tensors(em.model.state_dict()))
     return dataclasses.replace(em, model=model.to(em.device).eval(), num_frames=num_frames, model_config=cfg)

@@ -90,8 +90,9 @@ def vidla_loss(
     if has_subtitle is not None and has_caption is not None:
         if not bool((has_subtitle.bool() | has_caption.bool()).all()):
             raise ValueError("a sample has neither a subtitle nor a caption")
-    return (info_nce(video_feats, subtitle_feats, logit_scale, has_subtitle, rank, world_size)
-            + info_nce(video_feats, caption_feats, logit_scale, has_caption, rank, world_size))
+    return info_nce(video_feats, subtitle_feats, logit_scale, has_subtitle, rank, world_size) + info_nce(
+        video_feats, caption_feats, logit_scale, has_caption, rank, world_size
+    )
 
 
 VIDEO_TEXT = Contrastive(features, loss)

@@ -1,5 +1,6 @@
 """VidLA's weight loader (the registry's ``Family.load_weights``): CLIP weights from ``cfg.clip_weights``
 through the shared CLIP loader (train.model.weights)."""
+
 from __future__ import annotations
 
 from torch import nn

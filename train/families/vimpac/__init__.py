@@ -11,10 +11,24 @@ from train.registry import Family, register_family
 def vimpac_tiny_cpu() -> TrainConfig:
     """Seconds per step on a CPU: 4 frames of 64^2 per window, a random frozen dVAE (8192 codes)."""
     return TrainConfig(
-        model="vimpac-tiny", tokenizer="", tokenizer_vocab_size=600, decode_short_side=96,
-        shuffle_buffer=16, num_workers=0, batch_size=4, steps=20, lr=1e-3, min_lr=1e-5,
-        warmup_steps=2, lr_schedule="linear", betas=(0.9, 0.98), weight_decay=0.05, grad_clip=1.0,
-        precision="fp32", log_every=1, checkpoint_every=10,
+        model="vimpac-tiny",
+        tokenizer="",
+        tokenizer_vocab_size=600,
+        decode_short_side=96,
+        shuffle_buffer=16,
+        num_workers=0,
+        batch_size=4,
+        steps=20,
+        lr=1e-3,
+        min_lr=1e-5,
+        warmup_steps=2,
+        lr_schedule="linear",
+        betas=(0.9, 0.98),
+        weight_decay=0.05,
+        grad_clip=1.0,
+        precision="fp32",
+        log_every=1,
+        checkpoint_every=10,
     )
 
 
@@ -22,8 +36,9 @@ def vimpac_tiny_cpu_hr() -> TrainConfig:
     """The tiny recipe's high-resolution stage (as vimpac-large-half-256): frames of 128^2, the last 10 steps
     of a 30-step linear schedule whose first 20 a vimpac-tiny-cpu run with schedule_steps=30 trains; pass
     init_from=THAT_RUN."""
-    return vimpac_tiny_cpu().replace(model="vimpac-tiny-hr", steps=10, schedule_steps=30, schedule_offset=20,
-                                     decode_short_side=160)
+    return vimpac_tiny_cpu().replace(
+        model="vimpac-tiny-hr", steps=10, schedule_steps=30, schedule_offset=20, decode_short_side=160
+    )
 
 
 def vimpac_small() -> TrainConfig:
@@ -31,8 +46,17 @@ def vimpac_small() -> TrainConfig:
     10% warm-up then linear decay, AdamW (0.9, 0.98), weight decay 0.05, clipping at 1.0 (8 GPUs x 16 x 8
     accumulated); T=5, S=128 throughout, as the analysis runs."""
     return TrainConfig(
-        model="vimpac-small", batch_size=16, grad_accum=8, steps=12_000, lr=1e-3, min_lr=0.0,
-        warmup_steps=1_200, lr_schedule="linear", betas=(0.9, 0.98), weight_decay=0.05, grad_clip=1.0,
+        model="vimpac-small",
+        batch_size=16,
+        grad_accum=8,
+        steps=12_000,
+        lr=1e-3,
+        min_lr=0.0,
+        warmup_steps=1_200,
+        lr_schedule="linear",
+        betas=(0.9, 0.98),
+        weight_decay=0.05,
+        grad_clip=1.0,
     )
 
 
@@ -46,8 +70,12 @@ def vimpac_large_half() -> TrainConfig:
     negatives per clip (16 clips x 8 GPUs per contrastive batch, 8 accumulated: 1024 per update).
     Continue with vimpac-large-half-256 init_from=THIS_RUN."""
     return vimpac_small().replace(
-        model="vimpac-large-half", steps=RESULTS_UPDATES - HIGH_RES_UPDATES, schedule_steps=RESULTS_UPDATES,
-        lr=3e-4, warmup_steps=6_000, grad_checkpointing=True,
+        model="vimpac-large-half",
+        steps=RESULTS_UPDATES - HIGH_RES_UPDATES,
+        schedule_steps=RESULTS_UPDATES,
+        lr=3e-4,
+        warmup_steps=6_000,
+        grad_checkpointing=True,
     )
 
 
@@ -57,8 +85,11 @@ def vimpac_large_half_256() -> TrainConfig:
     127 negatives per clip (8 clips x 8 GPUs, 16 accumulated: still 1024 per update). AdamW's moments
     start afresh (a second run)."""
     return vimpac_large_half().replace(
-        model="vimpac-large-half-256", steps=HIGH_RES_UPDATES, schedule_offset=RESULTS_UPDATES - HIGH_RES_UPDATES,
-        batch_size=8, grad_accum=16,
+        model="vimpac-large-half-256",
+        steps=HIGH_RES_UPDATES,
+        schedule_offset=RESULTS_UPDATES - HIGH_RES_UPDATES,
+        batch_size=8,
+        grad_accum=16,
     )
 
 

@@ -92,9 +92,18 @@ def vimpac_tiny() -> VimpacConfig:
     """CPU tests: 4 frames of 64^2 (8 x 8 tokens) at 10 FPS (so that the test clips of 1.6 s hold two
     distinct windows), 2 layers of 64, a small random frozen dVAE with the full 8192 codes."""
     return VimpacConfig(
-        image_size=64, num_frames=4, sample_fps=10.0, dvae_hidden=16, dvae_blocks_per_group=1,
-        width=64, layers=2, heads=4, mlp_dim=128, dropout=0.0,
-        head_hidden=128, embed_dim=32,
+        image_size=64,
+        num_frames=4,
+        sample_fps=10.0,
+        dvae_hidden=16,
+        dvae_blocks_per_group=1,
+        width=64,
+        layers=2,
+        heads=4,
+        mlp_dim=128,
+        dropout=0.0,
+        head_hidden=128,
+        embed_dim=32,
     )
 
 

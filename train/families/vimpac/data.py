@@ -98,8 +98,11 @@ def _within_clip_warning(raw: dict) -> None:
     global _warned_within_clip
     if not _warned_within_clip:
         _warned_within_clip = True
-        log.warning("VIMPAC sample %s: its video's other clips cannot be found (a remote shard, or no "
-                    "video_id/start/end in its json): positives come from the clip itself", raw.get("__key__"))
+        log.warning(
+            "VIMPAC sample %s: its video's other clips cannot be found (a remote shard, or no "
+            "video_id/start/end in its json): positives come from the clip itself",
+            raw.get("__key__"),
+        )
 
 
 def vimpac_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
@@ -138,9 +141,12 @@ def vimpac_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
             idx = window_indices(len(codes), len(codes) / rate, offset_s, T, rate)
             return torch.from_numpy(codes[idx].astype(np.int64))
 
-        return {"codes_THW": code_window(codes_NHW, anchor - float(meta["start"])),
-                "second_codes_THW": code_window(partner_NHW, partner - clip.start)}
+        return {
+            "codes_THW": code_window(codes_NHW, anchor - float(meta["start"])),
+            "second_codes_THW": code_window(partner_NHW, partner - clip.start),
+        }
     if placed is None:
+
         def indices(n: int) -> list:
             return two_window_indices(n, T, window_stride(n, duration, mcfg.sample_fps), rng)
 
@@ -149,9 +155,11 @@ def vimpac_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
     anchor, clip, partner, index = placed
     anchor_offset = anchor - float(meta["start"])
     if clip.key == raw["__key__"]:  # both windows from this clip: one decoding pass
+
         def both(n: int) -> list:
-            return (window_indices(n, duration, anchor_offset, T, mcfg.sample_fps)
-                    + window_indices(n, duration, partner - clip.start, T, mcfg.sample_fps))
+            return window_indices(n, duration, anchor_offset, T, mcfg.sample_fps) + window_indices(
+                n, duration, partner - clip.start, T, mcfg.sample_fps
+            )
 
         frames = decode_clip_frames(raw["mp4"], both, S, cfg.decode_short_side)
         return {"frames_TCHW": frames[:T], "second_TCHW": frames[T:]}
@@ -159,10 +167,14 @@ def vimpac_sample(raw: dict, meta: dict, cfg, rng: Optional[random.Random]):
     if partner_mp4 is None:
         return "missing_video"
     first = decode_clip_frames(
-        raw["mp4"], lambda n: window_indices(n, duration, anchor_offset, T, mcfg.sample_fps), S, cfg.decode_short_side)
+        raw["mp4"], lambda n: window_indices(n, duration, anchor_offset, T, mcfg.sample_fps), S, cfg.decode_short_side
+    )
     second = decode_clip_frames(
-        partner_mp4, lambda n: window_indices(n, clip.end - clip.start, partner - clip.start, T, mcfg.sample_fps),
-        S, cfg.decode_short_side)
+        partner_mp4,
+        lambda n: window_indices(n, clip.end - clip.start, partner - clip.start, T, mcfg.sample_fps),
+        S,
+        cfg.decode_short_side,
+    )
     return {"frames_TCHW": first, "second_TCHW": second}
 
 

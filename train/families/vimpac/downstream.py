@@ -86,8 +86,17 @@ def spatial_crops(frames_TCHW: torch.Tensor, size: int, views: int) -> list:
 class ActionClips(torch.utils.data.Dataset):
     """(views uint8 (V, T, 3, S, S), label) per video: one random training view, or the test views."""
 
-    def __init__(self, data, num_frames: int, size: int, fps: float, train: bool, seed: int = 0,
-                 temporal_views: int = TEMPORAL_VIEWS, spatial_views: int = SPATIAL_VIEWS):
+    def __init__(
+        self,
+        data,
+        num_frames: int,
+        size: int,
+        fps: float,
+        train: bool,
+        seed: int = 0,
+        temporal_views: int = TEMPORAL_VIEWS,
+        spatial_views: int = SPATIAL_VIEWS,
+    ):
         self.data, self.num_frames, self.size, self.fps, self.train = data, num_frames, size, fps, train
         self.seed, self.epoch = seed, 0
         self.temporal_views, self.spatial_views = temporal_views, spatial_views
@@ -102,14 +111,20 @@ class ActionClips(torch.utils.data.Dataset):
         path, label = self.data.video_paths[i], self.data.labels[i]
         try:
             if not self.train:
-                windows = clip_windows(path, self.num_frames, self.fps, self.size,
-                                       lambda n, span: window_starts(n, span, self.temporal_views))
+                windows = clip_windows(
+                    path,
+                    self.num_frames,
+                    self.fps,
+                    self.size,
+                    lambda n, span: window_starts(n, span, self.temporal_views),
+                )
                 views = [crop for w in windows for crop in spatial_crops(w, self.size, self.spatial_views)]
                 return torch.stack(views), label
             rng = random.Random(f"{self.seed}/{self.epoch}/{path}")
             short = rng.choice((self.size, round(1.25 * self.size)))
-            window = clip_windows(path, self.num_frames, self.fps, short,
-                                  lambda n, span: [rng.randint(0, max(0, n - span))])[0]
+            window = clip_windows(
+                path, self.num_frames, self.fps, short, lambda n, span: [rng.randint(0, max(0, n - span))]
+            )[0]
             height, width = window.shape[-2:]
             side = round(min(height, width) * self.size / short)  # S of a short side resized to `short`
             top, left = rng.randint(0, height - side), rng.randint(0, width - side)
@@ -128,8 +143,14 @@ def _collate(items):
 
 
 def _loader(dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int = 0):
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                                       collate_fn=_collate, generator=torch.Generator().manual_seed(seed))
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def resized_model(em, num_frames: int, size: int):
@@ -181,8 +202,11 @@ def evaluate_views(model, head, dataset, batch_size: int, num_workers: int) -> d
     if not scores:
         raise ValueError("no test video could be decoded")
     scores_VC, labels_V = torch.cat(scores), torch.cat(labels)
-    return {"top1": topk_accuracy(scores_VC, labels_V, 1), "top5": topk_accuracy(scores_VC, labels_V, 5),
-            "num_videos": int(labels_V.shape[0])}
+    return {
+        "top1": topk_accuracy(scores_VC, labels_V, 1),
+        "top5": topk_accuracy(scores_VC, labels_V, 5),
+        "num_videos": int(labels_V.shape[0]),
+    }
 
 
 def finetune(em, args) -> dict:
@@ -215,14 +239,31 @@ def finetune(em, args) -> dict:
 
     run_dir = Path(args.run_dir)
     finetune_steps(model, head, epoch_batches, loss_of, steps, accum, lr, 0.01, (0.9, 0.999), run_dir)
-    torch.save({"model": model.state_dict(), "head": head.state_dict(), "model_config": vars(model.cfg),
-                "class_names": list(train_set.class_names)}, run_dir / "finetuned.pt")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "head": head.state_dict(),
+            "model_config": vars(model.cfg),
+            "class_names": list(train_set.class_names),
+        },
+        run_dir / "finetuned.pt",
+    )
     test = ActionClips(test_set, T, S, fps, train=False)
     result = evaluate_views(model, head, test, args.batch_size, args.num_workers)
-    return {**result, "num_classes": len(train_set.class_names), "num_frames": T, "image_size": S, "fps": fps,
-            "views": TEMPORAL_VIEWS * SPATIAL_VIEWS, "epochs": epochs, "steps": steps, "lr": lr,
-            "train_videos": len(train_set.video_paths), "missing_videos": len(test_set.missing),
-            "run_dir": str(run_dir)}
+    return {
+        **result,
+        "num_classes": len(train_set.class_names),
+        "num_frames": T,
+        "image_size": S,
+        "fps": fps,
+        "views": TEMPORAL_VIEWS * SPATIAL_VIEWS,
+        "epochs": epochs,
+        "steps": steps,
+        "lr": lr,
+        "train_videos": len(train_set.video_paths),
+        "missing_videos": len(test_set.missing),
+        "run_dir": str(run_dir),
+    }
 
 
 @torch.no_grad()
@@ -238,8 +279,9 @@ def _features(model, data, num_frames: int, size: int, fps: float, batch_size: i
     return torch.cat(feats), torch.cat(labels)
 
 
-def fit_logistic_regression(x_ND: torch.Tensor, y_N: torch.Tensor, num_classes: int, weight_decay: float = 1e-4,
-                            max_iter: int = 200) -> torch.nn.Linear:
+def fit_logistic_regression(
+    x_ND: torch.Tensor, y_N: torch.Tensor, num_classes: int, weight_decay: float = 1e-4, max_iter: int = 200
+) -> torch.nn.Linear:
     """A linear classifier by L-BFGS on cross-entropy + weight_decay * |W|^2 (full batch, deterministic)."""
     head = torch.nn.Linear(x_ND.shape[1], num_classes)
     torch.nn.init.zeros_(head.weight)
@@ -271,7 +313,14 @@ def linear_probe(em, args) -> dict:
     head = fit_logistic_regression((x_train - mean) / std, y_train, len(train_set.class_names))
     with torch.no_grad():
         scores = head((x_test - mean) / std)
-    return {"top1": topk_accuracy(scores, y_test, 1), "top5": topk_accuracy(scores, y_test, 5),
-            "num_videos": int(y_test.shape[0]), "train_videos": int(y_train.shape[0]),
-            "num_classes": len(train_set.class_names), "num_frames": T, "image_size": S, "fps": fps,
-            "missing_videos": len(test_set.missing)}
+    return {
+        "top1": topk_accuracy(scores, y_test, 1),
+        "top5": topk_accuracy(scores, y_test, 5),
+        "num_videos": int(y_test.shape[0]),
+        "train_videos": int(y_train.shape[0]),
+        "num_classes": len(train_set.class_names),
+        "num_frames": T,
+        "image_size": S,
+        "fps": fps,
+        "missing_videos": len(test_set.missing),
+    }

@@ -43,7 +43,9 @@ class AxisAttention(nn.Module):
             return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (N, heads, 1 + L, hd)
 
         out = F.scaled_dot_product_attention(
-            split(self.query(seq_NLD)), split(self.key(seq_NLD)), split(self.value(seq_NLD)),
+            split(self.query(seq_NLD)),
+            split(self.key(seq_NLD)),
+            split(self.value(seq_NLD)),
             dropout_p=self.dropout if self.training else 0.0,
         )
         out_NLE = out.transpose(1, 2).flatten(-2).unflatten(0, batch_shape)  # (B, ..., 1 + L, E)
@@ -68,8 +70,7 @@ class AttentionBlock(nn.Module):
         outs = [attention(cls_BD, x_BTHWD) for attention in self.attentions]
         cls_att = torch.cat([c for c, _ in outs], dim=-1)
         x_att = torch.cat([x for _, x in outs], dim=-1)
-        return (self.norm(cls_BD + self.drop(self.dense(cls_att))),
-                self.norm(x_BTHWD + self.drop(self.dense(x_att))))
+        return (self.norm(cls_BD + self.drop(self.dense(cls_att))), self.norm(x_BTHWD + self.drop(self.dense(x_att))))
 
 
 class SpatioTemporalLayer(nn.Module):
@@ -176,8 +177,10 @@ class Vimpac(nn.Module):
         B, T, H, W = codes_BTHW.shape
         cfg = self.cfg
         if (T, H, W) != (cfg.num_frames, cfg.token_side, cfg.token_side):
-            raise ValueError(f"codes {tuple(codes_BTHW.shape[1:])} do not match the model's "
-                             f"{(cfg.num_frames, cfg.token_side, cfg.token_side)}")
+            raise ValueError(
+                f"codes {tuple(codes_BTHW.shape[1:])} do not match the model's "
+                f"{(cfg.num_frames, cfg.token_side, cfg.token_side)}"
+            )
         pos_THWD = self.pos_t[:, None, None] + self.pos_h[None, :, None] + self.pos_w[None, None, :]
         x = self.drop(self.ln_pre(self.embedding(codes_BTHW) + pos_THWD))
         cls = self.drop(self.ln_pre(self.cls_token + self.pos_cls)).expand(B, -1)
@@ -199,8 +202,12 @@ class Vimpac(nn.Module):
         return block_mask_3d(B, T, H, W, self.mask_blocks, device=codes_BTHW.device)
 
     # --- training ---
-    def pretrain_forward(self, frames_BTCHW: Optional[torch.Tensor] = None, mask_BTHW: Optional[torch.Tensor] = None,
-                         codes_BTHW: Optional[torch.Tensor] = None) -> dict:
+    def pretrain_forward(
+        self,
+        frames_BTCHW: Optional[torch.Tensor] = None,
+        mask_BTHW: Optional[torch.Tensor] = None,
+        codes_BTHW: Optional[torch.Tensor] = None,
+    ) -> dict:
         """Block-mask the codes, predict them. Returns the masked-token loss and accuracy, and the
         contrastive head's output (B, embed_dim) on the same masked input (section 3.3)."""
         codes = self.codes_of(frames_BTCHW, codes_BTHW)
@@ -213,8 +220,9 @@ class Vimpac(nn.Module):
         return {"mask_loss": loss, "mask_accuracy": accuracy.detach(), "clip_BE": self.contrastive_head(cls)}
 
     # --- eval interface ---
-    def encode_video(self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None,
-                     **second_window) -> torch.Tensor:
+    def encode_video(
+        self, frames_BTCHW: Optional[torch.Tensor] = None, codes_BTHW: Optional[torch.Tensor] = None, **second_window
+    ) -> torch.Tensor:
         """uint8 frames or their codes -> unit-norm clip embedding (B, embed_dim), without masking
         (the second window's fields, when given, are ignored: see ``encode_views``)."""
         cls, _ = self.encode_codes(self.codes_of(frames_BTCHW, codes_BTHW))
@@ -222,8 +230,7 @@ class Vimpac(nn.Module):
 
     def encode_views(self, frames_BTCHW=None, codes_BTHW=None, second_BTCHW=None, second_codes_BTHW=None):
         """Embeddings of both windows of each clip: what clip-to-clip retrieval ranks (VIMPAC has no text)."""
-        return (self.encode_video(frames_BTCHW, codes_BTHW),
-                self.encode_video(second_BTCHW, second_codes_BTHW))
+        return (self.encode_video(frames_BTCHW, codes_BTHW), self.encode_video(second_BTCHW, second_codes_BTHW))
 
 
 def build_vimpac(cfg: VimpacConfig) -> Vimpac:
@@ -241,7 +248,9 @@ def load_dvae_weights(model: Vimpac, cfg: VimpacConfig):
     found = dalle_encoder_config(encoder.state_dict())
     wanted = {"n_hid": cfg.dvae_hidden, "n_blk_per_group": cfg.dvae_blocks_per_group, "vocab_size": cfg.num_codes}
     if found != wanted:
-        raise ValueError(f"dVAE weights {cfg.dvae_weights} are an encoder with {found}; the model config has "
-                         f"{wanted} (set model.dvae_hidden / model.dvae_blocks_per_group / model.num_codes)")
+        raise ValueError(
+            f"dVAE weights {cfg.dvae_weights} are an encoder with {found}; the model config has "
+            f"{wanted} (set model.dvae_hidden / model.dvae_blocks_per_group / model.num_codes)"
+        )
     model.tokenizer.encoder.load_state_dict(encoder.state_dict())
     return {"dvae_weights": cfg.dvae_weights, **found}

@@ -86,8 +86,9 @@ def start_range(clip: IndexedClip, span: float) -> tuple:
     return clip.start, max(clip.start, clip.end - span)
 
 
-def choose_partner(anchor_start: float, clips: list, span: float, max_distance: Optional[float],
-                   rng: random.Random) -> tuple:
+def choose_partner(
+    anchor_start: float, clips: list, span: float, max_distance: Optional[float], rng: random.Random
+) -> tuple:
     """(clip, start): a window start drawn uniformly over the starts the clips allow, within
     ``max_distance`` seconds of ``anchor_start`` (None: anywhere in the video; 0: the anchor's own
     window). One of the clips must hold ``anchor_start``."""

@@ -21,8 +21,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short_side, fps: float = 2.0,
-                     batch_frames: int = 32) -> dict:
+def precompute_shard(
+    url: str, out_path: Path, tokenizer, image_size: int, short_side, fps: float = 2.0, batch_frames: int = 32
+) -> dict:
     import numpy as np
     import torch
     from webdataset.tariterators import tarfile_samples
@@ -42,12 +43,15 @@ def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short
                 duration = clip_duration(meta)
                 try:
                     frames = decode_clip_frames(
-                        members["mp4"], lambda n, duration=duration: range(0, n, window_stride(n, duration, fps)),
-                        image_size, short_side,
+                        members["mp4"],
+                        lambda n, duration=duration: range(0, n, window_stride(n, duration, fps)),
+                        image_size,
+                        short_side,
                     )
                     with torch.no_grad():
-                        codes = torch.cat([tokenizer.encode(chunk[None].float() / 255.0)[0]
-                                           for chunk in frames.split(batch_frames)])
+                        codes = torch.cat(
+                            [tokenizer.encode(chunk[None].float() / 255.0)[0] for chunk in frames.split(batch_frames)]
+                        )
                     buf = io.BytesIO()
                     np.save(buf, codes.numpy().astype(np.uint16))
                     members["codes.npy"] = buf.getvalue()
@@ -64,8 +68,9 @@ def precompute_shard(url: str, out_path: Path, tokenizer, image_size: int, short
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--shards", required=True, help="input shards (any pattern `train fit` accepts)")
     parser.add_argument("--output", required=True, help="folder for the shards with codes")
     parser.add_argument("--dvae-weights", required=True, help="DALL-E encoder state dict (train.vq)")
