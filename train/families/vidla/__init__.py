@@ -101,8 +101,9 @@ VIDLA = register_family(
         sample="train.data.samples:frames_sample",
         video_inputs="train.data.samples:frames_inputs",
         objectives={"video_text": "train.families.vidla.objectives:VIDEO_TEXT"},
-        # VidLA equation 3: L_vs + L_vc; time_order (ours, off) scores each clip above itself reversed
-        loss_weights={"subtitle": 1.0, "caption": 1.0, "time_order": 0.0},
+        # VidLA equation 3: L_vs + L_vc; ours, off: time_order (each clip above itself reversed for its
+        # text) and reversal (a clip's embedding unlike its reversal's), train.families.vidla.objectives
+        loss_weights={"subtitle": 1.0, "caption": 1.0, "time_order": 0.0, "reversal": 0.0},
         aliases={"tiny-cpu": "vidla-tiny-cpu"},
         scoring="dual",
         temperature=True,

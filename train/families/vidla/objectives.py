@@ -1,7 +1,9 @@
 """VidLA's objective (equation 3): video-subtitle and video-caption InfoNCE over the global batch,
 as the named losses "subtitle" and "caption"; and, off by default (weight 0), "time_order": ours, not
 VidLA's, after the time-reversed negatives of "Test of Time" (Bagad et al., arXiv:2301.02074): each text
-must score its clip above the same clip played backwards."""
+must score its clip above the same clip played backwards; and "reversal" (ours, off): the cosine of each
+clip's embedding with its time-reversal's, which pulls the video tower out of the order-blind start that
+a text tower without word knowledge cannot (docs/training.md, "Does VidLA learn time?")."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ def features(model, batch: dict, ctx: ObjectiveContext) -> dict:
     """Video, subtitle and caption features; both texts go through the text tower in one call."""
     ids_2BL = torch.cat([batch["subtitle_ids"], batch["caption_ids"]])
     mask_2BL = torch.cat([batch["subtitle_mask"], batch["caption_mask"]])
-    reversed_too = time_order_weight(ctx) > 0
+    reversed_too = any(reversal_weights(ctx).values())
     with autocast(ctx):
         inputs = frames_inputs(batch, ctx.device)
         if reversed_too:  # the clip and its time-reversal in one call: (2B, T, C, H, W)
@@ -49,13 +51,18 @@ def loss(feats: dict, ctx: ObjectiveContext) -> dict:
         )
         for name in ("subtitle", "caption")
     }
-    if "reversed_video" in feats:
+    weights = reversal_weights(ctx)
+    if weights["time_order"]:
         losses["time_order"] = time_order_loss(feats)
+    if weights["reversal"]:
+        losses["reversal"] = (feats["video"] * feats["reversed_video"]).sum(-1).mean()
     return losses
 
 
-def time_order_weight(ctx: ObjectiveContext) -> float:
-    return ctx.cfg.loss_weights.get("time_order", 0.0) if ctx.cfg is not None else 0.0
+def reversal_weights(ctx: ObjectiveContext) -> dict:
+    """The weights of the losses that need each clip's time-reversal (0: the clip is not reversed)."""
+    weights = ctx.cfg.loss_weights if ctx.cfg is not None else {}
+    return {name: weights.get(name, 0.0) for name in ("time_order", "reversal")}
 
 
 def time_order_loss(feats: dict) -> torch.Tensor:
