@@ -121,6 +121,9 @@ class VideoTransformer(nn.Module):
         self.embeddings = VideoEmbeddings(cfg)
         self.pre_layrnorm = nn.LayerNorm(cfg.vision_width, eps=cfg.layer_norm_eps)  # sic, CLIP's name
         self.encoder = _encoder(cfg, "vision", temporal=cfg.use_local_temporal)
+        if cfg.use_local_temporal and not cfg.zero_init_local_temporal:
+            for layer in self.encoder.layers:
+                layer.temporal_attn.out_proj.reset_parameters()
         self.post_layernorm = nn.LayerNorm(cfg.vision_width, eps=cfg.layer_norm_eps)
 
     def _check_frames(self, frames_BTCHW: torch.Tensor) -> None:

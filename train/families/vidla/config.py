@@ -45,6 +45,10 @@ class ModelConfig:
     # model without CLIP weights blind to order, and contrastive training never finds it (temporal
     # benchmark: benchmarks/bench_temporal.py). CLIP weights set it to zero (VidLA: close to CLIP at init)
     temporal_embedding_std: float = 3**-0.5
+    # VidLA section 5 zero-initialises the output projection of the spatially local temporal attention
+    # so that a CLIP-initialised model starts as CLIP; without CLIP weights, false gives it PyTorch's
+    # default init, so that the temporal branch mixes frames (and their order) into the patches from step 0
+    zero_init_local_temporal: bool = True
     use_mst: bool = True  # table 4 "[MST]": off = no [MST] tokens at all (only [CLS] + patches)
     use_hierarchy: bool = True  # table 4 "Hierarchy": off = one level of V [MST] on every frame (= U=1, r=1)
     use_local_temporal: bool = True  # table 4 "Local": spatially-local temporal attention in every layer
