@@ -29,7 +29,7 @@ def test_the_contracts_name_every_step_package():
     packages = {p.name for p in (ROOT / "curate").iterdir() if (p / "__init__.py").exists()}
     assert set(steps["source_modules"]) == {f"curate.{p}" for p in packages - {"beam"}} | {"curate.sources"}
     assert set(steps["forbidden_modules"]) == {"apache_beam", "curate.beam"}
-    assert set(contracts()) == {"steps-no-beam", "layers", "launcher-no-beam", "library-alone"}
+    assert set(contracts()) == {"steps-no-beam", "layers", "launcher-no-beam", "library-alone", "trainer-alone"}
 
 
 def test_the_import_contracts_are_kept(capsys, monkeypatch):
