@@ -1,24 +1,34 @@
-"""Does the temporal attention learn time? Tiny VidLA vs tiny meanP on clips whose text depends only on
-the direction of motion (VidLA section 4; issue 10 item 10).
+"""Does the temporal attention learn time? Tiny VidLA vs tiny meanP on clips whose text names the
+direction of motion (VidLA section 4; issues 10 and 24). Results: docs/training.md, "Does VidLA learn time?".
 
     python benchmarks/bench_temporal.py --quick          # ~3.5 min on 2 cores: 128 videos, 300 steps
     python benchmarks/bench_temporal.py                  # 256 videos, 600 steps
+    python benchmarks/bench_temporal.py --variant realistic --batch-size 64 --steps 400 --points 4 \
+        --runs vidla,meanp --seed 0 [TrainConfig overrides ...]      # ~8 min a run on one core
+    python benchmarks/bench_temporal.py --variant realistic --summarise   # the table (+ a .png curve)
+
+Two variants of the data (``--variant``):
+- "direction": a white square moving up or down; the texts differ only in the direction word, so every
+  other clip of a batch is a hard negative. Trained with whole-frame crops (RECIPE below).
+- "realistic": a square, bar or pillar of one of five colours and two sizes moving up, down, left or
+  right; the text names size, colour, shape and direction ("Here is a big red bar. Watch it closely. The
+  bar moves up."). Trained with the default recipe (the paper's 0.8/1.0 multi-scale crop and the
+  horizontal flip). The flip mirrors a left/right motion without changing its text, so "left_right"
+  measures what survives training on half-wrong labels; "up_down" is the measure of order.
 
 1. Generates yt-dlp style folders (``samplemedia.make_sample_video`` for speech, subtitles and
-   metadata; the picture replaced by an ffmpeg render): in each video a white square of a random size
-   and column crosses the frame from bottom to top or from top to bottom, and the subtitle says so
-   ("Here is a white square. Watch it closely. The square moves up."). A "down" video is the
-   time-reversal of an "up" one, so the set of frames is the same for both: only their order tells the
-   direction (the square crosses the whole height, so where it is in the first frames tells it), and
-   the texts differ in that one word, so every other clip of a batch is a hard negative.
+   metadata; the picture replaced by an ffmpeg render). The motion crosses the whole frame with random
+   margins around the spoken sentence, so where the shape is in the sampled frames is the same
+   distribution for both directions of an axis: only the order of the frames tells up from down.
 2. Curates a training and a held-out folder with ``python -m curate run --recipe hdvila``.
-3. Trains tiny VidLA, tiny VidLA with the temporal embedding zero-initialised (the old default), and
-   tiny meanP (``python -m train fit --config tiny-cpu``; meanP = the same preset with frame-wise CLIP
-   pooling) with the same data, steps and seed.
-4. Reports, on the held-out clips, how often each model ranks the true text above the same text with
-   the other direction ("direction accuracy"; chance = 50 %; meanP cannot see frame order).
+3. Trains the runs named by ``--runs`` (``RUNS``: VidLA, zero-initialised temporal embedding, table 4's
+   ablations without [MST] or without local temporal attention, meanP; ``python -m train fit --config
+   tiny-cpu`` + overrides) with the same data, steps and seed; ``--points K`` keeps K checkpoints.
+4. Judges each checkpoint on the held-out clips: how often the true text scores above the same text
+   with the opposite direction ("up_down", "left_right"; chance 50 %; meanP cannot see frame order) or
+   another colour ("colour"), and appends a line per run to WORKDIR/results-VARIANT.jsonl.
 
-What it found (issue 10 item 10; VidLA had ranked up/down right 53 % of the time, meanP 50 %):
+What the direction variant found (issue 10; VidLA had ranked up/down right 53 % of the time, meanP 50 %):
 - the frames arrive in order (decode and crop keep it; the horizontal flip leaves vertical motion alone);
 - the temporal embedding was zero-initialised. Without CLIP weights a clip and its time-reversal then
   embed almost identically (1e-4 apart, against 6e-2 between different clips), and the contrastive
@@ -360,7 +370,8 @@ def summarise(results_file: Path) -> str:
     rows = {}
     for line in results_file.read_text().splitlines():
         r = json.loads(line)
-        key = (r["run"], " ".join(r["overrides"]), r["steps"], r["batch_size"])
+        # the steps trained: a run stopped early (SIGTERM) is judged at its last checkpoint
+        key = (r["run"], " ".join(r["overrides"]), max(int(step) for step in r["curve"]), r["batch_size"])
         rows.setdefault(key, []).append(r)
     metrics = ("up_down", "left_right", "colour")
     out = ["| run | overrides | steps | batch | seeds | " + " | ".join(metrics) + " | s/run |", "|" + "---|" * 9]
