@@ -315,7 +315,7 @@ def judged(run, shards: Path) -> dict:
 
 
 def run_name(name: str, variant: str, steps: int, batch: int, seed: int, overrides: list) -> str:
-    tag = "-".join(o.replace("model.", "").replace("=", "") for o in overrides)
+    tag = "-".join(re.sub(r"[^\w.,:*-]+", "_", o.replace("model.", "").replace("=", "")) for o in overrides)
     return f"run-{variant}-{name}-{steps}-b{batch}-s{seed}" + (f"-{tag}" if tag else "")
 
 

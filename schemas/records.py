@@ -51,7 +51,7 @@ class Transcript(NamedTuple):
 
     video_id: str
     words: tuple  # tuple[TimedWord, ...], ordered by start
-    # where the words came from: "vtt_auto", "vtt", "srt", "srt_auto", "json3", "asr:<model>"
+    # where the words came from: "vtt_auto", "vtt", "srt", "srt_auto", "json3", "ass", "asr:<model>"
     source: str
     punctuated: bool  # True when the text already carries sentence punctuation
     language: str = ""

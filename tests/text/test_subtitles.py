@@ -454,7 +454,8 @@ def test_clean_text_of_a_cue(raw, spoken):
         ("t.json3", '{"events": [{"tStartMs": "soon", "segs": [{"utf8": "hi"}]}]}', "subtitle_malformed"),
         ("t.json3", '{"events": [{"tStartMs": -5, "segs": [{"utf8": "hi"}]}]}', "bad_timestamps"),
         ("t.json3", '{"events": []}', "no_words"),
-        ("t.ass", "[Script Info]\nTitle: x\n", "subtitle_unknown_format"),
+        ("t.ass", "[Script Info]\nTitle: x\n", "subtitle_malformed"),  # no [Events] (tests/text/test_ass.py)
+        ("t.sub", "00:00:01 MicroDVD and other formats\n", "subtitle_unknown_format"),
     ],
 )
 def test_bad_srt_json3_and_unknown_files(tmp_path, name, content, reason):

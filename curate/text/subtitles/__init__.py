@@ -1,6 +1,6 @@
 """Subtitle files -> timed words: YouTube automatic captions (WebVTT with rolling cues and word
 timings, or exported as SRT), uploaded WebVTT and SRT (karaoke and meeting transcripts included),
-and YouTube json3.
+YouTube json3, and SubStation (.ass/.ssa) files, read as uploaded subtitles.
 
 Real files carry local defects that players shrug off, so these parsers repair what is local and
 count every repair by kind (recorded in Transcript.repairs): a text encoding other than UTF-8 (and
@@ -20,6 +20,7 @@ never the package itself, and this __init__ imports them all to keep the names c
 * cleaning: a cue's text -> its spoken words (clean_text), for every format
 * cues: cue blocks -> timed cues (Cues), shared by WebVTT and SRT, with their time repairs
 * vtt, srt: WebVTT and SubRip files -> cues
+* ass: SubStation (ASS/SSA) files -> cues (the [Events] Dialogue lines by their Format line)
 * layout: whether cues are automatic captions, other roll-up captions or uploaded subtitles
 * auto_captions: rolling (automatic) captions -> words
 * uploaded: uploaded subtitles' cues -> words and dialogue turns
@@ -30,6 +31,7 @@ never the package itself, and this __init__ imports them all to keep the names c
 
 from __future__ import annotations
 
+from curate.text.subtitles.ass import ass_cues
 from curate.text.subtitles.auto_captions import auto_caption_words
 from curate.text.subtitles.cleaning import clean_text
 from curate.text.subtitles.cues import Cues
@@ -45,6 +47,7 @@ from curate.text.subtitles.vtt import vtt_cues
 __all__ = [
     "MAX_SUBTITLE_BYTES",
     "Cues",
+    "ass_cues",
     "auto_caption_words",
     "caption_layout",
     "clean_text",

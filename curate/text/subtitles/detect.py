@@ -14,9 +14,9 @@ _SRT_HEAD = re.compile(r"(?:\d+\n)?(?:\d+:)?\d{1,2}:\d{1,2},\d{1,3}[ \t]*-->")
 
 
 def detect_format(path: str, text: str) -> str:
-    """ "vtt", "srt" or "json3": from the extension, else from the content."""
+    """ "vtt", "srt", "json3" or "ass": from the extension, else from the content."""
     suffix = Path(path).suffix.lower()
-    known = {".vtt": "vtt", ".srt": "srt", ".json3": "json3", ".json": "json3"}
+    known = {".vtt": "vtt", ".srt": "srt", ".json3": "json3", ".json": "json3", ".ass": "ass", ".ssa": "ass"}
     if suffix in known:
         return known[suffix]
     head = text.lstrip()
@@ -24,6 +24,8 @@ def detect_format(path: str, text: str) -> str:
         return "vtt"
     if head.startswith("{"):
         return "json3"
+    if head.startswith("[Script Info]"):
+        return "ass"
     if re.match(rf"\d+\n{_TIME}\s*-->", head):
         return "srt"
     return ""

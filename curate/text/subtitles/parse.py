@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from curate.text.subtitles.ass import ass_cues
 from curate.text.subtitles.auto_captions import auto_caption_words
 from curate.text.subtitles.detect import _SRT_HEAD, _language_from_name, detect_format
 from curate.text.subtitles.json3 import json3_words
@@ -19,7 +20,7 @@ from schemas import Transcript
 
 
 def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_BYTES) -> Transcript:
-    """A subtitle file (.vtt automatic or uploaded, .srt, .json3) as a Transcript, with the
+    """A subtitle file (.vtt automatic or uploaded, .srt, .json3, .ass/.ssa) as a Transcript, with the
     repairs made on the way, the text encoding and the dialogue turns recorded in it.
 
     The format comes from the extension (else the content; a SubRip body under a .vtt name is read
@@ -51,8 +52,13 @@ def parse_subtitle_file(path: str, video_id: str, max_bytes: int = MAX_SUBTITLE_
         source = f"{fmt}_auto" if layout == "automatic" else fmt
     elif fmt == "json3":
         words, source = json3_words(text, path, video_id, repairs), "json3"
+    elif fmt == "ass":  # authored subtitles: read as uploaded ones
+        words, turns = cue_words(ass_cues(text, path, video_id, repairs), path, video_id, repairs)
+        source = "ass"
     else:
-        raise TranscriptError("subtitle_unknown_format", f"{path}: not WebVTT, SRT or json3", video_id=video_id)
+        raise TranscriptError(
+            "subtitle_unknown_format", f"{path}: not WebVTT, SRT, json3 or SubStation (ASS/SSA)", video_id=video_id
+        )
     return make_transcript(
         words,
         video_id,
