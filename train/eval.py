@@ -28,6 +28,7 @@ import torch
 
 from train import checkpoint as ckpt
 from train.data.decode import DecodeError
+from train.data.workers import worker_context
 from train.metrics import multiple_choice_accuracy, retrieval_metrics
 
 
@@ -162,13 +163,22 @@ class _VideoFiles(torch.utils.data.Dataset):
         return i, None if isinstance(sample, str) else sample
 
 
+def _as_list(items: list) -> list:
+    """The batch as the list of (index, sample or None) it is (a module function: workers pickle it)."""
+    return items
+
+
 def embed_video_files(em: EvalModel, paths: Sequence[str], batch_size: int = 16, num_workers: int = 0):
     """(embeddings of the decodable videos (N, D), their indices into ``paths``, indices that failed)."""
     from train.data.shards import batched_name
 
     dataset = _VideoFiles(list(paths), em.loader_config(batch_size, num_workers))
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=lambda items: items
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_as_list,
+        multiprocessing_context=worker_context(num_workers),
     )
     feats, ok, failed = [], [], []
     for items in loader:

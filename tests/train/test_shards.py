@@ -225,3 +225,33 @@ def test_a_quoted_glob_lists_the_committed_shards(tiny_shards, tmp_path):
     assert listed == expand_shards(str(tiny_shards))
     with pytest.raises(ValueError, match="matches no .tar"):
         expand_shards(str(tmp_path / "nothing" / "*.tar"))
+
+
+def test_workers_do_not_inherit_a_lock_that_a_trainer_thread_holds(tiny_shards):
+    """A worker forked from the trainer would copy the lock held, and wait on it forever (how CI hung)."""
+    import threading
+
+    from factories import locked_sample
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with locked_sample.LOCK:
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    held.wait()
+    cfg = _cfg(num_workers=2, sample="factories.locked_sample:locked_frames_sample")
+    loader = make_loader(expand_shards(str(tiny_shards)), cfg)
+    loader.timeout = 60  # a hung worker fails the test instead of hanging the run
+    batches = iter(loader)
+    try:
+        batch = next(batches)
+    finally:
+        release.set()
+        thread.join()
+        for worker in batches._workers:  # a hung worker ignores SIGTERM (train.data.shards._ignore_sigterm)
+            worker.kill()
+    assert batch["frames_BTCHW"].shape[:2] == (2, 3)

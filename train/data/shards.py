@@ -33,6 +33,7 @@ import torch
 import torch.utils.data
 
 from train.data.decode import DecodeError
+from train.data.workers import worker_context
 
 log = logging.getLogger(__name__)
 
@@ -508,6 +509,7 @@ def make_loader(shards: Sequence[str], cfg: ClipLoaderConfig, state: Optional[Lo
         num_workers=cfg.num_workers,
         persistent_workers=False,
         prefetch_factor=2 if cfg.num_workers else None,
+        multiprocessing_context=worker_context(cfg.num_workers),
         generator=torch.Generator().manual_seed(cfg.seed),
         worker_init_fn=_ignore_sigterm,
     )

@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from train.data.workers import worker_context
+
 ANSWERS = 1500
 BATCH, EPOCHS, LR = 64, 10, 1e-4
 
@@ -115,6 +117,7 @@ def video_qa(em, args) -> dict:
             num_workers=args.num_workers,
             collate_fn=_collate,
             generator=torch.Generator().manual_seed(epoch),
+            multiprocessing_context=worker_context(args.num_workers),
         )
 
     def loss_of(b):
@@ -130,7 +133,11 @@ def video_qa(em, args) -> dict:
     test = QuestionVideos(em, test_set, index, train=False)
     with torch.no_grad():
         for b in torch.utils.data.DataLoader(
-            test, batch_size=args.batch_size, num_workers=args.num_workers, collate_fn=_collate
+            test,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            collate_fn=_collate,
+            multiprocessing_context=worker_context(args.num_workers),
         ):
             if b is None:
                 continue

@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from train.data.workers import worker_context
+
 log = logging.getLogger(__name__)
 
 FPS = {"ucf101": 2.0, "kinetics400": 2.0, "hmdb51": 4.0, "ssv2": 4.0}
@@ -150,6 +152,7 @@ def _loader(dataset, batch_size: int, shuffle: bool, num_workers: int, seed: int
         num_workers=num_workers,
         collate_fn=_collate,
         generator=torch.Generator().manual_seed(seed),
+        multiprocessing_context=worker_context(num_workers),
     )
 
 
