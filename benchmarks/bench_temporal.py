@@ -394,25 +394,33 @@ def summarise(results_file: Path) -> str:
 
 
 def plot_curves(rows: dict, path: Path) -> None:
-    """Up/down accuracy against steps, one line per row (mean over seeds)."""
+    """Up/down accuracy against steps, one line per row (mean over seeds): short runs (the causes tried
+    one at a time) on the left, runs of 1,000 steps or more on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (name, overrides, _steps, batch), runs in sorted(rows.items()):
-        points = sorted({int(s) for r in runs for s in r["curve"]})
-        means = [
-            sum(r["curve"][str(s)]["up_down"] for r in runs if str(s) in r["curve"])
-            / max(1, sum(str(s) in r["curve"] for r in runs))
-            for s in points
-        ]
-        ax.plot(points, means, marker="o", label=f"{name} {overrides} b{batch} ({len(runs)} seeds)".strip())
-    ax.axhline(50, color="grey", lw=0.5)
-    ax.set_xlabel("optimizer steps")
-    ax.set_ylabel("up/down accuracy on held-out clips (%)")
-    ax.legend(fontsize=6)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6), sharey=True)
+    colours = plt.get_cmap("tab20").colors
+    for ax, (title, keep) in zip(
+        axes, [("runs under 1,000 steps", lambda steps: steps < 1000), ("1,000 steps or more", lambda s: s >= 1000)]
+    ):
+        shown = [(key, runs) for key, runs in sorted(rows.items()) if keep(key[2])]
+        for i, ((name, overrides, steps, batch), runs) in enumerate(shown):
+            points = sorted({int(s) for r in runs for s in r["curve"]})
+            means = [
+                sum(r["curve"][str(s)]["up_down"] for r in runs if str(s) in r["curve"])
+                / max(1, sum(str(s) in r["curve"] for r in runs))
+                for s in points
+            ]
+            label = f"{name} {overrides} b{batch} {steps} steps ({len(runs)} seeds)"
+            ax.plot(points, means, marker="o", ms=3, color=colours[i % len(colours)], label=label)
+        ax.axhline(50, color="grey", lw=0.5)
+        ax.set_title(title)
+        ax.set_xlabel("optimizer steps")
+        ax.legend(fontsize=5.5, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    axes[0].set_ylabel("up/down accuracy on held-out clips (%, mean over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
