@@ -403,10 +403,8 @@ def plot_curves(rows: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 6), sharey=True)
     colours = plt.get_cmap("tab20").colors
-    for ax, (title, keep) in zip(
-        axes, [("runs under 1,000 steps", lambda steps: steps < 1000), ("1,000 steps or more", lambda s: s >= 1000)]
-    ):
-        shown = [(key, runs) for key, runs in sorted(rows.items()) if keep(key[2])]
+    for ax, (title, short) in zip(axes, [("runs under 1,000 steps", True), ("1,000 steps or more", False)]):
+        shown = [(key, runs) for key, runs in sorted(rows.items()) if (key[2] < 1000) == short]
         for i, ((name, overrides, steps, batch), runs) in enumerate(shown):
             points = sorted({int(s) for r in runs for s in r["curve"]})
             means = [
